@@ -1,0 +1,55 @@
+/**
+ * The one place where the codecs reach Node's native helpers (SIMD UTF-8 validation, SHA-1,
+ * random bytes, Buffer allocation). Keeping them behind this module keeps every codec portable:
+ * a port to another runtime replaces this file only.
+ *
+ * @internal
+ */
+import { Buffer, isUtf8 as nodeIsUtf8 } from "node:buffer"
+import { createHash, randomFillSync } from "node:crypto"
+
+/** A Node `Buffer` re-exported so codecs do not import `node:buffer` themselves. */
+export { Buffer }
+
+/** Allocates `size` uninitialised bytes (fast; the caller overwrites them before reading). */
+export const allocUnsafe = (size: number): Buffer => Buffer.allocUnsafeSlow(size)
+
+/** Allocates `size` zeroed bytes. */
+export const alloc = (size: number): Buffer => Buffer.alloc(size)
+
+/** Wraps a `Uint8Array` as a `Buffer` without copying. */
+export const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** Strict UTF-8 validation (SIMD in Node), true for the empty slice. */
+export const isUtf8 = (bytes: Uint8Array): boolean => bytes.byteLength === 0 || nodeIsUtf8(bytes)
+
+/** Fills `bytes` with cryptographically strong random bytes. */
+export const randomFill = (bytes: Uint8Array): Uint8Array => randomFillSync(bytes)
+
+/** SHA-1 of `input` as base64 (used by the WebSocket accept key). */
+export const sha1Base64 = (input: string): string => createHash("sha1").update(input, "latin1").digest("base64")
+
+const textDecoder = new TextDecoder("utf-8", { fatal: false })
+
+/** Decodes UTF-8 bytes already known to be valid. Uses Buffer's native decoder. */
+export const decodeUtf8 = (bytes: Uint8Array): string =>
+  bytes.byteLength === 0 ? "" : asBuffer(bytes).toString("utf8", 0, bytes.byteLength)
+
+/** Decodes latin1 (HTTP head bytes) without validation. */
+export const decodeLatin1 = (bytes: Uint8Array, start: number, end: number): string =>
+  asBuffer(bytes).toString("latin1", start, end)
+
+/** Writes `text` as UTF-8 into `target` at `offset`; returns the byte count written. */
+export const writeUtf8 = (target: Uint8Array, text: string, offset: number): number =>
+  asBuffer(target).write(text, offset, "utf8")
+
+/** Writes `text` as latin1 into `target` at `offset`; returns the byte count written. */
+export const writeLatin1 = (target: Uint8Array, text: string, offset: number): number =>
+  asBuffer(target).write(text, offset, "latin1")
+
+/** UTF-8 byte length of `text`. */
+export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8")
+
+/** Lenient decoder for diagnostics only (never for protocol validation). */
+export const decodeForDiagnostics = (bytes: Uint8Array): string => textDecoder.decode(bytes)
