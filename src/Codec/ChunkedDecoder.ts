@@ -1,0 +1,437 @@
+/**
+ * `ChunkedDecoder` — sans-IO decoder for the chunked transfer coding (RFC 9112 §7.1), decoding
+ * in place so a chunked body ends up as one contiguous run of bytes.
+ *
+ * The decoder works on a caller-owned buffer region starting at `base` (the first byte after
+ * the message head). Raw chunked bytes are read from `base + read` and the chunk data is moved
+ * down to `base + written`; since every chunk is preceded by at least three framing bytes the
+ * write cursor never passes the read cursor, so one `copyWithin` per chunk suffices. Both
+ * cursors are relative to `base`, so the caller may move the whole region (compaction, growth)
+ * between calls as long as it passes the new `base`.
+ *
+ * ```text
+ * base      written           read            end
+ * | decoded | (framing, dead) | unread raw ... |
+ * ```
+ *
+ * `compact(buf, base, end)` squeezes the dead gap out so a body sent in tiny chunks needs no
+ * more buffer than the decoded bytes plus one partial line; it returns how many bytes the
+ * caller's `end` shrank by.
+ *
+ * Rules: chunk sizes are hex digits (no sign, no `0x`), at most 2^53 − 1; chunk extensions
+ * (`;name[=value]`, optionally preceded by SP/HTAB) are accepted and ignored but may hold only
+ * HTAB, SP, VCHAR and obs-text; every line ends with CR LF (a bare LF or CR is an error, as in
+ * the head); chunk data must be followed by CR LF; the trailer section is validated with the
+ * head's field rules and exposed as offsets in `trailers`. Limits (defaults): `maxBodySize`
+ * 16 MiB of decoded data, `maxLineBytes` 4 KiB per chunk-size line, `maxTrailerBytes` 16 KiB,
+ * `maxTrailers` 64 fields.
+ *
+ * @since 0.1.0
+ */
+import { NeedMore } from "./NeedMore.ts"
+import {
+  bareCr,
+  type BareCarriageReturn,
+  bareLf,
+  type BareLineFeed,
+  bodyTooLarge,
+  type BodyTooLarge,
+  type FieldViolation,
+  FieldList,
+  parseFields
+} from "./internal/head.ts"
+
+/** Options for {@link make}. */
+export interface Options {
+  /** Largest decoded body in bytes. Default 16 MiB. */
+  readonly maxBodySize?: number | undefined
+  /** Largest chunk-size line (size plus extensions) in bytes. Default 4 KiB. */
+  readonly maxLineBytes?: number | undefined
+  /** Largest trailer section in bytes. Default 16 KiB. */
+  readonly maxTrailerBytes?: number | undefined
+  /** Most trailer fields. Default 64. */
+  readonly maxTrailers?: number | undefined
+}
+
+/** Default `maxBodySize`: 16 MiB. */
+export const DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
+/** Default `maxLineBytes`: 4 KiB. */
+export const DEFAULT_MAX_LINE_BYTES = 4 * 1024
+/** Default `maxTrailerBytes`: 16 KiB. */
+export const DEFAULT_MAX_TRAILER_BYTES = 16 * 1024
+/** Default `maxTrailers`: 64. */
+export const DEFAULT_MAX_TRAILERS = 64
+
+/** The shared "body complete" result: read `written` (body length) and `read` (raw bytes used). */
+export interface ChunkedDone {
+  readonly _tag: "ChunkedDone"
+}
+
+/** Returned once the last chunk and the trailer section have been decoded. */
+export const ChunkedDone: ChunkedDone = Object.freeze({ _tag: "ChunkedDone" as const })
+
+/** A chunk-size line without hex digits, or with a byte that is neither hex nor an extension start. */
+export interface InvalidChunkSize {
+  readonly _tag: "InvalidChunkSize"
+  readonly message: string
+  readonly offset: number
+}
+
+/** A chunk size above 2^53 − 1. */
+export interface ChunkSizeOverflow {
+  readonly _tag: "ChunkSizeOverflow"
+  readonly message: string
+  readonly offset: number
+}
+
+/** A chunk extension holding a control byte, or whitespace after the size not followed by `;`. */
+export interface InvalidChunkExtension {
+  readonly _tag: "InvalidChunkExtension"
+  readonly message: string
+  readonly offset: number
+}
+
+/** Chunk data not followed by CR LF. */
+export interface MissingChunkCrlf {
+  readonly _tag: "MissingChunkCrlf"
+  readonly message: string
+  readonly offset: number
+}
+
+/** A chunk-size line (with extensions) longer than `maxLineBytes`. */
+export interface ChunkLineTooLong {
+  readonly _tag: "ChunkLineTooLong"
+  readonly message: string
+  readonly limit: number
+}
+
+/** A trailer section longer than `maxTrailerBytes`. */
+export interface TrailersTooLarge {
+  readonly _tag: "TrailersTooLarge"
+  readonly message: string
+  readonly limit: number
+}
+
+/** Every violation the chunked decoder reports. */
+export type ChunkedViolation =
+  | InvalidChunkSize
+  | ChunkSizeOverflow
+  | InvalidChunkExtension
+  | MissingChunkCrlf
+  | ChunkLineTooLong
+  | TrailersTooLarge
+  | BodyTooLarge
+  | BareLineFeed
+  | BareCarriageReturn
+  | FieldViolation
+
+/** What {@link ChunkedDecoder.decode} returns. */
+export type ChunkedResult = NeedMore | ChunkedDone | ChunkedViolation
+
+const State = {
+  sizeStart: 0,
+  size: 1,
+  extWs: 2,
+  ext: 3,
+  sizeLf: 4,
+  data: 5,
+  dataCr: 6,
+  dataLf: 7,
+  trailerLine: 8,
+  trailerText: 9,
+  trailerLf: 10,
+  endLf: 11,
+  done: 12,
+  failed: 13
+} as const
+
+const CR = 0x0d
+const LF = 0x0a
+const SP = 0x20
+const HT = 0x09
+const SEMI = 0x3b
+
+/** `HEX[b]` is the digit value of a hex byte, -1 otherwise. */
+const HEX: Int8Array = (() => {
+  const table = new Int8Array(256).fill(-1)
+  for (let i = 0; i < 10; i++) table[0x30 + i] = i
+  for (let i = 0; i < 6; i++) {
+    table[0x41 + i] = 10 + i
+    table[0x61 + i] = 10 + i
+  }
+  return table
+})()
+
+/** Largest value whose ×16 + 15 stays a safe integer. */
+const SIZE_GUARD = Math.floor((Number.MAX_SAFE_INTEGER - 15) / 16)
+
+/**
+ * The decoder state machine. Reusable: `reset()` between bodies. After a violation every
+ * `decode` returns the same violation until `reset()`.
+ *
+ * @since 0.1.0
+ */
+export class ChunkedDecoder {
+  /** Raw bytes consumed, relative to `base`. */
+  read: number
+  /** Decoded body bytes at `base`, i.e. the body length so far. */
+  written: number
+  /** Trailer fields (offsets relative to `base`), valid once done. */
+  readonly trailers: FieldList
+  /** Start of the trailer section relative to `base` (valid in the trailer states). */
+  trailerStart: number
+  readonly maxBodySize: number
+  readonly maxLineBytes: number
+  readonly maxTrailerBytes: number
+  readonly maxTrailers: number
+  private state: number
+  private remaining: number
+  private size: number
+  private lineBytes: number
+  private failure: ChunkedViolation | undefined
+
+  constructor(maxBodySize: number, maxLineBytes: number, maxTrailerBytes: number, maxTrailers: number) {
+    this.read = 0
+    this.written = 0
+    this.trailers = new FieldList()
+    this.trailerStart = 0
+    this.maxBodySize = maxBodySize
+    this.maxLineBytes = maxLineBytes
+    this.maxTrailerBytes = maxTrailerBytes
+    this.maxTrailers = maxTrailers
+    this.state = State.sizeStart
+    this.remaining = 0
+    this.size = 0
+    this.lineBytes = 0
+    this.failure = undefined
+  }
+
+  /** Whether the final chunk and trailers have been decoded. */
+  get done(): boolean {
+    return this.state === State.done
+  }
+
+  /** Forgets everything: ready for the next body. */
+  reset(): void {
+    this.read = 0
+    this.written = 0
+    this.trailers.reset()
+    this.trailerStart = 0
+    this.state = State.sizeStart
+    this.remaining = 0
+    this.size = 0
+    this.lineBytes = 0
+    this.failure = undefined
+  }
+
+  private fail(violation: ChunkedViolation): ChunkedViolation {
+    this.state = State.failed
+    this.failure = violation
+    return violation
+  }
+
+  /**
+   * Decodes the raw bytes in `buf[base + read, end)`, moving chunk data down to
+   * `buf[base + written, ...)`. Returns `ChunkedDone` (body is `buf[base, base + written)`, raw
+   * bytes used `read`; bytes past `base + read` belong to the next message), `NeedMore`, or a
+   * violation.
+   */
+  decode(buf: Uint8Array, base: number, end: number): ChunkedResult {
+    if (this.state === State.done) return ChunkedDone
+    if (this.state === State.failed) return this.failure!
+    let r = base + this.read
+    let w = base + this.written
+    let state: number = this.state
+    while (r < end) {
+      if (state === State.data) {
+        const available = end - r
+        const n = available < this.remaining ? available : this.remaining
+        if (w !== r) buf.copyWithin(w, r, r + n)
+        w += n
+        r += n
+        this.remaining -= n
+        if (this.remaining === 0) state = State.dataCr
+        continue
+      }
+      const c = buf[r]!
+      switch (state) {
+        case State.sizeStart:
+        case State.size: {
+          const d = HEX[c]!
+          if (d >= 0) {
+            if (this.size > SIZE_GUARD) {
+              return this.fail({
+                _tag: "ChunkSizeOverflow",
+                message: `chunk size at offset ${r - base} exceeds 2^53 - 1`,
+                offset: r - base
+              })
+            }
+            this.size = this.size * 16 + d
+            state = State.size
+          } else if (state === State.size && c === CR) {
+            state = State.sizeLf
+          } else if (state === State.size && c === SEMI) {
+            state = State.ext
+          } else if (state === State.size && (c === SP || c === HT)) {
+            state = State.extWs
+          } else if (c === LF) {
+            return this.fail(bareLf(r - base))
+          } else {
+            return this.fail({
+              _tag: "InvalidChunkSize",
+              message: `byte 0x${c.toString(16)} where a hex chunk size was expected at offset ${r - base}`,
+              offset: r - base
+            })
+          }
+          break
+        }
+        case State.extWs: {
+          if (c === SEMI) state = State.ext
+          else if (c !== SP && c !== HT) {
+            return this.fail({
+              _tag: "InvalidChunkExtension",
+              message: `whitespace after a chunk size must lead to ";" (offset ${r - base})`,
+              offset: r - base
+            })
+          }
+          break
+        }
+        case State.ext: {
+          if (c === CR) state = State.sizeLf
+          else if (c === LF) return this.fail(bareLf(r - base))
+          else if ((c < SP && c !== HT) || c === 0x7f) {
+            return this.fail({
+              _tag: "InvalidChunkExtension",
+              message: `control byte 0x${c.toString(16)} in a chunk extension at offset ${r - base}`,
+              offset: r - base
+            })
+          }
+          break
+        }
+        case State.sizeLf: {
+          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          const size = this.size
+          this.size = 0
+          this.lineBytes = 0
+          if (size === 0) {
+            state = State.trailerLine
+            this.trailerStart = r + 1 - base
+          } else {
+            const total = w - base + size
+            if (total > this.maxBodySize) return this.fail(bodyTooLarge(total, this.maxBodySize))
+            this.remaining = size
+            state = State.data
+          }
+          r++
+          continue
+        }
+        case State.dataCr: {
+          if (c !== CR) return this.fail(missingCrlf(r - base))
+          state = State.dataLf
+          break
+        }
+        case State.dataLf: {
+          if (c !== LF) return this.fail(missingCrlf(r - base))
+          state = State.sizeStart
+          r++
+          continue
+        }
+        case State.trailerLine: {
+          if (c === CR) state = State.endLf
+          else if (c === LF) return this.fail(bareLf(r - base))
+          else state = State.trailerText
+          break
+        }
+        case State.trailerText: {
+          if (c === CR) state = State.trailerLf
+          else if (c === LF) return this.fail(bareLf(r - base))
+          break
+        }
+        case State.trailerLf: {
+          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          state = State.trailerLine
+          break
+        }
+        case State.endLf: {
+          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          r++
+          this.read = r - base
+          this.written = w - base
+          const parsed = parseFields(buf, base + this.trailerStart, r, base, this.trailers, this.maxTrailers, false)
+          if (typeof parsed !== "number") return this.fail(parsed)
+          this.state = State.done
+          return ChunkedDone
+        }
+      }
+      r++
+      // line-length limits, checked per byte only in the line states
+      if (state < State.data) {
+        if (++this.lineBytes > this.maxLineBytes) {
+          return this.fail({
+            _tag: "ChunkLineTooLong",
+            message: `chunk-size line longer than ${this.maxLineBytes} bytes`,
+            limit: this.maxLineBytes
+          })
+        }
+      } else if (state >= State.trailerLine && r - base - this.trailerStart > this.maxTrailerBytes) {
+        return this.fail({
+          _tag: "TrailersTooLarge",
+          message: `trailer section longer than ${this.maxTrailerBytes} bytes`,
+          limit: this.maxTrailerBytes
+        })
+      }
+    }
+    this.state = state
+    this.read = r - base
+    this.written = w - base
+    return NeedMore
+  }
+
+  /**
+   * Moves the unread raw bytes (and a partial trailer section) down to the end of the decoded
+   * body, dropping the dead framing bytes between them. Returns the number of bytes removed:
+   * the caller's data end shrinks by that much. Does nothing once done (the bytes after the
+   * body belong to the next message).
+   */
+  compact(buf: Uint8Array, base: number, end: number): number {
+    if (this.state === State.done || this.state === State.failed) return 0
+    const keepFrom = this.state >= State.trailerLine ? this.trailerStart : this.read
+    const gap = keepFrom - this.written
+    if (gap === 0) return 0
+    buf.copyWithin(base + this.written, base + keepFrom, end)
+    this.read -= gap
+    if (this.state >= State.trailerLine) this.trailerStart -= gap
+    return gap
+  }
+}
+
+const missingCrlf = (offset: number): MissingChunkCrlf => ({
+  _tag: "MissingChunkCrlf",
+  message: `chunk data not followed by CR LF at offset ${offset}`,
+  offset
+})
+
+/**
+ * Creates a `ChunkedDecoder`. Defaults: `maxBodySize` 16 MiB, `maxLineBytes` 4 KiB,
+ * `maxTrailerBytes` 16 KiB, `maxTrailers` 64. Throws `RangeError` for a negative or
+ * non-integer limit (caller misuse).
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): ChunkedDecoder => {
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES
+  const maxTrailerBytes = options.maxTrailerBytes ?? DEFAULT_MAX_TRAILER_BYTES
+  const maxTrailers = options.maxTrailers ?? DEFAULT_MAX_TRAILERS
+  for (const [name, value] of [
+    ["maxBodySize", maxBodySize],
+    ["maxLineBytes", maxLineBytes],
+    ["maxTrailerBytes", maxTrailerBytes],
+    ["maxTrailers", maxTrailers]
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`ChunkedDecoder ${name} must be a non-negative integer, got ${value}`)
+    }
+  }
+  return new ChunkedDecoder(maxBodySize, maxLineBytes, maxTrailerBytes, maxTrailers)
+}
