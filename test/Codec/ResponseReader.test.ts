@@ -6,6 +6,7 @@ const bytes = (s: string): Buffer => Buffer.from(s, "latin1")
 
 const summary = (result: ResponseReader.ResponseResult) =>
   result._tag !== "Response" ? result : {
+    _tag: result._tag,
     status: result.status,
     reason: result.reason,
     version: result.version,
@@ -26,6 +27,7 @@ const parse = (raw: string, options: ResponseReader.Options = {}, method?: strin
 }
 
 const ok = (headers: Array<[string, string]>, body = "", extra: object = {}) => ({
+  _tag: "Response",
   status: 200,
   reason: "OK",
   version: "1.1",
