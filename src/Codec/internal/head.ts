@@ -1009,7 +1009,7 @@ export class MessageReader {
     const buf = rb.buf
     const start = rb.start
     const end = rb.end
-    if (end === start) return this.ended ? unexpectedEnd(0) : NeedMore
+    if (end === start) return this.ended ? this.fail(unexpectedEnd(0)) : NeedMore
     let bound = end - start > this.maxHeadBytes ? start + this.maxHeadBytes : end
     if (this.resumeAt > 0) {
       // parse again only once the terminating empty line has arrived
