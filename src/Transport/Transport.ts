@@ -1,0 +1,315 @@
+/**
+ * `Transport` — the byte seam between the sans-IO codecs and a socket.
+ *
+ * A transport moves bytes and nothing else: `read(buf)` fills a codec's `ReadBuf`, `write`
+ * hands bytes to the socket under backpressure, `end` half-closes, `destroy` tears down. TCP,
+ * TLS, the in-memory pair and the `effect/socket` adapter all implement this one interface, so
+ * the WebSocket and HTTP layers above never know which wire they run on.
+ *
+ * Rules every implementation keeps:
+ * - `read` completes synchronously when bytes are already buffered and suspends only when the
+ *   buffer is empty; it returns the count put into `buf`, and `0` only at end of stream (EOF is
+ *   sticky: every later `read` returns `0`). Buffered bytes are delivered before a later error.
+ * - `read` grows `buf` with `reserve` when it has no spare room and its `maxCapacity` allows;
+ *   a full `buf` that cannot grow fails with `ReadError` kind `"BufferFull"`.
+ * - `write` resolves once the bytes are accepted by the socket, waiting for `'drain'` when the
+ *   socket's buffer is full — it never buffers without bound. A socket error fails the pending
+ *   and every later `write`.
+ * - `bytesWritten` counts bytes handed to the socket (they may still sit in the kernel); `0`
+ *   after a failure means no byte of the request reached the socket, so a retry is safe.
+ * - After `destroy` (or the owning scope closing) `read` and `write` fail with `ClosedError`.
+ *
+ * Errors are plain tagged classes; the subsystems above (`WebSocketError`, `HttpError`) carry
+ * them as their `reason`. Every `message` names the address and the fault.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type { ReadBuf } from "../Codec/ReadBuf.ts"
+
+/**
+ * Brand carried by every transport.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId = "~effect-nexus/Transport" as const
+
+/**
+ * A connected byte stream. See the module doc for the rules every implementation keeps.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Transport {
+  readonly [TypeId]: typeof TypeId
+  /** The dialed address as `host:port` (`[v6]:port` for IPv6 literals), used in error messages. */
+  readonly remoteAddress: string
+  /** Bytes handed to the socket so far (see the module doc). */
+  readonly bytesWritten: number
+  /** Bytes delivered to callers of `read` so far. */
+  readonly bytesRead: number
+  /** Puts at least one byte into `buf` and returns the count; `0` means the peer ended the stream. */
+  read(buf: ReadBuf): Effect.Effect<number, ReadError | ClosedError>
+  /** Hands `bytes` to the socket, waiting for `'drain'` when its buffer is full. */
+  write(bytes: Uint8Array): Effect.Effect<void, WriteError | ClosedError>
+  /** Writes several buffers as one flush (corked), with the same backpressure as `write`. */
+  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, WriteError | ClosedError>
+  /** Half-closes: sends FIN after the queued bytes; reading continues until the peer ends. Idempotent. */
+  end(): Effect.Effect<void>
+  /** Tears the connection down now; pending and later reads and writes fail with `ClosedError`. Idempotent. */
+  destroy(): Effect.Effect<void>
+}
+
+/**
+ * Service key for a `Transport`, for code that receives its connection from a layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const Transport: Context.Service<Transport, Transport> = Context.Service<Transport>("effect-nexus/Transport")
+
+/**
+ * Why a connection could not be established (before any TLS handshake).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ConnectErrorKind = {
+  /** Nothing listens there (`ECONNREFUSED`). */
+  Refused: "Refused",
+  /** No route to the host or network (`EHOSTUNREACH`, `ENETUNREACH`). */
+  Unreachable: "Unreachable",
+  /** The name did not resolve (`ENOTFOUND`, `EAI_AGAIN`, `EAI_FAIL`, `EAI_NONAME`). */
+  DnsFailure: "DnsFailure",
+  /** `connectTimeout` elapsed, or the kernel gave up (`ETIMEDOUT`). */
+  Timeout: "Timeout",
+  /** The peer reset the connection while it was being set up (`ECONNRESET`). */
+  Reset: "Reset",
+  /** Anything else; see `cause`. */
+  Other: "Other"
+} as const
+
+/**
+ * One of {@link ConnectErrorKind}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConnectErrorKind = typeof ConnectErrorKind[keyof typeof ConnectErrorKind]
+
+/**
+ * The TCP connection to `address` could not be established.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly address: string
+  readonly kind: ConnectErrorKind
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `connect to ${this.address} failed: ${connectKindText[this.kind]}${causeText(this.cause)}`
+  }
+}
+
+const connectKindText: Record<ConnectErrorKind, string> = {
+  Refused: "connection refused",
+  Unreachable: "host or network unreachable",
+  DnsFailure: "host name did not resolve",
+  Timeout: "timed out",
+  Reset: "connection reset by peer",
+  Other: "socket error"
+}
+
+/**
+ * Why a TLS session could not be established.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const TlsErrorReason = {
+  /** The chain does not lead to a trusted root (self-signed, unknown issuer). */
+  CertificateUntrusted: "CertificateUntrusted",
+  /** The certificate is expired or not yet valid. */
+  CertificateExpired: "CertificateExpired",
+  /** The certificate does not cover the requested host name (`ERR_TLS_CERT_ALTNAME_INVALID`). */
+  HostnameMismatch: "HostnameMismatch",
+  /** The handshake itself failed: protocol version, cipher, alert, or the peer hung up. */
+  HandshakeFailed: "HandshakeFailed",
+  /** TCP connected but the handshake did not finish within `connectTimeout`. */
+  HandshakeTimeout: "HandshakeTimeout",
+  /** A CA or option in the `TlsConfig` was rejected by OpenSSL. */
+  InvalidConfig: "InvalidConfig"
+} as const
+
+/**
+ * One of {@link TlsErrorReason}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TlsErrorReason = typeof TlsErrorReason[keyof typeof TlsErrorReason]
+
+/**
+ * The TLS handshake with `address` failed (or a `TlsConfig` was invalid, with address `"config"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsError extends Data.TaggedError("TlsError")<{
+  readonly address: string
+  readonly reason: TlsErrorReason
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `TLS with ${this.address} failed: ${this.reason}${causeText(this.cause)}`
+  }
+}
+
+/**
+ * Why a read failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ReadErrorKind = {
+  /** The peer reset the connection (`ECONNRESET`), or a memory pair was dropped. */
+  Reset: "Reset",
+  /** Keep-alive probes or the kernel gave up on the peer (`ETIMEDOUT`). */
+  Timeout: "Timeout",
+  /** The caller's `ReadBuf` is full and at its `maxCapacity`. */
+  BufferFull: "BufferFull",
+  /** Anything else (TLS record errors included); see `cause`. */
+  Other: "Other"
+} as const
+
+/**
+ * One of {@link ReadErrorKind}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReadErrorKind = typeof ReadErrorKind[keyof typeof ReadErrorKind]
+
+/**
+ * Reading from `address` failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadError extends Data.TaggedError("ReadError")<{
+  readonly address: string
+  readonly kind: ReadErrorKind
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return this.kind === "BufferFull"
+      ? `read from ${this.address} failed: the read buffer is full at its maximum capacity`
+      : `read from ${this.address} failed: ${this.kind}${causeText(this.cause)}`
+  }
+}
+
+/**
+ * Why a write failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const WriteErrorKind = {
+  /** The peer reset the connection (`ECONNRESET`), or a memory pair was dropped. */
+  Reset: "Reset",
+  /** The peer closed its read side (`EPIPE`). */
+  BrokenPipe: "BrokenPipe",
+  /** Anything else; see `cause`. */
+  Other: "Other"
+} as const
+
+/**
+ * One of {@link WriteErrorKind}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type WriteErrorKind = typeof WriteErrorKind[keyof typeof WriteErrorKind]
+
+/**
+ * Writing to `address` failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WriteError extends Data.TaggedError("WriteError")<{
+  readonly address: string
+  readonly kind: WriteErrorKind
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `write to ${this.address} failed: ${this.kind}${causeText(this.cause)}`
+  }
+}
+
+/**
+ * A `read` or `write` on a transport this side already closed: `destroy`ed, its scope closed,
+ * or (for `write`) after `end`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ClosedError extends Data.TaggedError("ClosedError")<{
+  readonly address: string
+  readonly operation: "read" | "write"
+}> {
+  override get message(): string {
+    return `${this.operation} on ${this.address} after the transport was closed locally`
+  }
+}
+
+/**
+ * Every error a connected transport's `read` and `write` can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TransportError = ReadError | WriteError | ClosedError
+
+const causeText = (cause: unknown): string => {
+  if (cause === undefined) return ""
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code
+    return typeof code === "string" && !cause.message.includes(code) ? ` (${code}: ${cause.message})` : ` (${cause.message})`
+  }
+  return ` (${String(cause)})`
+}
+
+/**
+ * Formats `host` and `port` as an address: `host:port`, or `[v6]:port` for an IPv6 literal.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const formatAddress = (host: string, port: number): string =>
+  host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
+
+/**
+ * Copies up to `bytes.length` bytes into `buf`, growing it via `reserve` when allowed. Returns the
+ * count copied (at least one when `bytes` is not empty), or `-1` when `buf` is full and cannot grow.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const copyInto = (buf: ReadBuf, bytes: Uint8Array): number => {
+  if (buf.spareLength < bytes.length && !buf.reserve(bytes.length)) {
+    // the whole of `bytes` cannot fit: grow as far as maxCapacity allows and take a part
+    const room = buf.maxCapacity - buf.length
+    if (room > buf.spareLength) buf.reserve(room)
+    if (buf.spareLength === 0) return -1
+  }
+  const n = Math.min(buf.spareLength, bytes.length)
+  buf.buf.set(n === bytes.length ? bytes : bytes.subarray(0, n), buf.end)
+  buf.filled(n)
+  return n
+}
