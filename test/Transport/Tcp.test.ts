@@ -1,0 +1,373 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import * as net from "node:net"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as Tcp from "../../src/Transport/Tcp.ts"
+import type { Transport } from "../../src/Transport/Transport.ts"
+
+// Every socket in this file talks to 127.0.0.1; name resolution is stubbed, never sent anywhere.
+
+interface Server {
+  readonly port: number
+  readonly sockets: Array<net.Socket>
+  /** Resolves when the server has seen `n` connections closed. */
+  readonly closed: (n: number) => Promise<void>
+  readonly connected: (n: number) => Promise<net.Socket>
+}
+
+/** Starts a `node:net` server on 127.0.0.1:0 for the test's scope; `onSocket` sets each connection up. */
+const serve = (onSocket: (socket: net.Socket) => void = () => {}) =>
+  Effect.acquireRelease(
+    Effect.callback<Server>((resume) => {
+      const sockets: Array<net.Socket> = []
+      let closes = 0
+      const waiters: Array<() => void> = []
+      const notify = () => waiters.splice(0).forEach((f) => f())
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        sockets.push(socket)
+        socket.on("error", () => {})
+        socket.on("close", () => {
+          closes++
+          notify()
+        })
+        const [ends, datas] = [socket.listenerCount("end"), socket.listenerCount("data")]
+        onSocket(socket)
+        // by default the server half-closes when the client does, so 'close' (counted above) follows
+        if (socket.listenerCount("end") === ends) socket.on("end", () => socket.end())
+        if (socket.listenerCount("data") === datas) socket.resume()
+        notify()
+      })
+      const until = <A>(ready: () => A | undefined) =>
+        new Promise<A>((resolve) => {
+          const check = () => {
+            const value = ready()
+            if (value === undefined) waiters.push(check)
+            else resolve(value)
+          }
+          check()
+        })
+      server.listen(0, "127.0.0.1", () => {
+        resume(Effect.succeed({
+          port: (server.address() as net.AddressInfo).port,
+          sockets,
+          closed: (n) => until(() => (closes >= n ? true : undefined)).then(() => {}),
+          connected: (n) => until(() => sockets[n - 1]),
+          server
+        } as Server))
+      })
+    }),
+    (s) =>
+      Effect.sync(() => {
+        for (const socket of s.sockets) socket.destroy()
+        ;(s as unknown as { server: net.Server }).server.close()
+      })
+  )
+
+const echo = (socket: net.Socket) => {
+  socket.on("data", (chunk) => socket.write(chunk))
+  socket.on("end", () => socket.end())
+}
+
+const text = (buf: ReadBuf.ReadBuf) => buf.data().toString("latin1")
+
+const readAll = (transport: Transport, buf: ReadBuf.ReadBuf, n: number) =>
+  Effect.gen(function*() {
+    while (buf.length < n) {
+      if ((yield* transport.read(buf)) === 0) break
+    }
+    return text(buf)
+  })
+
+/** A free port: listen, note the port, close. Nothing listens there afterwards. */
+const closedPort = Effect.promise(() =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+)
+
+describe("Tcp", () => {
+  it.live("connects over loopback and echoes bytes, counting what it wrote and read", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      assert.strictEqual(transport.remoteAddress, `127.0.0.1:${server.port}`)
+      yield* transport.write(Buffer.from("hello "))
+      yield* transport.writev([Buffer.from("wor"), Buffer.from("ld")])
+      assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 11), "hello world")
+      assert.deepStrictEqual([transport.bytesWritten, transport.bytesRead], [11, 11])
+    }))
+
+  it.live("completes a read synchronously when bytes are already buffered", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      yield* transport.write(Buffer.from("abcdef"))
+      const small = ReadBuf.make({ capacity: 2 })
+      assert.strictEqual(yield* readAll(transport, small, 2), "ab")
+      // wait until the echo is fully in (read more through a second buffer), then check sync
+      const rest = ReadBuf.make({ capacity: 1 })
+      assert.strictEqual(yield* transport.read(rest), 1)
+      const buf = ReadBuf.make({ capacity: 16 })
+      const exit = Effect.runSyncExit(transport.read(buf))
+      assert.deepStrictEqual(exit, Exit.succeed(3))
+      assert.strictEqual(text(buf), "def")
+    }))
+
+  it.live("grows the ReadBuf when allowed and fails with BufferFull when it is full at maxCapacity", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      yield* transport.write(Buffer.alloc(100, 0x61))
+      const growable = ReadBuf.make({ capacity: 8, maxCapacity: 256 })
+      yield* readAll(transport, growable, 100)
+      assert.strictEqual(growable.length, 100)
+      assert.isTrue(growable.capacity >= 100)
+      yield* transport.write(Buffer.from("xyz"))
+      const full = ReadBuf.make({ capacity: 2 })
+      yield* readAll(transport, full, 2)
+      const error = yield* Effect.flip(transport.read(full))
+      assert.deepStrictEqual([error._tag, error.message], [
+        "ReadError",
+        `read from 127.0.0.1:${server.port} failed: the read buffer is full at its maximum capacity`
+      ])
+    }))
+
+  it.live("reads 0 (sticky) after the peer ends, while still able to write half-open", () =>
+    Effect.gen(function*() {
+      let received = ""
+      const server = yield* serve((socket) => {
+        socket.on("data", (chunk) => (received += chunk.toString()))
+        socket.end("bye")
+      })
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      const buf = ReadBuf.make()
+      assert.strictEqual(yield* readAll(transport, buf, 4), "bye")
+      assert.strictEqual(yield* transport.read(buf), 0)
+      assert.strictEqual(yield* transport.read(buf), 0)
+      yield* transport.write(Buffer.from("still here"))
+      yield* transport.end()
+      yield* Effect.promise(() => server.closed(1))
+      assert.strictEqual(received, "still here")
+    }))
+
+  it.live("end() half-closes: the server sees EOF and its reply still arrives", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((socket) => {
+        let body = ""
+        socket.on("data", (chunk) => (body += chunk.toString()))
+        socket.on("end", () => socket.end(`got ${body}`))
+      })
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      yield* transport.write(Buffer.from("request"))
+      yield* transport.end()
+      yield* transport.end()
+      const error = yield* Effect.flip(transport.write(Buffer.from("more")))
+      assert.strictEqual(error._tag, "ClosedError")
+      assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 100), "got request")
+    }))
+
+  it.live("fails reads with ReadError kind Reset when the peer resets", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((socket) => socket.once("data", () => socket.resetAndDestroy()))
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      yield* transport.write(Buffer.from("x"))
+      const error = yield* Effect.flip(transport.read(ReadBuf.make()))
+      assert.deepStrictEqual([error._tag, error._tag === "ReadError" && error.kind], ["ReadError", "Reset"])
+      assert.strictEqual(error.message, `read from 127.0.0.1:${server.port} failed: Reset (read ECONNRESET)`)
+    }))
+
+  it.live("fails reads and writes with ClosedError after destroy", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      const parked = yield* Effect.forkChild(Effect.flip(transport.read(ReadBuf.make())))
+      yield* Effect.yieldNow
+      yield* transport.destroy()
+      assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
+      const error = yield* Effect.flip(transport.write(Buffer.from("x")))
+      assert.deepStrictEqual([error._tag, error.message], [
+        "ClosedError",
+        `write on 127.0.0.1:${server.port} after the transport was closed locally`
+      ])
+      yield* Effect.promise(() => server.closed(1))
+    }))
+
+  it.live("fails with ConnectError kind Refused naming the address when nothing listens", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port }))
+      assert.deepStrictEqual([error._tag, error.kind, error.address], ["ConnectError", "Refused", `127.0.0.1:${port}`])
+      assert.strictEqual(
+        error.message,
+        `connect to 127.0.0.1:${port} failed: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`
+      )
+    }))
+
+  // A real lookup of a `.invalid` name would go to the configured resolver, which on this machine
+  // is off loopback; the resolver is stubbed with dns.lookup's own NXDOMAIN error instead.
+  it.live("fails with ConnectError kind DnsFailure when the name does not resolve", () =>
+    Effect.gen(function*() {
+      const lookup: net.LookupFunction = (hostname, _options, callback) => {
+        const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+          code: "ENOTFOUND",
+          hostname
+        })
+        process.nextTick(() => callback(error, "", 0))
+      }
+      const error = yield* Effect.flip(Tcp.connect({ host: "nexus-test.invalid", port: 80, lookup }))
+      assert.deepStrictEqual([error.kind, error.message], [
+        "DnsFailure",
+        "connect to nexus-test.invalid:80 failed: host name did not resolve (getaddrinfo ENOTFOUND nexus-test.invalid)"
+      ])
+    }))
+
+  it.effect("fails with ConnectError kind Timeout once connectTimeout passes on the TestClock", () =>
+    Effect.gen(function*() {
+      // the stub never answers, so the dial hangs in name resolution without any traffic
+      const lookup: net.LookupFunction = () => {}
+      const fiber = yield* Effect.forkChild(
+        Effect.flip(Effect.scoped(Tcp.connect({ host: "hang.invalid", port: 80, lookup, connectTimeout: "2 seconds" })))
+      )
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([error.kind, error.message], [
+        "Timeout",
+        "connect to hang.invalid:80 failed: timed out (no connection within 2s)"
+      ])
+    }))
+
+  it.live("closing the scope destroys the socket after a successful connect", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      yield* Effect.scoped(Tcp.connect({ host: "127.0.0.1", port: server.port }))
+      yield* Effect.promise(() => server.closed(1))
+      assert.strictEqual(server.sockets.length, 1)
+    }))
+
+  it.live("closing the scope destroys the socket when the scope fails after connecting", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      const exit = yield* Effect.exit(Effect.scoped(Effect.andThen(
+        Tcp.connect({ host: "127.0.0.1", port: server.port }),
+        Effect.fail("boom")
+      )))
+      assert.deepStrictEqual(exit, Exit.fail("boom"))
+      yield* Effect.promise(() => server.closed(1))
+    }))
+
+  it.live("closing the scope destroys the socket when a reader is interrupted", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      const fiber = yield* Effect.forkChild(Effect.scoped(Effect.flatMap(
+        Tcp.connect({ host: "127.0.0.1", port: server.port }),
+        (transport) => transport.read(ReadBuf.make())
+      )))
+      yield* Effect.promise(() => server.connected(1))
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.promise(() => server.closed(1))
+    }))
+
+  it.live("an interrupted dial never connects: the finalizer destroyed the socket first", () =>
+    Effect.gen(function*() {
+      let gotData: () => void = () => {}
+      const data = new Promise<void>((resolve) => (gotData = resolve))
+      const server = yield* serve((socket) => socket.on("data", gotData))
+      let answer: (() => void) | undefined
+      const lookup: net.LookupFunction = (_hostname, _options, callback) => {
+        answer = () => (callback as (e: null, address: string, family: number) => void)(null, "127.0.0.1", 4)
+      }
+      const fiber = yield* Effect.forkChild(Effect.scoped(Tcp.connect({ host: "slow.test", port: server.port, lookup })))
+      while (answer === undefined) yield* Effect.yieldNow
+      yield* Fiber.interrupt(fiber)
+      // the resolver answers late; a socket that was not destroyed would dial now
+      answer()
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      yield* transport.write(Buffer.from("x"))
+      yield* Effect.promise(() => data)
+      assert.strictEqual(server.sockets.length, 1)
+    }))
+
+  it.live("write waits for the peer to read instead of buffering without bound", () =>
+    Effect.gen(function*() {
+      let peer: net.Socket | undefined
+      let received = 0
+      const server = yield* serve((socket) => {
+        peer = socket
+        socket.pause()
+        socket.on("data", (chunk) => (received += chunk.length))
+      })
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      // more than the loopback kernel buffers on both sides can hold
+      const size = 32 * 1024 * 1024
+      const writer = yield* Effect.forkChild(transport.write(Buffer.alloc(size)))
+      yield* Effect.promise(() => server.connected(1))
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(writer.pollUnsafe(), undefined)
+      assert.isBelow(received, size)
+      peer!.resume()
+      yield* Fiber.join(writer)
+      assert.strictEqual(transport.bytesWritten, size)
+    }))
+
+  it.live("stops reading from the kernel once readHighWaterMark bytes wait unread", () =>
+    Effect.gen(function*() {
+      const size = 32 * 1024 * 1024
+      let drained = false
+      const server = yield* serve((socket) => {
+        if (socket.write(Buffer.alloc(size, 1))) drained = true
+        socket.once("drain", () => (drained = true))
+      })
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port, readHighWaterMark: 64 * 1024 })
+      yield* Effect.sleep("100 millis")
+      assert.isFalse(drained)
+      assert.isAtMost((transport as Tcp.SocketTransport).buffered, 64 * 1024 + 64 * 1024)
+      const buf = ReadBuf.make({ capacity: 256 * 1024 })
+      let total = 0
+      while (total < size) {
+        const n = yield* transport.read(buf)
+        assert.isAbove(n, 0)
+        total += n
+        buf.advance(buf.length)
+      }
+      assert.strictEqual(total, size)
+    }))
+})
+
+describe("Tcp.endpoint", () => {
+  it.effect("maps http/ws to plain and https/wss to TLS with default ports and bare IPv6 hosts", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* Tcp.endpoint("ws://example.test/feed"), {
+        host: "example.test",
+        port: 80,
+        secure: false
+      })
+      assert.deepStrictEqual(yield* Tcp.endpoint("wss://example.test:9443/"), {
+        host: "example.test",
+        port: 9443,
+        secure: true
+      })
+      assert.deepStrictEqual(yield* Tcp.endpoint("https://[::1]/x"), { host: "::1", port: 443, secure: true })
+      const error = yield* Effect.flip(Tcp.endpoint("ftp://example.test/"))
+      assert.deepStrictEqual([error.kind, error.message], [
+        "Other",
+        "connect to ftp://example.test/ failed: socket error (unsupported scheme ftp:)"
+      ])
+    }))
+
+  it.live("connectUrl dials a ws:// URL over TCP", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const transport = yield* Tcp.connectUrl(`ws://127.0.0.1:${server.port}/feed`)
+      yield* transport.write(Buffer.from("hi"))
+      assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 2), "hi")
+    }))
+})
