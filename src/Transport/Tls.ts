@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { Buffer } from "node:buffer"
+import { X509Certificate } from "node:crypto"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import * as Tcp from "./Tcp.ts"
@@ -104,7 +105,8 @@ const defaultRoots = (): ReadonlyArray<string> =>
 
 /**
  * Builds a config synchronously, throwing `TlsError` reason `"InvalidConfig"` (address
- * `"config"`) when OpenSSL rejects a certificate. Prefer {@link TlsConfig.make} inside Effect code.
+ * `"config"`) when a CA does not parse as an X.509 certificate (the first one of a PEM bundle is
+ * checked) or OpenSSL rejects an option. Prefer {@link TlsConfig.make} inside Effect code.
  */
 const makeConfigUnsafe = (options: TlsConfigOptions = {}): TlsConfig => {
   const useSystemRoots = options.useSystemRoots ?? true
@@ -114,6 +116,8 @@ const makeConfigUnsafe = (options: TlsConfigOptions = {}): TlsConfig => {
   const ca = useSystemRoots ? (extra.length === 0 ? undefined : [...defaultRoots(), ...extra]) : extra
   let secureContext: tls.SecureContext
   try {
+    // OpenSSL silently skips a CA it cannot parse; parse each one here so a typo is an error
+    for (const pem of extra) new X509Certificate(pem)
     secureContext = tls.createSecureContext({
       ...(ca === undefined ? {} : { ca }),
       ...(tls13Only ? { minVersion: "TLSv1.3" as const } : {})

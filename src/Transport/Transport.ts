@@ -142,7 +142,7 @@ export const TlsErrorReason = {
   HandshakeFailed: "HandshakeFailed",
   /** TCP connected but the handshake did not finish within `connectTimeout`. */
   HandshakeTimeout: "HandshakeTimeout",
-  /** A CA or option in the `TlsConfig` was rejected by OpenSSL. */
+  /** A CA in the `TlsConfig` is not a parseable certificate, or OpenSSL rejected an option. */
   InvalidConfig: "InvalidConfig"
 } as const
 

@@ -1,0 +1,72 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as net from "node:net"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as FromSocket from "../../src/Transport/FromSocket.ts"
+
+/** A `node:net` server on 127.0.0.1:0 for the test's scope, running `onSocket` per connection. */
+const serve = (onSocket: (socket: net.Socket) => void) =>
+  Effect.acquireRelease(
+    Effect.callback<{ port: number; server: net.Server }>((resume) => {
+      const server = net.createServer((socket) => {
+        socket.on("error", () => {})
+        onSocket(socket)
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server })))
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  )
+
+describe("FromSocket", () => {
+  it.live("reads and writes through an effect/socket Socket, keeping what does not fit for the next read", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve((socket) => {
+        socket.on("data", (chunk) => socket.write(chunk))
+        socket.on("end", () => socket.end())
+      })
+      const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port })
+      const transport = yield* FromSocket.fromSocket(socket, { remoteAddress: `127.0.0.1:${port}` })
+      yield* transport.writev([Buffer.from("abc"), Buffer.from("def")])
+      const small = ReadBuf.make({ capacity: 2 })
+      assert.strictEqual(yield* transport.read(small), 2)
+      const rest = ReadBuf.make()
+      while (rest.length < 4) yield* transport.read(rest)
+      assert.deepStrictEqual([small.data().toString(), rest.data().toString()], ["ab", "cdef"])
+      yield* transport.end()
+      assert.strictEqual(yield* transport.read(rest), 0)
+      assert.strictEqual(yield* transport.read(rest), 0)
+      assert.deepStrictEqual([transport.bytesWritten, transport.bytesRead], [6, 6])
+      const error = yield* Effect.flip(transport.write(Buffer.from("x")))
+      assert.strictEqual(error._tag, "ClosedError")
+    }))
+
+  it.live("maps an open failure to ConnectError and a reset to ReadError", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* serve((socket) => socket.once("data", () => socket.resetAndDestroy()))
+      const transport = yield* FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
+      yield* transport.write(Buffer.from("x"))
+      const readError = yield* Effect.flip(transport.read(ReadBuf.make()))
+      assert.deepStrictEqual([readError._tag, readError.message.startsWith("read from effect/socket failed:")], [
+        "ReadError",
+        true
+      ])
+      yield* Effect.promise(() => new Promise((resolve) => server.close(resolve)))
+      const connectError = yield* Effect.flip(
+        FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
+      )
+      assert.deepStrictEqual([connectError._tag, connectError.kind], ["ConnectError", "Other"])
+    }))
+
+  it.live("destroy fails a parked read with ClosedError", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve(() => {})
+      const transport = yield* FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
+      const parked = yield* Effect.forkChild(Effect.flip(transport.read(ReadBuf.make())))
+      yield* Effect.yieldNow
+      yield* transport.destroy()
+      assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
+    }))
+})

@@ -1,0 +1,184 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import type * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as tls from "node:tls"
+import { afterAll, beforeAll } from "vitest"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as Tls from "../../src/Transport/Tls.ts"
+
+// A throwaway CA and a server certificate for "localhost" / 127.0.0.1, made with openssl in a
+// temp dir. Servers listen on 127.0.0.1:0; SNI names are sent, never resolved.
+
+let dir = ""
+let caPem = ""
+let caDer: Uint8Array = new Uint8Array()
+let key = ""
+let cert = ""
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-tls-"))
+  const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
+  run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+    "-out", "ca.pem", "-days", "2", "-subj", "/CN=nexus test CA")
+  run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+    "-out", "server.csr", "-subj", "/CN=localhost")
+  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+  run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+    "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+  run("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
+  caPem = fs.readFileSync(path.join(dir, "ca.pem"), "latin1")
+  caDer = fs.readFileSync(path.join(dir, "ca.der"))
+  key = fs.readFileSync(path.join(dir, "server.key"), "latin1")
+  cert = fs.readFileSync(path.join(dir, "server.pem"), "latin1")
+})
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** An echo TLS server on 127.0.0.1:0 for the test's scope; counts closed connections. */
+const serve = (options: tls.TlsOptions = {}) =>
+  Effect.acquireRelease(
+    Effect.callback<{ port: number; server: tls.Server; closes: () => number }>((resume) => {
+      let closes = 0
+      const server = tls.createServer({ key, cert, ...options }, (socket) => {
+        socket.on("data", (chunk) => socket.write(chunk))
+        socket.on("end", () => socket.end())
+        socket.on("error", () => {})
+      })
+      // count closes on the raw TCP sockets: a handshake that fails never reaches the listener above
+      server.on("connection", (raw: net.Socket) => raw.on("close", () => closes++))
+      server.on("tlsClientError", () => {})
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, closes: () => closes })))
+    }),
+    ({ server }) => Effect.sync(() => server.close())
+  )
+
+const trusted = () => Tls.TlsConfig.makeUnsafe({ ca: [caPem] })
+
+describe("Tls", () => {
+  it.live("connects to a server whose certificate chains to the configured CA and echoes", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config: trusted() })
+      yield* transport.write(Buffer.from("secret"))
+      const buf = ReadBuf.make()
+      while (buf.length < 6) yield* transport.read(buf)
+      assert.strictEqual(buf.data().toString(), "secret")
+      assert.strictEqual(transport.remoteAddress, `127.0.0.1:${port}`)
+    }))
+
+  it.live("checks an IP literal host against the certificate's IP SAN when no servername is given", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port, config: trusted() })
+      assert.isDefined(Tls.protocolVersion(transport))
+    }))
+
+  it.live("accepts the CA as DER bytes", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const config = yield* Tls.TlsConfig.make({ ca: [caDer], useSystemRoots: false })
+      yield* Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config })
+    }))
+
+  it.live("fails with HostnameMismatch when the certificate does not cover the name", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const error = yield* Effect.flip(
+        Tls.connect({ host: "127.0.0.1", port, servername: "wrong.example", config: trusted() })
+      )
+      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HostnameMismatch"])
+      assert.include(error.message, `TLS with 127.0.0.1:${port} failed: HostnameMismatch (ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames`)
+    }))
+
+  it.live("fails with CertificateUntrusted when the CA is not trusted, and the server sees the socket closed", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      const error = yield* Effect.flip(
+        Tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", config: Tls.defaultConfig() })
+      )
+      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], [
+        "TlsError",
+        "CertificateUntrusted"
+      ])
+      assert.include(
+        error.message,
+        `TLS with 127.0.0.1:${server.port} failed: CertificateUntrusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`
+      )
+      while (server.closes() < 1) yield* Effect.sleep("5 millis")
+    }))
+
+  it.live("fails with CertificateUntrusted when system roots are off and no CA is given", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const config = Tls.TlsConfig.makeUnsafe({ useSystemRoots: false })
+      const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config }))
+      assert.strictEqual(error._tag === "TlsError" && error.reason, "CertificateUntrusted")
+    }))
+
+  it.live("lets an untrusted certificate for the wrong name through with the dangerous switch", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const config = Tls.TlsConfig.makeUnsafe({ dangerouslyDisableCertificateVerification: true })
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port, servername: "wrong.example", config })
+      yield* transport.write(Buffer.from("ok"))
+      const buf = ReadBuf.make()
+      while (buf.length < 2) yield* transport.read(buf)
+      assert.strictEqual(buf.data().toString(), "ok")
+    }))
+
+  it.live("tls13Only negotiates TLS 1.3 and refuses a TLS 1.2-only server", () =>
+    Effect.gen(function*() {
+      const config = Tls.TlsConfig.makeUnsafe({ ca: [caPem], tls13Only: true })
+      const modern = yield* serve()
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port: modern.port, servername: "localhost", config })
+      assert.strictEqual(Tls.protocolVersion(transport), "TLSv1.3")
+      const old = yield* serve({ maxVersion: "TLSv1.2" })
+      const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port: old.port, servername: "localhost", config }))
+      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HandshakeFailed"])
+    }))
+
+  it.live("negotiates ALPN", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve({ ALPNProtocols: ["http/1.1"] })
+      const config = Tls.TlsConfig.makeUnsafe({ ca: [caPem], alpn: ["h2", "http/1.1"] })
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config })
+      assert.strictEqual(Tls.alpnProtocol(transport), "http/1.1")
+    }))
+
+  it.live("fails with ConnectError (not TlsError) when TCP itself is refused", () =>
+    Effect.gen(function*() {
+      const { port, server } = yield* serve()
+      yield* Effect.promise(() => new Promise((resolve) => server.close(resolve)))
+      const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))
+      assert.deepStrictEqual([error._tag, error._tag === "ConnectError" && error.kind], ["ConnectError", "Refused"])
+    }))
+
+  it.live("closing the scope closes the TLS socket", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      yield* Effect.scoped(Tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", config: trusted() }))
+      while (server.closes() < 1) yield* Effect.sleep("5 millis")
+      assert.strictEqual(server.closes(), 1)
+    }))
+
+  it.effect("rejects an invalid CA with TlsError InvalidConfig", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Tls.TlsConfig.make({ ca: ["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"] }))
+      assert.deepStrictEqual([error.address, error.reason], ["config", "InvalidConfig"])
+    }))
+
+  it.effect("converts DER to PEM in 64-column lines", () =>
+    Effect.sync(() => {
+      const pem = Tls.derToPem(new Uint8Array(60).fill(0xff))
+      assert.strictEqual(
+        pem,
+        "-----BEGIN CERTIFICATE-----\n" + "/".repeat(64) + "\n" + "/".repeat(16) +
+          "\n-----END CERTIFICATE-----\n"
+      )
+    }))
+})
