@@ -33,6 +33,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
 import * as ReadBuf from "../Codec/ReadBuf.ts"
@@ -46,7 +47,7 @@ import {
   formatAddress,
   ReadError,
   type ReadErrorKind,
-  type Transport,
+  Transport,
   TypeId,
   WriteError,
   type WriteErrorKind
@@ -481,6 +482,15 @@ export const connect: (options: ConnectOptions) => Effect.Effect<Transport, Conn
       })
   })
 })
+
+/**
+ * A layer providing the `Transport` service over one TCP connection, closed with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: ConnectOptions): Layer.Layer<Transport, ConnectError> =>
+  Layer.effect(Transport, connect(options))
 
 /**
  * Options for {@link connectUrl}: the connection options other than host and port, plus the TLS

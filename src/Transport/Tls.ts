@@ -16,13 +16,14 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { Buffer } from "node:buffer"
 import { X509Certificate } from "node:crypto"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import * as Tcp from "./Tcp.ts"
-import { ConnectError, formatAddress, TlsError, type TlsErrorReason, type Transport } from "./Transport.ts"
+import { ConnectError, formatAddress, TlsError, type TlsErrorReason, Transport } from "./Transport.ts"
 
 export {
   /**
@@ -243,6 +244,15 @@ export const connect: (
     })
   }
 )
+
+/**
+ * A layer providing the `Transport` service over one TLS connection, closed with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: ConnectOptions): Layer.Layer<Transport, ConnectError | TlsError> =>
+  Layer.effect(Transport, connect(options))
 
 /**
  * The ALPN protocol the server selected on a TLS transport, or `undefined` (no ALPN, or not TLS).

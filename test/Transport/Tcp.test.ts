@@ -6,7 +6,7 @@ import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tcp from "../../src/Transport/Tcp.ts"
-import type { Transport } from "../../src/Transport/Transport.ts"
+import { Transport } from "../../src/Transport/Transport.ts"
 
 // Every socket in this file talks to 127.0.0.1; name resolution is stubbed, never sent anywhere.
 
@@ -339,6 +339,20 @@ describe("Tcp", () => {
         buf.advance(buf.length)
       }
       assert.strictEqual(total, size)
+    }))
+})
+
+describe("Tcp.layer", () => {
+  it.live("provides the Transport service and closes the socket with the layer", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echo)
+      const reply = yield* Effect.gen(function*() {
+        const transport = yield* Transport
+        yield* transport.write(Buffer.from("via layer"))
+        return yield* readAll(transport, ReadBuf.make(), 9)
+      }).pipe(Effect.provide(Tcp.layer({ host: "127.0.0.1", port: server.port })))
+      assert.strictEqual(reply, "via layer")
+      yield* Effect.promise(() => server.closed(1))
     }))
 })
 

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import type * as net from "node:net"
@@ -69,6 +70,19 @@ describe("Tls", () => {
       while (buf.length < 6) yield* transport.read(buf)
       assert.strictEqual(buf.data().toString(), "secret")
       assert.strictEqual(transport.remoteAddress, `127.0.0.1:${port}`)
+    }))
+
+  it.live("carries a megabyte both ways through onread on a TLS socket", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      const transport = yield* Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config: trusted() })
+      const payload = Buffer.alloc(1 << 20)
+      for (let i = 0; i < payload.length; i++) payload[i] = i % 251
+      const buf = ReadBuf.make({ capacity: 1 << 20 })
+      const writer = yield* Effect.forkChild(transport.write(payload))
+      while (buf.length < payload.length) assert.isAbove(yield* transport.read(buf), 0)
+      yield* Fiber.join(writer)
+      assert.isTrue(buf.data().equals(payload))
     }))
 
   it.live("checks an IP literal host against the certificate's IP SAN when no servername is given", () =>
