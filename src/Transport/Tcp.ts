@@ -9,15 +9,26 @@
  * **How bytes reach the codec (decided by `bench/transport-read.ts`).** The socket is opened
  * with `onread: { buffer, callback }`: libuv reads into one fixed 64 KiB chunk owned by the
  * transport, and the callback copies those bytes straight into the `ReadBuf` of a parked
- * `read` (or into a private inbox when nobody is reading). Compared with `'data'` events
- * (a fresh `Buffer` per read) and paused mode (`'readable'` + `read()`, which `NodeSocket`
- * uses), this allocates nothing per read. Measured on loopback, Node 24, 2 shared cores:
- * bulk 64 KiB writes — `onread` 1.8–2.5 GB/s vs `'data'` 1.3–1.9 and paused 1.1–1.8 GB/s;
- * 128 B messages (1M, 32 per write) — all strategies within noise (3.3–3.5 M msg/s), the
- * event loop, not the copy, being the limit. Reading *directly* into the codec's `spare()`
- * (no copy at all) was fastest in bulk, but libuv keeps a raw pointer to the buffer it was
- * given, so the slab could never grow or compact while a read is armed; the one memcpy buys a
- * `ReadBuf` that may grow, compact and be swapped freely.
+ * `read` (or into a private inbox when nobody is reading). Measured on loopback (Node 24.21,
+ * 2 cores shared with other jobs, server in a worker thread, medians of 7 interleaved rounds;
+ * throughput varies ±30% between runs on this box, the GC columns do not):
+ *
+ * ```text
+ * workload                    onread→spare  onread+copy  'data'+copy  paused+copy  this transport
+ * 1M x 128 B, 32 per write    6.4 M msg/s   5.6 M        5.6 M        5.5 M        5.9 M
+ *   GCs per run (GC ms)       0 (0)         1 (0.4)      4 (18)       6 (22)       3 (1.8)
+ * 100k x 128 B, 1 per write   250 k msg/s   192 k        201 k        231 k        223 k   (server-bound)
+ * 64 MiB, 64 KiB writes       1.9 GB/s      1.2 GB/s     1.0 GB/s     1.0 GB/s     1.2 GB/s
+ * ```
+ *
+ * `'data'` events and paused mode (`'readable'` + `read()`, what `NodeSocket` does) allocate a
+ * `Buffer` per read and pay for it in GC pauses; `onread` allocates nothing per read, and the
+ * Effect loop on top costs no measurable throughput over the raw `onread`+copy callback. Reading
+ * *directly* into the codec's `spare()` (no copy at all) was fastest, but libuv keeps the buffer
+ * it was handed until the next read completes: the codec could not compact, reset or write its
+ * slab in between without racing the kernel, and a pull-based `read` rarely has a reader parked
+ * at the moment the next buffer is chosen. The one memcpy buys a `ReadBuf` that may grow,
+ * compact and be swapped freely; a guarded zero-copy mode is possible future work.
  *
  * Read-side backpressure: when the inbox holds `readHighWaterMark` bytes (default 64 KiB) the
  * socket stops reading (`readStop`), so the kernel window closes and the peer blocks; the next
