@@ -279,6 +279,10 @@ export class SocketTransport implements Transport {
       )
     }
     if (this.eof) return Effect.succeed(0)
+    // a full buffer that cannot grow would only fail once bytes arrive: fail now
+    if (buf.spareLength === 0 && !buf.reserve(1)) {
+      return Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+    }
     return Effect.callback<number, ReadError | ClosedError>((resume) => {
       this.waiter = resume
       this.waiterBuf = buf

@@ -137,6 +137,12 @@ describe("Tcp", () => {
         "ReadError",
         `read from 127.0.0.1:${server.port} failed: the read buffer is full at its maximum capacity`
       ])
+      // with nothing buffered, a full buffer fails at once instead of parking
+      full.advance(2)
+      yield* readAll(transport, full, 1)
+      full.filled(full.spareLength)
+      const early = yield* Effect.flip(transport.read(full))
+      assert.strictEqual(early._tag === "ReadError" && early.kind, "BufferFull")
     }))
 
   it.live("reads 0 (sticky) after the peer ends, while still able to write half-open", () =>
