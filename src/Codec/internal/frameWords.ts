@@ -1,0 +1,85 @@
+/**
+ * Word-at-a-time helpers for the frame reader's hot path: an ASCII check and in-place
+ * unmasking that touch four bytes per step through a `Uint32Array` laid over the same memory.
+ *
+ * Measured on Node 24 (2-core box): a byte loop costs ~0.6 ns/byte, the word loop ~0.1 ns/byte,
+ * and a `Buffer` view plus the native `isUtf8` ~60 ns flat — so ASCII payloads up to
+ * {@link MAX_WORD_ASCII} bytes are checked here, longer ones go straight to SIMD `isUtf8`.
+ *
+ * @internal
+ */
+
+/** Longest payload the ASCII word loop checks before native `isUtf8` is cheaper. */
+export const MAX_WORD_ASCII = 512
+
+/** Shorter payloads are unmasked byte by byte (aligning costs more than it saves). */
+const MIN_WORD_MASK = 16
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * A `Uint32Array` over the same memory as `bytes`. Throws `RangeError` unless `bytes` starts
+ * at a 4-byte aligned offset (slabs from `allocUnsafe` start at 0) — a misuse, never peer input.
+ */
+export const wordsOf = (bytes: Uint8Array): Uint32Array => {
+  if ((bytes.byteOffset & 3) !== 0) throw new RangeError("wordsOf needs a 4-byte aligned buffer")
+  return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
+}
+
+/** Whether every byte of `bytes[start, end)` is below 0x80; `words` must be `wordsOf(bytes)`. */
+export const isAscii = (bytes: Uint8Array, words: Uint32Array, start: number, end: number): boolean => {
+  let acc = 0
+  let i = start
+  const alignedEnd = end & ~3
+  if (alignedEnd - i >= 8) {
+    while ((i & 3) !== 0) acc |= bytes[i++]!
+    const kEnd = alignedEnd >> 2
+    for (let k = i >> 2; k < kEnd; k++) acc |= words[k]!
+    i = alignedEnd
+  }
+  while (i < end) acc |= bytes[i++]!
+  return (acc & 0x80808080) === 0
+}
+
+/**
+ * XORs `bytes[start, end)` in place with the 4-byte key at `bytes[keyOffset, keyOffset + 4)`,
+ * the key cycle starting at `start` (RFC 6455 §5.3); `words` must be `wordsOf(bytes)`. The key
+ * must not overlap the range.
+ */
+export const unmaskInPlace = (
+  bytes: Uint8Array,
+  words: Uint32Array,
+  start: number,
+  end: number,
+  keyOffset: number
+): void => {
+  const k0 = bytes[keyOffset]!
+  const k1 = bytes[keyOffset + 1]!
+  const k2 = bytes[keyOffset + 2]!
+  const k3 = bytes[keyOffset + 3]!
+  let i = start
+  if (end - start >= MIN_WORD_MASK) {
+    // head: byte by byte up to a word boundary
+    for (; (i & 3) !== 0; i++) {
+      const r = (i - start) & 3
+      bytes[i]! ^= r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3
+    }
+    // the key byte for position p is key[(p - start) & 3]; in a word starting at a multiple of
+    // 4 the byte at lane j therefore takes key[(j - start) & 3]
+    const s = start & 3
+    const l0 = s === 0 ? k0 : s === 1 ? k3 : s === 2 ? k2 : k1
+    const l1 = s === 0 ? k1 : s === 1 ? k0 : s === 2 ? k3 : k2
+    const l2 = s === 0 ? k2 : s === 1 ? k1 : s === 2 ? k0 : k3
+    const l3 = s === 0 ? k3 : s === 1 ? k2 : s === 2 ? k1 : k0
+    const key = LITTLE_ENDIAN
+      ? (l0 | (l1 << 8) | (l2 << 16) | (l3 << 24)) >>> 0
+      : ((l0 << 24) | (l1 << 16) | (l2 << 8) | l3) >>> 0
+    const kEnd = end >> 2
+    for (let k = i >> 2; k < kEnd; k++) words[k] = words[k]! ^ key
+    i = kEnd << 2 // at least three whole words fit in 16 bytes, so this never moves back
+  }
+  for (; i < end; i++) {
+    const r = (i - start) & 3
+    bytes[i]! ^= r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3
+  }
+}
