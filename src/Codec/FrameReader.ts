@@ -15,9 +15,12 @@
  *
  * **Message representation (measured).** The reader owns one message object per kind and
  * returns it again and again, mutated: `buf`, `start`, `end` locate the payload in the reader's
- * slab, `payload` makes a `Buffer` view on demand and `text()` decodes a string. A fresh object
- * per message cost ~10 ns and a `Buffer` view ~30–45 ns on Node 24, next to ~20 ns for parsing
- * a small frame; reading `buf[start..end)` allocates nothing.
+ * slab, `payload` makes a `Buffer` view on demand and `text()` decodes a string. Measured with
+ * `bench/codec/parse.ts` on Node 24: an eager `Buffer` view per message costs ~25–30 ns (40 B
+ * frames fell from ~22 M/s to ~13 M/s), while a fresh message object instead of the reused one
+ * was lost in the noise (the JIT mostly elides it) — so views are lazy, and the object is reused
+ * anyway so that no allocation per message depends on inlining. Reading `buf[start..end)`
+ * allocates nothing.
  *
  * **Validity.** A message, its `buf`/`start`/`end` and any `payload` view are valid only until
  * the next call of any method of the reader (`next`, `feed`, `spare`, `filled`, `reset`): the
