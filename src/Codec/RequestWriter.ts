@@ -107,7 +107,10 @@ export interface Request {
   readonly isIdempotent: boolean
 }
 
-/** Writes `bytes` (and then `bodyWriter` fills in place) into `buf` at `offset`, returning the count or `-1` when `available` is too small. */
+/**
+ * Serializes a body in place: writes at most `available` bytes into `buf` from `offset` and
+ * returns how many it wrote, or `-1` when the body does not fit (reported as `RequestTooLarge`).
+ */
 export type BodyWriter = (buf: Uint8Array, offset: number, available: number) => number
 
 /** Fills exactly the announced number of bytes at `offset`. */
@@ -478,7 +481,7 @@ class Builder implements QueryPhase {
     return this
   }
 
-  /** Enters the body phase; false when the build already failed (after counting `extra`). */
+  /** Enters the body phase; returns false when the build already failed (the caller then only counts). */
   private enterBody(call: string): boolean {
     if (this.phase === Phase.Query) this.closeLine()
     else if (this.phase !== Phase.Headers) throw misuse(this.phase, call)

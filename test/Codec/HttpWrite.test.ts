@@ -1,3 +1,5 @@
+import * as http from "node:http"
+import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import * as HttpWrite from "../../src/Codec/HttpWrite.ts"
 
@@ -161,5 +163,82 @@ describe("writeResponse", () => {
     expect(() => HttpWrite.writeResponse(new Uint8Array(64), 0, { status: 99, headers: [] })).toThrow(RangeError)
     expect(() => HttpWrite.writeResponse(new Uint8Array(64), 0, { status: 200.5, headers: [] })).toThrow(RangeError)
     expect(() => HttpWrite.writeResponse(new Uint8Array(64), 0, { status: 204, headers: [] }, "x")).toThrow(RangeError)
+  })
+})
+
+describe("HttpWrite against node:http", () => {
+  it("writes a request node:http parses into the same method, url, headers and body", async () => {
+    const server = http.createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        const json = JSON.stringify({ method: req.method, url: req.url, raw: req.rawHeaders, body: Buffer.concat(chunks).toString() })
+        res.writeHead(200, { "Content-Length": Buffer.byteLength(json), "Connection": "close" })
+        res.end(json)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1")
+    try {
+      const out = HttpWrite.encodeRequest(
+        { method: "POST", path: "/chat?room=1", headers: [["Host", "example.com"], ["X-Key", "v a l"]] },
+        "héllo"
+      )
+      if (!(out instanceof Uint8Array)) throw new Error(out.message)
+      const chunks: Array<Buffer> = []
+      socket.on("data", (c: Buffer) => chunks.push(c))
+      const ended = new Promise<void>((resolve) => socket.on("end", () => resolve()))
+      socket.write(out)
+      await ended
+      const answer = Buffer.concat(chunks).toString()
+      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({
+        method: "POST",
+        url: "/chat?room=1",
+        raw: ["Host", "example.com", "X-Key", "v a l", "Content-Length", "6"],
+        body: "héllo"
+      })
+    } finally {
+      socket.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  })
+
+  it("writes a response an http.get client parses into the same status, reason, headers and body", async () => {
+    const out = HttpWrite.encodeResponse(
+      { status: 426, headers: [["Sec-WebSocket-Version", "13"], ["Connection", "close"]] },
+      "upgrade required"
+    )
+    if (!(out instanceof Uint8Array)) throw new Error(out.message)
+    const server = net.createServer((socket) => {
+      socket.once("data", () => socket.end(out))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (server.address() as net.AddressInfo).port
+      const got = await new Promise<{ status: number; reason: string; raw: Array<string>; body: string }>(
+        (resolve, reject) => {
+          http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+            const chunks: Array<Buffer> = []
+            res.on("data", (c: Buffer) => chunks.push(c))
+            res.on("end", () =>
+              resolve({
+                status: res.statusCode!,
+                reason: res.statusMessage!,
+                raw: res.rawHeaders,
+                body: Buffer.concat(chunks).toString()
+              }))
+          }).on("error", reject)
+        }
+      )
+      expect(got).toEqual({
+        status: 426,
+        reason: "Upgrade Required",
+        raw: ["Sec-WebSocket-Version", "13", "Connection", "close", "Content-Length", "16"],
+        body: "upgrade required"
+      })
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 })
