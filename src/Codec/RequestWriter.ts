@@ -3,18 +3,21 @@
  * host, reused for every request, writing straight into one preallocated outbound buffer.
  *
  * ```text
- *  writer.post(path) ─► QueryPhase ──.query(k, v)──► QueryPhase
- *                           │
- *                           ├──.header(k, v)──► HeaderPhase ──.header(k, v)──► HeaderPhase
- *                           │                        │
- *                           ├────────────────────────┼──.body(x) / .bodyWriter(fn) / .bodyFixed(n, fill)──► Ready
- *                           │                        │                                                       │
- *                           └────────────────────────┴──────────────────.finish()────────────────────────────┴─► Request | RequestError
+ *   writer.get/post/put/delete/patch/head(path) | writer.request(method, path)
+ *     │
+ *     ▼
+ *   QueryPhase ──.query(k, v)──► QueryPhase
+ *     │ .header(k, v)
+ *     ▼
+ *   HeaderPhase ──.header(k, v)──► HeaderPhase
+ *     │ .body(bytes | string) / .bodyWriter(fn) / .bodyFixed(n, fill)   (from either phase)
+ *     ▼
+ *   Ready ──.finish()──► Request | RequestError                         (.finish() from any phase)
  * ```
  *
  * The phases are enforced by the type system: after `.header()` there is no `.query()`, after a
- * body only `.finish()`. At run time it is one object per writer (every phase interface is the
- * same builder), so a request costs no allocation until `finish()` returns its result.
+ * body only `.finish()`. At run time it is one builder object per writer (every phase interface
+ * is that object), so a successful request allocates only its `Request` result and view.
  *
  * Wire rules:
  * - Request line `METHOD SP basePath path [?query] SP HTTP/1.1`, then `Host`, then the default
@@ -23,26 +26,35 @@
  *   is written as `/`.
  * - Query keys and values are percent-encoded per RFC 3986: `A-Z a-z 0-9 - . _ ~` stay, every
  *   other UTF-8 byte becomes `%XX` (upper-case hex; a lone surrogate is encoded as U+FFFD). The
- *   first parameter adds `?` — or `&` when the path already holds a `?`.
- * - GET, HEAD, DELETE, OPTIONS without a body send no `Content-Length`; POST, PUT, PATCH without a
- *   body send `Content-Length: 0`. A body always sends its exact length.
- * - `.bodyWriter(fn)` serializes in place: the length digits are reserved for the largest body
- *   that fits, and when the real length is shorter the smaller of head and body is moved over
- *   the spare digits (a `copyWithin` of at most the head size, so no body copy for large bodies).
+ *   first parameter adds `?` — or `&` when the path already holds a `?`. CR, LF and NUL are
+ *   refused there too although encoding would defuse them: in a parameter they are a bug or an
+ *   attack, so the request fails loudly instead.
+ * - POST, PUT and PATCH without a body send `Content-Length: 0`; every other method without a
+ *   body sends none. A body always sends its exact length. `Host`, `Content-Length` and
+ *   `Transfer-Encoding` belong to the writer (`ReservedHeader` if given); chunked request bodies
+ *   are not written.
+ * - `.body(string)` writes UTF-8 in place after digits reserved for 3 bytes per UTF-16 unit;
+ *   `.bodyWriter(fn)` after digits reserved for the whole free buffer. When the real length has
+ *   fewer digits, the smaller of head and body is moved over the spare ones (`copyWithin`), so a
+ *   large body is never copied; `Request.bytes` may then start a few bytes into the buffer.
  *
  * Errors are deferred and typed, never thrown for user input: the builder records the first
  * fault (`CrlfInjection`, `InvalidToken`, `InvalidCharacter`, `ReservedHeader`,
- * `RequestTooLarge`), ignores the rest of the request, and `finish()` returns it.
+ * `RequestTooLarge`), ignores the rest of the request (only counting the bytes it would need
+ * once it has overflowed, so `RequestTooLarge.needed` is exact), and `finish()` returns it.
  *
  * Lifetimes: the writer owns one buffer of `capacity` bytes (default 32 KiB). `Request.bytes` is
  * a view into it, valid until the next request is started on the same writer — hand it to the
  * socket (which copies or must finish with it) before building the next one. Starting a request
- * also restarts the builder any earlier phase object points at.
+ * also restarts the builder any earlier phase object points at. The callbacks of `bodyWriter` /
+ * `bodyFixed` receive that buffer (a Node `Buffer` at run time) and may write only the range
+ * they are given.
  *
  * Throws only on caller misuse: an invalid `host`, `basePath` or default header at `make` (so a
- * bad configuration fails at start-up, `TypeError`), a phase method called out of order through a
- * cast or after `finish()` (`Error`), or a `bodyWriter` / `bodyFixed` callback that reports more
- * bytes than it was given (`RangeError`).
+ * bad configuration fails at start-up, `TypeError`), a non-positive capacity (`RangeError`), a
+ * phase method called out of order through a cast or after `finish()` (`Error`), a `bodyWriter`
+ * that returns more than `available` or a non-integer, or a negative `bodyFixed` length
+ * (`RangeError`).
  *
  * @since 0.1.0
  */
