@@ -47,7 +47,7 @@
 import { isValidOnWire } from "./CloseCode.ts"
 import { unmaskInPlace, wordsOf } from "./internal/frameWords.ts"
 import { applyMask, copyMasked } from "./internal/mask.ts"
-import { utf8Length, writeUtf8 } from "./internal/node.ts"
+import { asBuffer, type Buffer, utf8Length, writeUtf8Buffer } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import type { MaskSource } from "./MaskSource.ts"
 import type { WriteBuf } from "./WriteBuf.ts"
@@ -223,7 +223,7 @@ const writeHeader = (dst: Uint8Array, pos: number, b0: number, n: number, masked
  * Writes `text` as UTF-8 at `dst[p]`, not past `dst.length`. Returns the byte count, or -1 when
  * it does not fit. Short ASCII strings take a JS loop (no native call).
  */
-const putText = (dst: Uint8Array, p: number, text: string): number => {
+const putText = (dst: Buffer, p: number, text: string): number => {
   const len = text.length
   const avail = dst.length - p
   if (len <= ASCII_LOOP_MAX && len <= avail) {
@@ -237,7 +237,7 @@ const putText = (dst: Uint8Array, p: number, text: string): number => {
   }
   if (len === 0) return 0
   if (avail < len) return -1 // UTF-8 is never shorter than the UTF-16 length
-  const n = writeUtf8(dst, text, p)
+  const n = writeUtf8Buffer(dst, text, p)
   // Buffer.write stops before a code point that does not fit (at most 4 bytes), so only a
   // write ending within 3 bytes of the end can have been cut short
   if (n > avail - 4 && utf8Length(text) !== n) return -1
@@ -263,6 +263,10 @@ export class FrameWriter {
   readonly maskSource: MaskSource
   /** Largest payload of one text/binary frame before fragmenting (`MAX_SAFE_INTEGER`: never). */
   readonly fragmentSize: number
+  /** The target the cached `buffer` view covers. */
+  private bufferTarget: Uint8Array
+  /** `bufferTarget` as a `Buffer` (the same object when it already is one). */
+  private buffer: Buffer
   /** The target the cached `words` view covers (the WriteBuf slab, or the caller's buffer). */
   private wordsTarget: Uint8Array
   /** A word view over `wordsTarget`, for masking in place four bytes at a time. */
@@ -282,6 +286,8 @@ export class FrameWriter {
     this.masked = role === "client"
     this.maskSource = role === "client" ? maskSource! : NO_MASK
     this.fragmentSize = fragmentSize ?? Number.MAX_SAFE_INTEGER
+    this.bufferTarget = EMPTY
+    this.buffer = asBuffer(EMPTY)
     this.wordsTarget = EMPTY
     this.words = EMPTY_WORDS
   }
@@ -341,7 +347,7 @@ export class FrameWriter {
       // guess the header from the UTF-16 length (exact for ASCII), move the payload if wrong
       const h0 = headerLength(payload.length, masked)
       const p = offset + h0
-      const n = putText(dst, p, payload)
+      const n = putText(this.bufferOf(dst), p, payload)
       if (n < 0) {
         const exact = utf8Length(payload)
         return tooSmall(headerLength(exact, masked) + exact, avail)
@@ -424,6 +430,15 @@ export class FrameWriter {
     return h + n
   }
 
+  /** `dst` as a `Buffer` (itself, or a view made once per new target), for `Buffer.write`. */
+  private bufferOf(dst: Uint8Array): Buffer {
+    if (this.bufferTarget !== dst) {
+      this.buffer = asBuffer(dst)
+      this.bufferTarget = dst
+    }
+    return this.buffer
+  }
+
   /** A `Uint32Array` over `dst` (4-byte aligned), cached for the last target seen. */
   private wordsFor(dst: Uint8Array): Uint32Array {
     if (this.wordsTarget !== dst) {
@@ -455,7 +470,7 @@ export class FrameWriter {
       const p = pos + headerLength(n, this.masked)
       dst[p] = code >>> 8
       dst[p + 1] = code & 0xff
-      if (n > 2) writeUtf8(dst, reason, p + 2)
+      if (n > 2) writeUtf8Buffer(this.bufferOf(dst), reason, p + 2)
     }
     return this.finishFrame(dst, pos, 0x80 | Opcode.Close, n)
   }
@@ -517,7 +532,7 @@ export class FrameWriter {
   private fragmentedTextInto(dst: Uint8Array, offset: number, kind: Kind, text: string, n: number): number | EncodeError {
     const total = this.fragmentedLength(n)
     if (total > dst.length - offset) return tooSmall(total, dst.length - offset)
-    writeUtf8(dst, text, offset + headerLength(this.fragmentSize, this.masked))
+    writeUtf8Buffer(this.bufferOf(dst), text, offset + headerLength(this.fragmentSize, this.masked))
     this.spreadFragments(dst, offset, kind, n)
     return total
   }
@@ -528,7 +543,7 @@ export class FrameWriter {
     const h = headerLength(this.fragmentSize, this.masked)
     const p = buf.tail
     if (total - h > buf.buf.length - p) return tooSmall(total - h, buf.buf.length - p)
-    writeUtf8(buf.buf, text, p)
+    writeUtf8Buffer(buf.buf, text, p)
     this.spreadFragments(buf.buf, buf.reserveFront(h), kind, n)
     buf.tail = p + total - h
     return total

@@ -156,6 +156,20 @@ describe("FrameWriter writes every frame kind in both roles", () => {
     expect(data).toEqual(copy)
   })
 
+  it("writes the same bytes into a plain Uint8Array, an unaligned view and alternating targets", () => {
+    const text = "x".repeat(40) + "é" // masked in place: word-wise when aligned, bytewise otherwise
+    const expected = reference(0x81, Buffer.from(text), KEY)
+    const writer = client()
+    const plain = new Uint8Array(64)
+    const unaligned = new Uint8Array(65).subarray(1)
+    const buffer = Buffer.alloc(64)
+    for (const dst of [plain, unaligned, buffer, plain, unaligned, buffer]) {
+      dst.fill(0)
+      const n = writer.encodeInto(dst, 0, Kind.Text, text) as number
+      expect(hex(dst.subarray(0, n))).toBe(expected)
+    }
+  })
+
   it("draws a fresh key for every frame from its mask source", () => {
     const writer = FrameWriter.make({ role: "client", maskSource: MaskSource.seeded(1) })
     const buf = WriteBuf.make()
