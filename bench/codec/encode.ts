@@ -1,0 +1,133 @@
+/**
+ * How fast does `FrameWriter` turn a 128-byte text message into wire bytes, next to `ws`'s
+ * `Sender.frame`?
+ *
+ * Every op encodes the same 128-byte ASCII JSON string 100 times. What each side ends with is
+ * what its user hands to the socket:
+ * - ours, WriteBuf: `encode(buf, Text, text)` — header and payload contiguous in
+ *   `buf.buf[head, tail)`; and the same plus `buf.data()`, the one `Buffer` view a
+ *   `socket.write` takes (~30 ns on its own on this machine, as much as the encode);
+ * - ours, caller buffer: `encodeInto(dst, 0, Text, text)` — the frame is in `dst[0, n)`;
+ * - ws: `Sender.frame(text, { fin, opcode: 1, mask, readOnly: false, rsv1: false })`, which
+ *   returns `[header, payload]` (ws's `sendFrame` writes the two with a cork). The list is taken
+ *   as ws's final bytes — no concat is charged to ws.
+ *
+ * Masked (client role): ours draws keys from `MaskSource.crypto()` (a 4 KiB `randomFillSync`
+ * pool), ws from its own 8 KiB `randomFillSync` pool; both mask the freshly encoded payload.
+ * Unmasked (server role): no key. A sink keeps every result observable.
+ */
+import * as ws from "ws"
+import type { Candidate, Suite } from "../harness.ts"
+import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
+import * as MaskSource from "../../src/Codec/MaskSource.ts"
+import * as WriteBuf from "../../src/Codec/WriteBuf.ts"
+
+// ws's ESM entry exports its Sender, but @types/ws does not declare it
+interface WsSender {
+  frame(
+    data: Buffer | string,
+    options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
+  ): Array<Buffer>
+}
+const { Sender } = ws as unknown as { Sender: WsSender }
+
+const MESSAGES_PER_OP = 100
+
+let sink = 0
+
+/** Keeps the sink observable so no encode is optimised away. */
+export const sinkValue = (): number => sink
+
+const TICK = "{\"e\":\"trade\",\"E\":1715678400123,\"s\":\"BTCUSDT\",\"t\":3344556677,\"p\":\"64250.10\",\"q\":\"0.015\",\"m\":true}"
+
+/**
+ * A 128-byte ASCII JSON-like text message, flattened (a fresh sequential string, like the
+ * output of `JSON.stringify`, rather than a slice of a concatenation).
+ */
+export const TEXT_128: string = JSON.parse(JSON.stringify((TICK + TICK).slice(0, 128)))
+
+const writerOf = (masked: boolean): FrameWriter.FrameWriter =>
+  masked
+    ? FrameWriter.make({ role: "client", maskSource: MaskSource.crypto() })
+    : FrameWriter.make({ role: "server" })
+
+/** The frame length both sides must produce. */
+const frameLength = (masked: boolean): number => 4 + (masked ? 4 : 0) + 128
+
+const oursWriteBuf = (masked: boolean, view: boolean): Candidate => {
+  const writer = writerOf(masked)
+  const buf = WriteBuf.make({ capacity: 4096 })
+  const text = TEXT_128
+  const expected = frameLength(masked)
+  const fn = view
+    ? () => {
+      for (let i = 0; i < MESSAGES_PER_OP; i++) {
+        writer.encode(buf, FrameWriter.Kind.Text, text)
+        const bytes = buf.data()
+        sink += bytes.length + bytes[1]!
+      }
+    }
+    : () => {
+      for (let i = 0; i < MESSAGES_PER_OP; i++) {
+        const n = writer.encode(buf, FrameWriter.Kind.Text, text) as number
+        sink += n + buf.buf[buf.head + 1]!
+      }
+    }
+  fn()
+  if (buf.length !== expected) throw new Error(`ours wrote ${buf.length} bytes, expected ${expected}`)
+  return { name: view ? "FrameWriter.encode + WriteBuf.data()" : "FrameWriter.encode (WriteBuf)", fn }
+}
+
+const oursInto = (masked: boolean): Candidate => {
+  const writer = writerOf(masked)
+  const dst = Buffer.allocUnsafeSlow(4096)
+  const text = TEXT_128
+  const expected = frameLength(masked)
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      const n = writer.encodeInto(dst, 0, FrameWriter.Kind.Text, text) as number
+      sink += n + dst[1]!
+    }
+  }
+  fn()
+  const n = writer.encodeInto(dst, 0, FrameWriter.Kind.Text, text)
+  if (n !== expected) throw new Error(`ours wrote ${JSON.stringify(n)} bytes, expected ${expected}`)
+  return { name: "FrameWriter.encodeInto", fn }
+}
+
+const wsFrame = (masked: boolean): Candidate => {
+  const text = TEXT_128
+  const options = { fin: true, opcode: 1, mask: masked, readOnly: false, rsv1: false }
+  const expected = frameLength(masked)
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      const list = Sender.frame(text, options)
+      sink += list.length + list[0]![1]! + list[list.length - 1]!.length
+    }
+  }
+  fn()
+  const list = Sender.frame(text, options)
+  const got = list.reduce((n, b) => n + b.length, 0)
+  if (got !== expected) throw new Error(`ws wrote ${got} bytes, expected ${expected}`)
+  return { name: "ws Sender.frame ([header, payload])", fn }
+}
+
+/**
+ * The suites answered by this file, ours first, ws second, target 2× ws: the caller-buffer
+ * target, the WriteBuf target (frame contiguous in `buf.buf[head, tail)`), and the WriteBuf
+ * target plus the `data()` view a socket write takes.
+ */
+export const suites: ReadonlyArray<Suite> = [false, true].flatMap((masked): Array<Suite> => {
+  const label = masked ? "client→server masked (crypto keys)" : "server→client unmasked"
+  const suite = (target: string, ours: Candidate): Suite => ({
+    name: `encode text 128 B ${label}, ${target}`,
+    messagesPerOp: MESSAGES_PER_OP,
+    candidates: [ours, wsFrame(masked)],
+    target: 2
+  })
+  return [
+    suite("caller buffer", oursInto(masked)),
+    suite("WriteBuf", oursWriteBuf(masked, false)),
+    suite("WriteBuf + data() view", oursWriteBuf(masked, true))
+  ]
+})
