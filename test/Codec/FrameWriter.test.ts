@@ -1,3 +1,4 @@
+import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
@@ -433,5 +434,79 @@ describe("MaskSource", () => {
     source.next(out, 5)
     expect(hex(out)).toBe("000102030401020304")
     expect(() => MaskSource.fixed([1, 2, 3])).toThrow(RangeError)
+  })
+})
+
+/** A minimal independent frame parser: checks FIN/opcode layout and minimal lengths, unmasks. */
+const parseMessage = (bytes: Uint8Array, masked: boolean): { opcode: number; payload: Buffer; frames: number } => {
+  const parts: Array<Buffer> = []
+  let pos = 0
+  let opcode = -1
+  let frames = 0
+  while (pos < bytes.length) {
+    const b0 = bytes[pos]!
+    const b1 = bytes[pos + 1]!
+    expect(b1 >> 7).toBe(masked ? 1 : 0)
+    expect(b0 & 0x70).toBe(0)
+    if (frames === 0) {
+      opcode = b0 & 0x0f
+      expect(opcode).not.toBe(0) // the first frame names the kind, the rest are continuations
+    } else {
+      expect(b0 & 0x0f).toBe(0)
+    }
+    let n = b1 & 0x7f
+    pos += 2
+    if (n === 126) {
+      n = (bytes[pos]! << 8) | bytes[pos + 1]!
+      expect(n).toBeGreaterThanOrEqual(126)
+      pos += 2
+    } else if (n === 127) {
+      n = Number(Buffer.from(bytes.subarray(pos, pos + 8)).readBigUInt64BE(0))
+      expect(n).toBeGreaterThanOrEqual(65536)
+      pos += 8
+    }
+    const key = masked ? bytes.subarray(pos, pos + 4) : undefined
+    if (masked) pos += 4
+    const chunk = Buffer.from(bytes.subarray(pos, pos + n))
+    if (key !== undefined) for (let i = 0; i < n; i++) chunk[i]! ^= key[i & 3]!
+    parts.push(chunk)
+    pos += n
+    frames++
+    expect(b0 >> 7).toBe(pos === bytes.length ? 1 : 0)
+  }
+  return { opcode, payload: Buffer.concat(parts), frames }
+}
+
+describe("FrameWriter properties", () => {
+  it("any message, role and fragment size round-trips, and both targets agree byte for byte", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ unit: "binary", maxLength: 400, size: "max" }), fc.uint8Array({ maxLength: 700, size: "max" })),
+        fc.boolean(),
+        fc.option(fc.integer({ min: 1, max: 300 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (payload, masked, fragmentSize, seed) => {
+          const make = () =>
+            masked
+              ? FrameWriter.make({ role: "client", maskSource: MaskSource.seeded(seed), fragmentSize })
+              : FrameWriter.make({ role: "server", fragmentSize })
+          const kind = typeof payload === "string" ? Kind.Text : Kind.Binary
+          // Room for the worst case: 400 four-byte characters in 1-byte masked fragments (6 + 1 each).
+          const buf = WriteBuf.make({ capacity: 16384 })
+          const a = make().encode(buf, kind, payload) as number
+          const dst = Buffer.alloc(16384)
+          const b = make().encodeInto(dst, 1, kind, payload) as number
+          expect(a).toBe(b)
+          expect(hex(buf.data())).toBe(hex(dst.subarray(1, 1 + b)))
+          const bytes = typeof payload === "string" ? Buffer.from(payload) : Buffer.from(payload)
+          const message = parseMessage(buf.data(), masked)
+          expect(message.opcode).toBe(kind)
+          expect(message.payload).toEqual(bytes)
+          const size = fragmentSize ?? Infinity
+          expect(message.frames).toBe(bytes.length > size ? Math.ceil(bytes.length / size) : 1)
+        }
+      ),
+      { numRuns: 300 }
+    )
   })
 })
