@@ -4,7 +4,7 @@
  *
  * The supervisor knows nothing of the wire: it is given how to `connect` (a scoped effect), how
  * to `receive` the next message, and how to send subscriptions. `Feed.ts` wires it to the
- * WebSocket stream; tests drive it with scripted connections under `TestClock`.
+ * WebSocket stream's connect and recv. Tests drive it with scripted connections under `TestClock`.
  *
  * ```text
  *  Connecting(0) ──connect ok──► Connected ──session ends──► Reconnecting(n, delay) ──sleep──► Connecting(n)
@@ -26,7 +26,7 @@
  * - The backoff (default {@link Backoff.reconnect}) restarts from its first delay after a clean
  *   close or after a session that lived at least `resetAfter` (default 30 s). A finite schedule
  *   that runs out stops the supervisor with {@link FeedGaveUp}.
- * - A failure of `onMessage`, `onConnect`'s handler-side errors aside, is the application's: it
+ * - A failure of `onMessage` is the application's, not the network's: it
  *   stops the supervisor and `await` fails with it. Transport errors never stop it.
  * - Optional `maxSessionLifetime` renews the connection before a server cuts it: a new
  *   connection is opened and subscribed while the old one keeps delivering; then the old one is
