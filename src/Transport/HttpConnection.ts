@@ -468,8 +468,12 @@ class Connection implements HttpConnection {
   private reader: ResponseReader | undefined
   private readonly timeoutRead: Effect.Effect<number, ReadError | ClosedError | ReadTimeout>
   private readonly onTimeout: () => Effect.Effect<never, ReadTimeout>
+  private readonly scope: Scope.Scope
+  /** Clock time (ms) the current reaper fiber wakes at; `Infinity` when none is sleeping. */
+  private reaperAt: number
+  private reaperGeneration: number
 
-  constructor(transport: Transport, clock: Clock.Clock, options: Options) {
+  constructor(transport: Transport, clock: Clock.Clock, scope: Scope.Scope, options: Options) {
     this.remoteAddress = transport.remoteAddress
     this.transport = transport
     this.requestCount = 0
@@ -489,6 +493,9 @@ class Connection implements HttpConnection {
     this.idleDeadline = clock.currentTimeMillisUnsafe() + this.idleMs
     this.sentBefore = 0
     this.reader = undefined
+    this.scope = scope
+    this.reaperAt = Number.POSITIVE_INFINITY
+    this.reaperGeneration = 0
     const timeout = new ReadTimeout({ timeout: readTimeout })
     this.onTimeout = () => Effect.fail(timeout)
     this.timeoutRead = Effect.suspend(() => {
@@ -614,24 +621,39 @@ class Connection implements HttpConnection {
       const hint = keepAliveHint(response.header("keep-alive"))
       const idle = hint === undefined ? this.idleMs : Math.min(Math.max(hint * 1000 - this.marginMs, 0), this.maxIdleMs)
       this.idleDeadline = this.clock.currentTimeMillisUnsafe() + idle
-      return Effect.succeed(response)
+      return this.rearm(response)
     }
     // the body views live in the reader's buffer, so the socket can go now
     return Effect.as(this.transport.destroy(), response)
   }
 
-  /** Closes the socket of a connection left idle past its deadline; one fiber per connection. */
-  readonly reap: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.unusable !== undefined) return Effect.void
-    const now = this.clock.currentTimeMillisUnsafe()
-    if (!this.busy && now >= this.idleDeadline) {
-      this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
-      return this.transport.destroy()
-    }
-    // busy: the deadline is set when the response completes; look again one idle period later
-    const wait = this.busy ? this.idleMs : this.idleDeadline - now
-    return Effect.andThen(Effect.sleep(Duration.millis(wait)), this.reap)
-  })
+  /**
+   * Closes the socket of a connection left idle past its deadline. One fiber sleeps until the
+   * deadline it last saw; a response that moves the deadline *earlier* (a short server hint)
+   * starts a fresh reaper and retires the old one by bumping `reaperGeneration`.
+   */
+  reaper(generation: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (generation !== this.reaperGeneration || this.unusable !== undefined) return Effect.void
+      const now = this.clock.currentTimeMillisUnsafe()
+      if (!this.busy && now >= this.idleDeadline) {
+        this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
+        return this.transport.destroy()
+      }
+      // busy: the deadline is set when the response completes; look again one idle period later
+      const wait = this.busy ? this.idleMs : this.idleDeadline - now
+      this.reaperAt = now + wait
+      if (!Number.isFinite(wait)) return Effect.void
+      return Effect.andThen(Effect.sleep(Duration.millis(wait)), this.reaper(generation))
+    })
+  }
+
+  /** Starts a reaper when none will wake by the current deadline. */
+  private rearm(response: Response): Effect.Effect<Response> {
+    if (this.idleDeadline >= this.reaperAt || !Number.isFinite(this.idleDeadline)) return Effect.succeed(response)
+    this.reaperAt = this.idleDeadline
+    return Effect.as(Effect.forkIn(this.reaper(++this.reaperGeneration), this.scope), response)
+  }
 
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.unusable === undefined || this.busy) {
@@ -641,10 +663,6 @@ class Connection implements HttpConnection {
     return this.transport.destroy()
   })
 
-  /** Whether the reaper is needed at all (a finite idle timeout). */
-  get expires(): boolean {
-    return Number.isFinite(this.idleMs) || Number.isFinite(this.maxIdleMs)
-  }
 }
 
 /**
@@ -658,10 +676,10 @@ class Connection implements HttpConnection {
 export const make = (transport: Transport, options: Options = {}): Effect.Effect<HttpConnection, never, Scope.Scope> =>
   Effect.clockWith((clock) =>
     Effect.gen(function*() {
-      const connection = new Connection(transport, clock, options)
       const scope = yield* Effect.scope
+      const connection = new Connection(transport, clock, scope, options)
       yield* Scope.addFinalizer(scope, connection.close)
-      if (connection.expires) yield* Effect.forkIn(connection.reap, scope)
+      yield* Effect.forkIn(connection.reaper(0), scope)
       return connection as HttpConnection
     })
   )

@@ -325,6 +325,19 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(short.connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "IdleTimeout" }))
     }))
 
+  it.effect("a hint shorter than the idle timeout wakes the reaper earlier and closes the socket on time", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ idleTimeout: "10 seconds" })
+      yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, ok("1", "Keep-Alive: timeout=3\r\n"))
+      ], { concurrency: 2 })
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(client.state, "open")
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual([connection.status, client.state], ["Stale", "destroyed"])
+    }))
+
   it.effect("retires itself after maxRequests responses and closes the socket", () =>
     Effect.gen(function*() {
       const { server, client, connection, writer, reader } = yield* setup({ maxRequests: 2 })
