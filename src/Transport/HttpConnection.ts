@@ -374,6 +374,32 @@ export class HttpError extends Data.TaggedError("HttpError")<{
   }
 }
 
+/**
+ * Whether `request` may be sent again on a *new* connection after `error`: always when no byte
+ * of it reached the socket (unless the request itself or the URL is at fault), and for an
+ * idempotent method (`Request.isIdempotent`) when the connection died under it without an
+ * answer — a reset, a failed write, or a close before any response byte. Never after a read
+ * timeout or a bad response: the server may be slow or broken, not gone.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: HttpError, request: { readonly isIdempotent: boolean }): boolean => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "InvalidRequest":
+    case "InvalidUrl":
+      return false
+    case "ReadError":
+    case "WriteError":
+      return !error.requestSent || (request.isIdempotent && reason.kind !== "BufferFull")
+    case "IncompleteResponse":
+      return !error.requestSent || (request.isIdempotent && reason.received === 0)
+    default:
+      return !error.requestSent
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The connection
 // ---------------------------------------------------------------------------------------------
@@ -685,7 +711,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
   )
 
 /**
- * Dials `url` (`http:` over TCP, `https:` over TLS with `options.tls`, default system roots) and
+ * Dials `url` — given alone, with options, or as the `url` field of one options object — (`http:` over TCP, `https:` over TLS with `options.tls`, default system roots) and
  * wraps the transport with {@link make}. The socket lives until the scope closes. Dial faults
  * are an `HttpError` with the transport's `ConnectError`/`TlsError` as `reason` (or `InvalidUrl`).
  * Build the matching `RequestWriter` with `host: Url.parse(url).hostHeader`.
@@ -693,11 +719,12 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
  * @since 0.1.0
  * @category constructors
  */
-export const connect: (
-  url: string | URL,
-  options?: ConnectOptions
-) => Effect.Effect<HttpConnection, HttpError, Scope.Scope> = Effect.fn("HttpConnection.connect")(
-  function*(url: string | URL, options: ConnectOptions = {}) {
+export const connect: {
+  (url: string | URL, options?: ConnectOptions): Effect.Effect<HttpConnection, HttpError, Scope.Scope>
+  (options: ConnectOptions & { readonly url: string | URL }): Effect.Effect<HttpConnection, HttpError, Scope.Scope>
+} = Effect.fn("HttpConnection.connect")(
+  function*(target: string | URL | (ConnectOptions & { readonly url: string | URL }), more: ConnectOptions = {}) {
+    const [url, options] = typeof target === "string" || target instanceof URL ? [target, more] : [target.url, target]
     const parsed = Url.parse(typeof url === "string" ? url : url.href)
     if (parsed._tag !== "ParsedUrl") {
       return yield* Effect.fail(new HttpError({ address: "(url)", reason: new InvalidUrl({ error: parsed }), requestSent: false }))

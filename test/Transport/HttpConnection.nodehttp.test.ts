@@ -206,7 +206,7 @@ describe("HttpConnection against node:http", () => {
   it.live("takes node's Keep-Alive: timeout=5 hint as 4 s of allowed idle time", () =>
     Effect.gen(function*() {
       const server = yield* serve((_req, res) => res.end("ok"))
-      const connection = yield* HttpConnection.connect(server.url, { idleTimeout: "50 millis" })
+      const connection = yield* HttpConnection.connect({ url: server.url, idleTimeout: "50 millis" })
       const reader = ResponseReader.make()
       const response = yield* connection.send(writerFor(server).get("/").finish(), reader)
       assert.strictEqual(response.header("keep-alive"), "timeout=5")

@@ -419,13 +419,39 @@ describe("HttpConnection over a memory pair", () => {
     }))
 })
 
+describe("HttpConnection.isRetryable", () => {
+  const error = (reason: HttpConnection.HttpErrorReason, requestSent: boolean) =>
+    new HttpConnection.HttpError({ address: "a:1", reason, requestSent })
+  const get = { isIdempotent: true }
+  const post = { isIdempotent: false }
+
+  it("allows any retry when nothing was sent, and only idempotent ones after the connection died mid-request", () => {
+    const stale = error(new HttpConnection.ConnectionStale({ kind: "PeerEnded" }), false)
+    const early = error(new HttpConnection.IncompleteResponse({ received: 0 }), true)
+    const partial = error(new HttpConnection.IncompleteResponse({ received: 10 }), true)
+    const timeout = error(new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) }), true)
+    const invalid = error(
+      new HttpConnection.InvalidRequest({ error: { _tag: "ReservedHeader", name: "Host", message: "Host is set by the writer" } }),
+      false
+    )
+    assert.deepStrictEqual(
+      [stale, early, partial, timeout, invalid].map((e) => [HttpConnection.isRetryable(e, get), HttpConnection.isRetryable(e, post)]),
+      [[true, true], [true, false], [false, false], [false, false], [false, false]]
+    )
+  })
+})
+
 describe("HttpConnection.connect", () => {
   it.effect("refuses a URL it cannot dial with InvalidUrl, and names the fault", () =>
     Effect.gen(function*() {
       const bad = yield* Effect.flip(HttpConnection.connect("ws://example.test/"))
       assert.deepStrictEqual([bad.reason._tag, bad.requestSent], ["InvalidUrl", false])
       assert.include(bad.message, `scheme "ws" is not HTTP`)
-      const secret = yield* Effect.flip(HttpConnection.connect("http://user:pw@example.test/"))
+      const secret = yield* Effect.flip(HttpConnection.connect({ url: "http://user:pw@example.test/", idleTimeout: "1 second" }))
+      assert.deepStrictEqual([secret.reason._tag, secret.reason._tag === "InvalidUrl" && secret.reason.error._tag], [
+        "InvalidUrl",
+        "CredentialsInUrl"
+      ])
       assert.notInclude(secret.message, "pw")
     }))
 })
