@@ -149,6 +149,22 @@ describe("HttpConnection over a memory pair", () => {
       )
     }))
 
+  it.effect("the read timeout fires on time on a later send although the watchdog slept towards the idle deadline", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ readTimeout: "1 second", idleTimeout: "10 seconds" })
+      yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+        concurrency: 2
+      })
+      yield* TestClock.adjust("500 millis")
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/slow").finish(), reader)))
+      yield* readRequest(server)
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(error.reason, new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) }))
+    }))
+
   it.effect("the read timeout counts inactivity: a trickling response within it completes", () =>
     Effect.gen(function*() {
       const { server, connection, writer, reader } = yield* setup({ readTimeout: "1 second" })
