@@ -52,10 +52,12 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type { Request, RequestError } from "../Codec/RequestWriter.ts"
 import type { Response, ResponseReader, ResponseViolation } from "../Codec/ResponseReader.ts"
@@ -445,6 +447,16 @@ export interface HttpConnection {
   readonly close: Effect.Effect<void>
 }
 
+/**
+ * Service key for an `HttpConnection`, for code that receives its connection from a layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const HttpConnection: Context.Service<HttpConnection, HttpConnection> = Context.Service<HttpConnection>(
+  "effect-nexus/HttpConnection"
+)
+
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*"?(\d+)/i
 
 /** Seconds of a `Keep-Alive: timeout=N` header, or `undefined`. */
@@ -785,3 +797,12 @@ export const connect: {
     return yield* make(transport, options)
   }
 )
+
+/**
+ * A layer providing the `HttpConnection` service over one connection to `url`, closed with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (url: string | URL, options: ConnectOptions = {}): Layer.Layer<HttpConnection, HttpError> =>
+  Layer.effect(HttpConnection, connect(url, options))

@@ -230,6 +230,19 @@ describe("HttpConnection against node:http", () => {
       assert.strictEqual(server.accepted(), 1)
     }))
 
+  it.live("provides the connection as a service through layer, closed with the layer", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echoHandler)
+      const body = yield* Effect.gen(function*() {
+        const connection = yield* HttpConnection.HttpConnection
+        const response = yield* connection.send(writerFor(server).post("/").body("via layer").finish(), ResponseReader.make())
+        return response.bodyText()
+      }).pipe(Effect.provide(HttpConnection.layer(server.url)))
+      assert.strictEqual(body, "via layer")
+      yield* drained(server)
+      assert.deepStrictEqual([server.accepted(), server.open()], [1, 0])
+    }))
+
   it.live("fails connect with a typed ConnectError reason naming the address", () =>
     Effect.gen(function*() {
       const server = yield* serve(echoHandler)
