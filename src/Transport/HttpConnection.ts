@@ -46,9 +46,24 @@
  * - `readTimeout` (default **30 s**) bounds each wait for progress of a send — the write, then
  *   each wait for response bytes (inactivity, like undici's `bodyTimeout`, not a whole-response
  *   deadline; wrap `send` in `Effect.timeout` for that, which poisons the connection on expiry).
- *   It is enforced by the same reaper fiber, not by a timer per read: measured on loopback, a
- *   `timeoutOrElse` race per read added about 5–7 µs to a ~20 µs round trip. Body size is bounded by the reader's
- *   `maxBodySize` (`BodyTooLarge`).
+ *   The same reaper fiber enforces it, not a timer per read: measured on loopback, a
+ *   `timeoutOrElse` race per read added about 5–7 µs to a ~20 µs round trip. Body size is bounded
+ *   by the reader's `maxBodySize` (`BodyTooLarge`).
+ *
+ * Choices where the issue is silent: a server FIN or reset seen while idle is acted on at the
+ * next `send` (or seen by `status`), and the socket is closed then or at the idle deadline,
+ * whichever comes first — there is no per-connection read parked while idle. `Keep-Alive: max=N`
+ * is not used (servers announce the last response with `Connection: close` anyway). Over
+ * `FromSocket` the stale probe sees only what earlier reads pulled, so a FIN there is caught by
+ * the write/read failing instead (`requestSent` still tells the truth). `close` and the scope
+ * both destroy the transport, which the connection owns from `make` on.
+ *
+ * ```ts
+ * const connection = yield* HttpConnection.connect("https://api.example.com", { connectTimeout: "3 seconds" })
+ * const writer = RequestWriter.make({ host: "api.example.com", defaultHeaders: [["X-Api-Key", key]] })
+ * const reader = ResponseReader.make()
+ * const response = yield* connection.send(writer.get("/ticker").query("symbol", "BTCUSDT").finish(), reader)
+ * ```
  *
  * @since 0.1.0
  */
