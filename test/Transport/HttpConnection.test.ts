@@ -82,6 +82,47 @@ describe("HttpConnection over a memory pair", () => {
       assert.strictEqual(connection.status, "Ready")
     }))
 
+  it.effect("reads responses delivered one byte at a time, chunked and fixed, and stays reusable", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({}, { chunkSize: 1 })
+      const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: t\r\n\r\n"
+      const [first] = yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, chunked)], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual([first.bodyText(), first.header("x-a"), first.trailer("x-t")], ["abcde", "1", "t"])
+      const [second] = yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("fixed"))], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual([second.bodyText(), connection.status], ["fixed", "Ready"])
+    }))
+
+  it.effect("bytes that arrive with the response but after it make the connection stale, the response still completes", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const [response] = yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, ok("one") + "HTTP/1.1 200 OK\r\n")
+      ], { concurrency: 2 })
+      assert.strictEqual(response.bodyText(), "one")
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "UnsolicitedBytes" }))
+      assert.strictEqual(client.state, "destroyed")
+    }))
+
+  it.effect("with idle and read timeouts of Infinity nothing expires and a slow answer is awaited", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ idleTimeout: "Infinity", readTimeout: "Infinity" })
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(connection.status, "Ready")
+      const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
+      yield* readRequest(server)
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* server.write(bytes(ok("late")))
+      assert.strictEqual((yield* Fiber.join(fiber)).bodyText(), "late")
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(connection.status, "Ready")
+    }))
+
   it.effect("reads no body for HEAD although Content-Length is set", () =>
     Effect.gen(function*() {
       const { server, connection, writer, reader } = yield* setup()
