@@ -78,9 +78,15 @@ export const startPeer = async (options: {
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
   let exited = false
+  // last resort if the test process dies without running afterAll: take the peer with it
+  const killOnExit = () => {
+    if (!exited && child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+  }
+  process.once("exit", killOnExit)
   const exit = new Promise<void>((resolve) =>
     child.once("exit", () => {
       exited = true
+      process.off("exit", killOnExit)
       resolve()
     })
   )
