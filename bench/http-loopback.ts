@@ -19,7 +19,9 @@
  * Reported: p50 and p99 of per-request latency, requests/second, and the latency each adds over
  * the floor's p50 (the issue's target: ours adds at most half of what undici adds).
  *
- * Run: `npm run bench:http` (`ROUNDS=5 REQUESTS=4000` by default; override with env vars).
+ * Run: `npx node bench/http-loopback.ts` (`ROUNDS=5 REQUESTS=4000` by default; override with env
+ * vars). Main's `bench/loopback.ts` asks the same question with the same peers; this file is
+ * the standalone version written on the `http` branch before that landed, to be folded into it.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
