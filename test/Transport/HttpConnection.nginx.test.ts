@@ -10,7 +10,7 @@ import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import { awaitEstablished, executable, freePort, type Peer, startPeer } from "../support/peers.ts"
-import { makeTestCa, type TestCa } from "../support/testCa.ts"
+import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // nginx (Debian) as a real peer, from its own prefix directory on 127.0.0.1 with ephemeral
 // ports, plain and TLS (a throwaway CA made by openssl). keepalive_requests 3 and
@@ -25,7 +25,7 @@ if (!available) {
   )
 }
 
-let ca: TestCa | undefined
+let ca: ThrowawayCa | undefined
 let peer: Peer | undefined
 let port = 0
 let tlsPort = 0
@@ -66,7 +66,7 @@ http {
 
 beforeAll(async () => {
   if (!available) return
-  ca = makeTestCa("nexus-nginx-")
+  ca = makeThrowawayCa()
   port = await freePort()
   tlsPort = await freePort()
   // nginx's workers may run as another user (nobody / www-data): let them reach the docroot

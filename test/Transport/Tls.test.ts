@@ -6,23 +6,23 @@ import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { makeTestCa, type TestCa } from "../support/testCa.ts"
+import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
-// A throwaway CA and a server certificate for "localhost" / 127.0.0.1 (test/support/testCa.ts).
-// Servers listen on 127.0.0.1:0; SNI names are sent, never resolved.
+// A throwaway CA and a server certificate for "localhost" / 127.0.0.1, made with openssl in a
+// temp dir. Servers listen on 127.0.0.1:0; SNI names are sent, never resolved.
 
-let ca: TestCa
+let ca: ThrowawayCa | undefined
 let caPem = ""
 let caDer: Uint8Array = new Uint8Array()
 let key = ""
 let cert = ""
 
 beforeAll(() => {
-  ca = makeTestCa("nexus-tls-")
+  ca = makeThrowawayCa()
   ;({ caPem, caDer, key, cert } = ca)
 })
 
-afterAll(() => ca.remove())
+afterAll(() => ca?.remove())
 
 /** An echo TLS server on 127.0.0.1:0 for the test's scope; counts closed connections. */
 const serve = (options: tls.TlsOptions = {}) =>

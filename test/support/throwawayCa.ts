@@ -1,29 +1,29 @@
-/**
- * A throwaway CA and a server certificate for `localhost` / `127.0.0.1`, made with `openssl` in
- * a fresh temp directory at test time. Shared by the TLS transport tests and the real-peer HTTP
- * suites (nginx reads `serverCertPath` / `serverKeyPath`).
- */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
-/** The files and PEM texts of one throwaway CA. */
-export interface TestCa {
+/** A throwaway CA and a server certificate it signed, made with `openssl` in a temp dir. */
+export interface ThrowawayCa {
   readonly dir: string
+  /** The CA certificate, PEM. */
   readonly caPem: string
+  /** The CA certificate, DER. */
   readonly caDer: Uint8Array
+  /** The server's private key, PEM. */
   readonly key: string
+  /** The server certificate for `localhost` / 127.0.0.1, PEM. */
   readonly cert: string
-  readonly serverCertPath: string
-  readonly serverKeyPath: string
-  /** Removes the directory. */
+  /** Removes the temp dir. */
   readonly remove: () => void
 }
 
-/** Makes a P-256 CA and a server certificate (SAN `DNS:localhost`, `IP:127.0.0.1`) valid for two days. */
-export const makeTestCa = (prefix = "nexus-ca-"): TestCa => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+/**
+ * Makes a P-256 CA valid for 2 days and a server certificate with SANs `DNS:localhost` and
+ * `IP:127.0.0.1`. Synchronous (call it in `beforeAll`); throws when `openssl` is missing.
+ */
+export const makeThrowawayCa = (): ThrowawayCa => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-tls-"))
   const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
   run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
     "-out", "ca.pem", "-days", "2", "-subj", "/CN=nexus test CA")
@@ -39,8 +39,6 @@ export const makeTestCa = (prefix = "nexus-ca-"): TestCa => {
     caDer: fs.readFileSync(path.join(dir, "ca.der")),
     key: fs.readFileSync(path.join(dir, "server.key"), "latin1"),
     cert: fs.readFileSync(path.join(dir, "server.pem"), "latin1"),
-    serverCertPath: path.join(dir, "server.pem"),
-    serverKeyPath: path.join(dir, "server.key"),
     remove: () => fs.rmSync(dir, { recursive: true, force: true })
   }
 }
