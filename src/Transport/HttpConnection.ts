@@ -297,6 +297,8 @@ export type NotReusableKind =
   | "Http10"
   /** The last response's body ran until the connection closed. */
   | "CloseDelimited"
+  /** The last response was `101 Switching Protocols`: the connection speaks another protocol now. */
+  | "Upgraded"
   /** `close` was called, or the connection's scope closed. */
   | "ClosedLocally"
 
@@ -304,6 +306,7 @@ const notReusableText: Record<NotReusableKind, string> = {
   ConnectionClose: "the last response said Connection: close",
   Http10: "the last response was HTTP/1.0 without keep-alive",
   CloseDelimited: "the last response's body was delimited by closing the connection",
+  Upgraded: "the last response switched the connection to another protocol (101)",
   ClosedLocally: "the connection was closed locally"
 }
 
@@ -485,7 +488,9 @@ const toMillis = (input: Duration.Input | undefined, fallback: Duration.Duration
   Duration.toMillis(input === undefined ? fallback : Duration.fromInputUnsafe(input))
 
 const notReusableKind = (response: Response): NotReusableKind =>
-  response.hasToken("connection", "close")
+  response.status === 101
+    ? "Upgraded"
+    : response.hasToken("connection", "close")
     ? "ConnectionClose"
     : response.version === "1.0" && !response.hasToken("connection", "keep-alive")
     ? "Http10"

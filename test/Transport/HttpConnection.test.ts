@@ -170,6 +170,17 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionNotReusable({ kind: "Http10" }))
     }))
 
+  it.effect("a 101 Switching Protocols answer leaves the connection not reusable, kind Upgraded", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const [response] = yield* Effect.all([
+        connection.send(writer.get("/ws").header("Connection", "Upgrade").header("Upgrade", "websocket").finish(), reader),
+        answer(server, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.strictEqual(response.status, 101)
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionNotReusable({ kind: "Upgraded" }))
+    }))
+
   it.effect("a read timeout poisons the connection; later sends fail at once with ConnectionPoisoned", () =>
     Effect.gen(function*() {
       const { server, client, connection, writer, reader } = yield* setup({ readTimeout: "2 seconds" })
