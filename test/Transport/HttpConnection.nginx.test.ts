@@ -152,9 +152,11 @@ describe.skipIf(!available)("HttpConnection against nginx", () => {
     Effect.scoped(Effect.gen(function*() {
       const connection = yield* HttpConnection.connect(`http://127.0.0.1:${port}`, { idleTimeout: "30 seconds" })
       const response = yield* connection.send(writer().get("/hinted").finish(), ResponseReader.make())
+      const answered = Date.now()
       assert.strictEqual(response.header("keep-alive"), "timeout=2")
       yield* Effect.sleep("500 millis")
-      assert.strictEqual(connection.status, "Ready")
+      // (on a stalled machine the sleep may overshoot the 1 s deadline; then only the end is checked)
+      if (Date.now() - answered < 900) assert.strictEqual(connection.status, "Ready")
       yield* Effect.sleep("600 millis")
       assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "IdleTimeout" }))
       // the reaper closed the socket; nginx sees it gone
