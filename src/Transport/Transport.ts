@@ -18,6 +18,8 @@
  * - `bytesWritten` counts bytes handed to the socket (they may still sit in the kernel); `0`
  *   after a failure means no byte of the request reached the socket, so a retry is safe.
  * - After `destroy` (or the owning scope closing) `read` and `write` fail with `ClosedError`.
+ * - `inboundState`, where present, is a synchronous probe of what has arrived (bytes, FIN,
+ *   error) without reading; the HTTP connection uses it to refuse writing into a dead socket.
  *
  * Errors are plain tagged classes; the subsystems above (`WebSocketError`, `HttpError`) carry
  * them as their `reason`. Every `message` names the address and the fault.
@@ -61,7 +63,25 @@ export interface Transport {
   end(): Effect.Effect<void>
   /** Tears the connection down now; pending and later reads and writes fail with `ClosedError`. Idempotent. */
   destroy(): Effect.Effect<void>
+  /**
+   * A synchronous look at the inbound side, without reading or waiting (see {@link InboundState}).
+   * Optional: a transport that cannot tell leaves it out, and callers must then assume `"Open"`.
+   */
+  readonly inboundState?: InboundState | undefined
 }
+
+/**
+ * What a transport has seen on its inbound side so far, as of the last event-loop turn:
+ * `"Open"` (nothing buffered, no end or error seen), `"Readable"` (unread bytes are buffered),
+ * `"Ended"` (the peer sent FIN and every byte was read), `"Failed"` (a socket error or reset
+ * was seen), `"Closed"` (this side destroyed it). Buffered bytes win over a later end or error,
+ * as `read` delivers them first. An HTTP client probes it before writing a request on an idle
+ * keep-alive connection: anything but `"Open"` means the server closed it or spoke out of turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InboundState = "Open" | "Readable" | "Ended" | "Failed" | "Closed"
 
 /**
  * Service key for a `Transport`, for code that receives its connection from a layer.
