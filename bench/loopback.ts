@@ -28,6 +28,9 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Socket from "effect/socket/Socket"
 import { Client as UndiciClient } from "undici"
 import WebSocket from "ws"
+import * as RequestWriter from "../src/Codec/RequestWriter.ts"
+import * as ResponseReader from "../src/Codec/ResponseReader.ts"
+import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -397,4 +400,32 @@ const run = async (ours: Ours): Promise<void> => {
   child.kill()
 }
 
-await run({})
+// ---------------------------------------------------------------------------------------------
+// Ours
+// ---------------------------------------------------------------------------------------------
+
+/** The order request through `RequestWriter` (built per request) over one `HttpConnection`. */
+const oursHttp: HttpCandidate = (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const connection = yield* HttpConnection.connect(httpBase)
+    const writer = RequestWriter.make({
+      host: `127.0.0.1:${ports.http}`,
+      defaultHeaders: [["X-MBX-APIKEY", ORDER_HEADERS["x-mbx-apikey"]], ["User-Agent", ORDER_HEADERS["user-agent"]]]
+    })
+    const reader = ResponseReader.make()
+    const step = Effect.suspend(() =>
+      Effect.map(
+        connection.send(
+          writer.post(ORDER_PATH).header("Content-Type", "application/json").header("X-Client-Order-Id", "c-7f3a9b")
+            .body(ORDER_BODY).finish(),
+          reader
+        ),
+        (response) => {
+          if (response.bodyLength !== ORDER_RESPONSE_BODY.length) throw new Error("unexpected response body")
+        }
+      )
+    )
+    return yield* timeStepsEffect(count, step)
+  })))
+
+await run({ http: oursHttp })
