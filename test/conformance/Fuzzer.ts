@@ -4,8 +4,11 @@
  * a case sees only the {@link Fuzz} API, so one definition serves both roles (as a client the
  * fuzzer masks every frame, as a server it never does).
  *
- * Timing: case definitions write delays in Autobahn's seconds; `timeScale` multiplies them
- * (default 0.5), so a `killAfter(1)` waits 500 ms.
+ * Timing: case definitions write delays in Autobahn's seconds. Waits a correct peer always sits
+ * through (`continueLater`, `closeAfter`) are multiplied by `waitScale` (default 0.5); limits
+ * that only a misbehaving peer reaches (`killAfter`, the closing-handshake and TCP-drop
+ * timeouts) by `killScale` (default 2), so a loaded machine cannot turn a slow peer into a
+ * failed one.
  *
  * @since 0.1.0
  */
@@ -130,8 +133,10 @@ export interface CaseResult {
 
 /** Session options. */
 export interface SessionOptions {
-  /** Multiplies every delay written in the case definitions (seconds). Default 0.5. */
-  readonly timeScale?: number | undefined
+  /** Multiplies the waits a correct peer sits through (`continueLater`, `closeAfter`). Default 0.5. */
+  readonly waitScale?: number | undefined
+  /** Multiplies the limits only a misbehaving peer reaches (kill, close and drop timeouts). Default 2. */
+  readonly killScale?: number | undefined
   /** Hard limit for one case in milliseconds; the connection is dropped after it. Default 30 000. */
   readonly caseTimeoutMs?: number | undefined
 }
@@ -201,7 +206,8 @@ export const runCase = (
   options: SessionOptions = {}
 ): Promise<CaseResult> =>
   new Promise((resolve) => {
-    const scale = options.timeScale ?? 0.5
+    const scale = options.waitScale ?? 0.5
+    const killScale = options.killScale ?? 2
     const started = Date.now()
     const reader = new Wire.FrameReader(role)
     const mask = role === "client"
@@ -254,9 +260,9 @@ export const runCase = (
       if (role === "server") {
         tail.then(() => {
           socket.end()
-          later(1000 * scale, () => socket.destroy())
+          later(1000 * killScale, () => socket.destroy())
         })
-      } else later(1000 * scale, drop)
+      } else later(1000 * killScale, drop) // Autobahn's serverConnectionDropTimeout
     }
 
     const sendClose = (payload: Buffer = Buffer.alloc(0)) => {
@@ -266,7 +272,7 @@ export const runCase = (
       state = "closing"
       sendBytes(encode({ opcode: 8, payload }))
       if (receivedClose) afterHandshake()
-      else later(1000 * scale, () => !receivedClose && drop()) // close handshake timeout
+      else later(1000 * killScale, () => !receivedClose && drop()) // close handshake timeout
     }
 
     const encode = (spec: Wire.FrameSpec) => Wire.encodeFrame(spec, mask)
@@ -297,22 +303,27 @@ export const runCase = (
       encode,
       sendBytes,
       sendMessage: (payload, binary, fragmentSize) => {
+        // all frames in one write, as a sender with auto-fragmentation would put them out
+        const frames: Array<Buffer> = []
         for (let i = 0; i < payload.length || i === 0; i += fragmentSize) {
           const last = i + fragmentSize >= payload.length
-          sendBytes(encode({
+          frames.push(encode({
             opcode: i === 0 ? (binary ? 2 : 1) : 0,
             fin: last,
             payload: payload.subarray(i, i + fragmentSize)
           }))
           if (last) break
         }
+        sendBytes(Buffer.concat(frames))
       },
       sendClose,
       continueLater: (seconds, fn) => later(seconds * 1000 * scale, () => state === "open" && fn()),
       killAfter: (seconds) =>
-        later(seconds * 1000 * scale, () => {
+        later(seconds * 1000 * killScale, () => {
           if (state === "closed") return
-          killed = true
+          // once both close frames are through, what is left is TCP teardown, judged by the
+          // drop rules (server: our job; client: FAILED BY CLIENT), not a peer that never reacted
+          if (!(sentClose && receivedClose)) killed = true
           drop()
         }),
       closeAfter: (seconds) => later(seconds * 1000 * scale, () => state === "open" && sendClose(Wire.closePayload(1000))),

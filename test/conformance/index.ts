@@ -14,7 +14,8 @@
  * extension. Ids and order are Autobahn's, so `/runCase?case=N` runs the same case as Autobahn
  * would. Deviations: section 9 is scaled down by `Cases.LIMITS_SCALE` (¼: messages of 16 KiB
  * to 4 MiB, 250 round trips instead of 1000) and checks the echoed bytes, not just the length;
- * every delay is multiplied by `timeScale` (default 0.5, so a 1 s wait is 500 ms); Autobahn's
+ * the waits a correct peer sits through are halved (`waitScale`, so 6.4's 1 s waits are 500 ms)
+ * while the limits only a misbehaving peer reaches are doubled (`killScale`); Autobahn's
  * `sync` chops are not needed because every chop is flushed to the socket before the next.
  *
  * **How a case is graded.** Like Autobahn, a case records what it receives (messages, pongs,
@@ -70,6 +71,8 @@ export interface Report {
   readonly stderr: string
   /** Exit code (client driver) or undefined (echo server, killed by us). */
   readonly exitCode: number | null | undefined
+  /** Whether the client driver called `/updateReports` (undefined for an echo server). */
+  readonly reported: boolean | undefined
 }
 
 /** Options shared by the runners. */
@@ -82,10 +85,15 @@ export interface RunOptions extends SessionOptions {
   readonly timeoutMs?: number | undefined
 }
 
-const makeReport = (results: ReadonlyArray<CaseResult>, stderr: string, exitCode: number | null | undefined): Report => {
+const makeReport = (
+  results: ReadonlyArray<CaseResult>,
+  stderr: string,
+  exitCode: number | null | undefined,
+  reported: boolean | undefined
+): Report => {
   const byGrade: Record<Grade, Array<string>> = { OK: [], "NON-STRICT": [], FAILED: [], INFORMATIONAL: [] }
   for (const r of results) byGrade[r.grade].push(r.id)
-  return { results, byGrade, stderr, exitCode }
+  return { results, byGrade, stderr, exitCode, reported }
 }
 
 /** A case the peer never ran. */
@@ -163,7 +171,7 @@ export const runClientDriver = async (
     }
     const got = server.results.get(agent)
     const results = cases.map((def) => got?.get(def.id) ?? missing(def, "the driver never ran this case"))
-    return makeReport(results, peer.stderr(), exitCode)
+    return makeReport(results, peer.stderr(), exitCode, server.reported.has(agent))
   } finally {
     await killPeer(peer.child)
     await server.close()
@@ -196,7 +204,7 @@ export const runEchoServer = async (command: ReadonlyArray<string>, options: Run
     for (const def of cases) {
       results.push(Date.now() < deadline ? await FuzzingClient.runOne(def, "127.0.0.1", port, options) : missing(def, "run timed out"))
     }
-    return makeReport(results, peer.stderr(), undefined)
+    return makeReport(results, peer.stderr(), undefined, undefined)
   } finally {
     await killPeer(peer.child)
   }
