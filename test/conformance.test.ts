@@ -53,42 +53,6 @@ describe("conformance suite", () => {
   })
 })
 
-describe.concurrent("conformance suite validated against ws and broken peers", () => {
-  it("ws as a client (fuzzing server + ws-client-driver.ts): no case FAILED", { timeout: 60_000 }, async () => {
-    const report = await runClientDriver([node, here("ws-client-driver.ts")], { agent: "ws", timeoutMs: RUN_TIMEOUT })
-    expect(report.exitCode, report.stderr).toBe(0)
-    expect(report.reported).toBe(true)
-    expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
-    expect(report.byGrade["NON-STRICT"]).toEqual(WS_NON_STRICT)
-    expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
-    expect(report.byGrade.OK).toHaveLength(301 - 4 - 3)
-  })
-
-  it("ws as a server (fuzzing client + ws-echo-server.ts): no case FAILED", { timeout: 60_000 }, async () => {
-    const report = await runEchoServer([node, here("ws-echo-server.ts")], { timeoutMs: RUN_TIMEOUT })
-    expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
-    expect(report.byGrade["NON-STRICT"]).toEqual(WS_NON_STRICT)
-    expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
-    expect(report.byGrade.OK).toHaveLength(301 - 4 - 3)
-  })
-
-  it("a server that ignores RSV bits and skips UTF-8 validation fails exactly those cases", { timeout: 60_000 }, async () => {
-    const report = await runEchoServer([node, here("broken-echo-server.ts")], { timeoutMs: RUN_TIMEOUT })
-    expect(sorted(report.byGrade.FAILED)).toEqual(BROKEN_FAILS)
-    expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
-    // the failures carry the reason: the echo of invalid text is itself a peer violation
-    expect(report.results.find((r) => r.id === "6.3.1")?.received).toEqual(["peer broke a rule: text message is not valid UTF-8"])
-    expect(report.results.find((r) => r.id === "7.5.1")?.behaviorClose).toBe("WRONG CODE")
-  })
-
-  it("a client that ignores RSV bits and skips UTF-8 validation fails exactly those cases", { timeout: 60_000 }, async () => {
-    const report = await runClientDriver([node, here("broken-client-driver.ts")], { agent: "broken", timeoutMs: RUN_TIMEOUT })
-    expect(report.exitCode, report.stderr).toBe(0)
-    expect(sorted(report.byGrade.FAILED)).toEqual(BROKEN_FAILS)
-    expect(report.results.find((r) => r.id === "3.1")?.received).toEqual(["text \"Hello, world!\""])
-  })
-})
-
 // ---------------------------------------------------------------------------------------------
 // Grading rules on in-process peers that misbehave in exactly one way
 // ---------------------------------------------------------------------------------------------
@@ -162,37 +126,6 @@ const gradeAgainst = async (fault: Misbehaviour, caseIds: ReadonlyArray<string>)
   }
 }
 
-describe.concurrent("grading rules", () => {
-  it("a peer that never reacts fails: the fuzzer's kill timer is not a pass (stricter than Autobahn)", async () => {
-    expect(await gradeAgainst("silent", ["1.1.1", "3.1", "7.9.1"])).toEqual({
-      "1.1.1": "FAILED FAILED",
-      "3.1": "FAILED FAILED",
-      "7.9.1": "FAILED FAILED"
-    })
-  })
-
-  it("failing the connection by dropping TCP without a close frame is NON-STRICT; where a clean close is required it fails", async () => {
-    expect(await gradeAgainst("drop", ["3.1", "6.3.1", "7.9.1", "1.1.2"])).toEqual({
-      "3.1": "NON-STRICT NO CLOSE FRAME",
-      "6.3.1": "NON-STRICT NO CLOSE FRAME",
-      "7.9.1": "OK OK", // Autobahn: "Clean close with protocol error code or drop TCP"
-      "1.1.2": "FAILED FAILED"
-    })
-  })
-
-  it("a server that masks its frames fails every case that reads a frame from it", async () => {
-    // the fuzzer fails the connection at the masked frame, so the closing is the wrong endpoint's too
-    expect(await gradeAgainst("masks", ["1.1.1", "2.1"])).toEqual({ "1.1.1": "FAILED FAILED", "2.1": "FAILED FAILED" })
-  })
-
-  it("a server that leaves TCP open after the closing handshake is FAILED BY CLIENT or UNCLEAN", async () => {
-    expect(await gradeAgainst("no-tcp-close", ["7.9.1", "1.1.1"])).toEqual({
-      "7.9.1": "NON-STRICT FAILED BY CLIENT",
-      "1.1.1": "FAILED UNCLEAN"
-    })
-  })
-})
-
 // ---------------------------------------------------------------------------------------------
 // The project's own programs (issue 3: "Two runnable programs used by conformance suites")
 // ---------------------------------------------------------------------------------------------
@@ -208,21 +141,92 @@ if (!hasClient || !hasServer) {
   )
 }
 
-describe.skipIf(!hasClient)("conformance: effect-nexus client (npm run autobahn:client; runs once that script exists)", () => {
-  it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
-    const report = await runClientDriver(["npm", "run", "--silent", "autobahn:client", "--"], {
-      agent: "effect-nexus",
-      cwd: root,
-      timeoutMs: RUN_TIMEOUT
+// One concurrent block: every run is mostly waiting on timers and child processes, so the runs
+// overlap instead of queueing (the file stays well under a minute on two cores).
+describe.concurrent("conformance runs", () => {
+  describe("validated against ws and broken peers", () => {
+    it("ws as a client (fuzzing server + ws-client-driver.ts): no case FAILED", { timeout: 60_000 }, async () => {
+      const report = await runClientDriver([node, here("ws-client-driver.ts")], { agent: "ws", timeoutMs: RUN_TIMEOUT })
+      expect(report.exitCode, report.stderr).toBe(0)
+      expect(report.reported).toBe(true)
+      expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
+      expect(report.byGrade["NON-STRICT"]).toEqual(WS_NON_STRICT)
+      expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
+      expect(report.byGrade.OK).toHaveLength(301 - 4 - 3)
     })
-    expect(report.exitCode, report.stderr).toBe(0)
-    expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
-  })
-})
 
-describe.skipIf(!hasServer)("conformance: effect-nexus server (npm run echo:server; runs once that script exists)", () => {
-  it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
-    const report = await runEchoServer(["npm", "run", "--silent", "echo:server", "--"], { cwd: root, timeoutMs: RUN_TIMEOUT })
-    expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
+    it("ws as a server (fuzzing client + ws-echo-server.ts): no case FAILED", { timeout: 60_000 }, async () => {
+      const report = await runEchoServer([node, here("ws-echo-server.ts")], { timeoutMs: RUN_TIMEOUT })
+      expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
+      expect(report.byGrade["NON-STRICT"]).toEqual(WS_NON_STRICT)
+      expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
+      expect(report.byGrade.OK).toHaveLength(301 - 4 - 3)
+    })
+
+    it("a server that ignores RSV bits and skips UTF-8 validation fails exactly those cases", { timeout: 60_000 }, async () => {
+      const report = await runEchoServer([node, here("broken-echo-server.ts")], { timeoutMs: RUN_TIMEOUT })
+      expect(sorted(report.byGrade.FAILED)).toEqual(BROKEN_FAILS)
+      expect(report.byGrade.INFORMATIONAL).toEqual(INFORMATIONAL)
+      // the failures carry the reason: the echo of invalid text is itself a peer violation
+      expect(report.results.find((r) => r.id === "6.3.1")?.received).toEqual(["peer broke a rule: text message is not valid UTF-8"])
+      expect(report.results.find((r) => r.id === "7.5.1")?.behaviorClose).toBe("WRONG CODE")
+    })
+
+    it("a client that ignores RSV bits and skips UTF-8 validation fails exactly those cases", { timeout: 60_000 }, async () => {
+      const report = await runClientDriver([node, here("broken-client-driver.ts")], { agent: "broken", timeoutMs: RUN_TIMEOUT })
+      expect(report.exitCode, report.stderr).toBe(0)
+      expect(sorted(report.byGrade.FAILED)).toEqual(BROKEN_FAILS)
+      expect(report.results.find((r) => r.id === "3.1")?.received).toEqual(["text \"Hello, world!\""])
+    })
+  })
+
+  describe("grading rules", () => {
+    it("a peer that never reacts fails: the fuzzer's kill timer is not a pass (stricter than Autobahn)", async () => {
+      expect(await gradeAgainst("silent", ["1.1.1", "3.1", "7.9.1"])).toEqual({
+        "1.1.1": "FAILED FAILED",
+        "3.1": "FAILED FAILED",
+        "7.9.1": "FAILED FAILED"
+      })
+    })
+
+    it("failing the connection by dropping TCP without a close frame is NON-STRICT; where a clean close is required it fails", async () => {
+      expect(await gradeAgainst("drop", ["3.1", "6.3.1", "7.9.1", "1.1.2"])).toEqual({
+        "3.1": "NON-STRICT NO CLOSE FRAME",
+        "6.3.1": "NON-STRICT NO CLOSE FRAME",
+        "7.9.1": "OK OK", // Autobahn: "Clean close with protocol error code or drop TCP"
+        "1.1.2": "FAILED FAILED"
+      })
+    })
+
+    it("a server that masks its frames fails every case that reads a frame from it", async () => {
+      // the fuzzer fails the connection at the masked frame, so the closing is the wrong endpoint's too
+      expect(await gradeAgainst("masks", ["1.1.1", "2.1"])).toEqual({ "1.1.1": "FAILED FAILED", "2.1": "FAILED FAILED" })
+    })
+
+    it("a server that leaves TCP open after the closing handshake is FAILED BY CLIENT or UNCLEAN", async () => {
+      expect(await gradeAgainst("no-tcp-close", ["7.9.1", "1.1.1"])).toEqual({
+        "7.9.1": "NON-STRICT FAILED BY CLIENT",
+        "1.1.1": "FAILED UNCLEAN"
+      })
+    })
+  })
+
+  describe.skipIf(!hasClient)("conformance: effect-nexus client (npm run autobahn:client; runs once that script exists)", () => {
+    it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
+      const report = await runClientDriver(["npm", "run", "--silent", "autobahn:client", "--"], {
+        agent: "effect-nexus",
+        cwd: root,
+        timeoutMs: RUN_TIMEOUT
+      })
+      expect(report.exitCode, report.stderr).toBe(0)
+      expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
+    })
+  })
+
+  describe.skipIf(!hasServer)("conformance: effect-nexus server (npm run echo:server; runs once that script exists)", () => {
+    it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
+      const report = await runEchoServer(["npm", "run", "--silent", "echo:server", "--"], { cwd: root, timeoutMs: RUN_TIMEOUT })
+      expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
+    })
   })
 })
