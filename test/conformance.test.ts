@@ -57,7 +57,7 @@ describe("conformance suite", () => {
 // Grading rules on in-process peers that misbehave in exactly one way
 // ---------------------------------------------------------------------------------------------
 
-type Misbehaviour = "silent" | "drop" | "masks" | "no-tcp-close"
+type Misbehaviour = "silent" | "drop" | "masks" | "no-tcp-close" | "long-length"
 
 /** A raw echo server on 127.0.0.1:0 with one fault; resolves with its port and a stop function. */
 const faultyServer = (fault: Misbehaviour) =>
@@ -73,7 +73,12 @@ const faultyServer = (fault: Misbehaviour) =>
         for (const m of reader.push(chunk)) {
           if (fault === "silent") return
           if (fault === "drop") return void socket.destroy()
-          const send = (opcode: number, payload: Buffer) => socket.write(Wire.encodeFrame({ opcode, payload }, fault === "masks"))
+          const send = (opcode: number, payload: Buffer) =>
+            socket.write(
+              fault === "long-length" && payload.length < 126
+                ? Buffer.concat([Buffer.from([0x80 | opcode, 126, 0, payload.length]), payload]) // 16-bit form for a short payload
+                : Wire.encodeFrame({ opcode, payload }, fault === "masks")
+            )
           if (m._tag === "Message") send(m.binary ? 2 : 1, m.payload)
           else if (m._tag === "Ping") send(10, m.payload)
           else if (m._tag === "Close" || m._tag === "Violation") {
@@ -201,6 +206,16 @@ describe.concurrent("conformance runs", () => {
     it("a server that masks its frames fails every case that reads a frame from it", async () => {
       // the fuzzer fails the connection at the masked frame, so the closing is the wrong endpoint's too
       expect(await gradeAgainst("masks", ["1.1.1", "2.1"])).toEqual({ "1.1.1": "FAILED FAILED", "2.1": "FAILED FAILED" })
+    })
+
+    it("a server that encodes a short length in the 16-bit form fails (RFC 6455 §5.2 minimal length; Autobahn does not check)", async () => {
+      const server = await faultyServer("long-length")
+      try {
+        const r = await FuzzingClient.runOne(byId("1.1.2"), "127.0.0.1", server.port, { waitScale: 0.25, killScale: 0.5 })
+        expect([r.grade, r.received]).toEqual(["FAILED", ["peer broke a rule: 16-bit length form for a 125-byte payload"]])
+      } finally {
+        await server.stop()
+      }
     })
 
     it("a server that leaves TCP open after the closing handshake is FAILED BY CLIENT or UNCLEAN", async () => {

@@ -120,7 +120,7 @@ export const isValidCloseCode = (code: number): boolean =>
 /**
  * An incremental frame reader for the bytes a peer sends to an endpoint in role `role` (a
  * server expects masked frames, a client unmasked ones). Every frame rule of RFC 6455 §5 is
- * checked; the first broken rule yields a `Violation` and the reader stops. Fragmented data
+ * checked, including the minimal length encoding Autobahn does not check; the first broken rule yields a `Violation` and the reader stops. Fragmented data
  * messages are joined; control frames between fragments are returned at once.
  */
 export class FrameReader {
@@ -178,12 +178,15 @@ export class FrameReader {
         if (b.length < 4) return undefined
         len = b.readUInt16BE(2)
         at = 4
+        // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length"
+        if (len < 126) return this.violation(`16-bit length form for a ${len}-byte payload`)
       } else if (len === 127) {
         if (b.length < 10) return undefined
         const hi = b.readUInt32BE(2)
         if (hi > 0x1fffff) return this.violation("64-bit payload length has its most significant bit set")
         len = hi * 2 ** 32 + b.readUInt32BE(6)
         at = 10
+        if (len < 65536) return this.violation(`64-bit length form for a ${len}-byte payload`)
       }
       // header checks in RFC order, each before any payload is buffered
       if (this.checks.rsv && rsv !== 0) return this.violation(`RSV bits ${rsv} set without an extension`)

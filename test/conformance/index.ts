@@ -43,8 +43,12 @@
  *   `/updateReports?agent=NAME`, and exits. Then `runClientDriver(["CMD", ...args])`.
  * - A server: an echo server `CMD --port 0` that prints `listening PORT` on stdout. Then
  *   `runEchoServer(["CMD", ...args])`.
- * - From a shell: `node test/conformance/run.ts client CMD ARGS...` or
- *   `node test/conformance/run.ts server CMD ARGS...` prints every case's grade.
+ * - From a shell: `node test/conformance/run.ts [--json FILE] client CMD ARGS...` or
+ *   `node test/conformance/run.ts [--json FILE] server CMD ARGS...` prints every case that is
+ *   not OK (with the reason) and the totals; `--json` writes every result.
+ * - Peers must not send pings of their own (heartbeats) during a case: like Autobahn, the
+ *   fuzzer records a ping as an event, so it fails the case. Limits (fragments per message,
+ *   message size) must allow section 9: 65536 fragments and 4 MiB messages.
  *
  * Modules: `Wire` (frames and handshake, independent of `src/Codec` so the oracle does not
  * share the bugs it looks for), `Fuzzer` (one case over one connection, grading), `Cases`,
