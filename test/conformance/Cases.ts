@@ -134,6 +134,8 @@ for (const [id, rsv, chop, how] of [["3.2", 2, undefined, ""], ["3.3", 3, undefi
     f.killAfter(1)
   })
 }
+// Autobahn's case3_6.py sends opcode 2 although its description says Ping; we send the Ping the
+// description names (a peer must fail either)
 for (const [id, what, opcode, payload] of [["3.5", "binary message", 2, hex("00ff fefd fcfb 00ff")], ["3.6", "Ping", 9, "Hello, world!"], ["3.7", "Close", 8, ""]] as const) {
   const rsv = Number(id.slice(2))
   add(id, `Send small ${what} with RSV = ${rsv}.`, "The connection is failed immediately, since RSV must be 0.", (f) => {
