@@ -226,6 +226,34 @@ describe.concurrent("conformance runs", () => {
     })
   })
 
+  describe("runners", () => {
+    const few = Cases.all.filter((c) => c.id === "1.1.1" || c.id === "2.1")
+
+    it("grades every case a driver never ran as FAILED (Missing), with the reason", async () => {
+      const report = await runClientDriver([node, "-e", "process.exit(3)", "--"], { cases: few, timeoutMs: 10_000 })
+      expect(report.exitCode).toBe(3)
+      expect(report.results.map((r) => [r.id, r.grade, r.result])).toEqual([
+        ["1.1.1", "FAILED", "Missing: the driver never ran this case"],
+        ["2.1", "FAILED", "Missing: the driver never ran this case"]
+      ])
+    })
+
+    it("kills a driver that hangs past the timeout and reports its cases missing", async () => {
+      const report = await runClientDriver([node, "-e", "setInterval(() => {}, 1000)", "--"], { cases: few, timeoutMs: 500 })
+      expect(report.exitCode).toBe(null)
+      expect(report.byGrade.FAILED).toEqual(["1.1.1", "2.1"])
+    })
+
+    it("rejects with the reason when an echo server cannot start or exits before listening", async () => {
+      await expect(runEchoServer(["/nonexistent/echo-server"], { cases: few })).rejects.toThrow(
+        "echo server /nonexistent/echo-server could not start: spawn /nonexistent/echo-server ENOENT"
+      )
+      await expect(runEchoServer([node, "-e", "console.error('boom'); process.exit(4)", "--"], { cases: few })).rejects.toThrow(
+        "echo server exited (4) before listening; stderr: boom"
+      )
+    })
+  })
+
   describe.skipIf(!hasClient)("conformance: effect-nexus client (npm run autobahn:client; runs once that script exists)", () => {
     it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
       const report = await runClientDriver(["npm", "run", "--silent", "autobahn:client", "--"], {

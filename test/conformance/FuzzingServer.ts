@@ -26,6 +26,8 @@ export interface FuzzingServer {
   readonly results: ReadonlyMap<string, ReadonlyMap<string, CaseResult>>
   /** Agents that called `/updateReports`. */
   readonly reported: ReadonlySet<string>
+  /** How many cases are running now (their results are recorded when their TCP closes). */
+  readonly running: () => number
   /** Stops listening and destroys every open connection. */
   readonly close: () => Promise<void>
 }
@@ -54,6 +56,7 @@ export const start = (options: Options = {}): Promise<FuzzingServer> => {
   const results = new Map<string, Map<string, CaseResult>>()
   const reported = new Set<string>()
   const sockets = new Set<net.Socket>()
+  let running = 0
 
   const server = net.createServer((socket) => {
     sockets.add(socket)
@@ -78,7 +81,9 @@ export const start = (options: Options = {}): Promise<FuzzingServer> => {
         const def = Number.isInteger(n) ? cases[n - 1] : undefined
         if (def === undefined) return void socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         socket.write(answer.response)
+        running++
         runCase(def, socket, "server", taken.rest, options).then((result) => {
+          running--
           let byCase = results.get(agent)
           if (byCase === undefined) results.set(agent, byCase = new Map())
           byCase.set(def.id, result)
@@ -105,6 +110,7 @@ export const start = (options: Options = {}): Promise<FuzzingServer> => {
         port: address.port,
         results,
         reported,
+        running: () => running,
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy()

@@ -161,23 +161,29 @@ export const runClientDriver = async (
   const agent = options.agent ?? "agent"
   const server = await FuzzingServer.start({ ...options, cases })
   const peer = spawnPeer([...command, "--url", `ws://127.0.0.1:${server.port}`, "--agent", agent], options.cwd)
+  let spawnError: string | undefined
   try {
     const exitCode = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => killPeer(peer.child).then(() => resolve(null)), options.timeoutMs ?? 120_000)
-      peer.child.once("error", () => resolve(null))
+      peer.child.once("error", (e) => {
+        clearTimeout(timer)
+        spawnError = e.message
+        resolve(null)
+      })
       peer.child.once("exit", (code) => {
         clearTimeout(timer)
         resolve(code)
       })
     })
     // a case's result is recorded when its TCP connection closes, which may trail the exit
-    const deadline = Date.now() + 2000
-    while ((server.results.get(agent)?.size ?? 0) < cases.length && Date.now() < deadline) {
+    const deadline = Date.now() + 5000
+    while (server.running() > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20))
     }
     const got = server.results.get(agent)
-    const results = cases.map((def) => got?.get(def.id) ?? missing(def, "the driver never ran this case"))
-    return makeReport(results, peer.stderr(), exitCode, server.reported.has(agent))
+    const why = spawnError === undefined ? "the driver never ran this case" : `the driver could not start: ${spawnError}`
+    const results = cases.map((def) => got?.get(def.id) ?? missing(def, why))
+    return makeReport(results, spawnError ?? peer.stderr(), exitCode, server.reported.has(agent))
   } finally {
     await killPeer(peer.child)
     await server.close()
@@ -204,6 +210,7 @@ export const runEchoServer = async (command: ReadonlyArray<string>, options: Run
         }
       })
       peer.child.once("exit", (code) => reject(new Error(`echo server exited (${code}) before listening; stderr: ${peer.stderr()}`)))
+      peer.child.once("error", (e) => reject(new Error(`echo server ${command.join(" ")} could not start: ${e.message}`)))
     })
     const deadline = Date.now() + (options.timeoutMs ?? 120_000)
     const results: Array<CaseResult> = []
