@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
-import { type CaseDef, type Fuzz, message, pong, timeout } from "./Fuzzer.ts"
+import { type CaseDef, type Event, type Fuzz, message, pong, timeout } from "./Fuzzer.ts"
 import * as Wire from "./Wire.ts"
 
 /**
@@ -30,10 +30,10 @@ const peerFails = (f: Fuzz, code = PROTOCOL_ERROR) => {
 const cleanClose = (f: Fuzz) => {
   f.expectedClose = { closedByMe: true, closeCode: [NORMAL], requireClean: true }
 }
-const expect = (f: Fuzz, ok: ReadonlyArray<ReturnType<typeof message>>, nonStrict?: ReadonlyArray<ReturnType<typeof message>>) => {
-  const e = f.expected as Record<string, unknown>
-  e["OK"] = ok
-  if (nonStrict !== undefined) e["NON-STRICT"] = nonStrict
+/** Sets the event lists that grade OK and (optionally) NON-STRICT. */
+const expect = (f: Fuzz, ok: ReadonlyArray<Event>, nonStrict?: ReadonlyArray<Event>) => {
+  f.expected.OK = ok
+  if (nonStrict !== undefined) f.expected["NON-STRICT"] = nonStrict
 }
 
 const cases: Array<CaseDef> = []
