@@ -31,10 +31,18 @@
  * and, for the fuzzing client, whether the server closed TCP (`FAILED BY CLIENT` otherwise).
  * The headline grade combines both verdicts: FAILED if either failed (or the close was UNCLEAN
  * where a clean one is required), NON-STRICT if either was lax (WRONG CODE, FAILED BY CLIENT),
- * else OK; 7.1.6 and 7.13.x are INFORMATIONAL. Two rules are stricter than Autobahn: a peer
- * that does not react before the case's kill timer fires fails the case (Autobahn can pass a
- * silent peer), and a peer that fails the connection by dropping TCP without a close frame is
- * NON-STRICT (`NO CLOSE FRAME`: RFC 6455 §7.1.7 says it SHOULD send one).
+ * else OK; 7.1.6 and 7.13.x are INFORMATIONAL. Three rules are stricter than Autobahn: a peer
+ * that does not react before the case's kill timer (or the fuzzer's closing-handshake timeout)
+ * fires fails the case (Autobahn can pass a silent peer); a peer that fails the connection by
+ * dropping TCP without a close frame is NON-STRICT (`NO CLOSE FRAME`: RFC 6455 §7.1.7 says it
+ * SHOULD send one); and a frame length not in its minimal form is a violation (§5.2 MUST).
+ *
+ * **How the suite itself is checked** (test/conformance.test.ts): `ws` passes it as a client
+ * and as a server (only 6.4.x NON-STRICT, as in ws's published Autobahn results), Python
+ * `websockets` passes it as a server, peers that ignore RSV bits and skip UTF-8 validation
+ * fail exactly sections 3.1–3.6, the invalid-UTF-8 cases of 6 and 7.5.1, and one-fault peers
+ * (silent, TCP drop, masking server, non-minimal lengths, TCP left open) get the grade the
+ * rules above give.
  *
  * **How to run it against another implementation.**
  * - A client: write a driver `CMD --url ws://127.0.0.1:PORT --agent NAME` that fetches
