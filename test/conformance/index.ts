@@ -39,7 +39,7 @@
  *
  * **How the suite itself is checked** (test/conformance.test.ts): `ws` passes it as a client
  * and as a server (only 6.4.x NON-STRICT, as in ws's published Autobahn results), Python
- * `websockets` passes it as a server, peers that ignore RSV bits and skip UTF-8 validation
+ * `websockets` passes it in both roles (no FAILED), peers that ignore RSV bits and skip UTF-8 validation
  * fail exactly sections 3.1–3.6, the invalid-UTF-8 cases of 6 and 7.5.1, and one-fault peers
  * (silent, TCP drop, masking server, non-minimal lengths, TCP left open) get the grade the
  * rules above give.
