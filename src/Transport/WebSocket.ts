@@ -26,7 +26,7 @@
  * yields (`Effect.yieldNow`) once, so a feed that lands thousands of frames in one read cannot
  * starve other fibers or the event loop. Pings are answered with a pong carrying the same
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
- * too. A peer's close is echoed (same code; none when it sent none), then the socket is
+ * too. A peer's close is echoed (same code and reason, as `ws` does; no payload when it sent none), then the socket is
  * half-closed and `recv` returns the `Close`; later `recv`s fail with `ClosedError`.
  *
  * **Failure model.** Every error is a `WebSocketError` whose `reason` says what went wrong and
@@ -668,10 +668,11 @@ class WebSocketImpl implements WebSocket {
     this.closedCode = message.code
     this.closedReason = message.reason
     this.state = "closed"
-    // echo the status (RFC 6455 §5.5.1), then half-close; the view stays valid (no read happens)
+    // echo the status and reason (RFC 6455 §5.5.1; ws echoes the reason too), then half-close;
+    // the view stays valid (no read happens in between)
     const echo = message.code === CloseCode.NoStatus
       ? this.sendCloseFrame(undefined, "")
-      : this.sendCloseFrame(message.code, "")
+      : this.sendCloseFrame(message.code, message.reason)
     return Effect.as(Effect.andThen(Effect.ignore(echo), this.transport.end()), message)
   }
 

@@ -1,43 +1,28 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { execFileSync } from "node:child_process"
-import * as fs from "node:fs"
 import type * as net from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
+import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // A throwaway CA and a server certificate for "localhost" / 127.0.0.1, made with openssl in a
 // temp dir. Servers listen on 127.0.0.1:0; SNI names are sent, never resolved.
 
-let dir = ""
+let ca: ThrowawayCa | undefined
 let caPem = ""
 let caDer: Uint8Array = new Uint8Array()
 let key = ""
 let cert = ""
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-tls-"))
-  const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
-  run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-    "-out", "ca.pem", "-days", "2", "-subj", "/CN=nexus test CA")
-  run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
-    "-out", "server.csr", "-subj", "/CN=localhost")
-  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-  run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-    "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
-  run("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
-  caPem = fs.readFileSync(path.join(dir, "ca.pem"), "latin1")
-  caDer = fs.readFileSync(path.join(dir, "ca.der"))
-  key = fs.readFileSync(path.join(dir, "server.key"), "latin1")
-  cert = fs.readFileSync(path.join(dir, "server.pem"), "latin1")
+  ca = makeThrowawayCa()
+  ;({ caPem, caDer, key, cert } = ca)
 })
 
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+afterAll(() => ca?.remove())
 
 /** An echo TLS server on 127.0.0.1:0 for the test's scope; counts closed connections. */
 const serve = (options: tls.TlsOptions = {}) =>

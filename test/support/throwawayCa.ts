@@ -1,0 +1,44 @@
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** A throwaway CA and a server certificate it signed, made with `openssl` in a temp dir. */
+export interface ThrowawayCa {
+  readonly dir: string
+  /** The CA certificate, PEM. */
+  readonly caPem: string
+  /** The CA certificate, DER. */
+  readonly caDer: Uint8Array
+  /** The server's private key, PEM. */
+  readonly key: string
+  /** The server certificate for `localhost` / 127.0.0.1, PEM. */
+  readonly cert: string
+  /** Removes the temp dir. */
+  readonly remove: () => void
+}
+
+/**
+ * Makes a P-256 CA valid for 2 days and a server certificate with SANs `DNS:localhost` and
+ * `IP:127.0.0.1`. Synchronous (call it in `beforeAll`); throws when `openssl` is missing.
+ */
+export const makeThrowawayCa = (): ThrowawayCa => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-tls-"))
+  const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
+  run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+    "-out", "ca.pem", "-days", "2", "-subj", "/CN=nexus test CA")
+  run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+    "-out", "server.csr", "-subj", "/CN=localhost")
+  fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+  run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+    "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+  run("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
+  return {
+    dir,
+    caPem: fs.readFileSync(path.join(dir, "ca.pem"), "latin1"),
+    caDer: fs.readFileSync(path.join(dir, "ca.der")),
+    key: fs.readFileSync(path.join(dir, "server.key"), "latin1"),
+    cert: fs.readFileSync(path.join(dir, "server.pem"), "latin1"),
+    remove: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
