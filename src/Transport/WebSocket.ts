@@ -14,7 +14,8 @@
  * ```
  *
  * **Lifetimes.** The WebSocket lives in the `Scope` it was made in; closing the scope destroys
- * the socket (abruptly — call `close` first for the closing handshake). A message returned by
+ * the socket (abruptly — call `close` first for the closing handshake; after a handshake the
+ * peer started, the scope first waits up to `closeTimeout` for the peer's end of stream). A message returned by
  * `recv` is the reader's reused view into its slab: valid until the next `recv` (or any call
  * that reads, such as `close`). Copy with `FrameReader.toOwned`, `payload.slice()` or `text()`.
  * Bytes that follow the handshake head in the same read go to the frame reader, so frames sent
@@ -502,6 +503,8 @@ class WebSocketImpl implements WebSocket {
   private closedBy: "local" | "peer"
   /** Completed when the peer's close arrives or the receive side fails. */
   readonly peerClosed: Deferred.Deferred<void>
+  /** The transport returned end of stream. */
+  private eof: boolean
 
   constructor(
     role: "client" | "server",
@@ -548,6 +551,7 @@ class WebSocketImpl implements WebSocket {
     this.closedReason = ""
     this.closedBy = "local"
     this.peerClosed = Deferred.makeUnsafe<void>()
+    this.eof = false
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
@@ -619,6 +623,7 @@ class WebSocketImpl implements WebSocket {
 
   private readonly onRead = (n: number): Effect.Effect<FrameReader.Message, WebSocketError> => {
     if (n === 0) {
+      this.eof = true
       const error = wsError(new AbnormalClosure({ address: this.remoteAddress, midMessage: this.rb.length > 0 }))
       return this.failRecv(error)
     }
@@ -849,11 +854,27 @@ class WebSocketImpl implements WebSocket {
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       rb.clear()
       return Effect.matchEffect(this.transport.read(rb), {
-        onSuccess: (n) => (n === 0 ? Effect.void : loop),
+        onSuccess: (n) => {
+          if (n > 0) return loop
+          this.eof = true
+          return Effect.void
+        },
         onFailure: () => Effect.void
       })
     })
     return loop
+  }
+
+  /**
+   * Scope finalizer: after a close handshake the peer started (we echoed and half-closed), give
+   * it up to `closeTimeout` to end its side, so the TCP close is clean rather than a reset of
+   * unread bytes. Anything else is torn down at once by the transport's own finalizer.
+   */
+  finish(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.state !== "closed" || this.eof || this.receiving) return Effect.void
+      return Effect.ignore(Effect.timeout(this.drainUntilEof(), this.closeTimeout))
+    })
   }
 
   // -------------------------------------------------------------------------------------------
@@ -909,8 +930,11 @@ const headerList = (headers: ConnectOptions["headers"]): Handshake.Headers | und
   headers === undefined ? undefined : Array.isArray(headers) ? headers as Handshake.Headers :
   Object.entries(headers as Readonly<Record<string, string>>)
 
-/** Starts the stream: registers nothing new (the transport's scope owns the socket) except the heartbeat. */
+/** Starts the stream: the graceful-finish finalizer (runs before the transport's), then the heartbeat fiber. */
 const start = (socket: WebSocketImpl, options: StreamOptions): Effect.Effect<WebSocket, never, Scope.Scope> =>
+  Effect.andThen(Effect.addFinalizer(() => socket.finish()), startHeartbeat(socket, options))
+
+const startHeartbeat = (socket: WebSocketImpl, options: StreamOptions): Effect.Effect<WebSocket, never, Scope.Scope> =>
   options.heartbeat === undefined
     ? Effect.succeed(socket)
     : Effect.as(
