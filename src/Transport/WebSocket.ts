@@ -574,8 +574,7 @@ class WebSocketImpl implements WebSocket {
       this.batch = 0
       return Effect.andThen(Effect.yieldNow, this.recv)
     }
-    this.receiving = true
-    return Effect.onExit(this.step(), this.recvDone)
+    return this.step()
   }
 
   private readonly recvDone = () =>
@@ -607,7 +606,8 @@ class WebSocketImpl implements WebSocket {
   private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
-    this.batch = 0
+    // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
+    // so only an explicit yield bounds the run of messages delivered without giving way
     const read = this.readTimeout === undefined ? this.transport.read(rb) : Effect.timeoutOrElse(
       this.transport.read(rb),
       {
@@ -618,7 +618,14 @@ class WebSocketImpl implements WebSocket {
           )
       }
     )
-    return Effect.matchEffect(read, { onSuccess: this.onRead, onFailure: this.onReadFailure })
+    // `receiving` marks a recv parked on the transport, so a concurrent close() leaves reading
+    // to it; tracked only around reads, so messages already buffered cost no exit hook
+    const next = Effect.matchEffect(read, { onSuccess: this.onRead, onFailure: this.onReadFailure })
+    // the continuation of a read that needs another read runs in tail position; one exit hook
+    // per recv keeps the fiber's stack flat however many reads a message takes
+    if (this.receiving) return next
+    this.receiving = true
+    return Effect.onExit(next, this.recvDone)
   }
 
   private readonly onRead = (n: number): Effect.Effect<FrameReader.Message, WebSocketError> => {

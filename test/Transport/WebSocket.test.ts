@@ -215,6 +215,15 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Text", text: "tail" })
     }))
 
+  it.effect("reads a 64 KiB message delivered one byte per read (65 551 reads, one recv)", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { chunkSize: 1, capacity: 1 << 20 } })
+      const payload = Buffer.alloc(65_536, 3)
+      yield* client.sendBinary(payload)
+      const message = yield* server.recv
+      assert.isTrue(message.payload.equals(payload))
+    }))
+
   it.effect("joins fragmented messages and grows the read slab only to the message", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({
