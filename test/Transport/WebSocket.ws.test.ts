@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
@@ -8,6 +9,7 @@ import type * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
+import * as FromSocket from "../../src/Transport/FromSocket.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { echo, eventually, serveOurs } from "../support/ourServer.ts"
@@ -248,6 +250,22 @@ describe("WebSocket client against a ws server", () => {
         ["TlsError", "CertificateUntrusted"]
       )
       yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("connectOver runs over an effect/socket Socket adapted with FromSocket", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const effectSocket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: peer.port })
+        const transport = yield* FromSocket.fromSocket(effectSocket, { remoteAddress: `127.0.0.1:${peer.port}` })
+        const socket = yield* WebSocket.connectOver(transport, `ws://127.0.0.1:${peer.port}/via-effect-socket`)
+        const data = pattern(200_000, 1)
+        yield* socket.sendBinary(data)
+        assert.isTrue((yield* socket.recv).payload.equals(data))
+        yield* socket.close(1000, "adapter")
+      }))
+      yield* eventually(() => peer.closes.length === 1 && peer.open() === 0)
+      assert.deepStrictEqual(peer.closes, [{ code: 1000, reason: "adapter" }])
     }))
 
   it.live("a refused connection is a Refused ConnectError naming the address", () =>
