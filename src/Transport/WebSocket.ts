@@ -68,11 +68,13 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Cause from "effect/Cause"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -451,6 +453,14 @@ export interface WebSocket {
   /** The closing handshake (see the module doc). Default code 1000, empty reason. Idempotent. */
   close(code?: number, reason?: string): Effect.Effect<void, WebSocketError>
 }
+
+/**
+ * Service key for a `WebSocket`, for code that receives its connection from a layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const WebSocket: Context.Service<WebSocket, WebSocket> = Context.Service<WebSocket>("effect-nexus/WebSocket")
 
 const EMPTY = new Uint8Array(0)
 
@@ -971,7 +981,7 @@ export const connectOver: (
   function*(transport: Transport, url: string, options: ConnectOptions = {}) {
     const parsed = Url.parse(url)
     const address = transport.remoteAddress
-    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: url, error: parsed })))
+    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: redactUrl(url), error: parsed })))
     const timeout = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     return yield* Effect.timeoutOrElse(clientHandshake(transport, parsed, options), {
       duration: timeout,
@@ -1049,10 +1059,10 @@ const clientHandshake = (
 export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<WebSocket, WebSocketError, Scope.Scope> =
   Effect.fn("WebSocket.connect")(function*(url: string, options: ConnectOptions = {}) {
     const parsed = Url.parse(url)
-    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: url, error: parsed })))
+    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: redactUrl(url), error: parsed })))
     if (parsed.scheme !== "ws" && parsed.scheme !== "wss") {
       return yield* Effect.fail(wsError(new InvalidUrl({
-        address: url,
+        address: redactUrl(url),
         error: { _tag: "NotWebSocket", message: `scheme "${parsed.scheme}" is not ws or wss` }
       })))
     }
@@ -1076,6 +1086,25 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
       orElse: () => Effect.fail(wsError(new TimeoutError({ address, operation: "connect", after: timeout })))
     })
   })
+
+/**
+ * A layer providing the `WebSocket` service: one client connection to `url`, closed (abruptly;
+ * run `close` first for the handshake) when the layer is released.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (url: string, options: ConnectOptions = {}): Layer.Layer<WebSocket, WebSocketError> =>
+  Layer.effect(WebSocket, connect(url, options))
+
+/** The URL for error fields, without credentials (they never leave this module). */
+const redactUrl = (url: string): string => {
+  const parsed = URL.parse(url)
+  if (parsed === null || (parsed.username === "" && parsed.password === "")) return url
+  parsed.username = ""
+  parsed.password = ""
+  return parsed.href
+}
 
 /**
  * Runs the server handshake on a freshly accepted transport: reads the upgrade request, checks

@@ -5,6 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as https from "node:https"
+import * as netModule from "node:net"
 import type * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
@@ -266,6 +267,54 @@ describe("WebSocket client against a ws server", () => {
       }))
       yield* eventually(() => peer.closes.length === 1 && peer.open() === 0)
       assert.deepStrictEqual(peer.closes, [{ code: 1000, reason: "adapter" }])
+    }))
+
+  it.live("a server that accepts TCP but never answers the upgrade fails with a connect TimeoutError", () =>
+    Effect.gen(function*() {
+      let open = 0
+      const silent = yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server: net.Server = netModule.createServer((socket) => {
+            open++
+            socket.on("close", () => open--)
+            socket.on("error", () => {})
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      )
+      const port = (silent.address() as net.AddressInfo).port
+      const error = yield* Effect.flip(
+        Effect.scoped(WebSocket.connect(`ws://127.0.0.1:${port}/`, { connectTimeout: "150 millis" }))
+      )
+      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.strictEqual(error.message, `WebSocket 127.0.0.1:${port}: connect timed out after 150ms`)
+      // the timed-out dial's socket is destroyed with the scope
+      yield* eventually(() => open === 0)
+    }))
+
+  it.effect("refuses non-WebSocket URLs and URLs with credentials (redacted) with InvalidUrl", () =>
+    Effect.gen(function*() {
+      const http = yield* Effect.flip(Effect.scoped(WebSocket.connect("http://127.0.0.1/")))
+      assert.strictEqual(http.message, "WebSocket URL refused: scheme \"http\" is not ws or wss")
+      const secret = yield* Effect.flip(Effect.scoped(WebSocket.connect("ws://user:hunter2@127.0.0.1/")))
+      assert.strictEqual(secret.reason._tag === "InvalidUrl" && secret.reason.error._tag, "CredentialsInUrl")
+      assert.notInclude(secret.message, "hunter2")
+      assert.notInclude(JSON.stringify(secret.reason), "hunter2")
+    }))
+
+  it.live("layer provides the WebSocket service", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const text = yield* Effect.gen(function*() {
+        const socket = yield* WebSocket.WebSocket
+        yield* socket.sendText("via layer")
+        const back = owned(yield* socket.recv)
+        yield* socket.close()
+        return back
+      }).pipe(Effect.provide(WebSocket.layer(`ws://127.0.0.1:${peer.port}/`)))
+      assert.deepStrictEqual(text, { _tag: "Text", text: "via layer" })
+      yield* eventually(() => peer.open() === 0)
     }))
 
   it.live("a refused connection is a Refused ConnectError naming the address", () =>
