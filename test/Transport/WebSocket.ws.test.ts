@@ -278,6 +278,7 @@ describe("WebSocket client against a ws server", () => {
             open++
             socket.on("close", () => open--)
             socket.on("error", () => {})
+            socket.resume() // read (and drop) the upgrade request, so our FIN is seen
           })
           server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
         }),
