@@ -92,6 +92,7 @@ import * as Url from "../Codec/Url.ts"
 import * as WriteBuf from "../Codec/WriteBuf.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
+import { copyInto } from "./Transport.ts"
 import type {
   ClosedError as TransportClosedError,
   ConnectError,
@@ -515,6 +516,8 @@ class WebSocketImpl implements WebSocket {
   readonly peerClosed: Deferred.Deferred<void>
   /** The transport returned end of stream. */
   private eof: boolean
+  /** Handshake leftovers that did not fit the slab at once (rare: a tiny slab). */
+  private leftover: Uint8Array
 
   constructor(
     role: "client" | "server",
@@ -562,15 +565,17 @@ class WebSocketImpl implements WebSocket {
     this.closedBy = "local"
     this.peerClosed = Deferred.makeUnsafe<void>()
     this.eof = false
+    this.leftover = EMPTY
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
-  /** Feeds the bytes that arrived behind the handshake head. */
+  /**
+   * Takes the bytes that arrived behind the handshake head: into the slab when they fit, the
+   * rest served by the next reads before the transport is asked for more.
+   */
   feedLeftover(bytes: Uint8Array): void {
-    if (bytes.length > 0 && !this.rb.write(bytes)) {
-      // cannot happen for a sane peer: more than maxFrameSize behind the head in one read
-      this.reader.feed(bytes)
-    }
+    if (bytes.length === 0) return
+    if (!this.rb.write(bytes)) this.leftover = bytes
   }
 
   // -------------------------------------------------------------------------------------------
@@ -616,6 +621,13 @@ class WebSocketImpl implements WebSocket {
   private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
+    if (this.leftover.length > 0) {
+      const n = copyInto(rb, this.leftover)
+      if (n > 0) {
+        this.leftover = this.leftover.subarray(n)
+        return this.step()
+      }
+    }
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
     const read = this.readTimeout === undefined ? this.transport.read(rb) : Effect.timeoutOrElse(

@@ -159,6 +159,20 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Text", text: "early" })
     }))
 
+  it.effect("keeps leftovers bigger than a tiny slab and delivers them over the next reads", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const writer = FrameWriter.make({ role: "client", maskSource: MaskSource.fixed([9, 8, 7, 6]) })
+      const frames = Buffer.alloc(4000)
+      let at = 0
+      for (let i = 0; i < 40; i++) at += writer.encodeInto(frames, at, FrameWriter.Kind.Text, `message ${i}`) as number
+      yield* pair.client.write(Buffer.concat([Buffer.from(validHead(), "latin1"), frames.subarray(0, at)]))
+      const server = yield* WebSocket.accept(pair.server, { bufferCapacity: 64, maxFrameSize: 32 })
+      const got: Array<string> = []
+      for (let i = 0; i < 40; i++) got.push((yield* server.recv).payload.toString())
+      assert.deepStrictEqual(got, Array.from({ length: 40 }, (_, i) => `message ${i}`))
+    }))
+
   it.effect("delivers frames the server sends right behind its 101 in one write", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair({ chunkSize: 1 << 20 })
