@@ -362,7 +362,7 @@ export interface ConnectOptions extends StreamOptions {
   readonly maxReadSize?: number | undefined
   /** Disables Nagle's algorithm. Default `true`. */
   readonly noDelay?: boolean | undefined
-  /** Where masking keys come from. Default `MaskSource.crypto()`. */
+  /** Where masking keys come from. Default one `MaskSource.crypto()` pool shared by all connections. */
   readonly maskSource?: MaskSource.MaskSource | undefined
 }
 
@@ -480,6 +480,11 @@ const owned = (bytes: Uint8Array): Buffer => {
 
 type Waiter = (effect: Effect.Effect<void>) => void
 
+let sharedMask: MaskSource.MaskSource | undefined
+
+/** One crypto key pool for every client connection (one thread, no sharing hazard): 4 KiB once, not per socket. */
+const sharedMaskSource = (): MaskSource.MaskSource => (sharedMask ??= MaskSource.crypto())
+
 class WebSocketImpl implements WebSocket {
   readonly [TypeId] = TypeId
   readonly role: "client" | "server"
@@ -499,7 +504,7 @@ class WebSocketImpl implements WebSocket {
   readonly closeTimeout: Duration.Duration
   /** Messages delivered since `recv` last suspended or yielded. */
   private batch: number
-  /** A recv is running (between its start and its result). */
+  /** A recv is parked on (or continuing after) a transport read. */
   private receiving: boolean
   /** The latched receive-side failure, returned by every later recv. */
   private failure: WebSocketError | undefined
@@ -543,7 +548,7 @@ class WebSocketImpl implements WebSocket {
     })
     this.rb = this.reader.readBuf
     this.writer = role === "client"
-      ? FrameWriter.make({ role, maskSource: maskSource ?? MaskSource.crypto(), fragmentSize: options.fragmentSize })
+      ? FrameWriter.make({ role, maskSource: maskSource ?? sharedMaskSource(), fragmentSize: options.fragmentSize })
       : FrameWriter.make({ role, fragmentSize: options.fragmentSize })
     this.wb = WriteBuf.make({ capacity: options.writeBufferCapacity ?? DEFAULT_WRITE_BUFFER_CAPACITY })
     this.autoPong = options.autoPong ?? true
@@ -610,7 +615,8 @@ class WebSocketImpl implements WebSocket {
       case "Ping":
         this.batch++
         if (!this.autoPong || this.closeSent) return Effect.succeed(result)
-        return Effect.as(this.sendFrame(FrameWriter.Kind.Pong, result.payload), result)
+        // a failed pong poisons the sends (reported by the next send); the ping is still delivered
+        return Effect.as(Effect.ignore(this.sendFrame(FrameWriter.Kind.Pong, result.payload)), result)
       case "Close":
         return this.onPeerClose(result)
       default:
