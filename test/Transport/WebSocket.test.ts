@@ -5,6 +5,7 @@ import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
+import * as Handshake from "../../src/Codec/Handshake.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
@@ -175,13 +176,22 @@ describe("WebSocket over the memory pair", () => {
 
   it.effect("delivers frames the server sends right behind its 101 in one write", () =>
     Effect.gen(function*() {
-      const pair = yield* Memory.pair({ chunkSize: 1 << 20 })
-      const server = yield* Effect.forkChild(WebSocket.accept(pair.server))
-      const client = yield* Effect.forkChild(WebSocket.connectOver(pair.client, "ws://memory.test/"))
-      const s = yield* Fiber.join(server)
-      yield* s.sendText("first")
-      const c = yield* Fiber.join(client)
-      assert.deepStrictEqual(FrameReader.toOwned(yield* c.recv), { _tag: "Text", text: "first" })
+      const pair = yield* Memory.pair()
+      const connecting = yield* Effect.forkChild(WebSocket.connectOver(pair.client, "ws://memory.test/"))
+      const request = ReadBuf.make({ capacity: 4096 })
+      while (!request.data().toString("latin1").includes("\r\n\r\n")) yield* pair.server.read(request)
+      const key = /Sec-WebSocket-Key: (.+)\r\n/.exec(request.data().toString("latin1"))![1]!
+      yield* pair.server.write(Buffer.concat([
+        Buffer.from(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${Handshake.acceptKey(key)}\r\n\r\n`,
+          "latin1"
+        ),
+        hex("81 05 66 69 72 73 74 82 01 ff")
+      ]))
+      const client = yield* Fiber.join(connecting)
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "first" })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Binary", payload: new Uint8Array([0xff]) })
     }))
 
   it.effect("refuses a bad upgrade with 400 and a wrong version with 426", () =>
