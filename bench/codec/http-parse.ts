@@ -6,7 +6,8 @@
 import type { Suite } from "../harness.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 
-const ORDER_BODY = JSON.stringify({
+/** The ~100 B JSON body of the benchmark response. */
+export const ORDER_BODY = JSON.stringify({
   orderId: 1234567890,
   clientOrderId: "c-7f3a9b",
   symbol: "BTC-USD",

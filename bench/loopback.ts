@@ -1,0 +1,400 @@
+/**
+ * `npm run bench:loopback [-- filter-regex]` — our WebSocket stream and HTTP connection over real
+ * loopback sockets, side by side with the peers a Node or Effect user would reach for instead,
+ * against the same servers (`bench/loopback-server.ts`, in a child process of its own).
+ *
+ * Questions answered (each candidate in every round, the order alternating between rounds; the
+ * table quotes the median of the rounds):
+ * - WebSocket firehose: the server streams 40 B and 128 B binary messages as fast as the socket
+ *   takes them; messages/second received. Ours vs `ws` vs Effect's `effect/socket` WebSocket
+ *   (`NodeSocket.layerWebSocket`, i.e. Node's global WebSocket). Target: ≥ 2× `ws`.
+ * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
+ *   Target: our p50 no worse than `ws`'s.
+ * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
+ *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
+ *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
+ *   pre-built request bytes and waits for the known response length (no parsing). Target: the
+ *   latency we add on top of the floor's p50 is at most half of what `undici.request` adds.
+ */
+import { spawn } from "node:child_process"
+import * as http from "node:http"
+import * as net from "node:net"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as Socket from "effect/socket/Socket"
+import { Client as UndiciClient } from "undici"
+import WebSocket from "ws"
+import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
+import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Measurement plumbing
+// ---------------------------------------------------------------------------------------------
+
+const filter = process.argv[2] === undefined ? undefined : new RegExp(process.argv[2])
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const STREAM_COUNT = Number(process.env.STREAM_COUNT ?? 400_000)
+const RTT_COUNT = Number(process.env.RTT_COUNT ?? 5_000)
+const HTTP_COUNT = Number(process.env.HTTP_COUNT ?? 5_000)
+const WARMUP_FRACTION = 0.1
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+
+/** One round's measurement of a latency candidate: per-iteration times in µs after warm-up. */
+interface LatencySample {
+  readonly p50: number
+  readonly p99: number
+  readonly perSecond: number
+}
+
+const summarize = (times: Float64Array, totalMs: number, iterations: number): LatencySample => {
+  const sorted = times.slice().sort()
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), perSecond: iterations / (totalMs / 1000) }
+}
+
+/**
+ * Runs `step` `count` times sequentially (the first tenth is warm-up and not recorded) and
+ * summarises the per-step latency in µs.
+ */
+const timeSteps = async (count: number, step: () => Promise<void>): Promise<LatencySample> => {
+  const warm = Math.floor(count * WARMUP_FRACTION)
+  for (let i = 0; i < warm; i++) await step()
+  const times = new Float64Array(count)
+  const started = performance.now()
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now()
+    await step()
+    times[i] = (performance.now() - t0) * 1000
+  }
+  return summarize(times, performance.now() - started, count)
+}
+
+/** The same as {@link timeSteps} for an Effect step, inside one fiber. */
+const timeStepsEffect = <E>(count: number, step: Effect.Effect<unknown, E>): Effect.Effect<LatencySample, E> =>
+  Effect.gen(function*() {
+    const warm = Math.floor(count * WARMUP_FRACTION)
+    for (let i = 0; i < warm; i++) yield* step
+    const times = new Float64Array(count)
+    const started = performance.now()
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now()
+      yield* step
+      times[i] = (performance.now() - t0) * 1000
+    }
+    return summarize(times, performance.now() - started, count)
+  })
+
+// ---------------------------------------------------------------------------------------------
+// The servers
+// ---------------------------------------------------------------------------------------------
+
+const child = spawn(process.execPath, ["bench/loopback-server.ts"], { stdio: ["pipe", "pipe", "inherit"] })
+const ports: { ws: number; http: number } = await new Promise((resolve, reject) => {
+  child.once("error", reject)
+  child.stdout.once("data", (line: Buffer) => resolve(JSON.parse(line.toString())))
+})
+const wsBase = `ws://127.0.0.1:${ports.ws}`
+const httpBase = `http://127.0.0.1:${ports.http}`
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket candidates
+// ---------------------------------------------------------------------------------------------
+
+/** Connects to the firehose, receives `count` messages of `size` bytes, returns messages/second. */
+type StreamCandidate = (size: number, count: number) => Promise<number>
+/** Connects to the echo server and measures `count` sequential 40 B round trips. */
+type RttCandidate = (count: number) => Promise<LatencySample>
+
+const streamUrl = (size: number, count: number) => `${wsBase}/stream?size=${size}&count=${count}`
+const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
+
+const wsStream: StreamCandidate = (size, count) =>
+  new Promise((resolve, reject) => {
+    const socket = new WebSocket(streamUrl(size, count))
+    let received = 0
+    let started = 0
+    socket.on("open", () => (started = performance.now()))
+    socket.on("message", () => {
+      if (++received === count) {
+        const elapsed = performance.now() - started
+        socket.terminate()
+        resolve(count / (elapsed / 1000))
+      }
+    })
+    socket.on("error", reject)
+  })
+
+const wsRtt: RttCandidate = (count) =>
+  new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${wsBase}/echo`)
+    let wake: () => void = () => {}
+    socket.on("message", () => wake())
+    socket.on("error", reject)
+    socket.on("open", () => {
+      timeSteps(count, () =>
+        new Promise<void>((done) => {
+          wake = done
+          socket.send(RTT_PAYLOAD)
+        })).then((sample) => {
+          socket.terminate()
+          resolve(sample)
+        }, reject)
+    })
+  })
+
+const effectSocketLayer = (url: string) => NodeSocket.layerWebSocket(url)
+
+const effectStream: StreamCandidate = (size, count) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const socket = yield* Socket.Socket
+      const reader = yield* socket.reader
+      let received = (yield* reader.pull).length
+      // timed from the first batch: the connection opens lazily with the reader
+      const started = performance.now()
+      while (received < count) received += (yield* reader.pull).length
+      return count / ((performance.now() - started) / 1000)
+    }).pipe(Effect.scoped, Effect.provide(effectSocketLayer(streamUrl(size, count))))
+  )
+
+const effectRtt: RttCandidate = (count) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const socket = yield* Socket.Socket
+      const reader = yield* socket.reader
+      const writer = yield* socket.writer
+      let pending = 0
+      const step = Effect.gen(function*() {
+        yield* writer.write(RTT_PAYLOAD)
+        while (pending === 0) pending += (yield* reader.pull).length
+        pending--
+      })
+      return yield* timeStepsEffect(count, step)
+    }).pipe(Effect.scoped, Effect.provide(effectSocketLayer(`${wsBase}/echo`)))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// HTTP candidates
+// ---------------------------------------------------------------------------------------------
+
+/** Sends `count` sequential order requests over one keep-alive connection. */
+type HttpCandidate = (count: number) => Promise<LatencySample>
+
+const ORDER_HEADERS = {
+  "x-mbx-apikey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+  "user-agent": "effect-nexus/0.1",
+  "content-type": "application/json",
+  "x-client-order-id": "c-7f3a9b"
+}
+const ORDER_PATH = "/api/v3/order"
+const RESPONSE_LENGTH = ORDER_RESPONSE.length
+
+const checkBody = (text: string): void => {
+  if (text !== ORDER_RESPONSE_BODY) throw new Error(`unexpected response body: ${text}`)
+}
+
+const rawFloor: HttpCandidate = (count) =>
+  new Promise((resolve, reject) => {
+    // the same bytes our writer builds, built once: the floor neither builds nor parses
+    const request = Buffer.from(makeOrderBuilder()())
+    const socket = net.connect({ host: "127.0.0.1", port: ports.http, noDelay: true })
+    let got = 0
+    let wake: () => void = () => {}
+    socket.on("data", (chunk) => {
+      got += chunk.length
+      if (got >= RESPONSE_LENGTH) {
+        got -= RESPONSE_LENGTH
+        wake()
+      }
+    })
+    socket.on("error", reject)
+    socket.on("connect", () => {
+      timeSteps(count, () =>
+        new Promise<void>((done) => {
+          wake = done
+          socket.write(request)
+        })).then((sample) => {
+          socket.destroy()
+          resolve(sample)
+        }, reject)
+    })
+  })
+
+const undiciRequest: HttpCandidate = async (count) => {
+  const client = new UndiciClient(httpBase, { pipelining: 1 })
+  try {
+    return await timeSteps(count, async () => {
+      const response = await client.request({ path: ORDER_PATH, method: "POST", headers: ORDER_HEADERS, body: ORDER_BODY })
+      checkBody(await response.body.text())
+    })
+  } finally {
+    await client.close()
+  }
+}
+
+const nodeHttp: HttpCandidate = async (count) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const request = http.request(`${httpBase}${ORDER_PATH}`, {
+        method: "POST",
+        agent,
+        headers: { ...ORDER_HEADERS, "content-length": Buffer.byteLength(ORDER_BODY) }
+      }, (response) => {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => (text += chunk))
+        response.on("end", () => {
+          checkBody(text)
+          resolve()
+        })
+      })
+      request.on("error", reject)
+      request.end(ORDER_BODY)
+    })
+  try {
+    return await timeSteps(count, once)
+  } finally {
+    agent.destroy()
+  }
+}
+
+const fetchCandidate: HttpCandidate = (count) =>
+  timeSteps(count, async () => {
+    const response = await fetch(`${httpBase}${ORDER_PATH}`, { method: "POST", headers: ORDER_HEADERS, body: ORDER_BODY })
+    checkBody(await response.text())
+  })
+
+const effectHttpClient: HttpCandidate = (count) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const request = HttpClientRequest.post(`${httpBase}${ORDER_PATH}`).pipe(
+        HttpClientRequest.setHeaders(ORDER_HEADERS),
+        HttpClientRequest.bodyText(ORDER_BODY, "application/json")
+      )
+      const step = Effect.flatMap(client.execute(request), (response) => Effect.map(response.text, checkBody))
+      return yield* timeStepsEffect(count, step)
+    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndiciOptions({ connections: 1 }) as Layer.Layer<HttpClient.HttpClient>))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Running and reporting
+// ---------------------------------------------------------------------------------------------
+
+/** A named question with its candidates, `candidates[0]` being ours when present. */
+interface Question<C> {
+  readonly name: string
+  readonly candidates: ReadonlyArray<readonly [name: string, run: C]>
+}
+
+const alternate = <T>(items: ReadonlyArray<T>, round: number): ReadonlyArray<T> =>
+  round % 2 === 0 ? items : [...items].reverse()
+
+const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> => {
+  const rates = question.candidates.map(() => [] as Array<number>)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const i of alternate(question.candidates.map((_, i) => i), round)) {
+      rates[i]!.push(await question.candidates[i]![1]())
+    }
+  }
+  return rates.map(median)
+}
+
+const runLatencies = async (question: Question<() => Promise<LatencySample>>): Promise<ReadonlyArray<LatencySample>> => {
+  const samples = question.candidates.map(() => [] as Array<LatencySample>)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const i of alternate(question.candidates.map((_, i) => i), round)) {
+      samples[i]!.push(await question.candidates[i]![1]())
+    }
+  }
+  return samples.map((s) => ({
+    p50: median(s.map((x) => x.p50)),
+    p99: median(s.map((x) => x.p99)),
+    perSecond: median(s.map((x) => x.perSecond))
+  }))
+}
+
+const fmtRate = (n: number): string =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k/s` : `${n.toFixed(0)} /s`
+
+const lines: Array<string> = []
+const print = (line: string) => {
+  lines.push(line)
+  console.log(line)
+}
+
+/** Candidates for our side (each missing one is left out of its table). */
+interface Ours {
+  readonly wsStream?: StreamCandidate
+  readonly wsRtt?: RttCandidate
+  readonly http?: HttpCandidate
+}
+
+/** Runs every question; `ours` supplies our candidates. */
+const run = async (ours: Ours): Promise<void> => {
+  print(`loopback bench — node ${process.version}, ${ROUNDS} rounds, medians of the rounds\n`)
+  for (const size of [40, 128]) {
+    const name = `ws firehose ${size} B`
+    if (filter !== undefined && !filter.test(name)) continue
+    const candidates: Array<readonly [string, () => Promise<number>]> = []
+    if (ours.wsStream !== undefined) candidates.push(["effect-nexus", () => ours.wsStream!(size, STREAM_COUNT)])
+    candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
+    candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
+    const rates = await runRates({ name, candidates })
+    print(`### ${name} (${STREAM_COUNT} messages per round)\n`)
+    print("| client | messages/s | vs ws |")
+    print("| --- | ---: | ---: |")
+    const ws = rates[candidates.findIndex(([n]) => n === "ws")]!
+    candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
+    print("")
+  }
+  const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
+    const b = samples[candidates.findIndex(([n]) => n === base)]!
+    print(`### ${title}\n`)
+    print(`| client | p50 µs | p99 µs | per second | p50 vs ${base} |`)
+    print("| --- | ---: | ---: | ---: | ---: |")
+    candidates.forEach(([n], i) => {
+      const s = samples[i]!
+      print(`| ${n} | ${s.p50.toFixed(1)} | ${s.p99.toFixed(1)} | ${fmtRate(s.perSecond)} | ${(s.p50 / b.p50).toFixed(2)}× |`)
+    })
+    print("")
+  }
+  if (filter === undefined || filter.test("ws round trip")) {
+    const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
+    if (ours.wsRtt !== undefined) candidates.push(["effect-nexus", () => ours.wsRtt!(RTT_COUNT)])
+    candidates.push(["ws", () => wsRtt(RTT_COUNT)])
+    candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
+    latencyTable(`ws round trip 40 B (${RTT_COUNT} per round)`, candidates, await runLatencies({ name: "rtt", candidates }), "ws")
+  }
+  if (filter === undefined || filter.test("http order entry")) {
+    const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
+    if (ours.http !== undefined) candidates.push(["effect-nexus", () => ours.http!(HTTP_COUNT)])
+    candidates.push(["raw node:net floor", () => rawFloor(HTTP_COUNT)])
+    candidates.push(["undici Client.request", () => undiciRequest(HTTP_COUNT)])
+    candidates.push(["node:http keep-alive Agent", () => nodeHttp(HTTP_COUNT)])
+    candidates.push(["fetch", () => fetchCandidate(HTTP_COUNT)])
+    candidates.push(["Effect HttpClient (undici)", () => effectHttpClient(HTTP_COUNT)])
+    const samples = await runLatencies({ name: "http", candidates })
+    latencyTable(`http order entry, one connection, sequential (${HTTP_COUNT} per round)`, candidates, samples, "raw node:net floor")
+    const at = (n: string) => samples[candidates.findIndex(([c]) => c === n)]
+    const floor = at("raw node:net floor")!.p50
+    const undici = at("undici Client.request")!.p50
+    const ourSample = at("effect-nexus")
+    print(`added over the floor's p50: undici ${(undici - floor).toFixed(1)} µs` +
+      (ourSample === undefined ? "" : `, effect-nexus ${(ourSample.p50 - floor).toFixed(1)} µs (target ≤ ${((undici - floor) / 2).toFixed(1)} µs)`))
+  }
+  child.stdin.end()
+  child.kill()
+}
+
+await run({})
