@@ -199,18 +199,28 @@ class SlotImpl implements Slot {
   readonly reader: ResponseReader
   connection: HttpConnection.HttpConnection
   scope: Scope.Closeable
+  /** The lease's finalizer, allocated once: a lease costs no closure. */
+  readonly finalizer: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+  /** `Effect.succeed(this)` and `Effect.succeed(Option.some(this))`, allocated once. */
+  readonly succeed: Effect.Effect<Slot>
+  readonly succeedSome: Effect.Effect<Option.Option<Slot>>
   constructor(
     id: number,
     writer: RequestWriter,
     reader: ResponseReader,
     connection: HttpConnection.HttpConnection,
-    scope: Scope.Closeable
+    scope: Scope.Closeable,
+    release: (slot: SlotImpl) => void
   ) {
     this.id = id
     this.writer = writer
     this.reader = reader
     this.connection = connection
     this.scope = scope
+    const releaseThis = Effect.sync(() => release(this))
+    this.finalizer = () => releaseThis
+    this.succeed = Effect.succeed(this)
+    this.succeedSome = Effect.succeed(Option.some(this))
   }
   send(request: Request | RequestError): Effect.Effect<Response, HttpConnection.HttpError> {
     return this.connection.send(request, this.reader)
@@ -292,7 +302,11 @@ class Pool implements ClientPool {
   private readonly openConnection: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
   private readonly reconnectSchedule: Schedule.Schedule<Duration.Duration, unknown>
   private readonly acquireSchedule: Schedule.Schedule<Duration.Duration, unknown>
-  private readonly attributes: Record<string, string>
+  private readonly reconnectAttempts: Metric.Counter<number>
+  private readonly reconnectFailures: Metric.Counter<number>
+  private readonly acquireWait: Metric.Histogram<Duration.Duration>
+  private readonly requestLatency: Metric.Histogram<Duration.Duration>
+  private readonly spanOptions: { readonly attributes: Record<string, string>; readonly captureStackTrace: false }
   /** Forks into the pool's fiber set (the pool's context and scope: closing it interrupts). */
   private readonly run: (effect: Effect.Effect<void>) => unknown
 
@@ -310,7 +324,13 @@ class Pool implements ClientPool {
     this.openConnection = openConnection
     this.reconnectSchedule = options.reconnectSchedule ?? Backoff.reconnect
     this.acquireSchedule = options.acquireSchedule ?? Backoff.acquire
-    this.attributes = { origin }
+    const attributes = { origin }
+    this.reconnectAttempts = Metric.withAttributes(metrics.reconnectAttempts, attributes)
+    this.reconnectFailures = Metric.withAttributes(metrics.reconnectFailures, attributes)
+    this.acquireWait = Metric.withAttributes(metrics.acquireWait, attributes)
+    this.requestLatency = Metric.withAttributes(metrics.requestLatency, attributes)
+    // no call-site capture: it costs an Error stack (~15 µs measured on a 2-core box) per request
+    this.spanOptions = { attributes: { "server.address": origin }, captureStackTrace: false }
   }
 
   /** Opens a connection in a child scope of the pool, so closing the pool closes it. */
@@ -344,7 +364,8 @@ class Pool implements ClientPool {
               maxBodySize: this.options.maxBodySize
             }),
             connection,
-            scope
+            scope,
+            this.release
           )),
       { concurrency: "unbounded" }
     ).pipe(Effect.map((slots) => {
@@ -372,12 +393,9 @@ class Pool implements ClientPool {
     const heal = Effect.gen({ self: this }, function*() {
       yield* Scope.close(slot.scope, Exit.void)
       const attempt = this.connectOnce.pipe(
-        Effect.tap(() => Metric.update(Metric.withAttributes(metrics.reconnectAttempts, this.attributes), 1)),
+        Effect.tap(() => Metric.update(this.reconnectAttempts, 1)),
         Effect.tapError(() =>
-          Effect.andThen(
-            Metric.update(Metric.withAttributes(metrics.reconnectAttempts, this.attributes), 1),
-            Metric.update(Metric.withAttributes(metrics.reconnectFailures, this.attributes), 1)
-          )
+          Effect.andThen(Metric.update(this.reconnectAttempts, 1), Metric.update(this.reconnectFailures, 1))
         )
       )
       const { connection, scope } = yield* Effect.retry(attempt, this.reconnectSchedule)
@@ -407,30 +425,30 @@ class Pool implements ClientPool {
   }
 
   /** Ends a lease: resets per-request state and returns the slot. */
-  private release(slot: SlotImpl): void {
+  private readonly release = (slot: SlotImpl): void => {
     this.inUse--
     slot.reader.reset()
     if (this.closed) return
     this.putBack(slot)
   }
 
-  /** Registers the lease's release in the caller's scope. */
-  private lease(slot: SlotImpl): Effect.Effect<Slot, never, Scope.Scope> {
-    return Effect.as(Effect.addFinalizer(() => Effect.sync(() => this.release(slot))), slot)
-  }
+  /** Registers the lease's release in the caller's scope (no allocation per lease). */
+  private readonly lease = (slot: SlotImpl, scope: Scope.Scope): Effect.Effect<Slot> =>
+    Effect.andThen(Scope.addFinalizerExit(scope, slot.finalizer), slot.succeed)
 
   readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope> = Effect.uninterruptible(
-    Effect.suspend(() => {
+    Effect.flatMap(Effect.scope, (scope) => {
       const slot = this.take()
-      return slot === undefined ? Effect.succeedNone : Effect.map(this.lease(slot), Option.some)
+      if (slot === undefined) return Effect.succeedNone
+      return Effect.andThen(Scope.addFinalizerExit(scope, slot.finalizer), slot.succeedSome)
     })
   )
 
   readonly acquire: Effect.Effect<Slot, AcquireTimeout, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
+    Effect.flatMap(Effect.scope, (scope) => {
       const slot = this.take()
-      if (slot !== undefined) return this.lease(slot)
-      return Effect.flatMap(restore(this.wait), (slot) => this.lease(slot))
+      if (slot !== undefined) return this.lease(slot, scope)
+      return Effect.flatMap(restore(this.wait), (slot) => this.lease(slot, scope))
     })
   )
 
@@ -474,21 +492,24 @@ class Pool implements ClientPool {
   })
 
   request(build: (writer: RequestWriter) => Request | RequestError): Effect.Effect<OwnedResponse, PoolRequestError> {
-    const started = Clock.currentTimeMillis
-    return Effect.scoped(Effect.gen({ self: this }, function*() {
-      const t0 = yield* started
-      const slot = yield* this.acquire
-      const t1 = yield* started
-      yield* Metric.update(Metric.withAttributes(metrics.acquireWait, this.attributes), Duration.millis(t1 - t0))
-      const request = build(slot.writer)
-      const response = yield* slot.send(request)
-      const owned = copyResponse(response)
-      yield* Metric.update(
-        Metric.withAttributes(metrics.requestLatency, this.attributes),
-        Duration.millis((yield* started) - t0)
-      )
-      return owned
-    })).pipe(Effect.withSpan("ClientPool.request", { attributes: { "server.address": this.origin } }))
+    return Effect.withSpan(
+      Effect.clockWith((clock) => {
+        const t0 = clock.currentTimeMillisUnsafe()
+        return Effect.scoped(Effect.flatMap(this.acquire, (slot) =>
+          Effect.andThen(
+            Metric.update(this.acquireWait, Duration.millis(clock.currentTimeMillisUnsafe() - t0)),
+            Effect.flatMap(slot.send(build(slot.writer)), (response) => {
+              const owned = copyResponse(response)
+              return Effect.as(
+                Metric.update(this.requestLatency, Duration.millis(clock.currentTimeMillisUnsafe() - t0)),
+                owned
+              )
+            })
+          )))
+      }),
+      "ClientPool.request",
+      this.spanOptions
+    )
   }
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
