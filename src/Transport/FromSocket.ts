@@ -23,7 +23,16 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type { ReadBuf } from "../Codec/ReadBuf.ts"
-import { ClosedError, ConnectError, copyInto, ReadError, type Transport, TypeId, WriteError } from "./Transport.ts"
+import {
+  ClosedError,
+  ConnectError,
+  copyInto,
+  type InboundState,
+  ReadError,
+  type Transport,
+  TypeId,
+  WriteError
+} from "./Transport.ts"
 
 /**
  * Options for {@link fromSocket}.
@@ -75,6 +84,16 @@ class SocketAdapter implements Transport {
     this.eof = false
     this.ended = false
     this.destroyed = false
+  }
+
+  /**
+   * See `Transport.inboundState`. The `Socket` contract is pull-only, so this reflects only what
+   * earlier reads pulled: a FIN or reset the adapter has not pulled yet still reads `"Open"`.
+   */
+  get inboundState(): InboundState {
+    if (this.destroyed) return "Closed"
+    if (this.pendingIndex < this.pending.length) return "Readable"
+    return this.eof ? "Ended" : "Open"
   }
 
   /** Copies pending bytes into `buf`; -1 when `buf` is full and cannot grow, 0 when only empty chunks were left. */

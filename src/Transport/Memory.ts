@@ -24,7 +24,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ReadBuf } from "../Codec/ReadBuf.ts"
-import { ClosedError, copyInto, ReadError, type Transport, TypeId, WriteError } from "./Transport.ts"
+import { ClosedError, copyInto, type InboundState, ReadError, type Transport, TypeId, WriteError } from "./Transport.ts"
 
 /**
  * Options for {@link pair}.
@@ -64,6 +64,8 @@ export interface MemoryTransport extends Transport {
   readonly peerEnded: boolean
   /** Bytes this side wrote that the peer has not read yet. */
   readonly buffered: number
+  /** The inbound side as `Transport.inboundState` defines it (always present on a memory end). */
+  readonly inboundState: InboundState
   /** Completes once this end is destroyed (by `destroy`, `drop` or the pair's scope). */
   readonly awaitClosed: Effect.Effect<void>
 }
@@ -169,6 +171,14 @@ class End implements MemoryTransport {
 
   get buffered(): number {
     return this.output.buffered
+  }
+
+  /** See `Transport.inboundState`; bytes still held back by `delay` count as buffered. */
+  get inboundState(): InboundState {
+    if (this.state === "destroyed") return this.input.dropped ? "Failed" : "Closed"
+    if (this.input.dropped) return "Failed"
+    if (this.input.segments.length > 0) return "Readable"
+    return this.input.writerDone ? "Ended" : "Open"
   }
 
   get awaitClosed(): Effect.Effect<void> {

@@ -56,6 +56,7 @@ import {
   type ConnectErrorKind,
   copyInto,
   formatAddress,
+  type InboundState,
   ReadError,
   type ReadErrorKind,
   Transport,
@@ -204,6 +205,14 @@ export class SocketTransport implements Transport {
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
   get buffered(): number {
     return this.inbox.length
+  }
+
+  /** See `Transport.inboundState`: reflects the inbox, `'end'`, `'error'`/`'close'` and `destroy`. */
+  get inboundState(): InboundState {
+    if (this.destroyed) return "Closed"
+    if (this.inbox.length > 0) return "Readable"
+    if (this.failure !== undefined) return "Failed"
+    return this.eof ? "Ended" : "Open"
   }
 
   /** Wires the socket's events; call once, right after creating the socket. */

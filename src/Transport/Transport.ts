@@ -61,7 +61,25 @@ export interface Transport {
   end(): Effect.Effect<void>
   /** Tears the connection down now; pending and later reads and writes fail with `ClosedError`. Idempotent. */
   destroy(): Effect.Effect<void>
+  /**
+   * A synchronous look at the inbound side, without reading or waiting (see {@link InboundState}).
+   * Optional: a transport that cannot tell leaves it out, and callers must then assume `"Open"`.
+   */
+  readonly inboundState?: InboundState | undefined
 }
+
+/**
+ * What a transport has seen on its inbound side so far, as of the last event-loop turn:
+ * `"Open"` (nothing buffered, no end or error seen), `"Readable"` (unread bytes are buffered),
+ * `"Ended"` (the peer sent FIN and every byte was read), `"Failed"` (a socket error or reset
+ * was seen), `"Closed"` (this side destroyed it). Buffered bytes win over a later end or error,
+ * as `read` delivers them first. An HTTP client probes it before writing a request on an idle
+ * keep-alive connection: anything but `"Open"` means the server closed it or spoke out of turn.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InboundState = "Open" | "Readable" | "Ended" | "Failed" | "Closed"
 
 /**
  * Service key for a `Transport`, for code that receives its connection from a layer.

@@ -1,6 +1,6 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
- * errors, TCP and TLS over Node sockets, an in-memory pair for tests, and an adapter from
+ * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection, an in-memory pair for tests, and an adapter from
  * `effect/socket`. Each module is re-exported as a namespace.
  *
  * @since 0.1.0
@@ -8,6 +8,8 @@
 
 /** @since 0.1.0 */
 export * as FromSocket from "./FromSocket.ts"
+/** @since 0.1.0 */
+export * as HttpConnection from "./HttpConnection.ts"
 /** @since 0.1.0 */
 export * as Memory from "./Memory.ts"
 /** @since 0.1.0 */

@@ -69,4 +69,21 @@ describe("FromSocket", () => {
       yield* transport.destroy()
       assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
     }))
+
+  it.live("inboundState reflects what reads have pulled: leftover bytes, then the end", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve((socket) => socket.end("abcd"))
+      const transport = yield* FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
+      assert.strictEqual(transport.inboundState, "Open")
+      const small = ReadBuf.make({ capacity: 2 })
+      let total = yield* transport.read(small)
+      // "abcd" arrives as one chunk; two bytes of it wait in the adapter
+      assert.deepStrictEqual([total, transport.inboundState], [2, "Readable"])
+      const rest = ReadBuf.make()
+      while (total < 4) total += yield* transport.read(rest)
+      assert.strictEqual(yield* transport.read(rest), 0)
+      assert.strictEqual(transport.inboundState, "Ended")
+      yield* transport.destroy()
+      assert.strictEqual(transport.inboundState, "Closed")
+    }))
 })

@@ -163,4 +163,22 @@ describe("Memory", () => {
       const exit = yield* Effect.exit(pair.client.write(bytes("x")))
       assert.isTrue(Exit.isFailure(exit))
     }))
+
+  it.effect("inboundState reports buffered bytes, the peer's end, a drop and a local destroy without reading", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const { client, server } = pair
+      assert.strictEqual(client.inboundState, "Open")
+      yield* server.write(bytes("hi"))
+      yield* server.end()
+      // bytes come before the end, as read delivers them first
+      assert.strictEqual(client.inboundState, "Readable")
+      assert.strictEqual(yield* readText(client, 2), "hi")
+      assert.strictEqual(client.inboundState, "Ended")
+      yield* client.destroy()
+      assert.strictEqual(client.inboundState, "Closed")
+      const other = yield* Memory.pair()
+      yield* other.drop()
+      assert.deepStrictEqual([other.client.inboundState, other.server.inboundState], ["Failed", "Failed"])
+    }))
 })

@@ -346,6 +346,34 @@ describe("Tcp", () => {
       }
       assert.strictEqual(total, size)
     }))
+
+  it.live("inboundState sees unread bytes, then the server's FIN, without a read being parked", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((socket) => socket.on("data", () => {}))
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      const socket = yield* Effect.promise(() => server.connected(1))
+      assert.strictEqual(transport.inboundState, "Open")
+      socket.write("unsolicited")
+      socket.end()
+      while (transport.inboundState === "Open") yield* Effect.sleep("1 millis")
+      assert.strictEqual(transport.inboundState, "Readable")
+      const buf = ReadBuf.make({ capacity: 64 })
+      while (buf.length < 11) yield* transport.read(buf)
+      while (transport.inboundState === "Readable") yield* Effect.sleep("1 millis")
+      assert.strictEqual(transport.inboundState, "Ended")
+      yield* transport.destroy()
+      assert.strictEqual(transport.inboundState, "Closed")
+    }))
+
+  it.live("inboundState is Failed after the server resets an idle connection", () =>
+    Effect.gen(function*() {
+      const server = yield* serve()
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      const socket = yield* Effect.promise(() => server.connected(1))
+      socket.resetAndDestroy()
+      while (transport.inboundState === "Open") yield* Effect.sleep("1 millis")
+      assert.strictEqual(transport.inboundState, "Failed")
+    }))
 })
 
 describe("Tcp.layer", () => {

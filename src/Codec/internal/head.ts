@@ -952,6 +952,14 @@ export class MessageReader {
     this.ended = true
   }
 
+  /**
+   * The reader's own buffer, for a transport that reads into it directly (`Transport.read`):
+   * bytes appended at its tail are what `filled(n)` would report. Only append; never consume.
+   */
+  get readBuf(): ReadBuf {
+    return this.rb
+  }
+
   /** Number of buffered, unconsumed bytes (the current partial message plus anything after it). */
   get buffered(): number {
     return this.rb.length

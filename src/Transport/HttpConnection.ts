@@ -1,0 +1,712 @@
+/**
+ * `HttpConnection` — one HTTP/1.1 keep-alive client connection: the sans-IO `RequestWriter`'s
+ * finished bytes go out over a `Transport`, the answer is parsed by a `ResponseReader`, and the
+ * connection decides — in one place — whether it may carry another request.
+ *
+ * ```text
+ *            send ok (keep-alive)
+ *          ┌──────────────────────┐
+ *          ▼                      │
+ *   ──► Ready ──send──► Busy ─────┘
+ *          │              │ Connection: close / HTTP/1.0 / max requests ──► NotReusable | Stale
+ *          │              │ I/O error, parse error, read timeout, early close, interrupt ──► Poisoned
+ *          │ idle past its deadline, server FIN/RST or unsolicited bytes seen ──► Stale
+ * ```
+ *
+ * Rules:
+ * - `send(request, reader)` writes `request.bytes` and reads one response with `reader` (its
+ *   views — headers, `body` — stay valid until the next `send` with that reader). Redirects are
+ *   not followed: a 3xx is returned like any other status. Requests are not pipelined; a second
+ *   `send` while one is in flight fails with `ConnectionBusy` (use a pool for concurrency).
+ * - Every failure is an `HttpError` whose `requestSent` says whether any byte of the request
+ *   reached the socket (from `Transport.bytesWritten`): `false` means a retry on a fresh
+ *   connection is safe for any method; `true` means the server may have acted on it.
+ * - Poisoning: an I/O error, a parse error (`ProtocolError`, `BodyTooLarge`), a read timeout, a
+ *   close before the response completed (`IncompleteResponse`) or an interruption mid-request
+ *   destroys the transport; that `send` fails with the fault itself, every later one at once
+ *   with `ConnectionPoisoned { cause }` and `requestSent: false`.
+ * - A response that ends the connection (`Connection: close`, HTTP/1.0 without keep-alive, or a
+ *   body delimited by the close) completes normally; the connection is then `NotReusable` and a
+ *   later `send` fails with `ConnectionNotReusable` without writing.
+ * - Stale detection happens *before* a byte is written: the transport's synchronous
+ *   `inboundState` probe (a FIN, a reset, or bytes the server sent while no request was
+ *   outstanding, e.g. a `408` before closing) turns the send into `ConnectionStale`, so a request
+ *   is never half-sent into a socket the server already closed. The race where the FIN is still
+ *   in flight while we write remains (as in every HTTP/1.1 client); it surfaces as a
+ *   `requestSent: true` failure — retry only idempotent requests then.
+ * - Idle keep-alive, as undici does it: after each response the connection may idle for
+ *   `idleTimeout` (default **4 s**, undici's `keepAliveTimeout`), or, when the server sends
+ *   `Keep-Alive: timeout=N`, for `N s − keepAliveMargin` (default margin **1 s**) capped at
+ *   `maxIdleTimeout` (default **10 min**, undici's `keepAliveMaxTimeout`); a hint at or below the
+ *   margin makes the connection expire at once. The idle clock starts at connect. `maxRequests`
+ *   (default unlimited) retires the connection after that many responses. Past either limit
+ *   the connection reports `Stale` (`isReusable` false), a `send` fails with `ConnectionStale`
+ *   without writing, and a small reaper fiber (one per connection, sleeping on Effect's `Clock`,
+ *   so `TestClock` drives it) closes the socket when the idle deadline passes.
+ * - `readTimeout` (default **30 s**) bounds each wait for response bytes (inactivity, like
+ *   undici's `bodyTimeout`, not a whole-response deadline — wrap `send` in `Effect.timeout` for
+ *   that, which poisons the connection on expiry). Body size is bounded by the reader's
+ *   `maxBodySize` (`BodyTooLarge`).
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import type { Request, RequestError } from "../Codec/RequestWriter.ts"
+import type { Response, ResponseReader, ResponseViolation } from "../Codec/ResponseReader.ts"
+import * as Url from "../Codec/Url.ts"
+import * as Tcp from "./Tcp.ts"
+import * as Tls from "./Tls.ts"
+import type { ClosedError, ConnectError, ReadError, TlsError, Transport, WriteError } from "./Transport.ts"
+
+/**
+ * Brand carried by every connection.
+ *
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId = "~effect-nexus/Transport/HttpConnection" as const
+
+/**
+ * Default idle time allowed between responses when the server sends no `Keep-Alive` hint: 4 s (undici's default).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_IDLE_TIMEOUT: Duration.Duration = Duration.seconds(4)
+
+/**
+ * Default safety margin taken off a server's `Keep-Alive: timeout=N` hint: 1 s.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_KEEP_ALIVE_MARGIN: Duration.Duration = Duration.seconds(1)
+
+/**
+ * Default cap on an idle time taken from a server hint: 10 minutes (undici's `keepAliveMaxTimeout`).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_MAX_IDLE_TIMEOUT: Duration.Duration = Duration.minutes(10)
+
+/**
+ * Default longest wait for the next bytes of a response: 30 s.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_READ_TIMEOUT: Duration.Duration = Duration.seconds(30)
+
+/**
+ * Options of {@link make} (and of {@link connect}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Longest wait for the next bytes of a response, or `"infinity"`. Default 30 s. */
+  readonly readTimeout?: Duration.Input | undefined
+  /** Idle time allowed after a response without a `Keep-Alive` hint (and after connect), or `"infinity"`. Default 4 s. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** Taken off a server's `Keep-Alive: timeout=N` hint. Default 1 s. */
+  readonly keepAliveMargin?: Duration.Input | undefined
+  /** Cap on an idle time derived from a server hint. Default 10 minutes. */
+  readonly maxIdleTimeout?: Duration.Input | undefined
+  /** Responses after which the connection retires itself. Default unlimited. */
+  readonly maxRequests?: number | undefined
+}
+
+/**
+ * Options of {@link connect}: the connection's options plus the TCP/TLS dial options
+ * (`connectTimeout`, `noDelay` (default on), TCP `keepAlive`, `tls` config for `https:`, ...).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions extends Options, Tcp.ConnectUrlOptions {}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * No byte of the response arrived within `readTimeout` of the last one (or of the request).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReadTimeout extends Data.TaggedError("ReadTimeout")<{ readonly timeout: Duration.Duration }> {
+  override get message(): string {
+    return `no response bytes within the read timeout of ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The response broke an HTTP/1.1 framing or syntax rule; `violation` is the codec's verdict.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+  readonly violation: Exclude<ResponseViolation, { readonly _tag: "BodyTooLarge" | "UnexpectedEndOfInput" }>
+}> {
+  override get message(): string {
+    return `invalid response (${this.violation._tag}): ${this.violation.message}`
+  }
+}
+
+/**
+ * The response body is (or declares to be) larger than the reader's `maxBodySize`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly size: number; readonly limit: number }> {
+  override get message(): string {
+    return `response body of ${this.size} bytes exceeds the limit of ${this.limit} bytes`
+  }
+}
+
+/**
+ * The server closed the connection before the response was complete; `received` counts the
+ * bytes of it that had arrived (`0`: none — typical of a keep-alive connection closed under us).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IncompleteResponse extends Data.TaggedError("IncompleteResponse")<{ readonly received: number }> {
+  override get message(): string {
+    return this.received === 0
+      ? "the server closed the connection before sending a response"
+      : `the server closed the connection after ${this.received} bytes of an incomplete response`
+  }
+}
+
+/**
+ * The fiber running `send` was interrupted mid-request; the stream is out of step.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Interrupted extends Data.TaggedError("Interrupted")<{}> {
+  override get message(): string {
+    return "a send was interrupted mid-request"
+  }
+}
+
+/**
+ * Every fault that poisons a connection (see the module doc).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PoisonCause =
+  | ReadError
+  | WriteError
+  | ClosedError
+  | ReadTimeout
+  | ProtocolError
+  | BodyTooLarge
+  | IncompleteResponse
+  | Interrupted
+
+/**
+ * A `send` on a connection an earlier failure made unusable; `cause` is that failure.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionPoisoned extends Data.TaggedError("ConnectionPoisoned")<{ readonly cause: PoisonCause }> {
+  override get message(): string {
+    return `the connection is unusable after an earlier failure: ${this.cause.message}`
+  }
+}
+
+/**
+ * Why a keep-alive connection is stale.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StaleKind =
+  /** The server closed the idle connection (FIN seen). */
+  | "PeerEnded"
+  /** The idle connection was reset (error seen). */
+  | "PeerReset"
+  /** The server sent bytes while no request was outstanding. */
+  | "UnsolicitedBytes"
+  /** The idle deadline (idle timeout or server hint) passed. */
+  | "IdleTimeout"
+  /** `maxRequests` responses were read on it. */
+  | "MaxRequests"
+
+const staleText: Record<StaleKind, string> = {
+  PeerEnded: "the server closed the idle keep-alive connection",
+  PeerReset: "the idle keep-alive connection was reset",
+  UnsolicitedBytes: "the server sent bytes while no request was outstanding",
+  IdleTimeout: "the connection idled past its keep-alive deadline",
+  MaxRequests: "the connection reached its maximum number of requests"
+}
+
+/**
+ * The connection was found stale or expired before anything was written (`requestSent` false).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionStale extends Data.TaggedError("ConnectionStale")<{ readonly kind: StaleKind }> {
+  override get message(): string {
+    return `${staleText[this.kind]}; open a new connection`
+  }
+}
+
+/**
+ * Why a connection ended normally.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type NotReusableKind =
+  /** The last response carried `Connection: close`. */
+  | "ConnectionClose"
+  /** The last response was HTTP/1.0 without `Connection: keep-alive`. */
+  | "Http10"
+  /** The last response's body ran until the connection closed. */
+  | "CloseDelimited"
+  /** `close` was called, or the connection's scope closed. */
+  | "ClosedLocally"
+
+const notReusableText: Record<NotReusableKind, string> = {
+  ConnectionClose: "the last response said Connection: close",
+  Http10: "the last response was HTTP/1.0 without keep-alive",
+  CloseDelimited: "the last response's body was delimited by closing the connection",
+  ClosedLocally: "the connection was closed locally"
+}
+
+/**
+ * A `send` on a connection whose last exchange ended it normally (nothing written).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionNotReusable extends Data.TaggedError("ConnectionNotReusable")<{
+  readonly kind: NotReusableKind
+}> {
+  override get message(): string {
+    return `the connection is not reusable: ${notReusableText[this.kind]}`
+  }
+}
+
+/**
+ * A `send` while another is in flight on the same connection (nothing written).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionBusy extends Data.TaggedError("ConnectionBusy")<{}> {
+  override get message(): string {
+    return "a request is already in flight on this connection (it is not concurrent-safe; use a pool)"
+  }
+}
+
+/**
+ * `send` was handed a `RequestWriter` fault instead of a finished request (nothing written).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{ readonly error: RequestError }> {
+  override get message(): string {
+    return `the request could not be built (${this.error._tag}): ${this.error.message}`
+  }
+}
+
+/**
+ * `connect` was given a URL it cannot dial (unparseable, not `http`/`https`, or with credentials).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly error: Url.UrlError }> {
+  override get message(): string {
+    return this.error.message
+  }
+}
+
+/**
+ * Every reason an {@link HttpError} carries.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type HttpErrorReason =
+  | PoisonCause
+  | ConnectionPoisoned
+  | ConnectionStale
+  | ConnectionNotReusable
+  | ConnectionBusy
+  | InvalidRequest
+  | InvalidUrl
+  | ConnectError
+  | TlsError
+
+/**
+ * The one error of this module: what went wrong (`reason`), with whom (`address`), and whether
+ * any byte of the request reached the socket (`requestSent`; `false` makes any retry safe).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HttpError extends Data.TaggedError("HttpError")<{
+  readonly address: string
+  readonly reason: HttpErrorReason
+  readonly requestSent: boolean
+}> {
+  override get message(): string {
+    return `HTTP exchange with ${this.address} failed: ${this.reason.message} (${
+      this.requestSent ? "request bytes were sent" : "no request byte was sent"
+    })`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The connection
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where a connection stands: `"Ready"` for another request, `"Busy"` with one in flight, or
+ * unusable — `"Poisoned"`, `"Stale"` (expired or closed by the server) or `"NotReusable"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Status = "Ready" | "Busy" | "Poisoned" | "Stale" | "NotReusable"
+
+/**
+ * An HTTP/1.1 keep-alive connection. See the module doc for its rules.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpConnection {
+  readonly [TypeId]: typeof TypeId
+  /** The transport's address, named in every error. */
+  readonly remoteAddress: string
+  /** The transport underneath (its `bytesWritten`/`bytesRead` count the whole connection). */
+  readonly transport: Transport
+  /** Responses completed on this connection. */
+  readonly requestCount: number
+  /** The current status, evaluated now against the `Clock` and the transport's `inboundState`. */
+  readonly status: Status
+  /** `status === "Ready"`: a `send` would write. */
+  readonly isReusable: boolean
+  /** Why a `send` now would fail without writing, or `undefined` when it would go ahead. */
+  readonly unusableReason: HttpErrorReason | undefined
+  /**
+   * Writes `request` and reads its response with `reader`. The response (headers, body views) is
+   * valid until the next `send` with the same reader. Accepts a `RequestWriter` fault too, and
+   * fails with `InvalidRequest` for it.
+   */
+  send(request: Request | RequestError, reader: ResponseReader): Effect.Effect<Response, HttpError>
+  /** Closes the socket; later sends fail with `ConnectionNotReusable` kind `"ClosedLocally"`. Idempotent. */
+  readonly close: Effect.Effect<void>
+}
+
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*"?(\d+)/i
+
+/** Seconds of a `Keep-Alive: timeout=N` header, or `undefined`. */
+const keepAliveHint = (value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined
+  const match = KEEP_ALIVE_TIMEOUT.exec(value)
+  return match === null ? undefined : Number(match[1])
+}
+
+const toMillis = (input: Duration.Input | undefined, fallback: Duration.Duration): number =>
+  Duration.toMillis(input === undefined ? fallback : Duration.fromInputUnsafe(input))
+
+const notReusableKind = (response: Response): NotReusableKind =>
+  response.hasToken("connection", "close")
+    ? "ConnectionClose"
+    : response.version === "1.0" && !response.hasToken("connection", "keep-alive")
+    ? "Http10"
+    : "CloseDelimited"
+
+const violationReason = (violation: ResponseViolation): PoisonCause => {
+  switch (violation._tag) {
+    case "BodyTooLarge":
+      return new BodyTooLarge({ size: violation.size, limit: violation.limit })
+    case "UnexpectedEndOfInput":
+      return new IncompleteResponse({ received: violation.received })
+    default:
+      return new ProtocolError({ violation })
+  }
+}
+
+class Connection implements HttpConnection {
+  readonly [TypeId] = TypeId
+  readonly remoteAddress: string
+  readonly transport: Transport
+  requestCount: number
+  private readonly clock: Clock.Clock
+  private readonly readTimeout: Duration.Duration | undefined
+  private readonly idleMs: number
+  private readonly marginMs: number
+  private readonly maxIdleMs: number
+  private readonly maxRequests: number
+  /** Set once the connection cannot carry another request; the reason later sends fail with. */
+  private unusable: ConnectionPoisoned | ConnectionStale | ConnectionNotReusable | undefined
+  private busy: boolean
+  /** Clock time (ms) after which an idle connection is stale. */
+  private idleDeadline: number
+  /** `transport.bytesWritten` when the current send started. */
+  private sentBefore: number
+  private reader: ResponseReader | undefined
+  private readonly timeoutRead: Effect.Effect<number, ReadError | ClosedError | ReadTimeout>
+  private readonly onTimeout: () => Effect.Effect<never, ReadTimeout>
+
+  constructor(transport: Transport, clock: Clock.Clock, options: Options) {
+    this.remoteAddress = transport.remoteAddress
+    this.transport = transport
+    this.requestCount = 0
+    this.clock = clock
+    const readTimeout = options.readTimeout === undefined
+      ? DEFAULT_READ_TIMEOUT
+      : Duration.fromInputUnsafe(options.readTimeout)
+    this.readTimeout = Duration.isFinite(readTimeout) ? readTimeout : undefined
+    this.idleMs = toMillis(options.idleTimeout, DEFAULT_IDLE_TIMEOUT)
+    this.marginMs = toMillis(options.keepAliveMargin, DEFAULT_KEEP_ALIVE_MARGIN)
+    this.maxIdleMs = toMillis(options.maxIdleTimeout, DEFAULT_MAX_IDLE_TIMEOUT)
+    const maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY
+    if (!(maxRequests >= 1)) throw new RangeError(`HttpConnection maxRequests must be at least 1, got ${maxRequests}`)
+    this.maxRequests = maxRequests
+    this.unusable = undefined
+    this.busy = false
+    this.idleDeadline = clock.currentTimeMillisUnsafe() + this.idleMs
+    this.sentBefore = 0
+    this.reader = undefined
+    const timeout = new ReadTimeout({ timeout: readTimeout })
+    this.onTimeout = () => Effect.fail(timeout)
+    this.timeoutRead = Effect.suspend(() => {
+      const read = this.transport.read(this.reader!.readBuf)
+      // bytes already buffered: the read completes now, no timer needed
+      if (this.readTimeout === undefined || this.transport.inboundState === "Readable") return read
+      return Effect.timeoutOrElse(read, { duration: this.readTimeout, orElse: this.onTimeout })
+    })
+  }
+
+  /** Why a send now would be refused, evaluated at `now` (ms); `undefined` when it may write. */
+  private verdict(now: number): HttpErrorReason | undefined {
+    if (this.unusable !== undefined) return this.unusable
+    if (this.busy) return new ConnectionBusy()
+    if (this.requestCount >= this.maxRequests) return new ConnectionStale({ kind: "MaxRequests" })
+    if (now >= this.idleDeadline) return new ConnectionStale({ kind: "IdleTimeout" })
+    switch (this.transport.inboundState) {
+      case "Readable":
+        return new ConnectionStale({ kind: "UnsolicitedBytes" })
+      case "Ended":
+        return new ConnectionStale({ kind: "PeerEnded" })
+      case "Failed":
+        return new ConnectionStale({ kind: "PeerReset" })
+      case "Closed":
+        return new ConnectionNotReusable({ kind: "ClosedLocally" })
+      default:
+        return undefined
+    }
+  }
+
+  get unusableReason(): HttpErrorReason | undefined {
+    return this.verdict(this.clock.currentTimeMillisUnsafe())
+  }
+
+  get status(): Status {
+    const reason = this.unusableReason
+    if (reason === undefined) return "Ready"
+    switch (reason._tag) {
+      case "ConnectionBusy":
+        return "Busy"
+      case "ConnectionPoisoned":
+        return "Poisoned"
+      case "ConnectionStale":
+        return "Stale"
+      default:
+        return "NotReusable"
+    }
+  }
+
+  get isReusable(): boolean {
+    return this.unusableReason === undefined
+  }
+
+  private error(reason: HttpErrorReason, requestSent: boolean): HttpError {
+    return new HttpError({ address: this.remoteAddress, reason, requestSent })
+  }
+
+  send(request: Request | RequestError, reader: ResponseReader): Effect.Effect<Response, HttpError> {
+    return Effect.suspend(() => {
+      if (request._tag !== "Request") return Effect.fail(this.error(new InvalidRequest({ error: request }), false))
+      const refused = this.verdict(this.clock.currentTimeMillisUnsafe())
+      if (refused !== undefined) {
+        if (refused._tag === "ConnectionBusy") return Effect.fail(this.error(refused, false))
+        // latch it, and free the socket now: a stale connection never comes back
+        if (this.unusable === undefined) this.unusable = refused as ConnectionStale | ConnectionNotReusable
+        return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(refused, false)))
+      }
+      this.busy = true
+      this.sentBefore = this.transport.bytesWritten
+      this.reader = reader
+      // the reader may hold the last exchange (of this or another connection): start clean
+      reader.reset()
+      reader.expect(request.method)
+      return Effect.onInterrupt(
+        Effect.matchEffect(Effect.flatMap(this.transport.write(request.bytes), this.readResponse), {
+          onFailure: this.poison,
+          onSuccess: this.complete
+        }),
+        this.interrupted
+      )
+    })
+  }
+
+  /** Drains the reader synchronously; suspends only to read more bytes. */
+  private readonly readResponse = (): Effect.Effect<Response, PoisonCause> => {
+    const result = this.reader!.next()
+    if (result._tag === "Response") return Effect.succeed(result)
+    if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
+    return Effect.flatMap(this.timeoutRead, this.afterRead)
+  }
+
+  private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause> => {
+    if (n === 0) this.reader!.endOfInput()
+    return this.readResponse()
+  }
+
+  private readonly poison = (cause: PoisonCause): Effect.Effect<never, HttpError> => {
+    this.busy = false
+    this.unusable = new ConnectionPoisoned({ cause })
+    const sent = this.transport.bytesWritten > this.sentBefore
+    return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(cause, sent)))
+  }
+
+  private readonly interrupted = (): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (!this.busy) return Effect.void
+      this.busy = false
+      this.unusable = new ConnectionPoisoned({ cause: new Interrupted() })
+      return this.transport.destroy()
+    })
+
+  private readonly complete = (response: Response): Effect.Effect<Response> => {
+    this.busy = false
+    this.requestCount++
+    if (!response.reusable) {
+      this.unusable = new ConnectionNotReusable({ kind: notReusableKind(response) })
+    } else if (this.reader!.buffered > 0) {
+      // bytes past the response while nothing else was asked: the stream cannot be trusted
+      this.unusable = new ConnectionStale({ kind: "UnsolicitedBytes" })
+    } else if (this.requestCount >= this.maxRequests) {
+      this.unusable = new ConnectionStale({ kind: "MaxRequests" })
+    } else {
+      const hint = keepAliveHint(response.header("keep-alive"))
+      const idle = hint === undefined ? this.idleMs : Math.min(Math.max(hint * 1000 - this.marginMs, 0), this.maxIdleMs)
+      this.idleDeadline = this.clock.currentTimeMillisUnsafe() + idle
+      return Effect.succeed(response)
+    }
+    // the body views live in the reader's buffer, so the socket can go now
+    return Effect.as(this.transport.destroy(), response)
+  }
+
+  /** Closes the socket of a connection left idle past its deadline; one fiber per connection. */
+  readonly reap: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.unusable !== undefined) return Effect.void
+    const now = this.clock.currentTimeMillisUnsafe()
+    if (!this.busy && now >= this.idleDeadline) {
+      this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
+      return this.transport.destroy()
+    }
+    // busy: the deadline is set when the response completes; look again one idle period later
+    const wait = this.busy ? this.idleMs : this.idleDeadline - now
+    return Effect.andThen(Effect.sleep(Duration.millis(wait)), this.reap)
+  })
+
+  readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.unusable === undefined || this.busy) {
+      this.busy = false
+      this.unusable = new ConnectionNotReusable({ kind: "ClosedLocally" })
+    }
+    return this.transport.destroy()
+  })
+
+  /** Whether the reaper is needed at all (a finite idle timeout). */
+  get expires(): boolean {
+    return Number.isFinite(this.idleMs) || Number.isFinite(this.maxIdleMs)
+  }
+}
+
+/**
+ * Wraps a connected transport (TCP, TLS, a memory pair, an `effect/socket` adapter). The
+ * connection owns it from then on: closing the scope (or `close`) destroys it. Throws
+ * `RangeError` for `maxRequests` below 1 (caller misuse).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (transport: Transport, options: Options = {}): Effect.Effect<HttpConnection, never, Scope.Scope> =>
+  Effect.clockWith((clock) =>
+    Effect.gen(function*() {
+      const connection = new Connection(transport, clock, options)
+      const scope = yield* Effect.scope
+      yield* Scope.addFinalizer(scope, connection.close)
+      if (connection.expires) yield* Effect.forkIn(connection.reap, scope)
+      return connection as HttpConnection
+    })
+  )
+
+/**
+ * Dials `url` (`http:` over TCP, `https:` over TLS with `options.tls`, default system roots) and
+ * wraps the transport with {@link make}. The socket lives until the scope closes. Dial faults
+ * are an `HttpError` with the transport's `ConnectError`/`TlsError` as `reason` (or `InvalidUrl`).
+ * Build the matching `RequestWriter` with `host: Url.parse(url).hostHeader`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect: (
+  url: string | URL,
+  options?: ConnectOptions
+) => Effect.Effect<HttpConnection, HttpError, Scope.Scope> = Effect.fn("HttpConnection.connect")(
+  function*(url: string | URL, options: ConnectOptions = {}) {
+    const parsed = Url.parse(typeof url === "string" ? url : url.href)
+    if (parsed._tag !== "ParsedUrl") {
+      return yield* Effect.fail(new HttpError({ address: "(url)", reason: new InvalidUrl({ error: parsed }), requestSent: false }))
+    }
+    const address = parsed.hostHeader
+    if (parsed.scheme !== "http" && parsed.scheme !== "https") {
+      return yield* Effect.fail(
+        new HttpError({
+          address,
+          reason: new InvalidUrl({
+            error: {
+              _tag: "UnsupportedScheme",
+              scheme: parsed.scheme,
+              message: `scheme "${parsed.scheme}" is not HTTP; use http or https`
+            }
+          }),
+          requestSent: false
+        })
+      )
+    }
+    const dial = parsed.secure
+      ? Tls.connect({ ...options, host: parsed.host, port: parsed.port, config: options.tls ?? Tls.defaultConfig() })
+      : Tcp.connect({ ...options, host: parsed.host, port: parsed.port })
+    const transport = yield* Effect.mapError(
+      dial,
+      (reason) => new HttpError({ address: reason.address, reason, requestSent: false })
+    )
+    return yield* make(transport, options)
+  }
+)

@@ -1,0 +1,418 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
+import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
+
+// Everything here runs over the in-memory pair under TestClock: the "server" is a fiber that
+// reads the request head and writes canned bytes, so every fault is placed exactly.
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+/** Reads one request head (no body) from the server end and returns it as text. */
+const readRequest = (server: Memory.MemoryTransport) =>
+  Effect.gen(function*() {
+    const buf = ReadBuf.make({ capacity: 4096 })
+    while (!buf.data().toString("latin1").includes("\r\n\r\n")) {
+      if ((yield* server.read(buf)) === 0) break
+    }
+    return buf.data().toString("latin1")
+  })
+
+/** Answers one request with `response` (raw wire text). */
+const answer = (server: Memory.MemoryTransport, response: string) =>
+  Effect.andThen(readRequest(server), (request) => Effect.as(server.write(bytes(response)), request))
+
+const ok = (body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+
+const setup = (options: HttpConnection.Options = {}, pairOptions: Memory.Options = {}) =>
+  Effect.gen(function*() {
+    const pair = yield* Memory.pair(pairOptions)
+    const connection = yield* HttpConnection.make(pair.client, options)
+    const writer = RequestWriter.make({ host: "example.test" })
+    const reader = ResponseReader.make()
+    return { ...pair, connection, writer, reader }
+  })
+
+/** The error's tag path and sent flag, for one exact comparison. */
+const describeError = (error: HttpConnection.HttpError) => ({
+  reason: error.reason._tag,
+  requestSent: error.requestSent
+})
+
+describe("HttpConnection over a memory pair", () => {
+  it.effect("sends requests over one keep-alive connection and returns status, headers and body", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader, client } = yield* setup()
+      for (let i = 0; i < 3; i++) {
+        const request = writer.get("/ticker").query("n", String(i)).finish()
+        const [response, seen] = yield* Effect.all([
+          connection.send(request, reader),
+          answer(server, ok(`body-${i}`, "X-Seq: " + i + "\r\n"))
+        ], { concurrency: 2 })
+        assert.deepStrictEqual(
+          [response.status, response.header("x-seq"), response.bodyText()],
+          [200, String(i), `body-${i}`]
+        )
+        assert.isTrue(seen.startsWith(`GET /ticker?n=${i} HTTP/1.1\r\nHost: example.test\r\n`))
+      }
+      assert.deepStrictEqual([connection.requestCount, connection.status, connection.isReusable], [3, "Ready", true])
+      assert.strictEqual(client.state, "open")
+    }))
+
+  it.effect("decodes a chunked response and returns a 3xx as is, without following it", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const [chunked] = yield* Effect.all([
+        connection.send(writer.get("/c").finish(), reader),
+        answer(server, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual([chunked.chunked, chunked.bodyText()], [true, "hello world"])
+      const [redirect] = yield* Effect.all([
+        connection.send(writer.get("/old").finish(), reader),
+        answer(server, "HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual([redirect.status, redirect.header("location")], [302, "/new"])
+      assert.strictEqual(connection.status, "Ready")
+    }))
+
+  it.effect("reads no body for HEAD although Content-Length is set", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const [head] = yield* Effect.all([
+        connection.send(writer.head("/h").finish(), reader),
+        answer(server, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual([head.status, head.bodyLength, connection.status], [200, 0, "Ready"])
+    }))
+
+  it.effect("completes a Connection: close response, then refuses to write with ConnectionNotReusable", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const [response] = yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, ok("bye", "Connection: close\r\n"))
+      ], { concurrency: 2 })
+      assert.strictEqual(response.bodyText(), "bye")
+      assert.deepStrictEqual([connection.isReusable, connection.status], [false, "NotReusable"])
+      // the socket is freed at once; the body view still reads from the reader's buffer
+      assert.deepStrictEqual([client.state, server.peerEnded, response.bodyText()], ["destroyed", true, "bye"])
+      const written = client.bytesWritten
+      const error = yield* Effect.flip(connection.send(writer.get("/again").finish(), reader))
+      assert.deepStrictEqual(describeError(error), { reason: "ConnectionNotReusable", requestSent: false })
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionNotReusable({ kind: "ConnectionClose" }))
+      assert.strictEqual(client.bytesWritten, written)
+      assert.strictEqual(
+        error.message,
+        "HTTP exchange with memory:server failed: the connection is not reusable: the last response said Connection: close (no request byte was sent)"
+      )
+    }))
+
+  it.effect("treats HTTP/1.0 without keep-alive as the end, and HTTP/1.0 with keep-alive as reusable", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\na")
+      ], { concurrency: 2 })
+      assert.strictEqual(connection.status, "Ready")
+      yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionNotReusable({ kind: "Http10" }))
+    }))
+
+  it.effect("a read timeout poisons the connection; later sends fail at once with ConnectionPoisoned", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ readTimeout: "2 seconds" })
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/slow").finish(), reader)))
+      yield* readRequest(server)
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(describeError(error), { reason: "ReadTimeout", requestSent: true })
+      assert.include(error.message, "no response bytes within the read timeout of 2s")
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
+      const later = yield* Effect.flip(connection.send(writer.get("/next").finish(), reader))
+      assert.deepStrictEqual(describeError(later), { reason: "ConnectionPoisoned", requestSent: false })
+      assert.deepStrictEqual(
+        later.reason,
+        new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }) })
+      )
+    }))
+
+  it.effect("the read timeout counts inactivity: a trickling response within it completes", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ readTimeout: "1 second" })
+      const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
+      yield* readRequest(server)
+      const wire = ok("abc")
+      for (let i = 0; i < wire.length; i++) {
+        yield* TestClock.adjust("900 millis")
+        yield* server.write(bytes(wire[i]!))
+      }
+      const response = yield* Fiber.join(fiber)
+      assert.strictEqual(response.bodyText(), "abc")
+    }))
+
+  it.effect("a reset mid-response poisons with the transport's ReadError and requestSent true", () =>
+    Effect.gen(function*() {
+      const pair = yield* setup()
+      const fiber = yield* Effect.forkChild(Effect.flip(pair.connection.send(pair.writer.get("/").finish(), pair.reader)))
+      yield* readRequest(pair.server)
+      yield* pair.server.write(bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+      yield* Effect.yieldNow
+      yield* pair.drop()
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(describeError(error), { reason: "ReadError", requestSent: true })
+      assert.strictEqual(error.reason._tag === "ReadError" && error.reason.kind, "Reset")
+      assert.strictEqual(pair.connection.status, "Poisoned")
+    }))
+
+  it.effect("a close before the response completes is IncompleteResponse with the bytes received", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const partial = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
+      const [error] = yield* Effect.all([
+        Effect.flip(connection.send(writer.get("/").finish(), reader)),
+        Effect.andThen(answer(server, partial), server.end())
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(error.reason, new HttpConnection.IncompleteResponse({ received: partial.length }))
+      assert.isTrue(error.requestSent)
+      const none = yield* setup()
+      const [early] = yield* Effect.all([
+        Effect.flip(none.connection.send(none.writer.get("/").finish(), none.reader)),
+        Effect.andThen(readRequest(none.server), none.server.end())
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(early.reason, new HttpConnection.IncompleteResponse({ received: 0 }))
+      assert.include(early.message, "the server closed the connection before sending a response (request bytes were sent)")
+    }))
+
+  it.effect("a malformed status line is a ProtocolError carrying the codec's violation", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const [error] = yield* Effect.all([
+        Effect.flip(connection.send(writer.get("/").finish(), reader)),
+        answer(server, "HTTP/1.1 2x0 OK\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.strictEqual(error.reason._tag, "ProtocolError")
+      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "InvalidStatusLine")
+      assert.strictEqual(connection.status, "Poisoned")
+    }))
+
+  it.effect("a body above the reader's maxBodySize is BodyTooLarge and poisons", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer } = yield* setup()
+      const reader = ResponseReader.make({ maxBodySize: 8 })
+      const [error] = yield* Effect.all([
+        Effect.flip(connection.send(writer.get("/").finish(), reader)),
+        answer(server, ok("0123456789"))
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(error.reason, new HttpConnection.BodyTooLarge({ size: 10, limit: 8 }))
+      assert.strictEqual(connection.status, "Poisoned")
+    }))
+
+  it.effect("a server FIN while idle is ConnectionStale before any byte is written", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+        concurrency: 2
+      })
+      yield* server.end()
+      assert.strictEqual(connection.status, "Stale")
+      const written = client.bytesWritten
+      const error = yield* Effect.flip(connection.send(writer.post("/order").body("{}").finish(), reader))
+      assert.deepStrictEqual(describeError(error), { reason: "ConnectionStale", requestSent: false })
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionStale({ kind: "PeerEnded" }))
+      assert.deepStrictEqual([client.bytesWritten, server.buffered, client.state], [written, 0, "destroyed"])
+      assert.strictEqual(
+        error.message,
+        "HTTP exchange with memory:server failed: the server closed the idle keep-alive connection; open a new connection (no request byte was sent)"
+      )
+    }))
+
+  it.effect("unsolicited bytes while idle (a 408 before closing) make the connection stale", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+        concurrency: 2
+      })
+      yield* server.write(bytes("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"))
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionStale({ kind: "UnsolicitedBytes" }))
+      assert.isFalse(error.requestSent)
+    }))
+
+  it.effect("a reset while idle is ConnectionStale kind PeerReset", () =>
+    Effect.gen(function*() {
+      const { drop, connection, writer, reader } = yield* setup()
+      yield* drop()
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(describeError(error), { reason: "ConnectionStale", requestSent: false })
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionStale({ kind: "PeerReset" }))
+    }))
+
+  it.effect("expires after the default 4 s idle timeout: the reaper closes the socket, send fails without writing", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+        concurrency: 2
+      })
+      yield* TestClock.adjust("3999 millis")
+      assert.deepStrictEqual([connection.status, client.state], ["Ready", "open"])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual([connection.status, client.state, server.peerEnded], ["Stale", "destroyed", true])
+      const written = client.bytesWritten
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionStale({ kind: "IdleTimeout" }))
+      assert.deepStrictEqual([error.requestSent, client.bytesWritten], [false, written])
+    }))
+
+  it.effect("each response restarts the idle clock, and a fresh connection idles out too", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ idleTimeout: "1 second" })
+      for (let i = 0; i < 3; i++) {
+        yield* TestClock.adjust("900 millis")
+        yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+          concurrency: 2
+        })
+      }
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(connection.status, "Ready")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(connection.status, "Stale")
+      const fresh = yield* setup({ idleTimeout: "1 second" })
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual([fresh.connection.status, fresh.client.state], ["Stale", "destroyed"])
+    }))
+
+  it.effect("honours Keep-Alive: timeout=N minus the 1 s margin, capped by maxIdleTimeout", () =>
+    Effect.gen(function*() {
+      const hinted = yield* setup()
+      yield* Effect.all([
+        hinted.connection.send(hinted.writer.get("/").finish(), hinted.reader),
+        answer(hinted.server, ok("1", "Keep-Alive: timeout=2, max=100\r\n"))
+      ], { concurrency: 2 })
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(hinted.connection.status, "Ready")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(hinted.connection.status, "Stale")
+
+      const long = yield* setup({ maxIdleTimeout: "30 seconds" })
+      yield* Effect.all([
+        long.connection.send(long.writer.get("/").finish(), long.reader),
+        answer(long.server, ok("1", "Keep-Alive: timeout=3600\r\n"))
+      ], { concurrency: 2 })
+      yield* TestClock.adjust("29999 millis")
+      assert.strictEqual(long.connection.status, "Ready")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(long.connection.status, "Stale")
+
+      // a hint at the margin leaves no safe idle time: expired at once
+      const short = yield* setup()
+      yield* Effect.all([
+        short.connection.send(short.writer.get("/").finish(), short.reader),
+        answer(short.server, ok("1", "Keep-Alive: timeout=1\r\n"))
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(short.connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "IdleTimeout" }))
+    }))
+
+  it.effect("retires itself after maxRequests responses and closes the socket", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ maxRequests: 2 })
+      for (let i = 0; i < 2; i++) {
+        yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+          concurrency: 2
+        })
+      }
+      assert.deepStrictEqual([connection.status, client.state], ["Stale", "destroyed"])
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionStale({ kind: "MaxRequests" }))
+      assert.isFalse(error.requestSent)
+    }))
+
+  it.effect("a second send while one is in flight fails with ConnectionBusy and disturbs nothing", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const first = yield* Effect.forkChild(connection.send(writer.get("/a").finish(), reader))
+      yield* readRequest(server)
+      assert.strictEqual(connection.status, "Busy")
+      const other = RequestWriter.make({ host: "example.test" })
+      const error = yield* Effect.flip(connection.send(other.get("/b").finish(), ResponseReader.make()))
+      assert.deepStrictEqual(describeError(error), { reason: "ConnectionBusy", requestSent: false })
+      yield* server.write(bytes(ok("a")))
+      assert.strictEqual((yield* Fiber.join(first)).bodyText(), "a")
+      assert.strictEqual(connection.status, "Ready")
+    }))
+
+  it.effect("an interrupted send poisons the connection and closes the socket", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
+      yield* readRequest(server)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.Interrupted() }))
+    }))
+
+  it.effect("a write that fails mid-request says how much was sent", () =>
+    Effect.gen(function*() {
+      const pair = yield* setup({}, { capacity: 16 })
+      const request = pair.writer.post("/orders").body("x".repeat(200)).finish()
+      const fiber = yield* Effect.forkChild(Effect.flip(pair.connection.send(request, pair.reader)))
+      yield* Effect.yieldNow
+      assert.strictEqual(pair.client.bytesWritten, 16)
+      yield* pair.drop()
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(describeError(error), { reason: "WriteError", requestSent: true })
+      assert.strictEqual(pair.connection.status, "Poisoned")
+    }))
+
+  it.effect("a RequestWriter fault is InvalidRequest; the connection stays usable", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const error = yield* Effect.flip(connection.send(writer.get("/").header("X-Bad", "a\r\nb").finish(), reader))
+      assert.deepStrictEqual(describeError(error), { reason: "InvalidRequest", requestSent: false })
+      assert.strictEqual(connection.status, "Ready")
+      const [response] = yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("fine"))], {
+        concurrency: 2
+      })
+      assert.strictEqual(response.bodyText(), "fine")
+    }))
+
+  it.effect("close frees the socket; a later send fails with ConnectionNotReusable kind ClosedLocally", () =>
+    Effect.gen(function*() {
+      const { client, connection, writer, reader } = yield* setup()
+      yield* connection.close
+      assert.deepStrictEqual([client.state, connection.status], ["destroyed", "NotReusable"])
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionNotReusable({ kind: "ClosedLocally" }))
+    }))
+
+  it.effect("closing the scope destroys the transport", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      yield* Effect.scoped(HttpConnection.make(pair.client))
+      assert.strictEqual(pair.client.state, "destroyed")
+    }))
+})
+
+describe("HttpConnection.connect", () => {
+  it.effect("refuses a URL it cannot dial with InvalidUrl, and names the fault", () =>
+    Effect.gen(function*() {
+      const bad = yield* Effect.flip(HttpConnection.connect("ws://example.test/"))
+      assert.deepStrictEqual([bad.reason._tag, bad.requestSent], ["InvalidUrl", false])
+      assert.include(bad.message, `scheme "ws" is not HTTP`)
+      const secret = yield* Effect.flip(HttpConnection.connect("http://user:pw@example.test/"))
+      assert.notInclude(secret.message, "pw")
+    }))
+})
