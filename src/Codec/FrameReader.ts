@@ -79,6 +79,8 @@ export interface Options {
   readonly maxMessageSize?: number | undefined
   /** Most frames one data message may span. Default 1024. */
   readonly maxFragments?: number | undefined
+  /** The slab's `ReadBuf.compactAt` (used by callers that read through {@link FrameReader.readBuf}). Default 0.5. */
+  readonly compactAt?: number | undefined
 }
 
 /** Default initial slab capacity: 16 KiB. */
@@ -460,7 +462,8 @@ export class FrameReader {
     bufferCapacity: number,
     maxFrameSize: number,
     maxMessageSize: number,
-    maxFragments: number
+    maxFragments: number,
+    compactAt: number = ReadBuf.DEFAULT_COMPACT_AT
   ) {
     this.role = role
     this.maxFrameSize = maxFrameSize
@@ -468,7 +471,8 @@ export class FrameReader {
     this.maxFragments = maxFragments
     this.rb = ReadBuf.make({
       capacity: bufferCapacity,
-      maxCapacity: Math.max(bufferCapacity, maxFrameSize + MAX_HEADER_SIZE)
+      maxCapacity: Math.max(bufferCapacity, maxFrameSize + MAX_HEADER_SIZE),
+      compactAt
     })
     this.maskBit = role === "server" ? 0x80 : 0
     this.failure = undefined
@@ -489,6 +493,17 @@ export class FrameReader {
   /** Bytes buffered and not yet returned as messages. */
   get buffered(): number {
     return this.rb.length
+  }
+
+  /**
+   * The slab itself, for a transport whose `read(buf)` fills a `ReadBuf` (the `Transport` seam):
+   * read into it directly instead of `spare()`/`filled(n)`. Same rules as `spare()`: drain
+   * `next()` until `NeedMore` before reading, and the messages returned so far become invalid.
+   * Bytes read after a violation are not discarded by this path; the latched violation is
+   * still returned by every `next()`.
+   */
+  get readBuf(): ReadBuf.ReadBuf {
+    return this.rb
   }
 
   /** Current slab capacity in bytes (grows up to `maxFrameSize + 14`). */
@@ -849,7 +864,7 @@ const positiveInteger = (name: string, value: number): number => {
 
 /**
  * Creates a reader for `role`. Defaults: `bufferCapacity` 16 KiB, `maxFrameSize` 16 MiB,
- * `maxMessageSize` 16 MiB, `maxFragments` 1024. Throws `RangeError` for a role other than
+ * `maxMessageSize` 16 MiB, `maxFragments` 1024, `compactAt` 0.5. Throws `RangeError` for a role other than
  * `"client"`/`"server"` or a limit that is not a positive safe integer (caller misuse);
  * `bufferCapacity` below 14 is raised to 14 so any header fits.
  *
@@ -864,6 +879,7 @@ export const make = (options: Options): FrameReader => {
     Math.max(MAX_HEADER_SIZE, positiveInteger("bufferCapacity", options.bufferCapacity ?? DEFAULT_BUFFER_CAPACITY)),
     positiveInteger("maxFrameSize", options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     positiveInteger("maxMessageSize", options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
-    positiveInteger("maxFragments", options.maxFragments ?? DEFAULT_MAX_FRAGMENTS)
+    positiveInteger("maxFragments", options.maxFragments ?? DEFAULT_MAX_FRAGMENTS),
+    options.compactAt ?? ReadBuf.DEFAULT_COMPACT_AT
   )
 }

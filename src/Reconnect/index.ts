@@ -9,3 +9,6 @@ export * as Backoff from "./Backoff.ts"
 
 /** A feed supervisor: reconnect with backoff, re-subscribe, report gaps, renew before a cut. */
 export * as Supervisor from "./Supervisor.ts"
+
+/** A WebSocket feed on the Supervisor: reconnect, re-subscribe, gaps, renewal. */
+export * as Feed from "./Feed.ts"

@@ -588,3 +588,47 @@ export const connectUrl = (
     target.secure
       ? Tls.connect({ ...options, host: target.host, port: target.port, config: options.tls ?? Tls.defaultConfig() })
       : connect({ ...options, host: target.host, port: target.port }))
+
+/**
+ * Options for {@link fromNetSocket}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FromNetSocketOptions {
+  /** The address named in error messages. Default the socket's `remoteAddress:remotePort`. */
+  readonly remoteAddress?: string | undefined
+  /** Bytes buffered unread before the socket is paused. Default 64 KiB. */
+  readonly readHighWaterMark?: number | undefined
+  /** Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`. */
+  readonly noDelay?: boolean | undefined
+}
+
+/**
+ * Adopts a connected `net.Socket` that Node created (a `net.Server` connection, or a
+ * `tls.Server` secure connection) as a `Transport` owned by the current scope: closing the scope
+ * destroys it. Such sockets cannot take `onread`, so bytes arrive through `'data'` events (one
+ * `Buffer` per read, the cost a server pays) and are copied like the `onread` path; above the
+ * read high-water mark the socket is paused. Attach it before any `'data'` listener runs.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromNetSocket = (
+  socket: net.Socket,
+  options: FromNetSocketOptions = {}
+): Effect.Effect<Transport, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    Effect.suspend(() => {
+      const address = options.remoteAddress ??
+        formatAddress(socket.remoteAddress ?? "unknown", socket.remotePort ?? 0)
+      const transport = new SocketTransport(address, options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK)
+      transport.attach(socket)
+      socket.setNoDelay(options.noDelay ?? true)
+      socket.on("data", (chunk: Buffer) => {
+        // the callback answers "keep reading?"; readNow resumes the socket once drained
+        if (!transport.onread.callback(chunk.length, chunk)) socket.pause()
+      })
+      if (socket.destroyed) transport.destroyNow()
+      return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => transport.destroyNow())), transport as Transport)
+    }))

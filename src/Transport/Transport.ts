@@ -315,14 +315,17 @@ export const formatAddress = (host: string, port: number): string =>
   host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`
 
 /**
- * Copies up to `bytes.length` bytes into `buf`, growing it via `reserve` when allowed. Returns the
- * count copied (at least one when `bytes` is not empty), or `-1` when `buf` is full and cannot grow.
+ * Copies up to `bytes.length` bytes into `buf`: as many as its spare room holds, growing it via
+ * `reserve` only when it has no spare room and `maxCapacity` allows. Returns the count copied (at
+ * least one when `bytes` is not empty), or `-1` when `buf` is full and cannot grow.
  *
  * @since 0.1.0
  * @category utils
  */
 export const copyInto = (buf: ReadBuf, bytes: Uint8Array): number => {
-  if (buf.spareLength < bytes.length && !buf.reserve(bytes.length)) {
+  // grow only when there is no spare room at all (the module rule): a small slab stays small
+  // under bursts, and the rest of `bytes` waits in the transport for the next read
+  if (buf.spareLength === 0 && !buf.reserve(bytes.length)) {
     // the whole of `bytes` cannot fit: grow as far as maxCapacity allows and take a part
     const room = buf.maxCapacity - buf.length
     if (room > buf.spareLength) buf.reserve(room)

@@ -18,3 +18,5 @@ export * as Tcp from "./Tcp.ts"
 export * as Tls from "./Tls.ts"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.ts"
+/** @since 0.1.0 */
+export * as WebSocket from "./WebSocket.ts"

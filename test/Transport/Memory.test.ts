@@ -142,6 +142,20 @@ describe("Memory", () => {
       assert.strictEqual(yield* server.read(buf), 2)
     }))
 
+  it.effect("fills only the spare room of a growable buffer and grows it only when it has none", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* Memory.pair()
+      yield* client.write(new Uint8Array(100))
+      const buf = ReadBuf.make({ capacity: 16, maxCapacity: 1024 })
+      buf.filled(10)
+      // 6 spare bytes: the read takes 6 and leaves the slab at 16 (a burst does not grow it)
+      assert.strictEqual(yield* server.read(buf), 6)
+      assert.strictEqual(buf.capacity, 16)
+      // no spare room: now it grows to take the rest
+      assert.strictEqual(yield* server.read(buf), 94)
+      assert.isAtLeast(buf.capacity, 110)
+    }))
+
   it.effect("closing the pair's scope destroys both ends", () =>
     Effect.gen(function*() {
       const pair = yield* Effect.scoped(Memory.pair())

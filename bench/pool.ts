@@ -1,0 +1,245 @@
+/**
+ * `npm run bench:pool` — the REST pool, side by side with what a Node user would use instead,
+ * against the same raw HTTP server (`bench/loopback-server.ts`, in a child process of its own).
+ *
+ * 1. Acquire + release, in-process, no I/O: our `tryAcquire` and `acquire` in a scoped lease,
+ *    next to a bare Effect `Pool.get` in a scope (the cost of Effect's own pool), in ns per
+ *    lease (median of rounds). undici has no separate lease: its cost is inside dispatch, so it
+ *    appears only in the request table.
+ * 2. Requests/second with 1, 4 and 8 connections and as many concurrent callers, each sending
+ *    the order-entry POST and reading the response: ours (`request`, owned copy; and a lease +
+ *    `send` reading the body view), undici's `Pool` through `request` and through `dispatch`
+ *    with a bare handler (its fastest API), and a raw `node:net` floor with pre-built request
+ *    bytes and no parsing. Target: ours ≥ 1.5× undici's fastest at 4 and 8 connections.
+ *
+ * `ROUNDS` (default 5) rounds, candidates in alternating order; medians of the rounds.
+ */
+import { spawn } from "node:child_process"
+import * as net from "node:net"
+import * as Effect from "effect/Effect"
+import * as EffectPool from "effect/Pool"
+import { Pool as UndiciPool } from "undici"
+import * as ClientPool from "../src/Pool/ClientPool.ts"
+import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
+import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const REQUESTS = Number(process.env.REQUESTS ?? 20_000)
+const LEASES = Number(process.env.LEASES ?? 200_000)
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const child = spawn(process.execPath, ["bench/loopback-server.ts"], { stdio: ["pipe", "pipe", "inherit"] })
+const ports: { http: number } = await new Promise((resolve, reject) => {
+  child.once("error", reject)
+  child.stdout.once("data", (line: Buffer) => resolve(JSON.parse(line.toString())))
+})
+const url = `http://127.0.0.1:${ports.http}`
+
+const ORDER_HEADERS = {
+  "x-mbx-apikey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+  "user-agent": "effect-nexus/0.1",
+  "content-type": "application/json",
+  "x-client-order-id": "c-7f3a9b"
+}
+const DEFAULT_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["X-MBX-APIKEY", ORDER_HEADERS["x-mbx-apikey"]],
+  ["User-Agent", ORDER_HEADERS["user-agent"]]
+]
+const BODY_LENGTH = Buffer.byteLength(ORDER_RESPONSE_BODY)
+
+const check = (length: number): void => {
+  if (length !== BODY_LENGTH) throw new Error(`unexpected response body length ${length}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Acquire + release
+// ---------------------------------------------------------------------------------------------
+
+const timeLoop = (n: number, body: Effect.Effect<unknown, unknown>): Effect.Effect<number, unknown> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < n / 10; i++) yield* body
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) yield* body
+    return ((performance.now() - t0) * 1e6) / n
+  })
+
+const leaseCosts = (): Promise<ReadonlyArray<readonly [string, number]>> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* ClientPool.make({ url, connections: 4, defaultHeaders: DEFAULT_HEADERS })
+    const effectPool = yield* EffectPool.make({ acquire: Effect.succeed({ slot: 1 }), size: 4 })
+    const candidates: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
+      ["effect-nexus tryAcquire + release", Effect.scoped(pool.tryAcquire)],
+      ["effect-nexus acquire + release", Effect.scoped(pool.acquire)],
+      ["Effect Pool.get + release", Effect.scoped(EffectPool.get(effectPool))]
+    ]
+    const samples = candidates.map(() => [] as Array<number>)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = candidates.map((_, i) => i)
+      if (round % 2 === 1) order.reverse()
+      for (const i of order) samples[i]!.push(yield* timeLoop(LEASES, candidates[i]![1]))
+    }
+    return candidates.map(([name], i) => [name, median(samples[i]!)] as const)
+  })))
+
+// ---------------------------------------------------------------------------------------------
+// 2. Requests per second
+// ---------------------------------------------------------------------------------------------
+
+/** Runs `connections` concurrent callers until `REQUESTS` responses; returns requests/second. */
+type RateCandidate = (connections: number) => Promise<number>
+
+const ours: RateCandidate = (connections) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* ClientPool.make({ url, connections, defaultHeaders: DEFAULT_HEADERS })
+    const perCaller = Math.ceil(REQUESTS / connections)
+    const caller = Effect.gen(function*() {
+      for (let i = 0; i < perCaller; i++) {
+        const response = yield* pool.request((w) =>
+          w.post("/api/v3/order").header("Content-Type", "application/json").header("X-Client-Order-Id", "c-7f3a9b")
+            .body(ORDER_BODY).finish()
+        )
+        check(response.body.length)
+      }
+    })
+    const t0 = performance.now()
+    yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
+    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+  })))
+
+const oursLease: RateCandidate = (connections) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* ClientPool.make({ url, connections, defaultHeaders: DEFAULT_HEADERS })
+    const perCaller = Math.ceil(REQUESTS / connections)
+    const once = Effect.scoped(Effect.flatMap(pool.acquire, (slot) =>
+      Effect.map(
+        slot.send(
+          slot.writer.post("/api/v3/order").header("Content-Type", "application/json")
+            .header("X-Client-Order-Id", "c-7f3a9b").body(ORDER_BODY).finish()
+        ),
+        (response) => check(response.bodyLength)
+      )))
+    const caller = Effect.gen(function*() {
+      for (let i = 0; i < perCaller; i++) yield* once
+    })
+    const t0 = performance.now()
+    yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
+    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+  })))
+
+const undiciRequest: RateCandidate = async (connections) => {
+  const pool = new UndiciPool(url, { connections, pipelining: 1 })
+  const perCaller = Math.ceil(REQUESTS / connections)
+  const caller = async () => {
+    for (let i = 0; i < perCaller; i++) {
+      const response = await pool.request({ path: "/api/v3/order", method: "POST", headers: ORDER_HEADERS, body: ORDER_BODY })
+      check((await response.body.text()).length)
+    }
+  }
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: connections }, caller))
+  const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+  await pool.close()
+  return rate
+}
+
+const undiciDispatch: RateCandidate = async (connections) => {
+  const pool = new UndiciPool(url, { connections, pipelining: 1 })
+  const perCaller = Math.ceil(REQUESTS / connections)
+  const options = { origin: url, path: "/api/v3/order", method: "POST" as const, headers: ORDER_HEADERS, body: ORDER_BODY }
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      let length = 0
+      pool.dispatch(options, {
+        onRequestStart: () => {},
+        onResponseStart: () => {},
+        onResponseData: (_controller, chunk) => void (length += chunk.length),
+        onResponseEnd: () => {
+          check(length)
+          resolve()
+        },
+        onResponseError: (_controller, error) => reject(error)
+      })
+    })
+  const caller = async () => {
+    for (let i = 0; i < perCaller; i++) await once()
+  }
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: connections }, caller))
+  const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+  await pool.close()
+  return rate
+}
+
+const rawFloor: RateCandidate = (connections) =>
+  new Promise((resolve, reject) => {
+    const request = Buffer.from(makeOrderBuilder()())
+    const perCaller = Math.ceil(REQUESTS / connections)
+    let done = 0
+    let t0 = 0
+    const sockets: Array<net.Socket> = []
+    const finish = () => {
+      if (++done < connections) return
+      const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+      for (const s of sockets) s.destroy()
+      resolve(rate)
+    }
+    let connected = 0
+    for (let c = 0; c < connections; c++) {
+      const socket = net.connect({ host: "127.0.0.1", port: ports.http, noDelay: true })
+      sockets.push(socket)
+      let got = 0
+      let sent = 0
+      socket.on("error", reject)
+      socket.on("data", (chunk) => {
+        got += chunk.length
+        if (got < ORDER_RESPONSE.length) return
+        got -= ORDER_RESPONSE.length
+        if (++sent === perCaller) return finish()
+        socket.write(request)
+      })
+      socket.on("connect", () => {
+        if (++connected < connections) return
+        t0 = performance.now()
+        for (const s of sockets) s.write(request)
+      })
+    }
+  })
+
+const fmt = (n: number) => (n >= 1e3 ? `${(n / 1e3).toFixed(1)} k/s` : `${n.toFixed(0)} /s`)
+
+console.log(`pool bench — node ${process.version}, ${ROUNDS} rounds, medians of the rounds\n`)
+console.log(`### acquire + release (${LEASES} leases per round)\n`)
+console.log("| lease | ns |")
+console.log("| --- | ---: |")
+for (const [name, ns] of await leaseCosts()) console.log(`| ${name} | ${ns.toFixed(0)} |`)
+
+const rateCandidates: ReadonlyArray<readonly [string, RateCandidate]> = [
+  ["effect-nexus request (owned copy)", ours],
+  ["effect-nexus acquire + send (view)", oursLease],
+  ["undici Pool.request", undiciRequest],
+  ["undici Pool.dispatch", undiciDispatch],
+  ["raw node:net floor", rawFloor]
+]
+for (const connections of [1, 4, 8]) {
+  const samples = rateCandidates.map(() => [] as Array<number>)
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = rateCandidates.map((_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) samples[i]!.push(await rateCandidates[i]![1](connections))
+  }
+  const rates = samples.map(median)
+  const undiciBest = Math.max(rates[2]!, rates[3]!)
+  console.log(`\n### order entry, ${connections} connection(s), ${connections} concurrent caller(s), ${REQUESTS} requests per round\n`)
+  console.log("| client | requests/s | vs undici's fastest | vs floor |")
+  console.log("| --- | ---: | ---: | ---: |")
+  rateCandidates.forEach(([name], i) =>
+    console.log(`| ${name} | ${fmt(rates[i]!)} | ${(rates[i]! / undiciBest).toFixed(2)}× | ${(rates[i]! / rates[4]!).toFixed(2)}× |`)
+  )
+}
+child.stdin.end()
+child.kill()

@@ -1,0 +1,8 @@
+/**
+ * Pool: a self-healing REST connection pool.
+ *
+ * @since 0.1.0
+ */
+
+/** LIFO keep-alive connection pool with fail-fast `tryAcquire`, patient `acquire` and background heal. */
+export * as ClientPool from "./ClientPool.ts"

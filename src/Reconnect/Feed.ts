@@ -1,0 +1,91 @@
+/**
+ * `Feed` — a WebSocket market-data feed kept alive by the {@link Supervisor}: dial (or dial over
+ * a transport you provide), authenticate, subscribe, hand every text and binary message to the
+ * handler, and on any failure reconnect with backoff and subscribe again.
+ *
+ * Messages reach `onMessage` as the stream's zero-copy views (valid until the handler returns;
+ * copy with `FrameReader.toOwned` what you keep). Pings are answered by the stream (`autoPong`)
+ * and, like pongs, not shown to the handler. A close from the server ends the session cleanly:
+ * the backoff restarts and the feed reconnects, because a feed is meant to run until stopped.
+ * For a dead peer that keeps the TCP connection open, set `heartbeat` in `socket` options.
+ *
+ * Subscriptions are values of any type; `subscribe(ws, subs)` turns them into frames (one JSON
+ * message per batch, say). The registry, gap reporting, renewal and state are the Supervisor's.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as FrameReader from "../Codec/FrameReader.ts"
+import type { Transport } from "../Transport/Transport.ts"
+import * as WebSocket from "../Transport/WebSocket.ts"
+import * as Supervisor from "./Supervisor.ts"
+
+/**
+ * Options of {@link make}: where to connect, what to send, how to handle messages, and the
+ * Supervisor's timing options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<Sub, EH, R> extends
+  Omit<
+    Supervisor.Options<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError, EH, R>,
+    "connect" | "receive"
+  >
+{
+  /** `ws://` or `wss://` URL of the feed. */
+  readonly url: string
+  /** Stream options for every connection (headers such as API keys, TLS, heartbeat, limits). */
+  readonly socket?: WebSocket.ConnectOptions | undefined
+  /**
+   * Dials the transport yourself (an in-memory pair in tests, a proxy); the handshake then runs
+   * over it with `connectOver`. Default: `WebSocket.connect(url, socket)`.
+   */
+  readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope | R> | undefined
+}
+
+/** The next text or binary message; a close from the peer is the end of the session. */
+const receive = (ws: WebSocket.WebSocket): Effect.Effect<FrameReader.Text | FrameReader.Binary | typeof Supervisor.Ended, WebSocket.WebSocketError> =>
+  Effect.flatMap(ws.recv, (message) => {
+    switch (message._tag) {
+      case "Text":
+      case "Binary":
+        return Effect.succeed(message)
+      case "Close":
+        return Effect.succeed(Supervisor.Ended)
+      default:
+        // ping (already answered) or pong: not the handler's business
+        return receive(ws)
+    }
+  })
+
+/**
+ * Starts a feed in the current scope; closing the scope stops it and closes the connection.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <Sub, EH, R>(
+  options: Options<Sub, EH, R>
+): Effect.Effect<Supervisor.Supervisor<Sub, EH>, never, R | Scope.Scope> => {
+  const { dial, socket, url, ...rest } = options
+  const connect = dial === undefined
+    ? WebSocket.connect(url, socket)
+    : Effect.flatMap(dial, (transport) => WebSocket.connectOver(transport, url, socket))
+  return Supervisor.make({ ...rest, connect, receive })
+}
+
+/**
+ * A `subscribe` for the common JSON protocol: sends `{ method, params: subs, id }` as one text
+ * message (`SUBSCRIBE`/`UNSUBSCRIBE` as Binance spells them). Use it for `subscribe` and
+ * `unsubscribe` or write your own.
+ *
+ * @since 0.1.0
+ * @category helpers
+ */
+export const jsonRpcSubscribe = (method: string) => {
+  let id = 0
+  return (ws: WebSocket.WebSocket, subs: ReadonlyArray<string>): Effect.Effect<void, WebSocket.WebSocketError> =>
+    ws.sendText(JSON.stringify({ method, params: subs, id: ++id }))
+}

@@ -1,0 +1,240 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { readdirSync } from "node:fs"
+import * as http from "node:http"
+import type * as net from "node:net"
+import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import * as Backoff from "../../src/Reconnect/Backoff.ts"
+
+// The pool against a real node:http server on 127.0.0.1: the server tracks its sockets so the
+// tests can kill every connection, refuse connections (by closing the listener and listening
+// again on the same port), black-hole a request, or reset mid-response.
+
+interface Origin {
+  readonly port: number
+  readonly url: string
+  /** Sockets the server holds open now. */
+  readonly sockets: Set<net.Socket>
+  /** Requests seen per path+query. */
+  readonly seen: Map<string, number>
+  /** Connections accepted so far. */
+  accepted: number
+  /** Most requests in flight at once. */
+  maxInFlight: number
+  /** Stops listening and destroys every connection: connects are refused until `listen`. */
+  readonly refuse: () => Promise<void>
+  readonly listen: () => Promise<void>
+  readonly killAll: () => void
+  readonly close: () => Promise<void>
+}
+
+const openFds = () => readdirSync("/proc/self/fd").length
+
+const startOrigin = (): Promise<Origin> =>
+  new Promise((resolve) => {
+    let inFlight = 0
+    const sockets = new Set<net.Socket>()
+    const seen = new Map<string, number>()
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? "/"
+      seen.set(url, (seen.get(url) ?? 0) + 1)
+      inFlight++
+      origin.maxInFlight = Math.max(origin.maxInFlight, inFlight)
+      req.resume()
+      req.on("end", () => {
+        const path = url.split("?")[0]
+        if (path === "/black-hole") return
+        if (path === "/reset") {
+          res.writeHead(200, { "content-length": "100" })
+          res.write("partial")
+          setImmediate(() => (req.socket as net.Socket).resetAndDestroy())
+          inFlight--
+          return
+        }
+        const body = JSON.stringify({ url, id: new URL(url, "http://x").searchParams.get("id") })
+        // answer on a later turn so that many requests really are in flight together
+        setImmediate(() => {
+          inFlight--
+          res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+          res.end(body)
+        })
+      })
+    })
+    server.keepAliveTimeout = 60_000
+    server.on("connection", (socket: net.Socket) => {
+      origin.accepted++
+      sockets.add(socket)
+      socket.on("close", () => sockets.delete(socket))
+    })
+    let port = 0
+    const listen = () => new Promise<void>((ok) => server.listen(port, "127.0.0.1", () => ok()))
+    const killAll = () => {
+      for (const socket of sockets) socket.destroy()
+    }
+    const origin: Origin = {
+      get port() {
+        return port
+      },
+      get url() {
+        return `http://127.0.0.1:${port}`
+      },
+      sockets,
+      seen,
+      accepted: 0,
+      maxInFlight: 0,
+      refuse: () =>
+        new Promise<void>((ok) => {
+          server.close(() => ok())
+          killAll()
+        }),
+      listen,
+      killAll,
+      close: () =>
+        new Promise<void>((ok) => {
+          killAll()
+          if (server.listening) server.close(() => ok())
+          else ok()
+        })
+    }
+    listen().then(() => {
+      port = (server.address() as net.AddressInfo).port
+      resolve(origin)
+    })
+  })
+
+const withOrigin = <A, E>(f: (origin: Origin) => Effect.Effect<A, E, any>) =>
+  Effect.acquireUseRelease(Effect.promise(startOrigin), f, (origin) => Effect.promise(origin.close))
+
+/** Fast schedules so real-time healing takes milliseconds, not seconds. */
+const fast = {
+  reconnectSchedule: Backoff.exponential({ base: "2 millis", cap: "20 millis" }),
+  acquireSchedule: Backoff.exponential({ base: "1 millis", cap: "20 millis", retries: 200 }),
+  readTimeout: "300 millis"
+} as const
+
+const get = (pool: ClientPool.ClientPool, path: string) => pool.request((w) => w.get(path).finish())
+
+/** Polls `condition` on the real clock until it holds (bounded), for socket events to land. */
+const eventually = (condition: () => boolean, what: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 500; i++) {
+      if (condition()) return
+      yield* Effect.sleep("2 millis")
+    }
+    assert.fail(`timed out waiting for: ${what}`)
+  })
+
+describe("ClientPool against a node:http server on 127.0.0.1", () => {
+  it.live("1000 fibers share 8 connections; every response is matched to its own request", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        // a loaded 2-core machine can take a while to answer 1000 queued requests
+        const pool = yield* ClientPool.make({ url: origin.url, connections: 8, ...fast, readTimeout: "10 seconds" })
+        const ids = Array.from({ length: 1000 }, (_, i) => i)
+        const responses = yield* Effect.forEach(
+          ids,
+          (id) => Effect.map(get(pool, `/echo?id=${id}`), (r) => JSON.parse(r.text).id as string),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(responses, ids.map(String))
+        assert.strictEqual(origin.accepted, 8)
+        assert.isAtMost(origin.maxInFlight, 8)
+        assert.isAtLeast(origin.maxInFlight, 2)
+        const stats = yield* pool.stats
+        assert.deepStrictEqual([stats.available, stats.inUse, stats.waiting], [8, 0, 0])
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("a reset mid-response fails that request only; the slot heals and later requests succeed", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const pool = yield* ClientPool.make({ url: origin.url, connections: 2, ...fast })
+        const exit = yield* Effect.exit(get(pool, "/reset"))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0].error : undefined
+        assert.strictEqual(error?._tag, "HttpError")
+        assert.isTrue(error?.requestSent)
+        for (let i = 0; i < 20; i++) assert.strictEqual((yield* get(pool, `/ok?id=${i}`)).status, 200)
+        yield* eventually(() => origin.sockets.size === 2, "two healthy connections")
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("connections the server closed while idle are never written to; the pool renews them", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const pool = yield* ClientPool.make({ url: origin.url, connections: 4, ...fast, healthCheckInterval: "1 hour" })
+        // the pool is built when its connects complete; the server may accept them a little later
+        yield* eventually(() => origin.sockets.size === 4, "the server accepted all four connections")
+        origin.killAll()
+        yield* eventually(() => origin.sockets.size === 0, "server closed its sockets")
+        // give the client side the FIN; then every idle slot is stale and must not be used
+        yield* Effect.sleep("20 millis")
+        assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+        const before = origin.seen.size
+        assert.strictEqual((yield* get(pool, "/fresh?id=1")).status, 200)
+        assert.strictEqual(origin.seen.size, before + 1)
+        assert.strictEqual(origin.seen.get("/fresh?id=1"), 1)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("while the origin refuses connections acquire times out; the pool recovers by itself when it returns", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const pool = yield* ClientPool.make({
+          url: origin.url,
+          connections: 2,
+          ...fast,
+          acquireSchedule: Backoff.exponential({ base: "1 millis", cap: "5 millis", retries: 10 })
+        })
+        yield* Effect.promise(origin.refuse)
+        yield* Effect.sleep("20 millis")
+        const down = yield* Effect.exit(get(pool, "/during-outage"))
+        assert.isTrue(Exit.isFailure(down))
+        const tag = Exit.isFailure(down) ? (down.cause as any).reasons[0].error._tag : undefined
+        assert.include(["AcquireTimeout", "HttpError"], tag)
+        assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+        yield* Effect.promise(origin.listen)
+        yield* eventually(() => origin.sockets.size === 2, "both slots reconnected")
+        assert.strictEqual((yield* get(pool, "/after-outage")).status, 200)
+        assert.isAtLeast((yield* pool.stats).totalReconnects, 2)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("a black-holed POST times out and is never sent again, even through retryIdempotent", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const pool = yield* ClientPool.make({ url: origin.url, connections: 2, ...fast })
+        const exit = yield* Effect.exit(
+          ClientPool.retryIdempotent("POST", pool.request((w) => w.post("/black-hole").body("{}").finish()))
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0].error : undefined
+        assert.deepStrictEqual([error?.reason?._tag, error?.requestSent], ["ReadTimeout", true])
+        yield* Effect.sleep("50 millis")
+        assert.strictEqual(origin.seen.get("/black-hole"), 1)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("1000 kill-and-heal cycles leak no socket or file descriptor", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const fdsBefore = openFds()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* ClientPool.make({ url: origin.url, connections: 2, ...fast })
+          for (let cycle = 0; cycle < 1000; cycle++) {
+            const response = yield* ClientPool.retryIdempotent("GET", get(pool, `/cycle?id=${cycle}`))
+            assert.strictEqual(response.status, 200)
+            origin.killAll()
+          }
+          const stats = yield* pool.stats
+          assert.isAtLeast(stats.totalReconnects, 900)
+        }))
+        yield* eventually(() => origin.sockets.size === 0, "the server sees every socket closed")
+        // the client's sockets are all closed too: no descriptor left behind (a little slack for
+        // descriptors the runtime opens on its own)
+        yield* eventually(() => openFds() <= fdsBefore + 2, "file descriptors back to where they were")
+      })
+    ), 120_000)
+})

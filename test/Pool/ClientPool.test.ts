@@ -1,0 +1,339 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { TestClock } from "effect/testing"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
+import { ConnectError } from "../../src/Transport/Transport.ts"
+
+// The pool over in-memory connections under TestClock: a scripted origin whose every connection
+// is a memory pair with a server fiber answering requests, so refusals, resets, server-side
+// closes and black holes are placed exactly and no time passes unless the test moves it.
+
+interface Origin {
+  /** Connections opened so far, in order; each with its pair for fault injection. */
+  readonly pairs: Array<Memory.Pair>
+  /** Requests seen by the server: `connection#:METHOD path`. */
+  readonly seen: Array<string>
+  /** Refuse the next `n` connects. */
+  refuse(n: number): void
+  /** While true, the server reads requests but never answers. */
+  blackHole: boolean
+  /** The server reads this many more requests without answering them. */
+  swallow: number
+  /** Answer with `Connection: close` after this many requests per connection. */
+  closeAfter: number
+  readonly connect: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
+}
+
+const HEAD_END = "\r\n\r\n"
+
+/** Reads one request (head + Content-Length body) from the server end; `undefined` at EOF. */
+const readRequest = (server: Memory.MemoryTransport, buf: ReadBuf.ReadBuf) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const text = buf.data().toString("latin1")
+      const end = text.indexOf(HEAD_END)
+      if (end >= 0) {
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0)
+        if (text.length >= end + 4 + length) {
+          buf.advance(end + 4 + length)
+          return text.slice(0, text.indexOf("\r\n"))
+        }
+      }
+      const n = yield* Effect.orElseSucceed(server.read(buf), () => 0)
+      if (n === 0) return undefined
+    }
+  })
+
+const makeOrigin = (options: HttpConnection.Options = {}) =>
+  Effect.sync(() => {
+    let refusals = 0
+    const origin: Origin = {
+      pairs: [],
+      seen: [],
+      refuse: (n) => void (refusals = n),
+      blackHole: false,
+      swallow: 0,
+      closeAfter: Infinity,
+      connect: Effect.gen(function*() {
+        if (refusals > 0) {
+          refusals--
+          return yield* Effect.fail(
+            new HttpConnection.HttpError({
+              address: "origin.test:80",
+              reason: new ConnectError({ address: "origin.test:80", kind: "Refused" }),
+              requestSent: false
+            })
+          )
+        }
+        const pair = yield* Memory.pair()
+        const id = origin.pairs.push(pair)
+        const serve = Effect.gen(function*() {
+          const buf = ReadBuf.make({ capacity: 64 * 1024 })
+          for (let n = 1;; n++) {
+            const line = yield* readRequest(pair.server, buf)
+            if (line === undefined) return
+            origin.seen.push(`${id}:${line.split(" ").slice(0, 2).join(" ")}`)
+            if (origin.blackHole) continue
+            if (origin.swallow > 0) {
+              origin.swallow--
+              continue
+            }
+            const close = n >= origin.closeAfter
+            const body = `conn ${id} req ${n}`
+            yield* pair.server.write(
+              new TextEncoder().encode(
+                `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${close ? "Connection: close\r\n" : ""}\r\n${body}`
+              )
+            )
+            if (close) return yield* pair.server.end()
+          }
+        })
+        yield* Effect.forkScoped(Effect.ignore(serve))
+        return yield* HttpConnection.make(pair.client, { readTimeout: "2 seconds", ...options })
+      })
+    }
+    return origin
+  })
+
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 30; i++) yield* Effect.yieldNow
+})
+
+const makePool = (origin: Origin, options: Partial<ClientPool.Options> = {}) =>
+  ClientPool.make({ url: "http://origin.test", connections: 2, connect: origin.connect, ...options })
+
+const get = (pool: ClientPool.ClientPool, path: string) => pool.request((w) => w.get(path).finish())
+const post = (pool: ClientPool.ClientPool, path: string) => pool.request((w) => w.post(path).body("{}").finish())
+
+describe("ClientPool over memory connections", () => {
+  it.effect("connects every slot when built and sends requests with the configured writer", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { basePath: "/api/v3", connections: 3 })
+      assert.strictEqual(origin.pairs.length, 3)
+      assert.deepStrictEqual(yield* pool.stats, { available: 3, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
+      const response = yield* get(pool, "/ticker")
+      assert.deepStrictEqual([response.status, response.text], [200, "conn 1 req 1"])
+      assert.deepStrictEqual(origin.seen, ["1:GET /api/v3/ticker"])
+    }))
+
+  it.effect("a failed initial connect fails the build with its typed error", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.refuse(1)
+      const exit = yield* Effect.exit(makePool(origin))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? exit.cause : undefined
+      assert.match(String(error), /connect to origin\.test:80 failed/)
+    }))
+
+  it.effect("hands out the most recently returned slot first (LIFO)", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 3 })
+      const order: Array<number> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        const a = yield* pool.acquire
+        const b = yield* pool.acquire
+        order.push(a.id, b.id)
+      }))
+      // b was released last (scope finalizers run in reverse), so it is on top now
+      const again = yield* Effect.scoped(Effect.map(pool.acquire, (s) => s.id))
+      order.push(again)
+      assert.deepStrictEqual(order, [0, 1, 0])
+      const twice = yield* Effect.scoped(Effect.map(pool.acquire, (s) => s.id))
+      assert.strictEqual(twice, 0)
+    }))
+
+  it.effect("tryAcquire never waits: none while every slot is leased, a slot again once one returns", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin)
+      const scope = yield* Scope.make()
+      const first = yield* Scope.provide(pool.tryAcquire, scope)
+      const second = yield* Scope.provide(pool.tryAcquire, scope)
+      assert.isTrue(Option.isSome(first) && Option.isSome(second))
+      assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+      assert.deepStrictEqual((yield* pool.stats).inUse, 2)
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(Option.isSome(yield* Effect.scoped(pool.tryAcquire)))
+    }))
+
+  it.effect("acquire waits for a returned slot, then times out per the acquire schedule", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const holder = yield* Scope.make()
+      yield* Scope.provide(pool.acquire, holder)
+      const waiting = yield* Effect.forkChild(Effect.scoped(Effect.map(pool.acquire, (s) => s.id)))
+      yield* settle
+      assert.strictEqual((yield* pool.stats).waiting, 1)
+      yield* TestClock.adjust("10 millis")
+      yield* Scope.close(holder, Exit.void)
+      assert.deepStrictEqual(yield* Fiber.await(waiting), Exit.succeed(0))
+      // now hold it for good: the default schedule gives up after 20 retries (~11 s)
+      yield* Scope.provide(pool.acquire, yield* Scope.make())
+      const timeout = yield* Effect.forkChild(Effect.scoped(pool.acquire))
+      yield* TestClock.adjust("11022 millis")
+      assert.isUndefined(timeout.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(timeout)
+      assert.deepStrictEqual(
+        exit,
+        Exit.fail(new ClientPool.AcquireTimeout({ origin: "origin.test", attempts: 21, waited: Duration.millis(11023) }))
+      )
+      assert.strictEqual((yield* pool.stats).waiting, 0)
+    }))
+
+  it.effect("an interrupted waiter leaves no slot behind", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const holder = yield* Scope.make()
+      yield* Scope.provide(pool.acquire, holder)
+      const waiting = yield* Effect.forkChild(Effect.scoped(pool.acquire))
+      yield* settle
+      yield* Fiber.interrupt(waiting)
+      yield* Scope.close(holder, Exit.void)
+      assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
+    }))
+
+  it.effect("never hands out a poisoned slot: a reset connection is ejected and healed in the background", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      assert.strictEqual((yield* get(pool, "/a")).text, "conn 1 req 1")
+      // the server resets while the slot is idle: the probe sees it before any byte is written
+      yield* origin.pairs[0]!.drop()
+      assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+      assert.deepStrictEqual((yield* pool.stats).reconnecting, 1)
+      yield* settle
+      const healed = yield* Effect.scoped(Effect.map(pool.tryAcquire, Option.map((s) => s.connection.status)))
+      assert.deepStrictEqual(healed, Option.some("Ready"))
+      assert.strictEqual((yield* get(pool, "/b")).text, "conn 2 req 1")
+      assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 1, waiting: 0 })
+      assert.deepStrictEqual(origin.seen, ["1:GET /a", "2:GET /b"])
+    }))
+
+  it.effect("reconnects at 100, 200, 400 ms while the origin refuses, and serves a waiting acquirer when it returns", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      yield* origin.pairs[0]!.drop()
+      origin.refuse(3)
+      const waiting = yield* Effect.forkChild(get(pool, "/after-outage"))
+      yield* settle
+      assert.strictEqual(origin.pairs.length, 1)
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("200 millis")
+      assert.strictEqual(origin.pairs.length, 1)
+      yield* TestClock.adjust("399 millis")
+      assert.strictEqual(origin.pairs.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(origin.pairs.length, 2)
+      const response = yield* Fiber.join(waiting)
+      assert.strictEqual(response.text, "conn 2 req 1")
+    }))
+
+  it.effect("a response with Connection: close completes, and the slot is renewed before its next use", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.closeAfter = 2
+      const pool = yield* makePool(origin, { connections: 1 })
+      const texts: Array<string> = []
+      for (let i = 0; i < 5; i++) {
+        texts.push((yield* get(pool, `/r${i}`)).text)
+        yield* settle
+      }
+      assert.deepStrictEqual(texts, ["conn 1 req 1", "conn 1 req 2", "conn 2 req 1", "conn 2 req 2", "conn 3 req 1"])
+      assert.strictEqual((yield* pool.stats).totalReconnects, 2)
+    }))
+
+  it.effect("renews slots whose idle keep-alive time ran out, in the background, so the pool stays warm", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin({ idleTimeout: "4 seconds" })
+      const pool = yield* makePool(origin, { connections: 2 })
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      // both idle connections expired and were replaced by the health check
+      assert.strictEqual(origin.pairs.length, 4)
+      const stats = yield* pool.stats
+      assert.deepStrictEqual([stats.available, stats.totalReconnects], [2, 2])
+      assert.strictEqual((yield* get(pool, "/warm")).text, "conn 4 req 1")
+    }))
+
+  it.effect("a black-holed request poisons its slot with a read timeout; the next request goes to a healed slot", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      origin.blackHole = true
+      const pending = yield* Effect.forkChild(get(pool, "/slow"))
+      yield* TestClock.adjust("2 seconds")
+      const exit = yield* Fiber.await(pending)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0].error as HttpConnection.HttpError : undefined
+      assert.deepStrictEqual([error?.reason._tag, error?.requestSent], ["ReadTimeout", true])
+      origin.blackHole = false
+      yield* settle
+      assert.strictEqual((yield* get(pool, "/fast")).text, "conn 2 req 1")
+    }))
+
+  it.effect("retryIdempotent retries a GET on a transport failure but never re-sends a POST that reached the socket", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      origin.blackHole = true
+      const postFiber = yield* Effect.forkChild(ClientPool.retryIdempotent("POST", post(pool, "/order")))
+      yield* TestClock.adjust("2 seconds")
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(postFiber)))
+      yield* settle
+      assert.deepStrictEqual(origin.seen, ["1:POST /order"])
+      origin.blackHole = false
+      origin.swallow = 1
+      const getFiber = yield* Effect.forkChild(ClientPool.retryIdempotent("GET", get(pool, "/book")))
+      yield* TestClock.adjust("2 seconds")
+      const response = yield* Fiber.join(getFiber)
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(origin.seen.filter((s) => s.includes("/book")).length, 2)
+      assert.deepStrictEqual(origin.seen.filter((s) => s.includes("/order")).length, 1)
+    }))
+
+  it.effect("closing the pool's scope closes every connection and stops reconnecting", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(makePool(origin, { connections: 2 }), scope)
+      yield* origin.pairs[0]!.drop()
+      origin.refuse(1000)
+      yield* Effect.scoped(pool.tryAcquire)
+      assert.strictEqual((yield* pool.stats).reconnecting, 1)
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), ["destroyed", "destroyed"])
+      yield* TestClock.adjust("1 minute")
+      assert.strictEqual(origin.pairs.length, 2)
+    }))
+})
+
+describe("ClientPool.isRetryable", () => {
+  const failure = (requestSent: boolean, reason: HttpConnection.HttpErrorReason) =>
+    new HttpConnection.HttpError({ address: "a:1", reason, requestSent })
+  it("retries idempotent methods, and any method whose bytes never left", () => {
+    const timeout = new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) })
+    assert.isTrue(ClientPool.isRetryable("GET", failure(true, timeout)))
+    assert.isTrue(ClientPool.isRetryable("PUT", failure(true, timeout)))
+    assert.isFalse(ClientPool.isRetryable("POST", failure(true, timeout)))
+    assert.isFalse(ClientPool.isRetryable("PATCH", failure(true, timeout)))
+    assert.isTrue(ClientPool.isRetryable("POST", failure(false, timeout)))
+    assert.isFalse(
+      ClientPool.isRetryable("GET", new ClientPool.AcquireTimeout({ origin: "a", attempts: 1, waited: Duration.zero }))
+    )
+  })
+})

@@ -1,0 +1,469 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { TestClock } from "effect/testing"
+import * as FrameReader from "../../src/Codec/FrameReader.ts"
+import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
+import * as Handshake from "../../src/Codec/Handshake.ts"
+import * as MaskSource from "../../src/Codec/MaskSource.ts"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
+import type { Transport } from "../../src/Transport/Transport.ts"
+import * as WebSocket from "../../src/Transport/WebSocket.ts"
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")
+
+/** A client and a server WebSocket over one memory pair. */
+const connected = (
+  options: {
+    readonly memory?: Memory.Options
+    readonly client?: WebSocket.ConnectOptions
+    readonly server?: WebSocket.AcceptOptions
+  } = {}
+) =>
+  Effect.gen(function*() {
+    const pair = yield* Memory.pair(options.memory)
+    const [client, server] = yield* Effect.all([
+      WebSocket.connectOver(pair.client, "ws://memory.test/feed?x=1", options.client),
+      WebSocket.accept(pair.server, options.server)
+    ], { concurrency: 2 })
+    return { pair, client, server }
+  })
+
+/** Everything the peer has sent so far, parsed as frames of the given role's reader. */
+const readFrames = (transport: Transport, role: "client" | "server", count: number) =>
+  Effect.gen(function*() {
+    const reader = FrameReader.make({ role })
+    const out: Array<FrameReader.OwnedMessage | FrameReader.FrameViolation> = []
+    while (out.length < count) {
+      const result = reader.next()
+      if (result._tag === "NeedMore") {
+        if ((yield* transport.read(reader.readBuf)) === 0) break
+        continue
+      }
+      out.push("closeCode" in result ? result : FrameReader.toOwned(result))
+    }
+    return out
+  })
+
+/** Sends a raw HTTP request head and returns the raw response text (until the blank line). */
+const rawUpgrade = (transport: Transport, head: string) =>
+  Effect.gen(function*() {
+    yield* transport.write(Buffer.from(head, "latin1"))
+    const buf = ReadBuf.make({ capacity: 4096 })
+    while (!buf.data().toString("latin1").includes("\r\n\r\n")) {
+      if ((yield* transport.read(buf)) === 0) break
+    }
+    return buf.data().toString("latin1")
+  })
+
+const validHead = (extra = "") =>
+  "GET /chat HTTP/1.1\r\nHost: memory.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
+
+describe("WebSocket over the memory pair", () => {
+  it.effect("exchanges text and binary both ways and reports the upgrade to the server", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({
+        client: { protocols: ["v2", "v1"], headers: { "X-Api-Key": "k1" } },
+        server: { protocols: ["v1", "v2"] }
+      })
+      assert.strictEqual(client.protocol, "v1")
+      assert.strictEqual(server.protocol, "v1")
+      assert.strictEqual(server.upgrade?.target, "/feed?x=1")
+      assert.deepInclude(server.upgrade?.headers ?? [], ["X-Api-Key", "k1"])
+      yield* client.sendText("héllo")
+      const text = yield* server.recv
+      assert.deepStrictEqual(FrameReader.toOwned(text), { _tag: "Text", text: "héllo" })
+      yield* server.sendBinary(new Uint8Array([1, 2, 3]))
+      const binary = yield* client.recv
+      assert.deepStrictEqual(FrameReader.toOwned(binary), { _tag: "Binary", payload: new Uint8Array([1, 2, 3]) })
+    }))
+
+  it.effect("answers a ping with a pong carrying the same payload and returns both to the callers", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      yield* client.sendPing("are you there")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), {
+        _tag: "Ping",
+        payload: new Uint8Array(Buffer.from("are you there"))
+      })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), {
+        _tag: "Pong",
+        payload: new Uint8Array(Buffer.from("are you there"))
+      })
+    }))
+
+  it.effect("does not answer pings when autoPong is off", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ server: { autoPong: false } })
+      yield* client.sendPing("x")
+      assert.strictEqual((yield* server.recv)._tag, "Ping")
+      yield* server.sendText("after")
+      const next = yield* client.recv
+      assert.deepStrictEqual(FrameReader.toOwned(next), { _tag: "Text", text: "after" })
+    }))
+
+  it.effect("runs the closing handshake started by the client; later calls fail with ClosedError", () =>
+    Effect.gen(function*() {
+      const { client, pair, server } = yield* connected()
+      const closing = yield* Effect.forkChild(client.close(4000, "bye"))
+      const close = yield* server.recv
+      assert.deepStrictEqual(FrameReader.toOwned(close), { _tag: "Close", code: 4000, reason: "bye" })
+      yield* Fiber.join(closing)
+      assert.deepStrictEqual([client.state, server.state], ["closed", "closed"])
+      assert.deepStrictEqual([pair.client.state, pair.server.state], ["ended", "ended"])
+      const error = yield* Effect.flip(server.recv)
+      assert.deepStrictEqual(
+        error.reason,
+        new WebSocket.ClosedError({ address: "memory:client", operation: "recv", code: 4000, reason: "bye", by: "peer" })
+      )
+      const sendError = yield* Effect.flip(client.sendText("late"))
+      assert.strictEqual(sendError.reason._tag, "ClosedError")
+      assert.strictEqual(
+        sendError.message,
+        "WebSocket memory:server: send after the stream was closed by the local side (code 4000, \"bye\")"
+      )
+      // idempotent
+      yield* client.close()
+    }))
+
+  it.effect("runs the closing handshake started by the server while the client sits in recv", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      const receiving = yield* Effect.forkChild(client.recv.pipe(Effect.map(FrameReader.toOwned)))
+      yield* server.close(1001, "restart")
+      assert.deepStrictEqual(yield* Fiber.join(receiving), { _tag: "Close", code: 1001, reason: "restart" })
+    }))
+
+  it.effect("close() while another fiber is in recv leaves reading to that fiber", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      const receiving = yield* Effect.forkChild(client.recv.pipe(Effect.map(FrameReader.toOwned)))
+      yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(client.close())
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Close", code: 1000, reason: "" })
+      assert.deepStrictEqual(yield* Fiber.join(receiving), { _tag: "Close", code: 1000, reason: "" })
+      yield* Fiber.join(closing)
+    }))
+
+  it.effect("delivers frames that arrive in the same write as the upgrade request", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const writer = FrameWriter.make({ role: "client", maskSource: MaskSource.fixed([1, 2, 3, 4]) })
+      const frame = new Uint8Array(64)
+      const n = writer.encodeInto(frame, 0, FrameWriter.Kind.Text, "early")
+      assert.isNumber(n)
+      yield* pair.client.write(Buffer.concat([Buffer.from(validHead(), "latin1"), frame.subarray(0, n as number)]))
+      const server = yield* WebSocket.accept(pair.server)
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Text", text: "early" })
+    }))
+
+  it.effect("keeps leftovers bigger than a tiny slab and delivers them over the next reads", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const writer = FrameWriter.make({ role: "client", maskSource: MaskSource.fixed([9, 8, 7, 6]) })
+      const frames = Buffer.alloc(4000)
+      let at = 0
+      for (let i = 0; i < 40; i++) at += writer.encodeInto(frames, at, FrameWriter.Kind.Text, `message ${i}`) as number
+      yield* pair.client.write(Buffer.concat([Buffer.from(validHead(), "latin1"), frames.subarray(0, at)]))
+      const server = yield* WebSocket.accept(pair.server, { bufferCapacity: 64, maxFrameSize: 32 })
+      const got: Array<string> = []
+      for (let i = 0; i < 40; i++) got.push((yield* server.recv).payload.toString())
+      assert.deepStrictEqual(got, Array.from({ length: 40 }, (_, i) => `message ${i}`))
+    }))
+
+  it.effect("delivers frames the server sends right behind its 101 in one write", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const connecting = yield* Effect.forkChild(WebSocket.connectOver(pair.client, "ws://memory.test/"))
+      const request = ReadBuf.make({ capacity: 4096 })
+      while (!request.data().toString("latin1").includes("\r\n\r\n")) yield* pair.server.read(request)
+      const key = /Sec-WebSocket-Key: (.+)\r\n/.exec(request.data().toString("latin1"))![1]!
+      yield* pair.server.write(Buffer.concat([
+        Buffer.from(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${Handshake.acceptKey(key)}\r\n\r\n`,
+          "latin1"
+        ),
+        hex("81 05 66 69 72 73 74 82 01 ff")
+      ]))
+      const client = yield* Fiber.join(connecting)
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "first" })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Binary", payload: new Uint8Array([0xff]) })
+    }))
+
+  it.effect("refuses a bad upgrade with 400 and a wrong version with 426", () =>
+    Effect.gen(function*() {
+      const bad = yield* Memory.pair()
+      const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(bad.server)))
+      const response = yield* rawUpgrade(bad.client, validHead().replace("Upgrade: websocket", "Upgrade: h2c"))
+      assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/)
+      const error = yield* Fiber.join(serving)
+      assert.strictEqual(error.reason._tag, "HandshakeError")
+      assert.strictEqual(error.reason._tag === "HandshakeError" && error.reason.violation._tag, "UpgradeNotWebSocket")
+      assert.strictEqual(error.message, "WebSocket handshake with memory:client failed: WebSocket upgrade refused: Upgrade header must be websocket")
+
+      const old = yield* Memory.pair()
+      const serving2 = yield* Effect.forkChild(Effect.flip(WebSocket.accept(old.server)))
+      const response2 = yield* rawUpgrade(old.client, validHead().replace("Version: 13", "Version: 8"))
+      assert.match(response2, /^HTTP\/1\.1 426 Upgrade Required\r\n/)
+      assert.include(response2, "Sec-WebSocket-Version: 13\r\n")
+      const error2 = yield* Fiber.join(serving2)
+      assert.strictEqual(error2.reason._tag === "HandshakeError" && error2.reason.violation._tag, "UnsupportedWebSocketVersion")
+    }))
+
+  it.effect("fails the client handshake when the server answers 200", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const connecting = yield* Effect.forkChild(Effect.flip(WebSocket.connectOver(pair.client, "ws://memory.test/")))
+      const buf = ReadBuf.make({ capacity: 4096 })
+      yield* pair.server.read(buf)
+      yield* pair.server.write(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+      const error = yield* Fiber.join(connecting)
+      assert.deepStrictEqual(error.reason._tag === "HandshakeError" && error.reason.violation, {
+        _tag: "UnexpectedStatus",
+        message: "expected 101 Switching Protocols, got 200",
+        status: 200
+      })
+    }))
+
+  it.effect("handshakes and streams with bytes delivered one at a time", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { chunkSize: 1 } })
+      const payload = Buffer.alloc(300, 7)
+      yield* client.sendBinary(payload)
+      yield* client.sendText("tail")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Binary", payload: new Uint8Array(payload) })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Text", text: "tail" })
+    }))
+
+  it.effect("reads a 64 KiB message delivered one byte per read (65 551 reads, one recv)", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { chunkSize: 1, capacity: 1 << 20 } })
+      const payload = Buffer.alloc(65_536, 3)
+      yield* client.sendBinary(payload)
+      const message = yield* server.recv
+      assert.isTrue(message.payload.equals(payload))
+    }))
+
+  it.effect("joins fragmented messages and grows the read slab only to the message", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({
+        client: { fragmentSize: 1000 },
+        server: { bufferCapacity: 1024 }
+      })
+      const payload = Buffer.alloc(100_000)
+      for (let i = 0; i < payload.length; i++) payload[i] = i % 253
+      const sending = yield* Effect.forkChild(client.sendBinary(payload))
+      const message = yield* server.recv
+      yield* Fiber.join(sending)
+      assert.isTrue(message.payload.equals(payload))
+    }))
+
+  it.effect("fails with ProtocolError and sends close 1002 when the server sets RSV1", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const accepting = yield* Effect.forkChild(WebSocket.accept(pair.server))
+      const client = yield* WebSocket.connectOver(pair.client, "ws://memory.test/")
+      yield* Fiber.join(accepting)
+      yield* pair.server.write(hex("c1 02 6f 6b"))
+      const error = yield* Effect.flip(client.recv)
+      assert.deepStrictEqual(error.reason._tag === "ProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
+        "ReservedBitsSet",
+        1002
+      ])
+      assert.strictEqual(
+        error.message,
+        "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
+      )
+      const frames = yield* readFrames(pair.server, "server", 1)
+      assert.deepStrictEqual(frames[0], {
+        _tag: "Close",
+        code: 1002,
+        reason: "reserved bits set (RSV1) but no extension was negotiated"
+      })
+      assert.isTrue(pair.server.peerEnded)
+      // latched
+      assert.strictEqual((yield* Effect.flip(client.recv)).reason, error.reason)
+    }))
+
+  it.effect("sends close 1007 for invalid UTF-8 and 1009 for a message over maxMessageSize", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ server: { maxMessageSize: 10 } })
+      yield* pair.server.write(hex("81 02 c3 28"))
+      const error = yield* Effect.flip(client.recv)
+      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.closeCode, 1007)
+
+      const second = yield* connected({ server: { maxMessageSize: 10 } })
+      yield* second.client.sendBinary(new Uint8Array(11))
+      const tooBig = yield* Effect.flip(second.server.recv)
+      assert.deepStrictEqual(tooBig.reason._tag === "ProtocolError" && tooBig.reason.violation, {
+        _tag: "MessageTooBig",
+        closeCode: 1009,
+        message: "message payload of 11 bytes exceeds maxMessageSize 10",
+        length: 11,
+        max: 10
+      })
+      const frames = yield* readFrames(second.pair.client, "client", 1)
+      assert.strictEqual((frames[0] as { code: number }).code, 1009)
+    }))
+
+  it.effect("fails with a Reset TransportError when the connection drops mid-message", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected()
+      yield* pair.server.write(hex("82 7e 01 00 00 01 02"))
+      const receiving = yield* Effect.forkChild(Effect.flip(client.recv))
+      yield* Effect.yieldNow
+      yield* pair.drop()
+      const error = yield* Fiber.join(receiving)
+      assert.strictEqual(error.reason._tag, "TransportError")
+      assert.deepStrictEqual(
+        error.reason._tag === "TransportError" && [error.reason.error._tag, "kind" in error.reason.error && error.reason.error.kind],
+        ["ReadError", "Reset"]
+      )
+    }))
+
+  it.effect("fails with AbnormalClosure when the peer ends the stream mid-message", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected()
+      yield* pair.server.write(hex("82 05 01 02"))
+      yield* pair.server.end()
+      const error = yield* Effect.flip(client.recv)
+      assert.deepStrictEqual(error.reason, new WebSocket.AbnormalClosure({ address: "memory:server", midMessage: true }))
+      assert.strictEqual(
+        error.message,
+        "WebSocket memory:server: the peer ended the connection without a close frame in the middle of a message (1006)"
+      )
+    }))
+
+  it.effect("close() times out under the TestClock when the peer never answers, and destroys the socket", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { closeTimeout: "2 seconds" } })
+      const closing = yield* Effect.forkChild(Effect.flip(client.close()))
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(pair.client.state, "open")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(closing)
+      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.strictEqual(error.message, "WebSocket memory:server: close timed out after 2s")
+      assert.strictEqual(pair.client.state, "destroyed")
+    }))
+
+  it.effect("heartbeat: pings every interval and fails recv with a heartbeat timeout when the peer is silent", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({
+        client: { heartbeat: { interval: "1 second", timeout: "3 seconds" } }
+      })
+      const receiving = yield* Effect.forkChild(Effect.flip(client.recv))
+      yield* TestClock.adjust("2 seconds")
+      const pings = yield* readFrames(pair.server, "server", 2)
+      assert.deepStrictEqual(pings.map((p) => p._tag), ["Ping", "Ping"])
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(receiving)
+      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.strictEqual(error.message, "WebSocket memory:server: heartbeat timed out after 3s")
+      assert.strictEqual(pair.client.state, "destroyed")
+    }))
+
+  it.effect("heartbeat: a peer that answers pings keeps the connection alive", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({
+        client: { heartbeat: { interval: "1 second", timeout: "3 seconds" } }
+      })
+      // the server answers pings inside recv (autoPong)
+      yield* Effect.forkChild(Effect.forever(server.recv))
+      const received = yield* Effect.forkChild(Effect.forever(client.recv))
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(client.state, "open")
+      yield* Fiber.interrupt(received)
+    }))
+
+  it.effect("readTimeout fails recv with a read timeout under the TestClock", () =>
+    Effect.gen(function*() {
+      const { client } = yield* connected({ client: { readTimeout: "500 millis" } })
+      const receiving = yield* Effect.forkChild(Effect.flip(client.recv))
+      yield* TestClock.adjust("500 millis")
+      const error = yield* Fiber.join(receiving)
+      assert.strictEqual(error.message, "WebSocket memory:server: read timed out after 500ms")
+    }))
+
+  it.effect("a failed send poisons the stream: the next send fails fast with PoisonedError", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected()
+      yield* pair.server.destroy()
+      const first = yield* Effect.flip(client.sendText("lost"))
+      assert.deepStrictEqual(
+        first.reason._tag === "TransportError" && [first.reason.error._tag, "kind" in first.reason.error && first.reason.error.kind],
+        ["WriteError", "BrokenPipe"]
+      )
+      const second = yield* Effect.flip(client.sendText("again"))
+      assert.deepStrictEqual(second.reason, new WebSocket.PoisonedError({ address: "memory:server", cause: first.reason }))
+      assert.include(second.message, "send refused, an earlier write failed: WebSocket memory:server: write to memory:server failed: BrokenPipe")
+    }))
+
+  it.effect("sends wait for the peer to read when the pipe is full (backpressure) and never interleave", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { capacity: 1024 } })
+      const big = Buffer.alloc(10_000, 1)
+      const senders = yield* Effect.forkChild(
+        Effect.all([client.sendBinary(big), client.sendText("small"), client.sendBinary(big)], { concurrency: 3 })
+      )
+      yield* Effect.yieldNow
+      assert.isUndefined(senders.pollUnsafe())
+      const got: Array<string> = []
+      for (let i = 0; i < 3; i++) {
+        const m = yield* server.recv
+        got.push(`${m._tag}:${m.length}`)
+      }
+      yield* Fiber.join(senders)
+      assert.sameMembers(got, ["Binary:10000", "Text:5", "Binary:10000"])
+    }))
+
+  it.effect("refuses a ping over 125 bytes with InvalidMessage and writes nothing", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected()
+      const before = pair.client.bytesWritten
+      const error = yield* Effect.flip(client.sendPing(new Uint8Array(126)))
+      assert.strictEqual(error.reason._tag, "InvalidMessage")
+      assert.strictEqual(pair.client.bytesWritten, before)
+      yield* client.sendText("still fine")
+    }))
+
+  it.effect("yields between batches when many frames arrive in one read", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { maxBatch: 8 } })
+      const writer = FrameWriter.make({ role: "server" })
+      const frames = Buffer.alloc(1000 * 3)
+      let at = 0
+      for (let i = 0; i < 1000; i++) at += writer.encodeInto(frames, at, FrameWriter.Kind.Binary, new Uint8Array([i & 0xff])) as number
+      yield* pair.server.write(frames.subarray(0, at))
+      let other = -1
+      let received = 0
+      yield* Effect.forkChild(Effect.sync(() => {
+        other = received
+      }))
+      while (received < 1000) {
+        yield* client.recv
+        received++
+      }
+      assert.isAtLeast(other, 0)
+      assert.isAtMost(other, 8)
+    }))
+
+  it.effect("Stream of owned messages ends after the peer's close; Sink sends in order", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      const collecting = yield* Effect.forkChild(Stream.runCollect(WebSocket.messages(server)))
+      yield* Stream.run(
+        Stream.make("one", new Uint8Array([2]), { _tag: "Close", code: 1000, reason: "done" } as const),
+        WebSocket.sink(client)
+      )
+      assert.deepStrictEqual(yield* Fiber.join(collecting), [
+        { _tag: "Text", text: "one" },
+        { _tag: "Binary", payload: new Uint8Array([2]) },
+        { _tag: "Close", code: 1000, reason: "done" }
+      ])
+    }))
+})

@@ -1,0 +1,474 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import * as http from "node:http"
+import * as https from "node:https"
+import * as netModule from "node:net"
+import type * as net from "node:net"
+import { afterAll, beforeAll } from "vitest"
+import { WebSocket as WsClient, WebSocketServer } from "ws"
+import * as FrameReader from "../../src/Codec/FrameReader.ts"
+import * as FromSocket from "../../src/Transport/FromSocket.ts"
+import * as Tls from "../../src/Transport/Tls.ts"
+import * as WebSocket from "../../src/Transport/WebSocket.ts"
+import { echo, eventually, serveOurs } from "../support/ourServer.ts"
+import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
+
+// `ws` (npm) as the peer in both roles, on 127.0.0.1 with ephemeral ports. Every server counts
+// its raw TCP sockets so each test can check that nothing leaked.
+
+let ca: ThrowawayCa | undefined
+beforeAll(() => {
+  ca = makeThrowawayCa()
+})
+afterAll(() => ca?.remove())
+
+interface WsPeer {
+  readonly port: number
+  readonly wss: WebSocketServer
+  readonly open: () => number
+  readonly closes: Array<{ code: number; reason: string }>
+  readonly headers: Array<http.IncomingHttpHeaders>
+}
+
+/** A `ws` server (echo unless `onConnection` takes over) over http or https on 127.0.0.1:0. */
+const wsServer = (
+  options: { readonly secure?: boolean; readonly onConnection?: (ws: WsClient) => void } = {}
+) =>
+  Effect.acquireRelease(
+    Effect.callback<WsPeer & { server: http.Server }>((resume) => {
+      const server = options.secure ? https.createServer({ key: ca!.key, cert: ca!.cert }) : http.createServer()
+      let open = 0
+      server.on("connection", (socket: net.Socket) => {
+        open++
+        socket.on("close", () => open--)
+      })
+      const wss = new WebSocketServer({
+        server,
+        handleProtocols: (protocols) => (protocols.has("v1") ? "v1" : false)
+      })
+      const closes: Array<{ code: number; reason: string }> = []
+      const headers: Array<http.IncomingHttpHeaders> = []
+      wss.on("connection", (ws, request) => {
+        headers.push(request.headers)
+        ws.on("close", (code, reason) => closes.push({ code, reason: reason.toString() }))
+        ws.on("error", () => {})
+        if (options.onConnection !== undefined) return options.onConnection(ws)
+        ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }))
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          server,
+          port: (server.address() as net.AddressInfo).port,
+          wss,
+          open: () => open,
+          closes,
+          headers
+        })))
+    }),
+    ({ server, wss }) =>
+      Effect.sync(() => {
+        for (const client of wss.clients) client.terminate()
+        wss.close()
+        server.close()
+      })
+  )
+
+const pattern = (n: number, seed = 0) => {
+  const buf = Buffer.allocUnsafe(n)
+  for (let i = 0; i < n; i++) buf[i] = (i * 31 + seed) & 0xff
+  return buf
+}
+
+const owned = (m: FrameReader.Message) => FrameReader.toOwned(m)
+
+describe("WebSocket client against a ws server", () => {
+  it.live("echoes text and binary from 0 bytes to 1 MiB, with headers and a subprotocol", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/echo`, {
+          headers: [["X-Api-Key", "secret-1"]],
+          protocols: ["v2", "v1"]
+        })
+        assert.strictEqual(socket.protocol, "v1")
+        assert.strictEqual(peer.headers[0]!["x-api-key"], "secret-1")
+        for (const size of [0, 1, 125, 126, 65535, 65536, 1 << 20]) {
+          const data = pattern(size, size)
+          yield* socket.sendBinary(data)
+          const back = yield* socket.recv
+          assert.strictEqual(back._tag, "Binary")
+          assert.isTrue(back.payload.equals(data), `binary ${size}`)
+        }
+        const text = "ünïcödé ".repeat(20_000)
+        yield* socket.sendText(text)
+        assert.deepStrictEqual(owned(yield* socket.recv), { _tag: "Text", text })
+        yield* socket.close()
+      }))
+      yield* eventually(() => peer.open() === 0)
+      assert.deepStrictEqual(peer.closes, [{ code: 1000, reason: "" }])
+    }))
+
+  it.live("sends fragmented messages ws joins, and joins the fragments ws sends", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({
+        onConnection: (ws) => {
+          ws.on("message", (data, isBinary) => {
+            const bytes = data as Buffer
+            // answer in three fragments
+            const third = Math.ceil(bytes.length / 3)
+            ws.send(bytes.subarray(0, third), { binary: isBinary, fin: false })
+            ws.send(bytes.subarray(third, 2 * third), { binary: isBinary, fin: false })
+            ws.send(bytes.subarray(2 * third), { binary: isBinary, fin: true })
+          })
+        }
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`, { fragmentSize: 4096 })
+        const data = pattern(300_000)
+        yield* socket.sendBinary(data)
+        const back = yield* socket.recv
+        assert.isTrue(back.payload.equals(data))
+        yield* socket.sendText("fragmented text ✓ ".repeat(1000))
+        assert.deepStrictEqual(owned(yield* socket.recv), { _tag: "Text", text: "fragmented text ✓ ".repeat(1000) })
+        yield* socket.close()
+      }))
+      yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("gets ws's pong for its ping and answers ws's ping automatically", () =>
+    Effect.gen(function*() {
+      const pongs: Array<string> = []
+      const peer = yield* wsServer({
+        onConnection: (ws) => {
+          ws.on("pong", (data) => pongs.push(data.toString()))
+          ws.on("message", () => ws.ping("from ws"))
+        }
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`)
+        yield* socket.sendPing("from us")
+        assert.deepStrictEqual(owned(yield* socket.recv), { _tag: "Pong", payload: new Uint8Array(Buffer.from("from us")) })
+        yield* socket.sendText("ping me")
+        assert.deepStrictEqual(owned(yield* socket.recv), { _tag: "Ping", payload: new Uint8Array(Buffer.from("from ws")) })
+        yield* eventually(() => pongs.length === 1)
+        assert.deepStrictEqual(pongs, ["from ws"])
+        yield* socket.close()
+      }))
+      yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("closing handshake started by us: ws sees our code and reason", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`)
+        yield* socket.close(4001, "bye now")
+        assert.strictEqual(socket.state, "closed")
+      }))
+      yield* eventually(() => peer.closes.length === 1 && peer.open() === 0)
+      assert.deepStrictEqual(peer.closes, [{ code: 4001, reason: "bye now" }])
+    }))
+
+  it.live("closing handshake started by ws: recv returns its close and the socket ends", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({ onConnection: (ws) => ws.on("message", () => ws.close(4002, "server done")) })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`)
+        yield* socket.sendText("go")
+        assert.deepStrictEqual(owned(yield* socket.recv), { _tag: "Close", code: 4002, reason: "server done" })
+        const error = yield* Effect.flip(socket.recv)
+        assert.strictEqual(error.reason._tag, "ClosedError")
+      }))
+      yield* eventually(() => peer.open() === 0)
+      assert.deepStrictEqual(peer.closes, [{ code: 4002, reason: "server done" }])
+    }))
+
+  it.live("a server sending a frame with RSV2 set gets close 1002 and recv fails with ProtocolError", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({
+        onConnection: (ws) => {
+          // bypass ws's sender: a text frame with RSV2
+          ;(ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0xa1, 0x02, 0x68, 0x69]))
+        }
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`)
+        const error = yield* Effect.flip(socket.recv)
+        assert.deepStrictEqual(
+          error.reason._tag === "ProtocolError" && [error.reason.violation._tag, error.reason.closeCode],
+          ["ReservedBitsSet", 1002]
+        )
+        assert.strictEqual(
+          error.message,
+          `WebSocket 127.0.0.1:${peer.port}: protocol violation by the peer: reserved bits set (RSV2) but no extension was negotiated (sent close 1002)`
+        )
+      }))
+      yield* eventually(() => peer.closes.length === 1 && peer.open() === 0)
+      assert.strictEqual(peer.closes[0]!.code, 1002)
+    }))
+
+  it.live("a server that resets the connection mid-message fails recv with a Reset ReadError", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({
+        onConnection: (ws) => {
+          const raw = (ws as unknown as { _socket: net.Socket })._socket
+          // a binary frame announcing 1000 bytes, 3 sent, then RST
+          raw.write(Buffer.from([0x82, 0x7e, 0x03, 0xe8, 1, 2, 3]), () => setTimeout(() => raw.resetAndDestroy(), 20))
+        }
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${peer.port}/`)
+        const error = yield* Effect.flip(socket.recv)
+        assert.deepStrictEqual(
+          error.reason._tag === "TransportError" && [error.reason.error._tag, (error.reason.error as { kind?: string }).kind],
+          ["ReadError", "Reset"]
+        )
+        assert.include(error.message, `WebSocket 127.0.0.1:${peer.port}: read from 127.0.0.1:${peer.port} failed: Reset`)
+        const send = yield* Effect.flip(socket.sendText("x"))
+        // the stream failed: sends report the same failure
+        assert.strictEqual(send.reason, error.reason)
+      }))
+      yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("wss:// through the throwaway CA; an untrusted CA is a TlsError", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer({ secure: true })
+      const tls = Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem] })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`wss://localhost:${peer.port}/secure`, { tls })
+        const data = pattern(1 << 20, 3)
+        yield* socket.sendBinary(data)
+        assert.isTrue((yield* socket.recv).payload.equals(data))
+        yield* socket.close()
+      }))
+      const error = yield* Effect.flip(Effect.scoped(WebSocket.connect(`wss://localhost:${peer.port}/`)))
+      assert.deepStrictEqual(
+        error.reason._tag === "TransportError" && [error.reason.error._tag, (error.reason.error as { reason?: string }).reason],
+        ["TlsError", "CertificateUntrusted"]
+      )
+      yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("connectOver runs over an effect/socket Socket adapted with FromSocket", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const effectSocket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: peer.port })
+        const transport = yield* FromSocket.fromSocket(effectSocket, { remoteAddress: `127.0.0.1:${peer.port}` })
+        const socket = yield* WebSocket.connectOver(transport, `ws://127.0.0.1:${peer.port}/via-effect-socket`)
+        const data = pattern(200_000, 1)
+        yield* socket.sendBinary(data)
+        assert.isTrue((yield* socket.recv).payload.equals(data))
+        yield* socket.close(1000, "adapter")
+      }))
+      yield* eventually(() => peer.closes.length === 1 && peer.open() === 0)
+      assert.deepStrictEqual(peer.closes, [{ code: 1000, reason: "adapter" }])
+    }))
+
+  it.live("a server that accepts TCP but never answers the upgrade fails with a connect TimeoutError", () =>
+    Effect.gen(function*() {
+      let open = 0
+      const silent = yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server: net.Server = netModule.createServer((socket) => {
+            open++
+            socket.on("close", () => open--)
+            socket.on("error", () => {})
+            socket.resume() // read (and drop) the upgrade request, so our FIN is seen
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close())
+      )
+      const port = (silent.address() as net.AddressInfo).port
+      const error = yield* Effect.flip(
+        Effect.scoped(WebSocket.connect(`ws://127.0.0.1:${port}/`, { connectTimeout: "150 millis" }))
+      )
+      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.strictEqual(error.message, `WebSocket 127.0.0.1:${port}: connect timed out after 150ms`)
+      // the timed-out dial's socket is destroyed with the scope
+      yield* eventually(() => open === 0)
+    }))
+
+  it.effect("refuses non-WebSocket URLs and URLs with credentials (redacted) with InvalidUrl", () =>
+    Effect.gen(function*() {
+      const http = yield* Effect.flip(Effect.scoped(WebSocket.connect("http://127.0.0.1/")))
+      assert.strictEqual(http.message, "WebSocket URL refused: scheme \"http\" is not ws or wss")
+      const secret = yield* Effect.flip(Effect.scoped(WebSocket.connect("ws://user:hunter2@127.0.0.1/")))
+      assert.strictEqual(secret.reason._tag === "InvalidUrl" && secret.reason.error._tag, "CredentialsInUrl")
+      assert.notInclude(secret.message, "hunter2")
+      assert.notInclude(JSON.stringify(secret.reason), "hunter2")
+    }))
+
+  it.live("layer provides the WebSocket service", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const text = yield* Effect.gen(function*() {
+        const socket = yield* WebSocket.WebSocket
+        yield* socket.sendText("via layer")
+        const back = owned(yield* socket.recv)
+        yield* socket.close()
+        return back
+      }).pipe(Effect.provide(WebSocket.layer(`ws://127.0.0.1:${peer.port}/`)))
+      assert.deepStrictEqual(text, { _tag: "Text", text: "via layer" })
+      yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live("a refused connection is a Refused ConnectError naming the address", () =>
+    Effect.gen(function*() {
+      const peer = yield* wsServer()
+      const port = peer.port
+      peer.wss.close()
+      yield* Effect.promise(() => new Promise<void>((done) => (peer as unknown as { server: http.Server }).server.close(() => done())))
+      const error = yield* Effect.flip(Effect.scoped(WebSocket.connect(`ws://127.0.0.1:${port}/`)))
+      assert.deepStrictEqual(
+        error.reason._tag === "TransportError" && [error.reason.error._tag, (error.reason.error as { kind?: string }).kind],
+        ["ConnectError", "Refused"]
+      )
+      assert.include(error.message, `connect to 127.0.0.1:${port} failed: connection refused`)
+    }))
+})
+
+/** Opens a ws client and resolves once it is open (or rejects with its error). */
+const wsConnect = (url: string, options: { protocols?: Array<string> } = {}) =>
+  Effect.acquireRelease(
+    Effect.callback<WsClient, Error>((resume) => {
+      const ws = new WsClient(url, options.protocols ?? [])
+      ws.once("open", () => resume(Effect.succeed(ws)))
+      ws.once("error", (error) => resume(Effect.fail(error)))
+      ws.once("unexpected-response", (_req, res) => resume(Effect.fail(new Error(`status ${res.statusCode}`))))
+    }),
+    (ws) => Effect.sync(() => ws.terminate())
+  )
+
+/** Collects ws client events. */
+const track = (ws: WsClient) => {
+  const messages: Array<{ data: Buffer; binary: boolean }> = []
+  const pongs: Array<string> = []
+  const closes: Array<{ code: number; reason: string }> = []
+  ws.on("message", (data, binary) => messages.push({ data: data as Buffer, binary }))
+  ws.on("pong", (data) => pongs.push(data.toString()))
+  ws.on("close", (code, reason) => closes.push({ code, reason: reason.toString() }))
+  ws.on("error", () => {})
+  return { messages, pongs, closes }
+}
+
+describe("WebSocket server (accept) against a ws client", () => {
+  it.live("echoes text and binary up to 1 MiB, fragmented input included, and answers pings", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo, { protocols: ["v1"] })
+      const ws = yield* wsConnect(`ws://127.0.0.1:${server.port}/room?id=7`, { protocols: ["v0", "v1"] })
+      assert.strictEqual(ws.protocol, "v1")
+      const seen = track(ws)
+      const big = pattern(1 << 20, 9)
+      ws.send(big)
+      ws.send("hello ✓")
+      ws.send(Buffer.from("frag-"), { binary: false, fin: false })
+      ws.send(Buffer.from("ment"), { binary: false, fin: true })
+      ws.ping("hb")
+      yield* eventually(() => seen.messages.length === 3 && seen.pongs.length === 1)
+      assert.isTrue(seen.messages[0]!.data.equals(big))
+      assert.deepStrictEqual(seen.messages.slice(1).map((m) => [m.data.toString(), m.binary]), [
+        ["hello ✓", false],
+        ["frag-ment", false]
+      ])
+      assert.deepStrictEqual(seen.pongs, ["hb"])
+      ws.close(1000, "done")
+      yield* server.finished(1)
+      yield* eventually(() => seen.closes.length === 1 && server.open() === 0)
+      assert.deepStrictEqual(seen.closes, [{ code: 1000, reason: "done" }])
+      assert.strictEqual(server.exits[0]!._tag, "Success")
+    }))
+
+  it.live("closing handshake started by our server: ws gets the code and the socket closes", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs((socket) =>
+        Effect.andThen(socket.recv, socket.close(4003, "maintenance"))
+      )
+      const ws = yield* wsConnect(`ws://127.0.0.1:${server.port}/`)
+      const seen = track(ws)
+      ws.send("hi")
+      yield* server.finished(1)
+      assert.strictEqual(server.exits[0]!._tag, "Success")
+      yield* eventually(() => seen.closes.length === 1 && server.open() === 0)
+      assert.deepStrictEqual(seen.closes, [{ code: 4003, reason: "maintenance" }])
+    }))
+
+  it.live("an unmasked frame from the client is UnmaskedFrame: close 1002 to ws, ProtocolError here", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo)
+      const ws = yield* wsConnect(`ws://127.0.0.1:${server.port}/`)
+      const seen = track(ws)
+      ;(ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69]))
+      yield* server.finished(1)
+      const exit = server.exits[0]!
+      assert.strictEqual(exit._tag, "Failure")
+      const error = exit._tag === "Failure" ? (exit.cause.reasons[0] as { error: WebSocket.WebSocketError }).error : undefined
+      assert.deepStrictEqual(
+        error?.reason._tag === "ProtocolError" && [error.reason.violation._tag, error.reason.closeCode],
+        ["UnmaskedFrame", 1002]
+      )
+      yield* eventually(() => seen.closes.length === 1 && server.open() === 0)
+      assert.strictEqual(seen.closes[0]!.code, 1002)
+    }))
+
+  it.live("a client that resets mid-message fails the handler with a Reset ReadError and frees the socket", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo)
+      const ws = yield* wsConnect(`ws://127.0.0.1:${server.port}/`)
+      const raw = (ws as unknown as { _socket: net.Socket })._socket
+      // a masked binary frame announcing 1000 bytes, 4 sent, then RST
+      raw.write(Buffer.from([0x82, 0xfe, 0x03, 0xe8, 0, 0, 0, 0, 1, 2, 3, 4]), () =>
+        setTimeout(() => raw.resetAndDestroy(), 20))
+      yield* server.finished(1)
+      const exit = server.exits[0]!
+      const error = exit._tag === "Failure" ? (exit.cause.reasons[0] as { error: WebSocket.WebSocketError }).error : undefined
+      assert.deepStrictEqual(
+        error?.reason._tag === "TransportError" && [error.reason.error._tag, (error.reason.error as { kind?: string }).kind],
+        ["ReadError", "Reset"]
+      )
+      yield* eventually(() => server.open() === 0)
+    }))
+
+  it.live("a plain HTTP request is refused with 400 and the handshake fails with a typed error", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo)
+      const status = yield* Effect.promise(() =>
+        new Promise<number>((done) => {
+          http.get({ host: "127.0.0.1", port: server.port, path: "/" }, (res) => {
+            res.resume()
+            done(res.statusCode ?? 0)
+          })
+        })
+      )
+      assert.strictEqual(status, 400)
+      yield* server.finished(1)
+      const exit = server.exits[0]!
+      const error = exit._tag === "Failure" ? (exit.cause.reasons[0] as { error: WebSocket.WebSocketError }).error : undefined
+      assert.strictEqual(error?.reason._tag === "HandshakeError" && error.reason.violation._tag, "UpgradeNotWebSocket")
+      yield* eventually(() => server.open() === 0)
+    }))
+})
+
+describe("WebSocket client against our own server over TCP", () => {
+  it.live("Stream and Sink carry messages end to end", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${server.port}/`)
+        const reading = yield* Effect.forkChild(Stream.runCollect(Stream.take(WebSocket.messages(socket), 2)))
+        yield* Stream.run(Stream.make("a", new Uint8Array([1, 2])), WebSocket.sink(socket))
+        assert.deepStrictEqual(yield* Fiber.join(reading), [
+          { _tag: "Text", text: "a" },
+          { _tag: "Binary", payload: new Uint8Array([1, 2]) }
+        ])
+        yield* socket.close()
+      }))
+      yield* server.finished(1)
+      yield* eventually(() => server.open() === 0)
+    }))
+})
