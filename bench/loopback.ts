@@ -31,6 +31,7 @@ import WebSocket from "ws"
 import * as RequestWriter from "../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
+import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -428,4 +429,26 @@ const oursHttp: HttpCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-await run({ http: oursHttp })
+/** Our client on the firehose: the zero-copy `recv` loop, counting messages. */
+const oursWsStream: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
+    const started = performance.now()
+    let received = 0
+    while (received < count) {
+      const message = yield* ws.recv
+      if (message._tag === "Binary") received++
+      else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
+    }
+    return count / ((performance.now() - started) / 1000)
+  })))
+
+/** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
+const oursWsRtt: RttCandidate = (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`)
+    const step = Effect.flatMap(ws.sendBinary(RTT_PAYLOAD), () => ws.recv)
+    return yield* timeStepsEffect(count, step)
+  })))
+
+await run({ http: oursHttp, wsStream: oursWsStream, wsRtt: oursWsRtt })
