@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
@@ -455,6 +456,35 @@ describe("WebSocket server (accept) against a ws client", () => {
 })
 
 describe("WebSocket client against our own server over TCP", () => {
+  it.live("sends wait for drain when the peer stops reading, and finish once it reads again", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const server = yield* serveOurs((socket) =>
+        Effect.andThen(Deferred.await(gate), Effect.andThen(Effect.repeat(socket.recv, { times: 31 }), socket.close()))
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${server.port}/`)
+        const chunk = Buffer.alloc(1 << 20, 7)
+        let sent = 0
+        const sending = yield* Effect.forkChild(Effect.repeat(
+          Effect.andThen(socket.sendBinary(chunk), Effect.sync(() => sent++)),
+          { times: 31 }
+        ))
+        yield* Effect.sleep("300 millis")
+        // 32 MiB cannot all fit in the kernel buffers and the peer's 64 KiB read-ahead
+        assert.isUndefined(sending.pollUnsafe())
+        assert.isBelow(sent, 32)
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(sending)
+        assert.strictEqual(sent, 32)
+        const close = yield* socket.recv
+        assert.strictEqual(close._tag, "Close")
+      }))
+      yield* server.finished(1)
+      assert.strictEqual(server.exits[0]!._tag, "Success")
+      yield* eventually(() => server.open() === 0)
+    }))
+
   it.live("Stream and Sink carry messages end to end", () =>
     Effect.gen(function*() {
       const server = yield* serveOurs(echo)
