@@ -9,6 +9,7 @@
  *        │
  *        ▼
  * recv ─► Text | Binary | Ping | Pong | Close      (a view, valid until the next recv)
+ * run(ws, handler)                                 (push loop: many messages per Effect step)
  * sendText · sendBinary · sendPing · sendPong · close(code, reason)
  * messages(ws): Stream<OwnedMessage> · sink(ws): Sink<void, Outgoing>
  * ```
@@ -27,7 +28,9 @@
  * yields (`Effect.yieldNow`) once, so a feed that lands thousands of frames in one read cannot
  * starve other fibers or the event loop. Pings are answered with a pong carrying the same
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
- * too. A peer's close is echoed (same code and reason, as `ws` does; no payload when it sent none), then the socket is
+ * too. `run(ws, handler)` is the push form of the same loop: buffered messages go to a
+ * synchronous handler many per Effect step (one step per wake-up, not per message), which is
+ * what a busy feed wants; `recv` pays one Effect step per message. A peer's close is echoed (same code and reason, as `ws` does; no payload when it sent none), then the socket is
  * half-closed and `recv` returns the `Close`; later `recv`s fail with `ClosedError`.
  *
  * **Failure model.** Every error is a `WebSocketError` whose `reason` says what went wrong and
@@ -453,6 +456,8 @@ export interface WebSocket {
   sendPong(data?: Uint8Array | string): Effect.Effect<void, WebSocketError>
   /** The closing handshake (see the module doc). Default code 1000, empty reason. Idempotent. */
   close(code?: number, reason?: string): Effect.Effect<void, WebSocketError>
+  /** The push loop; see {@link run}. */
+  run<E>(handler: (message: FrameReader.Message) => Effect.Effect<void, E> | void): Effect.Effect<void, WebSocketError | E>
 }
 
 /**
@@ -597,6 +602,42 @@ class WebSocketImpl implements WebSocket {
     return this.step()
   }
 
+  /**
+   * The push loop behind {@link run}: hands every buffered text, binary and pong message to
+   * `handler` synchronously in one Effect step, goes through `dispatch` (read, auto-pong, close
+   * echo, violation) only when the codec needs bytes or meets a ping, close or violation, and
+   * yields after `maxBatch` messages.
+   */
+  run<E>(
+    handler: (message: FrameReader.Message) => Effect.Effect<void, E> | void
+  ): Effect.Effect<void, WebSocketError | E> {
+    const deliver = (message: FrameReader.Message): Effect.Effect<void, WebSocketError | E> => {
+      const effect = handler(message)
+      if (message._tag === "Close") return effect === undefined ? Effect.void : effect
+      return effect === undefined ? loop : Effect.andThen(effect, loop)
+    }
+    const loop: Effect.Effect<void, WebSocketError | E> = Effect.suspend(() => {
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.closeReceived) return Effect.void
+      while (true) {
+        // the same counter as recv's: messages delivered through dispatch count too
+        if (this.batch >= this.maxBatch) {
+          this.batch = 0
+          return Effect.andThen(Effect.yieldNow, loop)
+        }
+        const result = this.reader.next()
+        if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
+          this.batch++
+          const effect = handler(result)
+          if (effect !== undefined) return Effect.andThen(effect, loop)
+          continue
+        }
+        return Effect.flatMap(this.dispatch(result), deliver)
+      }
+    })
+    return loop
+  }
+
   private readonly recvDone = () =>
     Effect.sync(() => {
       this.receiving = false
@@ -604,7 +645,10 @@ class WebSocketImpl implements WebSocket {
 
   /** Drains the codec; reads only on NeedMore. */
   private step(): Effect.Effect<FrameReader.Message, WebSocketError> {
-    const result = this.reader.next()
+    return this.dispatch(this.reader.next())
+  }
+
+  private dispatch(result: FrameReader.ReadResult): Effect.Effect<FrameReader.Message, WebSocketError> {
     if (result._tag === "NeedMore") return this.readMore()
     switch (result._tag) {
       case "Text":
@@ -1221,6 +1265,24 @@ const serverHandshake = (
       return yield* start(socket, options)
     }
   })
+
+/**
+ * The fastest way to consume a feed: calls `handler` for every message (text, binary, ping,
+ * pong, and finally the peer's close) until the peer closes (the effect then succeeds) or the
+ * stream fails. Messages already buffered are handed over synchronously, many per Effect step —
+ * one step per transport wake-up instead of one per message — with a yield after `maxBatch`
+ * (fairness). A handler that returns an Effect (to send, say) is waited for before the next
+ * message. The message is a view, valid only during the handler call and the Effect it returns.
+ * Pings are answered before the handler sees them when `autoPong` is on. Use it instead of
+ * `recv` on the same socket, not beside it.
+ *
+ * @since 0.1.0
+ * @category consumers
+ */
+export const run = <E = never>(
+  socket: WebSocket,
+  handler: (message: FrameReader.Message) => Effect.Effect<void, E> | void
+): Effect.Effect<void, WebSocketError | E> => socket.run(handler)
 
 // ---------------------------------------------------------------------------------------------
 // Stream and Sink

@@ -452,6 +452,75 @@ describe("WebSocket over the memory pair", () => {
       assert.isAtMost(other, 8)
     }))
 
+  it.effect("run hands every message to the handler, pings after their pong, and ends with the peer's close", () =>
+    Effect.gen(function*() {
+      const { client, pair, server } = yield* connected()
+      const writer = FrameWriter.make({ role: "server" })
+      const frames = Buffer.alloc(20_000)
+      let at = 0
+      for (let i = 0; i < 500; i++) {
+        at += writer.encodeInto(frames, at, i % 100 === 50 ? FrameWriter.Kind.Ping : FrameWriter.Kind.Binary, new Uint8Array([i & 0xff])) as number
+      }
+      at += writer.encodeCloseInto(frames, at, 4000, "end") as number
+      yield* pair.server.write(frames.subarray(0, at))
+      const seen: Array<string> = []
+      yield* WebSocket.run(client, (message) => {
+        seen.push(message._tag === "Close" ? `Close ${message.code} ${message.reason}` : `${message._tag} ${message.buf[message.start]}`)
+      })
+      assert.strictEqual(seen.length, 501)
+      assert.deepStrictEqual(seen.slice(49, 52), ["Binary 49", "Ping 50", "Binary 51"])
+      assert.strictEqual(seen[500], "Close 4000 end")
+      // the pings were answered (5 pongs) and the close echoed
+      const answers = yield* Effect.gen(function*() {
+        const out: Array<string> = []
+        while (out.length < 6) {
+          const m = yield* server.recv
+          out.push(m._tag)
+        }
+        return out
+      }).pipe(Effect.catch(() => Effect.succeed(["failed"])))
+      assert.deepStrictEqual(answers, ["Pong", "Pong", "Pong", "Pong", "Pong", "Close"])
+    }))
+
+  it.effect("run waits for the Effect a handler returns (an echo) and fails with the stream's error", () =>
+    Effect.gen(function*() {
+      const { client, pair, server } = yield* connected()
+      const running = yield* Effect.forkChild(Effect.flip(WebSocket.run(server, (message) =>
+        message._tag === "Text" ? server.sendText(message.payload) : undefined
+      )))
+      yield* client.sendText("a")
+      yield* client.sendText("b")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "a" })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "b" })
+      yield* pair.client.write(hex("81 80 00 00 00 00 c1 80 00 00 00 00"))
+      const error = yield* Fiber.join(running)
+      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "ReservedBitsSet")
+    }))
+
+  it.effect("run yields between batches too", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { maxBatch: 8 } })
+      const writer = FrameWriter.make({ role: "server" })
+      const frames = Buffer.alloc(1000 * 3 + 2)
+      let at = 0
+      for (let i = 0; i < 1000; i++) at += writer.encodeInto(frames, at, FrameWriter.Kind.Binary, new Uint8Array([i & 0xff])) as number
+      at += writer.encodeCloseInto(frames, at) as number
+      yield* pair.server.write(frames.subarray(0, at))
+      // a well-behaved peer ends after its close; the scope's finalizer waits for that FIN
+      yield* pair.server.end()
+      let other = -1
+      let received = 0
+      yield* Effect.forkChild(Effect.sync(() => {
+        other = received
+      }))
+      yield* WebSocket.run(client, () => {
+        received++
+      })
+      assert.strictEqual(received, 1001)
+      assert.isAtLeast(other, 0)
+      assert.isAtMost(other, 8)
+    }))
+
   it.effect("Stream of owned messages ends after the peer's close; Sink sends in order", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected()
