@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
@@ -212,6 +213,39 @@ describe("WebSocket over the memory pair", () => {
       assert.include(response2, "Sec-WebSocket-Version: 13\r\n")
       const error2 = yield* Fiber.join(serving2)
       assert.strictEqual(error2.reason._tag === "HandshakeError" && error2.reason.violation._tag, "UnsupportedWebSocketVersion")
+    }))
+
+  it.effect("answers a request line that is not HTTP with 400 and fails with the parser's violation", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(pair.server)))
+      const response = yield* rawUpgrade(pair.client, "HELLO THERE\r\n\r\n")
+      assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/)
+      const error = yield* Fiber.join(serving)
+      assert.strictEqual(error.reason._tag === "HandshakeError" && error.reason.violation._tag, "InvalidRequestLine")
+      assert.strictEqual(pair.server.state, "ended")
+    }))
+
+  it.effect("accept fails with a handshake TimeoutError when no request arrives, and destroys the transport", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(pair.server, { handshakeTimeout: "3 seconds" })))
+      yield* TestClock.adjust("3 seconds")
+      const error = yield* Fiber.join(serving)
+      assert.strictEqual(error.message, "WebSocket memory:client: handshake timed out after 3s")
+      assert.strictEqual(pair.server.state, "destroyed")
+    }))
+
+  it.effect("connectOver fails with a handshake TimeoutError when the server never answers", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const connecting = yield* Effect.forkChild(Effect.flip(WebSocket.connectOver(pair.client, "ws://memory.test/")))
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(connecting)
+      assert.deepStrictEqual(
+        error.reason,
+        new WebSocket.TimeoutError({ address: "memory:server", operation: "handshake", after: Duration.seconds(10) })
+      )
     }))
 
   it.effect("fails the client handshake when the server answers 200", () =>
