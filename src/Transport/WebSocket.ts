@@ -76,7 +76,7 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Cause from "effect/Cause"
 import * as Scope from "effect/Scope"
@@ -528,6 +528,8 @@ class WebSocketImpl implements WebSocket {
   private eof: boolean
   /** Handshake leftovers that did not fit the slab at once (rare: a tiny slab). */
   private leftover: Uint8Array
+  /** One reusable success Exit per reused message view (at most five). */
+  private readonly exits: Array<Exit.Success<FrameReader.Message>>
 
   constructor(
     role: "client" | "server",
@@ -576,6 +578,7 @@ class WebSocketImpl implements WebSocket {
     this.peerClosed = Deferred.makeUnsafe<void>()
     this.eof = false
     this.leftover = EMPTY
+    this.exits = []
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
@@ -648,6 +651,21 @@ class WebSocketImpl implements WebSocket {
     return this.dispatch(this.reader.next())
   }
 
+  /**
+   * A success `Exit` (an Effect) for a message view. The reader reuses one view object per kind,
+   * so the Exit made for it is reused too (an Exit is immutable; the runtime only reads it):
+   * no allocation per delivered message.
+   */
+  private exitOf(message: FrameReader.Message): Exit.Exit<FrameReader.Message> {
+    const exits = this.exits
+    for (let i = 0; i < exits.length; i++) {
+      if (exits[i]!.value === message) return exits[i]!
+    }
+    const exit = Exit.succeed(message) as Exit.Success<FrameReader.Message>
+    exits.push(exit)
+    return exit
+  }
+
   private dispatch(result: FrameReader.ReadResult): Effect.Effect<FrameReader.Message, WebSocketError> {
     if (result._tag === "NeedMore") return this.readMore()
     switch (result._tag) {
@@ -655,7 +673,7 @@ class WebSocketImpl implements WebSocket {
       case "Binary":
       case "Pong":
         this.batch++
-        return Effect.succeed(result)
+        return this.exitOf(result)
       case "Ping":
         this.batch++
         if (!this.autoPong || this.closeSent) return Effect.succeed(result)
