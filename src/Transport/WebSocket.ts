@@ -16,11 +16,13 @@
  *
  * **Lifetimes.** The WebSocket lives in the `Scope` it was made in; closing the scope destroys
  * the socket (abruptly — call `close` first for the closing handshake; after a handshake the
- * peer started, the scope first waits up to `closeTimeout` for the peer's end of stream). A message returned by
- * `recv` is the reader's reused view into its slab: valid until the next `recv` (or any call
- * that reads, such as `close`). Copy with `FrameReader.toOwned`, `payload.slice()` or `text()`.
- * Bytes that follow the handshake head in the same read go to the frame reader, so frames sent
- * right behind the 101 (or the upgrade request) are never lost.
+ * peer started, the scope first waits up to `closeTimeout` for the peer's end of stream). A
+ * message returned by `recv` is the reader's reused view into its slab: valid until the next
+ * `recv` (or any call that reads, such as `close`). Copy with `FrameReader.toOwned`,
+ * `payload.slice()` or `text()`; a view may be passed straight to `send*` (it is copied into
+ * the frame before anything reads again — an echo needs no copy of its own). Bytes that follow
+ * the handshake head in the same read go to the frame reader, so frames sent right behind the
+ * 101 (or the upgrade request) are never lost.
  *
  * **Receiving.** `recv` is for one fiber at a time. It drains the codec synchronously and
  * suspends only when it needs bytes (one `Transport.read` per wake-up, not per frame). For
@@ -30,8 +32,10 @@
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
  * too. `run(ws, handler)` is the push form of the same loop: buffered messages go to a
  * synchronous handler many per Effect step (one step per wake-up, not per message), which is
- * what a busy feed wants; `recv` pays one Effect step per message. A peer's close is echoed (same code and reason, as `ws` does; no payload when it sent none), then the socket is
- * half-closed and `recv` returns the `Close`; later `recv`s fail with `ClosedError`.
+ * what a busy feed wants; `recv` pays one Effect step per message (`bench/websocket-recv.ts`
+ * compares both with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
+ * payload when it sent none), then the socket is half-closed and `recv` returns the `Close`;
+ * later `recv`s fail with `ClosedError`.
  *
  * **Failure model.** Every error is a `WebSocketError` whose `reason` says what went wrong and
  * where (see {@link WebSocketErrorReason}). A protocol violation by the peer sends the close code
@@ -60,9 +64,12 @@
  * `TimeoutError` operation `"heartbeat"`. Bytes count when `recv` reads them, so keep receiving.
  *
  * **Memory** per connection is small by default: an 8 KiB read slab that grows (doubling) only to
- * hold a frame that does not fit, up to `maxFrameSize`; fragmented messages are joined in a
- * second buffer up to `maxMessageSize`; an 8 KiB write buffer. Limits default to 16 MiB per
- * frame and per message and 1024 fragments per message.
+ * hold a frame that does not fit, up to `maxFrameSize` (reads never grow it: a burst waits in
+ * the transport); fragmented messages are joined in a second buffer up to `maxMessageSize`; an
+ * 8 KiB write buffer; client masking keys come from one pool shared by all connections. Limits
+ * default to 16 MiB per frame and per message and 1024 fragments per message. The socket
+ * transport underneath keeps its own read-ahead (`maxReadSize`, the `Tcp` read high-water mark,
+ * default 64 KiB).
  *
  * Choices where the RFC or the issue is silent: the client never sends `Origin` unless asked;
  * no extension is negotiated (permessage-deflate is out of scope); the server picks the first
