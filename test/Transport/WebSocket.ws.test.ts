@@ -6,12 +6,14 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as https from "node:https"
+import * as tls from "node:tls"
 import * as netModule from "node:net"
 import type * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as FromSocket from "../../src/Transport/FromSocket.ts"
+import * as Tcp from "../../src/Transport/Tcp.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { echo, eventually, serveOurs } from "../support/ourServer.ts"
@@ -433,6 +435,42 @@ describe("WebSocket server (accept) against a ws client", () => {
         ["ReadError", "Reset"]
       )
       yield* eventually(() => server.open() === 0)
+    }))
+
+  it.live("serves wss:// over a tls.Server socket adopted with Tcp.fromNetSocket", () =>
+    Effect.gen(function*() {
+      let open = 0
+      const exits: Array<string> = []
+      const server = yield* Effect.acquireRelease(
+        Effect.callback<tls.Server>((resume) => {
+          const s: tls.Server = tls.createServer({ key: ca!.key, cert: ca!.cert, allowHalfOpen: true }, (socket) => {
+            Effect.runPromiseExit(Effect.scoped(
+              Effect.flatMap(Tcp.fromNetSocket(socket), (t) => Effect.flatMap(WebSocket.accept(t), echo))
+            )).then((exit) => exits.push(exit._tag))
+          })
+          s.on("connection", (raw: net.Socket) => {
+            open++
+            raw.on("close", () => open--)
+          })
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.sync(() => s.close())
+      )
+      const port = (server.address() as net.AddressInfo).port
+      const echoed = yield* Effect.promise(() =>
+        new Promise<string>((done, fail) => {
+          const ws = new WsClient(`wss://localhost:${port}/`, { ca: ca!.caPem })
+          ws.on("error", fail)
+          ws.on("open", () => ws.send("secret ✓"))
+          ws.on("message", (data) => {
+            ws.close(1000)
+            done(data.toString())
+          })
+        })
+      )
+      assert.strictEqual(echoed, "secret ✓")
+      yield* eventually(() => exits.length === 1 && open === 0)
+      assert.deepStrictEqual(exits, ["Success"])
     }))
 
   it.live("a plain HTTP request is refused with 400 and the handshake fails with a typed error", () =>
