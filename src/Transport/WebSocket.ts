@@ -234,6 +234,21 @@ export class PoisonedError extends Data.TaggedError("PoisonedError")<{
 }
 
 /**
+ * A send was interrupted before the transport took all of its bytes, so the stream may hold a
+ * partial frame; it is the `cause` of the `PoisonedError` every later send fails with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WriteInterrupted extends Data.TaggedError("WriteInterrupted")<{
+  readonly address: string
+}> {
+  override get message(): string {
+    return `WebSocket ${this.address}: a send was interrupted before the transport took the whole frame`
+  }
+}
+
+/**
  * The message cannot be sent as asked: a control payload over 125 bytes, a close code that may
  * not be sent, or a header the handshake refuses. Nothing was written.
  *
@@ -292,6 +307,7 @@ export type WebSocketErrorReason =
   | TimeoutError
   | AbnormalClosure
   | PoisonedError
+  | WriteInterrupted
   | InvalidMessage
   | InvalidUrl
   | TransportError
@@ -1011,8 +1027,7 @@ class WebSocketImpl implements WebSocket {
   }
 }
 
-const interruptedWrite = (address: string): WebSocketErrorReason =>
-  new InvalidMessage({ address, detail: "a write was interrupted before the transport accepted it; the stream may hold a partial frame" })
+const interruptedWrite = (address: string): WebSocketErrorReason => new WriteInterrupted({ address })
 
 // ---------------------------------------------------------------------------------------------
 // Handshakes

@@ -437,6 +437,19 @@ describe("WebSocket over the memory pair", () => {
       assert.include(second.message, "send refused, an earlier write failed: WebSocket memory:server: write to memory:server failed: BrokenPipe")
     }))
 
+  it.effect("an interrupted send poisons the stream with WriteInterrupted", () =>
+    Effect.gen(function*() {
+      const { client } = yield* connected({ memory: { capacity: 1024 } })
+      const sending = yield* Effect.forkChild(client.sendBinary(Buffer.alloc(10_000)))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(sending)
+      const error = yield* Effect.flip(client.sendText("after"))
+      assert.deepStrictEqual(
+        error.reason,
+        new WebSocket.PoisonedError({ address: "memory:server", cause: new WebSocket.WriteInterrupted({ address: "memory:server" }) })
+      )
+    }))
+
   it.effect("sends wait for the peer to read when the pipe is full (backpressure) and never interleave", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({ memory: { capacity: 1024 } })
