@@ -945,7 +945,11 @@ class WebSocketImpl implements WebSocket {
       )
       const full = Effect.andThen(
         handshake,
-        Effect.andThen(this.transport.end(), this.receiving ? Effect.void : this.drainUntilEof())
+        Effect.andThen(
+          this.transport.end(),
+          // decided after the handshake: a fiber parked in recv owns reading
+          Effect.suspend(() => (this.receiving ? Effect.void : this.drainUntilEof()))
+        )
       )
       return Effect.timeoutOrElse(full, {
         duration: deadline,
