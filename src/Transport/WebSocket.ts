@@ -534,6 +534,9 @@ class WebSocketImpl implements WebSocket {
   private batch: number
   /** A recv is parked on (or continuing after) a transport read. */
   private receiving: boolean
+  /** A transport read is outstanding (reads are serialized across fibers). */
+  private reading: boolean
+  private readonly readWaiters: Array<Waiter>
   /** The latched receive-side failure, returned by every later recv. */
   private failure: WebSocketError | undefined
   /** The first write failure; later sends fail with PoisonedError. */
@@ -589,6 +592,8 @@ class WebSocketImpl implements WebSocket {
       : Duration.fromInputUnsafe(options.closeTimeout)
     this.batch = 0
     this.receiving = false
+    this.reading = false
+    this.readWaiters = []
     this.failure = undefined
     this.writeFailure = undefined
     this.writing = false
@@ -710,6 +715,9 @@ class WebSocketImpl implements WebSocket {
   }
 
   private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
+    // another fiber may have taken the peer's close (or failed the stream) while this one waited
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.closeReceived) return Effect.fail(this.closedError("recv"))
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
     if (this.leftover.length > 0) {
@@ -719,10 +727,15 @@ class WebSocketImpl implements WebSocket {
         return this.step()
       }
     }
+    // one transport read at a time: a second fiber (close() draining while a consumer pulls)
+    // waits for the outstanding read, then steps again — the transports keep a single waiter
+    if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
+    this.reading = true
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
-    const read = this.readTimeout === undefined ? this.transport.read(rb) : Effect.timeoutOrElse(
-      this.transport.read(rb),
+    const raw = Effect.onExit(this.transport.read(rb), this.readDone)
+    const read = this.readTimeout === undefined ? raw : Effect.timeoutOrElse(
+      raw,
       {
         duration: this.readTimeout,
         orElse: () =>
@@ -740,6 +753,23 @@ class WebSocketImpl implements WebSocket {
     this.receiving = true
     return Effect.onExit(next, this.recvDone)
   }
+
+  /** Frees the read slot and wakes the fibers waiting for it. */
+  private readonly readDone = () =>
+    Effect.sync(() => {
+      this.reading = false
+      const waiters = this.readWaiters.splice(0)
+      for (const wake of waiters) wake(Effect.void)
+    })
+
+  /** Parks until the outstanding transport read completes. */
+  private readonly awaitRead: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    this.readWaiters.push(resume)
+    return Effect.sync(() => {
+      const i = this.readWaiters.indexOf(resume)
+      if (i >= 0) this.readWaiters.splice(i, 1)
+    })
+  })
 
   private readonly onRead = (n: number): Effect.Effect<FrameReader.Message, WebSocketError> => {
     if (n === 0) {
@@ -973,7 +1003,8 @@ class WebSocketImpl implements WebSocket {
 
   /** After the close handshake: waits for the peer's end of stream, discarding bytes. */
   private drainUntilEof(): Effect.Effect<void> {
-    if (this.failure !== undefined) return Effect.void
+    // failed, or another fiber holds the read slot (it will see the end of stream itself)
+    if (this.failure !== undefined || this.reading) return Effect.void
     const rb = this.rb
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       rb.clear()
@@ -1343,7 +1374,8 @@ export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
 
 /**
  * The received messages as a `Stream` of owned copies (one allocation per message), ending
- * after the peer's `Close` (which is emitted) or after our own closing handshake completes.
+ * after the peer's `Close` (which is emitted) or once the socket is closed (our own closing
+ * handshake, run from another fiber, may consume the peer's close; the stream then just ends).
  * Pings are answered by `recv` when `autoPong` is on. Run it on one fiber.
  *
  * @since 0.1.0
@@ -1354,9 +1386,14 @@ export const messages = (socket: WebSocket): Stream.Stream<FrameReader.OwnedMess
     let done = false
     return Effect.suspend((): Effect.Effect<readonly [FrameReader.OwnedMessage], WebSocketError | Cause.Done> => {
       if (done || socket.state === "closed") return Cause.done()
-      return Effect.map(socket.recv, (message) => {
-        if (message._tag === "Close") done = true
-        return [FrameReader.toOwned(message)] as const
+      return Effect.matchEffect(socket.recv, {
+        onSuccess: (message) => {
+          if (message._tag === "Close") done = true
+          return Effect.succeed([FrameReader.toOwned(message)] as const)
+        },
+        // closed under us (our own closing handshake took the peer's close): the stream ends
+        onFailure: (error): Effect.Effect<never, WebSocketError | Cause.Done> =>
+          error.reason._tag === "ClosedError" ? Cause.done() : Effect.fail(error)
       })
     })
   }))

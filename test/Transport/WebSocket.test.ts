@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -147,6 +148,29 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Close", code: 1000, reason: "" })
       assert.deepStrictEqual(yield* Fiber.join(receiving), { _tag: "Close", code: 1000, reason: "" })
       yield* Fiber.join(closing)
+    }))
+
+  it.effect("a recv started while close() is draining shares the reads (never two at once) and ends with ClosedError", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      const closing = yield* Effect.forkChild(client.close(1000, "x"))
+      yield* Effect.yieldNow
+      // a consumer that shows up mid-close: whichever fiber is woken first takes "late data"
+      const consumer = yield* Effect.forkChild(Effect.gen(function*() {
+        const got: Array<string> = []
+        while (true) {
+          const exit = yield* Effect.exit(client.recv)
+          if (exit._tag === "Failure") return { got, error: Cause.findErrorOption(exit.cause) }
+          got.push(exit.value._tag === "Text" ? exit.value.text() : exit.value._tag)
+        }
+      }))
+      yield* Effect.yieldNow
+      yield* server.sendText("late data")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Close", code: 1000, reason: "x" })
+      yield* Fiber.join(closing)
+      const { error, got } = yield* Fiber.join(consumer)
+      assert.isTrue(got.length === 0 || (got.length === 1 && got[0] === "late data"), JSON.stringify(got))
+      assert.strictEqual(error._tag === "Some" && error.value.reason._tag, "ClosedError", JSON.stringify(got))
     }))
 
   it.effect("delivers frames that arrive in the same write as the upgrade request", () =>
