@@ -130,6 +130,7 @@ export type HandshakeViolation =
   | ResponseReader.ResponseViolation
   | RequestReader.RequestViolation
   | { readonly _tag: "HandshakeTooLarge"; readonly message: string }
+  | { readonly _tag: "RefusedByServer"; readonly status: number; readonly message: string }
   | { readonly _tag: "UnexpectedEnd"; readonly message: string }
 
 /**
@@ -405,6 +406,13 @@ export interface AcceptOptions extends StreamOptions {
   readonly headers?: Handshake.Headers | undefined
   /** Time allowed for the upgrade request to arrive and be answered. Default 10 seconds. */
   readonly handshakeTimeout?: Duration.Input | undefined
+  /**
+   * Decides on a valid upgrade request before the 101 (path, `Origin`, an API key header...):
+   * return `undefined` to accept, or a refusal whose `status` (e.g. 401, 403, 404) and `reason`
+   * are answered instead; `accept` then fails with `HandshakeError` violation
+   * `RefusedByServer`. Default: accept every valid request.
+   */
+  readonly verify?: ((upgrade: UpgradeInfo) => { readonly status: number; readonly reason: string } | undefined) | undefined
 }
 
 /** Default initial read slab: 8 KiB. */
@@ -1326,6 +1334,15 @@ const serverHandshake = (
         headers: result.headers(),
         protocols: verdict.protocols,
         origin: verdict.origin
+      }
+      const refusal = options.verify?.(upgrade)
+      if (refusal !== undefined) {
+        yield* refuse(transport, refusal.status, refusal.reason)
+        return yield* Effect.fail(handshakeError(address, {
+          _tag: "RefusedByServer",
+          status: refusal.status,
+          message: `refused by the server's verify with ${refusal.status}: ${refusal.reason}`
+        }))
       }
       let response: Uint8Array | HttpWrite.HttpWriteError
       try {

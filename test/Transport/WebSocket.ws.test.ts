@@ -473,6 +473,38 @@ describe("WebSocket server (accept) against a ws client", () => {
       assert.deepStrictEqual(exits, ["Success"])
     }))
 
+  it.live("verify refuses an upgrade with its own status before the 101", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo, {
+        verify: (upgrade) => upgrade.target.startsWith("/private") ? { status: 403, reason: "no access" } : undefined
+      })
+      const status = yield* Effect.promise(() =>
+        new Promise<number>((done) => {
+          const ws = new WsClient(`ws://127.0.0.1:${server.port}/private/feed`)
+          ws.on("unexpected-response", (_req, res) => {
+            done(res.statusCode ?? 0)
+            ws.terminate()
+          })
+          ws.on("error", () => {})
+        })
+      )
+      assert.strictEqual(status, 403)
+      yield* server.finished(1)
+      const exit = server.exits[0]!
+      const error = exit._tag === "Failure" ? (exit.cause.reasons[0] as { error: WebSocket.WebSocketError }).error : undefined
+      assert.deepStrictEqual(error?.reason._tag === "HandshakeError" && error.reason.violation, {
+        _tag: "RefusedByServer",
+        status: 403,
+        message: "refused by the server's verify with 403: no access"
+      })
+      assert.match(error!.message, /^WebSocket handshake with 127\.0\.0\.1:\d+ failed: refused by the server's verify with 403: no access$/)
+      const ok = yield* wsConnect(`ws://127.0.0.1:${server.port}/public`)
+      assert.strictEqual(ok.readyState, WsClient.OPEN)
+      ok.close()
+      yield* server.finished(2)
+      yield* eventually(() => server.open() === 0)
+    }))
+
   it.live("a plain HTTP request is refused with 400 and the handshake fails with a typed error", () =>
     Effect.gen(function*() {
       const server = yield* serveOurs(echo)
