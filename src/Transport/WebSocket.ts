@@ -32,7 +32,7 @@
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
  * too. `run(ws, handler)` is the push form of the same loop: buffered messages go to a
  * synchronous handler many per Effect step (one step per wake-up, not per message), which is
- * what a busy feed wants; `recv` pays one Effect step per message (`bench/websocket-recv.ts`
+ * what a busy feed wants; `recv` pays one Effect step per message (`bench/loopback.ts` firehose
  * compares both with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
  * payload when it sent none), then the socket is half-closed and `recv` returns the `Close`;
  * later `recv`s fail with `ClosedError`.
@@ -425,7 +425,7 @@ export const DEFAULT_CLOSE_TIMEOUT: Duration.Duration = Duration.seconds(5)
 export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
 /**
  * Default messages delivered before `recv` / `run` yields: 256. Measured with
- * `bench/websocket-recv.ts` (40 B messages, `run`): 64 cost about a fifth of the throughput
+ * `bench/loopback.ts` firehose (40 B messages, `run`): 64 cost about a fifth of the throughput
  * against 1024, while 256 messages are still only tens of microseconds of handler time — far
  * shorter than the whole 64 KiB chunk `ws` delivers in one synchronous burst.
  */
