@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
@@ -319,6 +320,29 @@ describe("ClientPool over memory connections", () => {
       assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), ["destroyed", "destroyed"])
       yield* TestClock.adjust("1 minute")
       assert.strictEqual(origin.pairs.length, 2)
+    }))
+})
+
+describe("ClientPool metrics", () => {
+  it.effect("records acquire wait and request latency per origin, and counts reconnect attempts and failures", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1, url: "http://metrics.test" })
+      const attributes = { origin: "metrics.test" }
+      const latency = Metric.withAttributes(ClientPool.metrics.requestLatency, attributes)
+      const wait = Metric.withAttributes(ClientPool.metrics.acquireWait, attributes)
+      const attempts = Metric.withAttributes(ClientPool.metrics.reconnectAttempts, attributes)
+      const failures = Metric.withAttributes(ClientPool.metrics.reconnectFailures, attributes)
+      for (let i = 0; i < 3; i++) yield* get(pool, `/m${i}`)
+      assert.strictEqual((yield* Metric.value(latency)).count, 3)
+      assert.strictEqual((yield* Metric.value(wait)).count, 3)
+      yield* origin.pairs[0]!.drop()
+      origin.refuse(2)
+      yield* Effect.scoped(pool.tryAcquire)
+      yield* settle
+      yield* TestClock.adjust("300 millis")
+      assert.strictEqual((yield* Metric.value(attempts)).count, 3)
+      assert.strictEqual((yield* Metric.value(failures)).count, 2)
     }))
 })
 
