@@ -31,9 +31,10 @@
  *   `HttpError`. Closing the pool's scope interrupts reconnect fibers and closes every socket.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
- *   {@link retryIdempotent} retries transport failures of idempotent requests only (a request
- *   whose bytes never reached a socket is retried whatever its method), so the library never
- *   sends a POST twice.
+ *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,
+ *   failed write, close before any response byte), and any request whose bytes never reached a
+ *   socket — never after a read timeout or a bad response — so the library never sends a POST
+ *   twice. {@link ClientPool.withSlot} runs one exchange on a slot without a `Scope`.
  *
  * This pool does not sit on Effect's `Pool`: Effect's pool hands out its least recently used
  * item (FIFO), offers no non-waiting `get`, and replaces invalidated items on its own schedule,
@@ -601,18 +602,17 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE",
 export const isIdempotent = (method: string): boolean => IDEMPOTENT.has(method)
 
 /**
- * Whether a failed request may be sent again: never for a request fault (`InvalidRequest`) or an
- * `AcquireTimeout`; always when no byte reached a socket; otherwise only for an idempotent
- * method (the server may have acted on the first one).
+ * Whether a failed pooled request may be sent again on another connection: never after an
+ * `AcquireTimeout` (nothing is healthy; waiting longer is the acquire schedule's job), and
+ * otherwise `HttpConnection.isRetryable`'s rule — always when no byte reached a socket; for an
+ * idempotent method also when the connection died under it without an answer; never after a
+ * read timeout or a bad response.
  *
  * @since 0.1.0
  * @category retrying
  */
-export const isRetryable = (method: string, error: PoolRequestError): boolean => {
-  if (error._tag === "AcquireTimeout") return false
-  if (error.reason._tag === "InvalidRequest" || error.reason._tag === "InvalidUrl") return false
-  return !error.requestSent || isIdempotent(method)
-}
+export const isRetryable = (method: string, error: PoolRequestError): boolean =>
+  error._tag === "AcquireTimeout" ? false : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
 
 /**
  * Retries `effect` (a pooled request for `method`) per `schedule` while {@link isRetryable}
