@@ -6,7 +6,10 @@
  *
  * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
  * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
- * Read it from one fiber. For the zero-copy path use `Reconnect/Feed` directly with a handler.
+ * Read it from one fiber. `stop` never waits for the consumer: an event still waiting for room
+ * is dropped, events already queued can still be read, then the stream ends. The stream also
+ * ends when the supervisor stops by itself (a finite `schedule` gave up). For the zero-copy
+ * path use `Reconnect/Feed` directly with a handler.
  *
  * Environment (`layerConfig`, prefix `NEXUS_FEED` by default):
  * - `NEXUS_FEED_URL` — `wss://…` (required).
@@ -24,6 +27,7 @@ import type * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -120,6 +124,12 @@ export interface Options {
 export const make = (options: Options): Effect.Effect<MarketFeedService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? 4096)
+    // set by stop: a handler parked on a full queue gives up its event instead of blocking stop
+    const stopping = yield* Deferred.make<void>()
+    const emit = (event: FeedEvent): Effect.Effect<void> =>
+      Queue.offerUnsafe(events, event) || events.state._tag !== "Open"
+        ? Effect.void
+        : Effect.asVoid(Effect.raceFirst(Queue.offer(events, event), Deferred.await(stopping)))
     const tls = yield* Effect.serviceOption(TlsSettings)
     const socket = options.socket?.tls !== undefined || Option.isNone(tls)
       ? options.socket
@@ -134,12 +144,16 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       schedule: options.schedule,
       resetAfter: options.resetAfter,
       maxSessionLifetime: options.maxSessionLifetime,
-      onConnect: (_ws, info) =>
-        Effect.asVoid(Queue.offer(events, { _tag: "Connected", session: info.session, renewal: info.renewal })),
-      onGap: (gap) => Effect.asVoid(Queue.offer(events, { _tag: "Gap", gap })),
-      onMessage: (message) => Effect.asVoid(Queue.offer(events, { _tag: "Message", message: FrameReader.toOwned(message) }))
+      onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
+      onGap: (gap) => emit({ _tag: "Gap", gap }),
+      onMessage: (message) => emit({ _tag: "Message", message: FrameReader.toOwned(message) })
     })
-    const stop = Effect.andThen(supervisor.stop, Queue.end(events))
+    const stop = Effect.andThen(
+      Deferred.succeed(stopping, undefined),
+      Effect.andThen(supervisor.stop, Queue.end(events))
+    )
+    // a supervisor that stops by itself (a finite schedule gave up) ends the events stream too
+    yield* Effect.forkScoped(Effect.andThen(Effect.exit(supervisor.await), Queue.end(events)))
     return {
       events: Stream.fromQueue(events),
       state: supervisor.state,
