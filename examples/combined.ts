@@ -22,11 +22,11 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type * as Config from "effect/Config"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { parseArgs } from "node:util"
@@ -35,6 +35,7 @@ import * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as RestClient from "../src/Layers/RestClient.ts"
 import * as ClientPool from "../src/Pool/ClientPool.ts"
 import type * as HttpConnection from "../src/Transport/HttpConnection.ts"
+import { numberOption, runProgram } from "./internal/program.ts"
 
 /**
  * Where the services come from.
@@ -103,9 +104,9 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
   return {
     endpoints,
     symbol: values.symbol ?? "BTC-USD",
-    quotes: Number(values.quotes ?? 50),
-    orderEvery: Number(values["order-every"] ?? 10),
-    seconds: Number(values.seconds ?? 10)
+    quotes: numberOption("--quotes", values.quotes, 50, 1),
+    orderEvery: numberOption("--order-every", values["order-every"], 10, 1),
+    seconds: numberOption("--seconds", values.seconds, 10)
   }
 }
 
@@ -187,11 +188,16 @@ export const trade = (
         }
       })
 
-    yield* Effect.raceFirst(
-      Effect.andThen(Stream.runForEach(feed.events, handle), Deferred.await(enough)),
-      Effect.raceFirst(Deferred.await(enough), Effect.sleep(Duration.seconds(options.seconds)))
+    // a graceful stop: the event in hand (an order in flight) completes, later ones are skipped,
+    // so the run never cuts its own POST in half
+    let stopping = false
+    const consumer = yield* Effect.forkChild(
+      Stream.runForEach(feed.events, (event) => (stopping ? Effect.void : handle(event)))
     )
+    yield* Effect.raceFirst(Deferred.await(enough), Effect.sleep(Duration.seconds(options.seconds)))
+    stopping = true
     yield* feed.stop
+    yield* Fiber.join(consumer)
     const stats = yield* rest.stats
     print(
       `done: quotes=${summary.quotes} sessions=${summary.sessions} snapshots=${summary.snapshots} ` +
@@ -234,4 +240,9 @@ export const main = (options: Options): Effect.Effect<Summary, HttpConnection.Ht
     return summary
   }))
 
-if (import.meta.main) NodeRuntime.runMain(main(optionsFrom(process.argv.slice(2), process.env)))
+/** The command line. */
+const USAGE = "node examples/combined.ts [--rest URL --feed URL] [--quotes N] [--order-every K] [--seconds S]"
+
+if (import.meta.main) {
+  runProgram("combined", USAGE, () => optionsFrom(process.argv.slice(2), process.env), main)
+}

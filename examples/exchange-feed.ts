@@ -22,7 +22,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,6 +29,7 @@ import { parseArgs } from "node:util"
 import type * as FrameReader from "../src/Codec/FrameReader.ts"
 import * as Exchange from "../src/Demo/Exchange.ts"
 import * as Feed from "../src/Reconnect/Feed.ts"
+import { numberOption, runProgram } from "./internal/program.ts"
 
 /**
  * Options of {@link main}.
@@ -77,8 +77,8 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
   return {
     url: positionals[0] ?? env.NEXUS_FEED_URL,
     topics: (values.topics ?? env.FEED_TOPICS ?? "BTC-USD@quote").split(",").map((t) => t.trim()).filter((t) => t !== ""),
-    count: Number(values.count ?? 20),
-    seconds: Number(values.seconds ?? 10)
+    count: numberOption("--count", values.count, 20, 1),
+    seconds: numberOption("--seconds", values.seconds, 10)
   }
 }
 
@@ -143,4 +143,9 @@ export const main = (options: Options): Effect.Effect<Summary> =>
     return summary
   }))
 
-if (import.meta.main) NodeRuntime.runMain(main(optionsFrom(process.argv.slice(2), process.env)))
+/** The command line. */
+const USAGE = "node examples/exchange-feed.ts [URL] [--topics a,b] [--count N] [--seconds S]"
+
+if (import.meta.main) {
+  runProgram("exchange-feed", USAGE, () => optionsFrom(process.argv.slice(2), process.env), main)
+}

@@ -25,7 +25,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -36,6 +35,7 @@ import { parseArgs } from "node:util"
 import * as CloseCode from "../src/Codec/CloseCode.ts"
 import * as Tcp from "../src/Transport/Tcp.ts"
 import * as WebSocket from "../src/Transport/WebSocket.ts"
+import { numberOption, runProgram } from "./internal/program.ts"
 
 /**
  * Options of {@link main}.
@@ -88,9 +88,9 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
   })
   return {
     host: values.host ?? env.GATEWAY_HOST ?? "127.0.0.1",
-    port: Number(values.port ?? env.GATEWAY_PORT ?? 9001),
-    clients: Number(values.clients ?? 0),
-    seconds: Number(values.seconds ?? 30)
+    port: numberOption("--port", values.port ?? env.GATEWAY_PORT, 9001),
+    clients: numberOption("--clients", values.clients, 0),
+    seconds: numberOption("--seconds", values.seconds, 30)
   }
 }
 
@@ -198,4 +198,9 @@ export const main = (options: Options): Effect.Effect<Summary> =>
     return summary
   }))
 
-if (import.meta.main) NodeRuntime.runMain(main(optionsFrom(process.argv.slice(2), process.env)))
+/** The command line. */
+const USAGE = "node examples/gateway.ts [--host 127.0.0.1] [--port 9001] [--clients N] [--seconds S]"
+
+if (import.meta.main) {
+  runProgram("gateway", USAGE, () => optionsFrom(process.argv.slice(2), process.env), main)
+}

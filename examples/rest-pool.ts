@@ -29,7 +29,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -38,6 +37,7 @@ import * as Exchange from "../src/Demo/Exchange.ts"
 import * as ClientPool from "../src/Pool/ClientPool.ts"
 import * as Backoff from "../src/Reconnect/Backoff.ts"
 import type * as HttpConnection from "../src/Transport/HttpConnection.ts"
+import { numberOption, runProgram } from "./internal/program.ts"
 
 /**
  * Options of {@link main}.
@@ -75,7 +75,7 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
   return {
     url: positionals[0] ?? env.NEXUS_REST_URL,
     basePath: values["base-path"] ?? env.NEXUS_REST_BASE_PATH ?? "/api/v3",
-    connections: Number(values.connections ?? 2),
+    connections: numberOption("--connections", values.connections, 2, 1),
     symbol: values.symbol ?? "BTC-USD",
     apiKey: env.NEXUS_REST_API_KEY
   }
@@ -217,4 +217,9 @@ export const main = (options: Options): Effect.Effect<Summary, ClientPool.PoolRe
     return { getStatus, getAttempts: attempts.count, order: outcome(placed), exhaustedOrder: outcome(exhausted), stats }
   }))
 
-if (import.meta.main) NodeRuntime.runMain(main(optionsFrom(process.argv.slice(2), process.env)))
+/** The command line. */
+const USAGE = "node examples/rest-pool.ts [URL] [--base-path /api/v3] [--connections 2] [--symbol BTC-USD]"
+
+if (import.meta.main) {
+  runProgram("rest-pool", USAGE, () => optionsFrom(process.argv.slice(2), process.env), main)
+}

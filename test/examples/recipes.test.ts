@@ -296,8 +296,39 @@ describe("examples/combined.ts", () => {
       // reset in the middle of one may fail it
       assert.isAtLeast(stdout.match(/^session \d+: snapshot /gm)?.length ?? 0, sessions - 1)
       assert.isAtLeast(snapshots, 1)
-      // an order the exchange saw was answered or failed once, never sent again
+      // the stop lets the order in flight finish: every order the exchange saw was answered or
+      // failed on our side exactly once, never sent again
       assert.isAtLeast(exchange.stats.ordersReceived, ok)
       assert.isAtMost(exchange.stats.ordersReceived, ok + failed)
     }))
+})
+
+describe("the recipes as programs", () => {
+  it("a bad argument is one line and the usage, exit 2, before any connection", async () => {
+    const results = await Promise.all([
+      runRecipe("exchange-feed.ts", ["ws://127.0.0.1:1/ws", "--count", "many"]).done,
+      runRecipe("gateway.ts", ["--bogus"]).done
+    ])
+    assert.deepStrictEqual(results.map((r) => [r.code, r.stdout]), [[2, ""], [2, ""]])
+    assert.strictEqual(
+      results[0]!.stderr,
+      `exchange-feed: --count must be a number of at least 1, got "many"\n` +
+        `usage: node examples/exchange-feed.ts [URL] [--topics a,b] [--count N] [--seconds S]\n`
+    )
+    assert.match(results[1]!.stderr, /^gateway: Unknown option '--bogus'.*\nusage: node examples\/gateway\.ts .*\n$/)
+  })
+
+  it("an origin that refuses the connection is one line naming it, exit 1", async () => {
+    // a port that was just free on 127.0.0.1: nothing listens there
+    const server = http.createServer()
+    const port = await listening(server)
+    await new Promise((resolve) => server.close(resolve))
+    const { code, stderr } = await runRecipe("rest-pool.ts", [`http://127.0.0.1:${port}`]).done
+    assert.strictEqual(code, 1)
+    assert.strictEqual(
+      stderr,
+      `rest-pool: HTTP exchange with 127.0.0.1:${port} failed: connect to 127.0.0.1:${port} failed: connection refused ` +
+        `(connect ECONNREFUSED 127.0.0.1:${port}) (no request byte was sent)\n`
+    )
+  })
 })
