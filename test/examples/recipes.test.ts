@@ -127,6 +127,43 @@ describe("examples/exchange-feed.ts", () => {
   })
 })
 
+describe("examples/exchange-feed.ts after failures", () => {
+  it("keeps dialing with backoff while the exchange refuses the upgrade, then subscribes once it accepts", async () => {
+    // the first two upgrades are answered 503; the third connection is served
+    let attempts = 0
+    const server = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      verifyClient: (_info, callback) => callback(++attempts > 2, 503, "maintenance")
+    })
+    await new Promise((resolve) => server.once("listening", resolve))
+    const port = (server.address() as net.AddressInfo).port
+    const subscriptions: Array<unknown> = []
+    server.on("connection", (ws) =>
+      ws.on("message", (data) => {
+        subscriptions.push(JSON.parse(String(data)))
+        for (let seq = 1; seq <= 3; seq++) ws.send(quote(seq))
+      }))
+    try {
+      const { code, stdout, stderr } = await runRecipe("exchange-feed.ts", [`ws://127.0.0.1:${port}/ws`, "--count", "3"]).done
+      assert.strictEqual(code, 0, stderr)
+      assert.strictEqual(attempts, 3)
+      assert.deepStrictEqual(subscriptions, [{ method: "SUBSCRIBE", params: ["BTC-USD@quote"], id: 1 }])
+      // refused dials are not sessions: no gap is reported for them
+      assert.deepStrictEqual(stdout.trimEnd().split("\n").slice(1), [
+        "connected session=1",
+        "quote BTC-USD bid=101 ask=102 seq=1",
+        "quote BTC-USD bid=102 ask=103 seq=2",
+        "quote BTC-USD bid=103 ask=104 seq=3",
+        "done: quotes=3 sessions=1 gaps=0"
+      ])
+    } finally {
+      for (const client of server.clients) client.terminate()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
 describe("examples/rest-pool.ts", () => {
   it("retries the GET after a reset, sends the failed POST exactly once, and rejects the order at once when every slot is leased", async () => {
     // node:http origin: the first GET and the first POST lose their connection with no answer
