@@ -31,9 +31,10 @@
  *   `HttpError`. Closing the pool's scope interrupts reconnect fibers and closes every socket.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
- *   {@link retryIdempotent} retries transport failures of idempotent requests only (a request
- *   whose bytes never reached a socket is retried whatever its method), so the library never
- *   sends a POST twice.
+ *   {@link retryIdempotent} retries a request whose bytes never reached a socket whatever its
+ *   method, and any other `HttpError` of an idempotent method (read timeouts and bad responses
+ *   included — coarser than `HttpConnection.isRetryable`); never an `AcquireTimeout` or a
+ *   request fault. So the library never sends a POST twice.
  *
  * This pool does not sit on Effect's `Pool`: Effect's pool hands out its least recently used
  * item (FIFO), offers no non-waiting `get`, and replaces invalidated items on its own schedule,
@@ -129,7 +130,8 @@ export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
 }
 
 /**
- * Building a request failed before anything was sent (a `RequestWriter` fault).
+ * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), or the
+ * exchange's `HttpError` (a `RequestWriter` fault is its reason `InvalidRequest`, sent nothing).
  *
  * @since 0.1.0
  * @category errors
@@ -238,7 +240,7 @@ class SlotImpl implements Slot {
  * @category metrics
  */
 export const metrics = {
-  /** Time from `acquire`/`tryAcquire` to a lease. */
+  /** Time `request` waited for its lease (recorded by `request` only, not by bare `acquire`/`tryAcquire`). */
   acquireWait: Metric.timer("effect_nexus_pool_acquire_wait", { description: "time to lease a pooled connection" }),
   /** Time of a `request`: acquire, send, copy. */
   requestLatency: Metric.timer("effect_nexus_pool_request_latency", { description: "pooled request round trip" }),
@@ -587,9 +589,10 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE",
 export const isIdempotent = (method: string): boolean => IDEMPOTENT.has(method)
 
 /**
- * Whether a failed request may be sent again: never for a request fault (`InvalidRequest`) or an
- * `AcquireTimeout`; always when no byte reached a socket; otherwise only for an idempotent
- * method (the server may have acted on the first one).
+ * Whether a failed request may be sent again: never for a request fault (`InvalidRequest`,
+ * `InvalidUrl`) or an `AcquireTimeout`; always when no byte reached a socket; otherwise only for
+ * an idempotent method (the server may have acted on the first one) — whatever the reason,
+ * read timeouts and malformed responses included, unlike `HttpConnection.isRetryable`.
  *
  * @since 0.1.0
  * @category retrying
@@ -601,9 +604,9 @@ export const isRetryable = (method: string, error: PoolRequestError): boolean =>
 }
 
 /**
- * Retries `effect` (a pooled request for `method`) per `schedule` while {@link isRetryable}
- * says so; any other failure is returned at once. A POST whose bytes reached the socket is never
- * sent again.
+ * Retries `effect` (a pooled request for `method`) per `schedule` (default `Schedule.recurs(2)`:
+ * two immediate retries) while {@link isRetryable} says so; any other failure is returned at
+ * once. A POST whose bytes reached the socket is never sent again.
  *
  * @since 0.1.0
  * @category retrying
