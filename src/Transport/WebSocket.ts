@@ -56,10 +56,11 @@
  * takes at most `timeout + interval`), the socket is destroyed and `recv` fails with
  * `TimeoutError` operation `"heartbeat"`. Bytes count when `recv` reads them, so keep receiving.
  *
- * **Memory** per connection is small by default: an 8 KiB read slab that grows (doubling) only to
- * hold a frame that does not fit, up to `maxFrameSize`; fragmented messages are joined in a
- * second buffer up to `maxMessageSize`; an 8 KiB write buffer. Limits default to 16 MiB per
- * frame and per message and 1024 fragments per message.
+ * **Memory** of the stream itself is small by default: an 8 KiB read slab that grows (doubling)
+ * only to hold a frame that does not fit, up to `maxFrameSize`; fragmented messages are joined in
+ * a second buffer up to `maxMessageSize`; an 8 KiB write buffer. Limits default to 16 MiB per
+ * frame and per message and 1024 fragments per message. The transport underneath adds its own:
+ * a `Tcp`/`Tls` transport holds a 64 KiB `onread` chunk and a 64 KiB inbox per connection.
  *
  * Choices where the RFC or the issue is silent: the client never sends `Origin` unless asked;
  * no extension is negotiated (permessage-deflate is out of scope); the server picks the first
