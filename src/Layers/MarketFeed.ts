@@ -7,6 +7,10 @@
  * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
  * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
  * Read it from one fiber. For the zero-copy path use `Reconnect/Feed` directly with a handler.
+ * The offer into the queue is the supervisor's handler, which runs uninterruptibly: while the
+ * queue is full and nobody reads it, `stop` (and releasing the layer) waits — keep reading until
+ * `stop` returns. A finite `schedule` that runs out stops the supervisor (`state` becomes
+ * `Stopped` `"GaveUp"`) without ending `events`.
  *
  * Environment (`layerConfig`, prefix `NEXUS_FEED` by default):
  * - `NEXUS_FEED_URL` — `wss://…` (required).
@@ -71,7 +75,7 @@ export interface MarketFeedService {
   unsubscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
   /** The current topics. */
   readonly subscriptions: Effect.Effect<ReadonlyArray<string>>
-  /** Stops the feed; the events stream ends. */
+  /** Stops the feed; the events stream ends. Waits while a full events queue is not being read (see the module doc). */
   readonly stop: Effect.Effect<void>
 }
 
