@@ -130,7 +130,8 @@ export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
 }
 
 /**
- * Building a request failed before anything was sent (a `RequestWriter` fault).
+ * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), or the
+ * exchange's `HttpError` (a `RequestWriter` fault is its reason `InvalidRequest`, sent nothing).
  *
  * @since 0.1.0
  * @category errors
@@ -239,7 +240,7 @@ class SlotImpl implements Slot {
  * @category metrics
  */
 export const metrics = {
-  /** Time from `acquire`/`tryAcquire` to a lease. */
+  /** Time `request` waited for its lease (recorded by `request` only, not by bare `acquire`/`tryAcquire`). */
   acquireWait: Metric.timer("effect_nexus_pool_acquire_wait", { description: "time to lease a pooled connection" }),
   /** Time of a `request`: acquire, send, copy. */
   requestLatency: Metric.timer("effect_nexus_pool_request_latency", { description: "pooled request round trip" }),
@@ -615,9 +616,9 @@ export const isRetryable = (method: string, error: PoolRequestError): boolean =>
   error._tag === "AcquireTimeout" ? false : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
 
 /**
- * Retries `effect` (a pooled request for `method`) per `schedule` while {@link isRetryable}
- * says so; any other failure is returned at once. A POST whose bytes reached the socket is never
- * sent again.
+ * Retries `effect` (a pooled request for `method`) per `schedule` (default `Schedule.recurs(2)`:
+ * two immediate retries) while {@link isRetryable} says so; any other failure is returned at
+ * once. A POST whose bytes reached the socket is never sent again.
  *
  * @since 0.1.0
  * @category retrying

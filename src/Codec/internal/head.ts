@@ -187,24 +187,28 @@ export interface UnexpectedEndOfInput {
   readonly received: number
 }
 
+/** A `BareLineFeed` violation at `offset`. */
 export const bareLf = (offset: number): BareLineFeed => ({
   _tag: "BareLineFeed",
   message: `bare LF at offset ${offset}: lines must end with CR LF`,
   offset
 })
 
+/** A `BareCarriageReturn` violation at `offset`. */
 export const bareCr = (offset: number): BareCarriageReturn => ({
   _tag: "BareCarriageReturn",
   message: `bare CR at offset ${offset}: CR must be followed by LF`,
   offset
 })
 
+/** A `TooManyHeaders` violation for `limit`. */
 export const tooManyHeaders = (limit: number): TooManyHeaders => ({
   _tag: "TooManyHeaders",
   message: `more than ${limit} header fields`,
   limit
 })
 
+/** A `BodyTooLarge` violation: `size` bytes against `limit`. */
 export const bodyTooLarge = (size: number, limit: number): BodyTooLarge => ({
   _tag: "BodyTooLarge",
   message: `body of ${size} bytes exceeds the limit of ${limit} bytes`,
