@@ -7,9 +7,12 @@
  * names the fault; `connectTimeout` is measured with Effect's `Clock`.
  *
  * **How bytes reach the codec (decided by `bench/transport-read.ts`).** The socket is opened
- * with `onread: { buffer, callback }`: libuv reads into one fixed 64 KiB chunk owned by the
- * transport, and the callback copies those bytes straight into the `ReadBuf` of a parked
- * `read` (or into a private inbox when nobody is reading). Measured on loopback (Node 24.21,
+ * with `onread: { buffer, callback }`: libuv reads into a fixed 64 KiB chunk, and the callback
+ * copies those bytes straight into the `ReadBuf` of a parked `read` (or into a private inbox
+ * when nobody is reading). Because the callback copies before it returns, one chunk serves
+ * every socket of the process (libuv fills it for one socket at a time and JavaScript runs the
+ * callback at once); a connection's own memory is its inbox, which starts at 4 KiB and grows
+ * only while bytes wait for a `read`. Measured on loopback (Node 24.21,
  * 2 cores shared with other jobs, server in a worker thread, medians of 7 interleaved rounds;
  * throughput varies ±30% between runs on this box, the GC columns do not):
  *
@@ -94,6 +97,12 @@ export interface ConnectOptions {
 
 /** Size of the chunk libuv reads into; also the largest single read. */
 const CHUNK_SIZE = 64 * 1024
+
+/** The one read chunk every socket transport shares (see the module doc for why that is safe). */
+const SHARED_CHUNK = Buffer.allocUnsafe(CHUNK_SIZE)
+
+/** Initial inbox size: it grows (doubling) only while bytes wait for a `read`. */
+const INBOX_INITIAL_CAPACITY = 4 * 1024
 
 /** Default read-side high-water mark. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024
@@ -188,10 +197,10 @@ export class SocketTransport implements Transport {
     this.remoteAddress = remoteAddress
     this.bytesWritten = 0
     this.bytesRead = 0
-    this.onread = { buffer: Buffer.allocUnsafe(CHUNK_SIZE), callback: (n, chunk) => this.onRead(n, chunk) }
+    this.onread = { buffer: SHARED_CHUNK, callback: (n, chunk) => this.onRead(n, chunk) }
     this.socket = undefined
     // the inbox never holds more than the high-water mark plus one chunk
-    this.inbox = ReadBuf.make({ capacity: CHUNK_SIZE, maxCapacity: readHighWaterMark + 2 * CHUNK_SIZE })
+    this.inbox = ReadBuf.make({ capacity: INBOX_INITIAL_CAPACITY, maxCapacity: readHighWaterMark + 2 * CHUNK_SIZE })
     this.readHighWaterMark = readHighWaterMark
     this.waiter = undefined
     this.waiterBuf = undefined

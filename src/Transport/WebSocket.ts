@@ -68,8 +68,9 @@
  * the transport); fragmented messages are joined in a second buffer up to `maxMessageSize`; an
  * 8 KiB write buffer; client masking keys come from one pool shared by all connections. Limits
  * default to 16 MiB per frame and per message and 1024 fragments per message. The socket
- * transport underneath keeps its own read-ahead (`maxReadSize`, the `Tcp` read high-water mark,
- * default 64 KiB).
+ * transport underneath adds an inbox that starts at 4 KiB and holds read-ahead only while bytes
+ * wait for `recv` (up to `maxReadSize`, the `Tcp` read high-water mark, default 64 KiB); the
+ * 64 KiB chunk libuv reads into is shared by every socket of the process.
  *
  * Choices where the RFC or the issue is silent: the client never sends `Origin` unless asked;
  * no extension is negotiated (permessage-deflate is out of scope); the server picks the first

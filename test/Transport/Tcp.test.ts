@@ -104,6 +104,23 @@ describe("Tcp", () => {
       assert.deepStrictEqual([transport.bytesWritten, transport.bytesRead], [11, 11])
     }))
 
+  it.live("connections sharing the process's read chunk each get exactly their own bytes, read now or later", () =>
+    Effect.gen(function*() {
+      // four servers stream 1 MiB of distinct patterns; two clients read as bytes arrive, two
+      // only after everything has landed in their inboxes (the chunk was reused in between)
+      const pattern = (seed: number) => Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => (i * 7 + seed * 31) & 0xff))
+      const expected = [1, 2, 3, 4].map(pattern)
+      const servers = yield* Effect.forEach(expected, (bytes) => serve((socket) => socket.end(bytes)))
+      const transports = yield* Effect.forEach(servers, (server) =>
+        Tcp.connect({ host: "127.0.0.1", port: server.port, readHighWaterMark: 2 << 20 }))
+      const readEager = (transport: Transport) => readAll(transport, ReadBuf.make({ capacity: 1024, maxCapacity: 2 << 20 }), 1 << 20)
+      const eager = yield* Effect.all([readEager(transports[0]!), readEager(transports[1]!)], { concurrency: 2 })
+      yield* Effect.sleep("100 millis")
+      const late = yield* Effect.all([readEager(transports[2]!), readEager(transports[3]!)], { concurrency: 2 })
+      const got = [...eager, ...late].map((latin1) => Buffer.from(latin1, "latin1"))
+      got.forEach((bytes, i) => assert.isTrue(bytes.equals(expected[i]!), `connection ${i} got its own bytes`))
+    }))
+
   it.live("completes a read synchronously when bytes are already buffered", () =>
     Effect.gen(function*() {
       const server = yield* serve(echo)
