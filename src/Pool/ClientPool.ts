@@ -482,6 +482,11 @@ class Pool implements ClientPool {
           Effect.as(Effect.sleep(next.value[1]), Option.none<SlotImpl>())
         )
         if (Option.isSome(got)) return got.value
+        // the sleep won the race, but a slot may have been handed over in the same turn
+        if (waiter.slot !== undefined) {
+          yield* withdraw
+          return waiter.slot
+        }
         attempts++
         // a slot may have healed into the stack without a waiter being served (e.g. the
         // health check): look again before sleeping further

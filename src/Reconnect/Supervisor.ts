@@ -334,7 +334,8 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
     const stop = Effect.gen(function*() {
       yield* Fiber.interrupt(fiber)
       live = undefined
-      yield* SubscriptionRef.set(state, { _tag: "Stopped", reason: "Stopped" })
+      // a feed that already stopped by itself keeps saying why (GaveUp, HandlerFailed)
+      yield* SubscriptionRef.update(state, (s): FeedState => s._tag === "Stopped" ? s : { _tag: "Stopped", reason: "Stopped" })
       yield* Deferred.succeed(done, undefined)
     })
     yield* Effect.addFinalizer(() => stop)

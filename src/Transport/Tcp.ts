@@ -51,6 +51,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
 import * as ReadBuf from "../Codec/ReadBuf.ts"
+import * as Url from "../Codec/Url.ts"
 import * as Tls from "./Tls.ts"
 import type { TlsConfig } from "./Tls.ts"
 import {
@@ -548,38 +549,23 @@ export interface Endpoint {
   readonly secure: boolean
 }
 
-const schemes: Record<string, { readonly port: number; readonly secure: boolean }> = {
-  "http:": { port: 80, secure: false },
-  "ws:": { port: 80, secure: false },
-  "https:": { port: 443, secure: true },
-  "wss:": { port: 443, secure: true }
-}
 
 /**
- * Parses a `http:`, `https:`, `ws:` or `wss:` URL into an {@link Endpoint} with the WHATWG URL
- * parser (IPv6 brackets stripped, default ports applied), or fails with `ConnectError` kind `"Other"`.
+ * Parses a `http:`, `https:`, `ws:` or `wss:` URL into an {@link Endpoint} with `Url.parse`
+ * (the WHATWG parser; IPv6 brackets stripped, default ports applied), or fails with
+ * `ConnectError` kind `"Other"` whose cause says what is wrong. The raw URL is never put in the
+ * error (it may hold credentials, which are refused): the address reads `(url)`.
  *
  * @since 0.1.0
  * @category utils
  */
 export const endpoint = (url: string | URL): Effect.Effect<Endpoint, ConnectError> =>
   Effect.suspend(() => {
-    // TODO(Url): switch to Codec/Url.parse once it lands; it was not committed when this was written
-    const text = typeof url === "string" ? url : url.href
-    const parsed = URL.parse(text)
-    const scheme = parsed === null ? undefined : schemes[parsed.protocol]
-    if (parsed === null || scheme === undefined || parsed.hostname === "") {
-      return Effect.fail(
-        new ConnectError({
-          address: text,
-          kind: "Other",
-          cause: new Error(parsed === null ? "not a valid URL" : `unsupported scheme ${parsed.protocol}`)
-        })
-      )
+    const parsed = Url.parse(typeof url === "string" ? url : url.href)
+    if (parsed._tag !== "ParsedUrl") {
+      return Effect.fail(new ConnectError({ address: "(url)", kind: "Other", cause: new Error(parsed.message) }))
     }
-    const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname
-    const port = parsed.port === "" ? scheme.port : Number(parsed.port)
-    return Effect.succeed({ host, port, secure: scheme.secure })
+    return Effect.succeed({ host: parsed.host, port: parsed.port, secure: parsed.secure })
   })
 
 /**

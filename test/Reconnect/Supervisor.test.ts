@@ -202,6 +202,9 @@ describe("Supervisor", () => {
       )
       assert.deepStrictEqual(server.log, ["refused@0", "refused@1000", "refused@3000"])
       assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "GaveUp" })
+      // a later stop (the scope closing, say) keeps the reason
+      yield* feed.stop
+      assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "GaveUp" })
     }))
 
   it.effect("renews a connection before its lifetime ends: subscribe on the new one, then close the old, no gap", () =>

@@ -424,8 +424,12 @@ describe("Tcp.endpoint", () => {
       const error = yield* Effect.flip(Tcp.endpoint("ftp://example.test/"))
       assert.deepStrictEqual([error.kind, error.message], [
         "Other",
-        "connect to ftp://example.test/ failed: socket error (unsupported scheme ftp:)"
+        "connect to (url) failed: socket error (scheme \"ftp\" is not supported; use ws, wss, http or https)"
       ])
+      // credentials are refused and never echoed into the error
+      const secret = yield* Effect.flip(Tcp.endpoint("wss://user:hunter2@example.test/feed"))
+      assert.notInclude(secret.message, "hunter2")
+      assert.include(secret.message, "credentials in wss://example.test/feed (redacted) are not supported")
     }))
 
   it.live("connectUrl dials a ws:// URL over TCP", () =>

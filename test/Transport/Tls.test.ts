@@ -6,7 +6,7 @@ import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
+import { hasOpenssl, makeThrowawayCa, OPENSSL_HINT, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // A throwaway CA and a server certificate for "localhost" / 127.0.0.1, made with openssl in a
 // temp dir. Servers listen on 127.0.0.1:0; SNI names are sent, never resolved.
@@ -17,7 +17,10 @@ let caDer: Uint8Array = new Uint8Array()
 let key = ""
 let cert = ""
 
+if (!hasOpenssl) console.warn(OPENSSL_HINT)
+
 beforeAll(() => {
+  if (!hasOpenssl) return
   ca = makeThrowawayCa()
   ;({ caPem, caDer, key, cert } = ca)
 })
@@ -45,7 +48,7 @@ const serve = (options: tls.TlsOptions = {}) =>
 
 const trusted = () => Tls.TlsConfig.makeUnsafe({ ca: [caPem] })
 
-describe("Tls", () => {
+describe.skipIf(!hasOpenssl)("Tls", () => {
   it.live("connects to a server whose certificate chains to the configured CA and echoes", () =>
     Effect.gen(function*() {
       const { port } = yield* serve()

@@ -1,7 +1,13 @@
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+
+/** Whether `openssl` runs here; suites that need a throwaway CA skip without it. */
+export const hasOpenssl: boolean = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0
+
+/** The line a suite prints when it skips for want of `openssl`. */
+export const OPENSSL_HINT = "openssl is missing: TLS suites skip; install it with `apt-get install -y openssl`"
 
 /** A throwaway CA and a server certificate it signed, made with `openssl` in a temp dir. */
 export interface ThrowawayCa {
