@@ -8,7 +8,7 @@
  *    appears only in the request table.
  * 2. Requests/second with 1, 4 and 8 connections and as many concurrent callers, each sending
  *    the order-entry POST and reading the response: ours (`request`, owned copy; and a lease +
- *    `send` reading the body view), undici's `Pool` through `request` and through `dispatch`
+ *    `send` reading the body view, through `withSlot`), undici's `Pool` through `request` and through `dispatch`
  *    with a bare handler (its fastest API), and a raw `node:net` floor with pre-built request
  *    bytes and no parsing. Target: ours ≥ 1.5× undici's fastest at 4 and 8 connections.
  *
@@ -115,14 +115,14 @@ const oursLease: RateCandidate = (connections) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const pool = yield* ClientPool.make({ url, connections, defaultHeaders: DEFAULT_HEADERS })
     const perCaller = Math.ceil(REQUESTS / connections)
-    const once = Effect.scoped(Effect.flatMap(pool.acquire, (slot) =>
+    const once = pool.withSlot((slot) =>
       Effect.map(
         slot.send(
           slot.writer.post("/api/v3/order").header("Content-Type", "application/json")
             .header("X-Client-Order-Id", "c-7f3a9b").body(ORDER_BODY).finish()
         ),
         (response) => check(response.bodyLength)
-      )))
+      ))
     const caller = Effect.gen(function*() {
       for (let i = 0; i < perCaller; i++) yield* once
     })
@@ -220,7 +220,7 @@ for (const [name, ns] of await leaseCosts()) console.log(`| ${name} | ${ns.toFix
 
 const rateCandidates: ReadonlyArray<readonly [string, RateCandidate]> = [
   ["effect-nexus request (owned copy)", ours],
-  ["effect-nexus acquire + send (view)", oursLease],
+  ["effect-nexus withSlot + send (view)", oursLease],
   ["undici Pool.request", undiciRequest],
   ["undici Pool.dispatch", undiciDispatch],
   ["raw node:net floor", rawFloor]
