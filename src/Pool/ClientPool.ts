@@ -283,9 +283,21 @@ export interface ClientPool {
   readonly stats: Effect.Effect<Stats>
 }
 
-const copyResponse = (response: Response): OwnedResponse => {
-  const body = response.copyBody()
-  return { status: response.status, headers: response.headers(), body, text: Buffer.from(body).toString("utf8") }
+/** An owned response; the text is decoded on first use, most callers want the bytes or JSON once. */
+class Owned implements OwnedResponse {
+  readonly status: number
+  readonly headers: ReadonlyArray<[string, string]>
+  readonly body: Uint8Array
+  private decoded: string | undefined
+  constructor(response: Response) {
+    this.status = response.status
+    this.headers = response.headers()
+    this.body = response.copyBody()
+    this.decoded = undefined
+  }
+  get text(): string {
+    return (this.decoded ??= Buffer.from(this.body.buffer, this.body.byteOffset, this.body.byteLength).toString("utf8"))
+  }
 }
 
 /** A fiber waiting in `acquire`; `slot` is set when one is handed over. */
@@ -515,18 +527,18 @@ class Pool implements ClientPool {
     return Effect.withSpan(
       Effect.clockWith((clock) => {
         const t0 = clock.currentTimeMillisUnsafe()
-        return this.withSlot((slot) =>
-          Effect.andThen(
-            Metric.update(this.acquireWait, Duration.millis(clock.currentTimeMillisUnsafe() - t0)),
-            Effect.flatMap(slot.send(build(slot.writer)), (response) => {
-              const owned = copyResponse(response)
-              return Effect.as(
-                Metric.update(this.requestLatency, Duration.millis(clock.currentTimeMillisUnsafe() - t0)),
-                owned
-              )
+        return this.withSlot((slot) => {
+          const t1 = clock.currentTimeMillisUnsafe()
+          return Effect.flatMap(slot.send(build(slot.writer)), (response) => {
+            const owned = new Owned(response)
+            // both metrics in one step, straight into the fiber's metric context
+            return Effect.withFiberSucceed((fiber) => {
+              this.acquireWait.updateUnsafe(Duration.millis(t1 - t0), fiber.context)
+              this.requestLatency.updateUnsafe(Duration.millis(clock.currentTimeMillisUnsafe() - t0), fiber.context)
+              return owned as OwnedResponse
             })
-          )
-        )
+          })
+        })
       }),
       "ClientPool.request",
       this.spanOptions
