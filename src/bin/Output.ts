@@ -1,0 +1,86 @@
+/**
+ * `Output` — how the command-line tool writes lines: straight to the process's stdout/stderr
+ * streams, waiting for `'drain'` when a pipe is full (so a slow reader such as `| less` slows the
+ * WebSocket down instead of growing memory), and turning a closed stdout (`EPIPE`, e.g. `| head`)
+ * into a typed `StdoutClosed` instead of an uncaught `'error'` event.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+
+/**
+ * Stdout was closed by its reader (`EPIPE`) or failed; nothing more can be printed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StdoutClosed extends Data.TaggedError("StdoutClosed")<{
+  readonly code: string
+}> {
+  override get message(): string {
+    return `stdout closed (${this.code})`
+  }
+}
+
+let stdoutFailure: StdoutClosed | undefined
+let listening = false
+
+const listen = (): void => {
+  if (listening) return
+  listening = true
+  // one listener for the process' lifetime: a failed write is reported here, asynchronously
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    stdoutFailure ??= new StdoutClosed({ code: error.code ?? error.message })
+  })
+}
+
+const waitForDrain = Effect.callback<void>((resume) => {
+  const onDrain = () => resume(Effect.void)
+  process.stdout.once("drain", onDrain)
+  return Effect.sync(() => {
+    process.stdout.off("drain", onDrain)
+  })
+})
+
+/**
+ * Writes `text` (which should end with a newline) to stdout; suspends until `'drain'` when the
+ * stream's buffer is full. Fails with `StdoutClosed` once stdout has failed.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const stdout = (text: string): Effect.Effect<void, StdoutClosed> =>
+  Effect.suspend(() => {
+    listen()
+    if (stdoutFailure !== undefined) return Effect.fail(stdoutFailure)
+    return process.stdout.write(text) ? Effect.void : waitForDrain
+  })
+
+/**
+ * Writes one diagnostic line to stderr, prefixed with the tool's name (`effect-nexus: `).
+ * Stderr is not waited on: diagnostics are few and short.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const stderrLine = (line: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stderr.write(`effect-nexus: ${line}\n`)
+  })
+
+const HEX_PREFIX_BYTES = 16
+
+/**
+ * How a binary message is shown: `<binary N bytes: 0a1b…>`, the first 16 bytes in hex followed
+ * by `…` when there are more.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const describeBinary = (payload: Uint8Array): string => {
+  const shown = payload.subarray(0, HEX_PREFIX_BYTES)
+  const hex = Buffer.from(shown.buffer, shown.byteOffset, shown.byteLength).toString("hex")
+  const more = payload.length > HEX_PREFIX_BYTES ? "…" : ""
+  return `<binary ${payload.length} bytes${payload.length === 0 ? "" : `: ${hex}${more}`}>`
+}
