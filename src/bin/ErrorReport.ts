@@ -14,7 +14,8 @@
  *
  * A transport failure is reported by the transport's own message (`connect to 127.0.0.1:1
  * failed: connection refused`) rather than the WebSocket wrapper's, which would repeat the
- * address.
+ * address; for a connect failure of a known kind, Node's own text (`connect ECONNREFUSED
+ * 127.0.0.1:1`) is left out for the same reason.
  *
  * @since 0.1.0
  */
@@ -22,7 +23,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { CliError, CliOutput } from "effect/cli"
-import * as WebSocket from "../Transport/WebSocket.ts"
+import { ConnectError } from "../Transport/Transport.ts"
+import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as Output from "./Output.ts"
 
 /** Exit status for bad arguments. */
@@ -65,11 +67,20 @@ export const presenterLayer = CliOutput.layerPresenter({
       : CliOutput.defaultPresenter.present(event)
 })
 
+// checked by tag, not instanceof, so reporting does not load the WebSocket module
+const isWebSocketError = (error: unknown): error is WebSocket.WebSocketError =>
+  typeof error === "object" && error !== null && (error as { _tag?: unknown })._tag === "WebSocketError"
+
 /** The message to print for a typed failure. */
 const failureLine = (error: unknown): string => {
-  if (error instanceof WebSocket.WebSocketError) {
+  if (isWebSocketError(error)) {
     const reason = error.reason
-    return reason._tag === "TransportError" ? reason.error.message : reason.message
+    if (reason._tag !== "TransportError") return reason.message
+    const inner = reason.error
+    // a named kind (refused, unreachable, …) says it all; Node's text would repeat the address
+    return inner._tag === "ConnectError" && inner.kind !== "Other"
+      ? new ConnectError({ address: inner.address, kind: inner.kind }).message
+      : inner.message
   }
   if (error instanceof Error) return oneLine(error.message)
   return oneLine(String(error))

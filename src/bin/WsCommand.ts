@@ -21,23 +21,16 @@
  * `--insecure-skip-tls-verify-dangerous`, which maps to the `Tls` module's
  * `dangerouslyDisableCertificateVerification` and prints a warning on stderr when used.
  *
+ * This module only parses; the session (`WsSession`, with the transport stack) is imported when
+ * the command runs, so `--help` and argument errors answer without loading it.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Stdio from "effect/Stdio"
-import * as Stream from "effect/Stream"
 import { Argument, Command, Flag } from "effect/cli"
-import * as Tls from "../Transport/Tls.ts"
-import * as WebSocket from "../Transport/WebSocket.ts"
-import * as Output from "./Output.ts"
-
-/** How long an interrupted session waits for the server's close before destroying the socket. */
-export const INTERRUPT_CLOSE_TIMEOUT: Duration.Duration = Duration.seconds(2)
-
-/** A heartbeat fails when nothing arrives for this many ping intervals. */
-export const HEARTBEAT_MISSES = 3
+import { HEARTBEAT_MISSES } from "./WsOptions.ts"
 
 // RFC 9110 §5.6.2 token characters: what a header name may be made of
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -82,97 +75,6 @@ const durationFlag = (name: string) =>
     Flag.filterMap(parseDuration, () => "Expected a positive duration such as 500ms, 5s or 2m")
   )
 
-/** What `ws` runs with, after the flags were parsed. */
-interface WsOptions {
-  readonly url: string
-  readonly headers: ReadonlyArray<readonly [string, string]>
-  readonly subprotocols: ReadonlyArray<string>
-  readonly pingInterval: Option.Option<Duration.Duration>
-  readonly connectTimeout: Option.Option<Duration.Duration>
-  readonly insecure: boolean
-}
-
-const describeClose = (code: number, reason: string): string =>
-  code === 1005 ? "no status code" : `code ${code}${reason === "" ? "" : `, reason ${JSON.stringify(reason)}`}`
-
-/**
- * The session: connect, then print messages and send stdin lines until one side closes.
- *
- * @since 0.1.0
- * @category handlers
- */
-export const session = Effect.fnUntraced(function*(options: WsOptions) {
-  let tls: Tls.TlsConfig | undefined
-  if (options.insecure) {
-    yield* Output.stderrLine(
-      "WARNING: --insecure-skip-tls-verify-dangerous is set: the server's certificate and host name are NOT verified; anyone on the path can read and change this session"
-    )
-    tls = yield* Tls.TlsConfig.make({ dangerouslyDisableCertificateVerification: true })
-  }
-  const ws = yield* WebSocket.connect(options.url, {
-    headers: options.headers,
-    protocols: options.subprotocols,
-    ...(tls === undefined ? {} : { tls }),
-    ...(Option.isSome(options.connectTimeout) ? { connectTimeout: options.connectTimeout.value } : {}),
-    ...(Option.isSome(options.pingInterval)
-      ? {
-        heartbeat: {
-          interval: options.pingInterval.value,
-          timeout: Duration.times(options.pingInterval.value, HEARTBEAT_MISSES)
-        }
-      }
-      : {})
-  })
-  // Runs before the scope destroys the socket (finalizers run in reverse): an interrupted or
-  // failed session still sends its close frame when the stream is open.
-  yield* Effect.addFinalizer(() =>
-    ws.state === "open"
-      ? Effect.ignore(Effect.timeout(ws.close(1001, ""), INTERRUPT_CLOSE_TIMEOUT))
-      : Effect.void
-  )
-  if (ws.protocol !== undefined) yield* Output.stderrLine(`subprotocol: ${ws.protocol}`)
-
-  let weClosed = false
-  const printMessages = Effect.gen(function*() {
-    while (true) {
-      const message = yield* ws.recv
-      switch (message._tag) {
-        case "Text":
-          yield* Output.stdout(message.text() + "\n")
-          break
-        case "Binary":
-          yield* Output.stdout(Output.describeBinary(message.payload) + "\n")
-          break
-        case "Close":
-          yield* Output.stderrLine(
-            weClosed
-              ? `closed: ${describeClose(message.code, message.reason)}`
-              : `closed by the server: ${describeClose(message.code, message.reason)}`
-          )
-          return
-        default:
-          // pings are answered inside recv; neither they nor pongs are shown
-          break
-      }
-    }
-  })
-
-  const stdio = yield* Stdio.Stdio
-  const sendLines = stdio.stdin.pipe(
-    Stream.decodeText(),
-    Stream.splitLines,
-    Stream.runForEach((line) => ws.sendText(line)),
-    Effect.andThen(Effect.suspend(() => {
-      weClosed = true
-      return ws.close(1000, "")
-    })),
-    // after our close the reader reports the server's answer and ends the session
-    Effect.andThen(Effect.never)
-  )
-
-  yield* Effect.raceFirst(printMessages, sendLines)
-}, Effect.scoped)
-
 /**
  * The `ws` subcommand.
  *
@@ -205,7 +107,11 @@ export const command = Command.make("ws", {
     Flag.withDescription("INSECURE: accept any TLS certificate for any host (test rigs only)"),
     Flag.withDefault(false)
   )
-}, session).pipe(
+}, (options) =>
+  Effect.flatMap(
+    Effect.promise(() => import("./WsSession.ts")),
+    (WsSession) => WsSession.session(options)
+  )).pipe(
   Command.withDescription(
     "Connect to a WebSocket server: print incoming messages, send stdin lines as text messages; stdin EOF closes with 1000."
   ),
