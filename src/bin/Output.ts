@@ -26,20 +26,30 @@ export class StdoutClosed extends Data.TaggedError("StdoutClosed")<{
 let stdoutFailure: StdoutClosed | undefined
 let listening = false
 
+const fail = (code: string): void => {
+  stdoutFailure ??= new StdoutClosed({ code })
+}
+
 const listen = (): void => {
   if (listening) return
   listening = true
   // one listener for the process' lifetime: a failed write is reported here, asynchronously
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    stdoutFailure ??= new StdoutClosed({ code: error.code ?? error.message })
-  })
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => fail(error.code ?? error.message))
+  process.stdout.on("close", () => fail("closed"))
 }
 
-const waitForDrain = Effect.callback<void>((resume) => {
+// a reader that went away (EPIPE) never drains: wake on 'error' and 'close' as well
+const waitForDrain = Effect.callback<void, StdoutClosed>((resume) => {
   const onDrain = () => resume(Effect.void)
-  process.stdout.once("drain", onDrain)
+  const onGone = () => resume(Effect.fail(stdoutFailure ?? new StdoutClosed({ code: "closed" })))
+  const stream = process.stdout
+  stream.once("drain", onDrain)
+  stream.once("error", onGone)
+  stream.once("close", onGone)
   return Effect.sync(() => {
-    process.stdout.off("drain", onDrain)
+    stream.off("drain", onDrain)
+    stream.off("error", onGone)
+    stream.off("close", onGone)
   })
 })
 

@@ -69,9 +69,19 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
   if (ws.protocol !== undefined) yield* Output.stderrLine(`subprotocol: ${ws.protocol}`)
 
   let weClosed = false
+  // the printer's calls to `recv` so far, and whether it is inside one; see closeWhenReaderParked
+  let recvCalls = 0
+  let inRecv = false
+  const reportClose = (code: number, reason: string) =>
+    Output.stderrLine(
+      weClosed ? `closed: ${describeClose(code, reason)}` : `closed by the server: ${describeClose(code, reason)}`
+    )
   const printMessages = Effect.gen(function*() {
     while (true) {
+      recvCalls++
+      inRecv = true
       const message = yield* ws.recv
+      inRecv = false
       switch (message._tag) {
         case "Text":
           yield* Output.stdout(message.text() + "\n")
@@ -80,17 +90,42 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
           yield* Output.stdout(Output.describeBinary(message.payload) + "\n")
           break
         case "Close":
-          yield* Output.stderrLine(
-            weClosed
-              ? `closed: ${describeClose(message.code, message.reason)}`
-              : `closed by the server: ${describeClose(message.code, message.reason)}`
-          )
-          return
+          return yield* reportClose(message.code, message.reason)
         default:
           // pings are answered inside recv; neither they nor pongs are shown
           break
       }
     }
+  }).pipe(
+    // our close() read the server's answer itself (the printer was not parked in recv)
+    Effect.catchIf(
+      (error): error is WebSocket.WebSocketError =>
+        error._tag === "WebSocketError" && error.reason._tag === "ClosedError",
+      (error) => {
+        const closed = error.reason as WebSocket.ClosedError
+        return reportClose(closed.code, closed.reason)
+      }
+    )
+  )
+
+  // `close` leaves reading to a fiber parked in `recv`'s transport read, so every message the
+  // server sends before its close answer is still printed; called while the printer is
+  // anywhere else (writing stdout, or in the fairness yield inside `recv`) it would read, and
+  // drop, those messages itself. So: wait until the printer has stayed inside the *same* `recv`
+  // across a scheduler round (a `recv` that only yielded has run on by then: it returned a
+  // buffered message or parked on the read), then close at once, without yielding in between.
+  const closeWhenReaderParked = Effect.gen(function*() {
+    while (true) {
+      if (inRecv) {
+        const seen = recvCalls
+        yield* Effect.yieldNow
+        if (inRecv && recvCalls === seen) break
+      } else {
+        yield* Effect.sleep(Duration.millis(1))
+      }
+    }
+    weClosed = true
+    yield* ws.close(1000, "")
   })
 
   const stdio = yield* Stdio.Stdio
@@ -98,11 +133,8 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
     Stream.decodeText(),
     Stream.splitLines,
     Stream.runForEach((line) => ws.sendText(line)),
-    Effect.andThen(Effect.suspend(() => {
-      weClosed = true
-      return ws.close(1000, "")
-    })),
-    // after our close the reader reports the server's answer and ends the session
+    Effect.andThen(closeWhenReaderParked),
+    // after our close the printer reports the server's answer and ends the session
     Effect.andThen(Effect.never)
   )
 

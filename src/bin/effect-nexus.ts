@@ -21,8 +21,9 @@
  * after Ctrl-C (the socket is closed first). See `ErrorReport` for the full table.
  *
  * Runs under Node ≥ 22.19 straight from the sources (type stripping) or from `dist/bin` after
- * `npm run build`. The process exits explicitly once the command is done, since a terminal or
- * pipe on stdin would otherwise keep it alive after the server closed first.
+ * `npm run build`. The process exits explicitly once the command is done (after stdout and
+ * stderr have flushed), since a terminal or pipe on stdin would otherwise keep it alive after
+ * the server closed first.
  *
  * @since 0.1.0
  */
@@ -88,12 +89,21 @@ export const main: Effect.Effect<number> = Command.run(cli, { version: packageVe
   Effect.flatMap(ErrorReport.report)
 )
 
+/** Calls `then` once `stream` has handed every queued byte to the OS (or failed). */
+const flushed = (stream: NodeJS.WriteStream, then: () => void): void => {
+  if (stream.writableLength === 0 || stream.destroyed) then()
+  else stream.write("", () => then())
+}
+
 NodeRuntime.runMain(main, {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
     // `main` never fails: a failure exit can only be the interruption of a signal
     const code = exit._tag === "Success" ? exit.value as number : ErrorReport.EXIT_INTERRUPTED
-    onExit(code)
-    process.exit(code)
+    // a pipe whose reader lags holds the last lines in Node's queue: flush before exiting
+    flushed(process.stdout, () => flushed(process.stderr, () => {
+      onExit(code)
+      process.exit(code)
+    }))
   }
 })

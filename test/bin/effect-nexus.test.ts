@@ -66,7 +66,9 @@ interface Server {
 
 const serve = (
   onMessage: (socket: WsSocket, data: Buffer, isBinary: boolean) => void,
-  tls?: { readonly key: string; readonly cert: string }
+  tls?: { readonly key: string; readonly cert: string },
+  autoPong = true,
+  onConnection: (socket: WsSocket) => void = () => {}
 ): Promise<Server> =>
   new Promise((done) => {
     const upgrades: Array<IncomingHttpHeaders> = []
@@ -75,14 +77,15 @@ const serve = (
     const connection = new Promise<WsSocket>((resolve) => (connected = resolve))
     const httpsServer = tls === undefined ? undefined : https.createServer(tls)
     const server = httpsServer === undefined
-      ? new WebSocketServer({ host: "127.0.0.1", port: 0 })
-      : new WebSocketServer({ server: httpsServer })
+      ? new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong })
+      : new WebSocketServer({ server: httpsServer, autoPong })
     servers.push(server)
     server.on("connection", (socket, request) => {
       upgrades.push(request.headers)
       socket.on("message", (data: Buffer, isBinary) => onMessage(socket, data, isBinary))
       socket.on("close", (code, reason) => closes.push([code, reason.toString()]))
       connected(socket)
+      onConnection(socket)
     })
     const ready = (port: number) =>
       done({ url: `${tls === undefined ? "ws" : "wss"}://127.0.0.1:${port}/feed`, upgrades, closes, connected: connection })
@@ -117,6 +120,33 @@ describe("effect-nexus ws", () => {
     assert.deepStrictEqual(run.stdout().split("\n"), ["hello", "wörld ✓", "", "last line without newline", ""])
     assert.deepStrictEqual(server.closes, [[1000, ""]])
     assert.deepStrictEqual(lines(run.stderr()), ["effect-nexus: closed: code 1000"])
+  })
+
+  it("prints every message the server sent before answering the close that stdin EOF started", async () => {
+    const count = 3000
+    const server = await serve((socket) => {
+      for (let i = 0; i < count; i++) socket.send(`tick ${i}`)
+    })
+    const run = cli(["ws", server.url], "go\n")
+    assert.strictEqual(await run.exited, 0, run.stderr())
+    const printed = lines(run.stdout())
+    assert.lengthOf(printed, count, run.stderr())
+    assert.strictEqual(printed[count - 1], `tick ${count - 1}`)
+    assert.deepStrictEqual(server.closes, [[1000, ""]])
+  })
+
+  it("prints every message already in flight when stdin EOF starts the close", async () => {
+    const count = 3000
+    // all of them are written before the server can read the client's close frame
+    const server = await serve(() => {}, undefined, true, (socket) => {
+      for (let i = 0; i < count; i++) socket.send(`tick ${i}`)
+    })
+    const run = cli(["ws", server.url], "")
+    assert.strictEqual(await run.exited, 0, run.stderr())
+    const printed = lines(run.stdout())
+    assert.lengthOf(printed, count, run.stderr())
+    assert.strictEqual(printed[count - 1], `tick ${count - 1}`)
+    assert.deepStrictEqual(server.closes, [[1000, ""]])
   })
 
   it("prints a binary message as its length and a hex prefix", async () => {
@@ -179,6 +209,15 @@ describe("effect-nexus ws", () => {
     assert.strictEqual(await run.exited, 130)
     assert.deepStrictEqual(server.closes, [[1001, ""]])
     assert.strictEqual(run.stderr(), "")
+  })
+
+  it("fails with one heartbeat line and exit 1 when a silent server leaves 3 ping intervals unanswered", async () => {
+    const server = await serve(() => {}, undefined, false)
+    const started = Date.now()
+    const run = cli(["ws", server.url, "--ping-interval", "100ms"])
+    assert.strictEqual(await run.exited, 1)
+    assert.isAtLeast(Date.now() - started, 300)
+    assert.match(run.stderr(), /^effect-nexus: WebSocket 127\.0\.0\.1:\d+: heartbeat timed out after 300ms\n$/)
   })
 
   it("fails an unreachable URL with exactly one stderr line and exit 1", async () => {
