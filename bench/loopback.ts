@@ -6,7 +6,8 @@
  * Questions answered (each candidate in every round, the order alternating between rounds; the
  * table quotes the median of the rounds):
  * - WebSocket firehose: the server streams 40 B and 128 B binary messages as fast as the socket
- *   takes them; messages/second received. Ours vs `ws` vs Effect's `effect/socket` WebSocket
+ *   takes them; messages/second received. Ours (`WebSocket.run`, the push loop, and the
+ *   one-message-per-step `recv` loop) vs `ws` vs Effect's `effect/socket` WebSocket
  *   (`NodeSocket.layerWebSocket`, i.e. Node's global WebSocket). Target: ≥ 2× `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
  *   Target: our p50 no worse than `ws`'s.
@@ -28,6 +29,10 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Socket from "effect/socket/Socket"
 import { Client as UndiciClient } from "undici"
 import WebSocket from "ws"
+import * as RequestWriter from "../src/Codec/RequestWriter.ts"
+import * as ResponseReader from "../src/Codec/ResponseReader.ts"
+import * as HttpConnection from "../src/Transport/HttpConnection.ts"
+import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -37,7 +42,8 @@ import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-
 
 const filter = process.argv[2] === undefined ? undefined : new RegExp(process.argv[2])
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const STREAM_COUNT = Number(process.env.STREAM_COUNT ?? 400_000)
+// long enough that JIT warm-up and the connect are a small part of a round
+const STREAM_COUNT = Number(process.env.STREAM_COUNT ?? 2_000_000)
 const RTT_COUNT = Number(process.env.RTT_COUNT ?? 5_000)
 const HTTP_COUNT = Number(process.env.HTTP_COUNT ?? 5_000)
 const WARMUP_FRACTION = 0.1
@@ -335,6 +341,7 @@ const print = (line: string) => {
 
 /** Candidates for our side (each missing one is left out of its table). */
 interface Ours {
+  readonly wsRun?: StreamCandidate
   readonly wsStream?: StreamCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
@@ -347,7 +354,8 @@ const run = async (ours: Ours): Promise<void> => {
     const name = `ws firehose ${size} B`
     if (filter !== undefined && !filter.test(name)) continue
     const candidates: Array<readonly [string, () => Promise<number>]> = []
-    if (ours.wsStream !== undefined) candidates.push(["effect-nexus", () => ours.wsStream!(size, STREAM_COUNT)])
+    if (ours.wsRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRun!(size, STREAM_COUNT)])
+    if (ours.wsStream !== undefined) candidates.push(["effect-nexus recv", () => ours.wsStream!(size, STREAM_COUNT)])
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
     const rates = await runRates({ name, candidates })
@@ -397,4 +405,68 @@ const run = async (ours: Ours): Promise<void> => {
   child.kill()
 }
 
-await run({})
+// ---------------------------------------------------------------------------------------------
+// Ours
+// ---------------------------------------------------------------------------------------------
+
+/** The order request through `RequestWriter` (built per request) over one `HttpConnection`. */
+const oursHttp: HttpCandidate = (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const connection = yield* HttpConnection.connect(httpBase)
+    const writer = RequestWriter.make({
+      host: `127.0.0.1:${ports.http}`,
+      defaultHeaders: [["X-MBX-APIKEY", ORDER_HEADERS["x-mbx-apikey"]], ["User-Agent", ORDER_HEADERS["user-agent"]]]
+    })
+    const reader = ResponseReader.make()
+    const step = Effect.suspend(() =>
+      Effect.map(
+        connection.send(
+          writer.post(ORDER_PATH).header("Content-Type", "application/json").header("X-Client-Order-Id", "c-7f3a9b")
+            .body(ORDER_BODY).finish(),
+          reader
+        ),
+        (response) => {
+          if (response.bodyLength !== ORDER_RESPONSE_BODY.length) throw new Error("unexpected response body")
+        }
+      )
+    )
+    return yield* timeStepsEffect(count, step)
+  })))
+
+/** Our client on the firehose: the zero-copy `recv` loop, counting messages. */
+const oursWsStream: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
+    const started = performance.now()
+    let received = 0
+    while (received < count) {
+      const message = yield* ws.recv
+      if (message._tag === "Binary") received++
+      else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
+    }
+    return count / ((performance.now() - started) / 1000)
+  })))
+
+/** Our client on the firehose through `WebSocket.run`: messages pushed to a handler, many per Effect step. */
+const oursWsRun: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
+    const started = performance.now()
+    let received = 0
+    let elapsed = 0
+    yield* NexusWebSocket.run(ws, (message) => {
+      if (message._tag === "Binary" && ++received === count) elapsed = performance.now() - started
+    })
+    if (received < count) throw new Error(`firehose closed after ${received} messages`)
+    return count / (elapsed / 1000)
+  })))
+
+/** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
+const oursWsRtt: RttCandidate = (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`)
+    const step = Effect.flatMap(ws.sendBinary(RTT_PAYLOAD), () => ws.recv)
+    return yield* timeStepsEffect(count, step)
+  })))
+
+await run({ http: oursHttp, wsRun: oursWsRun, wsStream: oursWsStream, wsRtt: oursWsRtt })

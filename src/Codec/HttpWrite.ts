@@ -173,19 +173,22 @@ export const writeDecimal = (buf: Uint8Array, pos: number, value: number): numbe
   const width = decimalWidth(value)
   let v = value
   for (let i = pos + width - 1; i >= pos; i--) {
-    buf[i] = 0x30 + (v % 10)
-    v = Math.floor(v / 10)
+    const q = Math.floor(v / 10)
+    buf[i] = 0x30 + (v - q * 10)
+    v = q
   }
   return pos + width
 }
 
-/** @internal Decimal digit count of a non-negative safe integer. */
+/**
+ * @internal Decimal digit count of a non-negative safe integer. Comparisons, not a division
+ * loop: a request build asks up to four times (measured ~7% of an order-entry build as a loop).
+ */
 export const decimalWidth = (value: number): number => {
-  let width = 1
-  while (value >= 10) {
-    value = Math.floor(value / 10)
-    width++
-  }
+  if (value < 10000) return value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : 4
+  if (value < 100000000) return value < 100000 ? 5 : value < 1000000 ? 6 : value < 10000000 ? 7 : 8
+  let width = 9
+  for (let limit = 1000000000; value >= limit && width < 16; limit *= 10) width++
   return width
 }
 

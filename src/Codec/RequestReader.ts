@@ -41,11 +41,13 @@ import { type Buffer, decodeLatin1 } from "./internal/node.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
 
+/** The request-line violation (the other head violations are listed in {@link RequestViolation}). */
 export type { InvalidRequestLine }
 
 /** Options for {@link make}; see `ReaderOptions` for the fields and their defaults. */
 export type Options = ReaderOptions
 
+/** Reader defaults: buffer 32 KiB, head 16 KiB, 64 header fields, body 16 MiB. */
 export { DEFAULT_BUFFER_CAPACITY, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS }
 
 /**

@@ -73,6 +73,7 @@ import {
 } from "./HttpWrite.ts"
 import { allocUnsafe, type Buffer, utf8Length, writeUtf8 } from "./internal/node.ts"
 
+/** The field faults `finish()` shares with `HttpWrite` (CR/LF/NUL, non-token names, bad characters). */
 export type { CrlfInjection, InvalidCharacter, InvalidToken }
 
 /** Options for {@link make}. */

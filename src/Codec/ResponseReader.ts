@@ -64,6 +64,7 @@ import { decodeLatin1, type Buffer } from "./internal/node.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
 
+/** The violations of the shared head parser and the body limits, each a tagged object with a `message`. */
 export type {
   BareCarriageReturn,
   BareLineFeed,
@@ -86,6 +87,7 @@ export type {
 /** Options for {@link make}; see `ReaderOptions` for the fields and their defaults. */
 export type Options = ReaderOptions
 
+/** Reader defaults: buffer 32 KiB, head 16 KiB, 64 header fields, body 16 MiB. */
 export { DEFAULT_BUFFER_CAPACITY, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS }
 
 /**

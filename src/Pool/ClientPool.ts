@@ -31,9 +31,10 @@
  *   `HttpError`. Closing the pool's scope interrupts reconnect fibers and closes every socket.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
- *   {@link retryIdempotent} retries transport failures of idempotent requests only (a request
- *   whose bytes never reached a socket is retried whatever its method), so the library never
- *   sends a POST twice.
+ *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,
+ *   failed write, close before any response byte), and any request whose bytes never reached a
+ *   socket — never after a read timeout or a bad response — so the library never sends a POST
+ *   twice. {@link ClientPool.withSlot} runs one exchange on a slot without a `Scope`.
  *
  * This pool does not sit on Effect's `Pool`: Effect's pool hands out its least recently used
  * item (FIFO), offers no non-waiting `get`, and replaces invalidated items on its own schedule,
@@ -129,7 +130,8 @@ export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
 }
 
 /**
- * Building a request failed before anything was sent (a `RequestWriter` fault).
+ * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), or the
+ * exchange's `HttpError` (a `RequestWriter` fault is its reason `InvalidRequest`, sent nothing).
  *
  * @since 0.1.0
  * @category errors
@@ -238,7 +240,7 @@ class SlotImpl implements Slot {
  * @category metrics
  */
 export const metrics = {
-  /** Time from `acquire`/`tryAcquire` to a lease. */
+  /** Time `request` waited for its lease (recorded by `request` only, not by bare `acquire`/`tryAcquire`). */
   acquireWait: Metric.timer("effect_nexus_pool_acquire_wait", { description: "time to lease a pooled connection" }),
   /** Time of a `request`: acquire, send, copy. */
   requestLatency: Metric.timer("effect_nexus_pool_request_latency", { description: "pooled request round trip" }),
@@ -265,6 +267,11 @@ export interface ClientPool {
   readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope>
   /** A healthy slot, waiting per the acquire schedule; `AcquireTimeout` after it. */
   readonly acquire: Effect.Effect<Slot, AcquireTimeout, Scope.Scope>
+  /**
+   * Runs `f` with a healthy slot (acquired as by `acquire`) and returns the slot when `f` ends,
+   * however it ends — without a `Scope`: the cheapest way to use a slot for one exchange.
+   */
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout, R>
   /**
    * Acquires a slot, builds the request with its writer, sends it, and returns an owned copy of
    * the response. A `RequestWriter` fault fails with `InvalidRequest` before anything is sent.
@@ -491,11 +498,19 @@ class Pool implements ClientPool {
     }).pipe(Effect.onInterrupt(() => Effect.andThen(withdraw, giveBack)))
   })
 
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout, R> {
+    return Effect.uninterruptibleMask((restore) => {
+      const slot = this.take()
+      const use = (slot: SlotImpl) => Effect.onExit(restore(f(slot)), slot.finalizer)
+      return slot !== undefined ? use(slot) : Effect.flatMap(restore(this.wait), use)
+    })
+  }
+
   request(build: (writer: RequestWriter) => Request | RequestError): Effect.Effect<OwnedResponse, PoolRequestError> {
     return Effect.withSpan(
       Effect.clockWith((clock) => {
         const t0 = clock.currentTimeMillisUnsafe()
-        return Effect.scoped(Effect.flatMap(this.acquire, (slot) =>
+        return this.withSlot((slot) =>
           Effect.andThen(
             Metric.update(this.acquireWait, Duration.millis(clock.currentTimeMillisUnsafe() - t0)),
             Effect.flatMap(slot.send(build(slot.writer)), (response) => {
@@ -505,7 +520,8 @@ class Pool implements ClientPool {
                 owned
               )
             })
-          )))
+          )
+        )
       }),
       "ClientPool.request",
       this.spanOptions
@@ -587,23 +603,22 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE",
 export const isIdempotent = (method: string): boolean => IDEMPOTENT.has(method)
 
 /**
- * Whether a failed request may be sent again: never for a request fault (`InvalidRequest`) or an
- * `AcquireTimeout`; always when no byte reached a socket; otherwise only for an idempotent
- * method (the server may have acted on the first one).
+ * Whether a failed pooled request may be sent again on another connection: never after an
+ * `AcquireTimeout` (nothing is healthy; waiting longer is the acquire schedule's job), and
+ * otherwise `HttpConnection.isRetryable`'s rule — always when no byte reached a socket; for an
+ * idempotent method also when the connection died under it without an answer; never after a
+ * read timeout or a bad response.
  *
  * @since 0.1.0
  * @category retrying
  */
-export const isRetryable = (method: string, error: PoolRequestError): boolean => {
-  if (error._tag === "AcquireTimeout") return false
-  if (error.reason._tag === "InvalidRequest" || error.reason._tag === "InvalidUrl") return false
-  return !error.requestSent || isIdempotent(method)
-}
+export const isRetryable = (method: string, error: PoolRequestError): boolean =>
+  error._tag === "AcquireTimeout" ? false : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
 
 /**
- * Retries `effect` (a pooled request for `method`) per `schedule` while {@link isRetryable}
- * says so; any other failure is returned at once. A POST whose bytes reached the socket is never
- * sent again.
+ * Retries `effect` (a pooled request for `method`) per `schedule` (default `Schedule.recurs(2)`:
+ * two immediate retries) while {@link isRetryable} says so; any other failure is returned at
+ * once. A POST whose bytes reached the socket is never sent again.
  *
  * @since 0.1.0
  * @category retrying

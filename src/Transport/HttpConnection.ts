@@ -43,17 +43,36 @@
  *   the connection reports `Stale` (`isReusable` false), a `send` fails with `ConnectionStale`
  *   without writing, and a small reaper fiber (one per connection, sleeping on Effect's `Clock`,
  *   so `TestClock` drives it) closes the socket when the idle deadline passes.
- * - `readTimeout` (default **30 s**) bounds each wait for response bytes (inactivity, like
- *   undici's `bodyTimeout`, not a whole-response deadline — wrap `send` in `Effect.timeout` for
- *   that, which poisons the connection on expiry). Body size is bounded by the reader's
- *   `maxBodySize` (`BodyTooLarge`).
+ * - `readTimeout` (default **30 s**) bounds each wait for progress of a send — the write, then
+ *   each wait for response bytes (inactivity, like undici's `bodyTimeout`, not a whole-response
+ *   deadline; wrap `send` in `Effect.timeout` for that, which poisons the connection on expiry).
+ *   The same reaper fiber enforces it, not a timer per read: measured on loopback, a
+ *   `timeoutOrElse` race per read added about 5–7 µs to a ~20 µs round trip. Body size is bounded
+ *   by the reader's `maxBodySize` (`BodyTooLarge`).
+ *
+ * Choices where the issue is silent: a server FIN or reset seen while idle is acted on at the
+ * next `send` (or seen by `status`), and the socket is closed then or at the idle deadline,
+ * whichever comes first — there is no per-connection read parked while idle. `Keep-Alive: max=N`
+ * is not used (servers announce the last response with `Connection: close` anyway). Over
+ * `FromSocket` the stale probe sees only what earlier reads pulled, so a FIN there is caught by
+ * the write/read failing instead (`requestSent` still tells the truth). `close` and the scope
+ * both destroy the transport, which the connection owns from `make` on.
+ *
+ * ```ts
+ * const connection = yield* HttpConnection.connect("https://api.example.com", { connectTimeout: "3 seconds" })
+ * const writer = RequestWriter.make({ host: "api.example.com", defaultHeaders: [["X-Api-Key", key]] })
+ * const reader = ResponseReader.make()
+ * const response = yield* connection.send(writer.get("/ticker").query("symbol", "BTCUSDT").finish(), reader)
+ * ```
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type { Request, RequestError } from "../Codec/RequestWriter.ts"
 import type { Response, ResponseReader, ResponseViolation } from "../Codec/ResponseReader.ts"
@@ -109,9 +128,9 @@ export const DEFAULT_READ_TIMEOUT: Duration.Duration = Duration.seconds(30)
  * @category models
  */
 export interface Options {
-  /** Longest wait for the next bytes of a response, or `"infinity"`. Default 30 s. */
+  /** Longest wait for the next bytes of a response, or `"Infinity"`. Default 30 s. */
   readonly readTimeout?: Duration.Input | undefined
-  /** Idle time allowed after a response without a `Keep-Alive` hint (and after connect), or `"infinity"`. Default 4 s. */
+  /** Idle time allowed after a response without a `Keep-Alive` hint (and after connect), or `"Infinity"`. Default 4 s. */
   readonly idleTimeout?: Duration.Input | undefined
   /** Taken off a server's `Keep-Alive: timeout=N` hint. Default 1 s. */
   readonly keepAliveMargin?: Duration.Input | undefined
@@ -278,6 +297,8 @@ export type NotReusableKind =
   | "Http10"
   /** The last response's body ran until the connection closed. */
   | "CloseDelimited"
+  /** The last response was `101 Switching Protocols`: the connection speaks another protocol now. */
+  | "Upgraded"
   /** `close` was called, or the connection's scope closed. */
   | "ClosedLocally"
 
@@ -285,6 +306,7 @@ const notReusableText: Record<NotReusableKind, string> = {
   ConnectionClose: "the last response said Connection: close",
   Http10: "the last response was HTTP/1.0 without keep-alive",
   CloseDelimited: "the last response's body was delimited by closing the connection",
+  Upgraded: "the last response switched the connection to another protocol (101)",
   ClosedLocally: "the connection was closed locally"
 }
 
@@ -374,6 +396,32 @@ export class HttpError extends Data.TaggedError("HttpError")<{
   }
 }
 
+/**
+ * Whether `request` may be sent again on a *new* connection after `error`: always when no byte
+ * of it reached the socket (unless the request itself or the URL is at fault), and for an
+ * idempotent method (`Request.isIdempotent`) when the connection died under it without an
+ * answer — a reset, a failed write, or a close before any response byte. Never after a read
+ * timeout or a bad response: the server may be slow or broken, not gone.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: HttpError, request: { readonly isIdempotent: boolean }): boolean => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "InvalidRequest":
+    case "InvalidUrl":
+      return false
+    case "ReadError":
+    case "WriteError":
+      return !error.requestSent || (request.isIdempotent && reason.kind !== "BufferFull")
+    case "IncompleteResponse":
+      return !error.requestSent || (request.isIdempotent && reason.received === 0)
+    default:
+      return !error.requestSent
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The connection
 // ---------------------------------------------------------------------------------------------
@@ -417,6 +465,16 @@ export interface HttpConnection {
   readonly close: Effect.Effect<void>
 }
 
+/**
+ * Service key for an `HttpConnection`, for code that receives its connection from a layer.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const HttpConnection: Context.Service<HttpConnection, HttpConnection> = Context.Service<HttpConnection>(
+  "effect-nexus/HttpConnection"
+)
+
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*"?(\d+)/i
 
 /** Seconds of a `Keep-Alive: timeout=N` header, or `undefined`. */
@@ -430,7 +488,9 @@ const toMillis = (input: Duration.Input | undefined, fallback: Duration.Duration
   Duration.toMillis(input === undefined ? fallback : Duration.fromInputUnsafe(input))
 
 const notReusableKind = (response: Response): NotReusableKind =>
-  response.hasToken("connection", "close")
+  response.status === 101
+    ? "Upgraded"
+    : response.hasToken("connection", "close")
     ? "ConnectionClose"
     : response.version === "1.0" && !response.hasToken("connection", "keep-alive")
     ? "Http10"
@@ -453,7 +513,8 @@ class Connection implements HttpConnection {
   readonly transport: Transport
   requestCount: number
   private readonly clock: Clock.Clock
-  private readonly readTimeout: Duration.Duration | undefined
+  /** `readTimeout` in ms (`Infinity` for none). */
+  private readonly readTimeoutMs: number
   private readonly idleMs: number
   private readonly marginMs: number
   private readonly maxIdleMs: number
@@ -466,10 +527,18 @@ class Connection implements HttpConnection {
   /** `transport.bytesWritten` when the current send started. */
   private sentBefore: number
   private reader: ResponseReader | undefined
-  private readonly timeoutRead: Effect.Effect<number, ReadError | ClosedError | ReadTimeout>
-  private readonly onTimeout: () => Effect.Effect<never, ReadTimeout>
+  private readonly readMore: Effect.Effect<number, ReadError | ClosedError>
+  private readonly timeoutError: ReadTimeout
+  /** Clock time (ms) of the last progress of the current send (its start, its write, each read). */
+  private lastProgressAt: number
+  /** Set by the reaper when it kills a send for inactivity; the send then fails with `ReadTimeout`. */
+  private timedOut: boolean
+  private readonly scope: Scope.Scope
+  /** Clock time (ms) the current reaper fiber wakes at; `Infinity` when none is sleeping. */
+  private reaperAt: number
+  private reaperGeneration: number
 
-  constructor(transport: Transport, clock: Clock.Clock, options: Options) {
+  constructor(transport: Transport, clock: Clock.Clock, scope: Scope.Scope, options: Options) {
     this.remoteAddress = transport.remoteAddress
     this.transport = transport
     this.requestCount = 0
@@ -477,7 +546,7 @@ class Connection implements HttpConnection {
     const readTimeout = options.readTimeout === undefined
       ? DEFAULT_READ_TIMEOUT
       : Duration.fromInputUnsafe(options.readTimeout)
-    this.readTimeout = Duration.isFinite(readTimeout) ? readTimeout : undefined
+    this.readTimeoutMs = Duration.toMillis(readTimeout)
     this.idleMs = toMillis(options.idleTimeout, DEFAULT_IDLE_TIMEOUT)
     this.marginMs = toMillis(options.keepAliveMargin, DEFAULT_KEEP_ALIVE_MARGIN)
     this.maxIdleMs = toMillis(options.maxIdleTimeout, DEFAULT_MAX_IDLE_TIMEOUT)
@@ -489,14 +558,13 @@ class Connection implements HttpConnection {
     this.idleDeadline = clock.currentTimeMillisUnsafe() + this.idleMs
     this.sentBefore = 0
     this.reader = undefined
-    const timeout = new ReadTimeout({ timeout: readTimeout })
-    this.onTimeout = () => Effect.fail(timeout)
-    this.timeoutRead = Effect.suspend(() => {
-      const read = this.transport.read(this.reader!.readBuf)
-      // bytes already buffered: the read completes now, no timer needed
-      if (this.readTimeout === undefined || this.transport.inboundState === "Readable") return read
-      return Effect.timeoutOrElse(read, { duration: this.readTimeout, orElse: this.onTimeout })
-    })
+    this.scope = scope
+    this.reaperAt = Number.POSITIVE_INFINITY
+    this.reaperGeneration = 0
+    this.timeoutError = new ReadTimeout({ timeout: readTimeout })
+    this.lastProgressAt = 0
+    this.timedOut = false
+    this.readMore = Effect.suspend(() => this.transport.read(this.reader!.readBuf))
   }
 
   /** Why a send now would be refused, evaluated at `now` (ms); `undefined` when it may write. */
@@ -556,19 +624,25 @@ class Connection implements HttpConnection {
         if (this.unusable === undefined) this.unusable = refused as ConnectionStale | ConnectionNotReusable
         return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(refused, false)))
       }
+      const now = this.clock.currentTimeMillisUnsafe()
       this.busy = true
+      this.timedOut = false
+      this.lastProgressAt = now
       this.sentBefore = this.transport.bytesWritten
       this.reader = reader
       // the reader may hold the last exchange (of this or another connection): start clean
       reader.reset()
       reader.expect(request.method)
-      return Effect.onInterrupt(
-        Effect.matchEffect(Effect.flatMap(this.transport.write(request.bytes), this.readResponse), {
+      const exchange = Effect.onInterrupt(
+        Effect.matchEffect(Effect.flatMap(this.transport.write(request.bytes), this.afterWrite), {
           onFailure: this.poison,
           onSuccess: this.complete
         }),
         this.interrupted
       )
+      // the read timeout is the reaper's job: wake it earlier when it sleeps past this send's deadline
+      const arm = this.rearm(now + this.readTimeoutMs)
+      return arm === undefined ? exchange : Effect.andThen(arm, exchange)
     })
   }
 
@@ -577,15 +651,23 @@ class Connection implements HttpConnection {
     const result = this.reader!.next()
     if (result._tag === "Response") return Effect.succeed(result)
     if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
-    return Effect.flatMap(this.timeoutRead, this.afterRead)
+    return Effect.flatMap(this.readMore, this.afterRead)
+  }
+
+  private readonly afterWrite = (): Effect.Effect<Response, PoisonCause> => {
+    this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
+    return this.readResponse()
   }
 
   private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause> => {
+    this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
     if (n === 0) this.reader!.endOfInput()
     return this.readResponse()
   }
 
-  private readonly poison = (cause: PoisonCause): Effect.Effect<never, HttpError> => {
+  private readonly poison = (failure: PoisonCause): Effect.Effect<never, HttpError> => {
+    // the reaper destroyed the transport for inactivity: the read's ClosedError means a timeout
+    const cause = this.timedOut ? this.timeoutError : failure
     this.busy = false
     this.unusable = new ConnectionPoisoned({ cause })
     const sent = this.transport.bytesWritten > this.sentBefore
@@ -614,24 +696,52 @@ class Connection implements HttpConnection {
       const hint = keepAliveHint(response.header("keep-alive"))
       const idle = hint === undefined ? this.idleMs : Math.min(Math.max(hint * 1000 - this.marginMs, 0), this.maxIdleMs)
       this.idleDeadline = this.clock.currentTimeMillisUnsafe() + idle
-      return Effect.succeed(response)
+      const arm = this.rearm(this.idleDeadline)
+      return arm === undefined ? Effect.succeed(response) : Effect.as(arm, response)
     }
     // the body views live in the reader's buffer, so the socket can go now
     return Effect.as(this.transport.destroy(), response)
   }
 
-  /** Closes the socket of a connection left idle past its deadline; one fiber per connection. */
-  readonly reap: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.unusable !== undefined) return Effect.void
-    const now = this.clock.currentTimeMillisUnsafe()
-    if (!this.busy && now >= this.idleDeadline) {
-      this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
-      return this.transport.destroy()
-    }
-    // busy: the deadline is set when the response completes; look again one idle period later
-    const wait = this.busy ? this.idleMs : this.idleDeadline - now
-    return Effect.andThen(Effect.sleep(Duration.millis(wait)), this.reap)
-  })
+  /**
+   * The connection's watchdog, one fiber at a time, sleeping on Effect's `Clock`: while a send
+   * is in flight it enforces `readTimeout` (no progress for that long: flag `timedOut` and
+   * destroy the transport, which fails the parked read); while idle it closes the socket once
+   * the idle deadline passes. It sleeps until the deadline it last computed; when a send or a
+   * response needs it awake earlier, `rearm` starts a fresh one and bumps `reaperGeneration`,
+   * which retires the old one at its next wake-up. So no timer is created per request.
+   */
+  reaper(generation: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (generation !== this.reaperGeneration || this.unusable !== undefined) return Effect.void
+      const now = this.clock.currentTimeMillisUnsafe()
+      let wakeAt: number
+      if (this.busy) {
+        wakeAt = this.lastProgressAt + this.readTimeoutMs
+        if (now >= wakeAt) {
+          this.timedOut = true
+          return this.transport.destroy()
+        }
+      } else {
+        wakeAt = this.idleDeadline
+        if (now >= wakeAt) {
+          this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
+          return this.transport.destroy()
+        }
+      }
+      this.reaperAt = wakeAt
+      // no deadline (infinite timeouts): stop; the next send or response re-arms
+      if (!Number.isFinite(wakeAt)) return Effect.void
+      return Effect.andThen(Effect.sleep(Duration.millis(wakeAt - now)), this.reaper(generation))
+    })
+  }
+
+  /** A fresh reaper when the current one would wake after `at` (ms), else `undefined`. */
+  private rearm(at: number): Effect.Effect<unknown> | undefined {
+    if (at >= this.reaperAt || !Number.isFinite(at)) return undefined
+    this.reaperAt = at
+    return Effect.forkIn(this.reaper(++this.reaperGeneration), this.scope)
+  }
 
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.unusable === undefined || this.busy) {
@@ -641,10 +751,6 @@ class Connection implements HttpConnection {
     return this.transport.destroy()
   })
 
-  /** Whether the reaper is needed at all (a finite idle timeout). */
-  get expires(): boolean {
-    return Number.isFinite(this.idleMs) || Number.isFinite(this.maxIdleMs)
-  }
 }
 
 /**
@@ -658,16 +764,16 @@ class Connection implements HttpConnection {
 export const make = (transport: Transport, options: Options = {}): Effect.Effect<HttpConnection, never, Scope.Scope> =>
   Effect.clockWith((clock) =>
     Effect.gen(function*() {
-      const connection = new Connection(transport, clock, options)
       const scope = yield* Effect.scope
+      const connection = new Connection(transport, clock, scope, options)
       yield* Scope.addFinalizer(scope, connection.close)
-      if (connection.expires) yield* Effect.forkIn(connection.reap, scope)
+      yield* Effect.forkIn(connection.reaper(0), scope)
       return connection as HttpConnection
     })
   )
 
 /**
- * Dials `url` (`http:` over TCP, `https:` over TLS with `options.tls`, default system roots) and
+ * Dials `url` — given alone, with options, or as the `url` field of one options object — (`http:` over TCP, `https:` over TLS with `options.tls`, default system roots) and
  * wraps the transport with {@link make}. The socket lives until the scope closes. Dial faults
  * are an `HttpError` with the transport's `ConnectError`/`TlsError` as `reason` (or `InvalidUrl`).
  * Build the matching `RequestWriter` with `host: Url.parse(url).hostHeader`.
@@ -675,11 +781,12 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
  * @since 0.1.0
  * @category constructors
  */
-export const connect: (
-  url: string | URL,
-  options?: ConnectOptions
-) => Effect.Effect<HttpConnection, HttpError, Scope.Scope> = Effect.fn("HttpConnection.connect")(
-  function*(url: string | URL, options: ConnectOptions = {}) {
+export const connect: {
+  (url: string | URL, options?: ConnectOptions): Effect.Effect<HttpConnection, HttpError, Scope.Scope>
+  (options: ConnectOptions & { readonly url: string | URL }): Effect.Effect<HttpConnection, HttpError, Scope.Scope>
+} = Effect.fn("HttpConnection.connect")(
+  function*(target: string | URL | (ConnectOptions & { readonly url: string | URL }), more: ConnectOptions = {}) {
+    const [url, options] = typeof target === "string" || target instanceof URL ? [target, more] : [target.url, target]
     const parsed = Url.parse(typeof url === "string" ? url : url.href)
     if (parsed._tag !== "ParsedUrl") {
       return yield* Effect.fail(new HttpError({ address: "(url)", reason: new InvalidUrl({ error: parsed }), requestSent: false }))
@@ -710,3 +817,12 @@ export const connect: (
     return yield* make(transport, options)
   }
 )
+
+/**
+ * A layer providing the `HttpConnection` service over one connection to `url`, closed with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (url: string | URL, options: ConnectOptions = {}): Layer.Layer<HttpConnection, HttpError> =>
+  Layer.effect(HttpConnection, connect(url, options))

@@ -610,6 +610,8 @@ export interface FromNetSocketOptions {
  * destroys it. Such sockets cannot take `onread`, so bytes arrive through `'data'` events (one
  * `Buffer` per read, the cost a server pays) and are copied like the `onread` path; above the
  * read high-water mark the socket is paused. Attach it before any `'data'` listener runs.
+ * Create the server with `allowHalfOpen: true`, or Node ends the socket as soon as the peer
+ * half-closes and a reply (a WebSocket close echo) can no longer be written.
  *
  * @since 0.1.0
  * @category constructors

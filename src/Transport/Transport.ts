@@ -18,6 +18,8 @@
  * - `bytesWritten` counts bytes handed to the socket (they may still sit in the kernel); `0`
  *   after a failure means no byte of the request reached the socket, so a retry is safe.
  * - After `destroy` (or the owning scope closing) `read` and `write` fail with `ClosedError`.
+ * - `inboundState`, where present, is a synchronous probe of what has arrived (bytes, FIN,
+ *   error) without reading; the HTTP connection uses it to refuse writing into a dead socket.
  *
  * Errors are plain tagged classes; the subsystems above (`WebSocketError`, `HttpError`) carry
  * them as their `reason`. Every `message` names the address and the fault.

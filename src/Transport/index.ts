@@ -6,17 +6,45 @@
  * @since 0.1.0
  */
 
-/** @since 0.1.0 */
+/**
+ * An `effect/socket` `Socket` as a `Transport`.
+ *
+ * @since 0.1.0
+ */
 export * as FromSocket from "./FromSocket.ts"
-/** @since 0.1.0 */
+/**
+ * One HTTP/1.1 keep-alive client connection with poisoning, stale detection and idle handling.
+ *
+ * @since 0.1.0
+ */
 export * as HttpConnection from "./HttpConnection.ts"
-/** @since 0.1.0 */
+/**
+ * Two connected in-process transport ends with fault hooks, for tests.
+ *
+ * @since 0.1.0
+ */
 export * as Memory from "./Memory.ts"
-/** @since 0.1.0 */
+/**
+ * A `Transport` over `net.Socket`, scoped; `connectUrl` picks TLS for `https:`/`wss:`.
+ *
+ * @since 0.1.0
+ */
 export * as Tcp from "./Tcp.ts"
-/** @since 0.1.0 */
+/**
+ * A `Transport` over `node:tls` and the shared `TlsConfig`.
+ *
+ * @since 0.1.0
+ */
 export * as Tls from "./Tls.ts"
-/** @since 0.1.0 */
+/**
+ * The byte seam: the `Transport` interface and its errors.
+ *
+ * @since 0.1.0
+ */
 export * as Transport from "./Transport.ts"
-/** @since 0.1.0 */
+/**
+ * An RFC 6455 message stream over any `Transport`, both roles.
+ *
+ * @since 0.1.0
+ */
 export * as WebSocket from "./WebSocket.ts"

@@ -1,3 +1,4 @@
+import * as fc from "fast-check"
 import * as http from "node:http"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
@@ -240,5 +241,19 @@ describe("HttpWrite against node:http", () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
+  })
+})
+
+describe("HttpWrite decimal helpers", () => {
+  it("count and write the digits of every safe integer like String(n) (property, every width)", () => {
+    const edges = [0, 9, 10, 99, 100, 9999, 10000, 99999999, 100000000, 999999999, 1e9, 1e15 - 1, 1e15, Number.MAX_SAFE_INTEGER]
+    const buf = new Uint8Array(20)
+    const check = (n: number) => {
+      expect(HttpWrite.decimalWidth(n)).toBe(String(n).length)
+      const end = HttpWrite.writeDecimal(buf, 2, n)
+      expect(text(buf.subarray(2), end - 2)).toBe(String(n))
+    }
+    edges.forEach(check)
+    fc.assert(fc.property(fc.oneof(fc.nat(), fc.maxSafeNat()), check), { numRuns: 500 })
   })
 })

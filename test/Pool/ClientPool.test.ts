@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
@@ -10,7 +11,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
-import { ConnectError } from "../../src/Transport/Transport.ts"
+import { ConnectError, ReadError } from "../../src/Transport/Transport.ts"
 
 // The pool over in-memory connections under TestClock: a scripted origin whose every connection
 // is a memory pair with a server fiber answering requests, so refusals, resets, server-side
@@ -27,6 +28,8 @@ interface Origin {
   blackHole: boolean
   /** The server reads this many more requests without answering them. */
   swallow: number
+  /** The server resets the connection instead of answering the next this-many requests. */
+  resetNext: number
   /** Answer with `Connection: close` after this many requests per connection. */
   closeAfter: number
   readonly connect: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
@@ -61,6 +64,7 @@ const makeOrigin = (options: HttpConnection.Options = {}) =>
       refuse: (n) => void (refusals = n),
       blackHole: false,
       swallow: 0,
+      resetNext: 0,
       closeAfter: Infinity,
       connect: Effect.gen(function*() {
         if (refusals > 0) {
@@ -85,6 +89,10 @@ const makeOrigin = (options: HttpConnection.Options = {}) =>
             if (origin.swallow > 0) {
               origin.swallow--
               continue
+            }
+            if (origin.resetNext > 0) {
+              origin.resetNext--
+              return yield* pair.drop()
             }
             const close = n >= origin.closeAfter
             const body = `conn ${id} req ${n}`
@@ -286,24 +294,26 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual((yield* get(pool, "/fast")).text, "conn 2 req 1")
     }))
 
-  it.effect("retryIdempotent retries a GET on a transport failure but never re-sends a POST that reached the socket", () =>
+  it.effect("retryIdempotent re-sends a GET whose connection was reset, never a POST, and never after a read timeout", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
       const pool = yield* makePool(origin, { connections: 1 })
-      origin.blackHole = true
-      const postFiber = yield* Effect.forkChild(ClientPool.retryIdempotent("POST", post(pool, "/order")))
-      yield* TestClock.adjust("2 seconds")
-      assert.isTrue(Exit.isFailure(yield* Fiber.await(postFiber)))
-      yield* settle
-      assert.deepStrictEqual(origin.seen, ["1:POST /order"])
-      origin.blackHole = false
+      // reset mid-exchange: the GET goes again on the healed slot, the POST does not
+      origin.resetNext = 1
+      const book = yield* ClientPool.retryIdempotent("GET", get(pool, "/book"))
+      assert.strictEqual(book.status, 200)
+      origin.resetNext = 1
+      const order = yield* Effect.exit(ClientPool.retryIdempotent("POST", post(pool, "/order")))
+      assert.isTrue(Exit.isFailure(order))
+      // a read timeout: the server may just be slow, so even a GET is not re-sent
       origin.swallow = 1
-      const getFiber = yield* Effect.forkChild(ClientPool.retryIdempotent("GET", get(pool, "/book")))
+      const slow = yield* Effect.forkChild(ClientPool.retryIdempotent("GET", get(pool, "/slow")))
       yield* TestClock.adjust("2 seconds")
-      const response = yield* Fiber.join(getFiber)
-      assert.strictEqual(response.status, 200)
-      assert.deepStrictEqual(origin.seen.filter((s) => s.includes("/book")).length, 2)
-      assert.deepStrictEqual(origin.seen.filter((s) => s.includes("/order")).length, 1)
+      assert.isTrue(Exit.isFailure(yield* Fiber.await(slow)))
+      yield* settle
+      assert.deepStrictEqual(origin.seen.filter((s) => s.endsWith("/book")).length, 2)
+      assert.deepStrictEqual(origin.seen.filter((s) => s.endsWith("/order")).length, 1)
+      assert.deepStrictEqual(origin.seen.filter((s) => s.endsWith("/slow")).length, 1)
     }))
 
   it.effect("closing the pool's scope closes every connection and stops reconnecting", () =>
@@ -322,16 +332,42 @@ describe("ClientPool over memory connections", () => {
     }))
 })
 
+describe("ClientPool metrics", () => {
+  it.effect("records acquire wait and request latency per origin, and counts reconnect attempts and failures", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1, url: "http://metrics.test" })
+      const attributes = { origin: "metrics.test" }
+      const latency = Metric.withAttributes(ClientPool.metrics.requestLatency, attributes)
+      const wait = Metric.withAttributes(ClientPool.metrics.acquireWait, attributes)
+      const attempts = Metric.withAttributes(ClientPool.metrics.reconnectAttempts, attributes)
+      const failures = Metric.withAttributes(ClientPool.metrics.reconnectFailures, attributes)
+      for (let i = 0; i < 3; i++) yield* get(pool, `/m${i}`)
+      assert.strictEqual((yield* Metric.value(latency)).count, 3)
+      assert.strictEqual((yield* Metric.value(wait)).count, 3)
+      yield* origin.pairs[0]!.drop()
+      origin.refuse(2)
+      yield* Effect.scoped(pool.tryAcquire)
+      yield* settle
+      yield* TestClock.adjust("300 millis")
+      assert.strictEqual((yield* Metric.value(attempts)).count, 3)
+      assert.strictEqual((yield* Metric.value(failures)).count, 2)
+    }))
+})
+
 describe("ClientPool.isRetryable", () => {
   const failure = (requestSent: boolean, reason: HttpConnection.HttpErrorReason) =>
     new HttpConnection.HttpError({ address: "a:1", reason, requestSent })
-  it("retries idempotent methods, and any method whose bytes never left", () => {
+  it("retries any method whose bytes never left, idempotent ones after a reset, none after a timeout or acquire timeout", () => {
+    const reset = new ReadError({ address: "a:1", kind: "Reset" })
     const timeout = new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) })
-    assert.isTrue(ClientPool.isRetryable("GET", failure(true, timeout)))
-    assert.isTrue(ClientPool.isRetryable("PUT", failure(true, timeout)))
-    assert.isFalse(ClientPool.isRetryable("POST", failure(true, timeout)))
-    assert.isFalse(ClientPool.isRetryable("PATCH", failure(true, timeout)))
-    assert.isTrue(ClientPool.isRetryable("POST", failure(false, timeout)))
+    assert.isTrue(ClientPool.isRetryable("GET", failure(true, reset)))
+    assert.isTrue(ClientPool.isRetryable("PUT", failure(true, reset)))
+    assert.isTrue(ClientPool.isRetryable("DELETE", failure(true, reset)))
+    assert.isFalse(ClientPool.isRetryable("POST", failure(true, reset)))
+    assert.isFalse(ClientPool.isRetryable("PATCH", failure(true, reset)))
+    assert.isTrue(ClientPool.isRetryable("POST", failure(false, reset)))
+    assert.isFalse(ClientPool.isRetryable("GET", failure(true, timeout)))
     assert.isFalse(
       ClientPool.isRetryable("GET", new ClientPool.AcquireTimeout({ origin: "a", attempts: 1, waited: Duration.zero }))
     )

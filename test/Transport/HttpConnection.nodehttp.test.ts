@@ -206,7 +206,7 @@ describe("HttpConnection against node:http", () => {
   it.live("takes node's Keep-Alive: timeout=5 hint as 4 s of allowed idle time", () =>
     Effect.gen(function*() {
       const server = yield* serve((_req, res) => res.end("ok"))
-      const connection = yield* HttpConnection.connect(server.url, { idleTimeout: "50 millis" })
+      const connection = yield* HttpConnection.connect({ url: server.url, idleTimeout: "50 millis" })
       const reader = ResponseReader.make()
       const response = yield* connection.send(writerFor(server).get("/").finish(), reader)
       assert.strictEqual(response.header("keep-alive"), "timeout=5")
@@ -228,6 +228,19 @@ describe("HttpConnection against node:http", () => {
         assert.strictEqual(response.bodyText(), `n=${i}`)
       }
       assert.strictEqual(server.accepted(), 1)
+    }))
+
+  it.live("provides the connection as a service through layer, closed with the layer", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(echoHandler)
+      const body = yield* Effect.gen(function*() {
+        const connection = yield* HttpConnection.HttpConnection
+        const response = yield* connection.send(writerFor(server).post("/").body("via layer").finish(), ResponseReader.make())
+        return response.bodyText()
+      }).pipe(Effect.provide(HttpConnection.layer(server.url)))
+      assert.strictEqual(body, "via layer")
+      yield* drained(server)
+      assert.deepStrictEqual([server.accepted(), server.open()], [1, 0])
     }))
 
   it.live("fails connect with a typed ConnectError reason naming the address", () =>

@@ -82,6 +82,47 @@ describe("HttpConnection over a memory pair", () => {
       assert.strictEqual(connection.status, "Ready")
     }))
 
+  it.effect("reads responses delivered one byte at a time, chunked and fixed, and stays reusable", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({}, { chunkSize: 1 })
+      const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: t\r\n\r\n"
+      const [first] = yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, chunked)], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual([first.bodyText(), first.header("x-a"), first.trailer("x-t")], ["abcde", "1", "t"])
+      const [second] = yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("fixed"))], {
+        concurrency: 2
+      })
+      assert.deepStrictEqual([second.bodyText(), connection.status], ["fixed", "Ready"])
+    }))
+
+  it.effect("bytes that arrive with the response but after it make the connection stale, the response still completes", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const [response] = yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, ok("one") + "HTTP/1.1 200 OK\r\n")
+      ], { concurrency: 2 })
+      assert.strictEqual(response.bodyText(), "one")
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "UnsolicitedBytes" }))
+      assert.strictEqual(client.state, "destroyed")
+    }))
+
+  it.effect("with idle and read timeouts of Infinity nothing expires and a slow answer is awaited", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ idleTimeout: "Infinity", readTimeout: "Infinity" })
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(connection.status, "Ready")
+      const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
+      yield* readRequest(server)
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* server.write(bytes(ok("late")))
+      assert.strictEqual((yield* Fiber.join(fiber)).bodyText(), "late")
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(connection.status, "Ready")
+    }))
+
   it.effect("reads no body for HEAD although Content-Length is set", () =>
     Effect.gen(function*() {
       const { server, connection, writer, reader } = yield* setup()
@@ -129,6 +170,17 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionNotReusable({ kind: "Http10" }))
     }))
 
+  it.effect("a 101 Switching Protocols answer leaves the connection not reusable, kind Upgraded", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      const [response] = yield* Effect.all([
+        connection.send(writer.get("/ws").header("Connection", "Upgrade").header("Upgrade", "websocket").finish(), reader),
+        answer(server, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.strictEqual(response.status, 101)
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionNotReusable({ kind: "Upgraded" }))
+    }))
+
   it.effect("a read timeout poisons the connection; later sends fail at once with ConnectionPoisoned", () =>
     Effect.gen(function*() {
       const { server, client, connection, writer, reader } = yield* setup({ readTimeout: "2 seconds" })
@@ -147,6 +199,22 @@ describe("HttpConnection over a memory pair", () => {
         later.reason,
         new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }) })
       )
+    }))
+
+  it.effect("the read timeout fires on time on a later send although the watchdog slept towards the idle deadline", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup({ readTimeout: "1 second", idleTimeout: "10 seconds" })
+      yield* Effect.all([connection.send(writer.get("/").finish(), reader), answer(server, ok("1"))], {
+        concurrency: 2
+      })
+      yield* TestClock.adjust("500 millis")
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/slow").finish(), reader)))
+      yield* readRequest(server)
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(error.reason, new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) }))
     }))
 
   it.effect("the read timeout counts inactivity: a trickling response within it completes", () =>
@@ -325,6 +393,19 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(short.connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "IdleTimeout" }))
     }))
 
+  it.effect("a hint shorter than the idle timeout wakes the reaper earlier and closes the socket on time", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ idleTimeout: "10 seconds" })
+      yield* Effect.all([
+        connection.send(writer.get("/").finish(), reader),
+        answer(server, ok("1", "Keep-Alive: timeout=3\r\n"))
+      ], { concurrency: 2 })
+      yield* TestClock.adjust("1999 millis")
+      assert.strictEqual(client.state, "open")
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual([connection.status, client.state], ["Stale", "destroyed"])
+    }))
+
   it.effect("retires itself after maxRequests responses and closes the socket", () =>
     Effect.gen(function*() {
       const { server, client, connection, writer, reader } = yield* setup({ maxRequests: 2 })
@@ -406,13 +487,39 @@ describe("HttpConnection over a memory pair", () => {
     }))
 })
 
+describe("HttpConnection.isRetryable", () => {
+  const error = (reason: HttpConnection.HttpErrorReason, requestSent: boolean) =>
+    new HttpConnection.HttpError({ address: "a:1", reason, requestSent })
+  const get = { isIdempotent: true }
+  const post = { isIdempotent: false }
+
+  it("allows any retry when nothing was sent, and only idempotent ones after the connection died mid-request", () => {
+    const stale = error(new HttpConnection.ConnectionStale({ kind: "PeerEnded" }), false)
+    const early = error(new HttpConnection.IncompleteResponse({ received: 0 }), true)
+    const partial = error(new HttpConnection.IncompleteResponse({ received: 10 }), true)
+    const timeout = error(new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) }), true)
+    const invalid = error(
+      new HttpConnection.InvalidRequest({ error: { _tag: "ReservedHeader", name: "Host", message: "Host is set by the writer" } }),
+      false
+    )
+    assert.deepStrictEqual(
+      [stale, early, partial, timeout, invalid].map((e) => [HttpConnection.isRetryable(e, get), HttpConnection.isRetryable(e, post)]),
+      [[true, true], [true, false], [false, false], [false, false], [false, false]]
+    )
+  })
+})
+
 describe("HttpConnection.connect", () => {
   it.effect("refuses a URL it cannot dial with InvalidUrl, and names the fault", () =>
     Effect.gen(function*() {
       const bad = yield* Effect.flip(HttpConnection.connect("ws://example.test/"))
       assert.deepStrictEqual([bad.reason._tag, bad.requestSent], ["InvalidUrl", false])
       assert.include(bad.message, `scheme "ws" is not HTTP`)
-      const secret = yield* Effect.flip(HttpConnection.connect("http://user:pw@example.test/"))
+      const secret = yield* Effect.flip(HttpConnection.connect({ url: "http://user:pw@example.test/", idleTimeout: "1 second" }))
+      assert.deepStrictEqual([secret.reason._tag, secret.reason._tag === "InvalidUrl" && secret.reason.error._tag], [
+        "InvalidUrl",
+        "CredentialsInUrl"
+      ])
       assert.notInclude(secret.message, "pw")
     }))
 })

@@ -419,3 +419,60 @@ describe("Tcp.endpoint", () => {
       assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 2), "hi")
     }))
 })
+
+/** A listening server and one accepted connection: the client end and the server's socket. */
+const acceptOne = Effect.acquireRelease(
+  Effect.callback<{ server: net.Server; client: net.Socket; accepted: net.Socket }>((resume) => {
+    const server = net.createServer({ allowHalfOpen: true }, (accepted) => {
+      accepted.on("error", () => {})
+      resume(Effect.succeed({ server, client, accepted }))
+    })
+    let client: net.Socket
+    server.listen(0, "127.0.0.1", () => {
+      client = net.connect({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, allowHalfOpen: true })
+      client.on("error", () => {})
+    })
+  }),
+  ({ accepted, client, server }) =>
+    Effect.sync(() => {
+      client.destroy()
+      accepted.destroy()
+      server.close()
+    })
+)
+
+describe("Tcp.fromNetSocket", () => {
+  it.live("adopts an accepted socket: reads, writes, reads 0 after the peer's FIN, and the scope destroys it", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* acceptOne
+      const received: Array<Buffer> = []
+      client.on("data", (chunk: Buffer) => received.push(chunk))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const transport = yield* Tcp.fromNetSocket(accepted)
+        assert.strictEqual(transport.remoteAddress, `127.0.0.1:${client.localPort}`)
+        client.write("hello")
+        assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 5), "hello")
+        yield* transport.write(Buffer.from("back"))
+        client.end()
+        const buf = ReadBuf.make()
+        assert.strictEqual(yield* transport.read(buf), 0)
+        while (Buffer.concat(received).length < 4) yield* Effect.sleep("5 millis")
+        assert.strictEqual(Buffer.concat(received).toString(), "back")
+      }))
+      assert.isTrue(accepted.destroyed)
+    }))
+
+  it.live("pauses the socket above the read high-water mark and resumes as reads drain it", () =>
+    Effect.gen(function*() {
+      const { accepted, client } = yield* acceptOne
+      const transport = yield* Tcp.fromNetSocket(accepted, { readHighWaterMark: 4096 })
+      const payload = Buffer.alloc(200_000, 9)
+      client.write(payload)
+      yield* Effect.sleep("100 millis")
+      assert.isTrue(accepted.isPaused())
+      assert.isBelow((transport as Tcp.SocketTransport).buffered, 4096 + 65_536 + 1)
+      const buf = ReadBuf.make({ capacity: 1 << 18 })
+      while (buf.length < payload.length) assert.isAbove(yield* transport.read(buf), 0)
+      assert.isTrue(buf.data().equals(payload))
+    }))
+})

@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
@@ -148,6 +150,29 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(closing)
     }))
 
+  it.effect("a recv started while close() is draining shares the reads (never two at once) and ends with ClosedError", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected()
+      const closing = yield* Effect.forkChild(client.close(1000, "x"))
+      yield* Effect.yieldNow
+      // a consumer that shows up mid-close: whichever fiber is woken first takes "late data"
+      const consumer = yield* Effect.forkChild(Effect.gen(function*() {
+        const got: Array<string> = []
+        while (true) {
+          const exit = yield* Effect.exit(client.recv)
+          if (exit._tag === "Failure") return { got, error: Cause.findErrorOption(exit.cause) }
+          got.push(exit.value._tag === "Text" ? exit.value.text() : exit.value._tag)
+        }
+      }))
+      yield* Effect.yieldNow
+      yield* server.sendText("late data")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* server.recv), { _tag: "Close", code: 1000, reason: "x" })
+      yield* Fiber.join(closing)
+      const { error, got } = yield* Fiber.join(consumer)
+      assert.isTrue(got.length === 0 || (got.length === 1 && got[0] === "late data"), JSON.stringify(got))
+      assert.strictEqual(error._tag === "Some" && error.value.reason._tag, "ClosedError", JSON.stringify(got))
+    }))
+
   it.effect("delivers frames that arrive in the same write as the upgrade request", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()
@@ -212,6 +237,39 @@ describe("WebSocket over the memory pair", () => {
       assert.include(response2, "Sec-WebSocket-Version: 13\r\n")
       const error2 = yield* Fiber.join(serving2)
       assert.strictEqual(error2.reason._tag === "HandshakeError" && error2.reason.violation._tag, "UnsupportedWebSocketVersion")
+    }))
+
+  it.effect("answers a request line that is not HTTP with 400 and fails with the parser's violation", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(pair.server)))
+      const response = yield* rawUpgrade(pair.client, "HELLO THERE\r\n\r\n")
+      assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/)
+      const error = yield* Fiber.join(serving)
+      assert.strictEqual(error.reason._tag === "HandshakeError" && error.reason.violation._tag, "InvalidRequestLine")
+      assert.strictEqual(pair.server.state, "ended")
+    }))
+
+  it.effect("accept fails with a handshake TimeoutError when no request arrives, and destroys the transport", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(pair.server, { handshakeTimeout: "3 seconds" })))
+      yield* TestClock.adjust("3 seconds")
+      const error = yield* Fiber.join(serving)
+      assert.strictEqual(error.message, "WebSocket memory:client: handshake timed out after 3s")
+      assert.strictEqual(pair.server.state, "destroyed")
+    }))
+
+  it.effect("connectOver fails with a handshake TimeoutError when the server never answers", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const connecting = yield* Effect.forkChild(Effect.flip(WebSocket.connectOver(pair.client, "ws://memory.test/")))
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Fiber.join(connecting)
+      assert.deepStrictEqual(
+        error.reason,
+        new WebSocket.TimeoutError({ address: "memory:server", operation: "handshake", after: Duration.seconds(10) })
+      )
     }))
 
   it.effect("fails the client handshake when the server answers 200", () =>
@@ -403,6 +461,19 @@ describe("WebSocket over the memory pair", () => {
       assert.include(second.message, "send refused, an earlier write failed: WebSocket memory:server: write to memory:server failed: BrokenPipe")
     }))
 
+  it.effect("an interrupted send poisons the stream with WriteInterrupted", () =>
+    Effect.gen(function*() {
+      const { client } = yield* connected({ memory: { capacity: 1024 } })
+      const sending = yield* Effect.forkChild(client.sendBinary(Buffer.alloc(10_000)))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(sending)
+      const error = yield* Effect.flip(client.sendText("after"))
+      assert.deepStrictEqual(
+        error.reason,
+        new WebSocket.PoisonedError({ address: "memory:server", cause: new WebSocket.WriteInterrupted({ address: "memory:server" }) })
+      )
+    }))
+
   it.effect("sends wait for the peer to read when the pipe is full (backpressure) and never interleave", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected({ memory: { capacity: 1024 } })
@@ -448,6 +519,75 @@ describe("WebSocket over the memory pair", () => {
         yield* client.recv
         received++
       }
+      assert.isAtLeast(other, 0)
+      assert.isAtMost(other, 8)
+    }))
+
+  it.effect("run hands every message to the handler, pings after their pong, and ends with the peer's close", () =>
+    Effect.gen(function*() {
+      const { client, pair, server } = yield* connected()
+      const writer = FrameWriter.make({ role: "server" })
+      const frames = Buffer.alloc(20_000)
+      let at = 0
+      for (let i = 0; i < 500; i++) {
+        at += writer.encodeInto(frames, at, i % 100 === 50 ? FrameWriter.Kind.Ping : FrameWriter.Kind.Binary, new Uint8Array([i & 0xff])) as number
+      }
+      at += writer.encodeCloseInto(frames, at, 4000, "end") as number
+      yield* pair.server.write(frames.subarray(0, at))
+      const seen: Array<string> = []
+      yield* WebSocket.run(client, (message) => {
+        seen.push(message._tag === "Close" ? `Close ${message.code} ${message.reason}` : `${message._tag} ${message.buf[message.start]}`)
+      })
+      assert.strictEqual(seen.length, 501)
+      assert.deepStrictEqual(seen.slice(49, 52), ["Binary 49", "Ping 50", "Binary 51"])
+      assert.strictEqual(seen[500], "Close 4000 end")
+      // the pings were answered (5 pongs) and the close echoed
+      const answers = yield* Effect.gen(function*() {
+        const out: Array<string> = []
+        while (out.length < 6) {
+          const m = yield* server.recv
+          out.push(m._tag)
+        }
+        return out
+      }).pipe(Effect.catch(() => Effect.succeed(["failed"])))
+      assert.deepStrictEqual(answers, ["Pong", "Pong", "Pong", "Pong", "Pong", "Close"])
+    }))
+
+  it.effect("run waits for the Effect a handler returns (an echo) and fails with the stream's error", () =>
+    Effect.gen(function*() {
+      const { client, pair, server } = yield* connected()
+      const running = yield* Effect.forkChild(Effect.flip(WebSocket.run(server, (message) =>
+        message._tag === "Text" ? server.sendText(message.payload) : undefined
+      )))
+      yield* client.sendText("a")
+      yield* client.sendText("b")
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "a" })
+      assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "b" })
+      yield* pair.client.write(hex("81 80 00 00 00 00 c1 80 00 00 00 00"))
+      const error = yield* Fiber.join(running)
+      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "ReservedBitsSet")
+    }))
+
+  it.effect("run yields between batches too", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { maxBatch: 8 } })
+      const writer = FrameWriter.make({ role: "server" })
+      const frames = Buffer.alloc(1000 * 3 + 2)
+      let at = 0
+      for (let i = 0; i < 1000; i++) at += writer.encodeInto(frames, at, FrameWriter.Kind.Binary, new Uint8Array([i & 0xff])) as number
+      at += writer.encodeCloseInto(frames, at) as number
+      yield* pair.server.write(frames.subarray(0, at))
+      // a well-behaved peer ends after its close; the scope's finalizer waits for that FIN
+      yield* pair.server.end()
+      let other = -1
+      let received = 0
+      yield* Effect.forkChild(Effect.sync(() => {
+        other = received
+      }))
+      yield* WebSocket.run(client, () => {
+        received++
+      })
+      assert.strictEqual(received, 1001)
       assert.isAtLeast(other, 0)
       assert.isAtMost(other, 8)
     }))

@@ -1,16 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as https from "node:https"
+import * as tls from "node:tls"
 import * as netModule from "node:net"
 import type * as net from "node:net"
 import { afterAll, beforeAll } from "vitest"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as FromSocket from "../../src/Transport/FromSocket.ts"
+import * as Tcp from "../../src/Transport/Tcp.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { echo, eventually, serveOurs } from "../support/ourServer.ts"
@@ -434,6 +437,74 @@ describe("WebSocket server (accept) against a ws client", () => {
       yield* eventually(() => server.open() === 0)
     }))
 
+  it.live("serves wss:// over a tls.Server socket adopted with Tcp.fromNetSocket", () =>
+    Effect.gen(function*() {
+      let open = 0
+      const exits: Array<string> = []
+      const server = yield* Effect.acquireRelease(
+        Effect.callback<tls.Server>((resume) => {
+          const s: tls.Server = tls.createServer({ key: ca!.key, cert: ca!.cert, allowHalfOpen: true }, (socket) => {
+            Effect.runPromiseExit(Effect.scoped(
+              Effect.flatMap(Tcp.fromNetSocket(socket), (t) => Effect.flatMap(WebSocket.accept(t), echo))
+            )).then((exit) => exits.push(exit._tag))
+          })
+          s.on("connection", (raw: net.Socket) => {
+            open++
+            raw.on("close", () => open--)
+          })
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.sync(() => s.close())
+      )
+      const port = (server.address() as net.AddressInfo).port
+      const echoed = yield* Effect.promise(() =>
+        new Promise<string>((done, fail) => {
+          const ws = new WsClient(`wss://localhost:${port}/`, { ca: ca!.caPem })
+          ws.on("error", fail)
+          ws.on("open", () => ws.send("secret ✓"))
+          ws.on("message", (data) => {
+            ws.close(1000)
+            done(data.toString())
+          })
+        })
+      )
+      assert.strictEqual(echoed, "secret ✓")
+      yield* eventually(() => exits.length === 1 && open === 0)
+      assert.deepStrictEqual(exits, ["Success"])
+    }))
+
+  it.live("verify refuses an upgrade with its own status before the 101", () =>
+    Effect.gen(function*() {
+      const server = yield* serveOurs(echo, {
+        verify: (upgrade) => upgrade.target.startsWith("/private") ? { status: 403, reason: "no access" } : undefined
+      })
+      const status = yield* Effect.promise(() =>
+        new Promise<number>((done) => {
+          const ws = new WsClient(`ws://127.0.0.1:${server.port}/private/feed`)
+          ws.on("unexpected-response", (_req, res) => {
+            done(res.statusCode ?? 0)
+            ws.terminate()
+          })
+          ws.on("error", () => {})
+        })
+      )
+      assert.strictEqual(status, 403)
+      yield* server.finished(1)
+      const exit = server.exits[0]!
+      const error = exit._tag === "Failure" ? (exit.cause.reasons[0] as { error: WebSocket.WebSocketError }).error : undefined
+      assert.deepStrictEqual(error?.reason._tag === "HandshakeError" && error.reason.violation, {
+        _tag: "RefusedByServer",
+        status: 403,
+        message: "refused by the server's verify with 403: no access"
+      })
+      assert.match(error!.message, /^WebSocket handshake with 127\.0\.0\.1:\d+ failed: refused by the server's verify with 403: no access$/)
+      const ok = yield* wsConnect(`ws://127.0.0.1:${server.port}/public`)
+      assert.strictEqual(ok.readyState, WsClient.OPEN)
+      ok.close()
+      yield* server.finished(2)
+      yield* eventually(() => server.open() === 0)
+    }))
+
   it.live("a plain HTTP request is refused with 400 and the handshake fails with a typed error", () =>
     Effect.gen(function*() {
       const server = yield* serveOurs(echo)
@@ -455,6 +526,35 @@ describe("WebSocket server (accept) against a ws client", () => {
 })
 
 describe("WebSocket client against our own server over TCP", () => {
+  it.live("sends wait for drain when the peer stops reading, and finish once it reads again", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const server = yield* serveOurs((socket) =>
+        Effect.andThen(Deferred.await(gate), Effect.andThen(Effect.repeat(socket.recv, { times: 31 }), socket.close()))
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        const socket = yield* WebSocket.connect(`ws://127.0.0.1:${server.port}/`)
+        const chunk = Buffer.alloc(1 << 20, 7)
+        let sent = 0
+        const sending = yield* Effect.forkChild(Effect.repeat(
+          Effect.andThen(socket.sendBinary(chunk), Effect.sync(() => sent++)),
+          { times: 31 }
+        ))
+        yield* Effect.sleep("300 millis")
+        // 32 MiB cannot all fit in the kernel buffers and the peer's 64 KiB read-ahead
+        assert.isUndefined(sending.pollUnsafe())
+        assert.isBelow(sent, 32)
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(sending)
+        assert.strictEqual(sent, 32)
+        const close = yield* socket.recv
+        assert.strictEqual(close._tag, "Close")
+      }))
+      yield* server.finished(1)
+      assert.strictEqual(server.exits[0]!._tag, "Success")
+      yield* eventually(() => server.open() === 0)
+    }))
+
   it.live("Stream and Sink carry messages end to end", () =>
     Effect.gen(function*() {
       const server = yield* serveOurs(echo)

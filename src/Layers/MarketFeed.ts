@@ -1,0 +1,230 @@
+/**
+ * `MarketFeed` — a supervised WebSocket feed as a Context service: the application reads one
+ * `Stream` of events (owned messages, gaps, (re)connects), watches the state, and changes its
+ * subscriptions while the feed runs. Layers from options, from the environment, and over a
+ * scripted in-memory exchange for tests.
+ *
+ * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
+ * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
+ * Read it from one fiber. `stop` never waits for the consumer: an event still waiting for room
+ * is dropped, events already queued can still be read, then the stream ends. The stream also
+ * ends when the supervisor stops by itself (a finite `schedule` gave up). For the zero-copy
+ * path use `Reconnect/Feed` directly with a handler.
+ *
+ * Environment (`layerConfig`, prefix `NEXUS_FEED` by default):
+ * - `NEXUS_FEED_URL` — `wss://…` (required).
+ * - `NEXUS_FEED_SUBSCRIPTIONS` — comma-separated topics to start with (default none).
+ * - `NEXUS_FEED_API_KEY` — a secret (`Redacted`) sent as the handshake header named by
+ *   `NEXUS_FEED_API_KEY_HEADER` (default `X-API-KEY`).
+ * - `NEXUS_FEED_PING_INTERVAL` — heartbeat: ping every interval, fail after three silent ones.
+ *
+ * Subscriptions are topic strings sent as `{ method: "SUBSCRIBE", params, id }` JSON by default
+ * (Binance's protocol); pass `subscribe`/`unsubscribe` for another exchange's.
+ *
+ * @since 0.1.0
+ */
+import type * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
+import * as FrameReader from "../Codec/FrameReader.ts"
+import * as Feed from "../Reconnect/Feed.ts"
+import type * as Supervisor from "../Reconnect/Supervisor.ts"
+import type { Transport } from "../Transport/Transport.ts"
+import type * as WebSocket from "../Transport/WebSocket.ts"
+import * as TestPeers from "./TestPeers.ts"
+import { TlsSettings } from "./TlsSettings.ts"
+
+/**
+ * What the application reads from the feed, in order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FeedEvent =
+  /** A text or binary message (an owned copy). */
+  | { readonly _tag: "Message"; readonly message: FrameReader.OwnedMessage }
+  /** The connection was lost: messages may be missing until the next `Connected`. */
+  | { readonly _tag: "Gap"; readonly gap: Supervisor.Gap }
+  /** A (re)connect completed and subscriptions are being sent; `session` counts from 1. */
+  | { readonly _tag: "Connected"; readonly session: number; readonly renewal: boolean }
+
+/**
+ * The feed service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MarketFeedService {
+  /** Every event, in order; read from one fiber. */
+  readonly events: Stream.Stream<FeedEvent>
+  /** The supervisor's state (`Connecting`, `Connected`, `Reconnecting`, `Stopped`). */
+  readonly state: SubscriptionRef.SubscriptionRef<Supervisor.FeedState>
+  /** Adds topics (sent now when connected, and after every reconnect). */
+  subscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
+  /** Removes topics. */
+  unsubscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
+  /** The current topics. */
+  readonly subscriptions: Effect.Effect<ReadonlyArray<string>>
+  /** Stops the feed; the events stream ends. */
+  readonly stop: Effect.Effect<void>
+}
+
+/**
+ * The application's market-data feed.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class MarketFeed extends Context.Service<MarketFeed, MarketFeedService>()("effect-nexus/MarketFeed") {}
+
+/**
+ * Options of {@link make} and {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly url: string
+  /** Topics to start with. */
+  readonly subscriptions?: ReadonlyArray<string> | undefined
+  /** Sends subscriptions. Default `Feed.jsonRpcSubscribe("SUBSCRIBE")`. */
+  readonly subscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
+  /** Sends unsubscriptions. Default `Feed.jsonRpcSubscribe("UNSUBSCRIBE")`. */
+  readonly unsubscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
+  /** Stream options for every connection (headers, TLS, heartbeat, limits). */
+  readonly socket?: WebSocket.ConnectOptions | undefined
+  /** Reconnect delays. Default `Backoff.reconnect`. */
+  readonly schedule?: Supervisor.Options<unknown, unknown, unknown, unknown, unknown, unknown>["schedule"]
+  /** A session this long restarts the backoff. Default 30 s. */
+  readonly resetAfter?: Duration.Input | undefined
+  /** Renew connections (without a gap) after this long. Default never. */
+  readonly maxSessionLifetime?: Duration.Input | undefined
+  /** Events buffered for a slow consumer before the feed waits. Default 4096. */
+  readonly bufferSize?: number | undefined
+  /** Dial the transport yourself (tests, proxies). Default: `WebSocket.connect`. */
+  readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope> | undefined
+}
+
+/**
+ * Starts the feed in the current scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options): Effect.Effect<MarketFeedService, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? 4096)
+    // set by stop: a handler parked on a full queue gives up its event instead of blocking stop
+    const stopping = yield* Deferred.make<void>()
+    const emit = (event: FeedEvent): Effect.Effect<void> =>
+      Queue.offerUnsafe(events, event) || events.state._tag !== "Open"
+        ? Effect.void
+        : Effect.asVoid(Effect.raceFirst(Queue.offer(events, event), Deferred.await(stopping)))
+    const tls = yield* Effect.serviceOption(TlsSettings)
+    const socket = options.socket?.tls !== undefined || Option.isNone(tls)
+      ? options.socket
+      : { ...options.socket, tls: tls.value }
+    const supervisor = yield* Feed.make<string, never, never>({
+      url: options.url,
+      socket,
+      dial: options.dial,
+      subscriptions: options.subscriptions,
+      subscribe: options.subscribe ?? Feed.jsonRpcSubscribe("SUBSCRIBE"),
+      unsubscribe: options.unsubscribe ?? Feed.jsonRpcSubscribe("UNSUBSCRIBE"),
+      schedule: options.schedule,
+      resetAfter: options.resetAfter,
+      maxSessionLifetime: options.maxSessionLifetime,
+      onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
+      onGap: (gap) => emit({ _tag: "Gap", gap }),
+      onMessage: (message) => emit({ _tag: "Message", message: FrameReader.toOwned(message) })
+    })
+    const stop = Effect.andThen(
+      Deferred.succeed(stopping, undefined),
+      Effect.andThen(supervisor.stop, Queue.end(events))
+    )
+    // a supervisor that stops by itself (a finite schedule gave up) ends the events stream too
+    yield* Effect.forkScoped(Effect.andThen(Effect.exit(supervisor.await), Queue.end(events)))
+    return {
+      events: Stream.fromQueue(events),
+      state: supervisor.state,
+      subscribe: supervisor.subscribe,
+      unsubscribe: supervisor.unsubscribe,
+      subscriptions: supervisor.subscriptions,
+      stop
+    }
+  })
+
+/**
+ * A layer from explicit options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<MarketFeed> => Layer.effect(MarketFeed, make(options))
+
+/**
+ * Reads the feed's settings from `Config` (see the module doc for the names).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
+  Config.map(
+    Config.all({
+      url: Config.String(`${prefix}_URL`),
+      subscriptions: Config.withDefault(Config.String(`${prefix}_SUBSCRIPTIONS`), ""),
+      apiKey: Config.option(Config.Redacted(`${prefix}_API_KEY`)),
+      apiKeyHeader: Config.withDefault(Config.String(`${prefix}_API_KEY_HEADER`), "X-API-KEY"),
+      pingInterval: Config.option(Config.Duration(`${prefix}_PING_INTERVAL`))
+    }),
+    (c): Options => ({
+      url: c.url,
+      subscriptions: c.subscriptions.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
+      socket: {
+        headers: Option.isSome(c.apiKey) ? [[c.apiKeyHeader, Redacted.value(c.apiKey.value)]] : [],
+        heartbeat: Option.isSome(c.pingInterval)
+          ? { interval: c.pingInterval.value, timeout: Duration.times(c.pingInterval.value, 3) }
+          : undefined
+      }
+    })
+  )
+
+/**
+ * A layer from the environment (see the module doc); `overrides` win over what it reads.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
+): Layer.Layer<MarketFeed, Config.ConfigError> =>
+  Layer.effect(MarketFeed, Effect.flatMap(config(options.prefix), (c) => make({ ...c, ...options.overrides })))
+
+/**
+ * A test layer: the same `MarketFeed` over a scripted in-memory exchange, plus the exchange's
+ * control (`TestFeedPeer`) to publish, drop connections and refuse reconnects. No sockets;
+ * every timing follows `TestClock`.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const layerTest = (
+  options: Partial<Options> = {}
+): Layer.Layer<MarketFeed | TestPeers.TestFeedPeer> =>
+  Layer.effectContext(
+    Effect.gen(function*() {
+      const peer = yield* TestPeers.makeFeedPeer()
+      const feed = yield* make({ url: "wss://exchange.test/ws", ...options, dial: peer.dial })
+      return Context.make(MarketFeed, feed).pipe(Context.add(TestPeers.TestFeedPeer, peer))
+    })
+  )

@@ -1,0 +1,16 @@
+/**
+ * Layers: the toolkit as Context services — a REST client on the pool, a market feed on the
+ * supervisor, shared TLS settings — each with `layer(options)`, `layerConfig` (environment) and
+ * a `layerTest` over scripted in-memory peers.
+ *
+ * @since 0.1.0
+ */
+
+/** A `ClientPool` as a service. */
+export * as RestClient from "./RestClient.ts"
+/** A supervised WebSocket feed as a service. */
+export * as MarketFeed from "./MarketFeed.ts"
+/** The shared `TlsConfig` as a service. */
+export * as TlsSettings from "./TlsSettings.ts"
+/** Scripted in-memory HTTP origin and WebSocket exchange behind the test layers. */
+export * as TestPeers from "./TestPeers.ts"

@@ -1,0 +1,79 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { TestClock } from "effect/testing"
+import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
+import { TestFeedPeer } from "../../src/Layers/TestPeers.ts"
+import * as Backoff from "../../src/Reconnect/Backoff.ts"
+
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+})
+
+describe("MarketFeed on the test layer", () => {
+  it.effect("delivers Connected, messages and Gap events in order, and re-sends subscriptions after a drop", () =>
+    Effect.gen(function*() {
+      const feed = yield* MarketFeed.MarketFeed
+      const exchange = yield* TestFeedPeer
+      const seen: Array<string> = []
+      const reader = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
+        Effect.sync(() =>
+          void seen.push(
+            event._tag === "Message" && event.message._tag === "Text"
+              ? event.message.text
+              : event._tag === "Connected"
+              ? `connected ${event.session}`
+              : event._tag
+          )
+        )))
+      yield* settle
+      yield* exchange.publish("q1")
+      yield* settle
+      yield* exchange.dropAll
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* settle
+      yield* exchange.publish("q2")
+      yield* settle
+      assert.deepStrictEqual(seen, ["connected 1", "q1", "Gap", "connected 2", "q2"])
+      assert.deepStrictEqual(exchange.received.map((r) => [r.session, JSON.parse(r.text).params]), [
+        [1, ["t1"]],
+        [2, ["t1"]]
+      ])
+      yield* feed.stop
+      yield* Fiber.join(reader)
+    }).pipe(Effect.provide(MarketFeed.layerTest({ subscriptions: ["t1"] }))))
+
+  it.effect("stop does not wait for a consumer that stopped reading; queued events stay readable, then the stream ends", () =>
+    Effect.gen(function*() {
+      const feed = yield* MarketFeed.MarketFeed
+      const exchange = yield* TestFeedPeer
+      yield* settle
+      // nobody reads: two events fill the queue (Connected, q1), q2 waits for room
+      yield* exchange.publish("q1")
+      yield* exchange.publish("q2")
+      yield* settle
+      yield* feed.stop
+      assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
+      const rest = yield* Stream.runCollect(feed.events)
+      assert.deepStrictEqual(rest.map((e) => e._tag), ["Connected", "Message"])
+    }).pipe(Effect.provide(MarketFeed.layerTest({ bufferSize: 2 }))))
+
+  it.effect("the events stream ends when a finite schedule gives up", () =>
+    Effect.gen(function*() {
+      const feed = yield* MarketFeed.MarketFeed
+      const exchange = yield* TestFeedPeer
+      const events = yield* Effect.forkChild(Stream.runCollect(feed.events))
+      yield* settle
+      yield* exchange.refuse(10)
+      yield* exchange.dropAll
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      const all = yield* Fiber.join(events)
+      assert.deepStrictEqual(all.map((e) => e._tag), ["Connected", "Gap"])
+      assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "GaveUp" })
+    }).pipe(Effect.provide(MarketFeed.layerTest({ schedule: Backoff.exponential({ base: "10 millis", retries: 2 }) }))))
+})

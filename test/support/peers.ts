@@ -1,0 +1,148 @@
+/**
+ * Real peer processes for the integration suites: free loopback ports, start a server process,
+ * wait until it accepts on 127.0.0.1, stop it by pid, and count the server side's established
+ * TCP connections from `/proc/net/tcp` (so reuse and socket leaks are seen by the kernel, not
+ * by our own bookkeeping).
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+
+/** A port that was free on 127.0.0.1 a moment ago (listen on 0, read it, close). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Whether `file` exists and is executable. */
+export const executable = (file: string): boolean => {
+  try {
+    fs.accessSync(file, fs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Whether `/usr/bin/python3` can import every module named. */
+export const pythonHas = (...modules: Array<string>): boolean => {
+  if (!executable("/usr/bin/python3")) return false
+  try {
+    execFileSync("/usr/bin/python3", ["-c", modules.map((m) => `import ${m}`).join("; ")], { stdio: "pipe" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A started peer. */
+export interface Peer {
+  readonly pid: number
+  /** What the process printed so far (stdout and stderr), for failure messages. */
+  readonly output: () => string
+  /** Sends `signal` to the pid, waits for the exit, and SIGKILLs after 5 s. Idempotent. */
+  readonly stop: () => Promise<void>
+}
+
+const canConnect = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once("error", () => resolve(false))
+  })
+
+/**
+ * Spawns `command` and resolves once every port in `ports` accepts a TCP connection on
+ * 127.0.0.1 (polling for up to 20 s), or rejects with the process output if it exits first.
+ */
+export const startPeer = async (options: {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly ports: ReadonlyArray<number>
+  readonly cwd?: string
+  readonly stopSignal?: NodeJS.Signals
+}): Promise<Peer> => {
+  const child: ChildProcess = spawn(options.command, [...options.args], {
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+  let exited = false
+  // last resort if the test process dies without running afterAll: take the peer with it
+  const killOnExit = () => {
+    if (!exited && child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+  }
+  process.once("exit", killOnExit)
+  const exit = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true
+      process.off("exit", killOnExit)
+      resolve()
+    })
+  )
+  const stop = async () => {
+    if (exited || child.pid === undefined) return
+    process.kill(child.pid, options.stopSignal ?? "SIGTERM")
+    const timer = setTimeout(() => {
+      if (!exited && child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+    }, 5000)
+    await exit
+    clearTimeout(timer)
+  }
+  const deadline = Date.now() + 20_000
+  for (const port of options.ports) {
+    while (!(await canConnect(port))) {
+      if (exited || Date.now() > deadline) {
+        await stop()
+        throw new Error(`${options.command} did not start listening on 127.0.0.1:${port}:\n${output}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  return { pid: child.pid!, output: () => output, stop }
+}
+
+/**
+ * Established TCP connections whose local port is `port` — the server's side of every client
+ * connection to it (IPv4 and IPv6 tables).
+ */
+export const establishedAt = (port: number): number => {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0")
+  let count = 0
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = ""
+    try {
+      text = fs.readFileSync(table, "latin1")
+    } catch {
+      continue
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields.length < 4) continue
+      // fields[1] is local "ADDR:PORT", fields[3] the state (01 = ESTABLISHED)
+      if (fields[1]!.endsWith(`:${hex}`) && fields[3] === "01") count++
+    }
+  }
+  return count
+}
+
+/** Polls until `establishedAt(port)` is `n` (up to `ms`), then returns the count seen. */
+export const awaitEstablished = async (port: number, n: number, ms = 5000): Promise<number> => {
+  const deadline = Date.now() + ms
+  let seen = establishedAt(port)
+  while (seen !== n && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    seen = establishedAt(port)
+  }
+  return seen
+}
