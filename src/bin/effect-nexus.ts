@@ -8,6 +8,8 @@
  *                     [--insecure-skip-tls-verify-dangerous]
  *     print every incoming message (text as a line, binary as <binary N bytes: hex…>),
  *     send every stdin line as a text message; stdin EOF closes with 1000
+ * effect-nexus demo [--duration SECONDS] [--drop-every SECONDS]
+ *     the main job (npm start): demo exchange + sample strategy, live status, summary
  * effect-nexus bench [codec|loopback|pool]
  *     run the benchmark scripts with this Node and print their markdown tables (all by default)
  * effect-nexus --help | --version
@@ -38,6 +40,7 @@ import * as Layer from "effect/Layer"
 import { Command } from "effect/cli"
 import { readFileSync } from "node:fs"
 import * as BenchCommand from "./BenchCommand.ts"
+import * as DemoCommand from "./DemoCommand.ts"
 import * as ErrorReport from "./ErrorReport.ts"
 import * as WsCommand from "./WsCommand.ts"
 
@@ -57,8 +60,10 @@ const packageVersion = (): string => {
  * @category commands
  */
 export const cli = Command.make("effect-nexus").pipe(
-  Command.withDescription("Low-latency WebSocket and HTTP/1.1 networking on Effect: a WebSocket client and the benchmarks."),
-  Command.withSubcommands([WsCommand.command, BenchCommand.command])
+  Command.withDescription(
+    "Low-latency WebSocket and HTTP/1.1 networking on Effect: a WebSocket client, the demo main job and the benchmarks."
+  ),
+  Command.withSubcommands([WsCommand.command, DemoCommand.command, BenchCommand.command])
 )
 
 /**

@@ -278,6 +278,7 @@ describe.concurrent("effect-nexus arguments", () => {
     assert.strictEqual(await run.exited, 0)
     const out = run.stdout()
     assert.match(out, /SUBCOMMANDS\n\s+ws\s+WebSocket client/)
+    assert.match(out, /\n\s+demo\s+Run the demo exchange/)
     assert.match(out, /\n\s+bench\s+Run the benchmarks/)
     assert.strictEqual(run.stderr(), "")
   })
@@ -289,6 +290,16 @@ describe.concurrent("effect-nexus arguments", () => {
       assert.include(run.stdout(), flag)
     }
     assert.match(run.stdout(), /--insecure-skip-tls-verify-dangerous\s+INSECURE:/)
+  })
+})
+
+describe("effect-nexus demo", () => {
+  it("runs the main job for --duration seconds, prints its summary and exits 0", async () => {
+    const run = cli(["demo", "--duration", "1", "--drop-every", "1"], "")
+    assert.strictEqual(await run.exited, 0, run.stderr())
+    assert.match(run.stdout(), /^demo exchange: feed ws:\/\/127\.0\.0\.1:\d+\/ws, orders http:\/\/127\.0\.0\.1:\d+; running 1 s\n/)
+    assert.match(run.stdout(), /\nsummary after 1\.\d s:\n  quotes received   [1-9]\d* /)
+    assert.strictEqual(run.stderr(), "")
   })
 })
 
