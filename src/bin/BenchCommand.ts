@@ -3,7 +3,10 @@
  * (`bench/codec.ts`, `bench/loopback.ts`, `bench/pool.ts`, each printing markdown tables) as
  * child processes of the same Node binary (`process.execPath`), their stdout and stderr passed
  * straight through. Without an argument all three run in sequence; the first failing script
- * stops the run with its exit status.
+ * stops the run with its exit status. `--filter REGEX` is handed to each script as its first
+ * argument: `bench/codec.ts` and `bench/loopback.ts` then run only the benchmarks whose name
+ * matches; `bench/pool.ts` takes no filter yet and runs everything. Environment variables pass through too (e.g.
+ * `ROUNDS=3` for `bench/loopback.ts`).
  *
  * The scripts are found relative to this module (`../../bench/` from `src/bin/` or
  * `dist/bin/`): they need the checkout's dev dependencies (`ws`, `undici`, `tinybench`), so
@@ -15,7 +18,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Argument, Command } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -84,17 +87,21 @@ export class BenchFailed extends Data.TaggedError("BenchFailed")<{
 export const scriptPath = (suite: Suite): string => fileURLToPath(new URL(`../../bench/${suite}.ts`, import.meta.url))
 
 /**
- * Runs one suite's script with `process.execPath`, stdio inherited; succeeds on exit status 0.
+ * Runs one suite's script with `process.execPath`, stdio inherited, `filter` (a regular
+ * expression over benchmark names) passed as its first argument; succeeds on exit status 0.
  *
  * @since 0.1.0
  * @category running
  */
-export const runSuite = (suite: Suite): Effect.Effect<void, BenchScriptMissing | BenchFailed> =>
+export const runSuite = (
+  suite: Suite,
+  filter?: string | undefined
+): Effect.Effect<void, BenchScriptMissing | BenchFailed> =>
   Effect.suspend((): Effect.Effect<void, BenchScriptMissing | BenchFailed> => {
     const path = scriptPath(suite)
     if (!existsSync(path)) return Effect.fail(new BenchScriptMissing({ suite, path }))
     return Effect.callback<void, BenchFailed>((resume) => {
-      const child = spawn(process.execPath, [path], { stdio: "inherit" })
+      const child = spawn(process.execPath, filter === undefined ? [path] : [path, filter], { stdio: "inherit" })
       child.once("error", (cause) =>
         resume(Effect.fail(new BenchFailed({ suite, path, exitCode: null, signal: null, cause }))))
       child.once("exit", (exitCode, signal) =>
@@ -120,13 +127,18 @@ export const command = Command.make("bench", {
   suite: Argument.Literals("suite", SUITES).pipe(
     Argument.withDescription("Which benchmark to run (codec, loopback or pool); all three when omitted"),
     Argument.optional
+  ),
+  filter: Flag.String("filter").pipe(
+    Flag.withMetavar("REGEX"),
+    Flag.withDescription("Run only the benchmarks whose name matches REGEX (codec and loopback; pool runs all)"),
+    Flag.optional
   )
-}, ({ suite }) =>
+}, ({ filter, suite }) =>
   Effect.gen(function*() {
     const suites = Option.match(suite, { onNone: () => SUITES, onSome: (one) => [one] as const })
     for (const one of suites) {
       if (suites.length > 1) yield* Output.stdout(`\n## bench ${one}\n\n`)
-      yield* runSuite(one)
+      yield* runSuite(one, Option.getOrUndefined(filter))
     }
   })).pipe(
     Command.withDescription(

@@ -108,6 +108,13 @@ const closedPort = (): Promise<number> =>
     })
   })
 
+/** The server's record of closes, once its `close` event (which follows the TCP close) fired. */
+const closesOf = async (server: Server): Promise<Array<readonly [number, string]>> => {
+  const until = Date.now() + 5_000
+  while (server.closes.length === 0 && Date.now() < until) await new Promise((done) => setTimeout(done, 5))
+  return server.closes
+}
+
 const lines = (text: string): Array<string> => text.split("\n").filter((line) => line !== "")
 
 const noStackTrace = (text: string) => assert.notMatch(text, /^\s+at /m, `stack trace in: ${text}`)
@@ -118,7 +125,7 @@ describe("effect-nexus ws", () => {
     const run = cli(["ws", server.url], "hello\nwörld ✓\n\nlast line without newline")
     assert.strictEqual(await run.exited, 0, run.stderr())
     assert.deepStrictEqual(run.stdout().split("\n"), ["hello", "wörld ✓", "", "last line without newline", ""])
-    assert.deepStrictEqual(server.closes, [[1000, ""]])
+    assert.deepStrictEqual(await closesOf(server), [[1000, ""]])
     assert.deepStrictEqual(lines(run.stderr()), ["effect-nexus: closed: code 1000"])
   })
 
@@ -132,7 +139,7 @@ describe("effect-nexus ws", () => {
     const printed = lines(run.stdout())
     assert.lengthOf(printed, count, run.stderr())
     assert.strictEqual(printed[count - 1], `tick ${count - 1}`)
-    assert.deepStrictEqual(server.closes, [[1000, ""]])
+    assert.deepStrictEqual(await closesOf(server), [[1000, ""]])
   })
 
   it("prints every message already in flight when stdin EOF starts the close", async () => {
@@ -146,7 +153,7 @@ describe("effect-nexus ws", () => {
     const printed = lines(run.stdout())
     assert.lengthOf(printed, count, run.stderr())
     assert.strictEqual(printed[count - 1], `tick ${count - 1}`)
-    assert.deepStrictEqual(server.closes, [[1000, ""]])
+    assert.deepStrictEqual(await closesOf(server), [[1000, ""]])
   })
 
   it("prints a binary message as its length and a hex prefix", async () => {
@@ -195,7 +202,7 @@ describe("effect-nexus ws", () => {
     run.child.stdin!.write("alice\n")
     assert.strictEqual(await run.exited, 0, run.stderr())
     assert.deepStrictEqual(lines(run.stderr()), [`effect-nexus: closed by the server: code 4001, reason "bye alice"`])
-    assert.deepStrictEqual(server.closes, [[4001, "bye alice"]])
+    assert.deepStrictEqual(await closesOf(server), [[4001, "bye alice"]])
     assert.strictEqual(run.stdout(), "")
   })
 
@@ -207,7 +214,7 @@ describe("effect-nexus ws", () => {
     while (run.stdout() !== "ping?\n") await new Promise((done) => setTimeout(done, 10))
     run.child.kill("SIGINT")
     assert.strictEqual(await run.exited, 130)
-    assert.deepStrictEqual(server.closes, [[1001, ""]])
+    assert.deepStrictEqual(await closesOf(server), [[1001, ""]])
     assert.strictEqual(run.stderr(), "")
   })
 
@@ -300,6 +307,17 @@ describe("effect-nexus demo", () => {
     assert.match(run.stdout(), /^demo exchange: feed ws:\/\/127\.0\.0\.1:\d+\/ws, orders http:\/\/127\.0\.0\.1:\d+; running 1 s\n/)
     assert.match(run.stdout(), /\nsummary after 1\.\d s:\n  quotes received   [1-9]\d* /)
     assert.strictEqual(run.stderr(), "")
+  })
+})
+
+describe("effect-nexus bench", () => {
+  it("runs bench/codec.ts as a child of the same Node, passing --filter on and streaming its table", async () => {
+    // a filter that matches nothing: the script starts, prints an empty table and its machine line
+    const run = cli(["bench", "codec", "--filter", "^no such benchmark$"], "")
+    assert.strictEqual(await run.exited, 0, run.stderr())
+    assert.match(run.stdout(), /^\| case \| ours \|/m)
+    assert.include(run.stdout(), `node ${process.version}`)
+    assert.notInclude(run.stdout(), "| parse")
   })
 })
 
