@@ -69,15 +69,22 @@ export const stdout = (text: string): Effect.Effect<void, StdoutClosed> =>
 
 /**
  * Writes one diagnostic line to stderr, prefixed with the tool's name (`effect-nexus: `).
- * Stderr is not waited on: diagnostics are few and short.
+ * Stderr is not waited on (diagnostics are few and short), and a failed stderr is ignored.
  *
  * @since 0.1.0
  * @category output
  */
 export const stderrLine = (line: string): Effect.Effect<void> =>
   Effect.sync(() => {
+    if (!stderrGuarded) {
+      stderrGuarded = true
+      // a closed stderr must not crash the process with an unhandled 'error' event
+      process.stderr.on("error", () => {})
+    }
     process.stderr.write(`effect-nexus: ${line}\n`)
   })
+
+let stderrGuarded = false
 
 const HEX_PREFIX_BYTES = 16
 
