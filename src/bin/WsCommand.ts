@@ -9,15 +9,18 @@
  * - stdin EOF (the end of a pipe, Ctrl-D in a terminal) starts the closing handshake with 1000;
  *   the tool exits 0 once the server answers. A server that closes first ends the session too:
  *   its code and reason go to stderr, and the exit is 0.
+ *   Every message the server sent before answering our close is still printed.
  * - Ctrl-C (SIGINT) or SIGTERM interrupts the session; the socket is then closed with 1001
- *   (going away), waiting at most {@link INTERRUPT_CLOSE_TIMEOUT} for the server's answer, and
- *   the exit code is 130.
+ *   (going away), waiting at most `WsSession.INTERRUPT_CLOSE_TIMEOUT` (2 s) for the server's
+ *   answer, and the exit code is 130. A stdout closed by its reader (`| head`) ends the session
+ *   the same way, quietly, with exit 0.
  * - A connection lost without a close frame, a heartbeat miss or a protocol violation fails
  *   the session with the typed error's one-line message and exit 1.
  *
  * Flags: `--header "Name: value"` (repeatable), `--subprotocol NAME` (repeatable, most
  * preferred first), `--ping-interval DURATION` (a ping every N; the connection fails when no
- * byte arrives for 3×N), `--connect-timeout DURATION` (default 10 s, the library's default), and
+ * byte arrives for 3×N), `--connect-timeout DURATION` (default 10 s, the library's default;
+ * durations are written `250ms`, `5s`, `1.5s`, `2m`, `1h` or as bare seconds), and
  * `--insecure-skip-tls-verify-dangerous`, which maps to the `Tls` module's
  * `dangerouslyDisableCertificateVerification` and prints a warning on stderr when used.
  *
