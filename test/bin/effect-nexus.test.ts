@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as http from "node:http"
 import type { IncomingHttpHeaders } from "node:http"
 import * as https from "node:https"
 import * as net from "node:net"
@@ -233,6 +234,22 @@ describe("effect-nexus ws", () => {
     assert.strictEqual(await run.exited, 1)
     assert.strictEqual(run.stderr(), `effect-nexus: connect to 127.0.0.1:${port} failed: connection refused\n`)
     assert.strictEqual(run.stdout(), "")
+  })
+
+  it("reports a server that answers the upgrade with 404 in one line and exit 1", async () => {
+    const plain = http.createServer((_request, response) => response.writeHead(404).end("no socket here"))
+    await new Promise<void>((done) => plain.listen(0, "127.0.0.1", done))
+    try {
+      const { port } = plain.address() as net.AddressInfo
+      const run = cli(["ws", `ws://127.0.0.1:${port}/missing`], "")
+      assert.strictEqual(await run.exited, 1)
+      assert.strictEqual(
+        run.stderr(),
+        `effect-nexus: WebSocket handshake with 127.0.0.1:${port} failed: expected 101 Switching Protocols, got 404\n`
+      )
+    } finally {
+      await new Promise((done) => plain.close(done))
+    }
   })
 
   it("refuses a URL that is not ws: or wss: with one line and exit 1", async () => {
