@@ -20,7 +20,9 @@
  * Flags: `--header "Name: value"` (repeatable), `--subprotocol NAME` (repeatable, most
  * preferred first), `--ping-interval DURATION` (a ping every N; the connection fails when no
  * byte arrives for 3×N), `--connect-timeout DURATION` (default 10 s, the library's default;
- * durations are written `250ms`, `5s`, `1.5s`, `2m`, `1h` or as bare seconds), and
+ * durations are written `250ms`, `5s`, `1.5s`, `2m`, `1h` or as bare seconds), `--listen-only`
+ * (stdin is not read, so a run with no terminal or pipe, e.g. from cron, does not close at
+ * once on the empty stdin), and
  * `--insecure-skip-tls-verify-dangerous`, which maps to the `Tls` module's
  * `dangerouslyDisableCertificateVerification` and prints a warning on stderr when used.
  *
@@ -105,6 +107,10 @@ export const command = Command.make("ws", {
   connectTimeout: durationFlag("connect-timeout").pipe(
     Flag.withDescription("Time for the dial, TLS and the opening handshake (default 10s)"),
     Flag.optional
+  ),
+  listenOnly: Flag.Boolean("listen-only").pipe(
+    Flag.withDescription("Do not read stdin: print messages until the server closes or Ctrl-C (for cron, nohup, < /dev/null)"),
+    Flag.withDefault(false)
   ),
   insecure: Flag.Boolean("insecure-skip-tls-verify-dangerous").pipe(
     Flag.withDescription("INSECURE: accept any TLS certificate for any host (test rigs only)"),

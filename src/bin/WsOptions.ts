@@ -34,4 +34,6 @@ export interface WsOptions {
   readonly connectTimeout: Option.Option<Duration.Duration>
   /** `--insecure-skip-tls-verify-dangerous`. */
   readonly insecure: boolean
+  /** `--listen-only`: stdin is not read. */
+  readonly listenOnly: boolean
 }

@@ -129,7 +129,7 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
   })
 
   const stdio = yield* Stdio.Stdio
-  const sendLines = stdio.stdin.pipe(
+  const sendLines = options.listenOnly ? Effect.never : stdio.stdin.pipe(
     Stream.decodeText(),
     Stream.splitLines,
     Stream.runForEach((line) => ws.sendText(line)),

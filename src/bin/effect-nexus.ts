@@ -5,7 +5,7 @@
  * ```text
  * effect-nexus ws URL [--header "Name: value"]... [--subprotocol NAME]...
  *                     [--ping-interval DURATION] [--connect-timeout DURATION]
- *                     [--insecure-skip-tls-verify-dangerous]
+ *                     [--listen-only] [--insecure-skip-tls-verify-dangerous]
  *     print every incoming message (text as a line, binary as <binary N bytes: hex…>),
  *     send every stdin line as a text message; stdin EOF closes with 1000
  * effect-nexus demo [--duration SECONDS] [--drop-every SECONDS]
@@ -16,6 +16,7 @@
  *
  * echo '{"op":"subscribe"}' | effect-nexus ws wss://example.com/feed -H "Authorization: Bearer $T"
  * node src/bin/effect-nexus.ts ws ws://127.0.0.1:9001 --ping-interval 5s     (or: npm run cli -- ws …)
+ * effect-nexus ws wss://example.com/feed --listen-only >> feed.log             (from cron: stdin unused)
  * ```
  *
  * Exit status: 0 after a clean close, 1 on a failure (one line on stderr, e.g.

@@ -207,6 +207,20 @@ describe("effect-nexus ws", () => {
     assert.strictEqual(run.stdout(), "")
   })
 
+  it("does not read stdin with --listen-only: prints until the server closes", async () => {
+    const received: Array<string> = []
+    const server = await serve((_socket, data) => received.push(data.toString()), undefined, true, (socket) => {
+      socket.send("only news")
+      setTimeout(() => socket.close(1000, "end of feed"), 200)
+    })
+    // stdin ends at once: without the flag that would close the session before the news
+    const run = cli(["ws", server.url, "--listen-only"], "not to be sent\n")
+    assert.strictEqual(await run.exited, 0, run.stderr())
+    assert.strictEqual(run.stdout(), "only news\n")
+    assert.deepStrictEqual(received, [])
+    assert.deepStrictEqual(lines(run.stderr()), [`effect-nexus: closed by the server: code 1000, reason "end of feed"`])
+  })
+
   it("closes the socket with 1001 on SIGINT and exits 130", async () => {
     const server = await serve(echo)
     const run = cli(["ws", server.url, "--ping-interval", "100ms"])
@@ -310,7 +324,7 @@ describe.concurrent("effect-nexus arguments", () => {
   it("documents every ws flag in ws --help, the insecure one saying it is insecure", async () => {
     const run = cli(["ws", "--help"], "")
     assert.strictEqual(await run.exited, 0)
-    for (const flag of ["--header", "--subprotocol", "--ping-interval", "--connect-timeout"]) {
+    for (const flag of ["--header", "--subprotocol", "--ping-interval", "--connect-timeout", "--listen-only"]) {
       assert.include(run.stdout(), flag)
     }
     assert.match(run.stdout(), /--insecure-skip-tls-verify-dangerous\s+INSECURE:/)
