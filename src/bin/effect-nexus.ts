@@ -10,7 +10,7 @@
  *     send every stdin line as a text message; stdin EOF closes with 1000
  * effect-nexus demo [--duration SECONDS] [--drop-every SECONDS]
  *     the main job (npm start): demo exchange + sample strategy, live status, summary
- * effect-nexus bench [codec|loopback|pool]
+ * effect-nexus bench [codec|loopback|pool] [--filter REGEX]
  *     run the benchmark scripts with this Node and print their markdown tables (all by default)
  * effect-nexus --help | --version
  *
