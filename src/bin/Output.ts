@@ -86,6 +86,36 @@ export const stderrLine = (line: string): Effect.Effect<void> =>
 
 let stderrGuarded = false
 
+// C0 controls but TAB and LF, DEL, and the C1 range (0x9b is a one-byte CSI on some terminals)
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g
+
+const caret = (char: string): string => {
+  const code = char.charCodeAt(0)
+  return code < 0x20 ? `^${String.fromCharCode(code + 0x40)}` : code === 0x7f ? "^?" : `\\x${code.toString(16)}`
+}
+
+/**
+ * Makes server-sent text safe to show on a terminal: control characters other than TAB and LF
+ * (ESC, CR, BEL, backspace, C1 codes) become visible caret or `\xNN` escapes, so a peer cannot
+ * move the cursor, retitle the window or hide earlier output. Text without them is returned as is.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const escapeControls = (text: string): string => {
+  CONTROL.lastIndex = 0
+  return CONTROL.test(text) ? text.replace(CONTROL, caret) : text
+}
+
+/**
+ * Whether printed messages are escaped with {@link escapeControls}: when stdout is a terminal.
+ * A pipe or a file gets the bytes exactly as sent.
+ *
+ * @since 0.1.0
+ * @category output
+ */
+export const escapesForTerminal = (): boolean => process.stdout.isTTY === true
+
 const HEX_PREFIX_BYTES = 16
 
 /**

@@ -3,7 +3,9 @@
  *
  * - Every incoming text message is printed to stdout as one line (a text containing newlines
  *   spans several); a binary message as `<binary N bytes: hex prefix>`. Pings are answered
- *   automatically and, like pongs, not printed.
+ *   automatically and, like pongs, not printed. On a terminal, control characters in the
+ *   text (ESC, CR, BEL, …) are shown escaped (`^[`), so a server cannot drive the terminal; a
+ *   pipe or file gets the text exactly as sent.
  * - Every stdin line (LF or CRLF, the terminator removed) is sent as one text message, empty
  *   lines included. Stdout is written with backpressure: a slow reader slows the socket.
  * - stdin EOF (the end of a pipe, Ctrl-D in a terminal) starts the closing handshake with 1000;

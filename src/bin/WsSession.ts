@@ -76,6 +76,7 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
     Output.stderrLine(
       weClosed ? `closed: ${describeClose(code, reason)}` : `closed by the server: ${describeClose(code, reason)}`
     )
+  const escape = Output.escapesForTerminal()
   const printMessages = Effect.gen(function*() {
     while (true) {
       recvCalls++
@@ -84,7 +85,7 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
       inRecv = false
       switch (message._tag) {
         case "Text":
-          yield* Output.stdout(message.text() + "\n")
+          yield* Output.stdout((escape ? Output.escapeControls(message.text()) : message.text()) + "\n")
           break
         case "Binary":
           yield* Output.stdout(Output.describeBinary(message.payload) + "\n")

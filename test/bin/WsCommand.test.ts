@@ -2,7 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import { assert, describe, it } from "vitest"
 import { parseDuration, parseHeader } from "../../src/bin/WsCommand.ts"
-import { describeBinary } from "../../src/bin/Output.ts"
+import { describeBinary, escapeControls } from "../../src/bin/Output.ts"
 
 describe("parseHeader", () => {
   it("splits at the first colon and trims the name and the value", () => {
@@ -40,5 +40,14 @@ describe("describeBinary", () => {
     assert.strictEqual(describeBinary(new Uint8Array(0)), "<binary 0 bytes>")
     assert.strictEqual(describeBinary(Uint8Array.of(0, 1, 0xff)), "<binary 3 bytes: 0001ff>")
     assert.strictEqual(describeBinary(new Uint8Array(17).fill(0x10)), `<binary 17 bytes: ${"10".repeat(16)}…>`)
+  })
+})
+
+describe("escapeControls", () => {
+  it("shows ESC, CR, BEL, DEL and C1 codes as escapes and keeps TAB, LF and other text", () => {
+    assert.strictEqual(escapeControls("\x1b]0;owned\x07red\x1b[31m!\r"), "^[]0;owned^Gred^[[31m!^M")
+    assert.strictEqual(escapeControls("a\x7fb\x9bc"), "a^?b\\x9bc")
+    const plain = "tab\there\nnext line ✓"
+    assert.strictEqual(escapeControls(plain), plain)
   })
 })
