@@ -99,7 +99,7 @@ FrameWriter.make({ role: "server", maskSource: MaskSource.crypto() })
 `
 
 describe("the published package", () => {
-  it("builds, packs, installs offline into a scratch project, imports every entry with Node 24 and typechecks against its declarations", async () => {
+  it("builds, packs, installs offline into a scratch project, imports every entry with Node 24, runs the effect-nexus bin and typechecks against its declarations", async () => {
     // a clean build, so the tarball holds exactly what the sources compile to
     fs.rmSync(path.join(ROOT, "dist"), { recursive: true, force: true })
     await run("npm", ["run", "build"], { cwd: ROOT, env })
@@ -130,6 +130,15 @@ describe("the published package", () => {
       fs.mkdirSync(path.dirname(path.join(scratch, "node_modules", dep)), { recursive: true })
       fs.symlinkSync(path.join(MODULES, dep), path.join(scratch, "node_modules", dep))
     }
+
+    // the `bin` entry: npm linked it into node_modules/.bin, and it runs from the tarball's dist
+    const bin = path.join(scratch, "node_modules/.bin/effect-nexus")
+    assert.strictEqual(fs.realpathSync(bin), fs.realpathSync(path.join(scratch, "node_modules/effect-nexus/dist/bin/effect-nexus.js")))
+    const version = await run(NODE, [bin, "--version"], { cwd: scratch, env })
+    assert.strictEqual(version.stdout, "effect-nexus v0.1.0\n")
+    const refused = await run(NODE, [bin, "ws", "ws://127.0.0.1:1/"], { cwd: scratch, env })
+      .then(() => ({ code: 0, stderr: "" }), (e: { code: number; stderr: string }) => e)
+    assert.deepStrictEqual([refused.code, refused.stderr], [1, "effect-nexus: connect to 127.0.0.1:1 failed: connection refused\n"])
 
     fs.writeFileSync(path.join(scratch, "check.mjs"), CHECK_JS)
     const { stdout } = await run(NODE, ["check.mjs"], { cwd: scratch, env })
