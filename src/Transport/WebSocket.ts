@@ -56,7 +56,11 @@
  * 5 s) for the peer's close, half-closes and waits (within the same deadline) for the peer to
  * end the TCP stream. A deadline miss destroys the socket and fails with `TimeoutError`
  * operation `"close"`. When another fiber is blocked in `recv`, `close` leaves reading to it
- * and waits for it to see the peer's close.
+ * and waits for it to see the peer's close. Otherwise `close` reads (and drops) what arrives
+ * until the peer's close — so call it from the receiving fiber, or while that fiber is parked in
+ * `recv`: a `close` that lands while a consumer is between two `recv`s takes the messages that
+ * consumer was about to read (a known limitation; the CLI's `ws` command closes only while its
+ * printer is parked).
  *
  * **Heartbeat** (off by default): with `heartbeat: { interval, timeout }`, a ping is sent every
  * `interval`; when no byte has been received for `timeout` (checked at each tick, so detection
