@@ -2,6 +2,9 @@ import { readdirSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as Nexus from "../src/index.ts"
 import * as Codec from "../src/Codec/index.ts"
+import * as Layers from "../src/Layers/index.ts"
+import * as Pool from "../src/Pool/index.ts"
+import * as Reconnect from "../src/Reconnect/index.ts"
 import * as Transport from "../src/Transport/index.ts"
 
 /** The public modules of a layer folder: every `.ts` file beside its `index.ts`. */
@@ -11,20 +14,25 @@ const modulesOf = (folder: string): Array<string> =>
     .map((name) => name.slice(0, -3))
     .sort()
 
+const layers = { Codec, Layers, Pool, Reconnect, Transport } as const
+
 describe("package entry points", () => {
-  it("the root re-exports the Codec and Transport layers as namespaces", () => {
-    expect(Object.keys(Nexus).sort()).toEqual(["Codec", "Transport"])
-    expect(Nexus.Codec).toBe(Codec)
-    expect(Nexus.Transport).toBe(Transport)
+  it("the root re-exports every layer as a namespace", () => {
+    expect(Object.keys(Nexus).sort()).toEqual(Object.keys(layers).sort())
+    for (const [name, namespace] of Object.entries(layers)) expect(Nexus[name as keyof typeof layers]).toBe(namespace)
   })
 
-  it("src/Codec/index.ts re-exports every Codec module as a namespace", () => {
-    expect(Object.keys(Codec).sort()).toEqual(modulesOf("Codec"))
+  for (const [name, namespace] of Object.entries(layers)) {
+    it(`src/${name}/index.ts re-exports every ${name} module as a namespace`, () => {
+      expect(Object.keys(namespace).sort()).toEqual(modulesOf(name))
+    })
+  }
+
+  it("the namespaces reach the modules", () => {
     expect(typeof Codec.FrameReader.make).toBe("function")
     expect(typeof Codec.ResponseReader.make).toBe("function")
-  })
-
-  it("src/Transport/index.ts re-exports every Transport module as a namespace", () => {
-    expect(Object.keys(Transport).sort()).toEqual(modulesOf("Transport"))
+    expect(typeof Pool.ClientPool.make).toBe("function")
+    expect(typeof Reconnect.Feed.make).toBe("function")
+    expect(typeof Layers.RestClient.layer).toBe("function")
   })
 })
