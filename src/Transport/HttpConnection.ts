@@ -527,6 +527,10 @@ class Connection implements HttpConnection {
   /** `transport.bytesWritten` when the current send started. */
   private sentBefore: number
   private reader: ResponseReader | undefined
+  /** The bytes of the request in flight (a view into its writer's buffer). */
+  private pending: Uint8Array
+  /** One exchange — write `pending`, read the response, settle — built once, reused per send. */
+  private readonly exchange: Effect.Effect<Response, HttpError>
   private readonly readMore: Effect.Effect<number, ReadError | ClosedError>
   private readonly timeoutError: ReadTimeout
   /** Clock time (ms) of the last progress of the current send (its start, its write, each read). */
@@ -565,6 +569,15 @@ class Connection implements HttpConnection {
     this.lastProgressAt = 0
     this.timedOut = false
     this.readMore = Effect.suspend(() => this.transport.read(this.reader!.readBuf))
+    this.pending = new Uint8Array(0)
+    // built once: a send allocates no Effect nodes of its own beyond the transport's
+    this.exchange = Effect.onInterrupt(
+      Effect.matchEffect(Effect.flatMap(Effect.suspend(() => this.transport.write(this.pending)), this.afterWrite), {
+        onFailure: this.poison,
+        onSuccess: this.complete
+      }),
+      this.interrupted
+    )
   }
 
   /** Why a send now would be refused, evaluated at `now` (ms); `undefined` when it may write. */
@@ -633,16 +646,10 @@ class Connection implements HttpConnection {
       // the reader may hold the last exchange (of this or another connection): start clean
       reader.reset()
       reader.expect(request.method)
-      const exchange = Effect.onInterrupt(
-        Effect.matchEffect(Effect.flatMap(this.transport.write(request.bytes), this.afterWrite), {
-          onFailure: this.poison,
-          onSuccess: this.complete
-        }),
-        this.interrupted
-      )
+      this.pending = request.bytes
       // the read timeout is the reaper's job: wake it earlier when it sleeps past this send's deadline
       const arm = this.rearm(now + this.readTimeoutMs)
-      return arm === undefined ? exchange : Effect.andThen(arm, exchange)
+      return arm === undefined ? this.exchange : Effect.andThen(arm, this.exchange)
     })
   }
 
