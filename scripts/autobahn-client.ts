@@ -15,6 +15,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as WebSocket from "../src/Transport/WebSocket.ts"
+import { echo } from "./echo.ts"
 import { flag } from "./args.ts"
 
 const url = (flag(process.argv.slice(2), "url") ?? "").replace(/\/+$/, "")
@@ -28,16 +29,6 @@ const options: WebSocket.ConnectOptions = {
   closeTimeout: "5 seconds"
 }
 
-/** Echoes until the peer's close (returned normally) or a failure (returned as the error). */
-const echo = (socket: WebSocket.WebSocket): Effect.Effect<void, WebSocket.WebSocketError> =>
-  Effect.gen(function*() {
-    while (true) {
-      const message = yield* socket.recv
-      if (message._tag === "Text") yield* socket.sendText(message.payload)
-      else if (message._tag === "Binary") yield* socket.sendBinary(message.payload)
-      else if (message._tag === "Close") return
-    }
-  })
 
 const caseCount = Effect.scoped(
   Effect.gen(function*() {

@@ -15,6 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as net from "node:net"
 import * as Tcp from "../src/Transport/Tcp.ts"
 import * as WebSocket from "../src/Transport/WebSocket.ts"
+import { echo } from "./echo.ts"
 import { flag } from "./args.ts"
 
 const port = Number(flag(process.argv.slice(2), "port") ?? "9001")
@@ -27,15 +28,6 @@ const options: WebSocket.AcceptOptions = {
   maxFragments: 1 << 20
 }
 
-const echo = (socket: WebSocket.WebSocket): Effect.Effect<void, WebSocket.WebSocketError> =>
-  Effect.gen(function*() {
-    while (true) {
-      const message = yield* socket.recv
-      if (message._tag === "Text") yield* socket.sendText(message.payload)
-      else if (message._tag === "Binary") yield* socket.sendBinary(message.payload)
-      else if (message._tag === "Close") return
-    }
-  })
 
 const connections = new Set<Fiber.Fiber<void>>()
 

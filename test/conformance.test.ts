@@ -283,7 +283,7 @@ describe.concurrent("conformance runs", () => {
     })
   })
 
-  describe.skipIf(!hasClient)("conformance: effect-nexus client (npm run autobahn:client; runs once that script exists)", () => {
+  describe.skipIf(!hasClient)("conformance: effect-nexus client (npm run autobahn:client)", () => {
     it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
       const report = await runClientDriver(["npm", "run", "--silent", "autobahn:client", "--"], {
         agent: "effect-nexus",
@@ -295,7 +295,7 @@ describe.concurrent("conformance runs", () => {
     })
   })
 
-  describe.skipIf(!hasServer)("conformance: effect-nexus server (npm run echo:server; runs once that script exists)", () => {
+  describe.skipIf(!hasServer)("conformance: effect-nexus server (npm run echo:server)", () => {
     it("passes every case OK or NON-STRICT", { timeout: 60_000 }, async () => {
       const report = await runEchoServer(["npm", "run", "--silent", "echo:server", "--"], { cwd: root, timeoutMs: RUN_TIMEOUT, waitScale: WAIT_SCALE })
       expect(report.results.filter((r) => r.grade === "FAILED")).toEqual([])
