@@ -724,11 +724,15 @@ class Connection implements HttpConnection {
       const now = this.clock.currentTimeMillisUnsafe()
       let wakeAt: number
       if (this.busy) {
-        wakeAt = this.lastProgressAt + this.readTimeoutMs
-        if (now >= wakeAt) {
+        const deadline = this.lastProgressAt + this.readTimeoutMs
+        if (now >= deadline) {
           this.timedOut = true
           return this.transport.destroy()
         }
+        // wake no later than one idle period from now: the idle deadline the response will set
+        // is then never earlier than this wake-up, so completing a request re-arms (forks) no
+        // reaper — measured, sleeping to the read deadline instead forked one per request
+        wakeAt = Math.min(deadline, now + this.idleMs)
       } else {
         wakeAt = this.idleDeadline
         if (now >= wakeAt) {
