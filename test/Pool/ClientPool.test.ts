@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { TestClock } from "effect/testing"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
@@ -352,6 +353,29 @@ describe("ClientPool metrics", () => {
       yield* TestClock.adjust("300 millis")
       assert.strictEqual((yield* Metric.value(attempts)).count, 3)
       assert.strictEqual((yield* Metric.value(failures)).count, 2)
+    }))
+})
+
+describe("ClientPool spans", () => {
+  it.effect("wraps request in a ClientPool.request span naming the server when a tracer is installed, and in none otherwise", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const spans: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (options) => {
+          const span = Tracer.nativeTracer.span(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* Effect.provideService(get(pool, "/traced"), Tracer.Tracer, recording)
+      assert.deepStrictEqual(spans.map((span) => span.name), ["ClientPool.request"])
+      assert.strictEqual(spans[0]!.attributes.get("server.address"), "origin.test")
+      assert.strictEqual(spans[0]!.status._tag, "Ended")
+      // the default native tracer exports nothing: no span is made for it
+      yield* get(pool, "/untraced")
+      assert.strictEqual(spans.length, 1)
     }))
 })
 
