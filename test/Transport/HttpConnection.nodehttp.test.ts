@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -80,6 +81,40 @@ const echoHandler: http.RequestListener = (req, res) => {
 }
 
 const writerFor = (server: Server) => RequestWriter.make({ host: `127.0.0.1:${server.port}` })
+
+describe("HttpConnection's watchdog over a real socket", () => {
+  it.live("sets no timer per request: 200 keep-alive exchanges start only a handful of watchdog sleeps", () =>
+    Effect.gen(function*() {
+      // a Clock that counts the sleeps started through it (the watchdog's timers)
+      const clock = yield* Effect.clockWith(Effect.succeed)
+      let sleeps = 0
+      const counting: Clock.Clock = {
+        currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe(),
+        currentTimeMillis: clock.currentTimeMillis,
+        currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe(),
+        currentTimeNanos: clock.currentTimeNanos,
+        monotonicTimeNanosUnsafe: () => clock.monotonicTimeNanosUnsafe(),
+        monotonicTimeNanos: clock.monotonicTimeNanos,
+        sleep: (duration) => {
+          sleeps++
+          return clock.sleep(duration)
+        }
+      }
+      const server = yield* serve(echoHandler)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const connection = yield* HttpConnection.connect(server.url)
+        const writer = writerFor(server)
+        const reader = ResponseReader.make()
+        for (let i = 0; i < 200; i++) {
+          const response = yield* connection.send(writer.get("/echo").query("i", String(i)).finish(), reader)
+          assert.strictEqual(response.status, 200)
+        }
+      })).pipe(Effect.provideService(Clock.Clock, counting))
+      // re-arming forked a watchdog and its timer per completed response before the fix (~200)
+      assert.isAtLeast(sleeps, 1)
+      assert.isAtMost(sleeps, 5)
+    }))
+})
 
 describe("HttpConnection against node:http", () => {
   it.live("reuses one connection for 200 requests of every method and leaks no socket", () =>
