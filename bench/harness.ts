@@ -41,7 +41,8 @@ export interface SuiteResult {
   readonly nsPerMessageP99: ReadonlyArray<number>
 }
 
-const median = (values: ReadonlyArray<number>): number => {
+/** The median of `values` (the mean of the middle two for an even count). */
+export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2

@@ -17,7 +17,6 @@
  *   pre-built request bytes and waits for the known response length (no parsing). Target: the
  *   latency we add on top of the floor's p50 is at most half of what `undici.request` adds.
  */
-import { spawn } from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -33,7 +32,9 @@ import * as RequestWriter from "../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
-import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
+import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
+import { median } from "./harness.ts"
+import { startLoopbackServers } from "./loopback-peer.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -48,11 +49,6 @@ const RTT_COUNT = Number(process.env.RTT_COUNT ?? 5_000)
 const HTTP_COUNT = Number(process.env.HTTP_COUNT ?? 5_000)
 const WARMUP_FRACTION = 0.1
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 /** One round's measurement of a latency candidate: per-iteration times in µs after warm-up. */
@@ -103,11 +99,7 @@ const timeStepsEffect = <E>(count: number, step: Effect.Effect<unknown, E>): Eff
 // The servers
 // ---------------------------------------------------------------------------------------------
 
-const child = spawn(process.execPath, ["bench/loopback-server.ts"], { stdio: ["pipe", "pipe", "inherit"] })
-const ports: { ws: number; http: number } = await new Promise((resolve, reject) => {
-  child.once("error", reject)
-  child.stdout.once("data", (line: Buffer) => resolve(JSON.parse(line.toString())))
-})
+const ports = await startLoopbackServers()
 const wsBase = `ws://127.0.0.1:${ports.ws}`
 const httpBase = `http://127.0.0.1:${ports.http}`
 
@@ -195,12 +187,6 @@ const effectRtt: RttCandidate = (count) =>
 /** Sends `count` sequential order requests over one keep-alive connection. */
 type HttpCandidate = (count: number) => Promise<LatencySample>
 
-const ORDER_HEADERS = {
-  "x-mbx-apikey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-  "user-agent": "effect-nexus/0.1",
-  "content-type": "application/json",
-  "x-client-order-id": "c-7f3a9b"
-}
 const ORDER_PATH = "/api/v3/order"
 const RESPONSE_LENGTH = ORDER_RESPONSE.length
 
@@ -401,8 +387,7 @@ const run = async (ours: Ours): Promise<void> => {
     print(`added over the floor's p50: undici ${(undici - floor).toFixed(1)} µs` +
       (ourSample === undefined ? "" : `, effect-nexus ${(ourSample.p50 - floor).toFixed(1)} µs (target ≤ ${((undici - floor) / 2).toFixed(1)} µs)`))
   }
-  child.stdin.end()
-  child.kill()
+  ports.stop()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +400,7 @@ const oursHttp: HttpCandidate = (count) =>
     const connection = yield* HttpConnection.connect(httpBase)
     const writer = RequestWriter.make({
       host: `127.0.0.1:${ports.http}`,
-      defaultHeaders: [["X-MBX-APIKEY", ORDER_HEADERS["x-mbx-apikey"]], ["User-Agent", ORDER_HEADERS["user-agent"]]]
+      defaultHeaders: ORDER_DEFAULT_HEADERS
     })
     const reader = ResponseReader.make()
     const step = Effect.suspend(() =>

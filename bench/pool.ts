@@ -14,42 +14,25 @@
  *
  * `ROUNDS` (default 5) rounds, candidates in alternating order; medians of the rounds.
  */
-import { spawn } from "node:child_process"
 import * as net from "node:net"
 import * as Effect from "effect/Effect"
 import * as EffectPool from "effect/Pool"
 import { Pool as UndiciPool } from "undici"
 import * as ClientPool from "../src/Pool/ClientPool.ts"
-import { makeOrderBuilder, ORDER_BODY } from "./codec/http-build.ts"
+import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
+import { median } from "./harness.ts"
+import { startLoopbackServers } from "./loopback-peer.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const REQUESTS = Number(process.env.REQUESTS ?? 20_000)
 const LEASES = Number(process.env.LEASES ?? 200_000)
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
-const child = spawn(process.execPath, ["bench/loopback-server.ts"], { stdio: ["pipe", "pipe", "inherit"] })
-const ports: { http: number } = await new Promise((resolve, reject) => {
-  child.once("error", reject)
-  child.stdout.once("data", (line: Buffer) => resolve(JSON.parse(line.toString())))
-})
+const ports = await startLoopbackServers()
 const url = `http://127.0.0.1:${ports.http}`
 
-const ORDER_HEADERS = {
-  "x-mbx-apikey": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-  "user-agent": "effect-nexus/0.1",
-  "content-type": "application/json",
-  "x-client-order-id": "c-7f3a9b"
-}
-const DEFAULT_HEADERS: ReadonlyArray<readonly [string, string]> = [
-  ["X-MBX-APIKEY", ORDER_HEADERS["x-mbx-apikey"]],
-  ["User-Agent", ORDER_HEADERS["user-agent"]]
-]
+const DEFAULT_HEADERS = ORDER_DEFAULT_HEADERS
 const BODY_LENGTH = Buffer.byteLength(ORDER_RESPONSE_BODY)
 
 const check = (length: number): void => {
@@ -241,5 +224,4 @@ for (const connections of [1, 4, 8]) {
     console.log(`| ${name} | ${fmt(rates[i]!)} | ${(rates[i]! / undiciBest).toFixed(2)}× | ${(rates[i]! / rates[4]!).toFixed(2)}× |`)
   )
 }
-child.stdin.end()
-child.kill()
+ports.stop()

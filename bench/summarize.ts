@@ -9,6 +9,7 @@
  * per message, with the target verdict recomputed from the median.
  */
 import { readFileSync } from "node:fs"
+import { median } from "./harness.ts"
 
 const HEADER = "| case | ours | ns/msg ours p50 / p99 |"
 
@@ -31,11 +32,6 @@ const rate = (s: string): number => {
 const fmtRate = (n: number): string =>
   n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k/s` : `${n.toFixed(0)} /s`
 
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 let tables = 0
 

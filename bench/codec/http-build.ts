@@ -18,6 +18,20 @@ export const ORDER_BODY = JSON.stringify({
   newClientOrderId: "c-7f3a9b"
 })
 
+/** The headers every request carries (set once on a writer): an API key and the user agent. */
+export const ORDER_DEFAULT_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["X-MBX-APIKEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"],
+  ["User-Agent", "effect-nexus/0.1"]
+]
+
+/** All four headers of the order request as a record, for clients that take one (undici, fetch, node:http). */
+export const ORDER_HEADERS: Readonly<Record<string, string>> = {
+  "x-mbx-apikey": ORDER_DEFAULT_HEADERS[0]![1],
+  "user-agent": ORDER_DEFAULT_HEADERS[1]![1],
+  "content-type": "application/json",
+  "x-client-order-id": "c-7f3a9b"
+}
+
 /**
  * Builds a request builder over one reused `RequestWriter`: each call builds the order request
  * and returns its wire bytes (a view valid until the next call). Throws if the build ever fails.
@@ -26,10 +40,7 @@ export const makeOrderBuilder = (): () => Uint8Array => {
   const writer = RequestWriter.make({
     host: "api.example.com",
     basePath: "/api/v3",
-    defaultHeaders: [
-      ["X-MBX-APIKEY", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"],
-      ["User-Agent", "effect-nexus/0.1"]
-    ]
+    defaultHeaders: ORDER_DEFAULT_HEADERS
   })
   const body = ORDER_BODY
   return () => {
