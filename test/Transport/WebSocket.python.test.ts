@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { echo, eventually, serveOurs } from "../support/ourServer.ts"
+import { type CapturedChild, spawnCaptured } from "../support/peers.ts"
 
 // Python `websockets` 10.4 (Debian python3-websockets, run with /usr/bin/python3) as the peer in
 // both roles, through test/peers/websockets_peer.py on 127.0.0.1 with ephemeral ports. Each
@@ -20,30 +21,15 @@ if (!available) {
   )
 }
 
-interface Python {
-  readonly child: ChildProcess
+interface Python extends CapturedChild {
   readonly lines: () => Array<string>
-  readonly exited: Effect.Effect<number | null>
 }
 
 const python = (args: Array<string>) =>
-  Effect.acquireRelease(
-    Effect.sync((): Python => {
-      const child = spawn(PYTHON, [PEER, ...args], { stdio: "pipe" })
-      let out = ""
-      child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()))
-      child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()))
-      const exited = Effect.callback<number | null>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
-        child.once("exit", (code) => resume(Effect.succeed(code)))
-      })
-      return { child, lines: () => out.split("\n").filter((l) => l !== ""), exited }
-    }),
-    ({ child }) =>
-      Effect.sync(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-      })
-  )
+  Effect.map(spawnCaptured(PYTHON, [PEER, ...args]), (child): Python => ({
+    ...child,
+    lines: () => child.output().split("\n").filter((l) => l !== "")
+  }))
 
 const jsonLines = (p: Python) => p.lines().filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>)
 

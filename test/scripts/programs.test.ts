@@ -1,38 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import type * as net from "node:net"
 import * as path from "node:path"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
+import { spawnCaptured } from "../support/peers.ts"
 
 // The two conformance programs run as child processes (stopped by pid, also on failure), with
 // `ws` on the other side on 127.0.0.1.
 
 const root = path.resolve(import.meta.dirname, "../..")
 
-interface Child {
-  readonly child: ChildProcess
-  readonly stdout: () => string
-  readonly exited: Effect.Effect<number | null>
-}
-
 const run = (script: string, args: Array<string>) =>
-  Effect.acquireRelease(
-    Effect.sync((): Child => {
-      const child = spawn(process.execPath, [path.join(root, script), ...args], { cwd: root, stdio: "pipe" })
-      let out = ""
-      child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()))
-      child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()))
-      const exited = Effect.callback<number | null>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
-        child.once("exit", (code) => resume(Effect.succeed(code)))
-      })
-      return { child, stdout: () => out, exited }
-    }),
-    ({ child }) => Effect.sync(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    })
-  )
+  spawnCaptured(process.execPath, [path.join(root, script), ...args], { cwd: root })
 
 const waitFor = (check: () => boolean, what: () => string, ms = 15_000) =>
   Effect.gen(function*() {
@@ -47,8 +26,8 @@ describe("npm run echo:server", () => {
   it.live("prints its port, echoes text, binary and pings for ws, and exits 0 on SIGTERM", () =>
     Effect.gen(function*() {
       const server = yield* run("scripts/echo-server.ts", ["--port", "0"])
-      yield* waitFor(() => /listening \d+\n/.test(server.stdout()), server.stdout)
-      const port = Number(/listening (\d+)/.exec(server.stdout())![1])
+      yield* waitFor(() => /listening \d+\n/.test(server.output()), server.output)
+      const port = Number(/listening (\d+)/.exec(server.output())![1])
       const got = yield* Effect.promise(() =>
         new Promise<Array<string>>((done, fail) => {
           const ws = new WsClient(`ws://127.0.0.1:${port}/`)
@@ -112,8 +91,8 @@ describe("npm run autobahn:client", () => {
       const port = (fuzzing.address() as net.AddressInfo).port
       const client = yield* run("scripts/autobahn-client.ts", ["--url", `ws://127.0.0.1:${port}`, "--agent", "nexus"])
       const code = yield* client.exited
-      assert.strictEqual(code, 0, client.stdout())
-      assert.strictEqual(client.stdout(), "cases 2\ncase 1: ok\ncase 2: ok\ndone\n")
+      assert.strictEqual(code, 0, client.output())
+      assert.strictEqual(client.output(), "cases 2\ncase 1: ok\ncase 2: ok\ndone\n")
       assert.deepStrictEqual(log.filter((l) => !l.startsWith("pong")), [
         "/getCaseCount",
         "/runCase?case=1&agent=nexus",

@@ -5,6 +5,7 @@
  * by our own bookkeeping).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 
@@ -146,3 +147,39 @@ export const awaitEstablished = async (port: number, n: number, ms = 5000): Prom
   }
   return seen
 }
+
+/** A child process whose stdout and stderr are collected, as a scoped resource. */
+export interface CapturedChild {
+  readonly child: ChildProcess
+  /** Everything the child wrote to stdout and stderr so far, interleaved as it arrived. */
+  readonly output: () => string
+  /** The exit code once the child exits (`null` when a signal ended it). */
+  readonly exited: Effect.Effect<number | null>
+}
+
+/**
+ * Spawns `command args` with piped stdio, collecting its output; closing the scope kills it
+ * (SIGKILL) when it is still running, also when the test failed.
+ */
+export const spawnCaptured = (
+  command: string,
+  args: ReadonlyArray<string>,
+  options: { readonly cwd?: string | undefined } = {}
+) =>
+  Effect.acquireRelease(
+    Effect.sync((): CapturedChild => {
+      const child = spawn(command, args, { cwd: options.cwd, stdio: "pipe" })
+      let out = ""
+      child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()))
+      child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()))
+      const exited = Effect.callback<number | null>((resume) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
+        child.once("exit", (code) => resume(Effect.succeed(code)))
+      })
+      return { child, output: () => out, exited }
+    }),
+    ({ child }) =>
+      Effect.sync(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      })
+  )
