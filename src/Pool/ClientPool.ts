@@ -350,7 +350,8 @@ class Pool implements ClientPool {
     this.reconnectFailures = Metric.withAttributes(metrics.reconnectFailures, attributes)
     this.acquireWait = Metric.withAttributes(metrics.acquireWait, attributes)
     this.requestLatency = Metric.withAttributes(metrics.requestLatency, attributes)
-    // no call-site capture: it costs an Error stack (~15 µs measured on a 2-core box) per request
+    // no call-site capture: a span should not build an Error stack per request (its own cost was
+    // not measured apart: the ~10 µs measured per exchange was the span with or without it)
     this.spanOptions = { attributes: { "server.address": origin }, captureStackTrace: false }
   }
 
