@@ -22,7 +22,8 @@
  *   subscription is lost or sent twice around a reconnect.
  * - A connected session that ends — cleanly (`receive` returned {@link Ended}) or with an
  *   error — is reported to `onGap` before reconnecting: the handler always knows it may have
- *   missed messages. Failed connect attempts while disconnected are part of the same gap.
+ *   missed messages. So is a connection whose `onConnect` ran but whose subscribe failed.
+ *   Dials that fail while disconnected are part of the same gap.
  * - The backoff (default {@link Backoff.reconnect}) restarts from its first delay after a clean
  *   close or after a session that lived at least `resetAfter` (default 30 s). A finite schedule
  *   that runs out stops the supervisor with {@link FeedGaveUp}.
@@ -210,6 +211,8 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
     const schedule = options.schedule ?? Backoff.reconnect
     let live: Conn | undefined
     let sessions = 0
+    /** When the current attempt's dial succeeded (clock millis), or `undefined` before that. */
+    let dialedAt: number | undefined
     // subscribe/unsubscribe are called from the user's fibers: they send with the feed's context
     const context = yield* Effect.context<R>()
 
@@ -218,6 +221,7 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
       Effect.gen(function*() {
         const conn = yield* Scope.provide(options.connect, scope)
         sessions++
+        dialedAt = yield* Clock.currentTimeMillis
         if (options.onConnect !== undefined) yield* options.onConnect(conn, { session: sessions, renewal })
         yield* lock.withPermit(Effect.gen(function*() {
           if (options.subscribe !== undefined && registry.size > 0) yield* options.subscribe(conn, [...registry.values()])
@@ -289,6 +293,7 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
       let attempt = 0
       for (;;) {
         yield* SubscriptionRef.set(state, { _tag: "Connecting", attempt })
+        dialedAt = undefined
         active = yield* Scope.make()
         const opened = yield* Effect.exit(open(active, false))
         let error: unknown
@@ -316,6 +321,12 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
           live = undefined
           yield* closeActive
           error = Cause.squash(opened.cause)
+          // the dial succeeded and `onConnect` ran, but authenticating or subscribing failed: the
+          // handler may have taken the connection as live, so it hears of the gap as well
+          if (dialedAt !== undefined && options.onGap !== undefined) {
+            const at = yield* Clock.currentTimeMillis
+            yield* options.onGap({ error, connectedFor: Duration.millis(at - dialedAt), at })
+          }
         }
         attempt++
         const now = yield* Clock.currentTimeMillis

@@ -145,6 +145,20 @@ describe("Supervisor", () => {
       assert.deepStrictEqual(yield* feed.subscriptions, ["BTC-USD", "SOL-USD"])
     }))
 
+  it.effect("reports a gap when a connection's subscribe fails after onConnect ran, then reconnects", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      const { gaps } = yield* start(server, {
+        subscribe: (conn, subs) =>
+          conn.id === 1 ? Effect.fail("subscribe refused") : Effect.sync(() => void conn.sent.push(`sub ${subs.join(",")}`))
+      })
+      assert.deepStrictEqual(server.conns[0]!.sent, ["auth session=1 renewal=false"])
+      assert.isTrue(server.conns[0]!.closed)
+      assert.deepStrictEqual(gaps, [{ error: "subscribe refused", connectedFor: Duration.zero, at: 0 }])
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(server.conns[1]!.sent, ["auth session=2 renewal=false", "sub BTC-USD,ETH-USD"])
+    }))
+
   it.effect("keeps backing off across short sessions and restarts the backoff after a long one or a clean close", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
