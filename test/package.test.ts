@@ -6,11 +6,14 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, assert, describe, it } from "vitest"
 
-// The package as a user gets it: `npm run build`, `npm pack`, install the tarball into a scratch
-// project offline, then import every entry of the exports map with Node 24 and typecheck a
-// consumer file against the shipped declarations. The peers (`effect`, `@effect/platform-node`)
-// and `@types/node` are the repository's own, linked into the scratch node_modules after the
-// install (a user has them installed; `--legacy-peer-deps` keeps npm from fetching them).
+// The package as a user gets it: a fresh clone of the committed HEAD (no `dist/`, as on a
+// publisher's machine), `npm pack` there — whose `prepack` script must build `dist/` — then the
+// tarball installed into a scratch project offline, every entry of the exports map imported with
+// Node 24 and a consumer file typechecked against the shipped declarations. The clone borrows the
+// repository's node_modules (a symlink) so `prepack`'s `tsc` runs without the network. The peers
+// (`effect`, `@effect/platform-node`) and `@types/node` are the repository's own, linked into the
+// scratch node_modules after the install (a user has them installed; `--legacy-peer-deps` keeps
+// npm from fetching them). Only committed files reach the clone: commit before running this.
 
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL("../", import.meta.url))
@@ -99,15 +102,29 @@ FrameWriter.make({ role: "server", maskSource: MaskSource.crypto() })
 `
 
 describe("the published package", () => {
-  it("builds, packs, installs offline into a scratch project, imports every entry with Node 24, runs the effect-nexus bin and typechecks against its declarations", async () => {
-    // a clean build, so the tarball holds exactly what the sources compile to
-    fs.rmSync(path.join(ROOT, "dist"), { recursive: true, force: true })
-    await run("npm", ["run", "build"], { cwd: ROOT, env })
-    const packed = await run("npm", ["pack", "--json", "--pack-destination", temp], { cwd: ROOT, env })
-    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
+  it("packs a fresh clone (prepack builds dist/), installs offline into a scratch project, imports every entry with Node 24, runs the effect-nexus bin and typechecks against its declarations", async () => {
+    // dist/ is a build output, never committed, and `files` ships it
+    const committed = await run("git", ["-C", ROOT, "ls-files", "dist"], { env })
+    assert.strictEqual(committed.stdout, "", "dist/ must not be committed")
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { files: Array<string> }
+    assert.include(manifest.files, "dist")
+
+    // a fresh clone of exactly the committed HEAD: what `npm publish` sees on a clean machine
+    const head = (await run("git", ["-C", ROOT, "rev-parse", "HEAD"], { env })).stdout.trim()
+    const clone = path.join(temp, "clone")
+    await run("git", ["clone", "--quiet", "--no-checkout", ROOT, clone], { env })
+    await run("git", ["-C", clone, "checkout", "--quiet", "--detach", head], { env })
+    assert.isFalse(fs.existsSync(path.join(clone, "dist")), "the clone starts without dist/")
+    fs.symlinkSync(MODULES, path.join(clone, "node_modules"))
+
+    const packed = await run("npm", ["pack", "--json", "--pack-destination", temp], { cwd: clone, env })
+    // lifecycle output (prepack's build) may precede the JSON report on stdout
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("\n[") + 1 || 0)) as Array<
+      { filename: string; files: Array<{ path: string }> }
+    >
     const files = info!.files.map((f) => f.path)
     for (const layer of ["", "Codec/", "Transport/", "Pool/", "Reconnect/", "Layers/"]) {
-      assert.include(files, `dist/${layer}index.js`)
+      assert.include(files, `dist/${layer}index.js`, "npm pack on a fresh clone must build dist/ (prepack)")
       assert.include(files, `dist/${layer}index.d.ts`)
     }
     assert.deepStrictEqual(files.filter((f) => !/^(dist|src)\//.test(f)).sort(), ["README.md", "package.json"])
@@ -170,5 +187,5 @@ describe("the published package", () => {
       .then(() => "")
       .catch((e: { stdout: string }) => e.stdout)
     assert.strictEqual(tsc, "")
-  }, 60_000)
+  }, 120_000)
 })

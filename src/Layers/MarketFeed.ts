@@ -116,6 +116,14 @@ export interface Options {
 }
 
 /**
+ * Default events buffered for a slow consumer before the feed waits: 4096.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_BUFFER_SIZE = 4096
+
+/**
  * Starts the feed in the current scope.
  *
  * @since 0.1.0
@@ -123,7 +131,7 @@ export interface Options {
  */
 export const make = (options: Options): Effect.Effect<MarketFeedService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? 4096)
+    const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
     // set by stop: a handler parked on a full queue gives up its event instead of blocking stop
     const stopping = yield* Deferred.make<void>()
     const emit = (event: FeedEvent): Effect.Effect<void> =>

@@ -94,6 +94,14 @@ export const layerConfig = (
   )
 
 /**
+ * Connections of the {@link layerTest} pool unless `options.connections` says otherwise: 2.
+ *
+ * @since 0.1.0
+ * @category testing
+ */
+export const DEFAULT_TEST_CONNECTIONS = 2
+
+/**
  * A test layer: the same `RestClient` over a scripted in-memory origin answering with
  * `handler`, plus the origin's control (`TestHttpPeer`) for faults and the request log. No
  * sockets; every timing follows `TestClock`.
@@ -108,7 +116,7 @@ export const layerTest = (
   Layer.effectContext(
     Effect.gen(function*() {
       const peer = yield* TestPeers.makeHttpPeer(handler, { connection: options.connection })
-      const pool = yield* ClientPool.make({ url: "https://origin.test", connections: 2, ...options, connect: peer.connect })
+      const pool = yield* ClientPool.make({ url: "https://origin.test", connections: DEFAULT_TEST_CONNECTIONS, ...options, connect: peer.connect })
       return Context.make(RestClient, pool).pipe(Context.add(TestPeers.TestHttpPeer, peer))
     }).pipe(Effect.orDie)
   )

@@ -122,6 +122,14 @@ const describe = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
 
 /**
+ * Default session length that restarts the backoff from its first delay: 30 seconds.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_RESET_AFTER: Duration.Duration = Duration.seconds(30)
+
+/**
  * How to run one feed. `Conn` is the connection, `Msg` what `receive` yields, `Sub` a
  * subscription (a topic name, a request object), `E` transport errors (they cause reconnects)
  * and `EH` handler errors (they stop the feed).
@@ -204,7 +212,7 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
     for (const sub of options.subscriptions ?? []) registry.set(key(sub), sub)
     const lock = yield* Semaphore.make(1)
     const done = yield* Deferred.make<void, EH | FeedGaveUp>()
-    const resetAfter = Duration.toMillis(Duration.fromInputUnsafe(options.resetAfter ?? "30 seconds"))
+    const resetAfter = Duration.toMillis(Duration.fromInputUnsafe(options.resetAfter ?? DEFAULT_RESET_AFTER))
     const lifetime = options.maxSessionLifetime === undefined
       ? undefined
       : Duration.fromInputUnsafe(options.maxSessionLifetime)

@@ -27,6 +27,14 @@ import type { ReadBuf } from "../Codec/ReadBuf.ts"
 import { ClosedError, copyInto, type InboundState, ReadError, type Transport, TypeId, WriteError } from "./Transport.ts"
 
 /**
+ * Default bytes each direction buffers before `write` waits: 64 KiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_CAPACITY = 64 * 1024
+
+/**
  * Options for {@link pair}.
  *
  * @since 0.1.0
@@ -160,7 +168,7 @@ class End implements MemoryTransport {
     this.closed = new Signal()
     this.input = input
     this.output = output
-    this.capacity = options.capacity ?? 64 * 1024
+    this.capacity = options.capacity ?? DEFAULT_CAPACITY
     this.delayMs = options.delay === undefined ? 0 : Duration.toMillis(options.delay)
     this.chunkSize = options.chunkSize ?? Number.POSITIVE_INFINITY
   }
