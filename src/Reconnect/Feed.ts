@@ -69,7 +69,7 @@ export class TryAgainLater extends Data.TaggedError("TryAgainLater")<{
   override get message(): string {
     const name = this.code === CloseCode.ServiceRestart ? "Service Restart" : "Try Again Later"
     const reason = this.reason === "" ? "" : `, ${JSON.stringify(this.reason)}`
-    return `WebSocket ${this.address}: the server closed the feed with ${this.code} (${name}${reason}); reconnecting after the backoff`
+    return `WebSocket ${this.address}: the server closed the feed with ${this.code} (${name}${reason})`
   }
 }
 

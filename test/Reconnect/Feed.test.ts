@@ -160,7 +160,7 @@ describe("Feed over in-memory connections under TestClock", () => {
           expected.message,
           `WebSocket memory:server: the server closed the feed with ${code} (${
             code === 1013 ? "Try Again Later" : "Service Restart"
-          }, "overloaded"); reconnecting after the backoff`
+          }, "overloaded")`
         )
         const state = yield* SubscriptionRef.get(feed.state)
         assert.deepStrictEqual(
