@@ -150,8 +150,8 @@ export class SessionTooShort extends Data.TaggedError("SessionTooShort")<{
 /**
  * The default `minSessionLifetime`: 5 seconds. A healthy feed session lasts minutes to hours; a
  * server that refuses by accepting and closing (or closes after an auth check) does it within
- * milliseconds to a second. 5 s — the reconnect schedule's cap — is far above the second and far
- * below the first.
+ * milliseconds to a second. 5 s — the reconnect schedule's cap — sits well above such a refusal
+ * and well below any real session.
  *
  * @since 0.1.0
  * @category defaults
