@@ -107,6 +107,8 @@ export interface Options {
   readonly schedule?: Supervisor.Options<unknown, unknown, unknown, unknown, unknown, unknown>["schedule"]
   /** A session this long restarts the backoff. Default 30 s. */
   readonly resetAfter?: Duration.Input | undefined
+  /** A clean close sooner than this after connecting counts as a failed attempt (`0`: off). Default 5 s. */
+  readonly minSessionLifetime?: Duration.Input | undefined
   /** Renew connections (without a gap) after this long. Default never. */
   readonly maxSessionLifetime?: Duration.Input | undefined
   /** Events buffered for a slow consumer before the feed waits. Default 4096. */
@@ -151,6 +153,7 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       unsubscribe: options.unsubscribe ?? Feed.jsonRpcSubscribe("UNSUBSCRIBE"),
       schedule: options.schedule,
       resetAfter: options.resetAfter,
+      minSessionLifetime: options.minSessionLifetime,
       maxSessionLifetime: options.maxSessionLifetime,
       onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
       onGap: (gap) => emit({ _tag: "Gap", gap }),

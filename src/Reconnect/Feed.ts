@@ -5,8 +5,11 @@
  *
  * Messages reach `onMessage` as the stream's zero-copy views (valid until the handler returns;
  * copy with `FrameReader.toOwned` what you keep). Pings are answered by the stream (`autoPong`)
- * and, like pongs, not shown to the handler. A close from the server ends the session cleanly:
- * the backoff restarts and the feed reconnects, because a feed is meant to run until stopped.
+ * and, like pongs, not shown to the handler. A close from the server ends the session cleanly
+ * and the feed reconnects, because a feed is meant to run until stopped; the backoff restarts
+ * only if the session lived `minSessionLifetime` (default 5 s), so a server that accepts and
+ * closes at once is redialled along the schedule. A close with 1012 (Service Restart) or 1013
+ * (Try Again Later) is not a clean end but a failed session ({@link TryAgainLater}): backed off.
  * For a dead peer that keeps the TCP connection open, set `heartbeat` in `socket` options.
  *
  * Subscriptions are values of any type; `subscribe(ws, subs)` turns them into frames (one JSON
@@ -14,8 +17,10 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { CloseCode } from "../Codec/CloseCode.ts"
 import type * as FrameReader from "../Codec/FrameReader.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import * as WebSocket from "../Transport/WebSocket.ts"
@@ -45,15 +50,47 @@ export interface Options<Sub, EH, R> extends
   readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope | R> | undefined
 }
 
-/** The next text or binary message; a close from the peer is the end of the session. */
-const receive = (ws: WebSocket.WebSocket): Effect.Effect<FrameReader.Text | FrameReader.Binary | typeof Supervisor.Ended, WebSocket.WebSocketError> =>
+/**
+ * The server closed the feed with 1012 (Service Restart) or 1013 (Try Again Later): it asks to
+ * be left alone for a while, so the session ends as a failure — reported to `onGap` as its
+ * `error` and backed off like a dropped connection — rather than as a clean close.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TryAgainLater extends Data.TaggedError("TryAgainLater")<{
+  /** The server's address, as the stream names it. */
+  readonly address: string
+  /** 1012 or 1013. */
+  readonly code: number
+  /** The close reason the server sent (often empty). */
+  readonly reason: string
+}> {
+  override get message(): string {
+    const name = this.code === CloseCode.ServiceRestart ? "Service Restart" : "Try Again Later"
+    const reason = this.reason === "" ? "" : `, ${JSON.stringify(this.reason)}`
+    return `WebSocket ${this.address}: the server closed the feed with ${this.code} (${name}${reason})`
+  }
+}
+
+/**
+ * The next text or binary message; a close from the peer is the end of the session, a clean
+ * one unless it asks us to come back later (1012, 1013).
+ */
+const receive = (
+  ws: WebSocket.WebSocket
+): Effect.Effect<FrameReader.Text | FrameReader.Binary | typeof Supervisor.Ended, WebSocket.WebSocketError | TryAgainLater> =>
   Effect.flatMap(ws.recv, (message) => {
     switch (message._tag) {
       case "Text":
       case "Binary":
         return Effect.succeed(message)
       case "Close":
-        return Effect.succeed(Supervisor.Ended)
+        // issue #9: a server shedding load closes at once with 1013; a clean end would restart
+        // the backoff and redial it every 100 ms
+        return message.code === CloseCode.TryAgainLater || message.code === CloseCode.ServiceRestart
+          ? Effect.fail(new TryAgainLater({ address: ws.remoteAddress, code: message.code, reason: message.reason }))
+          : Effect.succeed(Supervisor.Ended)
       default:
         // ping (already answered) or pong: not the handler's business
         return receive(ws)
@@ -73,7 +110,11 @@ export const make = <Sub, EH, R>(
   const connect = dial === undefined
     ? WebSocket.connect(url, socket)
     : Effect.flatMap(dial, (transport) => WebSocket.connectOver(transport, url, socket))
-  return Supervisor.make({ ...rest, connect, receive })
+  return Supervisor.make<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError | TryAgainLater, EH, R>({
+    ...rest,
+    connect,
+    receive
+  })
 }
 
 /**

@@ -25,8 +25,13 @@
  *   missed messages. So is a connection whose `onConnect` ran but whose subscribe failed.
  *   Dials that fail while disconnected are part of the same gap.
  * - The backoff (default {@link Backoff.reconnect}) restarts from its first delay after a clean
- *   close or after a session that lived at least `resetAfter` (default 30 s). A finite schedule
- *   that runs out stops the supervisor with {@link FeedGaveUp}.
+ *   close of a session that lived at least `minSessionLifetime` (default 5 s), or after any
+ *   session that lived at least `resetAfter` (default 30 s). A connection that ends before it
+ *   was useful is a failed attempt ({@link SessionTooShort}), so a server that accepts and closes
+ *   at once is redialled along the schedule, not ten times a second: the lifetime is counted
+ *   from `Connected` (after `onConnect` and the subscribe), so a close that arrived while
+ *   `onConnect` ran always falls inside it. A finite schedule that runs out stops the supervisor
+ *   with {@link FeedGaveUp}.
  * - A failure of `onMessage` is the application's, not the network's: it
  *   stops the supervisor and `await` fails with it. Transport errors never stop it.
  * - Optional `maxSessionLifetime` renews the connection before a server cuts it: a new
@@ -70,7 +75,11 @@ export type FeedState =
   | { readonly _tag: "Connecting"; readonly attempt: number }
   /** Subscribed and delivering since `since` (clock millis); `sessions` counts connects so far. */
   | { readonly _tag: "Connected"; readonly since: number; readonly sessions: number }
-  /** Waiting `delay` before attempt `attempt`, after `error` ended the last try or session. */
+  /**
+   * Waiting `delay` before attempt `attempt`, after `error` ended the last try or session
+   * (`undefined` after a clean close that restarted the backoff; {@link SessionTooShort} after a
+   * clean close inside `minSessionLifetime`).
+   */
   | { readonly _tag: "Reconnecting"; readonly attempt: number; readonly delay: Duration.Duration; readonly error: unknown }
   /** Not running any more: stopped by the user or the scope, a handler failure, or giving up. */
   | { readonly _tag: "Stopped"; readonly reason: "Stopped" | "HandlerFailed" | "GaveUp" }
@@ -118,6 +127,37 @@ export class FeedGaveUp extends Data.TaggedError("FeedGaveUp")<{
   }
 }
 
+/**
+ * Why a clean close still counts as a failed attempt: the session ended `connectedFor` after it
+ * was connected, inside the `minimum` lifetime (`minSessionLifetime`) a useful session outlives.
+ * It is the `error` of the `Reconnecting` state and of {@link FeedGaveUp}; the {@link Gap}
+ * itself still says `error: undefined` (the peer did close cleanly).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionTooShort extends Data.TaggedError("SessionTooShort")<{
+  readonly connectedFor: Duration.Duration
+  readonly minimum: Duration.Duration
+}> {
+  override get message(): string {
+    return `the peer closed the session cleanly ${Duration.toMillis(this.connectedFor)} ms after it was connected, inside the minimum session lifetime (${
+      Duration.format(this.minimum)
+    }): counted as a failed attempt`
+  }
+}
+
+/**
+ * The default `minSessionLifetime`: 5 seconds. A healthy feed session lasts minutes to hours; a
+ * server that refuses by accepting and closing (or closes after an auth check) does it within
+ * milliseconds to a second. 5 s — the reconnect schedule's cap — sits well above such a refusal
+ * and well below any real session.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_MIN_SESSION_LIFETIME: Duration.Duration = Duration.seconds(5)
+
 const describe = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
 
@@ -158,8 +198,14 @@ export interface Options<Conn, Msg, Sub, E, EH, R> {
   readonly key?: ((sub: Sub) => string) | undefined
   /** Delays between attempts; its output is the delay. Default: {@link Backoff.reconnect}. */
   readonly schedule?: Schedule.Schedule<Duration.Duration, unknown> | undefined
-  /** A session that lived this long restarts the backoff. Default: 30 seconds. */
+  /** A session that lived this long restarts the backoff, however it ended. Default: 30 seconds. */
   readonly resetAfter?: Duration.Input | undefined
+  /**
+   * A session closed cleanly sooner than this after `Connected` counts as a failed attempt (the
+   * backoff keeps growing, see {@link SessionTooShort}); a longer one restarts the backoff. `0`
+   * turns the rule off. Default: 5 seconds ({@link DEFAULT_MIN_SESSION_LIFETIME}).
+   */
+  readonly minSessionLifetime?: Duration.Input | undefined
   /** Renew the connection (overlapping, no gap) after this long. Default: never. */
   readonly maxSessionLifetime?: Duration.Input | undefined
 }
@@ -213,6 +259,10 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
     const lock = yield* Semaphore.make(1)
     const done = yield* Deferred.make<void, EH | FeedGaveUp>()
     const resetAfter = Duration.toMillis(Duration.fromInputUnsafe(options.resetAfter ?? DEFAULT_RESET_AFTER))
+    const minLifetime = options.minSessionLifetime === undefined
+      ? DEFAULT_MIN_SESSION_LIFETIME
+      : Duration.fromInputUnsafe(options.minSessionLifetime)
+    const minLifetimeMillis = Duration.toMillis(minLifetime)
     const lifetime = options.maxSessionLifetime === undefined
       ? undefined
       : Duration.fromInputUnsafe(options.maxSessionLifetime)
@@ -320,10 +370,15 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
             }
             error = failure
           }
-          if (options.onGap !== undefined) yield* options.onGap({ error, connectedFor: Duration.millis(at - since), at })
-          if (error === undefined || at - since >= resetAfter) {
+          const lived = at - since
+          if (options.onGap !== undefined) yield* options.onGap({ error, connectedFor: Duration.millis(lived), at })
+          if (lived >= resetAfter || (error === undefined && lived >= minLifetimeMillis)) {
             step = yield* Schedule.toStep(schedule)
             attempt = 0
+          } else if (error === undefined) {
+            // closed cleanly before it was useful (issue #9: a server closing at once with 1000
+            // was redialled every 100 ms forever): a failed attempt, so the backoff grows
+            error = new SessionTooShort({ connectedFor: Duration.millis(lived), minimum: minLifetime })
           }
         } else {
           live = undefined

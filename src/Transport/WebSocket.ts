@@ -55,7 +55,8 @@
  * **Closing.** `close(code, reason)` sends the close frame, waits up to `closeTimeout` (default
  * 5 s) for the peer's close, half-closes and waits (within the same deadline) for the peer to
  * end the TCP stream. A deadline miss destroys the socket and fails with `TimeoutError`
- * operation `"close"`. When another fiber is blocked in `recv`, `close` leaves reading to it
+ * operation `"close"`; `state` is then `"closed"`, and a `recv` (parked or later) fails with the
+ * same timeout unless the peer's close had arrived. When another fiber is blocked in `recv`, `close` leaves reading to it
  * and waits for it to see the peer's close. Otherwise `close` reads (and drops) what arrives
  * until the peer's close — so call it from the receiving fiber, or while that fiber is parked in
  * `recv`: a `close` that lands while a consumer is between two `recv`s takes the messages that
@@ -483,7 +484,10 @@ export interface WebSocket {
   readonly upgrade: UpgradeInfo | undefined
   /** The transport underneath. */
   readonly transport: Transport
-  /** `"open"`, `"closing"` (we sent close), `"closed"` (handshake done) or `"failed"`. */
+  /**
+   * `"open"`, `"closing"` (we sent close), `"closed"` (handshake done, or `close` gave up after
+   * `closeTimeout` and destroyed the socket) or `"failed"`.
+   */
   readonly state: "open" | "closing" | "closed" | "failed"
   /** The next message: a reused view, valid until the next `recv`. */
   readonly recv: Effect.Effect<FrameReader.Message, WebSocketError>
@@ -1002,10 +1006,16 @@ class WebSocketImpl implements WebSocket {
       return Effect.timeoutOrElse(full, {
         duration: deadline,
         orElse: () =>
-          Effect.andThen(
-            this.transport.destroy(),
-            Effect.fail(wsError(new TimeoutError({ address: this.remoteAddress, operation: "close", after: deadline })))
-          )
+          Effect.suspend(() => {
+            const error = wsError(new TimeoutError({ address: this.remoteAddress, operation: "close", after: deadline }))
+            // issue #9: the stream is over even though the peer never answered — `state` said
+            // "closing" for ever. Latched before the destroy, so a recv parked on the transport
+            // (and every later one) reports the timeout instead of failing the stream
+            this.state = "closed"
+            if (!this.closeReceived) this.failure ??= error
+            Deferred.doneUnsafe(this.peerClosed, Effect.void)
+            return Effect.andThen(this.transport.destroy(), Effect.fail(error))
+          })
       })
     })
   }

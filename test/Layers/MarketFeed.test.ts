@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
@@ -7,6 +8,8 @@ import { TestClock } from "effect/testing"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
 import { TestFeedPeer } from "../../src/Layers/TestPeers.ts"
 import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
+import * as WebSocket from "../../src/Transport/WebSocket.ts"
 
 const settle = Effect.gen(function*() {
   for (let i = 0; i < 100; i++) yield* Effect.yieldNow
@@ -76,4 +79,30 @@ describe("MarketFeed on the test layer", () => {
       assert.deepStrictEqual(all.map((e) => e._tag), ["Connected", "Gap"])
       assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "GaveUp" })
     }).pipe(Effect.provide(MarketFeed.layerTest({ schedule: Backoff.exponential({ base: "10 millis", retries: 2 }) }))))
+
+  it.effect("passes minSessionLifetime to the supervisor: with 0, a server that closes cleanly at once restarts the backoff each time", () =>
+    Effect.gen(function*() {
+      // an exchange that accepts and closes every connection with 1000 at once
+      const dial = Effect.gen(function*() {
+        const pair = yield* Memory.pair()
+        yield* Effect.forkScoped(Effect.flatMap(WebSocket.accept(pair.server), (ws) => ws.close(1000)))
+        return pair.client
+      })
+      const delays = (minSessionLifetime: Duration.Input | undefined) =>
+        Effect.scoped(Effect.gen(function*() {
+          const feed = yield* MarketFeed.make({ url: "wss://exchange.test/ws", dial, minSessionLifetime })
+          const out: Array<number> = []
+          for (let i = 0; i < 3; i++) {
+            yield* settle
+            const state = yield* SubscriptionRef.get(feed.state)
+            const delay = state._tag === "Reconnecting" ? Duration.toMillis(state.delay) : -1
+            out.push(delay)
+            yield* TestClock.adjust(Duration.millis(Math.max(delay, 0)))
+          }
+          return out
+        }))
+      assert.deepStrictEqual(yield* delays(0), [100, 100, 100])
+      // the default (5 s) counts each as a failed attempt
+      assert.deepStrictEqual(yield* delays(undefined), [100, 200, 400])
+    }))
 })

@@ -1,6 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { TestClock } from "effect/testing"
 import type { AddressInfo } from "node:net"
@@ -19,11 +22,16 @@ const settle = Effect.gen(function*() {
 /**
  * An in-memory exchange: every dial makes a memory pair whose server end runs our `accept`; the
  * test gets each server-side socket from `sessions` to read subscriptions and push quotes.
+ * `closeAtOnce(code)` makes every later connection close with `code` right after the handshake
+ * (the server then waits for the client's echo). `dials` logs every dial with the clock time.
  */
 const makeExchange = Effect.gen(function*() {
   const sessions = yield* Queue.unbounded<{ readonly ws: WebSocket.WebSocket; readonly pair: Memory.Pair }>()
   let refusals = 0
+  let closeCode: number | undefined
+  const dials: Array<number> = []
   const dial = Effect.gen(function*() {
+    dials.push(yield* Clock.currentTimeMillis)
     if (refusals > 0) {
       refusals--
       const address = "exchange.test:443"
@@ -34,12 +42,20 @@ const makeExchange = Effect.gen(function*() {
       )
     }
     const pair = yield* Memory.pair()
+    const code = closeCode
     yield* Effect.forkScoped(
-      Effect.flatMap(WebSocket.accept(pair.server), (ws) => Queue.offer(sessions, { ws, pair }))
+      Effect.flatMap(WebSocket.accept(pair.server), (ws) =>
+        code === undefined ? Queue.offer(sessions, { ws, pair }) : ws.close(code, code === 1000 ? "" : "overloaded"))
     )
     return pair.client
   })
-  return { sessions, dial, refuse: (n: number) => void (refusals = n) }
+  return {
+    sessions,
+    dial,
+    dials,
+    refuse: (n: number) => void (refusals = n),
+    closeAtOnce: (code: number) => void (closeCode = code)
+  }
 })
 
 const subscribe = Feed.jsonRpcSubscribe("SUBSCRIBE")
@@ -101,6 +117,8 @@ describe("Feed over in-memory connections under TestClock", () => {
       })
       const first = yield* Queue.take(exchange.sessions)
       exchange.refuse(2)
+      // a healthy session: it outlived the minimum lifetime (5 s) before the server closed it
+      yield* TestClock.adjust("5 seconds")
       yield* Effect.forkChild(first.ws.close(1001, "going away"))
       yield* settle
       const state = yield* SubscriptionRef.get(feed.state)
@@ -113,21 +131,136 @@ describe("Feed over in-memory connections under TestClock", () => {
       yield* Queue.take(exchange.sessions)
       assert.strictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Connected")
     }))
+
+  for (const code of [1013, 1012]) {
+    it.effect(`backs off a server that closes every connection at once with ${code}: 7 dials in 10 s`, () =>
+      Effect.gen(function*() {
+        const exchange = yield* makeExchange
+        exchange.closeAtOnce(code)
+        const gaps: Array<Supervisor.Gap> = []
+        const feed = yield* Feed.make({
+          url: "wss://exchange.test/ws",
+          dial: exchange.dial,
+          subscriptions: ["btcusdt@trade"],
+          subscribe,
+          onMessage: () => Effect.void,
+          onGap: (gap) => Effect.sync(() => void gaps.push(gap)),
+          // 1012/1013 back off even when no minimum lifetime would catch them
+          minSessionLifetime: 0
+        })
+        // let the first handshakes finish before time moves (its close timeout is pending)
+        yield* settle
+        yield* TestClock.adjust("10 seconds")
+        // 100, 200, 400, 800, 1600, 3200 ms apart: the next would be at 11 300
+        assert.deepStrictEqual(exchange.dials, [0, 100, 300, 700, 1500, 3100, 6300])
+        assert.strictEqual(gaps.length, 7)
+        const expected = new Feed.TryAgainLater({ address: "memory:server", code, reason: "overloaded" })
+        assert.deepStrictEqual(gaps[0]!.error, expected)
+        assert.strictEqual(
+          expected.message,
+          `WebSocket memory:server: the server closed the feed with ${code} (${
+            code === 1013 ? "Try Again Later" : "Service Restart"
+          }, "overloaded")`
+        )
+        const state = yield* SubscriptionRef.get(feed.state)
+        assert.deepStrictEqual(
+          state._tag === "Reconnecting" && [state.attempt, Duration.toMillis(state.delay), state.error],
+          [7, 5000, expected]
+        )
+      }))
+  }
+
+  it.effect("backs off a server that closes cleanly (1000) right after the handshake, before onConnect completes", () =>
+    Effect.gen(function*() {
+      const exchange = yield* makeExchange
+      exchange.closeAtOnce(1000)
+      const feed = yield* Feed.make({
+        url: "wss://exchange.test/ws",
+        dial: exchange.dial,
+        subscriptions: ["btcusdt@trade"],
+        subscribe,
+        // authentication takes 50 ms; the server's close is already on the wire by then
+        onConnect: (ws) => Effect.andThen(Effect.sleep("50 millis"), Effect.ignore(ws.sendText("auth"))),
+        onMessage: () => Effect.void
+      })
+      const delays: Array<number> = []
+      const attempts: Array<number> = []
+      for (let i = 0; i < 5; i++) {
+        yield* TestClock.adjust("50 millis")
+        yield* settle
+        const state = yield* SubscriptionRef.get(feed.state)
+        assert.strictEqual(state._tag, "Reconnecting")
+        if (state._tag !== "Reconnecting") return
+        assert.instanceOf(state.error, Supervisor.SessionTooShort)
+        delays.push(Duration.toMillis(state.delay))
+        attempts.push(state.attempt)
+        yield* TestClock.adjust(state.delay)
+      }
+      // the backoff grows instead of restarting at 100 ms after every clean close
+      assert.deepStrictEqual(delays, [100, 200, 400, 800, 1600])
+      assert.deepStrictEqual(attempts, [1, 2, 3, 4, 5])
+      // each dial: 50 ms of onConnect, then the delay
+      assert.deepStrictEqual(exchange.dials, [0, 150, 400, 850, 1700, 3350])
+    }))
 })
 
+/** A `ws` server on 127.0.0.1 for the test's scope (terminates its clients on release). */
+const wsServer = Effect.acquireRelease(
+  Effect.callback<WebSocketServer>((resume) => {
+    const wss: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port: 0 }, (): void => resume(Effect.succeed(wss)))
+  }),
+  (wss) =>
+    Effect.callback<void>((resume) => {
+      for (const client of wss.clients) client.terminate()
+      wss.close(() => resume(Effect.void))
+    })
+)
+
 describe("Feed against a ws server on 127.0.0.1", () => {
+  it.live("backs off a ws server that closes every connection at once with 1013 (the schedule's delays, not a 5 ms loop)", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer
+      const echoed: Array<number> = []
+      server.on("connection", (socket) => {
+        socket.on("close", (code) => void echoed.push(code))
+        socket.close(1013, "overloaded")
+      })
+      const port = (server.address() as AddressInfo).port
+      const feed = yield* Feed.make({
+        url: `ws://127.0.0.1:${port}/stream`,
+        subscriptions: ["btcusdt@bookTicker"],
+        subscribe,
+        onMessage: () => Effect.void,
+        schedule: Backoff.exponential({ base: "5 millis", cap: "1 second" }),
+        // the close code alone must back it off, without the minimum lifetime's help
+        minSessionLifetime: 0
+      })
+      // the first five waits; each state is published before its sleep, so none is missed
+      const waits = yield* feed.changes.pipe(
+        Stream.filter((s) => s._tag === "Reconnecting"),
+        Stream.take(5),
+        Stream.runCollect
+      )
+      yield* feed.stop
+      assert.deepStrictEqual(
+        waits.map((s) => s._tag === "Reconnecting" && [s.attempt, Duration.toMillis(s.delay)]),
+        [[1, 5], [2, 10], [3, 20], [4, 40], [5, 80]]
+      )
+      for (const s of waits) {
+        const error = s._tag === "Reconnecting" ? s.error : undefined
+        assert.instanceOf(error, Feed.TryAgainLater)
+        assert.deepStrictEqual([error.code, error.reason], [1013, "overloaded"])
+      }
+      // the feed echoed the server's close each time (the server saw a clean handshake); the
+      // server's close event for the last one may still be on its way
+      while (echoed.length < 5) yield* Effect.sleep("5 millis")
+      assert.isTrue(echoed.every((code) => code === 1013))
+    }).pipe(Effect.scoped), 20_000)
+
+
   it.live("survives a server that cuts every connection after a few messages, re-subscribing each time", () =>
     Effect.gen(function*() {
-      const server = yield* Effect.acquireRelease(
-        Effect.callback<WebSocketServer>((resume) => {
-          const wss: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port: 0 }, (): void => resume(Effect.succeed(wss)))
-        }),
-        (wss) =>
-          Effect.callback<void>((resume) => {
-            for (const client of wss.clients) client.terminate()
-            wss.close(() => resume(Effect.void))
-          })
-      )
+      const server = yield* wsServer
       let connections = 0
       const subscriptions: Array<string> = []
       server.on("connection", (socket) => {

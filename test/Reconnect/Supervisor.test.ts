@@ -24,13 +24,15 @@ interface Conn {
 
 /**
  * A scripted feed server: `refuse(n)` makes the next n connects fail; every accepted connect
- * gets a fresh connection whose inbox the test fills. The log records connects and refusals
- * with the clock time, so reconnect timings can be asserted exactly.
+ * gets a fresh connection whose inbox the test fills (`greet(...)` pre-fills every new one). The
+ * log records connects and refusals with the clock time, so reconnect timings can be asserted
+ * exactly.
  */
 const makeServer = Effect.gen(function*() {
   const conns: Array<Conn> = []
   const log: Array<string> = []
   let refusals = 0
+  let greeting: Array<Wire> = []
   const connect = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     if (refusals > 0) {
@@ -39,6 +41,7 @@ const makeServer = Effect.gen(function*() {
       return yield* Effect.fail("connection refused")
     }
     const conn: Conn = { id: conns.length + 1, inbox: yield* Queue.unbounded<Wire>(), sent: [], closed: false }
+    for (const wire of greeting) yield* Queue.offer(conn.inbox, wire)
     conns.push(conn)
     log.push(`conn${conn.id}@${now}`)
     yield* Effect.addFinalizer(() => Effect.sync(() => (conn.closed = true)))
@@ -53,6 +56,7 @@ const makeServer = Effect.gen(function*() {
     connect,
     receive,
     refuse: (n: number) => void (refusals = n),
+    greet: (...wires: Array<Wire>) => void (greeting = wires),
     push: (conn: Conn, ...wires: Array<Wire>) => Effect.forEach(wires, (w) => Queue.offer(conn.inbox, w), { discard: true })
   }
 })
@@ -181,11 +185,83 @@ describe("Supervisor", () => {
       yield* settle
       assert.strictEqual(yield* delayNow, 200)
       yield* TestClock.adjust("200 millis")
-      // a clean close restarts it too, however short the session
+      // a clean close inside the minimum lifetime (default 5 s) is a failure: the backoff grows
+      yield* server.push(server.conns.at(-1)!, Supervisor.Ended)
+      yield* settle
+      assert.strictEqual(yield* delayNow, 400)
+      yield* TestClock.adjust("400 millis")
+      // a clean close after 5 s restarts it
+      yield* TestClock.adjust("5 seconds")
       yield* server.push(server.conns.at(-1)!, Supervisor.Ended)
       yield* settle
       assert.strictEqual(yield* delayNow, 100)
-      assert.strictEqual(server.conns.length, 6)
+      assert.strictEqual(server.conns.length, 7)
+    }))
+
+  it.effect("redials a server that closes cleanly at once along the schedule: 7 dials in 10 s, not one every 100 ms", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      server.greet(Supervisor.Ended)
+      const { feed, gaps } = yield* start(server)
+      yield* TestClock.adjust("10 seconds")
+      // 100, 200, 400, 800, 1600, 3200 ms between dials; the next would be at 11 300
+      assert.deepStrictEqual(server.log, ["conn1@0", "conn2@100", "conn3@300", "conn4@700", "conn5@1500", "conn6@3100", "conn7@6300"])
+      // every one was a gap the handler heard of, still a clean close (error undefined)
+      assert.deepStrictEqual(gaps.map((g) => [g.error, g.at]), server.log.map((l) => [undefined, Number(l.split("@")[1])]))
+      const state = yield* SubscriptionRef.get(feed.state)
+      assert.deepStrictEqual(
+        state._tag === "Reconnecting" && [state.attempt, Duration.toMillis(state.delay), state.error],
+        [7, 5000, new Supervisor.SessionTooShort({ connectedFor: Duration.zero, minimum: Duration.seconds(5) })]
+      )
+      assert.strictEqual(
+        (state as { readonly error: Error }).error.message,
+        "the peer closed the session cleanly 0 ms after it was connected, inside the minimum session lifetime (5s): counted as a failed attempt"
+      )
+    }))
+
+  it.effect("counts a close that arrived while onConnect ran as a failure, however long onConnect took", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      // the close is already waiting when onConnect starts; onConnect takes 6 s (a slow snapshot)
+      server.greet(Supervisor.Ended)
+      const { feed } = yield* start(server, {
+        onConnect: (conn) => Effect.andThen(Effect.sleep("6 seconds"), Effect.sync(() => void conn.sent.push("auth")))
+      })
+      yield* TestClock.adjust("6 seconds")
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("6 seconds")
+      yield* settle
+      // the second session too ended at once after Connected: the backoff grew to 200 ms
+      assert.deepStrictEqual(server.log, ["conn1@0", "conn2@6100"])
+      const state = yield* SubscriptionRef.get(feed.state)
+      assert.deepStrictEqual(state._tag === "Reconnecting" && [state.attempt, Duration.toMillis(state.delay)], [2, 200])
+    }))
+
+  it.effect("minSessionLifetime sets where a clean close becomes healthy; 0 restarts the backoff after every clean close", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      const { feed } = yield* start(server, { minSessionLifetime: "1 second" })
+      const delayNow = Effect.map(SubscriptionRef.get(feed.state), (s) => s._tag === "Reconnecting" ? Duration.toMillis(s.delay) : -1)
+      yield* TestClock.adjust("999 millis")
+      yield* server.push(server.conns.at(-1)!, Supervisor.Ended)
+      yield* settle
+      assert.strictEqual(yield* delayNow, 100)
+      yield* TestClock.adjust("100 millis")
+      yield* TestClock.adjust("999 millis")
+      yield* server.push(server.conns.at(-1)!, Supervisor.Ended)
+      yield* settle
+      assert.strictEqual(yield* delayNow, 200)
+      yield* TestClock.adjust("200 millis")
+      yield* TestClock.adjust("1 second")
+      yield* server.push(server.conns.at(-1)!, Supervisor.Ended)
+      yield* settle
+      assert.strictEqual(yield* delayNow, 100)
+
+      const eager = yield* makeServer
+      eager.greet(Supervisor.Ended)
+      yield* start(eager, { minSessionLifetime: 0 })
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(eager.conns.length, 11)
     }))
 
   it.effect("stops on a handler failure: await fails with it, the connection is closed, no reconnect", () =>

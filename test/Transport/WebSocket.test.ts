@@ -409,6 +409,44 @@ describe("WebSocket over the memory pair", () => {
       assert.strictEqual(pair.client.state, "destroyed")
     }))
 
+  it.effect("after close() times out, state is \"closed\" (not \"closing\"), the socket is released, and the stream reports the timeout", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { closeTimeout: "2 seconds" } })
+      const error = yield* Effect.flip(Effect.forkChild(client.close(1000)).pipe(
+        Effect.tap(() => TestClock.adjust("2 seconds")),
+        Effect.flatMap(Fiber.join)
+      ))
+      assert.strictEqual(error.message, "WebSocket memory:server: close timed out after 2s")
+      assert.strictEqual(client.state, "closed")
+      assert.strictEqual(pair.client.state, "destroyed")
+      yield* pair.client.awaitClosed
+      // the stream is over: a recv fails with the timeout, a send with the closed stream, a
+      // second close does nothing
+      const recv = yield* Effect.flip(client.recv)
+      assert.deepStrictEqual(recv, error)
+      const send = yield* Effect.flip(client.sendText("late"))
+      assert.strictEqual(send.reason._tag, "ClosedError")
+      assert.strictEqual(send.message, "WebSocket memory:server: send after the stream was closed by the local side (code 1000)")
+      yield* client.close()
+      assert.strictEqual(client.state, "closed")
+    }))
+
+  it.effect("a recv parked while close() times out fails with the close timeout, and state stays \"closed\"", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { closeTimeout: "2 seconds" } })
+      const parked = yield* Effect.forkChild(Effect.flip(client.recv))
+      yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(Effect.flip(client.close()))
+      yield* Effect.yieldNow
+      assert.strictEqual(client.state, "closing")
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Fiber.join(closing)
+      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.deepStrictEqual(yield* Fiber.join(parked), error)
+      assert.strictEqual(client.state, "closed")
+      assert.strictEqual(pair.client.state, "destroyed")
+    }))
+
   it.effect("heartbeat: pings every interval and fails recv with a heartbeat timeout when the peer is silent", () =>
     Effect.gen(function*() {
       const { client, pair } = yield* connected({
