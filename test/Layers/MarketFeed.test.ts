@@ -6,7 +6,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import { TestClock } from "effect/testing"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
 import { TestFeedPeer } from "../../src/Layers/TestPeers.ts"
-import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 
 const settle = Effect.gen(function*() {
   for (let i = 0; i < 100; i++) yield* Effect.yieldNow
