@@ -1,8 +1,8 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
- * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection, an in-memory pair for tests, and an adapter from
- * `effect/socket` — plus `Backoff`, the schedules every layer above uses. Each module is
- * re-exported as a namespace.
+ * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection and serve loop, an
+ * in-memory pair for tests, and an adapter from `effect/socket` — plus `Backoff`, the schedules
+ * every layer above uses. Each module is re-exported as a namespace.
  *
  * @since 0.1.0
  */
@@ -26,6 +26,12 @@ export * as FromSocket from "./FromSocket.ts"
  * @since 0.1.0
  */
 export * as HttpConnection from "./HttpConnection.ts"
+/**
+ * The server side of HTTP/1.1 over any accepted `Transport`: a keep-alive request/response loop.
+ *
+ * @since 0.1.0
+ */
+export * as HttpServe from "./HttpServe.ts"
 /**
  * Two connected in-process transport ends with fault hooks, for tests.
  *
