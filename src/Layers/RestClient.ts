@@ -1,6 +1,7 @@
 /**
- * `RestClient` — a `ClientPool` as a Context service, with layers from options, from the
- * environment, and over a scripted in-memory origin for tests.
+ * `RestClient` — a `ClientPool` as a Context service, with layers from options and from the
+ * environment (the test layer over a scripted in-memory origin is `RestClientTest.layer` in
+ * `effect-nexus/testing`).
  *
  * Environment (`layerConfig`, prefix `NEXUS_REST` by default):
  * - `NEXUS_REST_URL` — the origin, `https://api.example.com` (required).
@@ -23,7 +24,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
-import * as TestPeers from "./TestPeers.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -91,24 +91,4 @@ export const layerConfig = (
       const fromEnv = yield* config(options.prefix)
       return yield* ClientPool.make(yield* withTls({ ...fromEnv, ...options.overrides }))
     })
-  )
-
-/**
- * A test layer: the same `RestClient` over a scripted in-memory origin answering with
- * `handler`, plus the origin's control (`TestHttpPeer`) for faults and the request log. No
- * sockets; every timing follows `TestClock`.
- *
- * @since 0.1.0
- * @category testing
- */
-export const layerTest = (
-  handler: TestPeers.HttpHandler,
-  options: Partial<ClientPool.Options> & { readonly connection?: HttpConnection.Options | undefined } = {}
-): Layer.Layer<RestClient | TestPeers.TestHttpPeer> =>
-  Layer.effectContext(
-    Effect.gen(function*() {
-      const peer = yield* TestPeers.makeHttpPeer(handler, { connection: options.connection })
-      const pool = yield* ClientPool.make({ url: "https://origin.test", connections: 2, ...options, connect: peer.connect })
-      return Context.make(RestClient, pool).pipe(Context.add(TestPeers.TestHttpPeer, peer))
-    }).pipe(Effect.orDie)
   )
