@@ -1,7 +1,8 @@
 /**
  * `RestClient` — a `ClientPool` as a Context service, with layers from options and from the
  * environment (the test layer over a scripted in-memory origin is `RestClientTest.layer` in
- * `effect-nexus/testing`).
+ * `effect-nexus/testing`). Code written against the service needs nothing from `Pool`:
+ * {@link retryIdempotent} is here too.
  *
  * Environment (`layerConfig`, prefix `NEXUS_REST` by default):
  * - `NEXUS_REST_URL` — the origin, `https://api.example.com` (required).
@@ -33,6 +34,17 @@ import { TlsSettings } from "./TlsSettings.ts"
  * @category services
  */
 export class RestClient extends Context.Service<RestClient, ClientPool.ClientPool>()("effect-nexus/RestClient") {}
+
+/**
+ * Retries a request made with the service for `method` on transport errors while it is safe
+ * (never a POST whose bytes reached the socket, never after an `AcquireTimeout`); by default
+ * twice, at once. The same function as `ClientPool.retryIdempotent`, here so that code written
+ * against `RestClient` needs nothing from `effect-nexus/Pool`.
+ *
+ * @since 0.1.0
+ * @category retrying
+ */
+export const retryIdempotent: typeof ClientPool.retryIdempotent = ClientPool.retryIdempotent
 
 /** Fills `tls` from the `TlsSettings` service when the options name none. */
 const withTls = (options: ClientPool.Options) =>
