@@ -3,7 +3,8 @@
  * client"), written against the `Layers` services only: `MarketFeed` for market data (its own
  * connection, reconnecting and re-subscribing on its own) and `RestClient` (a `ClientPool`) for
  * snapshots and orders. The program never sees a socket, so the same code runs on the real
- * layers here and on `layerTest` in unit tests.
+ * layers here and on the test layers of `effect-nexus/testing` (`RestClientTest`,
+ * `MarketFeedTest`) in unit tests.
  *
  * What it does: on every (re)connect of the feed it GETs a snapshot (`GET /snapshot?symbol=`,
  * retried while idempotent) to resynchronise; on every `--order-every`-th quote it POSTs an
@@ -33,7 +34,6 @@ import { parseArgs } from "node:util"
 import * as Exchange from "../src/Demo/Exchange.ts"
 import * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as RestClient from "../src/Layers/RestClient.ts"
-import * as ClientPool from "../src/Pool/ClientPool.ts"
 import type * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import { numberOption, runProgram } from "./internal/program.ts"
 
@@ -137,7 +137,7 @@ export const trade = (
     const feed = yield* MarketFeed.MarketFeed
     const enough = yield* Deferred.make<void>()
 
-    const snapshot = ClientPool.retryIdempotent(
+    const snapshot = RestClient.retryIdempotent(
       "GET",
       rest.request((w) => w.get("/snapshot").query("symbol", options.symbol).finish())
     )

@@ -35,7 +35,7 @@ import * as Option from "effect/Option"
 import { parseArgs } from "node:util"
 import * as Exchange from "../src/Demo/Exchange.ts"
 import * as ClientPool from "../src/Pool/ClientPool.ts"
-import * as Backoff from "../src/Reconnect/Backoff.ts"
+import * as Backoff from "../src/Transport/Backoff.ts"
 import type * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import { numberOption, runProgram } from "./internal/program.ts"
 

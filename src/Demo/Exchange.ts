@@ -1,7 +1,7 @@
 /**
  * `Exchange` — the embedded demo exchange of the main job, on real sockets on 127.0.0.1 and
  * built from the toolkit's server side: a WebSocket market-data feed (`WebSocket.accept`) that
- * streams sequenced quotes to subscribers, and a REST endpoint (`TestPeers.serveHttp`) that
+ * streams sequenced quotes to subscribers, and a REST endpoint (`HttpServe.serve`) that
  * accepts orders and serves snapshots. Every `dropEvery` it resets every connection, feed and
  * REST alike, to show the feed re-subscribing and the pool healing.
  *
@@ -17,10 +17,10 @@ import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
+import * as HttpServe from "../Transport/HttpServe.ts"
 import * as Tcp from "../Transport/Tcp.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import * as WebSocket from "../Transport/WebSocket.ts"
-import * as TestPeers from "../Layers/TestPeers.ts"
 
 /**
  * Options of {@link start}.
@@ -113,7 +113,7 @@ export const start = (options: Options = {}): Effect.Effect<Exchange, never, Sco
 
     const restServer = accepting(restSockets, (transport) => {
       stats.restConnections++
-      return TestPeers.serveHttp(transport, (request) => {
+      return HttpServe.serve(transport, (request) => {
         if (request.method === "POST" && request.target === "/api/v3/order") {
           stats.ordersReceived++
           return Effect.succeed({

@@ -1,7 +1,8 @@
 /**
  * `Strategy` — the sample trading strategy of the demo, written only against the services in
- * `src/Layers` (`RestClient`, `MarketFeed`), so the same code runs against the embedded demo
- * exchange over real sockets and against the test layers under `TestClock`.
+ * `src/Layers` (`RestClient`, `MarketFeed`; the snapshot retry is `RestClient.retryIdempotent`),
+ * so the same code runs against the embedded demo exchange over real sockets and against the
+ * test layers of `effect-nexus/testing` under `TestClock`.
  *
  * What it does: reads quotes (`{"type":"quote","symbol","bid","ask","seq"}`) from the feed,
  * checks their sequence numbers, and places a limit order (POST, never retried) every
@@ -17,9 +18,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
-import * as ClientPool from "../Pool/ClientPool.ts"
 import { MarketFeed, type FeedEvent } from "../Layers/MarketFeed.ts"
-import { RestClient } from "../Layers/RestClient.ts"
+import { RestClient, retryIdempotent } from "../Layers/RestClient.ts"
 
 /**
  * Options of {@link run}.
@@ -153,7 +153,7 @@ export const run = (options: Options, stats: Stats): Effect.Effect<void, never, 
       }).pipe(Effect.ensuring(Effect.sync(() => void stats.openOrders--)))
 
     const resync = Effect.gen(function*() {
-      const snapshot = yield* ClientPool.retryIdempotent(
+      const snapshot = yield* retryIdempotent(
         "GET",
         rest.request((w) => w.get("/snapshot").query("symbol", options.symbol).finish())
       ).pipe(Effect.option)

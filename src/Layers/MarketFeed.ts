@@ -1,8 +1,8 @@
 /**
  * `MarketFeed` — a supervised WebSocket feed as a Context service: the application reads one
  * `Stream` of events (owned messages, gaps, (re)connects), watches the state, and changes its
- * subscriptions while the feed runs. Layers from options, from the environment, and over a
- * scripted in-memory exchange for tests.
+ * subscriptions while the feed runs. Layers from options and from the environment (the test
+ * layer over a scripted in-memory exchange is `MarketFeedTest.layer` in `effect-nexus/testing`).
  *
  * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
  * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
@@ -41,7 +41,6 @@ import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
-import * as TestPeers from "./TestPeers.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -220,22 +219,3 @@ export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
 ): Layer.Layer<MarketFeed, Config.ConfigError> =>
   Layer.effect(MarketFeed, Effect.flatMap(config(options.prefix), (c) => make({ ...c, ...options.overrides })))
-
-/**
- * A test layer: the same `MarketFeed` over a scripted in-memory exchange, plus the exchange's
- * control (`TestFeedPeer`) to publish, drop connections and refuse reconnects. No sockets;
- * every timing follows `TestClock`.
- *
- * @since 0.1.0
- * @category testing
- */
-export const layerTest = (
-  options: Partial<Options> = {}
-): Layer.Layer<MarketFeed | TestPeers.TestFeedPeer> =>
-  Layer.effectContext(
-    Effect.gen(function*() {
-      const peer = yield* TestPeers.makeFeedPeer()
-      const feed = yield* make({ url: "wss://exchange.test/ws", ...options, dial: peer.dial })
-      return Context.make(MarketFeed, feed).pipe(Context.add(TestPeers.TestFeedPeer, peer))
-    })
-  )

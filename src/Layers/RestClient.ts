@@ -1,6 +1,8 @@
 /**
- * `RestClient` — a `ClientPool` as a Context service, with layers from options, from the
- * environment, and over a scripted in-memory origin for tests.
+ * `RestClient` — a `ClientPool` as a Context service, with layers from options and from the
+ * environment (the test layer over a scripted in-memory origin is `RestClientTest.layer` in
+ * `effect-nexus/testing`). Code written against the service needs nothing from `Pool`:
+ * {@link retryIdempotent} is here too.
  *
  * Environment (`layerConfig`, prefix `NEXUS_REST` by default):
  * - `NEXUS_REST_URL` — the origin, `https://api.example.com` (required).
@@ -23,7 +25,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
-import * as TestPeers from "./TestPeers.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -33,6 +34,17 @@ import { TlsSettings } from "./TlsSettings.ts"
  * @category services
  */
 export class RestClient extends Context.Service<RestClient, ClientPool.ClientPool>()("effect-nexus/RestClient") {}
+
+/**
+ * Retries a request made with the service for `method` on transport errors while it is safe
+ * (never a POST whose bytes reached the socket, never after an `AcquireTimeout`); by default
+ * twice, at once. The same function as `ClientPool.retryIdempotent`, here so that code written
+ * against `RestClient` needs nothing from `effect-nexus/Pool`.
+ *
+ * @since 0.1.0
+ * @category retrying
+ */
+export const retryIdempotent: typeof ClientPool.retryIdempotent = ClientPool.retryIdempotent
 
 /** Fills `tls` from the `TlsSettings` service when the options name none. */
 const withTls = (options: ClientPool.Options) =>
@@ -91,32 +103,4 @@ export const layerConfig = (
       const fromEnv = yield* config(options.prefix)
       return yield* ClientPool.make(yield* withTls({ ...fromEnv, ...options.overrides }))
     })
-  )
-
-/**
- * Connections of the {@link layerTest} pool unless `options.connections` says otherwise: 2.
- *
- * @since 0.1.0
- * @category testing
- */
-export const DEFAULT_TEST_CONNECTIONS = 2
-
-/**
- * A test layer: the same `RestClient` over a scripted in-memory origin answering with
- * `handler`, plus the origin's control (`TestHttpPeer`) for faults and the request log. No
- * sockets; every timing follows `TestClock`.
- *
- * @since 0.1.0
- * @category testing
- */
-export const layerTest = (
-  handler: TestPeers.HttpHandler,
-  options: Partial<ClientPool.Options> & { readonly connection?: HttpConnection.Options | undefined } = {}
-): Layer.Layer<RestClient | TestPeers.TestHttpPeer> =>
-  Layer.effectContext(
-    Effect.gen(function*() {
-      const peer = yield* TestPeers.makeHttpPeer(handler, { connection: options.connection })
-      const pool = yield* ClientPool.make({ url: "https://origin.test", connections: DEFAULT_TEST_CONNECTIONS, ...options, connect: peer.connect })
-      return Context.make(RestClient, pool).pipe(Context.add(TestPeers.TestHttpPeer, peer))
-    }).pipe(Effect.orDie)
   )

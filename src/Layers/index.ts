@@ -1,7 +1,7 @@
 /**
  * Layers: the toolkit as Context services — a REST client on the pool, a market feed on the
- * supervisor, shared TLS settings — each with `layer(options)`, `layerConfig` (environment) and
- * a `layerTest` over scripted in-memory peers.
+ * supervisor, shared TLS settings — each with `layer(options)` and `layerConfig` (environment).
+ * Their test layers over scripted in-memory peers are in `effect-nexus/testing`.
  *
  * @since 0.1.0
  */
@@ -12,5 +12,3 @@ export * as RestClient from "./RestClient.ts"
 export * as MarketFeed from "./MarketFeed.ts"
 /** The shared `TlsConfig` as a service. */
 export * as TlsSettings from "./TlsSettings.ts"
-/** Scripted in-memory HTTP origin and WebSocket exchange behind the test layers. */
-export * as TestPeers from "./TestPeers.ts"

@@ -61,7 +61,7 @@ import * as RequestWriterModule from "../Codec/RequestWriter.ts"
 import type { Response, ResponseReader } from "../Codec/ResponseReader.ts"
 import * as ResponseReaderModule from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
-import * as Backoff from "../Reconnect/Backoff.ts"
+import * as Backoff from "../Transport/Backoff.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
 
 // ---------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Backoff from "./Backoff.ts"
+import * as Backoff from "../Transport/Backoff.ts"
 
 /**
  * What `receive` returns when the peer closed the feed cleanly.

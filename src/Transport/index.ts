@@ -1,11 +1,19 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
- * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection, an in-memory pair for tests, and an adapter from
- * `effect/socket`. Each module is re-exported as a namespace.
+ * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection and serve loop, an
+ * in-memory pair for tests, and an adapter from `effect/socket` — plus `Backoff`, the schedules
+ * every layer above uses. Each module is re-exported as a namespace.
  *
  * @since 0.1.0
  */
 
+/**
+ * Reconnect and acquire timings as composable `Schedule` values, used by every layer above
+ * (`Pool`, `Reconnect`); `Reconnect.Backoff` is this same module.
+ *
+ * @since 0.1.0
+ */
+export * as Backoff from "./Backoff.ts"
 /**
  * An `effect/socket` `Socket` as a `Transport`.
  *
@@ -18,6 +26,12 @@ export * as FromSocket from "./FromSocket.ts"
  * @since 0.1.0
  */
 export * as HttpConnection from "./HttpConnection.ts"
+/**
+ * The server side of HTTP/1.1 over any accepted `Transport`: a keep-alive request/response loop.
+ *
+ * @since 0.1.0
+ */
+export * as HttpServe from "./HttpServe.ts"
 /**
  * Two connected in-process transport ends with fault hooks, for tests.
  *

@@ -6,8 +6,9 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { TestClock } from "effect/testing"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
-import { TestFeedPeer } from "../../src/Layers/TestPeers.ts"
-import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as MarketFeedTest from "../../src/Testing/MarketFeedTest.ts"
+import { TestFeedPeer } from "../../src/Testing/TestPeers.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 
@@ -47,7 +48,7 @@ describe("MarketFeed on the test layer", () => {
       ])
       yield* feed.stop
       yield* Fiber.join(reader)
-    }).pipe(Effect.provide(MarketFeed.layerTest({ subscriptions: ["t1"] }))))
+    }).pipe(Effect.provide(MarketFeedTest.layer({ subscriptions: ["t1"] }))))
 
   it.effect("stop does not wait for a consumer that stopped reading; queued events stay readable, then the stream ends", () =>
     Effect.gen(function*() {
@@ -62,7 +63,7 @@ describe("MarketFeed on the test layer", () => {
       assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
       const rest = yield* Stream.runCollect(feed.events)
       assert.deepStrictEqual(rest.map((e) => e._tag), ["Connected", "Message"])
-    }).pipe(Effect.provide(MarketFeed.layerTest({ bufferSize: 2 }))))
+    }).pipe(Effect.provide(MarketFeedTest.layer({ bufferSize: 2 }))))
 
   it.effect("the events stream ends when a finite schedule gives up", () =>
     Effect.gen(function*() {
@@ -78,7 +79,7 @@ describe("MarketFeed on the test layer", () => {
       const all = yield* Fiber.join(events)
       assert.deepStrictEqual(all.map((e) => e._tag), ["Connected", "Gap"])
       assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "GaveUp" })
-    }).pipe(Effect.provide(MarketFeed.layerTest({ schedule: Backoff.exponential({ base: "10 millis", retries: 2 }) }))))
+    }).pipe(Effect.provide(MarketFeedTest.layer({ schedule: Backoff.exponential({ base: "10 millis", retries: 2 }) }))))
 
   it.effect("passes minSessionLifetime to the supervisor: with 0, a server that closes cleanly at once restarts the backoff each time", () =>
     Effect.gen(function*() {

@@ -6,7 +6,7 @@ import { readdirSync } from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
-import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 
 // The pool against a real node:http server on 127.0.0.1: the server tracks its sockets so the
 // tests can kill every connection, refuse connections (by closing the listener and listening

@@ -8,7 +8,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { TestClock } from "effect/testing"
-import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 import * as Supervisor from "../../src/Reconnect/Supervisor.ts"
 
 /** What the scripted peer can put on a connection: a message, a clean close, or a failure. */

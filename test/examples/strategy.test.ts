@@ -4,9 +4,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { TestClock } from "effect/testing"
 import * as Strategy from "../../src/Demo/Strategy.ts"
-import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
-import * as RestClient from "../../src/Layers/RestClient.ts"
-import { TestFeedPeer, TestHttpPeer, type HttpHandler } from "../../src/Layers/TestPeers.ts"
+import * as MarketFeedTest from "../../src/Testing/MarketFeedTest.ts"
+import * as RestClientTest from "../../src/Testing/RestClientTest.ts"
+import { TestFeedPeer, TestHttpPeer } from "../../src/Testing/TestPeers.ts"
+import type * as HttpServe from "../../src/Transport/HttpServe.ts"
 
 // The demo strategy, unchanged, on the test layers: a scripted exchange and order endpoint in
 // memory, time moved only by TestClock. No sockets, no real sleeps.
@@ -18,7 +19,7 @@ const settle = Effect.gen(function*() {
 const quote = (seq: number) => JSON.stringify({ type: "quote", symbol: "BTC-USD", bid: 64250 + seq, ask: 64251 + seq, seq })
 
 /** The order endpoint: orders answered at once unless `slowOrders`, snapshots with `seq`. */
-const makeHandler = (state: { slowOrders: boolean; snapshotSeq: number }): HttpHandler => (request) => {
+const makeHandler = (state: { slowOrders: boolean; snapshotSeq: number }): HttpServe.Handler => (request) => {
   if (request.target.startsWith("/api/v3/snapshot")) {
     return Effect.succeed({ status: 200, body: JSON.stringify({ seq: state.snapshotSeq }) })
   }
@@ -28,8 +29,8 @@ const makeHandler = (state: { slowOrders: boolean; snapshotSeq: number }): HttpH
 
 const setup = (state: { slowOrders: boolean; snapshotSeq: number }) =>
   Layer.mergeAll(
-    RestClient.layerTest(makeHandler(state), { basePath: "/api/v3", connections: 2 }),
-    MarketFeed.layerTest({ subscriptions: ["BTC-USD@quote"] })
+    RestClientTest.layer(makeHandler(state), { basePath: "/api/v3", connections: 2 }),
+    MarketFeedTest.layer({ subscriptions: ["BTC-USD@quote"] })
   )
 
 const startStrategy = (options: Partial<Strategy.Options> = {}) =>

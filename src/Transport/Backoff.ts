@@ -2,6 +2,12 @@
  * `Backoff` — the reconnect and acquire timings of the pool and the feed supervisor, as Effect
  * `Schedule` values users can replace or compose (the seeds hard-code them).
  *
+ * It lives in the transport layer because both layers above use it — `Pool` (slot reconnects,
+ * the patient `acquire`) and `Reconnect` (the feed supervisor) — and neither may import the
+ * other. It is plain `Schedule` values with no I/O; `effect-nexus/Reconnect` re-exports this same
+ * module as `Backoff`, so `import { Backoff } from "effect-nexus/Reconnect"` and
+ * `effect-nexus/Transport` name one definition.
+ *
  * Every schedule here outputs the delay before the next attempt (a `Duration`), so a caller can
  * log or expose it ("reconnecting in 400 ms"). Delays grow exponentially from `base` by `factor`
  * and never exceed `cap`; a jittered variant scales each delay by a random factor in

@@ -1,60 +1,26 @@
 /**
- * `TestPeers` — scripted in-memory peers behind the test layers: an HTTP origin and a WebSocket
- * exchange, each reached over `Memory` pairs instead of sockets. They run our own server-side
- * codecs (`RequestReader`, `writeResponse`, `WebSocket.accept`), keep a log of what they saw,
- * and take faults (refuse connects, drop every connection, stall), all on Effect's `Clock`, so
- * an application runs unchanged and deterministically under `TestClock`.
+ * `TestPeers` — scripted in-memory peers behind the test layers (`RestClientTest`,
+ * `MarketFeedTest`): an HTTP origin and a WebSocket exchange, each reached over `Memory` pairs
+ * instead of sockets. They run the toolkit's own server side (`HttpServe.serve`,
+ * `WebSocket.accept`), keep a log of what they saw, and take faults (refuse connects, drop every
+ * connection, stall), all on Effect's `Clock`, so an application runs unchanged and
+ * deterministically under `TestClock`. Test support only: published as `effect-nexus/testing`,
+ * never imported by the production layers.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import * as HttpWrite from "../Codec/HttpWrite.ts"
-import * as RequestReader from "../Codec/RequestReader.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
+import * as HttpServe from "../Transport/HttpServe.ts"
 import * as Memory from "../Transport/Memory.ts"
-import { ConnectError, type Transport } from "../Transport/Transport.ts"
+import { ConnectError } from "../Transport/Transport.ts"
 import * as WebSocket from "../Transport/WebSocket.ts"
 
 // ---------------------------------------------------------------------------------------------
 // HTTP origin
 // ---------------------------------------------------------------------------------------------
-
-/**
- * A request as the scripted origin saw it (owned copies).
- *
- * @since 0.1.0
- * @category models
- */
-export interface SeenRequest {
-  readonly method: string
-  readonly target: string
-  readonly headers: ReadonlyArray<[string, string]>
-  readonly body: string
-  /** 1-based number of the connection it came on. */
-  readonly connection: number
-}
-
-/**
- * What the scripted origin answers.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ScriptedResponse {
-  readonly status: number
-  readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
-  readonly body?: string | undefined
-}
-
-/**
- * Answers a request; may sleep on the `Clock` (a slow origin) or never return (a black hole).
- *
- * @since 0.1.0
- * @category models
- */
-export type HttpHandler = (request: SeenRequest) => Effect.Effect<ScriptedResponse>
 
 /**
  * Control of a scripted HTTP origin.
@@ -63,8 +29,8 @@ export type HttpHandler = (request: SeenRequest) => Effect.Effect<ScriptedRespon
  * @category models
  */
 export interface HttpPeer {
-  /** Requests seen so far, in order. */
-  readonly requests: ReadonlyArray<SeenRequest>
+  /** Requests seen so far, in order; `connection` is the 1-based connection number. */
+  readonly requests: ReadonlyArray<HttpServe.Request>
   /** Connections accepted so far. */
   readonly connections: number
   /** While down, connects are refused (`ConnectError` `"Refused"`) and live connections are dropped. */
@@ -83,56 +49,6 @@ export interface HttpPeer {
  */
 export class TestHttpPeer extends Context.Service<TestHttpPeer, HttpPeer>()("effect-nexus/TestHttpPeer") {}
 
-const encoder = new TextEncoder()
-
-/**
- * Serves HTTP/1.1 on one connected transport until the client closes it: each request is parsed
- * with `RequestReader`, passed to `onRequest` and `handler` (tagged with `connection`), and
- * answered with `writeResponse` and a Content-Length. A malformed request ends the connection.
- * Never fails.
- *
- * @since 0.1.0
- * @category servers
- */
-export const serveHttp = (
-  transport: Transport,
-  handler: HttpHandler,
-  options: { readonly connection?: number | undefined; readonly onRequest?: ((request: SeenRequest) => void) | undefined } = {}
-): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const reader = RequestReader.make()
-    let out = Buffer.alloc(16 * 1024)
-    for (;;) {
-      const result = reader.next()
-      if (result._tag === "NeedMore") {
-        const n = yield* transport.read(reader.readBuf)
-        if (n === 0) return
-        continue
-      }
-      if (result._tag !== "Request") return yield* transport.destroy()
-      const seen: SeenRequest = {
-        method: result.method,
-        target: result.target,
-        headers: result.headers(),
-        body: result.bodyText(),
-        connection: options.connection ?? 0
-      }
-      options.onRequest?.(seen)
-      const response = yield* handler(seen)
-      const body = encoder.encode(response.body ?? "")
-      const head = {
-        status: response.status,
-        headers: [...(response.headers ?? []), ["Content-Length", String(body.length)] as const]
-      }
-      const need = HttpWrite.responseLength(head, body)
-      if (need > out.length) out = Buffer.alloc(need)
-      const length = HttpWrite.writeResponse(out, 0, head, body)
-      if (typeof length !== "number") return yield* Effect.die(new Error(`scripted response invalid: ${length._tag}`))
-      // a fresh copy: the socket may hold the bytes after write returns
-      yield* transport.write(Buffer.from(out.subarray(0, length)))
-    }
-  }).pipe(Effect.ignore)
-
 /**
  * Makes a scripted origin named `address` answering with `handler`; its server fibers live in
  * the current scope.
@@ -141,19 +57,19 @@ export const serveHttp = (
  * @category constructors
  */
 export const makeHttpPeer = (
-  handler: HttpHandler,
+  handler: HttpServe.Handler,
   options: { readonly address?: string | undefined; readonly connection?: HttpConnection.Options | undefined } = {}
 ): Effect.Effect<HttpPeer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const address = options.address ?? "origin.test:443"
     const scope = yield* Effect.scope
-    const requests: Array<SeenRequest> = []
+    const requests: Array<HttpServe.Request> = []
     const live = new Set<Memory.Pair>()
     let connections = 0
     let down = false
 
     const serve = (pair: Memory.Pair, id: number) =>
-      serveHttp(pair.server, handler, { connection: id, onRequest: (seen) => requests.push(seen) }).pipe(
+      HttpServe.serve(pair.server, handler, { connection: id, onRequest: (seen) => requests.push(seen) }).pipe(
         Effect.ensuring(Effect.sync(() => live.delete(pair)))
       )
 

@@ -6,7 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
-import * as Backoff from "../../src/Reconnect/Backoff.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 
 /** Retries an always-failing attempt with `schedule`, recording the clock at every attempt. */
 const recordAttempts = (schedule: Schedule.Schedule<Duration.Duration>) =>

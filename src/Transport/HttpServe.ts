@@ -1,0 +1,132 @@
+/**
+ * `HttpServe` — the server side of HTTP/1.1 over any accepted `Transport`: a keep-alive loop
+ * that parses each request with `RequestReader`, hands an owned copy to a handler, and writes
+ * the handler's answer with `HttpWrite.writeResponse` and a `Content-Length`.
+ *
+ * Rules:
+ * - One request at a time per connection, answered in order; pipelined requests already
+ *   buffered are parsed after the answer to the one before (RFC 9112 §9.3.2).
+ * - A malformed request (any `RequestReader` violation) destroys the connection without an
+ *   answer; the client closing its side ends the loop after the last answer.
+ * - Transport failures end the loop quietly: `serve` never fails. A response the codec refuses
+ *   to write (a CR/LF in a header, an invalid token) is the handler's bug and dies with the
+ *   codec's message.
+ * - The response buffer starts at 16 KiB and grows to fit the largest response; each write
+ *   hands the transport a fresh copy, since a socket may hold the bytes after `write` returns.
+ *
+ * It serves the demo exchange's REST endpoint over TCP and the scripted origin of
+ * `effect-nexus/testing` over `Memory` pairs.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as HttpWrite from "../Codec/HttpWrite.ts"
+import * as RequestReader from "../Codec/RequestReader.ts"
+import type { Transport } from "./Transport.ts"
+
+/**
+ * A request as the handler sees it: owned copies, valid after the next request is parsed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Request {
+  readonly method: string
+  readonly target: string
+  /** Header fields in wire order. */
+  readonly headers: ReadonlyArray<[string, string]>
+  /** The body decoded as UTF-8 (de-chunked when it came chunked); `""` when there is none. */
+  readonly body: string
+  /** The `connection` option of {@link serve} (default 0): which connection it came on. */
+  readonly connection: number
+}
+
+/**
+ * What the handler answers; `Content-Length` is added from `body` (default `""`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  readonly status: number
+  readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
+  readonly body?: string | undefined
+}
+
+/**
+ * Answers a request; may sleep on the `Clock` (a slow server) or never return (a black hole).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler = (request: Request) => Effect.Effect<Response>
+
+/**
+ * Options of {@link serve}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Tags every request of this connection (`Request.connection`). Default 0. */
+  readonly connection?: number | undefined
+  /** Sees every parsed request before the handler (a request log). Default none. */
+  readonly onRequest?: ((request: Request) => void) | undefined
+}
+
+/**
+ * The response buffer's first size; it grows to fit a larger response.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const INITIAL_RESPONSE_BUFFER = 16 * 1024
+
+const encoder = new TextEncoder()
+
+/**
+ * Serves HTTP/1.1 on one connected transport until the client closes it or sends a malformed
+ * request (see the module doc). Never fails; dies only when the handler's response cannot be
+ * written.
+ *
+ * @since 0.1.0
+ * @category servers
+ */
+export const serve = (transport: Transport, handler: Handler, options: Options = {}): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const reader = RequestReader.make()
+    let out = Buffer.alloc(INITIAL_RESPONSE_BUFFER)
+    for (;;) {
+      const result = reader.next()
+      if (result._tag === "NeedMore") {
+        const n = yield* transport.read(reader.readBuf)
+        if (n === 0) return
+        continue
+      }
+      if (result._tag !== "Request") return yield* transport.destroy()
+      const request: Request = {
+        method: result.method,
+        target: result.target,
+        headers: result.headers(),
+        body: result.bodyText(),
+        connection: options.connection ?? 0
+      }
+      options.onRequest?.(request)
+      const response = yield* handler(request)
+      const body = encoder.encode(response.body ?? "")
+      const head = {
+        status: response.status,
+        headers: [...(response.headers ?? []), ["Content-Length", String(body.length)] as const]
+      }
+      const need = HttpWrite.responseLength(head, body)
+      if (need > out.length) out = Buffer.alloc(need)
+      const length = HttpWrite.writeResponse(out, 0, head, body)
+      if (typeof length !== "number") {
+        return yield* Effect.die(
+          new Error(`HttpServe.serve: the handler's ${response.status} response cannot be written: ${length.message}`)
+        )
+      }
+      // a fresh copy: the socket may hold the bytes after write returns
+      yield* transport.write(Buffer.from(out.subarray(0, length)))
+    }
+  }).pipe(Effect.ignore)
