@@ -2,10 +2,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Nexus from "../../src/index.ts"
+import * as Testing from "../../src/Testing/index.ts"
 
 // Shared by the docs drift tests: the pages they read, split into tables and prose, and the
 // package's modules by namespace name (`WebSocket`, `ClientPool`, ...) as `src/index.ts` exports
-// them. Namespace names are unique across the layers, so `WebSocket.DEFAULT_MAX_BATCH` names
+// them, plus the `effect-nexus/testing` entry. Namespace names are unique across the layers, so `WebSocket.DEFAULT_MAX_BATCH` names
 // exactly one export.
 
 /** The repository root. */
@@ -20,9 +21,11 @@ export const pages = (): ReadonlyArray<readonly [string, string]> => {
 /** Every module namespace of the package, by name: `{ WebSocket: {...}, ClientPool: {...}, ... }`. */
 export const modules: Readonly<Record<string, Readonly<Record<string, unknown>>>> = (() => {
   const out: Record<string, Record<string, unknown>> = {}
-  for (const [layerName, layer] of Object.entries(Nexus)) {
+  for (const [layerName, layer] of Object.entries({ ...Nexus, Testing })) {
     for (const [name, module] of Object.entries(layer as Record<string, Record<string, unknown>>)) {
-      if (name in out) throw new Error(`module name ${name} is exported by two layers (${layerName} and another)`)
+      // a layer may re-export a lower layer's module (Reconnect's Backoff is Transport's): the same
+      // object is fine, two different modules under one name are not
+      if (name in out && out[name] !== module) throw new Error(`module name ${name} is exported by two layers (${layerName} and another)`)
       out[name] = module
     }
   }
