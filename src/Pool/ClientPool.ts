@@ -705,6 +705,30 @@ class Pool implements ClientPool {
 }
 
 /**
+ * The first fault of `basePath` or a default header, found with the checks a request's own path
+ * and headers get (CR/LF/NUL, a name that is not a token, a character the field may not carry,
+ * a header the writer sets itself); `undefined` when both are fine. Its message names the option.
+ */
+const writerOptionsFault = (options: Options): RequestError | undefined => {
+  const basePath = options.basePath ?? ""
+  const headers = options.defaultHeaders ?? []
+  // room for any of them (a path character takes at most 9 bytes encoded), so a probe never overflows
+  let capacity = 64 + 9 * basePath.length
+  for (const [name, value] of headers) capacity += name.length + value.length + 4
+  const probe = RequestWriterModule.make({ host: "probe", capacity })
+  if (basePath.length > 0) {
+    const built = probe.get(basePath).finish()
+    if (built._tag !== "Request") return { ...built, message: `basePath: ${built.message}` }
+  }
+  for (const [name, value] of headers) {
+    const built = probe.get("/").header(name, value).finish()
+    // the name is quoted: it may itself hold the CR/LF at fault
+    if (built._tag !== "Request") return { ...built, message: `default header ${JSON.stringify(name)}: ${built.message}` }
+  }
+  return undefined
+}
+
+/**
  * Builds a pool in the current scope: parses the origin, checks `basePath` and `defaultHeaders`,
  * connects every slot (failing with the first connect error), and starts the idle health check.
  * A bad URL fails with `HttpError` reason `InvalidUrl`, a bad base path or default header with
@@ -728,6 +752,16 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
       new HttpConnection.HttpError({
         address: "(url)",
         reason: new HttpConnection.InvalidUrl({ error: parsed }),
+        requestSent: false
+      })
+    )
+  }
+  const fault = writerOptionsFault(options)
+  if (fault !== undefined) {
+    return yield* Effect.fail(
+      new HttpConnection.HttpError({
+        address: parsed.hostHeader,
+        reason: new HttpConnection.InvalidRequest({ error: fault }),
         requestSent: false
       })
     )

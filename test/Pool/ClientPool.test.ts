@@ -501,3 +501,53 @@ describe("ClientPool shutdown", () => {
       assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
     }))
 })
+
+describe("ClientPool.make validation", () => {
+  const invalid = (error: unknown) =>
+    new HttpConnection.HttpError({
+      address: "origin.test",
+      reason: new HttpConnection.InvalidRequest({ error: error as any }),
+      requestSent: false
+    })
+
+  it.effect("a CR or LF in a default header fails with InvalidRequest before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const exit = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X-Api-Key", "secret\r\nX-Evil: 1"]] }))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+      assert.deepStrictEqual(
+        error,
+        invalid({
+          _tag: "CrlfInjection",
+          field: "header value",
+          index: 6,
+          message: "default header \"X-Api-Key\": header value holds CR at index 6"
+        })
+      )
+      // the message names the option at fault, and never the header's (secret) value
+      assert.notInclude(error?.message ?? "", "secret")
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+
+  it.effect("a CR or LF in basePath fails with InvalidRequest before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const exit = yield* Effect.exit(makePool(origin, { basePath: "/api\n/v3" }))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+      assert.deepStrictEqual(error, invalid({ _tag: "CrlfInjection", field: "path", index: 4, message: error?.reason?.error?.message }))
+      assert.match(error?.message ?? "", /basePath: path holds LF at index 4/)
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+
+  it.effect("a default header the writer sets itself, or whose name is not a token, fails typed before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const reserved = yield* Effect.exit(makePool(origin, { defaultHeaders: [["Content-Length", "5"]] }))
+      const badName = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X Key", "v"]] }))
+      const tags = [reserved, badName].map((exit) =>
+        Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error?.reason?.error?._tag : "succeeded"
+      )
+      assert.deepStrictEqual(tags, ["ReservedHeader", "InvalidToken"])
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+})
