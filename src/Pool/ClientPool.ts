@@ -23,12 +23,19 @@
  * - `tryAcquire` does no I/O and never waits or fails: `Option.some(lease)` or `Option.none()`.
  *   `acquire` waits for a release or a heal, per `acquireSchedule` (default `Backoff.acquire`:
  *   1 ms doubling to 1 s, 20 retries), then fails with `AcquireTimeout`; a returned slot is
- *   handed straight to the longest waiter.
+ *   handed straight to the longest waiter (the waiters are a FIFO with O(1) withdrawal).
  * - A lease is scoped: closing its scope returns the slot (on success, failure, interruption
  *   or defect). Returning resets the reader; the writer and reader survive reconnects, so
  *   default headers, base path and buffer capacities stay as configured.
- * - Building connects every slot at once; a failed initial connect fails the build with its
- *   `HttpError`. Closing the pool's scope interrupts reconnect fibers and closes every socket.
+ * - Building checks `basePath` and `defaultHeaders` (a fault fails with `HttpError` reason
+ *   `InvalidRequest`, nothing dialed), then connects every slot at once; a failed initial
+ *   connect fails the build with its `HttpError`.
+ * - **Shutdown.** From the moment the pool's scope (or a parent of it) *begins* to close — before
+ *   its finalizers run, so also while the finalizers of request fibers forked into the same
+ *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with
+ *   `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
+ *   none), and returned slots are dropped. The scope then closes every socket (a request in
+ *   flight fails with its `HttpError`, reason `ClosedError`) and interrupts the reconnect fibers.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
  *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,
