@@ -23,12 +23,19 @@
  * - `tryAcquire` does no I/O and never waits or fails: `Option.some(lease)` or `Option.none()`.
  *   `acquire` waits for a release or a heal, per `acquireSchedule` (default `Backoff.acquire`:
  *   1 ms doubling to 1 s, 20 retries), then fails with `AcquireTimeout`; a returned slot is
- *   handed straight to the longest waiter.
+ *   handed straight to the longest waiter (the waiters are a FIFO with O(1) withdrawal).
  * - A lease is scoped: closing its scope returns the slot (on success, failure, interruption
  *   or defect). Returning resets the reader; the writer and reader survive reconnects, so
  *   default headers, base path and buffer capacities stay as configured.
- * - Building connects every slot at once; a failed initial connect fails the build with its
- *   `HttpError`. Closing the pool's scope interrupts reconnect fibers and closes every socket.
+ * - Building checks `basePath` and `defaultHeaders` (a fault fails with `HttpError` reason
+ *   `InvalidRequest`, nothing dialed), then connects every slot at once; a failed initial
+ *   connect fails the build with its `HttpError`.
+ * - **Shutdown.** From the moment the pool's scope (or a parent of it) *begins* to close — before
+ *   its finalizers run, so also while the finalizers of request fibers forked into the same
+ *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with
+ *   `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
+ *   none), and returned slots are dropped. The scope then closes every socket (a request in
+ *   flight fails with its `HttpError`, reason `ClosedError`) and interrupts the reconnect fibers.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
  *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,
@@ -132,13 +139,29 @@ export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
 }
 
 /**
- * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), or the
- * exchange's `HttpError` (a `RequestWriter` fault is its reason `InvalidRequest`, sent nothing).
+ * The pool's scope has closed (or begun closing): `acquire`, `withSlot` and `request` fail with
+ * it at once, and so does every fiber that was waiting for a slot when the close began.
  *
  * @since 0.1.0
  * @category errors
  */
-export type PoolRequestError = AcquireTimeout | HttpConnection.HttpError
+export class PoolClosed extends Data.TaggedError("PoolClosed")<{
+  readonly origin: string
+}> {
+  override get message(): string {
+    return `the pool of connections to ${this.origin} is closed`
+  }
+}
+
+/**
+ * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), a closed
+ * pool (`PoolClosed`), or the exchange's `HttpError` (a `RequestWriter` fault is its reason
+ * `InvalidRequest`, sent nothing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PoolRequestError = AcquireTimeout | PoolClosed | HttpConnection.HttpError
 
 // ---------------------------------------------------------------------------------------------
 // Slots and leases
@@ -267,13 +290,13 @@ export interface ClientPool {
   readonly origin: string
   /** A healthy slot now, or none: no I/O, no waiting, never fails. */
   readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope>
-  /** A healthy slot, waiting per the acquire schedule; `AcquireTimeout` after it. */
-  readonly acquire: Effect.Effect<Slot, AcquireTimeout, Scope.Scope>
+  /** A healthy slot, waiting per the acquire schedule; `AcquireTimeout` after it, `PoolClosed` once closed. */
+  readonly acquire: Effect.Effect<Slot, AcquireTimeout | PoolClosed, Scope.Scope>
   /**
    * Runs `f` with a healthy slot (acquired as by `acquire`) and returns the slot when `f` ends,
    * however it ends — without a `Scope`: the cheapest way to use a slot for one exchange.
    */
-  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout, R>
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout | PoolClosed, R>
   /**
    * Acquires a slot, builds the request with its writer, sends it, and returns an owned copy of
    * the response. A `RequestWriter` fault fails with `InvalidRequest` before anything is sent.
@@ -302,10 +325,50 @@ class Owned implements OwnedResponse {
   }
 }
 
-/** A fiber waiting in `acquire`; `slot` is set when one is handed over. */
-interface Waiter {
-  readonly deferred: Deferred.Deferred<SlotImpl>
-  slot: SlotImpl | undefined
+/** A fiber waiting in `acquire`, and its node in the {@link WaiterQueue}; `slot` is set when one is handed over. */
+class Waiter {
+  readonly deferred: Deferred.Deferred<SlotImpl, PoolClosed> = Deferred.makeUnsafe<SlotImpl, PoolClosed>()
+  slot: SlotImpl | undefined = undefined
+  prev: Waiter | undefined = undefined
+  next: Waiter | undefined = undefined
+  queued = false
+}
+
+/**
+ * The waiters, oldest first: an intrusive doubly linked list, so joining, serving the oldest and
+ * withdrawing an interrupted waiter from anywhere in the line are all O(1).
+ */
+class WaiterQueue {
+  private head: Waiter | undefined = undefined
+  private tail: Waiter | undefined = undefined
+  length = 0
+  push(waiter: Waiter): void {
+    waiter.prev = this.tail
+    waiter.next = undefined
+    if (this.tail === undefined) this.head = waiter
+    else this.tail.next = waiter
+    this.tail = waiter
+    waiter.queued = true
+    this.length++
+  }
+  /** Takes the oldest waiter out of the line. */
+  shift(): Waiter | undefined {
+    const waiter = this.head
+    if (waiter !== undefined) this.remove(waiter)
+    return waiter
+  }
+  /** Takes `waiter` out of the line; a no-op when it is not in it (served, or withdrawn already). */
+  remove(waiter: Waiter): void {
+    if (!waiter.queued) return
+    waiter.queued = false
+    if (waiter.prev === undefined) this.head = waiter.next
+    else waiter.prev.next = waiter.next
+    if (waiter.next === undefined) this.tail = waiter.prev
+    else waiter.next.prev = waiter.prev
+    waiter.prev = undefined
+    waiter.next = undefined
+    this.length--
+  }
 }
 
 class Pool implements ClientPool {
@@ -313,12 +376,15 @@ class Pool implements ClientPool {
   /** Idle slots; the top (end) is the most recently returned. */
   private readonly idle: Array<SlotImpl> = []
   /** Fibers waiting in `acquire`, oldest first. */
-  private readonly waiters: Array<Waiter> = []
+  private readonly waiters = new WaiterQueue()
   private inUse = 0
   private reconnecting = 0
   private totalReconnects = 0
+  /** Latched by {@link isClosed} once the pool's scope began closing. */
   private closed = false
   private readonly scope: Scope.Scope
+  private readonly closedError: PoolClosed
+  private readonly failClosed: Effect.Effect<never, PoolClosed>
   private readonly options: Options
   private readonly openConnection: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
   private readonly reconnectSchedule: Schedule.Schedule<Duration.Duration, unknown>
@@ -340,6 +406,8 @@ class Pool implements ClientPool {
   ) {
     this.origin = origin
     this.scope = scope
+    this.closedError = new PoolClosed({ origin })
+    this.failClosed = Effect.fail(this.closedError)
     this.run = run
     this.options = options
     this.openConnection = openConnection
@@ -367,36 +435,83 @@ class Pool implements ClientPool {
         ))
   )
 
-  /** Builds the slots; the build fails on the first failed connect. */
+  /**
+   * A reconnect attempt: `connectOnce`, unless the pool's close has begun — then nothing is
+   * dialed (a child of a closing scope is born closed, and a socket opened in it would belong to
+   * no one).
+   */
+  private readonly reconnectOnce: Effect.Effect<
+    { connection: HttpConnection.HttpConnection; scope: Scope.Closeable },
+    HttpConnection.HttpError | PoolClosed
+  > = Effect.suspend((): Effect.Effect<
+    { connection: HttpConnection.HttpConnection; scope: Scope.Closeable },
+    HttpConnection.HttpError | PoolClosed
+  > => this.isClosed() ? this.failClosed : this.connectOnce)
+
+  /**
+   * Builds the slots; the build fails on the first failed connect. Each slot's writer and reader
+   * are made before any dial, so a bad buffer option throws without opening a socket.
+   */
   readonly build = (count: number, host: string): Effect.Effect<void, HttpConnection.HttpError> =>
     Effect.forEach(
-      Array.from({ length: count }, (_, i) => i),
-      (id) =>
+      Array.from({ length: count }, (_, id) => ({
+        id,
+        writer: RequestWriterModule.make({
+          host,
+          basePath: this.options.basePath,
+          defaultHeaders: this.options.defaultHeaders,
+          capacity: this.options.writeBufferCapacity
+        }),
+        reader: ResponseReaderModule.make({
+          bufferCapacity: this.options.responseBufferCapacity,
+          maxBodySize: this.options.maxBodySize
+        })
+      })),
+      ({ id, reader, writer }) =>
         Effect.map(this.connectOnce, ({ connection, scope }) =>
-          new SlotImpl(
-            id,
-            RequestWriterModule.make({
-              host,
-              basePath: this.options.basePath,
-              defaultHeaders: this.options.defaultHeaders,
-              capacity: this.options.writeBufferCapacity
-            }),
-            ResponseReaderModule.make({
-              bufferCapacity: this.options.responseBufferCapacity,
-              maxBodySize: this.options.maxBodySize
-            }),
-            connection,
-            scope,
-            this.release
-          )),
+          new SlotImpl(id, writer, reader, connection, scope, this.release)),
       { concurrency: "unbounded" }
     ).pipe(Effect.map((slots) => {
       // the first slot ends on top of the stack
       for (let i = slots.length - 1; i >= 0; i--) this.idle.push(slots[i]!)
     }))
 
+  /**
+   * Whether the pool's close has begun, latching it (see {@link closeNow}) the first time it is
+   * seen. A scope's state turns `Closed` when its close *begins*, before its finalizers run —
+   * and the finalizers of fibers forked into it after the pool (requests in flight) run before
+   * the pool's own — so the state, of the pool's scope and of its parents, is what tells.
+   */
+  private isClosed(): boolean {
+    if (this.closed) return true
+    for (let scope: Scope.Scope | undefined = this.scope; scope !== undefined; scope = scope.parent) {
+      if (scope.state._tag === "Closed") {
+        this.closeNow()
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * Closes the pool's bookkeeping: no slot is handed out, returned, ejected or healed from now
+   * on, and every waiter fails with `PoolClosed` now. The sockets are closed by the scope
+   * (each slot's connection lives in a child scope of it), the reconnect fibers interrupted with
+   * the fiber set. Synchronous and idempotent.
+   */
+  private closeNow(): void {
+    if (this.closed) return
+    this.closed = true
+    this.idle.length = 0
+    const failure = Exit.fail(this.closedError)
+    for (let waiter = this.waiters.shift(); waiter !== undefined; waiter = this.waiters.shift()) {
+      Deferred.doneUnsafe(waiter.deferred, failure)
+    }
+  }
+
   /** Pops healthy slots off the stack; ejects every unhealthy one it meets. Synchronous. */
   private take(): SlotImpl | undefined {
+    if (this.isClosed()) return undefined
     for (;;) {
       const slot = this.idle.pop()
       if (slot === undefined) return undefined
@@ -408,27 +523,41 @@ class Pool implements ClientPool {
     }
   }
 
-  /** Closes the slot's connection and starts its reconnect fiber in the pool's scope. */
+  /**
+   * Closes the slot's connection and starts its reconnect fiber in the pool's scope. Once the
+   * pool is closing it does nothing: the slot's socket is closed with the pool's scope.
+   */
   private eject(slot: SlotImpl): void {
-    if (this.closed) return
+    if (this.isClosed()) return
     this.reconnecting++
+    let healed = false
     const heal = Effect.gen({ self: this }, function*() {
       yield* Scope.close(slot.scope, Exit.void)
-      const attempt = this.connectOnce.pipe(
+      const attempt = this.reconnectOnce.pipe(
         Effect.tap(() => Metric.update(this.reconnectAttempts, 1)),
-        Effect.tapError(() =>
-          Effect.andThen(Metric.update(this.reconnectAttempts, 1), Metric.update(this.reconnectFailures, 1))
+        Effect.tapError((error) =>
+          error._tag === "PoolClosed"
+            ? Effect.void
+            : Effect.andThen(Metric.update(this.reconnectAttempts, 1), Metric.update(this.reconnectFailures, 1))
         )
       )
-      const { connection, scope } = yield* Effect.retry(attempt, this.reconnectSchedule)
+      const { connection, scope } = yield* Effect.retry(attempt, {
+        schedule: this.reconnectSchedule,
+        while: (error) => error._tag !== "PoolClosed"
+      })
+      healed = true
+      this.reconnecting--
+      // the close began while the connect was under way: the new socket goes at once
+      if (this.isClosed()) return yield* Scope.close(scope, Exit.void)
       slot.connection = connection
       slot.scope = scope
-      this.reconnecting--
       this.totalReconnects++
       this.putBack(slot)
     }).pipe(
-      // a finite reconnect schedule that runs out leaves the slot out of service
-      Effect.catch(() => Effect.sync(() => void this.reconnecting--))
+      // a finite reconnect schedule that runs out leaves the slot out of service; so does the
+      // pool's close (failing the next attempt, or interrupting the fiber)
+      Effect.catch(() => Effect.void),
+      Effect.onExit(() => healed ? Effect.void : Effect.sync(() => void this.reconnecting--))
     )
     this.run(heal)
   }
@@ -436,6 +565,7 @@ class Pool implements ClientPool {
   /** Returns a healthy slot to the longest waiter, or to the top of the stack. */
   private putBack(slot: SlotImpl): void {
     if (!slot.connection.isReusable) return this.eject(slot)
+    // the waiter is out of the line from here: withdrawing it later is a no-op
     const waiter = this.waiters.shift()
     if (waiter !== undefined) {
       this.inUse++
@@ -446,11 +576,11 @@ class Pool implements ClientPool {
     this.idle.push(slot)
   }
 
-  /** Ends a lease: resets per-request state and returns the slot. */
+  /** Ends a lease: resets per-request state and returns the slot (dropped once the pool is closing). */
   private readonly release = (slot: SlotImpl): void => {
     this.inUse--
     slot.reader.reset()
-    if (this.closed) return
+    if (this.isClosed()) return
     this.putBack(slot)
   }
 
@@ -466,23 +596,27 @@ class Pool implements ClientPool {
     })
   )
 
-  readonly acquire: Effect.Effect<Slot, AcquireTimeout, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+  readonly acquire: Effect.Effect<Slot, AcquireTimeout | PoolClosed, Scope.Scope> = Effect.uninterruptibleMask((
+    restore
+  ) =>
     Effect.flatMap(Effect.scope, (scope) => {
       const slot = this.take()
       if (slot !== undefined) return this.lease(slot, scope)
+      // `take` latched the close if it has begun: a closed pool answers now, not after the schedule
+      if (this.closed) return this.failClosed
       return Effect.flatMap(restore(this.wait), (slot) => this.lease(slot, scope))
     })
   )
 
-  /** Waits for a handed-over slot per the acquire schedule. Interruption leaves no slot behind. */
-  private readonly wait: Effect.Effect<SlotImpl, AcquireTimeout> = Effect.gen({ self: this }, function*() {
+  /**
+   * Waits for a handed-over slot per the acquire schedule. Interruption leaves no slot behind;
+   * the pool's close fails the wait at once with `PoolClosed`.
+   */
+  private readonly wait: Effect.Effect<SlotImpl, AcquireTimeout | PoolClosed> = Effect.gen({ self: this }, function*() {
     const started = yield* Clock.currentTimeMillis
-    const waiter: Waiter = { deferred: Deferred.makeUnsafe<SlotImpl>(), slot: undefined }
+    const waiter = new Waiter()
     this.waiters.push(waiter)
-    const withdraw = Effect.sync(() => {
-      const i = this.waiters.indexOf(waiter)
-      if (i >= 0) this.waiters.splice(i, 1)
-    })
+    const withdraw = Effect.sync(() => this.waiters.remove(waiter))
     // interrupted after a slot was handed over: it goes back, it is not lost
     const giveBack = Effect.sync(() => waiter.slot !== undefined && this.release(waiter.slot))
     return yield* Effect.gen({ self: this }, function*() {
@@ -510,6 +644,8 @@ class Pool implements ClientPool {
           yield* withdraw
           return slot
         }
+        // `take` saw the close begin (closeNow failed the deferred, which the next race reports)
+        if (this.closed) return yield* this.failClosed
       }
       yield* withdraw
       if (waiter.slot !== undefined) return waiter.slot
@@ -518,11 +654,12 @@ class Pool implements ClientPool {
     }).pipe(Effect.onInterrupt(() => Effect.andThen(withdraw, giveBack)))
   })
 
-  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout, R> {
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout | PoolClosed, R> {
     return Effect.uninterruptibleMask((restore) => {
       const slot = this.take()
       const use = (slot: SlotImpl) => Effect.onExit(restore(f(slot)), slot.finalizer)
-      return slot !== undefined ? use(slot) : Effect.flatMap(restore(this.wait), use)
+      if (slot !== undefined) return use(slot)
+      return this.closed ? this.failClosed : Effect.flatMap(restore(this.wait), use)
     })
   }
 
@@ -561,6 +698,7 @@ class Pool implements ClientPool {
 
   /** Renews idle slots whose connection expired; runs every `healthCheckInterval`. */
   readonly healthCheck: Effect.Effect<void> = Effect.sync(() => {
+    if (this.isClosed()) return
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const slot = this.idle[i]!
       if (slot.connection.isReusable) continue
@@ -569,16 +707,41 @@ class Pool implements ClientPool {
     }
   })
 
-  readonly shutdown: Effect.Effect<void> = Effect.sync(() => {
-    this.closed = true
-    this.idle.length = 0
-  })
+  /** The pool's finalizer: {@link closeNow}, if a request or heal has not already seen the close. */
+  readonly shutdown: Effect.Effect<void> = Effect.sync(() => this.closeNow())
 }
 
 /**
- * Builds a pool in the current scope: parses the origin, connects every slot (failing with the
- * first connect error), and starts the idle health check. Closing the scope stops reconnects
- * and closes every socket. Throws `RangeError` for fewer than one connection (caller misuse).
+ * The first fault of `basePath` or a default header, found with the checks a request's own path
+ * and headers get (CR/LF/NUL, a name that is not a token, a character the field may not carry,
+ * a header the writer sets itself); `undefined` when both are fine. Its message names the option.
+ */
+const writerOptionsFault = (options: Options): RequestError | undefined => {
+  const basePath = options.basePath ?? ""
+  const headers = options.defaultHeaders ?? []
+  // room for any of them (a path character takes at most 9 bytes encoded), so a probe never overflows
+  let capacity = 64 + 9 * basePath.length
+  for (const [name, value] of headers) capacity += name.length + value.length + 4
+  const probe = RequestWriterModule.make({ host: "probe", capacity })
+  if (basePath.length > 0) {
+    const built = probe.get(basePath).finish()
+    if (built._tag !== "Request") return { ...built, message: `basePath: ${built.message}` }
+  }
+  for (const [name, value] of headers) {
+    const built = probe.get("/").header(name, value).finish()
+    // the name is quoted: it may itself hold the CR/LF at fault
+    if (built._tag !== "Request") return { ...built, message: `default header ${JSON.stringify(name)}: ${built.message}` }
+  }
+  return undefined
+}
+
+/**
+ * Builds a pool in the current scope: parses the origin, checks `basePath` and `defaultHeaders`,
+ * connects every slot (failing with the first connect error), and starts the idle health check.
+ * A bad URL fails with `HttpError` reason `InvalidUrl`, a bad base path or default header with
+ * reason `InvalidRequest` — both before anything is dialed. Closing the scope fails waiters with
+ * `PoolClosed`, stops reconnects and closes every socket. Throws `RangeError` for fewer than one
+ * connection (caller misuse).
  *
  * @since 0.1.0
  * @category constructors
@@ -596,6 +759,16 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
       new HttpConnection.HttpError({
         address: "(url)",
         reason: new HttpConnection.InvalidUrl({ error: parsed }),
+        requestSent: false
+      })
+    )
+  }
+  const fault = writerOptionsFault(options)
+  if (fault !== undefined) {
+    return yield* Effect.fail(
+      new HttpConnection.HttpError({
+        address: parsed.hostHeader,
+        reason: new HttpConnection.InvalidRequest({ error: fault }),
         requestSent: false
       })
     )
@@ -627,16 +800,18 @@ export const isIdempotent = (method: string): boolean => IDEMPOTENT.has(method)
 
 /**
  * Whether a failed pooled request may be sent again on another connection: never after an
- * `AcquireTimeout` (nothing is healthy; waiting longer is the acquire schedule's job), and
- * otherwise `HttpConnection.isRetryable`'s rule — always when no byte reached a socket; for an
- * idempotent method also when the connection died under it without an answer; never after a
- * read timeout or a bad response.
+ * `AcquireTimeout` (nothing is healthy; waiting longer is the acquire schedule's job) or a
+ * `PoolClosed` (no connection will ever be free), and otherwise `HttpConnection.isRetryable`'s
+ * rule — always when no byte reached a socket; for an idempotent method also when the
+ * connection died under it without an answer; never after a read timeout or a bad response.
  *
  * @since 0.1.0
  * @category retrying
  */
 export const isRetryable = (method: string, error: PoolRequestError): boolean =>
-  error._tag === "AcquireTimeout" ? false : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
+  error._tag === "AcquireTimeout" || error._tag === "PoolClosed"
+    ? false
+    : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
 
 /**
  * Retries `effect` (a pooled request for `method`) per `schedule` (default `Schedule.recurs(2)`:

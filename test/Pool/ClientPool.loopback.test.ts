@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import { readdirSync } from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -237,4 +239,69 @@ describe("ClientPool against a node:http server on 127.0.0.1", () => {
         yield* eventually(() => openFds() <= fdsBefore + 2, "file descriptors back to where they were")
       })
     ), 120_000)
+})
+
+describe("ClientPool shutdown against a node:http server on 127.0.0.1", () => {
+  /** Requests held by the server (it never answers them), sent on all four connections. */
+  const holdFour = <R>(
+    pool: ClientPool.ClientPool,
+    origin: Origin,
+    fork: (
+      effect: Effect.Effect<ClientPool.OwnedResponse, ClientPool.PoolRequestError>
+    ) => Effect.Effect<Fiber.Fiber<ClientPool.OwnedResponse, ClientPool.PoolRequestError>, never, R>
+  ) =>
+    Effect.gen(function*() {
+      const fibers = yield* Effect.forEach([1, 2, 3, 4], (i) => fork(get(pool, `/black-hole?id=${i}`)))
+      yield* eventually(() => (origin.seen.get("/black-hole?id=4") ?? 0) === 1 && origin.seen.size === 4, "four requests held")
+      return fibers
+    })
+
+  /**
+   * After a close: the server sees every socket go and accepts no new one, and the process's
+   * descriptors are back to where they were. The pre-fix pool redialed within milliseconds (its
+   * reconnect schedule here starts at 2 ms), so the 200 ms of quiet is a generous margin.
+   */
+  const nothingLeft = (origin: Origin, fdsBefore: number) =>
+    Effect.gen(function*() {
+      yield* eventually(() => origin.sockets.size === 0, "the server sees every socket closed")
+      yield* eventually(() => openFds() <= fdsBefore + 2, "file descriptors back to where they were")
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(origin.accepted, 4)
+      assert.strictEqual(origin.sockets.size, 0)
+      assert.isAtMost(openFds(), fdsBefore + 2)
+    })
+
+  it.live("closing the pool's own scope with four requests in flight fails them, dials nothing and leaks no descriptor", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const fdsBefore = openFds()
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.provide(
+          ClientPool.make({ url: origin.url, connections: 4, ...fast, readTimeout: "1 minute" }),
+          scope
+        )
+        const inFlight = yield* holdFour(pool, origin, (effect) => Effect.forkChild(effect))
+        yield* Scope.close(scope, Exit.void)
+        for (const fiber of inFlight) {
+          const exit = yield* Fiber.await(fiber)
+          const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+          assert.deepStrictEqual([error?._tag, error?.reason?._tag], ["HttpError", "ClosedError"])
+        }
+        yield* nothingLeft(origin, fdsBefore)
+        assert.deepStrictEqual(yield* Effect.exit(get(pool, "/after")), Exit.fail(new ClientPool.PoolClosed({ origin: pool.origin })))
+      })
+    ))
+
+  it.live("closing the scope that owns both the pool and its in-flight requests dials nothing and leaks no descriptor", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const fdsBefore = openFds()
+        const inFlight = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* ClientPool.make({ url: origin.url, connections: 4, ...fast, readTimeout: "1 minute" })
+          return yield* holdFour(pool, origin, (effect) => Effect.forkScoped(effect))
+        }))
+        for (const fiber of inFlight) assert.isTrue(Exit.isFailure(yield* Fiber.await(fiber)))
+        yield* nothingLeft(origin, fdsBefore)
+      })
+    ))
 })

@@ -397,3 +397,157 @@ describe("ClientPool.isRetryable", () => {
     )
   })
 })
+
+describe("ClientPool shutdown", () => {
+  /** The failure of an exit's first reason, for comparing whole errors. */
+  const failureOf = (exit: Exit.Exit<unknown, unknown> | undefined) =>
+    exit !== undefined && Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+
+  it.effect("closing the pool's own scope with requests in flight fails them and dials nothing afterwards", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.blackHole = true
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(makePool(origin, { connections: 4 }), scope)
+      const inFlight = yield* Effect.forEach([1, 2, 3, 4], (i) => Effect.forkChild(get(pool, `/slow${i}`)))
+      yield* settle
+      assert.strictEqual(origin.seen.length, 4)
+      yield* Scope.close(scope, Exit.void)
+      yield* settle
+      for (const fiber of inFlight) {
+        const error = failureOf(fiber.pollUnsafe())
+        assert.deepStrictEqual([error?._tag, error?.reason?._tag], ["HttpError", "ClosedError"])
+      }
+      // a minute of reconnect schedule: not one connection is opened after the close
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual(origin.pairs.length, 4)
+      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), Array(4).fill("destroyed"))
+      assert.deepStrictEqual(yield* pool.stats, { available: 0, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
+    }))
+
+  it.effect("closing the scope that also owns the in-flight requests dials nothing afterwards", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.blackHole = true
+      const inFlight = yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* makePool(origin, { connections: 4 })
+        const fibers = yield* Effect.forEach([1, 2, 3, 4], (i) => Effect.forkScoped(get(pool, `/slow${i}`)))
+        yield* settle
+        assert.strictEqual(origin.seen.length, 4)
+        return fibers
+      }))
+      yield* settle
+      for (const fiber of inFlight) assert.isTrue(Exit.isFailure(fiber.pollUnsafe()!))
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual(origin.pairs.length, 4)
+      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), Array(4).fill("destroyed"))
+    }))
+
+  it.effect("a waiting request fails at once with PoolClosed when the pool closes, as does one on a closed pool", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.blackHole = true
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(makePool(origin, { connections: 1 }), scope)
+      const first = yield* Effect.forkChild(get(pool, "/slow"))
+      const waiting = yield* Effect.forkChild(get(pool, "/queued"))
+      yield* settle
+      assert.strictEqual((yield* pool.stats).waiting, 1)
+      yield* Scope.close(scope, Exit.void)
+      // the clock never moves: both end now, well before the acquire schedule (~11 s) would
+      yield* settle
+      assert.strictEqual(failureOf(first.pollUnsafe())?.reason?._tag, "ClosedError")
+      const closed = new ClientPool.PoolClosed({ origin: "origin.test" })
+      assert.deepStrictEqual(waiting.pollUnsafe(), Exit.fail(closed))
+      assert.strictEqual(closed.message, "the pool of connections to origin.test is closed")
+      assert.strictEqual((yield* pool.stats).waiting, 0)
+      // every door of a closed pool answers at once
+      const later = yield* Effect.forkChild(get(pool, "/later"))
+      const acquire = yield* Effect.forkChild(Effect.scoped(pool.acquire))
+      const withSlot = yield* Effect.forkChild(pool.withSlot(() => Effect.void))
+      yield* settle
+      assert.deepStrictEqual(later.pollUnsafe(), Exit.fail(closed))
+      assert.deepStrictEqual(acquire.pollUnsafe(), Exit.fail(closed))
+      assert.deepStrictEqual(withSlot.pollUnsafe(), Exit.fail(closed))
+      assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+      assert.deepStrictEqual(origin.seen, ["1:GET /slow"])
+      assert.isFalse(ClientPool.isRetryable("GET", closed))
+    }))
+
+  it.effect("waiters are served oldest first, and an interrupted one in the middle is skipped", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const holder = yield* Scope.make()
+      yield* Scope.provide(pool.acquire, holder)
+      const order: Array<string> = []
+      const waiter = (name: string) =>
+        Effect.forkChild(Effect.scoped(Effect.andThen(pool.acquire, Effect.sync(() => order.push(name)))))
+      const a = yield* waiter("a")
+      yield* settle
+      const b = yield* waiter("b")
+      yield* settle
+      const c = yield* waiter("c")
+      yield* settle
+      assert.strictEqual((yield* pool.stats).waiting, 3)
+      yield* Fiber.interrupt(b)
+      assert.strictEqual((yield* pool.stats).waiting, 2)
+      yield* Scope.close(holder, Exit.void)
+      yield* Fiber.join(a)
+      yield* Fiber.join(c)
+      assert.deepStrictEqual(order, ["a", "c"])
+      assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
+    }))
+})
+
+describe("ClientPool.make validation", () => {
+  const invalid = (error: unknown) =>
+    new HttpConnection.HttpError({
+      address: "origin.test",
+      reason: new HttpConnection.InvalidRequest({ error: error as any }),
+      requestSent: false
+    })
+
+  it.effect("a CR or LF in a default header fails with InvalidRequest before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const exit = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X-Api-Key", "secret\r\nX-Evil: 1"]] }))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+      assert.deepStrictEqual(
+        error,
+        invalid({
+          _tag: "CrlfInjection",
+          field: "header value",
+          index: 6,
+          message: "default header \"X-Api-Key\": header value holds CR at index 6"
+        })
+      )
+      // the message names the option at fault, and never the header's (secret) value
+      assert.notInclude(error?.message ?? "", "secret")
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+
+  it.effect("a CR or LF in basePath fails with InvalidRequest before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const exit = yield* Effect.exit(makePool(origin, { basePath: "/api\n/v3" }))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+      assert.deepStrictEqual(error, invalid({ _tag: "CrlfInjection", field: "path", index: 4, message: error?.reason?.error?.message }))
+      assert.match(error?.message ?? "", /basePath: path holds LF at index 4/)
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+
+  it.effect("a default header the writer sets itself, or whose name is not a token, fails typed before dialing", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const reserved = yield* Effect.exit(makePool(origin, { defaultHeaders: [["Content-Length", "5"]] }))
+      const badName = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X Key", "v"]] }))
+      const tags = [reserved, badName].map((exit) =>
+        Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error?.reason?.error?._tag : "succeeded"
+      )
+      assert.deepStrictEqual(tags, ["ReservedHeader", "InvalidToken"])
+      assert.strictEqual(origin.pairs.length, 0)
+    }))
+})
