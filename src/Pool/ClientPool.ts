@@ -35,7 +35,7 @@
  *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with
  *   `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
  *   none), and returned slots are dropped. The scope then closes every socket (a request in
- *   flight fails with its `HttpError`, reason `ClosedError`) and interrupts the reconnect fibers.
+ *   flight fails with its `HttpError`, reason `TransportClosed`) and interrupts the reconnect fibers.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
  *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,

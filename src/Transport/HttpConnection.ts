@@ -79,7 +79,7 @@ import type { Response, ResponseReader, ResponseViolation } from "../Codec/Respo
 import * as Url from "../Codec/Url.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
-import type { ClosedError, ConnectError, ReadError, TlsError, Transport, WriteError } from "./Transport.ts"
+import type { ConnectError, ReadError, TlsError, Transport, TransportClosed, TransportError, WriteError } from "./Transport.ts"
 
 /**
  * Brand carried by every connection.
@@ -227,7 +227,7 @@ export class Interrupted extends Data.TaggedError("Interrupted")<{}> {
 export type PoisonCause =
   | ReadError
   | WriteError
-  | ClosedError
+  | TransportClosed
   | ReadTimeout
   | ProtocolError
   | BodyTooLarge
@@ -531,7 +531,7 @@ class Connection implements HttpConnection {
   private pending: Uint8Array
   /** One exchange — write `pending`, read the response, settle — built once, reused per send. */
   private readonly exchange: Effect.Effect<Response, HttpError>
-  private readonly readMore: Effect.Effect<number, ReadError | ClosedError>
+  private readonly readMore: Effect.Effect<number, TransportError>
   private readonly timeoutError: ReadTimeout
   /** Clock time (ms) of the last progress of the current send (its start, its write, each read). */
   private lastProgressAt: number
@@ -654,27 +654,32 @@ class Connection implements HttpConnection {
   }
 
   /** Drains the reader synchronously; suspends only to read more bytes. */
-  private readonly readResponse = (): Effect.Effect<Response, PoisonCause> => {
+  private readonly readResponse = (): Effect.Effect<Response, PoisonCause | TransportError> => {
     const result = this.reader!.next()
     if (result._tag === "Response") return Effect.succeed(result)
     if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
     return Effect.flatMap(this.readMore, this.afterRead)
   }
 
-  private readonly afterWrite = (): Effect.Effect<Response, PoisonCause> => {
+  private readonly afterWrite = (): Effect.Effect<Response, PoisonCause | TransportError> => {
     this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
     return this.readResponse()
   }
 
-  private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause> => {
+  private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause | TransportError> => {
     this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
     if (n === 0) this.reader!.endOfInput()
     return this.readResponse()
   }
 
-  private readonly poison = (failure: PoisonCause): Effect.Effect<never, HttpError> => {
-    // the reaper destroyed the transport for inactivity: the read's ClosedError means a timeout
-    const cause = this.timedOut ? this.timeoutError : failure
+  private readonly poison = (failure: PoisonCause | TransportError): Effect.Effect<never, HttpError> => {
+    // the reaper destroyed the transport for inactivity: the read's TransportClosed means a timeout;
+    // a connected transport's read and write fail only with ReadError, WriteError or TransportClosed
+    const cause = this.timedOut
+      ? this.timeoutError
+      : failure._tag === "TransportError"
+      ? failure.reason as ReadError | WriteError | TransportClosed
+      : failure
     this.busy = false
     this.unusable = new ConnectionPoisoned({ cause })
     const sent = this.transport.bytesWritten > this.sentBefore
@@ -823,7 +828,7 @@ export const connect: {
       : Tcp.connect({ ...options, host: parsed.host, port: parsed.port })
     const transport = yield* Effect.mapError(
       dial,
-      (reason) => new HttpError({ address: reason.address, reason, requestSent: false })
+      (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
     )
     return yield* make(transport, options)
   }

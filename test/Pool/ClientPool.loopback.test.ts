@@ -285,7 +285,7 @@ describe("ClientPool shutdown against a node:http server on 127.0.0.1", () => {
         for (const fiber of inFlight) {
           const exit = yield* Fiber.await(fiber)
           const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
-          assert.deepStrictEqual([error?._tag, error?.reason?._tag], ["HttpError", "ClosedError"])
+          assert.deepStrictEqual([error?._tag, error?.reason?._tag], ["HttpError", "TransportClosed"])
         }
         yield* nothingLeft(origin, fdsBefore)
         assert.deepStrictEqual(yield* Effect.exit(get(pool, "/after")), Exit.fail(new ClientPool.PoolClosed({ origin: pool.origin })))

@@ -36,9 +36,7 @@ const makeExchange = Effect.gen(function*() {
       refusals--
       const address = "exchange.test:443"
       return yield* Effect.fail(
-        new WebSocket.WebSocketError({
-          reason: new WebSocket.TransportError({ address, error: new ConnectError({ address, kind: "Refused" }) })
-        })
+        new WebSocket.WebSocketError({ address, reason: new ConnectError({ kind: "Refused" }) })
       )
     }
     const pair = yield* Memory.pair()

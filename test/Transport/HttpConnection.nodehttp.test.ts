@@ -197,7 +197,7 @@ describe("HttpConnection against node:http", () => {
       const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
       assert.deepStrictEqual([error.reason._tag, error.requestSent], ["ReadError", true])
       assert.strictEqual(error.reason._tag === "ReadError" && error.reason.kind, "Reset")
-      assert.include(error.message, `HTTP exchange with 127.0.0.1:${server.port} failed: read from 127.0.0.1:${server.port} failed: Reset`)
+      assert.include(error.message, `HTTP exchange with 127.0.0.1:${server.port} failed: read failed: Reset`)
       const later = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
       assert.deepStrictEqual([later.reason._tag, later.requestSent], ["ConnectionPoisoned", false])
       yield* drained(server)

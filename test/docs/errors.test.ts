@@ -103,7 +103,7 @@ describe("the error vocabulary", () => {
   }
 
   it("rejects a made-up reason (the check can fail)", () => {
-    const unknown = namesOn("a send fails with `PoisonedError { cause }` or `WriteTimedOut`.")
+    const unknown = namesOn("a send fails with `ConnectionPoisoned { cause }` or `WriteTimedOut`.")
       .filter((name) => !packageNames.has(name) && !FOREIGN.has(name))
     assert.deepStrictEqual(unknown, ["WriteTimedOut"])
   })
@@ -125,7 +125,7 @@ describe("docs/websocket.md", () => {
       yield* Effect.yieldNow
       yield* Fiber.interrupt(sending)
       const error = yield* Effect.flip(client.sendText("after"))
-      const cause = error.reason._tag === "PoisonedError" ? error.reason.cause._tag : `not poisoned: ${error.reason._tag}`
+      const cause = error.reason._tag === "ConnectionPoisoned" ? error.reason.cause._tag : `not poisoned: ${error.reason._tag}`
       assert.deepStrictEqual(stated, cause)
     }).pipe(Effect.scoped))
 })
