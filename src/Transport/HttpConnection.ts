@@ -33,7 +33,9 @@
  *   outstanding, e.g. a `408` before closing) turns the send into `ConnectionStale`, so a request
  *   is never half-sent into a socket the server already closed. The race where the FIN is still
  *   in flight while we write remains (as in every HTTP/1.1 client); it surfaces as a
- *   `requestSent: true` failure — retry only idempotent requests then.
+ *   `requestSent: true` failure with no response byte — retry only idempotent requests then
+ *   (`ClientPool.request` does it once by itself when the connection was reused, i.e. had
+ *   `requestCount > 0` before the send; a bare connection leaves it to the caller).
  * - Idle keep-alive, as undici does it: after each response the connection may idle for
  *   `idleTimeout` (default **4 s**, undici's `keepAliveTimeout`), or, when the server sends
  *   `Keep-Alive: timeout=N`, for `N s − keepAliveMargin` (default margin **1 s**) capped at
@@ -454,8 +456,8 @@ export class HttpError extends Data.TaggedError("HttpError")<{
  * Whether `request` may be sent again on a *new* connection after `error`: always when no byte
  * of it reached the socket (unless the request itself or the URL is at fault), and for an
  * idempotent method (`Request.isIdempotent`) when the connection died under it without an
- * answer — a reset, a failed write, or a close before any response byte. Never after a read
- * timeout or a bad response: the server may be slow or broken, not gone.
+ * answer — a reset, a failed write, or a close before any response byte. Never after a
+ * timeout (read, headers, body) or a bad response: the server may be slow or broken, not gone.
  *
  * @since 0.1.0
  * @category predicates
