@@ -974,6 +974,14 @@ export class MessageReader {
     this.failure = undefined
   }
 
+  /**
+   * Whether the current message's head has been parsed and its body is being read (a message
+   * without a body completes straight from the head and never shows this).
+   */
+  get readingBody(): boolean {
+    return this.phase !== Phase.head
+  }
+
   /** A word view of the current slab, made again only after the slab was replaced. */
   private slabWords(): Int32Array | undefined {
     const buf = this.rb.buf
