@@ -32,8 +32,8 @@
  *
  * @since 0.1.0
  */
-import { NeedMore } from "./NeedMore.ts"
-import { TOKEN } from "./internal/http.ts"
+import { FieldList, parseFields } from "./internal/fields.ts"
+import { BACKSLASH, CR, DQUOTE, EQUALS, HT, LF, SEMI, SP, TOKEN } from "./internal/http.ts"
 import {
   bareCr,
   type BareCarriageReturn,
@@ -41,10 +41,9 @@ import {
   type BareLineFeed,
   bodyTooLarge,
   type BodyTooLarge,
-  type FieldViolation,
-  FieldList,
-  parseFields
-} from "./internal/head.ts"
+  type FieldViolation
+} from "./internal/violations.ts"
+import { NeedMore } from "./NeedMore.ts"
 
 /** Options for {@link make}. */
 export interface Options {
@@ -166,15 +165,6 @@ const State = {
   done: 19,
   failed: 20
 } as const
-
-const CR = 0x0d
-const LF = 0x0a
-const SP = 0x20
-const HT = 0x09
-const SEMI = 0x3b
-const EQUALS = 0x3d
-const DQUOTE = 0x22
-const BACKSLASH = 0x5c
 
 /**
  * `QDTEXT[b] === 1` for the bytes a quoted string holds without escaping (RFC 9110 §5.6.4:
