@@ -9,9 +9,14 @@
  * @internal
  */
 import type { FieldList } from "./fields.ts"
-import { COMMA, equalsIgnoreCase, HT, nameEquals, SP } from "./http.ts"
+import * as Http from "./http.ts"
 import { type Buffer, decodeLatin1, decodeUtf8 } from "./node.ts"
 import type { StartLine } from "./startLine.ts"
+
+// Module-local bindings of the shared byte values: V8 folds a module's own `const` into the
+// hot loops but loads an imported binding from its cell on every use (measured on Node 24:
+// ~10% of a response parse when the field and start-line parsers imported them).
+const { COMMA, HT, SP, equalsIgnoreCase, nameEquals } = Http
 
 /** A shared empty offsets array for messages without trailers (never mutated). */
 export const NO_FIELDS: Array<number> = []
