@@ -45,6 +45,7 @@
  * @since 0.1.0
  */
 import { isValidOnWire } from "./CloseCode.ts"
+import { type BufferTooSmall, bufferTooSmall } from "./internal/bufferTooSmall.ts"
 import { unmaskInPlace, wordsOf } from "./internal/frameWords.ts"
 import { applyMask, copyMasked } from "./internal/mask.ts"
 import { asBuffer, type Buffer, utf8Length, writeUtf8Buffer } from "./internal/node.ts"
@@ -132,12 +133,7 @@ export interface InvalidCloseCode {
  *
  * @since 0.1.0
  */
-export interface BufferTooSmall {
-  readonly _tag: "BufferTooSmall"
-  readonly needed: number
-  readonly available: number
-  readonly message: string
-}
+export type { BufferTooSmall }
 
 /**
  * Everything an encode can return instead of a byte count.
@@ -146,12 +142,7 @@ export interface BufferTooSmall {
  */
 export type EncodeError = ControlPayloadTooLarge | InvalidCloseCode | BufferTooSmall
 
-const tooSmall = (needed: number, available: number): BufferTooSmall => ({
-  _tag: "BufferTooSmall",
-  needed,
-  available,
-  message: `the frame needs ${needed} bytes but only ${available} are available`
-})
+const tooSmall = (needed: number, available: number): BufferTooSmall => bufferTooSmall("frame", needed, available)
 
 const controlTooLarge = (size: number, what: string): ControlPayloadTooLarge => ({
   _tag: "ControlPayloadTooLarge",

@@ -388,6 +388,27 @@ describe("HttpConnection over a memory pair", () => {
       assert.strictEqual(connection.status, "Poisoned")
     }))
 
+  it.effect("a chunk extension that breaks RFC 9112 §7.1.1 is a ProtocolError and poisons (issue 16)", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const [error] = yield* Effect.all([
+        Effect.flip(connection.send(writer.get("/").finish(), reader)),
+        answer(server, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;\r\naa\r\n0\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(
+        error.reason,
+        new HttpConnection.ProtocolError({
+          violation: {
+            _tag: "InvalidChunkExtension",
+            message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got CR",
+            offset: 2
+          }
+        })
+      )
+      assert.isTrue(error.requestSent)
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
+    }))
+
   it.effect("a body above the reader's maxBodySize is BodyTooLarge and poisons", () =>
     Effect.gen(function*() {
       const { server, connection, writer } = yield* setup()
