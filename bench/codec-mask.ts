@@ -20,8 +20,8 @@
  *
  * The loops that lost are kept verbatim below as candidates, so the measurement can be
  * repeated; the codec keeps only the winner, `maskInPlace` in `src/Codec/internal/frameWords.ts`
- * (the old word loop with its byte head and tail replaced by the unrolled byte loop of
- * `applyMask`, and any alignment). The copying candidate of ours is what `FrameWriter` does with
+ * (the old word loop with its byte tail replaced by the unrolled byte loop of `applyMask`,
+ * which also takes short payloads and targets that are not 4-byte aligned). The copying candidate of ours is what `FrameWriter` does with
  * the caller's bytes: copy, then mask the copy in place.
  */
 import { createRequire } from "node:module"
