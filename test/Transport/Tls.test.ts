@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import { createServer } from "node:net"
 import type * as net from "node:net"
 import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
@@ -165,6 +167,36 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
         "ConnectError",
         "Refused"
       ])
+    }))
+
+  it.effect("a server that accepts TCP but never speaks TLS fails with HandshakeTimeout after the default 10 s", () =>
+    Effect.gen(function*() {
+      // a plain TCP listener that takes the ClientHello and never answers
+      const { port, hello } = yield* Effect.acquireRelease(
+        Effect.callback<{ port: number; server: net.Server; hello: Promise<void> }>((resume) => {
+          let heard: () => void = () => {}
+          const hello = new Promise<void>((resolve) => (heard = resolve))
+          const server = createServer((socket) => {
+            socket.on("error", () => {})
+            socket.once("data", () => heard())
+          })
+          server.listen(0, "127.0.0.1", () =>
+            resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, hello })))
+        }),
+        ({ server }) => Effect.sync(() => server.close())
+      )
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.scoped(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))))
+      // the ClientHello goes out once TCP connected: the timeout now is the handshake's
+      yield* Effect.promise(() => hello)
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], ["TlsError", "HandshakeTimeout"])
+      assert.strictEqual(
+        error.message,
+        `transport 127.0.0.1:${port}: TLS failed: HandshakeTimeout (not connected within 10s)`
+      )
     }))
 
   it.live("closing the scope closes the TLS socket", () =>
