@@ -75,6 +75,7 @@ import * as ResponseReaderModule from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
 import * as Backoff from "../Transport/Backoff.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
+import { InvalidUrl } from "../Transport/Transport.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -803,7 +804,7 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
     return yield* Effect.fail(
       new HttpConnection.HttpError({
         address: "(url)",
-        reason: new HttpConnection.InvalidUrl({ error: parsed }),
+        reason: new InvalidUrl({ error: parsed }),
         requestSent: false
       })
     )

@@ -211,7 +211,7 @@ describe("HttpConnection against node:http", () => {
       })
       const connection = yield* HttpConnection.connect(server.url)
       const error = yield* Effect.flip(connection.send(writerFor(server).get("/").finish(), ResponseReader.make()))
-      assert.strictEqual(error.reason._tag, "IncompleteResponse")
+      assert.deepStrictEqual([error.reason._tag, error.requestSent], ["IncompleteResponse", true])
       assert.isAbove(error.reason._tag === "IncompleteResponse" ? error.reason.received : 0, 7)
     }))
 
