@@ -1163,21 +1163,18 @@ const clientHandshake = (
   Effect.gen(function*() {
     const address = transport.remoteAddress
     const key = Handshake.generateKey()
-    let request: Uint8Array | HttpWrite.HttpWriteError
-    try {
-      request = HttpWrite.encodeRequest(
-        Handshake.upgradeRequestHead({
-          host: url.hostHeader,
-          pathAndQuery: url.pathAndQuery,
-          key,
-          protocols: options.protocols,
-          origin: options.origin,
-          headers: headerList(options.headers)
-        })
-      )
-    } catch (cause) {
-      return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: (cause as Error).message })))
+    const head = Handshake.upgradeRequestHead({
+      host: url.hostHeader,
+      pathAndQuery: url.pathAndQuery,
+      key,
+      protocols: options.protocols,
+      origin: options.origin,
+      headers: headerList(options.headers)
+    })
+    if (head._tag === "InvalidHandshakeInput") {
+      return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: head.message })))
     }
+    const request = HttpWrite.encodeRequest(head)
     if (!(request instanceof Uint8Array)) {
       return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: request.message })))
     }
@@ -1361,14 +1358,11 @@ const serverHandshake = (
           message: `refused by the server's verify with ${refusal.status}: ${refusal.reason}`
         }))
       }
-      let response: Uint8Array | HttpWrite.HttpWriteError
-      try {
-        response = HttpWrite.encodeResponse(
-          Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
-        )
-      } catch (cause) {
-        return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: (cause as Error).message })))
+      const accepted = Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
+      if (accepted._tag === "InvalidHandshakeInput") {
+        return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: accepted.message })))
       }
+      const response = HttpWrite.encodeResponse(accepted)
       if (!(response instanceof Uint8Array)) {
         return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: response.message })))
       }
