@@ -395,6 +395,11 @@ export interface ConnectOptions extends StreamOptions {
   readonly maxReadSize?: number | undefined
   /** Disables Nagle's algorithm. Default `true`. */
   readonly noDelay?: boolean | undefined
+  /**
+   * TCP keep-alive (`SO_KEEPALIVE`) with this initial delay, or `false`: `Tcp.connect`'s option,
+   * for `ws:` and `wss:` alike (`connectOver` leaves the transport as it is). Default `false` (off).
+   */
+  readonly keepAlive?: Duration.Input | false | undefined
   /** Where masking keys come from. Default one `MaskSource.crypto()` pool shared by all connections. */
   readonly maskSource?: MaskSource.MaskSource | undefined
 }
@@ -1234,6 +1239,7 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
       host: parsed.host,
       port: parsed.port,
       noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
       readHighWaterMark: options.maxReadSize,
       // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
       connectTimeout: "Infinity" as const
