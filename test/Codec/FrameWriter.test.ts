@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as WriteBuf from "../../src/Codec/WriteBuf.ts"
+import { toHex as hex } from "../support/bytes.ts"
 
 const { Kind } = FrameWriter
 
@@ -11,8 +12,6 @@ const KEY = [0x37, 0xfa, 0x21, 0x3d] // the key of RFC 6455 §5.7's masked examp
 const client = (options: { readonly fragmentSize?: number } = {}) =>
   FrameWriter.make({ role: "client", maskSource: MaskSource.fixed(KEY), ...options })
 const server = (options: { readonly fragmentSize?: number } = {}) => FrameWriter.make({ role: "server", ...options })
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
 
 /** Encodes into a fresh WriteBuf and returns the frame bytes (or the error). */
 const viaBuf = (
