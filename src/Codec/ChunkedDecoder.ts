@@ -16,11 +16,15 @@
  *
  * `compact(buf, base, end)` squeezes the dead gap out so a body sent in tiny chunks needs no
  * more buffer than the decoded bytes plus one partial line; it returns how many bytes the
- * caller's `end` shrank by.
+ * caller's `end` shrank by. A violation's `offset` counts from the first raw chunked byte,
+ * whatever `compact` removed, so it does not depend on how the input was split into reads.
  *
- * Rules: chunk sizes are hex digits (no sign, no `0x`), at most 2^53 − 1; chunk extensions
- * (`;name[=value]`, optionally preceded by SP/HTAB) are accepted and ignored but may hold only
- * HTAB, SP, VCHAR and obs-text; every line ends with CR LF (a bare LF or CR is an error, as in
+ * Rules: chunk sizes are hex digits (no sign, no `0x`), at most 2^53 − 1; chunk extensions are
+ * checked against RFC 9112 §7.1.1 — `*( BWS ";" BWS name [ BWS "=" BWS value ] )` with `name` a
+ * token and `value` a token or a quoted string (RFC 9110 §5.6.4: HTAB, SP, VCHAR, obs-text,
+ * backslash escapes; never CR or LF) — and then ignored: a `;` without a name, an empty name, a
+ * quoted value that does not close before the line ends, or whitespace before the CR LF is
+ * `InvalidChunkExtension`; every line ends with CR LF (a bare LF or CR is an error, as in
  * the head); chunk data must be followed by CR LF; the trailer section is validated with the
  * head's field rules and exposed as offsets in `trailers`. Limits (defaults): `maxBodySize`
  * 16 MiB of decoded data, `maxLineBytes` 4 KiB per chunk-size line, `maxTrailerBytes` 16 KiB,
@@ -28,7 +32,8 @@
  *
  * @since 0.1.0
  */
-import { NeedMore } from "./NeedMore.ts"
+import { FieldList, parseFields } from "./internal/fields.ts"
+import * as Http from "./internal/http.ts"
 import {
   bareCr,
   type BareCarriageReturn,
@@ -36,10 +41,14 @@ import {
   type BareLineFeed,
   bodyTooLarge,
   type BodyTooLarge,
-  type FieldViolation,
-  FieldList,
-  parseFields
-} from "./internal/head.ts"
+  type FieldViolation
+} from "./internal/violations.ts"
+import { NeedMore } from "./NeedMore.ts"
+
+// Module-local bindings of the shared byte values: V8 folds a module's own `const` into the
+// hot loops but loads an imported binding from its cell on every use (measured on Node 24:
+// ~10% of a response parse when the field and start-line parsers imported them).
+const { BACKSLASH, CR, DQUOTE, EQUALS, HT, LF, SEMI, SP, TOKEN } = Http
 
 /** Options for {@link make}. */
 export interface Options {
@@ -84,7 +93,11 @@ export interface ChunkSizeOverflow {
   readonly offset: number
 }
 
-/** A chunk extension holding a control byte, or whitespace after the size not followed by `;`. */
+/**
+ * A chunk-size line whose extension part breaks RFC 9112 §7.1.1: a `;` without a name, a name or
+ * token value with a non-token byte, `=` without a value, an unterminated quoted string, a
+ * control byte, or whitespace not followed by `;` (or `=` after a name). `offset` is the byte's.
+ */
 export interface InvalidChunkExtension {
   readonly _tag: "InvalidChunkExtension"
   readonly message: string
@@ -131,25 +144,46 @@ export type ChunkedResult = NeedMore | ChunkedDone | ChunkedViolation
 const State = {
   sizeStart: 0,
   size: 1,
+  /** BWS after the size or after an extension value: only more BWS or ";" may follow. */
   extWs: 2,
-  ext: 3,
-  sizeLf: 4,
-  data: 5,
-  dataCr: 6,
-  dataLf: 7,
-  trailerLine: 8,
-  trailerText: 9,
-  trailerLf: 10,
-  endLf: 11,
-  done: 12,
-  failed: 13
+  /** Right after ";" (BWS allowed): a name must start. */
+  extNameStart: 3,
+  extName: 4,
+  /** BWS after a name: ";" or "=" must follow. */
+  extNameWs: 5,
+  /** Right after "=" (BWS allowed): a token or a quoted string must start. */
+  extValueStart: 6,
+  extToken: 7,
+  extQuoted: 8,
+  /** After a backslash inside a quoted string. */
+  extQuotedPair: 9,
+  /** After a quoted string's closing DQUOTE. */
+  extValueEnd: 10,
+  sizeLf: 11,
+  data: 12,
+  dataCr: 13,
+  dataLf: 14,
+  trailerLine: 15,
+  trailerText: 16,
+  trailerLf: 17,
+  endLf: 18,
+  done: 19,
+  failed: 20
 } as const
 
-const CR = 0x0d
-const LF = 0x0a
-const SP = 0x20
-const HT = 0x09
-const SEMI = 0x3b
+/**
+ * `QDTEXT[b] === 1` for the bytes a quoted string holds without escaping (RFC 9110 §5.6.4:
+ * HTAB, SP, VCHAR except DQUOTE and backslash, obs-text).
+ */
+const QDTEXT: Uint8Array = (() => {
+  const table = new Uint8Array(256)
+  table[HT] = 1
+  for (let c = 0x20; c < 0x7f; c++) table[c] = 1
+  for (let c = 0x80; c <= 0xff; c++) table[c] = 1
+  table[DQUOTE] = 0
+  table[BACKSLASH] = 0
+  return table
+})()
 
 /** `HEX[b]` is the digit value of a hex byte, -1 otherwise. */
 const HEX: Int8Array = (() => {
@@ -188,6 +222,8 @@ export class ChunkedDecoder {
   private remaining: number
   private size: number
   private lineBytes: number
+  /** Bytes `compact()` removed so far: raw stream offset = offset in the buffer + `dropped`. */
+  private dropped: number
   private failure: ChunkedViolation | undefined
 
   constructor(maxBodySize: number, maxLineBytes: number, maxTrailerBytes: number, maxTrailers: number) {
@@ -203,6 +239,7 @@ export class ChunkedDecoder {
     this.remaining = 0
     this.size = 0
     this.lineBytes = 0
+    this.dropped = 0
     this.failure = undefined
   }
 
@@ -221,6 +258,7 @@ export class ChunkedDecoder {
     this.remaining = 0
     this.size = 0
     this.lineBytes = 0
+    this.dropped = 0
     this.failure = undefined
   }
 
@@ -241,6 +279,8 @@ export class ChunkedDecoder {
     if (this.state === State.failed) return this.failure!
     let r = base + this.read
     let w = base + this.written
+    // violations name offsets in the raw chunked stream: add back what compact() squeezed out
+    const origin = base - this.dropped
     let state: number = this.state
     while (r < end) {
       if (state === State.data) {
@@ -262,8 +302,8 @@ export class ChunkedDecoder {
             if (this.size > SIZE_GUARD) {
               return this.fail({
                 _tag: "ChunkSizeOverflow",
-                message: `chunk size at offset ${r - base} exceeds 2^53 - 1`,
-                offset: r - base
+                message: `chunk size at offset ${r - origin} exceeds 2^53 - 1`,
+                offset: r - origin
               })
             }
             this.size = this.size * 16 + d
@@ -271,45 +311,106 @@ export class ChunkedDecoder {
           } else if (state === State.size && c === CR) {
             state = State.sizeLf
           } else if (state === State.size && c === SEMI) {
-            state = State.ext
+            state = State.extNameStart
           } else if (state === State.size && (c === SP || c === HT)) {
             state = State.extWs
           } else if (c === LF) {
-            return this.fail(bareLf(r - base))
+            return this.fail(bareLf(r - origin))
           } else {
             return this.fail({
               _tag: "InvalidChunkSize",
-              message: `byte 0x${c.toString(16)} where a hex chunk size was expected at offset ${r - base}`,
-              offset: r - base
+              message: `byte 0x${c.toString(16)} where a hex chunk size was expected at offset ${r - origin}`,
+              offset: r - origin
             })
           }
           break
         }
+        // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112
+        // §7.1.1): names and values are checked for grammar, then dropped
         case State.extWs: {
-          if (c === SEMI) state = State.ext
+          if (c === SEMI) state = State.extNameStart
           else if (c !== SP && c !== HT) {
-            return this.fail({
-              _tag: "InvalidChunkExtension",
-              message: `whitespace after a chunk size must lead to ";" (offset ${r - base})`,
-              offset: r - base
-            })
+            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" after whitespace"))
           }
           break
         }
-        case State.ext: {
+        case State.extNameStart: {
+          if (TOKEN[c] === 1) state = State.extName
+          else if (c !== SP && c !== HT) {
+            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "an extension name (token) after \";\""))
+          }
+          break
+        }
+        case State.extName: {
+          if (TOKEN[c] === 1) {
+            const last = lastOfRun(TOKEN, buf, r, end)
+            this.lineBytes += last - r
+            r = last
+            break
+          }
           if (c === CR) state = State.sizeLf
-          else if (c === LF) return this.fail(bareLf(r - base))
-          else if ((c < SP && c !== HT) || c === 0x7f) {
-            return this.fail({
-              _tag: "InvalidChunkExtension",
-              message: `control byte 0x${c.toString(16)} in a chunk extension at offset ${r - base}`,
-              offset: r - base
-            })
+          else if (c === SEMI) state = State.extNameStart
+          else if (c === EQUALS) state = State.extValueStart
+          else if (c === SP || c === HT) state = State.extNameWs
+          else {
+            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\", \"=\" or CR LF after an extension name"))
+          }
+          break
+        }
+        case State.extNameWs: {
+          if (c === SEMI) state = State.extNameStart
+          else if (c === EQUALS) state = State.extValueStart
+          else if (c !== SP && c !== HT) {
+            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" or \"=\" after whitespace"))
+          }
+          break
+        }
+        case State.extValueStart: {
+          if (TOKEN[c] === 1) state = State.extToken
+          else if (c === DQUOTE) state = State.extQuoted
+          else if (c !== SP && c !== HT) {
+            return this.fail(
+              c === LF ? bareLf(r - base) : invalidExtension(c, r - base, "an extension value (token or quoted string) after \"=\"")
+            )
+          }
+          break
+        }
+        case State.extQuoted: {
+          if (QDTEXT[c] === 1) {
+            const last = lastOfRun(QDTEXT, buf, r, end)
+            this.lineBytes += last - r
+            r = last
+            break
+          }
+          if (c === DQUOTE) state = State.extValueEnd
+          else if (c === BACKSLASH) state = State.extQuotedPair
+          else return this.fail(invalidQuoted(c, r - origin))
+          break
+        }
+        case State.extQuotedPair: {
+          // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+          if (c === HT || (c >= SP && c !== 0x7f)) state = State.extQuoted
+          else return this.fail(invalidQuoted(c, r - origin))
+          break
+        }
+        case State.extToken:
+        case State.extValueEnd: {
+          if (state === State.extToken && TOKEN[c] === 1) {
+            const last = lastOfRun(TOKEN, buf, r, end)
+            this.lineBytes += last - r
+            r = last
+            break
+          }
+          if (c === CR) state = State.sizeLf
+          else if (c === SEMI) state = State.extNameStart
+          else if (c === SP || c === HT) state = State.extWs
+          else {
+            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" or CR LF after an extension value"))
           }
           break
         }
         case State.sizeLf: {
-          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          if (c !== LF) return this.fail(bareCr(r - origin - 1))
           const size = this.size
           this.size = 0
           this.lineBytes = 0
@@ -326,39 +427,44 @@ export class ChunkedDecoder {
           continue
         }
         case State.dataCr: {
-          if (c !== CR) return this.fail(missingCrlf(r - base))
+          if (c !== CR) return this.fail(missingCrlf(r - origin))
           state = State.dataLf
           break
         }
         case State.dataLf: {
-          if (c !== LF) return this.fail(missingCrlf(r - base))
+          if (c !== LF) return this.fail(missingCrlf(r - origin))
           state = State.sizeStart
           r++
           continue
         }
         case State.trailerLine: {
           if (c === CR) state = State.endLf
-          else if (c === LF) return this.fail(bareLf(r - base))
+          else if (c === LF) return this.fail(bareLf(r - origin))
           else state = State.trailerText
           break
         }
         case State.trailerText: {
           if (c === CR) state = State.trailerLf
-          else if (c === LF) return this.fail(bareLf(r - base))
+          else if (c === LF) return this.fail(bareLf(r - origin))
           break
         }
         case State.trailerLf: {
-          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          if (c !== LF) return this.fail(bareCr(r - origin - 1))
           state = State.trailerLine
           break
         }
         case State.endLf: {
-          if (c !== LF) return this.fail(bareCr(r - base - 1))
+          if (c !== LF) return this.fail(bareCr(r - origin - 1))
           r++
           this.read = r - base
           this.written = w - base
-          const parsed = parseFields(buf, base + this.trailerStart, r, base, this.trailers, this.maxTrailers, false)
+          const trailers = this.trailers
+          const parsed = parseFields(buf, base + this.trailerStart, r, origin, trailers, this.maxTrailers, false)
           if (typeof parsed !== "number") return this.fail(parsed)
+          // parsed against `origin` so a violation names the raw offset; the offsets are `base`'s
+          if (this.dropped !== 0) {
+            for (let i = 0, n = trailers.count * 4; i < n; i++) trailers.offsets[i] = trailers.offsets[i]! - this.dropped
+          }
           this.state = State.done
           return ChunkedDone
         }
@@ -400,10 +506,46 @@ export class ChunkedDecoder {
     if (gap === 0) return 0
     buf.copyWithin(base + this.written, base + keepFrom, end)
     this.read -= gap
+    this.dropped += gap
     if (this.state >= State.trailerLine) this.trailerStart -= gap
     return gap
   }
 }
+
+/**
+ * From `r`, a byte of `table`'s class, the offset of the last byte of the run of such bytes
+ * before `end`: a name or value is skipped in one tight loop instead of one state switch per
+ * byte. The caller counts the skipped bytes against `maxLineBytes`.
+ */
+const lastOfRun = (table: Uint8Array, buf: Uint8Array, r: number, end: number): number => {
+  let p = r + 1
+  while (p < end && table[buf[p]!] === 1) p++
+  return p - 1
+}
+
+/** How a byte reads in a message: `"="`, `SP`, `CR`, or `byte 0x7f`. */
+const describeByte = (c: number): string =>
+  c === SP ? "SP" : c === HT ? "HTAB" : c === CR ? "CR" : c === LF ? "LF" :
+  c > SP && c < 0x7f ? `"${String.fromCharCode(c)}"` : `byte 0x${c.toString(16)}`
+
+/** A control byte (other than HTAB) may appear nowhere in a chunk-size line. */
+const isControl = (c: number): boolean => (c < SP && c !== HT) || c === 0x7f
+
+const invalidExtension = (c: number, offset: number, expected: string): InvalidChunkExtension => ({
+  _tag: "InvalidChunkExtension",
+  message: isControl(c) && c !== CR
+    ? `control byte 0x${c.toString(16)} in a chunk extension at offset ${offset}`
+    : `expected ${expected} in a chunk extension at offset ${offset}, got ${describeByte(c)}`,
+  offset
+})
+
+const invalidQuoted = (c: number, offset: number): InvalidChunkExtension => ({
+  _tag: "InvalidChunkExtension",
+  message: c === CR || c === LF
+    ? `unterminated quoted string in a chunk extension at offset ${offset} (a quoted string cannot hold CR or LF)`
+    : `control byte 0x${c.toString(16)} in a quoted chunk extension value at offset ${offset}`,
+  offset
+})
 
 const missingCrlf = (offset: number): MissingChunkCrlf => ({
   _tag: "MissingChunkCrlf",

@@ -54,7 +54,7 @@
  */
 import { CloseCode, isValidOnWire } from "./CloseCode.ts"
 import { checkUtf8Prefix, isCompleteUtf8 } from "./internal/frameUtf8.ts"
-import { isAscii, MAX_WORD_ASCII, unmaskInPlace, wordsOf } from "./internal/frameWords.ts"
+import { isAscii, MAX_WORD_ASCII, maskInPlace, wordsOf } from "./internal/frameWords.ts"
 import { allocUnsafe, type Buffer, decodeUtf8 } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import { NeedMore } from "./NeedMore.ts"
@@ -618,7 +618,7 @@ export class FrameReader {
       const start = pos + header
       const end = start + len
       if (this.maskBit !== 0 && len > 0) {
-        unmaskInPlace(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end, start - 4)
+        maskInPlace(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end, start - 4)
       }
       rb.advance(total)
 

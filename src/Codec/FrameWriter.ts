@@ -20,9 +20,10 @@
  * Node `Buffer` when the payload is a string: a plain `Uint8Array` costs a `Buffer` view per call.
  *
  * **Payloads.** Text is a string (written as UTF-8) or bytes the caller promises are UTF-8 (not
- * re-validated). The caller's bytes are never modified: a masked frame is masked while copying;
- * a string is encoded into the target and masked there in place. Control payloads (ping, pong,
- * close) are at most 125 bytes; a close payload is the code (big-endian) plus the UTF-8 reason.
+ * re-validated). The caller's bytes are never modified: they are copied into the target and
+ * masked there; a string is encoded into the target and masked there in place. Control payloads
+ * (ping, pong, close) are at most 125 bytes; a close payload is the code (big-endian) plus the
+ * UTF-8 reason.
  *
  * **Fragmentation.** With `fragmentSize` set, a text or binary message longer than it becomes a
  * first frame plus continuation frames of `fragmentSize` payload bytes (the last one shorter),
@@ -45,8 +46,8 @@
  * @since 0.1.0
  */
 import { isValidOnWire } from "./CloseCode.ts"
-import { unmaskInPlace, wordsOf } from "./internal/frameWords.ts"
-import { applyMask, copyMasked } from "./internal/mask.ts"
+import { type BufferTooSmall, bufferTooSmall } from "./internal/bufferTooSmall.ts"
+import { maskInPlace, wordsOf } from "./internal/frameWords.ts"
 import { asBuffer, type Buffer, utf8Length, writeUtf8Buffer } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import type { MaskSource } from "./MaskSource.ts"
@@ -132,12 +133,7 @@ export interface InvalidCloseCode {
  *
  * @since 0.1.0
  */
-export interface BufferTooSmall {
-  readonly _tag: "BufferTooSmall"
-  readonly needed: number
-  readonly available: number
-  readonly message: string
-}
+export type { BufferTooSmall }
 
 /**
  * Everything an encode can return instead of a byte count.
@@ -146,12 +142,7 @@ export interface BufferTooSmall {
  */
 export type EncodeError = ControlPayloadTooLarge | InvalidCloseCode | BufferTooSmall
 
-const tooSmall = (needed: number, available: number): BufferTooSmall => ({
-  _tag: "BufferTooSmall",
-  needed,
-  available,
-  message: `the frame needs ${needed} bytes but only ${available} are available`
-})
+const tooSmall = (needed: number, available: number): BufferTooSmall => bufferTooSmall("frame", needed, available)
 
 const controlTooLarge = (size: number, what: string): ControlPayloadTooLarge => ({
   _tag: "ControlPayloadTooLarge",
@@ -168,20 +159,16 @@ const EMPTY = new Uint8Array(0)
 const EMPTY_WORDS = new Uint32Array(0)
 
 /**
- * Payloads encoded in place from this many bytes up are masked a word at a time (when the
- * target is 4-byte aligned). Measured on Node 24: 128 bytes take ~30–40 ns word-wise against
- * ~60–90 ns with the byte loop of `applyMask`.
- */
-const WORD_MASK_MIN = 16
-
-/**
  * Strings up to this many UTF-16 units are tried as ASCII with a JS loop before `Buffer.write`.
  * Measured on Node 24: the loop costs ~2–3 ns per character, a `Buffer.write` ~45–70 ns flat up
  * to 128 bytes, so the loop only wins for short strings.
  */
 const ASCII_LOOP_MAX = 16
 
-/** Unmasked payloads up to this many bytes are copied with a JS loop instead of `set`. */
+/**
+ * Payloads up to this many bytes are copied with a JS loop instead of `set` (a masked one is
+ * then masked in place by `maskInPlace`).
+ */
 const COPY_LOOP_MAX = 32
 
 /** Header size for a payload of `n` bytes. */
@@ -421,11 +408,7 @@ export class FrameWriter {
     if (this.masked) {
       const k = pos + h - 4
       this.maskSource.next(dst, k)
-      if (n >= WORD_MASK_MIN && (dst.byteOffset & 3) === 0) {
-        unmaskInPlace(dst, this.wordsFor(dst), pos + h, pos + h + n, k)
-      } else {
-        applyMask(dst, pos + h, pos + h + n, dst, k, 0)
-      }
+      maskInPlace(dst, this.wordsFor(dst), pos + h, pos + h + n, k)
     }
     return h + n
   }
@@ -439,27 +422,34 @@ export class FrameWriter {
     return this.buffer
   }
 
-  /** A `Uint32Array` over `dst` (4-byte aligned), cached for the last target seen. */
+  /**
+   * `wordsOf(dst)` for `maskInPlace` (empty for a target that is not 4-byte aligned: byte loop
+   * only), cached for the last target seen.
+   */
   private wordsFor(dst: Uint8Array): Uint32Array {
     if (this.wordsTarget !== dst) {
-      this.words = wordsOf(dst)
+      this.words = (dst.byteOffset & 3) === 0 ? wordsOf(dst) : EMPTY_WORDS
       this.wordsTarget = dst
     }
     return this.words
   }
 
-  /** Writes one frame of `data` (copied, masked while copying) at `dst[pos]`; returns its length. */
+  /**
+   * Writes one frame of `data` at `dst[pos]` (copied, then masked in the copy, so the caller's
+   * bytes are never modified); returns its length.
+   */
   private frameBytes(dst: Uint8Array, pos: number, b0: number, data: Uint8Array): number {
     const n = data.length
     const h = writeHeader(dst, pos, b0, n, this.masked)
     const p = pos + h
-    if (this.masked) {
-      this.maskSource.next(dst, p - 4)
-      copyMasked(data, 0, n, dst, p, dst, p - 4)
-    } else if (n <= COPY_LOOP_MAX) {
+    if (n <= COPY_LOOP_MAX) {
       for (let i = 0; i < n; i++) dst[p + i] = data[i]!
     } else {
       dst.set(data, p)
+    }
+    if (this.masked) {
+      this.maskSource.next(dst, p - 4)
+      maskInPlace(dst, this.wordsFor(dst), p, p + n, p - 4)
     }
     return h + n
   }
@@ -492,11 +482,10 @@ export class FrameWriter {
       const b0 = (b === n ? 0x80 : 0) | (a === 0 ? kind : Opcode.Continuation)
       const h = writeHeader(dst, pos, b0, b - a, this.masked)
       const p = pos + h
+      dst.set(data.subarray(a, b), p)
       if (this.masked) {
         this.maskSource.next(dst, p - 4)
-        copyMasked(data, a, b, dst, p, dst, p - 4)
-      } else {
-        dst.set(data.subarray(a, b), p)
+        maskInPlace(dst, this.wordsFor(dst), p, p + b - a, p - 4)
       }
       pos = p + b - a
     }

@@ -31,6 +31,7 @@
  *
  * @since 0.1.0
  */
+import { type BufferTooSmall, bufferTooSmall } from "./internal/bufferTooSmall.ts"
 import { TOKEN } from "./internal/http.ts"
 import { utf8Length, writeUtf8 } from "./internal/node.ts"
 
@@ -77,12 +78,7 @@ export interface InvalidCharacter {
 }
 
 /** The message does not fit between `offset` and the end of the target. */
-export interface BufferTooSmall {
-  readonly _tag: "BufferTooSmall"
-  readonly needed: number
-  readonly available: number
-  readonly message: string
-}
+export type { BufferTooSmall }
 
 /** Every fault `writeRequest` / `writeResponse` report. */
 export type HttpWriteError = CrlfInjection | InvalidToken | InvalidCharacter | BufferTooSmall
@@ -345,12 +341,7 @@ export const responseLength = (head: ResponseHead, body?: Body): number => {
   return total
 }
 
-const tooSmall = (needed: number, available: number): BufferTooSmall => ({
-  _tag: "BufferTooSmall",
-  needed,
-  available,
-  message: `the message needs ${needed} bytes but only ${available} are available`
-})
+const tooSmall = (needed: number, available: number): BufferTooSmall => bufferTooSmall("message", needed, available)
 
 /** Writes the header lines, the Content-Length line when asked, the blank line and the body. */
 const writeFieldsAndBody = (

@@ -4,7 +4,7 @@
  *
  * Fed like `ResponseReader` (`spare()`/`filled(n)` or `feed(chunk)`), then `next()` returns
  * `NeedMore`, a `Request`, or a violation. The head rules are the same shared parser
- * (`internal/head.ts`): bare LF/CR, obs-fold, whitespace before the colon, duplicate or invalid
+ * (`internal/startLine.ts`, `internal/fields.ts`, `internal/messageReader.ts`): bare LF/CR, obs-fold, whitespace before the colon, duplicate or invalid
  * `Content-Length`, `Transfer-Encoding` other than `chunked`, CL + TE together — all rejected.
  * Bodies: `Transfer-Encoding: chunked` (decoded in place), `Content-Length`, otherwise none (a
  * request never runs until close). `statusFor(violation)` names the status to answer with.
@@ -20,24 +20,24 @@
  * @since 0.1.0
  */
 import * as ChunkedDecoder from "./ChunkedDecoder.ts"
+import { HttpMessage, type ParsedMessage } from "./internal/message.ts"
+import { MessageReader, Phase } from "./internal/messageReader.ts"
+import { decodeLatin1 } from "./internal/node.ts"
 import {
-  type BodyTooLarge,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_MAX_HEAD_BYTES,
   DEFAULT_MAX_HEADERS,
-  type FieldList,
-  type HeadViolation,
-  HttpMessage,
-  type InvalidRequestLine,
-  type InvalidStatusLine,
-  MessageReader,
-  Phase,
   type ReaderOptions,
-  resolveReaderOptions,
-  type UnexpectedEndOfInput
-} from "./internal/head.ts"
-import { type Buffer, decodeLatin1 } from "./internal/node.ts"
+  resolveReaderOptions
+} from "./internal/readerOptions.ts"
+import type {
+  BodyTooLarge,
+  HeadViolation,
+  InvalidRequestLine,
+  InvalidStatusLine,
+  UnexpectedEndOfInput
+} from "./internal/violations.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
 
@@ -65,25 +65,14 @@ export class Request extends HttpMessage {
   /** `"1.1"` (also for any later HTTP/1.x) or `"1.0"`. */
   readonly version: "1.0" | "1.1"
 
-  constructor(
-    buf: Buffer,
-    base: number,
-    method: string,
-    target: string,
-    version: "1.0" | "1.1",
-    fields: FieldList,
-    bodyStart: number,
-    bodyEnd: number,
-    contentLength: number | undefined,
-    chunked: boolean,
-    reusable: boolean,
-    trailerOffsets: Array<number>,
-    trailerCount: number
-  ) {
-    super(buf, base, fields, bodyStart, bodyEnd, contentLength, chunked, reusable, trailerOffsets, trailerCount)
-    this.method = method
-    this.target = target
-    this.version = version
+  /** Builds the request from the reader's record of it (see `RequestReader.next`). */
+  constructor(parsed: ParsedMessage) {
+    super(parsed)
+    const line = parsed.line
+    const base = parsed.base
+    this.method = decodeLatin1(parsed.buf, base + line.aStart, base + line.aEnd)
+    this.target = decodeLatin1(parsed.buf, base + line.bStart, base + line.bEnd)
+    this.version = line.minor === 0 ? "1.0" : "1.1"
   }
 }
 
@@ -135,28 +124,11 @@ export class RequestReader extends MessageReader {
   }
 
   private complete(bodyEnd: number): Request {
-    const rb = this.rb
-    const line = this.line
-    const fields = this.fields
-    const base = rb.start
-    const chunked = this.phase === Phase.chunked
+    const contentLength = this.fields.contentLength
     const request = new Request(
-      rb.buf,
-      base,
-      decodeLatin1(rb.buf, base + line.aStart, base + line.aEnd),
-      decodeLatin1(rb.buf, base + line.bStart, base + line.bEnd),
-      line.minor === 0 ? "1.0" : "1.1",
-      fields,
-      base + this.headLength,
-      bodyEnd,
-      fields.contentLength === -1 ? undefined : fields.contentLength,
-      chunked,
-      this.persistent(),
-      this.trailerOffsets(),
-      chunked ? this.decoder.trailers.count : 0
+      this.parsedMessage(bodyEnd, contentLength === -1 ? undefined : contentLength, this.persistent())
     )
-    rb.advance(this.phase === Phase.head ? this.headLength : this.consumedLength(bodyEnd))
-    this.resetMessage()
+    this.consume(bodyEnd)
     return request
   }
 }

@@ -20,7 +20,8 @@
  * of successive `next()` calls.
  *
  * Head rules (bare LF/CR, obs-fold, duplicate `Content-Length`, `Transfer-Encoding`) are those
- * of `internal/head.ts` and shared with `RequestReader`. A violation is latched: the stream is
+ * of `internal/startLine.ts`, `internal/fields.ts` and `internal/messageReader.ts`, shared with
+ * `RequestReader`. A violation is latched: the stream is
  * out of sync, so every later `next()` returns it again until `reset()`.
  *
  * Lifetimes: a `Response` reads the reader's buffer lazily (headers, body view), so it is valid
@@ -30,37 +31,37 @@
  * @since 0.1.0
  */
 import * as ChunkedDecoder from "./ChunkedDecoder.ts"
+import { HttpMessage, type ParsedMessage } from "./internal/message.ts"
+import { MessageReader, Phase } from "./internal/messageReader.ts"
+import { decodeLatin1 } from "./internal/node.ts"
 import {
-  type BareCarriageReturn,
-  type BareLineFeed,
-  type BodyTooLarge,
-  type ConflictingContentLength,
-  type ContentLengthWithTransferEncoding,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_MAX_BODY_SIZE,
   DEFAULT_MAX_HEAD_BYTES,
   DEFAULT_MAX_HEADERS,
-  type FieldList,
-  type HeadTooLarge,
-  type HeadViolation,
-  HttpMessage,
-  type InvalidContentLength,
-  type InvalidHeaderName,
-  type InvalidHeaderValue,
-  type InvalidRequestLine,
-  type InvalidStatusLine,
-  MessageReader,
-  type ObsoleteLineFolding,
-  Phase,
   type ReaderOptions,
-  resolveReaderOptions,
-  type TooManyHeaders,
-  type UnexpectedEndOfInput,
-  type UnsupportedHttpVersion,
-  type UnsupportedTransferEncoding,
-  type WhitespaceBeforeColon
-} from "./internal/head.ts"
-import { decodeLatin1, type Buffer } from "./internal/node.ts"
+  resolveReaderOptions
+} from "./internal/readerOptions.ts"
+import type {
+  BareCarriageReturn,
+  BareLineFeed,
+  BodyTooLarge,
+  ConflictingContentLength,
+  ContentLengthWithTransferEncoding,
+  HeadTooLarge,
+  HeadViolation,
+  InvalidContentLength,
+  InvalidHeaderName,
+  InvalidHeaderValue,
+  InvalidRequestLine,
+  InvalidStatusLine,
+  ObsoleteLineFolding,
+  TooManyHeaders,
+  UnexpectedEndOfInput,
+  UnsupportedHttpVersion,
+  UnsupportedTransferEncoding,
+  WhitespaceBeforeColon
+} from "./internal/violations.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
 
@@ -105,27 +106,14 @@ export class Response extends HttpMessage {
   private readonly reasonStart: number
   private readonly reasonEnd: number
 
-  constructor(
-    buf: Buffer,
-    base: number,
-    status: number,
-    version: "1.0" | "1.1",
-    reasonStart: number,
-    reasonEnd: number,
-    fields: FieldList,
-    bodyStart: number,
-    bodyEnd: number,
-    contentLength: number | undefined,
-    chunked: boolean,
-    reusable: boolean,
-    trailerOffsets: Array<number>,
-    trailerCount: number
-  ) {
-    super(buf, base, fields, bodyStart, bodyEnd, contentLength, chunked, reusable, trailerOffsets, trailerCount)
-    this.status = status
-    this.version = version
-    this.reasonStart = reasonStart
-    this.reasonEnd = reasonEnd
+  /** Builds the response from the reader's record of it (see `ResponseReader.next`). */
+  constructor(parsed: ParsedMessage) {
+    super(parsed)
+    const line = parsed.line
+    this.status = line.status
+    this.version = line.minor === 0 ? "1.0" : "1.1"
+    this.reasonStart = line.aStart
+    this.reasonEnd = line.aEnd
   }
 
   /** The reason phrase as sent (may be empty; clients should not rely on it). */
@@ -213,29 +201,14 @@ export class ResponseReader extends MessageReader {
   }
 
   private complete(bodyEnd: number, mayPersist: boolean): Response {
-    const rb = this.rb
-    const line = this.line
     const fields = this.fields
-    const chunked = this.phase === Phase.chunked
     const bodyless = this.phase === Phase.head
-    const response = new Response(
-      rb.buf,
-      rb.start,
-      line.status,
-      line.minor === 0 ? "1.0" : "1.1",
-      line.aStart,
-      line.aEnd,
-      fields,
-      rb.start + this.headLength,
+    const response = new Response(this.parsedMessage(
       bodyEnd,
-      fields.contentLength === -1 || (bodyless && line.status === 101) ? undefined : fields.contentLength,
-      chunked,
-      mayPersist && this.persistent(),
-      this.trailerOffsets(),
-      chunked ? this.decoder.trailers.count : 0
-    )
-    rb.advance(bodyless ? this.headLength : this.consumedLength(bodyEnd))
-    this.resetMessage()
+      fields.contentLength === -1 || (bodyless && this.line.status === 101) ? undefined : fields.contentLength,
+      mayPersist && this.persistent()
+    ))
+    this.consume(bodyEnd)
     this.expectHead = false
     this.expectConnect = false
     return response

@@ -37,7 +37,12 @@
  *   none), and returned slots are dropped. The scope then closes every socket (a request in
  *   flight fails with its `HttpError`, reason `ClosedError`) and interrupts the reconnect fibers.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
- * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response;
+ * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response. An
+ *   idempotent request (`Request.isIdempotent`: GET, HEAD, PUT, DELETE, OPTIONS, TRACE) that a
+ *   *reused* keep-alive connection drops before any response byte (reset, failed write, close)
+ *   is sent again once, on a fresh connection opened in the same slot — the race where the
+ *   server closes an idle connection as the request goes out, which undici and browsers retry
+ *   too. Never a POST or other non-idempotent request: its error keeps `requestSent`.
  *   {@link retryIdempotent} retries an idempotent request whose connection died under it (reset,
  *   failed write, close before any response byte), and any request whose bytes never reached a
  *   socket — never after a read timeout or a bad response — so the library never sends a POST
@@ -300,6 +305,8 @@ export interface ClientPool {
   /**
    * Acquires a slot, builds the request with its writer, sends it, and returns an owned copy of
    * the response. A `RequestWriter` fault fails with `InvalidRequest` before anything is sent.
+   * An idempotent request that a reused connection dropped before any response byte is sent
+   * once more on a fresh connection (see the module doc); `build` runs once either way.
    */
   request(
     build: (writer: RequestWriter) => Request | RequestError
@@ -668,7 +675,12 @@ class Pool implements ClientPool {
       const t0 = clock.currentTimeMillisUnsafe()
       return this.withSlot((slot) => {
         const t1 = clock.currentTimeMillisUnsafe()
-        return Effect.flatMap(slot.send(build(slot.writer)), (response) => {
+        const request = build(slot.writer)
+        const connection = slot.connection
+        // the facts the keep-alive race needs, taken before anything is written
+        const reused = connection.requestCount > 0
+        const readBefore = connection.transport.bytesRead
+        const done = (response: Response) => {
           const owned = new Owned(response)
           // both metrics in one step, straight into the fiber's metric context
           return Effect.withFiberSucceed((fiber) => {
@@ -676,6 +688,14 @@ class Pool implements ClientPool {
             this.requestLatency.updateUnsafe(Duration.millis(clock.currentTimeMillisUnsafe() - t0), fiber.context)
             return owned as OwnedResponse
           })
+        }
+        return Effect.matchEffect(slot.send(request), {
+          onSuccess: done,
+          onFailure: (error) =>
+            reused && request._tag === "Request" && request.isIdempotent && !this.closed &&
+              connection.transport.bytesRead === readBefore && diedUnanswered(error)
+              ? Effect.flatMap(this.resend(slot as SlotImpl, request, error), done)
+              : Effect.fail(error)
         })
       })
     })
@@ -686,6 +706,31 @@ class Pool implements ClientPool {
         ? exchange
         : Effect.withSpan(exchange, "ClientPool.request", this.spanOptions)
     )
+  }
+
+  /**
+   * The keep-alive race (the server closed a reused connection as the request went out): renews
+   * the leased slot's connection in place and sends the same request bytes once more. The slot
+   * stays leased, so its writer's bytes stay valid. A failure of this attempt is returned, with
+   * `requestSent` true if either attempt wrote a byte.
+   */
+  private resend(slot: SlotImpl, request: Request, first: HttpConnection.HttpError): Effect.Effect<Response, HttpConnection.HttpError> {
+    const sentEither = (error: HttpConnection.HttpError) =>
+      error.requestSent || !first.requestSent
+        ? error
+        : new HttpConnection.HttpError({ address: error.address, reason: error.reason, requestSent: true })
+    const renew = Effect.andThen(
+      Scope.close(slot.scope, Exit.void),
+      // adopt the fresh connection in the same step it succeeds, so an interruption cannot lose it
+      Effect.onExit(this.connectOnce, (exit) =>
+        Effect.sync(() => {
+          if (exit._tag !== "Success") return
+          slot.connection = exit.value.connection
+          slot.scope = exit.value.scope
+          this.totalReconnects++
+        }))
+    )
+    return Effect.mapError(Effect.andThen(renew, Effect.suspend(() => slot.send(request))), sentEither)
   }
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
@@ -787,6 +832,25 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
 // ---------------------------------------------------------------------------------------------
 // Retrying
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Whether the connection died under a request without answering: a reset or other read fault, a
+ * failed write, or a close before any response byte. Not a timeout (the server may be slow), a
+ * bad response, or a local close.
+ */
+const diedUnanswered = (error: HttpConnection.HttpError): boolean => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "ReadError":
+      return reason.kind !== "BufferFull"
+    case "WriteError":
+      return true
+    case "IncompleteResponse":
+      return reason.received === 0
+    default:
+      return false
+  }
+}
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"])
 

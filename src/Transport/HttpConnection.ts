@@ -9,7 +9,7 @@
  *          ▼                      │
  *   ──► Ready ──send──► Busy ─────┘
  *          │              │ Connection: close / HTTP/1.0 / max requests ──► NotReusable | Stale
- *          │              │ I/O error, parse error, read timeout, early close, interrupt ──► Poisoned
+ *          │              │ I/O error, parse error, read/headers/body timeout, early close, interrupt ──► Poisoned
  *          │ idle past its deadline, server FIN/RST or unsolicited bytes seen ──► Stale
  * ```
  *
@@ -21,8 +21,8 @@
  * - Every failure is an `HttpError` whose `requestSent` says whether any byte of the request
  *   reached the socket (from `Transport.bytesWritten`): `false` means a retry on a fresh
  *   connection is safe for any method; `true` means the server may have acted on it.
- * - Poisoning: an I/O error, a parse error (`ProtocolError`, `BodyTooLarge`), a read timeout, a
- *   close before the response completed (`IncompleteResponse`) or an interruption mid-request
+ * - Poisoning: an I/O error, a parse error (`ProtocolError`, `BodyTooLarge`), a read, headers or
+ *   body timeout, a close before the response completed (`IncompleteResponse`) or an interruption mid-request
  *   destroys the transport; that `send` fails with the fault itself, every later one at once
  *   with `ConnectionPoisoned { cause }` and `requestSent: false`.
  * - A response that ends the connection (`Connection: close`, HTTP/1.0 without keep-alive, or a
@@ -33,7 +33,9 @@
  *   outstanding, e.g. a `408` before closing) turns the send into `ConnectionStale`, so a request
  *   is never half-sent into a socket the server already closed. The race where the FIN is still
  *   in flight while we write remains (as in every HTTP/1.1 client); it surfaces as a
- *   `requestSent: true` failure — retry only idempotent requests then.
+ *   `requestSent: true` failure with no response byte — retry only idempotent requests then
+ *   (`ClientPool.request` does it once by itself when the connection was reused, i.e. had
+ *   `requestCount > 0` before the send; a bare connection leaves it to the caller).
  * - Idle keep-alive, as undici does it: after each response the connection may idle for
  *   `idleTimeout` (default **4 s**, undici's `keepAliveTimeout`), or, when the server sends
  *   `Keep-Alive: timeout=N`, for `N s − keepAliveMargin` (default margin **1 s**) capped at
@@ -43,10 +45,13 @@
  *   the connection reports `Stale` (`isReusable` false), a `send` fails with `ConnectionStale`
  *   without writing, and a small reaper fiber (one per connection, sleeping on Effect's `Clock`,
  *   so `TestClock` drives it) closes the socket when the idle deadline passes.
- * - `readTimeout` (default **30 s**) bounds each wait for progress of a send — the write, then
- *   each wait for response bytes (inactivity, like undici's `bodyTimeout`, not a whole-response
- *   deadline; wrap `send` in `Effect.timeout` for that, which poisons the connection on expiry).
- *   The same reaper fiber enforces it, not a timer per read: measured on loopback, a
+ * - Time limits of one exchange, all poisoning the connection when they fire:
+ *   `readTimeout` (default **30 s**) bounds each wait for progress — the write, then each wait
+ *   for response bytes (inactivity: a response trickled a byte at a time never trips it);
+ *   `headersTimeout` (default **10 s**) is a deadline for the whole response head, counted from
+ *   the moment the request was written (`HeadersTimeout`); `bodyTimeout` (default **30 s**) one
+ *   for the whole body, counted from the head (`BodyTimeout`) — undici's names, as deadlines.
+ *   The same reaper fiber enforces them, not a timer per read: measured on loopback, a
  *   `timeoutOrElse` race per read added about 5–7 µs to a ~20 µs round trip. Body size is bounded
  *   by the reader's `maxBodySize` (`BodyTooLarge`).
  *
@@ -122,14 +127,37 @@ export const DEFAULT_MAX_IDLE_TIMEOUT: Duration.Duration = Duration.minutes(10)
 export const DEFAULT_READ_TIMEOUT: Duration.Duration = Duration.seconds(30)
 
 /**
+ * Default deadline for the response head, counted from the moment the request was written: 10 s.
+ * undici waits 300 s; a REST answer that has not begun in 10 s is lost for a latency-bound caller,
+ * and 10 s matches the connect timeout, so a dead server costs at most 10 s per phase.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_HEADERS_TIMEOUT: Duration.Duration = Duration.seconds(10)
+
+/**
+ * Default deadline for the whole response body, counted from its head: 30 s (undici: 300 s). At
+ * the reader's default `maxBodySize` of 16 MiB that still allows about 0.5 MB/s.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_BODY_TIMEOUT: Duration.Duration = Duration.seconds(30)
+
+/**
  * Options of {@link make} (and of {@link connect}).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Longest wait for the next bytes of a response, or `"Infinity"`. Default 30 s. */
+  /** Longest wait for the next bytes of a response (inactivity), or `"Infinity"`. Default 30 s. */
   readonly readTimeout?: Duration.Input | undefined
+  /** Deadline for the whole response head from the request written, or `"Infinity"`. Default 10 s. */
+  readonly headersTimeout?: Duration.Input | undefined
+  /** Deadline for the whole response body from its head, or `"Infinity"`. Default 30 s. */
+  readonly bodyTimeout?: Duration.Input | undefined
   /** Idle time allowed after a response without a `Keep-Alive` hint (and after connect), or `"Infinity"`. Default 4 s. */
   readonly idleTimeout?: Duration.Input | undefined
   /** Taken off a server's `Keep-Alive: timeout=N` hint. Default 1 s. */
@@ -162,6 +190,32 @@ export interface ConnectOptions extends Options, Tcp.ConnectUrlOptions {}
 export class ReadTimeout extends Data.TaggedError("ReadTimeout")<{ readonly timeout: Duration.Duration }> {
   override get message(): string {
     return `no response bytes within the read timeout of ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The response head was not complete within `headersTimeout` of the request being written —
+ * however steadily its bytes trickled in.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class HeadersTimeout extends Data.TaggedError("HeadersTimeout")<{ readonly timeout: Duration.Duration }> {
+  override get message(): string {
+    return `the response head did not arrive within the headers timeout of ${Duration.format(this.timeout)}`
+  }
+}
+
+/**
+ * The response body was not complete within `bodyTimeout` of its head — however steadily its
+ * bytes trickled in.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BodyTimeout extends Data.TaggedError("BodyTimeout")<{ readonly timeout: Duration.Duration }> {
+  override get message(): string {
+    return `the response body did not complete within the body timeout of ${Duration.format(this.timeout)}`
   }
 }
 
@@ -229,6 +283,8 @@ export type PoisonCause =
   | WriteError
   | ClosedError
   | ReadTimeout
+  | HeadersTimeout
+  | BodyTimeout
   | ProtocolError
   | BodyTooLarge
   | IncompleteResponse
@@ -400,8 +456,8 @@ export class HttpError extends Data.TaggedError("HttpError")<{
  * Whether `request` may be sent again on a *new* connection after `error`: always when no byte
  * of it reached the socket (unless the request itself or the URL is at fault), and for an
  * idempotent method (`Request.isIdempotent`) when the connection died under it without an
- * answer — a reset, a failed write, or a close before any response byte. Never after a read
- * timeout or a bad response: the server may be slow or broken, not gone.
+ * answer — a reset, a failed write, or a close before any response byte. Never after a
+ * timeout (read, headers, body) or a bad response: the server may be slow or broken, not gone.
  *
  * @since 0.1.0
  * @category predicates
@@ -531,12 +587,23 @@ class Connection implements HttpConnection {
   private pending: Uint8Array
   /** One exchange — write `pending`, read the response, settle — built once, reused per send. */
   private readonly exchange: Effect.Effect<Response, HttpError>
+  /** Read more bytes, then go on parsing: built once. */
+  private readonly readNext: Effect.Effect<Response, PoisonCause>
   private readonly readMore: Effect.Effect<number, ReadError | ClosedError>
   private readonly timeoutError: ReadTimeout
+  private readonly headersTimeoutError: HeadersTimeout
+  private readonly bodyTimeoutError: BodyTimeout
+  /** `headersTimeout` / `bodyTimeout` in ms (`Infinity` for none). */
+  private readonly headersMs: number
+  private readonly bodyMs: number
   /** Clock time (ms) of the last progress of the current send (its start, its write, each read). */
   private lastProgressAt: number
-  /** Set by the reaper when it kills a send for inactivity; the send then fails with `ReadTimeout`. */
-  private timedOut: boolean
+  /** Deadline (ms) of the current send's phase: the head's once written, then the body's; else `Infinity`. */
+  private phaseDeadline: number
+  /** The current send waits for its response head (the phase deadline is the head's). */
+  private awaitingHead: boolean
+  /** Set by the reaper when it kills a send for a timeout; the send then fails with this instead. */
+  private timedOut: ReadTimeout | HeadersTimeout | BodyTimeout | undefined
   private readonly scope: Scope.Scope
   /** Clock time (ms) the current reaper fiber wakes at; `Infinity` when none is sleeping. */
   private reaperAt: number
@@ -566,9 +633,22 @@ class Connection implements HttpConnection {
     this.reaperAt = Number.POSITIVE_INFINITY
     this.reaperGeneration = 0
     this.timeoutError = new ReadTimeout({ timeout: readTimeout })
+    const headersTimeout = options.headersTimeout === undefined
+      ? DEFAULT_HEADERS_TIMEOUT
+      : Duration.fromInputUnsafe(options.headersTimeout)
+    const bodyTimeout = options.bodyTimeout === undefined
+      ? DEFAULT_BODY_TIMEOUT
+      : Duration.fromInputUnsafe(options.bodyTimeout)
+    this.headersTimeoutError = new HeadersTimeout({ timeout: headersTimeout })
+    this.bodyTimeoutError = new BodyTimeout({ timeout: bodyTimeout })
+    this.headersMs = Duration.toMillis(headersTimeout)
+    this.bodyMs = Duration.toMillis(bodyTimeout)
     this.lastProgressAt = 0
-    this.timedOut = false
+    this.phaseDeadline = Number.POSITIVE_INFINITY
+    this.awaitingHead = false
+    this.timedOut = undefined
     this.readMore = Effect.suspend(() => this.transport.read(this.reader!.readBuf))
+    this.readNext = Effect.flatMap(this.readMore, this.afterRead)
     this.pending = new Uint8Array(0)
     // built once: a send allocates no Effect nodes of its own beyond the transport's
     this.exchange = Effect.onInterrupt(
@@ -639,16 +719,20 @@ class Connection implements HttpConnection {
       }
       const now = this.clock.currentTimeMillisUnsafe()
       this.busy = true
-      this.timedOut = false
+      this.timedOut = undefined
       this.lastProgressAt = now
+      // the head's deadline starts once the request is written (afterWrite)
+      this.phaseDeadline = Number.POSITIVE_INFINITY
+      this.awaitingHead = true
       this.sentBefore = this.transport.bytesWritten
       this.reader = reader
       // the reader may hold the last exchange (of this or another connection): start clean
       reader.reset()
       reader.expect(request.method)
       this.pending = request.bytes
-      // the read timeout is the reaper's job: wake it earlier when it sleeps past this send's deadline
-      const arm = this.rearm(now + this.readTimeoutMs)
+      // the timeouts are the reaper's job: wake it earlier when it sleeps past this send's first
+      // deadline (the head's cannot come sooner than headersTimeout from now)
+      const arm = this.rearm(now + Math.min(this.readTimeoutMs, this.headersMs))
       return arm === undefined ? this.exchange : Effect.andThen(arm, this.exchange)
     })
   }
@@ -658,12 +742,23 @@ class Connection implements HttpConnection {
     const result = this.reader!.next()
     if (result._tag === "Response") return Effect.succeed(result)
     if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
-    return Effect.flatMap(this.readMore, this.afterRead)
+    if (this.awaitingHead && this.reader!.readingBody) {
+      // the head is in (it came with the last read): the body's deadline runs from here
+      this.awaitingHead = false
+      this.phaseDeadline = this.lastProgressAt + this.bodyMs
+      const arm = this.rearm(this.phaseDeadline)
+      if (arm !== undefined) return Effect.andThen(arm, this.readNext)
+    }
+    return this.readNext
   }
 
   private readonly afterWrite = (): Effect.Effect<Response, PoisonCause> => {
-    this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
-    return this.readResponse()
+    const now = this.clock.currentTimeMillisUnsafe()
+    this.lastProgressAt = now
+    this.phaseDeadline = now + this.headersMs
+    // only a slow write can leave the reaper sleeping past the head's deadline
+    const arm = this.rearm(this.phaseDeadline)
+    return arm === undefined ? this.readResponse() : Effect.andThen(arm, Effect.suspend(this.readResponse))
   }
 
   private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause> => {
@@ -673,8 +768,8 @@ class Connection implements HttpConnection {
   }
 
   private readonly poison = (failure: PoisonCause): Effect.Effect<never, HttpError> => {
-    // the reaper destroyed the transport for inactivity: the read's ClosedError means a timeout
-    const cause = this.timedOut ? this.timeoutError : failure
+    // the reaper destroyed the transport for a timeout: the read's ClosedError means that timeout
+    const cause = this.timedOut ?? failure
     this.busy = false
     this.unusable = new ConnectionPoisoned({ cause })
     const sent = this.transport.bytesWritten > this.sentBefore
@@ -712,8 +807,9 @@ class Connection implements HttpConnection {
 
   /**
    * The connection's watchdog, one fiber at a time, sleeping on Effect's `Clock`: while a send
-   * is in flight it enforces `readTimeout` (no progress for that long: flag `timedOut` and
-   * destroy the transport, which fails the parked read); while idle it closes the socket once
+   * is in flight it enforces `readTimeout` (no progress for that long) and the phase deadline
+   * (`headersTimeout`, then `bodyTimeout`) — on either it sets `timedOut` and destroys the
+   * transport, which fails the parked read; while idle it closes the socket once
    * the idle deadline passes. It sleeps until the deadline it last computed; when a send or a
    * response needs it awake earlier, `rearm` starts a fresh one and bumps `reaperGeneration`,
    * which retires the old one at its next wake-up. So no timer is created per request.
@@ -725,14 +821,19 @@ class Connection implements HttpConnection {
       let wakeAt: number
       if (this.busy) {
         const deadline = this.lastProgressAt + this.readTimeoutMs
+        // the phase deadline first: with both passed, the whole-phase limit is the better account
+        if (now >= this.phaseDeadline) {
+          this.timedOut = this.awaitingHead ? this.headersTimeoutError : this.bodyTimeoutError
+          return this.transport.destroy()
+        }
         if (now >= deadline) {
-          this.timedOut = true
+          this.timedOut = this.timeoutError
           return this.transport.destroy()
         }
         // wake no later than one idle period from now: the idle deadline the response will set
         // is then never earlier than this wake-up, so completing a request re-arms (forks) no
         // reaper — measured, sleeping to the read deadline instead forked one per request
-        wakeAt = Math.min(deadline, now + this.idleMs)
+        wakeAt = Math.min(deadline, this.phaseDeadline, now + this.idleMs)
       } else {
         wakeAt = this.idleDeadline
         if (now >= wakeAt) {

@@ -4,7 +4,9 @@
  * `connect` registers the finalizer that destroys the socket *before* dialing, so closing the
  * scope destroys it on success, failure and interruption alike (the same order as
  * `@effect/platform-node`'s `NodeSocket`). Dial errors become a `ConnectError` whose `kind`
- * names the fault; `connectTimeout` is measured with Effect's `Clock`.
+ * names the fault; `connectTimeout` (default {@link DEFAULT_CONNECT_TIMEOUT}, 10 s, as undici
+ * and `WebSocket.connect`) is measured with Effect's `Clock`, so a black-holed address (SYNs
+ * dropped, where the OS gives up only after minutes) fails with kind `"Timeout"`.
  *
  * **How bytes reach the codec (decided by `bench/transport-read.ts`).** The socket is opened
  * with `onread: { buffer, callback }`: libuv reads into a fixed 64 KiB chunk, and the callback
@@ -80,7 +82,11 @@ export interface ConnectOptions {
   readonly host: string
   /** TCP port. */
   readonly port: number
-  /** Fails with `ConnectError` kind `"Timeout"` after this long (Effect `Clock`). Default: none (the OS limit). */
+  /**
+   * Fails with `ConnectError` kind `"Timeout"` after this long (Effect `Clock`); for TLS it
+   * covers the handshake too. Default 10 s ({@link DEFAULT_CONNECT_TIMEOUT}); `"Infinity"`
+   * leaves it to the OS limit (minutes for a black-holed address).
+   */
   readonly connectTimeout?: Duration.Input | undefined
   /** Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`. */
   readonly noDelay?: boolean | undefined
@@ -107,6 +113,15 @@ const INBOX_INITIAL_CAPACITY = 4 * 1024
 
 /** Default read-side high-water mark. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024
+
+/**
+ * Default time a dial may take — the TCP connect, and for TLS the handshake too: 10 s (undici's
+ * `connectTimeout`, and the value of `WebSocket.DEFAULT_CONNECT_TIMEOUT`).
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
 
 type Resume = (effect: Effect.Effect<number, ReadError | ClosedError>) => void
 
@@ -405,12 +420,14 @@ export class SocketTransport implements Transport {
 export const dial = <E>(options: {
   readonly address: string
   readonly readHighWaterMark: number
+  /** The dial's time limit; `undefined` is {@link DEFAULT_CONNECT_TIMEOUT}, an infinite one none. */
   readonly connectTimeout: Duration.Input | undefined
   readonly open: (transport: SocketTransport) => net.Socket
   readonly readyEvent: "connect" | "secureConnect"
   /** Maps an error before the ready event; `tcpConnected` says whether TCP got through. */
   readonly onError: (cause: unknown, tcpConnected: boolean) => E
-  readonly onTimeout: (tcpConnected: boolean) => E
+  /** The error once `after` passed without the ready event. */
+  readonly onTimeout: (tcpConnected: boolean, after: Duration.Duration) => E
 }): Effect.Effect<SocketTransport, E, Scope.Scope> =>
   Effect.flatMap(Effect.scope, (scope) => {
     const transport = new SocketTransport(options.address, options.readHighWaterMark)
@@ -440,9 +457,10 @@ export const dial = <E>(options: {
       // on interruption the scope finalizer destroys the socket
       return Effect.sync(cleanup)
     })
-    const timed = options.connectTimeout === undefined ? handshake : Effect.timeoutOrElse(handshake, {
-      duration: options.connectTimeout,
-      orElse: () => Effect.fail(options.onTimeout(tcpConnected))
+    const after = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
+    const timed = !Number.isFinite(Duration.toMillis(after)) ? handshake : Effect.timeoutOrElse(handshake, {
+      duration: after,
+      orElse: () => Effect.fail(options.onTimeout(tcpConnected, after))
     })
     // finalizer first: an interrupted or failed dial still destroys the socket
     return Effect.andThen(Scope.addFinalizer(scope, Effect.sync(() => transport.destroyNow())), timed)
@@ -492,7 +510,7 @@ export const applySocketOptions = (
 
 /**
  * Opens a TCP connection. The socket lives until the surrounding scope closes (or `destroy`).
- * Defaults: `noDelay` true, keep-alive off, no connect timeout, read high-water mark 64 KiB.
+ * Defaults: `noDelay` true, keep-alive off, connect timeout 10 s, read high-water mark 64 KiB.
  *
  * @since 0.1.0
  * @category constructors
@@ -508,12 +526,8 @@ export const connect: (options: ConnectOptions) => Effect.Effect<Transport, Conn
     open: (transport) => net.connect(socketOptions(transport, options)),
     readyEvent: "connect",
     onError: (cause) => new ConnectError({ address, kind: connectErrorKind(cause), cause }),
-    onTimeout: () =>
-      new ConnectError({
-        address,
-        kind: "Timeout",
-        cause: new Error(`no connection within ${Duration.format(Duration.fromInputUnsafe(options.connectTimeout!))}`)
-      })
+    onTimeout: (_, after) =>
+      new ConnectError({ address, kind: "Timeout", cause: new Error(`no connection within ${Duration.format(after)}`) })
   })
 })
 

@@ -205,8 +205,10 @@ export const tlsErrorReason = (cause: unknown): TlsErrorReason => {
 
 /**
  * Opens a TLS connection and completes the handshake. The socket lives until the surrounding
- * scope closes (or `destroy`). Same defaults as `Tcp.connect`; `connectTimeout` covers TCP and
- * the handshake (a timeout after TCP connected is `TlsError` reason `"HandshakeTimeout"`).
+ * scope closes (or `destroy`). Same defaults as `Tcp.connect`; `connectTimeout` (default 10 s,
+ * `Tcp.DEFAULT_CONNECT_TIMEOUT`) covers TCP and the handshake, so a server that accepts but
+ * never speaks TLS fails too: a timeout after TCP connected is `TlsError` reason
+ * `"HandshakeTimeout"`, one before it `ConnectError` kind `"Timeout"`.
  *
  * @since 0.1.0
  * @category constructors
@@ -218,8 +220,7 @@ export const connect: (
     const address = formatAddress(options.host, options.port)
     const config = options.config
     const servername = options.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined)
-    const timeoutText = () =>
-      new Error(`not connected within ${Duration.format(Duration.fromInputUnsafe(options.connectTimeout!))}`)
+    const timeoutText = (after: Duration.Duration) => new Error(`not connected within ${Duration.format(after)}`)
     return yield* Tcp.dial<ConnectError | TlsError>({
       address,
       readHighWaterMark: options.readHighWaterMark ?? Tcp.DEFAULT_READ_HIGH_WATER_MARK,
@@ -237,10 +238,10 @@ export const connect: (
         tcpConnected
           ? new TlsError({ address, reason: tlsErrorReason(cause), cause })
           : new ConnectError({ address, kind: Tcp.connectErrorKind(cause), cause }),
-      onTimeout: (tcpConnected) =>
+      onTimeout: (tcpConnected, after) =>
         tcpConnected
-          ? new TlsError({ address, reason: "HandshakeTimeout", cause: timeoutText() })
-          : new ConnectError({ address, kind: "Timeout", cause: timeoutText() })
+          ? new TlsError({ address, reason: "HandshakeTimeout", cause: timeoutText(after) })
+          : new ConnectError({ address, kind: "Timeout", cause: timeoutText(after) })
     })
   }
 )

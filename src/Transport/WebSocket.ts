@@ -1237,7 +1237,9 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
       host: parsed.host,
       port: parsed.port,
       noDelay: options.noDelay,
-      readHighWaterMark: options.maxReadSize
+      readHighWaterMark: options.maxReadSize,
+      // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
+      connectTimeout: "Infinity" as const
     }
     const dial: Effect.Effect<Transport, ConnectError | TlsError, Scope.Scope> = parsed.secure
       ? Tls.connect({ ...tcp, config: options.tls ?? Tls.defaultConfig(), servername: options.servername })

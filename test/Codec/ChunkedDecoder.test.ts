@@ -11,6 +11,40 @@ const decodeAll = (raw: string, options: ChunkedDecoder.Options = {}, base = 3) 
   return { result, decoder, buf, body: buf.subarray(base, base + decoder.written).toString("latin1") }
 }
 
+/** Decodes `raw` in two reads cut at `split`, compacting in between as a reader does. */
+const decodeSplit = (raw: Buffer, split: number) => {
+  const buf = Buffer.alloc(raw.length)
+  raw.copy(buf, 0, 0, split)
+  const decoder = ChunkedDecoder.make()
+  let end = split
+  let result = decoder.decode(buf, 0, end)
+  if (result === NeedMore) {
+    end -= decoder.compact(buf, 0, end)
+    end += raw.copy(buf, end, split)
+    result = decoder.decode(buf, 0, end)
+  }
+  const t = decoder.trailers
+  const trailers = Array.from({ length: t.count }, (_, i) =>
+    `${buf.toString("latin1", t.offsets[i * 4]!, t.offsets[i * 4 + 1]!)}=${
+      buf.toString("latin1", t.offsets[i * 4 + 2]!, t.offsets[i * 4 + 3]!)
+    }`)
+  return { result, body: buf.toString("latin1", 0, decoder.written), trailers }
+}
+
+/** Decodes `raw` one byte per read; returns the first result that is not `NeedMore`. */
+const decodeBytewise = (raw: Buffer): ChunkedDecoder.ChunkedResult => {
+  const buf = Buffer.alloc(raw.length)
+  const decoder = ChunkedDecoder.make()
+  let end = 0
+  for (let i = 0; i < raw.length; i++) {
+    buf[end++] = raw[i]!
+    const result = decoder.decode(buf, 0, end)
+    if (result !== NeedMore) return result
+    end -= decoder.compact(buf, 0, end)
+  }
+  return NeedMore
+}
+
 describe("ChunkedDecoder", () => {
   it("decodes in place into one contiguous body and reports the raw bytes used", () => {
     const { body, buf, decoder, result } = decodeAll("4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\nNEXT")
@@ -24,6 +58,113 @@ describe("ChunkedDecoder", () => {
 
   it("ignores chunk extensions, including quoted values and whitespace before the semicolon", () => {
     expect(decodeAll("3;a=1;b=\"x y\"\r\nabc\r\n2 \t; c\r\nde\r\n0;last\r\n\r\n").body).toBe("abcde")
+  })
+
+  it("accepts every chunk-extension form RFC 9112 §7.1.1 allows, for every split of the input", () => {
+    const forms = [
+      ";name",
+      ";name=token",
+      ";name=\"quoted \\\" value\"",
+      ";q=\"\"",
+      ";q=\"\\\\;\\a\t\x80\xff=\"",
+      " \t; \tname \t= \t\"v\" \t;next",
+      ";a;b=1;c=\"2\";d",
+      ";!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz"
+    ]
+    for (const ext of forms) {
+      const raw = bytes(`2${ext}\r\nab\r\n1${ext}\r\nc\r\n0${ext}\r\nT: 1\r\n\r\n`)
+      for (let split = 0; split <= raw.length; split++) {
+        const { result, body, trailers } = decodeSplit(raw, split)
+        expect([ext, split, result, body, trailers]).toEqual([ext, split, ChunkedDecoder.ChunkedDone, "abc", ["T=1"]])
+      }
+    }
+  })
+
+  it("rejects a \";\" without an extension name, an empty name and an unterminated quoted value, for every split", () => {
+    const cases: Array<[string, ChunkedDecoder.ChunkedViolation]> = [
+      ["2;\r\naa\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got CR",
+        offset: 2
+      }],
+      ["5;=x\r\nhello\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got \"=\"",
+        offset: 2
+      }],
+      ["5;a=\"def; ghi\r\nhello\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message:
+          "unterminated quoted string in a chunk extension at offset 13 (a quoted string cannot hold CR or LF)",
+        offset: 13
+      }]
+    ]
+    for (const [text, violation] of cases) {
+      const raw = bytes(text)
+      for (let split = 0; split <= raw.length; split++) {
+        expect([text, split, decodeSplit(raw, split).result]).toEqual([text, split, violation])
+      }
+      expect([text, "byte at a time", decodeBytewise(raw)]).toEqual([text, "byte at a time", violation])
+    }
+  })
+
+  it("names the offset in the raw chunked stream however the reads were split and compacted", () => {
+    const cases: Array<[string, unknown]> = [
+      ["1\r\nx\r\n2\r\nab\r\n3\r\nabcd", {
+        _tag: "MissingChunkCrlf",
+        message: "chunk data not followed by CR LF at offset 19",
+        offset: 19
+      }],
+      ["1\r\nx\r\n0\r\nOk: 1\r\nBad Trailer: 1\r\n\r\n", {
+        _tag: "WhitespaceBeforeColon",
+        message: "whitespace between field name and colon at offset 19",
+        offset: 19
+      }]
+    ]
+    for (const [text, violation] of cases) {
+      const raw = bytes(text)
+      for (let split = 0; split <= raw.length; split++) {
+        expect([text, split, decodeSplit(raw, split).result]).toEqual([text, split, violation])
+      }
+      expect([text, "byte at a time", decodeBytewise(raw)]).toEqual([text, "byte at a time", violation])
+    }
+  })
+
+  it("rejects the other extension shapes the grammar does not produce, naming the byte", () => {
+    const invalid = (offset: number, message: string) => ({ _tag: "InvalidChunkExtension", message, offset })
+    const afterName = "\";\", \"=\" or CR LF after an extension name"
+    const afterValue = "\";\" or CR LF after an extension value"
+    const cases: Array<[string, unknown]> = [
+      ["1; \r\n", invalid(3, "expected an extension name (token) after \";\" in a chunk extension at offset 3, got CR")],
+      ["1;;a\r\n", invalid(2, "expected an extension name (token) after \";\" in a chunk extension at offset 2, got \";\"")],
+      ["1;a@b\r\n", invalid(3, `expected ${afterName} in a chunk extension at offset 3, got "@"`)],
+      ["1;a\"b\"\r\n", invalid(3, `expected ${afterName} in a chunk extension at offset 3, got "\""`)],
+      ["1;a=\r\n", invalid(4, "expected an extension value (token or quoted string) after \"=\" in a chunk extension at offset 4, got CR")],
+      ["1;a==b\r\n", invalid(4, "expected an extension value (token or quoted string) after \"=\" in a chunk extension at offset 4, got \"=\"")],
+      ["1;a b\r\n", invalid(4, "expected \";\" or \"=\" after whitespace in a chunk extension at offset 4, got \"b\"")],
+      ["1;a \r\n", invalid(4, "expected \";\" or \"=\" after whitespace in a chunk extension at offset 4, got CR")],
+      ["1;a=b c\r\n", invalid(6, "expected \";\" after whitespace in a chunk extension at offset 6, got \"c\"")],
+      ["1;a=b \r\n", invalid(6, "expected \";\" after whitespace in a chunk extension at offset 6, got CR")],
+      ["1;a=b/c\r\n", invalid(5, `expected ${afterValue} in a chunk extension at offset 5, got "/"`)],
+      ["1;a=\"b\"c\r\n", invalid(7, `expected ${afterValue} in a chunk extension at offset 7, got "c"`)],
+      ["1;a=\"b\\\r\n", invalid(7, "unterminated quoted string in a chunk extension at offset 7 (a quoted string cannot hold CR or LF)")],
+      ["1;a=\"b\nc\"\r\n", invalid(6, "unterminated quoted string in a chunk extension at offset 6 (a quoted string cannot hold CR or LF)")],
+      ["1;a=\"\x00\"\r\n", invalid(5, "control byte 0x0 in a quoted chunk extension value at offset 5")],
+      ["1;a=\"\\\x7f\"\r\n", invalid(6, "control byte 0x7f in a quoted chunk extension value at offset 6")],
+      ["1;a=b\x01\r\n", invalid(5, "control byte 0x1 in a chunk extension at offset 5")],
+      ["1;\x7f\r\n", invalid(2, "control byte 0x7f in a chunk extension at offset 2")],
+      ["1;a=b\nx", { _tag: "BareLineFeed", message: "bare LF at offset 5: lines must end with CR LF", offset: 5 }],
+      ["1;a=\"b\"\rx", { _tag: "BareCarriageReturn", message: "bare CR at offset 7: CR must be followed by LF", offset: 7 }]
+    ]
+    for (const [text, violation] of cases) expect([text, decodeAll(text).result]).toEqual([text, violation])
+  })
+
+  it("counts extensions, quoted values included, against maxLineBytes", () => {
+    const limit = { _tag: "ChunkLineTooLong", message: "chunk-size line longer than 16 bytes", limit: 16 }
+    expect(decodeAll("1;a=\"" + "x".repeat(20) + "\"\r\nx\r\n0\r\n\r\n", { maxLineBytes: 16 }).result).toEqual(limit)
+    expect(decodeAll("1 ;  a  =  " + "b".repeat(10) + "\r\nx\r\n0\r\n\r\n", { maxLineBytes: 16 }).result).toEqual(limit)
+    // 15 bytes of line plus its CR: exactly at the limit
+    expect(decodeAll("1;a=\"" + "x".repeat(8) + "\"\r\nx\r\n0\r\n\r\n", { maxLineBytes: 16 }).body).toBe("x")
   })
 
   it("exposes the trailer fields, offsets relative to the base", () => {
@@ -163,7 +304,7 @@ describe("ChunkedDecoder", () => {
     })
     expect(decodeAll("2 x\r\nab").result).toEqual({
       _tag: "InvalidChunkExtension",
-      message: "whitespace after a chunk size must lead to \";\" (offset 2)",
+      message: "expected \";\" after whitespace in a chunk extension at offset 2, got \"x\"",
       offset: 2
     })
     expect(decodeAll("0\r\nA: 1\n\r\n").result).toEqual({

@@ -16,12 +16,34 @@ const headerValue = fc.oneof(
 )
 const fields = fc.array(fc.tuple(headerName, headerValue), { maxLength: 6 })
 
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112 §7.1.1)
+const bws = fc.constantFrom("", " ", "\t", " \t ")
+const token = fc.stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,8}$/)
+const quotedString = fc.array(
+  fc.oneof(fc.stringMatching(/^[\t !#-\[\]-~\x80-\xff]$/), fc.stringMatching(/^\\[\t -~\x80-\xff]$/)),
+  { maxLength: 8 }
+).map((parts) => `"${parts.join("")}"`)
+const chunkExtension = fc.array(
+  fc.tuple(bws, bws, token, fc.option(fc.tuple(bws, bws, fc.oneof(token, quotedString)), { nil: undefined })).map(
+    ([before, after, name, value]) =>
+      `${before};${after}${name}${value === undefined ? "" : `${value[0]}=${value[1]}${value[2]}`}`
+  ),
+  { maxLength: 3 }
+).map((extensions) => extensions.join(""))
+
 interface Message {
   readonly status: number
   readonly headers: Array<[string, string]>
   readonly body: Uint8Array
-  /** `undefined`: Content-Length; otherwise the chunk sizes' cut points plus extensions/trailers. */
-  readonly chunked: { readonly cuts: Array<number>; readonly ext: boolean; readonly trailers: Array<[string, string]> } | undefined
+  /**
+   * `undefined`: Content-Length; otherwise the chunk sizes' cut points, the chunk extensions
+   * (chunk `i`, the last one included, carries `ext[i % ext.length]`) and trailers.
+   */
+  readonly chunked: {
+    readonly cuts: Array<number>
+    readonly ext: Array<string>
+    readonly trailers: Array<[string, string]>
+  } | undefined
 }
 
 const message: fc.Arbitrary<Message> = fc.record({
@@ -31,7 +53,7 @@ const message: fc.Arbitrary<Message> = fc.record({
   chunked: fc.option(
     fc.record({
       cuts: fc.array(fc.nat({ max: 300 }), { maxLength: 5 }),
-      ext: fc.boolean(),
+      ext: fc.array(chunkExtension, { maxLength: 3 }),
       trailers: fields
     }),
     { nil: undefined }
@@ -48,14 +70,16 @@ const encode = (startLine: string, m: Message): Buffer => {
   const cuts = [...new Set(m.chunked.cuts.filter((c) => c > 0 && c < m.body.length))].sort((a, b) => a - b)
   const bounds = [0, ...cuts, m.body.length]
   const parts: Array<Buffer> = [latin1(`${startLine}\r\n${head}Transfer-Encoding: chunked\r\n\r\n`)]
-  for (let i = 0; i + 1 < bounds.length; i++) {
+  const ext = (i: number) => m.chunked!.ext.length === 0 ? "" : m.chunked!.ext[i % m.chunked!.ext.length]!
+  let i = 0
+  for (; i + 1 < bounds.length; i++) {
     const size = bounds[i + 1]! - bounds[i]!
     if (size === 0) continue
-    parts.push(latin1(`${size.toString(16)}${m.chunked.ext ? `;i=${i};q="a b"` : ""}\r\n`))
+    parts.push(latin1(`${size.toString(16)}${ext(i)}\r\n`))
     parts.push(Buffer.from(m.body.subarray(bounds[i]!, bounds[i + 1]!)))
     parts.push(latin1("\r\n"))
   }
-  parts.push(latin1(`0\r\n${m.chunked.trailers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`))
+  parts.push(latin1(`0${ext(i)}\r\n${m.chunked.trailers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`))
   return Buffer.concat(parts)
 }
 

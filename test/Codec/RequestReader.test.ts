@@ -129,6 +129,22 @@ describe("RequestReader", () => {
     expect(parse("GET / HTTP/1.1\nHost: h\r\n\r\n")._tag).toBe("BareLineFeed")
   })
 
+  it("rejects chunk extensions outside RFC 9112 §7.1.1 with 400 and accepts the valid forms (issue 16)", () => {
+    const chunked = (body: string) => parse(`POST /o HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${body}`)
+    const unterminated = chunked("5;a=\"def; ghi\r\nhello\r\n0\r\n\r\n")
+    expect(unterminated).toEqual({
+      _tag: "InvalidChunkExtension",
+      message: "unterminated quoted string in a chunk extension at offset 13 (a quoted string cannot hold CR or LF)",
+      offset: 13
+    })
+    expect(RequestReader.statusFor(unterminated as RequestReader.RequestViolation)).toBe(400)
+    expect(chunked("2;\r\naa\r\n0\r\n\r\n")._tag).toBe("InvalidChunkExtension")
+    expect(chunked("5;=x\r\nhello\r\n0\r\n\r\n")._tag).toBe("InvalidChunkExtension")
+    expect(chunked("5 ; n = \"q \\\" v\" ;t=1;e\r\nhello\r\n0\r\n\r\n")).toEqual(
+      request("POST", "/o", [["Transfer-Encoding", "chunked"]], { body: "hello", chunked: true })
+    )
+  })
+
   it("maps version, size and body limits to 505, 431 and 413", () => {
     const version = parse("GET / HTTP/2.0\r\n\r\n")
     expect(version).toEqual({

@@ -601,6 +601,48 @@ describe("ResponseReader chunked violations", () => {
     })
   })
 
+  it("rejects a \";\" without a name, an empty name and an unterminated quoted value for every split, latched", () => {
+    const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    const cases: Array<[string, ResponseReader.ResponseViolation]> = [
+      ["2;\r\naa\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got CR",
+        offset: 2
+      }],
+      ["5;=x\r\nhello\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got \"=\"",
+        offset: 2
+      }],
+      ["5;a=\"def; ghi\r\nhello\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message:
+          "unterminated quoted string in a chunk extension at offset 13 (a quoted string cannot hold CR or LF)",
+        offset: 13
+      }]
+    ]
+    for (const [body, violation] of cases) {
+      const wire = bytes(head + body)
+      for (let split = 0; split <= wire.length; split++) {
+        const reader = ResponseReader.make({ bufferCapacity: 64 })
+        reader.feed(wire.subarray(0, split))
+        let result = reader.next()
+        if (result === NeedMore) {
+          reader.feed(wire.subarray(split))
+          result = reader.next()
+        }
+        expect([body, split, result]).toEqual([body, split, violation])
+        expect(reader.next()).toBe(result)
+      }
+    }
+  })
+
+  it("accepts the extension forms RFC 9112 allows: bare names, tokens, quoted strings, BWS, several", () => {
+    expect(chunked("3 ;a; b = c\t;d=\"q \\\" ;\"\r\nabc\r\n0;last=\"\"\r\n\r\n")).toEqual(
+      ok([["Transfer-Encoding", "chunked"]], "abc", { chunked: true })
+    )
+  })
+
   it("rejects invalid trailer fields with the head's rules", () => {
     expect(chunked("0\r\nBad Trailer: 1\r\n\r\n")).toEqual({
       _tag: "WhitespaceBeforeColon",

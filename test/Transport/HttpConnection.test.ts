@@ -3,6 +3,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
+import type * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
@@ -107,9 +108,14 @@ describe("HttpConnection over a memory pair", () => {
       assert.strictEqual(client.state, "destroyed")
     }))
 
-  it.effect("with idle and read timeouts of Infinity nothing expires and a slow answer is awaited", () =>
+  it.effect("with every timeout Infinity nothing expires and a slow answer is awaited", () =>
     Effect.gen(function*() {
-      const { server, connection, writer, reader } = yield* setup({ idleTimeout: "Infinity", readTimeout: "Infinity" })
+      const { server, connection, writer, reader } = yield* setup({
+        idleTimeout: "Infinity",
+        readTimeout: "Infinity",
+        headersTimeout: "Infinity",
+        bodyTimeout: "Infinity"
+      })
       yield* TestClock.adjust("1 hour")
       assert.strictEqual(connection.status, "Ready")
       const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
@@ -216,9 +222,13 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(error.reason, new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) }))
     }))
 
-  it.effect("the read timeout counts inactivity: a trickling response within it completes", () =>
+  it.effect("the read timeout counts inactivity: with the deadlines off, a trickling response within it completes", () =>
     Effect.gen(function*() {
-      const { server, connection, writer, reader } = yield* setup({ readTimeout: "1 second" })
+      const { server, connection, writer, reader } = yield* setup({
+        readTimeout: "1 second",
+        headersTimeout: "Infinity",
+        bodyTimeout: "Infinity"
+      })
       const fiber = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
       yield* readRequest(server)
       const wire = ok("abc")
@@ -228,6 +238,108 @@ describe("HttpConnection over a memory pair", () => {
       }
       const response = yield* Fiber.join(fiber)
       assert.strictEqual(response.bodyText(), "abc")
+    }))
+
+  it.effect("headersTimeout is a deadline from the written request: a head trickled within the read timeout still fails", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ readTimeout: "1 second", headersTimeout: "3 seconds" })
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/trickle").finish(), reader)))
+      yield* readRequest(server)
+      // one byte every 900 ms: never a second of silence, so the read timeout alone would wait forever
+      for (const byte of "HTT") {
+        yield* TestClock.adjust("900 millis")
+        yield* server.write(bytes(byte))
+      }
+      yield* TestClock.adjust("299 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(error.reason, new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(3) }))
+      assert.isTrue(error.requestSent)
+      assert.strictEqual(
+        error.message,
+        "HTTP exchange with memory:server failed: the response head did not arrive within the headers timeout of 3s (request bytes were sent)"
+      )
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
+      const later = yield* Effect.flip(connection.send(writer.get("/next").finish(), reader))
+      assert.deepStrictEqual(
+        later.reason,
+        new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(3) }) })
+      )
+    }))
+
+  it.effect("bodyTimeout is a deadline from the head: a body trickled within the read timeout still fails", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup({ readTimeout: "1 second", bodyTimeout: "2 seconds" })
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/trickle").finish(), reader)))
+      yield* readRequest(server)
+      yield* TestClock.adjust("500 millis")
+      yield* server.write(bytes("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\na"))
+      // the body clock started at 500 ms; bytes keep coming every 900 ms
+      yield* TestClock.adjust("900 millis")
+      yield* server.write(bytes("b"))
+      yield* TestClock.adjust("900 millis")
+      yield* server.write(bytes("c"))
+      yield* TestClock.adjust("199 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(describeError(error), { reason: "BodyTimeout", requestSent: true })
+      assert.include(error.message, "the response body did not complete within the body timeout of 2s")
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
+    }))
+
+  it.effect("by default the head must arrive within 10 s of the request and the body within 30 s of the head", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(
+        [HttpConnection.DEFAULT_HEADERS_TIMEOUT, HttpConnection.DEFAULT_BODY_TIMEOUT],
+        [Duration.seconds(10), Duration.seconds(30)]
+      )
+      const silent = yield* setup({ readTimeout: "Infinity" })
+      const head = yield* Effect.forkChild(Effect.flip(silent.connection.send(silent.writer.get("/").finish(), silent.reader)))
+      yield* readRequest(silent.server)
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(head.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual((yield* Fiber.join(head)).reason, new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(10) }))
+      const stuck = yield* setup({ readTimeout: "Infinity" })
+      const body = yield* Effect.forkChild(Effect.flip(stuck.connection.send(stuck.writer.get("/").finish(), stuck.reader)))
+      yield* readRequest(stuck.server)
+      yield* TestClock.adjust("5 seconds")
+      yield* stuck.server.write(bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"))
+      yield* TestClock.adjust("29999 millis")
+      assert.strictEqual(body.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual((yield* Fiber.join(body)).reason, new HttpConnection.BodyTimeout({ timeout: Duration.seconds(30) }))
+    }))
+
+  it.effect("a body deadline shorter than the watchdog's sleep wakes it on time", () =>
+    Effect.gen(function*() {
+      // the watchdog sleeps up to the 4 s idle period while the request is in flight; the body's
+      // 500 ms deadline, known only once the head is in, must wake it earlier
+      const { server, connection, writer, reader } = yield* setup({ bodyTimeout: "500 millis" })
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/").finish(), reader)))
+      yield* readRequest(server)
+      yield* TestClock.adjust("100 millis")
+      yield* server.write(bytes("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"))
+      yield* TestClock.adjust("499 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual((yield* Fiber.join(fiber)).reason, new HttpConnection.BodyTimeout({ timeout: Duration.millis(500) }))
+    }))
+
+  it.effect("the head's deadline counts from the end of a slow write, and still wakes the watchdog on time", () =>
+    Effect.gen(function*() {
+      // a 16-byte pipe: the request is written only as the server reads it, 2 s after the send
+      const { server, connection, writer, reader } = yield* setup({ headersTimeout: "1 second" }, { capacity: 16 })
+      const fiber = yield* Effect.forkChild(Effect.flip(connection.send(writer.get("/slow-upload").finish(), reader)))
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* readRequest(server)
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual((yield* Fiber.join(fiber)).reason, new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(1) }))
     }))
 
   it.effect("a reset mid-response poisons with the transport's ReadError and requestSent true", () =>
@@ -273,6 +385,27 @@ describe("HttpConnection over a memory pair", () => {
       assert.strictEqual(error.reason._tag, "ProtocolError")
       assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "InvalidStatusLine")
       assert.strictEqual(connection.status, "Poisoned")
+    }))
+
+  it.effect("a chunk extension that breaks RFC 9112 §7.1.1 is a ProtocolError and poisons (issue 16)", () =>
+    Effect.gen(function*() {
+      const { server, client, connection, writer, reader } = yield* setup()
+      const [error] = yield* Effect.all([
+        Effect.flip(connection.send(writer.get("/").finish(), reader)),
+        answer(server, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;\r\naa\r\n0\r\n\r\n")
+      ], { concurrency: 2 })
+      assert.deepStrictEqual(
+        error.reason,
+        new HttpConnection.ProtocolError({
+          violation: {
+            _tag: "InvalidChunkExtension",
+            message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got CR",
+            offset: 2
+          }
+        })
+      )
+      assert.isTrue(error.requestSent)
+      assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
     }))
 
   it.effect("a body above the reader's maxBodySize is BodyTooLarge and poisons", () =>
@@ -509,6 +642,28 @@ describe("HttpConnection.isRetryable", () => {
 })
 
 describe("HttpConnection.connect", () => {
+  it.effect("without connectTimeout a dial that never completes fails after 10 s, over http and https", () =>
+    Effect.gen(function*() {
+      // the resolver stub never answers, so the dial hangs without any traffic
+      const lookup: net.LookupFunction = () => {}
+      const dial = (url: string) => Effect.forkChild(Effect.flip(Effect.scoped(HttpConnection.connect(url, { lookup }))))
+      const plain = yield* dial("http://hang.invalid/")
+      const secure = yield* dial("https://hang.invalid/")
+      yield* TestClock.adjust("9999 millis")
+      assert.deepStrictEqual([plain.pollUnsafe(), secure.pollUnsafe()], [undefined, undefined])
+      yield* TestClock.adjust("1 millis")
+      const errors = [yield* Fiber.join(plain), yield* Fiber.join(secure)]
+      assert.deepStrictEqual(
+        errors.map((e) => [e.reason._tag, e.reason._tag === "ConnectError" && e.reason.kind, e.requestSent]),
+        [["ConnectError", "Timeout", false], ["ConnectError", "Timeout", false]]
+      )
+      assert.strictEqual(
+        errors[0]!.message,
+        "HTTP exchange with hang.invalid:80 failed: connect to hang.invalid:80 failed: timed out (no connection within 10s) (no request byte was sent)"
+      )
+      assert.include(errors[1]!.message, "connect to hang.invalid:443 failed: timed out (not connected within 10s)")
+    }))
+
   it.effect("refuses a URL it cannot dial with InvalidUrl, and names the fault", () =>
     Effect.gen(function*() {
       const bad = yield* Effect.flip(HttpConnection.connect("ws://example.test/"))

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -7,8 +8,9 @@ import * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tcp from "../../src/Transport/Tcp.ts"
 import { Transport } from "../../src/Transport/Transport.ts"
+import { blackHole } from "../support/blackHole.ts"
 import { serve } from "../support/netServer.ts"
-import { freePort } from "../support/peers.ts"
+import { executable, freePort } from "../support/peers.ts"
 
 // Every socket in this file talks to 127.0.0.1; name resolution is stubbed, never sent anywhere.
 
@@ -204,6 +206,31 @@ describe("Tcp", () => {
         "Timeout",
         "connect to hang.invalid:80 failed: timed out (no connection within 2s)"
       ])
+    }))
+
+  it.effect("without connectTimeout a dial that never completes fails after the default 10 s", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(Tcp.DEFAULT_CONNECT_TIMEOUT, Duration.seconds(10))
+      const lookup: net.LookupFunction = () => {}
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.scoped(Tcp.connect({ host: "hang.invalid", port: 80, lookup }))))
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([error.kind, error.message], [
+        "Timeout",
+        "connect to hang.invalid:80 failed: timed out (no connection within 10s)"
+      ])
+    }))
+
+  // A real black hole without leaving loopback: a listener that never accepts, whose accept queue
+  // is full, so the kernel drops every further SYN and the connect would wait for the OS limit.
+  it.live.skipIf(!executable("/usr/bin/python3"))("times out against a black-holed loopback address (a full accept queue)", () =>
+    Effect.gen(function*() {
+      const hole = yield* blackHole
+      const error = yield* Effect.flip(Effect.scoped(Tcp.connect({ host: "127.0.0.1", port: hole.port, connectTimeout: "300 millis" })))
+      assert.deepStrictEqual([error.kind, error.address], ["Timeout", `127.0.0.1:${hole.port}`])
+      assert.include(error.message, "timed out (no connection within 300ms)")
     }))
 
   it.live("closing the scope destroys the socket after a successful connect", () =>

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
 import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
@@ -146,6 +147,26 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       yield* Effect.promise(() => new Promise((resolve) => server.close(resolve)))
       const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))
       assert.deepStrictEqual([error._tag, error._tag === "ConnectError" && error.kind], ["ConnectError", "Refused"])
+    }))
+
+  it.effect("a server that accepts TCP but never speaks TLS fails with HandshakeTimeout after the default 10 s", () =>
+    Effect.gen(function*() {
+      // a plain TCP listener that takes the ClientHello and never answers
+      let heard: () => void = () => {}
+      const hello = new Promise<void>((resolve) => (heard = resolve))
+      const { port } = yield* serveNet((socket) => socket.once("data", () => heard()))
+      const fiber = yield* Effect.forkChild(Effect.flip(Effect.scoped(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))))
+      // the ClientHello goes out once TCP connected: the timeout now is the handshake's
+      yield* Effect.promise(() => hello)
+      yield* TestClock.adjust("9999 millis")
+      assert.strictEqual(fiber.pollUnsafe(), undefined)
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Fiber.join(fiber)
+      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HandshakeTimeout"])
+      assert.strictEqual(
+        error.message,
+        `TLS with 127.0.0.1:${port} failed: HandshakeTimeout (not connected within 10s)`
+      )
     }))
 
   it.live("closing the scope closes the TLS socket", () =>
