@@ -1,9 +1,11 @@
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WebSocket, WebSocketServer } from "ws"
+import { WebSocket, type WebSocketServer } from "ws"
 import * as Handshake from "../../src/Codec/Handshake.ts"
 import * as RequestReader from "../../src/Codec/RequestReader.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import { listen } from "../support/httpServer.ts"
+import { closeWs, listenWs } from "../support/wsServer.ts"
 
 /** The head, or a thrown test failure naming the input Handshake refused. */
 const sendable = <H>(head: H | Handshake.InvalidHandshakeInput): H => {
@@ -399,9 +401,7 @@ describe("Handshake against ws", () => {
   const sockets = new Set<net.Socket>()
 
   beforeAll(async () => {
-    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()))
-    wssPort = (wss.address() as net.AddressInfo).port
+    ;({ server: wss, port: wssPort } = await listenWs())
     // ws sends a frame as soon as the connection opens: it may share a TCP segment with the 101
     wss.on("connection", (socket) => socket.send("hello"))
 
@@ -431,14 +431,12 @@ describe("Handshake against ws", () => {
         collect(socket, leftover, 2).then((frames) => socket.write(Buffer.concat([Buffer.from([0x81, 2]), Buffer.from(frames[0] === 0x81 ? "ok" : "no")])))
       })
     })
-    await new Promise<void>((resolve) => ours.listen(0, "127.0.0.1", resolve))
-    oursPort = (ours.address() as net.AddressInfo).port
+    oursPort = await listen(ours)
   })
 
   afterAll(async () => {
     for (const socket of sockets) socket.destroy()
-    for (const client of wss.clients) client.terminate()
-    await new Promise<void>((resolve) => wss.close(() => resolve()))
+    await closeWs(wss)
     await new Promise<void>((resolve) => ours.close(() => resolve()))
   })
 

@@ -13,8 +13,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import type { Transport } from "../../src/Transport/Transport.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")
+import { hex } from "../support/bytes.ts"
 
 /** A client and a server WebSocket over one memory pair. */
 const connected = (
