@@ -22,8 +22,10 @@
  * `Connection` may list other tokens; the key must be 24 base64 characters decoding to 16
  * bytes; the client accepts a 101 without `Sec-WebSocket-Protocol` even when it offered some
  * (RFC 6455 §4.1 only forbids an unoffered choice); extensions are never negotiated, so any
- * `Sec-WebSocket-Extensions` in a 101 is an error. `upgradeRequestHead` throws `TypeError` on
- * caller misuse (a subprotocol that is not a token, CR/LF/NUL in a header).
+ * `Sec-WebSocket-Extensions` in a 101 is an error. `upgradeRequestHead` and `acceptResponseHead`
+ * never throw: input they cannot send (a subprotocol or header name that is not a token, CR/LF/NUL
+ * in a header value, a space, CR, LF or NUL in the request target) is returned as
+ * `InvalidHandshakeInput`.
  *
  * @since 0.1.0
  */
@@ -92,27 +94,60 @@ export interface UpgradeRequestOptions {
 
 /** A request head ready for `HttpWrite.writeRequest`. */
 export interface RequestHead {
+  readonly _tag: "RequestHead"
   readonly method: "GET"
   readonly path: string
   readonly headers: Array<[string, string]>
 }
 
-const checkHeader = (name: string, value: string): void => {
-  if (!isToken(name)) throw new TypeError(`Handshake: header name ${JSON.stringify(name)} is not a token`)
-  if (findInjection(value) !== -1) {
-    throw new TypeError(`Handshake: header ${name} holds CR, LF or NUL`)
+/**
+ * Input a handshake head cannot be sent with (caller input, not peer input): `field` names which
+ * input, `detail` the offending one — the header name, subprotocol or request target as given
+ * (for a bad header value, the header's name: the value may be a secret and is left out).
+ *
+ * @since 0.1.0
+ */
+export interface InvalidHandshakeInput {
+  readonly _tag: "InvalidHandshakeInput"
+  /** `"headerName"` (not a token), `"headerValue"` (CR/LF/NUL), `"protocol"` (not a token), `"pathAndQuery"`. */
+  readonly field: "headerName" | "headerValue" | "protocol" | "pathAndQuery"
+  readonly detail: string
+  readonly message: string
+}
+
+const notAToken = (field: "headerName" | "protocol", value: string): InvalidHandshakeInput => ({
+  _tag: "InvalidHandshakeInput",
+  field,
+  detail: value,
+  message: `Handshake: ${field === "protocol" ? "subprotocol" : "header name"} ${JSON.stringify(value)} is not a token`
+})
+
+/** The first header that cannot be sent, or `undefined`. */
+const checkHeaders = (headers: ReadonlyArray<readonly [string, string]>): InvalidHandshakeInput | undefined => {
+  for (const [name, value] of headers) {
+    if (!isToken(name)) return notAToken("headerName", name)
+    if (findInjection(value) !== -1) {
+      return {
+        _tag: "InvalidHandshakeInput",
+        field: "headerValue",
+        detail: name,
+        message: `Handshake: header ${name} holds CR, LF or NUL`
+      }
+    }
   }
+  return undefined
 }
 
 /**
  * The client's upgrade request head: `GET`, `Host`, `Upgrade: websocket`, `Connection: Upgrade`,
  * `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`, then `Sec-WebSocket-Protocol` and `Origin`
- * when given, then the extra headers. Throws `TypeError` for a non-token subprotocol or header
- * name, or CR/LF/NUL in a value (caller misuse).
+ * when given, then the extra headers. Returns `InvalidHandshakeInput` for a subprotocol or header
+ * name that is not a token, CR/LF/NUL in a header value, or a space, CR, LF or NUL in
+ * `pathAndQuery` (checked in that order: protocols, headers in wire order, the target).
  *
  * @since 0.1.0
  */
-export const upgradeRequestHead = (options: UpgradeRequestOptions): RequestHead => {
+export const upgradeRequestHead = (options: UpgradeRequestOptions): RequestHead | InvalidHandshakeInput => {
   const headers: Array<[string, string]> = [
     ["Host", options.host],
     ["Upgrade", "websocket"],
@@ -122,17 +157,23 @@ export const upgradeRequestHead = (options: UpgradeRequestOptions): RequestHead 
   ]
   if (options.protocols !== undefined && options.protocols.length > 0) {
     for (const protocol of options.protocols) {
-      if (!isToken(protocol)) throw new TypeError(`Handshake: subprotocol ${JSON.stringify(protocol)} is not a token`)
+      if (!isToken(protocol)) return notAToken("protocol", protocol)
     }
     headers.push(["Sec-WebSocket-Protocol", options.protocols.join(", ")])
   }
   if (options.origin !== undefined) headers.push(["Origin", options.origin])
   for (const [name, value] of options.headers ?? []) headers.push([name, value])
-  for (const [name, value] of headers) checkHeader(name, value)
+  const invalid = checkHeaders(headers)
+  if (invalid !== undefined) return invalid
   if (findInjection(options.pathAndQuery) !== -1 || options.pathAndQuery.includes(" ")) {
-    throw new TypeError("Handshake: pathAndQuery holds a space, CR, LF or NUL")
+    return {
+      _tag: "InvalidHandshakeInput",
+      field: "pathAndQuery",
+      detail: options.pathAndQuery,
+      message: "Handshake: pathAndQuery holds a space, CR, LF or NUL"
+    }
   }
-  return { method: "GET", path: options.pathAndQuery, headers }
+  return { _tag: "RequestHead", method: "GET", path: options.pathAndQuery, headers }
 }
 
 /** The server answered with something other than 101; `status` is what it sent. */
@@ -366,6 +407,7 @@ export const validateUpgradeRequest = (
 
 /** A response head ready for `HttpWrite.writeResponse`, with its body (empty for 101). */
 export interface ResponseHead {
+  readonly _tag: "ResponseHead"
   readonly status: number
   readonly reason: string
   readonly headers: Array<[string, string]>
@@ -375,7 +417,8 @@ export interface ResponseHead {
 /**
  * The server's 101 answer: `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`,
  * `Sec-WebSocket-Protocol` when a protocol was chosen (pick one the client offered), then the
- * extra headers. Throws `TypeError` for a non-token protocol or CR/LF/NUL in a header (misuse).
+ * extra headers. Returns `InvalidHandshakeInput` for a protocol or header name that is not a
+ * token, or CR/LF/NUL in a header value.
  *
  * @since 0.1.0
  */
@@ -383,21 +426,20 @@ export const acceptResponseHead = (options: {
   readonly key: string
   readonly protocol?: string | undefined
   readonly headers?: Headers | undefined
-}): ResponseHead => {
+}): ResponseHead | InvalidHandshakeInput => {
   const headers: Array<[string, string]> = [
     ["Upgrade", "websocket"],
     ["Connection", "Upgrade"],
     ["Sec-WebSocket-Accept", acceptKey(options.key)]
   ]
   if (options.protocol !== undefined) {
-    if (!isToken(options.protocol)) {
-      throw new TypeError(`Handshake: subprotocol ${JSON.stringify(options.protocol)} is not a token`)
-    }
+    if (!isToken(options.protocol)) return notAToken("protocol", options.protocol)
     headers.push(["Sec-WebSocket-Protocol", options.protocol])
   }
   for (const [name, value] of options.headers ?? []) headers.push([name, value])
-  for (const [name, value] of headers) checkHeader(name, value)
-  return { status: 101, reason: "Switching Protocols", headers, body: "" }
+  const invalid = checkHeaders(headers)
+  if (invalid !== undefined) return invalid
+  return { _tag: "ResponseHead", status: 101, reason: "Switching Protocols", headers, body: "" }
 }
 
 /**
@@ -410,6 +452,7 @@ export const rejectResponseHead = (rejection: UpgradeRejection): ResponseHead =>
   const headers: Array<[string, string]> = [["Connection", "close"], ["Content-Type", "text/plain"]]
   if (rejection.status === 426) headers.push(["Sec-WebSocket-Version", VERSION])
   return {
+    _tag: "ResponseHead",
     status: rejection.status,
     reason: rejection.status === 426 ? "Upgrade Required" : "Bad Request",
     headers,

@@ -12,3 +12,5 @@ export * as RestClient from "./RestClient.ts"
 export * as MarketFeed from "./MarketFeed.ts"
 /** The shared `TlsConfig` as a service. */
 export * as TlsSettings from "./TlsSettings.ts"
+/** Effect's `HttpClient` service over one `ClientPool` per origin (in place of `NodeHttpClient.layerUndici`). */
+export * as NexusHttpClient from "./NexusHttpClient.ts"

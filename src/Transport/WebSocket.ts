@@ -348,6 +348,11 @@ export interface ConnectOptions extends StreamOptions {
   readonly maxReadSize?: number | undefined
   /** Disables Nagle's algorithm. Default `true`. */
   readonly noDelay?: boolean | undefined
+  /**
+   * TCP keep-alive (`SO_KEEPALIVE`) with this initial delay, or `false`: `Tcp.connect`'s option,
+   * for `ws:` and `wss:` alike (`connectOver` leaves the transport as it is). Default `false` (off).
+   */
+  readonly keepAlive?: Duration.Input | false | undefined
   /** Where masking keys come from. Default one `MaskSource.crypto()` pool shared by all connections. */
   readonly maskSource?: MaskSource.MaskSource | undefined
 }
@@ -1101,21 +1106,18 @@ const clientHandshake = (
   Effect.gen(function*() {
     const address = transport.remoteAddress
     const key = Handshake.generateKey()
-    let request: Uint8Array | HttpWrite.HttpWriteError
-    try {
-      request = HttpWrite.encodeRequest(
-        Handshake.upgradeRequestHead({
-          host: url.hostHeader,
-          pathAndQuery: url.pathAndQuery,
-          key,
-          protocols: options.protocols,
-          origin: options.origin,
-          headers: headerList(options.headers)
-        })
-      )
-    } catch (cause) {
-      return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: (cause as Error).message })))
+    const head = Handshake.upgradeRequestHead({
+      host: url.hostHeader,
+      pathAndQuery: url.pathAndQuery,
+      key,
+      protocols: options.protocols,
+      origin: options.origin,
+      headers: headerList(options.headers)
+    })
+    if (head._tag === "InvalidHandshakeInput") {
+      return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: head.message })))
     }
+    const request = HttpWrite.encodeRequest(head)
     if (!(request instanceof Uint8Array)) {
       return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: request.message })))
     }
@@ -1177,6 +1179,7 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
       host: parsed.host,
       port: parsed.port,
       noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
       readHighWaterMark: options.maxReadSize,
       // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
       connectTimeout: "Infinity" as const
@@ -1301,14 +1304,11 @@ const serverHandshake = (
           message: `refused by the server's verify with ${refusal.status}: ${refusal.reason}`
         }))
       }
-      let response: Uint8Array | HttpWrite.HttpWriteError
-      try {
-        response = HttpWrite.encodeResponse(
-          Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
-        )
-      } catch (cause) {
-        return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: (cause as Error).message })))
+      const accepted = Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
+      if (accepted._tag === "InvalidHandshakeInput") {
+        return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: accepted.message })))
       }
+      const response = HttpWrite.encodeResponse(accepted)
       if (!(response instanceof Uint8Array)) {
         return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: response.message })))
       }

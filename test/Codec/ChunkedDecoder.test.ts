@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as ChunkedDecoder from "../../src/Codec/ChunkedDecoder.ts"
 import { NeedMore } from "../../src/Codec/NeedMore.ts"
-
-const bytes = (s: string): Buffer => Buffer.from(s, "latin1")
+import { latin1 as bytes } from "../support/bytes.ts"
 
 /** Decodes `raw` placed at offset `base` of a scratch buffer in one call. */
 const decodeAll = (raw: string, options: ChunkedDecoder.Options = {}, base = 3) => {

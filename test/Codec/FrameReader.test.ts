@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import { NeedMore } from "../../src/Codec/NeedMore.ts"
-
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex")
+import { hex } from "../support/bytes.ts"
 
 type Item = FrameReader.OwnedMessage | FrameReader.FrameViolation | NeedMore
 

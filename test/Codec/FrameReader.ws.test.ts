@@ -1,6 +1,7 @@
 import * as ws from "ws"
 import { describe, expect, it } from "vitest"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
+import { patterned, SIZES, textOf } from "../support/frames.ts"
 
 // ws's ESM entry exports its Sender, but @types/ws does not declare it
 interface FrameOptions {
@@ -46,21 +47,6 @@ const readStream = (role: FrameReader.Role, stream: Buffer, piece: number) => {
     }
   }
 }
-
-const patterned = (size: number): Buffer => {
-  const b = Buffer.alloc(size)
-  for (let i = 0; i < size; i++) b[i] = (i * 131 + 17) & 0xff
-  return b
-}
-
-const textOf = (size: number): string => {
-  // a mix of 1-, 2-, 3- and 4-byte code points, cut to `size` bytes on a code point boundary
-  const unit = "aé€😀" // 10 bytes
-  const whole = Math.floor(size / 10)
-  return unit.repeat(whole) + "z".repeat(size - whole * 10)
-}
-
-const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024]
 
 describe("FrameReader reads frames written by ws's Sender", () => {
   for (const [role, mask] of [["client", false], ["server", true]] as const) {

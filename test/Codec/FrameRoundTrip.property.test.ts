@@ -4,13 +4,13 @@ import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as WriteBuf from "../../src/Codec/WriteBuf.ts"
+import { SIZES } from "../support/frames.ts"
 
 // Our writer's frames, read back by our reader: every frame kind in both directions (client
 // writer → server reader, masked; server writer → client reader, unmasked), at the payload
 // sizes around each length form, optionally fragmented, the stream chopped at random points.
 
 const { Kind } = FrameWriter
-const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024]
 const CONTROL_SIZES = [0, 1, 125]
 
 type Role = FrameWriter.Role

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as WriteBuf from "../../src/Codec/WriteBuf.ts"
+import { toHex as hex } from "../support/bytes.ts"
+import { patternedBytes as patterned, SIZES } from "../support/frames.ts"
 
 const { Kind } = FrameWriter
 
@@ -11,8 +13,6 @@ const KEY = [0x37, 0xfa, 0x21, 0x3d] // the key of RFC 6455 §5.7's masked examp
 const client = (options: { readonly fragmentSize?: number } = {}) =>
   FrameWriter.make({ role: "client", maskSource: MaskSource.fixed(KEY), ...options })
 const server = (options: { readonly fragmentSize?: number } = {}) => FrameWriter.make({ role: "server", ...options })
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
 
 /** Encodes into a fresh WriteBuf and returns the frame bytes (or the error). */
 const viaBuf = (
@@ -61,12 +61,6 @@ const reference = (b0: number, payload: Uint8Array, key?: ReadonlyArray<number>)
   const body = Buffer.from(payload)
   if (key !== undefined) for (let i = 0; i < n; i++) body[i]! ^= key[i & 3]!
   return Buffer.concat([Buffer.from(head), Buffer.from(key ?? []), body]).toString("hex")
-}
-
-const patterned = (size: number): Uint8Array => {
-  const b = new Uint8Array(size)
-  for (let i = 0; i < size; i++) b[i] = (i * 131 + 17) & 0xff
-  return b
 }
 
 describe("FrameWriter encodes RFC 6455 §5.7's examples", () => {
@@ -182,7 +176,6 @@ describe("FrameWriter writes every frame kind in both roles", () => {
 })
 
 describe("FrameWriter uses the minimal length encoding", () => {
-  const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024]
   for (const size of SIZES) {
     it(`writes a ${size}-byte payload with the ${size < 126 ? "7" : size < 65536 ? "16" : "64"}-bit length, both roles and targets`, () => {
       const data = patterned(size)

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as WriteBuf from "../../src/Codec/WriteBuf.ts"
+import { patterned, SIZES, textOf } from "../support/frames.ts"
 
 // ws's ESM entry exports its Receiver, but @types/ws does not declare it
 interface WsReceiver {
@@ -97,21 +98,6 @@ const encodeAll = (writer: FrameWriter.FrameWriter, messages: ReadonlyArray<Mess
   })
   return Buffer.concat(parts)
 }
-
-const patterned = (size: number): Buffer => {
-  const b = Buffer.alloc(size)
-  for (let i = 0; i < size; i++) b[i] = (i * 131 + 17) & 0xff
-  return b
-}
-
-/** A mix of 1- to 4-byte code points, exactly `size` UTF-8 bytes. */
-const textOf = (size: number): string => {
-  const unit = "aé€😀" // 10 bytes
-  const whole = Math.floor(size / 10)
-  return unit.repeat(whole) + "z".repeat(size - whole * 10)
-}
-
-const SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024]
 
 describe("ws's Receiver reads what FrameWriter writes", () => {
   for (const role of ["client", "server"] as const) {

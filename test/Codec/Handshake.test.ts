@@ -1,14 +1,22 @@
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { WebSocket, WebSocketServer } from "ws"
+import { WebSocket, type WebSocketServer } from "ws"
 import * as Handshake from "../../src/Codec/Handshake.ts"
 import * as RequestReader from "../../src/Codec/RequestReader.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import { listen } from "../support/httpServer.ts"
+import { closeWs, listenWs } from "../support/wsServer.ts"
+
+/** The head, or a thrown test failure naming the input Handshake refused. */
+const sendable = <H>(head: H | Handshake.InvalidHandshakeInput): H => {
+  if ((head as { _tag?: string })._tag === "InvalidHandshakeInput") throw new Error((head as Handshake.InvalidHandshakeInput).message)
+  return head as H
+}
 
 // Test-side serialisation of the heads Handshake returns (the library leaves bytes to HttpWrite).
 const requestBytes = (h: Handshake.RequestHead): Buffer =>
   Buffer.from(`${h.method} ${h.path} HTTP/1.1\r\n${h.headers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`, "latin1")
-const responseBytes = (h: Handshake.ResponseHead): Buffer => {
+const responseBytes = (h: Omit<Handshake.ResponseHead, "_tag">): Buffer => {
   const length = h.status === 101 ? "" : `Content-Length: ${Buffer.byteLength(h.body)}\r\n`
   return Buffer.from(
     `HTTP/1.1 ${h.status} ${h.reason}\r\n${h.headers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}${length}\r\n${h.body}`,
@@ -70,6 +78,7 @@ describe("Handshake client side", () => {
       origin: "https://app.exchange.com",
       headers: [["X-Api-Key", "k-123"]]
     })).toEqual({
+      _tag: "RequestHead",
       method: "GET",
       path: "/ws/v1?stream=trades",
       headers: [
@@ -85,12 +94,74 @@ describe("Handshake client side", () => {
     })
   })
 
-  it("throws TypeError on caller misuse", () => {
+  it("returns InvalidHandshakeInput, without throwing, for input the request cannot carry", () => {
     const base = { host: "h", pathAndQuery: "/", key: KEY }
-    expect(() => Handshake.upgradeRequestHead({ ...base, protocols: ["a b"] })).toThrow(TypeError)
-    expect(() => Handshake.upgradeRequestHead({ ...base, headers: [["X", "a\r\nInjected: 1"]] })).toThrow(TypeError)
-    expect(() => Handshake.upgradeRequestHead({ ...base, headers: [["X Y", "1"]] })).toThrow(TypeError)
-    expect(() => Handshake.upgradeRequestHead({ ...base, pathAndQuery: "/a b" })).toThrow(TypeError)
+    const cases: ReadonlyArray<readonly [Partial<Handshake.UpgradeRequestOptions>, Handshake.InvalidHandshakeInput]> = [
+      [{ protocols: ["chat", "a b"] }, {
+        _tag: "InvalidHandshakeInput",
+        field: "protocol",
+        detail: "a b",
+        message: `Handshake: subprotocol "a b" is not a token`
+      }],
+      [{ headers: [["X", "a\r\nInjected: 1"]] }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerValue",
+        detail: "X",
+        message: "Handshake: header X holds CR, LF or NUL"
+      }],
+      [{ headers: [["X-Token", "a\u0000b"]] }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerValue",
+        detail: "X-Token",
+        message: "Handshake: header X-Token holds CR, LF or NUL"
+      }],
+      [{ origin: "https://a\nb" }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerValue",
+        detail: "Origin",
+        message: "Handshake: header Origin holds CR, LF or NUL"
+      }],
+      [{ headers: [["X Y", "1"]] }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerName",
+        detail: "X Y",
+        message: `Handshake: header name "X Y" is not a token`
+      }],
+      [{ headers: [["", "1"]] }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerName",
+        detail: "",
+        message: `Handshake: header name "" is not a token`
+      }],
+      [{ pathAndQuery: "/a b" }, {
+        _tag: "InvalidHandshakeInput",
+        field: "pathAndQuery",
+        detail: "/a b",
+        message: "Handshake: pathAndQuery holds a space, CR, LF or NUL"
+      }],
+      [{ pathAndQuery: "/a\r\nHost: evil" }, {
+        _tag: "InvalidHandshakeInput",
+        field: "pathAndQuery",
+        detail: "/a\r\nHost: evil",
+        message: "Handshake: pathAndQuery holds a space, CR, LF or NUL"
+      }],
+      // the first fault in check order wins: protocols, then headers in wire order, then the target
+      [{ protocols: ["a b"], headers: [["X Y", "1"]], pathAndQuery: "/a b" }, {
+        _tag: "InvalidHandshakeInput",
+        field: "protocol",
+        detail: "a b",
+        message: `Handshake: subprotocol "a b" is not a token`
+      }],
+      [{ headers: [["X Y", "1"], ["Z", "\r"]], pathAndQuery: "/a b" }, {
+        _tag: "InvalidHandshakeInput",
+        field: "headerName",
+        detail: "X Y",
+        message: `Handshake: header name "X Y" is not a token`
+      }]
+    ]
+    for (const [options, expected] of cases) {
+      expect(Handshake.upgradeRequestHead({ ...base, ...options })).toEqual(expected)
+    }
   })
 
   const ok101 = (extra = "") =>
@@ -235,8 +306,30 @@ describe("Handshake server side", () => {
     )
   })
 
+  it("returns InvalidHandshakeInput, without throwing, for a 101 it cannot send", () => {
+    expect(Handshake.acceptResponseHead({ key: KEY, protocol: "a b" })).toEqual({
+      _tag: "InvalidHandshakeInput",
+      field: "protocol",
+      detail: "a b",
+      message: `Handshake: subprotocol "a b" is not a token`
+    })
+    expect(Handshake.acceptResponseHead({ key: KEY, headers: [["X-Server", "a\nb"]] })).toEqual({
+      _tag: "InvalidHandshakeInput",
+      field: "headerValue",
+      detail: "X-Server",
+      message: "Handshake: header X-Server holds CR, LF or NUL"
+    })
+    expect(Handshake.acceptResponseHead({ key: KEY, protocol: "chat", headers: [["X:Server", "1"]] })).toEqual({
+      _tag: "InvalidHandshakeInput",
+      field: "headerName",
+      detail: "X:Server",
+      message: `Handshake: header name "X:Server" is not a token`
+    })
+  })
+
   it("builds the 101 answer and the 400/426 refusals", () => {
     expect(Handshake.acceptResponseHead({ key: KEY, protocol: "chat", headers: [["X-Server", "nexus"]] })).toEqual({
+      _tag: "ResponseHead",
       status: 101,
       reason: "Switching Protocols",
       headers: [
@@ -248,9 +341,9 @@ describe("Handshake server side", () => {
       ],
       body: ""
     })
-    expect(() => Handshake.acceptResponseHead({ key: KEY, protocol: "a b" })).toThrow(TypeError)
     const version = upgrade(valid.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"))
     expect(Handshake.rejectResponseHead(version as Handshake.UpgradeRejection)).toEqual({
+      _tag: "ResponseHead",
       status: 426,
       reason: "Upgrade Required",
       headers: [["Connection", "close"], ["Content-Type", "text/plain"], ["Sec-WebSocket-Version", "13"]],
@@ -258,6 +351,7 @@ describe("Handshake server side", () => {
     })
     const method = upgrade(valid, "PUT /chat HTTP/1.1")
     expect(Handshake.rejectResponseHead(method as Handshake.UpgradeRejection)).toEqual({
+      _tag: "ResponseHead",
       status: 400,
       reason: "Bad Request",
       headers: [["Connection", "close"], ["Content-Type", "text/plain"]],
@@ -307,9 +401,7 @@ describe("Handshake against ws", () => {
   const sockets = new Set<net.Socket>()
 
   beforeAll(async () => {
-    wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    await new Promise<void>((resolve) => wss.once("listening", () => resolve()))
-    wssPort = (wss.address() as net.AddressInfo).port
+    ;({ server: wss, port: wssPort } = await listenWs())
     // ws sends a frame as soon as the connection opens: it may share a TCP segment with the 101
     wss.on("connection", (socket) => socket.send("hello"))
 
@@ -331,7 +423,7 @@ describe("Handshake against ws", () => {
           return
         }
         const protocol = upgrade.protocols.find((p) => p === "superchat" || p === "chat")
-        socket.write(responseBytes(Handshake.acceptResponseHead({ key: upgrade.key, protocol })))
+        socket.write(responseBytes(sendable(Handshake.acceptResponseHead({ key: upgrade.key, protocol }))))
         // an unmasked text frame "hi" from the server
         socket.write(Buffer.from("81026869", "hex"))
         // whatever the client sent after its request is the start of its frame stream
@@ -339,14 +431,12 @@ describe("Handshake against ws", () => {
         collect(socket, leftover, 2).then((frames) => socket.write(Buffer.concat([Buffer.from([0x81, 2]), Buffer.from(frames[0] === 0x81 ? "ok" : "no")])))
       })
     })
-    await new Promise<void>((resolve) => ours.listen(0, "127.0.0.1", resolve))
-    oursPort = (ours.address() as net.AddressInfo).port
+    oursPort = await listen(ours)
   })
 
   afterAll(async () => {
     for (const socket of sockets) socket.destroy()
-    for (const client of wss.clients) client.terminate()
-    await new Promise<void>((resolve) => wss.close(() => resolve()))
+    await closeWs(wss)
     await new Promise<void>((resolve) => ours.close(() => resolve()))
   })
 
@@ -354,12 +444,12 @@ describe("Handshake against ws", () => {
     const key = Handshake.generateKey()
     const socket = net.connect(wssPort, "127.0.0.1")
     try {
-      socket.write(requestBytes(Handshake.upgradeRequestHead({
+      socket.write(requestBytes(sendable(Handshake.upgradeRequestHead({
         host: `127.0.0.1:${wssPort}`,
         pathAndQuery: "/feed?x=1",
         key,
         protocols: ["v2.json", "v1.json"]
-      })))
+      }))))
       const reader = ResponseReader.make()
       const response = await readOne(socket, reader)
       if (response._tag !== "Response") throw new Error(response._tag)

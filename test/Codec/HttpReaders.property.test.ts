@@ -2,6 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as RequestReader from "../../src/Codec/RequestReader.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import { latin1 } from "../support/bytes.ts"
 
 const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "trailer"])
 
@@ -59,7 +60,6 @@ const message: fc.Arbitrary<Message> = fc.record({
   )
 })
 
-const latin1 = (s: string) => Buffer.from(s, "latin1")
 
 /** Serialises the framing and body of `m` after a start line. */
 const encode = (startLine: string, m: Message): Buffer => {

@@ -3,6 +3,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
 import * as HttpWrite from "../../src/Codec/HttpWrite.ts"
+import { closeHttp, listen } from "../support/httpServer.ts"
 
 const text = (bytes: Uint8Array, n?: number): string => Buffer.from(bytes.subarray(0, n)).toString("latin1")
 
@@ -178,8 +179,7 @@ describe("HttpWrite against node:http", () => {
         res.end(json)
       })
     })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1")
+    const socket = net.connect(await listen(server), "127.0.0.1")
     try {
       const out = HttpWrite.encodeRequest(
         { method: "POST", path: "/chat?room=1", headers: [["Host", "example.com"], ["X-Key", "v a l"]] },
@@ -200,8 +200,7 @@ describe("HttpWrite against node:http", () => {
       })
     } finally {
       socket.destroy()
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await closeHttp(server)
     }
   })
 
@@ -214,9 +213,8 @@ describe("HttpWrite against node:http", () => {
     const server = net.createServer((socket) => {
       socket.once("data", () => socket.end(out))
     })
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const port = await listen(server)
     try {
-      const port = (server.address() as net.AddressInfo).port
       const got = await new Promise<{ status: number; reason: string; raw: Array<string>; body: string }>(
         (resolve, reject) => {
           http.get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {

@@ -7,6 +7,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
+import { closeHttp, listen } from "../support/httpServer.ts"
 
 interface Seen {
   readonly method: string
@@ -38,13 +39,9 @@ server.on("clientError", (error: Error, socket: net.Socket) => {
 
 let port = 0
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  port = (server.address() as net.AddressInfo).port
+  port = await listen(server)
 })
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+afterAll(() => closeHttp(server))
 
 /**
  * Sends the requests pipelined in one write, waits until the server has parsed them all, then

@@ -6,6 +6,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import { closeHttp, listen } from "../support/httpServer.ts"
 
 const summary = (r: ResponseReader.Response) => ({
   status: r.status,
@@ -85,14 +86,10 @@ const server = http.createServer((req, res) => {
 let port = 0
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  port = (server.address() as net.AddressInfo).port
+  port = await listen(server)
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+afterAll(() => closeHttp(server))
 
 /**
  * Writes `requests` (each a raw request plus the method its response is framed for) on one

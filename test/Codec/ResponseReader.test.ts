@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { NeedMore } from "../../src/Codec/NeedMore.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
-
-const bytes = (s: string): Buffer => Buffer.from(s, "latin1")
+import { latin1 as bytes } from "../support/bytes.ts"
 
 const summary = (result: ResponseReader.ResponseResult) =>
   result._tag !== "Response" ? result : {

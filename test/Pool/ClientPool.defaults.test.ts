@@ -9,6 +9,7 @@ import * as ClientPool from "../../src/Pool/ClientPool.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import { blackHole } from "../support/blackHole.ts"
+import { serve } from "../support/netServer.ts"
 import { executable } from "../support/peers.ts"
 
 // Issue 9, "defaults that cannot hang": the pool's connect timeout, and the one retry of an
@@ -229,41 +230,28 @@ describe("ClientPool.request and the keep-alive race, in memory", () => {
  * closes the connection, unanswered, when a second one arrives on it — what nginx does to a
  * request that meets its `keepalive_timeout`, made deterministic. Counts requests per line.
  */
-const serveOneShot = Effect.acquireRelease(
-  Effect.callback<{ port: number; server: net.Server; seen: Array<string>; connections: () => number }>((resume) => {
-    const seen: Array<string> = []
-    let connections = 0
-    const sockets = new Set<net.Socket>()
-    const server = net.createServer((socket) => {
-      const id = ++connections
-      sockets.add(socket)
-      socket.on("close", () => sockets.delete(socket))
-      socket.on("error", () => {})
-      let pending = ""
-      let answered = 0
-      socket.on("data", (chunk) => {
-        pending += chunk.toString("latin1")
-        for (let end = pending.indexOf(HEAD_END); end >= 0; end = pending.indexOf(HEAD_END)) {
-          const head = pending.slice(0, end)
-          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0)
-          if (pending.length < end + 4 + length) return
-          pending = pending.slice(end + 4 + length)
-          seen.push(`${id}:${head.slice(0, head.indexOf(" HTTP/"))}`)
-          if (answered++ > 0) return void socket.destroy()
-          socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n${id}!`)
-        }
-      })
+const serveOneShot = Effect.suspend(() => {
+  const seen: Array<string> = []
+  let connections = 0
+  const onSocket = (socket: net.Socket) => {
+    const id = ++connections
+    let pending = ""
+    let answered = 0
+    socket.on("data", (chunk) => {
+      pending += chunk.toString("latin1")
+      for (let end = pending.indexOf(HEAD_END); end >= 0; end = pending.indexOf(HEAD_END)) {
+        const head = pending.slice(0, end)
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0)
+        if (pending.length < end + 4 + length) return
+        pending = pending.slice(end + 4 + length)
+        seen.push(`${id}:${head.slice(0, head.indexOf(" HTTP/"))}`)
+        if (answered++ > 0) return void socket.destroy()
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n${id}!`)
+      }
     })
-    server.listen(0, "127.0.0.1", () =>
-      resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, seen, connections: () => connections })))
-    ;(server as net.Server & { sockets?: Set<net.Socket> }).sockets = sockets
-  }),
-  ({ server }) =>
-    Effect.sync(() => {
-      for (const socket of (server as net.Server & { sockets: Set<net.Socket> }).sockets) socket.destroy()
-      server.close()
-    })
-)
+  }
+  return Effect.map(serve(onSocket), (server) => ({ port: server.port, seen, connections: () => connections }))
+})
 
 describe("ClientPool.request and the keep-alive race, over loopback", () => {
   it.live("a GET the server drops on a reused connection is answered on a fresh one; a POST is sent once and fails", () =>

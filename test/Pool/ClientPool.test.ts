@@ -9,106 +9,90 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { TestClock } from "effect/testing"
-import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import * as TestPeers from "../../src/Testing/TestPeers.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
-import * as Memory from "../../src/Transport/Memory.ts"
+import * as HttpServe from "../../src/Transport/HttpServe.ts"
+import type * as Memory from "../../src/Transport/Memory.ts"
 import { ConnectError, ReadError, TransportClosed } from "../../src/Transport/Transport.ts"
 
-// The pool over in-memory connections under TestClock: a scripted origin whose every connection
-// is a memory pair with a server fiber answering requests, so refusals, resets, server-side
-// closes and black holes are placed exactly and no time passes unless the test moves it.
+// The pool over the scripted origin of effect-nexus/testing (`TestPeers.makeHttpPeer`: HttpServe
+// on memory pairs) under TestClock: refusals, resets, server-side closes and black holes are
+// placed exactly and no time passes unless the test moves it.
 
 interface Origin {
-  /** Connections opened so far, in order; each with its pair for fault injection. */
-  readonly pairs: Array<Memory.Pair>
+  /** The scripted origin: its request log, connection count and resets. */
+  readonly peer: TestPeers.HttpPeer
+  /** Connections opened so far, in order; each one's `transport` is the client end of its memory pair. */
+  readonly connections: Array<HttpConnection.HttpConnection>
   /** Requests seen by the server: `connection#:METHOD path`. */
-  readonly seen: Array<string>
+  readonly seen: ReadonlyArray<string>
   /** Refuse the next `n` connects. */
   refuse(n: number): void
-  /** While true, the server reads requests but never answers. */
+  /** While true, the server never answers: a request stalls its connection for good. */
   blackHole: boolean
-  /** The server reads this many more requests without answering them. */
+  /** The server leaves this many more requests unanswered, each stalling its connection. */
   swallow: number
-  /** The server resets the connection instead of answering the next this-many requests. */
+  /** The server resets instead of answering the next this-many requests (every live connection: the tests that use it have one). */
   resetNext: number
   /** Answer with `Connection: close` after this many requests per connection. */
   closeAfter: number
   readonly connect: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
 }
 
-const HEAD_END = "\r\n\r\n"
-
-/** Reads one request (head + Content-Length body) from the server end; `undefined` at EOF. */
-const readRequest = (server: Memory.MemoryTransport, buf: ReadBuf.ReadBuf) =>
-  Effect.gen(function*() {
-    for (;;) {
-      const text = buf.data().toString("latin1")
-      const end = text.indexOf(HEAD_END)
-      if (end >= 0) {
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0)
-        if (text.length >= end + 4 + length) {
-          buf.advance(end + 4 + length)
-          return text.slice(0, text.indexOf("\r\n"))
-        }
-      }
-      const n = yield* Effect.orElseSucceed(server.read(buf), () => 0)
-      if (n === 0) return undefined
-    }
-  })
+const ADDRESS = "origin.test:80"
 
 const makeOrigin = (options: HttpConnection.Options = {}) =>
-  Effect.sync(() => {
+  Effect.gen(function*() {
     let refusals = 0
+    // answers `conn C req N`, N counting per connection, unless a fault is set
+    const handler: HttpServe.Handler = (request) =>
+      Effect.suspend(() => {
+        if (origin.blackHole) return Effect.never
+        if (origin.swallow > 0) {
+          origin.swallow--
+          return Effect.never
+        }
+        if (origin.resetNext > 0) {
+          origin.resetNext--
+          return Effect.andThen(peer.dropAll, Effect.interrupt)
+        }
+        const n = peer.requests.filter((seen) => seen.connection === request.connection).length
+        const close = n >= origin.closeAfter
+        return Effect.succeed({
+          status: 200,
+          headers: close ? [["Connection", "close"] as const] : [],
+          body: `conn ${request.connection} req ${n}`
+        })
+      })
+    const connection = { readTimeout: "2 seconds", ...options } as const
+    const peer = yield* TestPeers.makeHttpPeer(handler, { address: ADDRESS, connection })
+    // the same origin while it is down: its connects fail as the peer's refusals do
+    const down = yield* TestPeers.makeHttpPeer(handler, { address: ADDRESS, connection })
+    yield* down.setDown(true)
     const origin: Origin = {
-      pairs: [],
-      seen: [],
+      peer,
+      connections: [],
+      get seen() {
+        return peer.requests.map((seen) => `${seen.connection}:${seen.method} ${seen.target}`)
+      },
       refuse: (n) => void (refusals = n),
       blackHole: false,
       swallow: 0,
       resetNext: 0,
       closeAfter: Infinity,
-      connect: Effect.gen(function*() {
-        if (refusals > 0) {
-          refusals--
-          return yield* Effect.fail(
-            new HttpConnection.HttpError({
-              address: "origin.test:80",
-              reason: new ConnectError({ kind: "Refused" }),
-              requestSent: false
-            })
-          )
-        }
-        const pair = yield* Memory.pair()
-        const id = origin.pairs.push(pair)
-        const serve = Effect.gen(function*() {
-          const buf = ReadBuf.make({ capacity: 64 * 1024 })
-          for (let n = 1;; n++) {
-            const line = yield* readRequest(pair.server, buf)
-            if (line === undefined) return
-            origin.seen.push(`${id}:${line.split(" ").slice(0, 2).join(" ")}`)
-            if (origin.blackHole) continue
-            if (origin.swallow > 0) {
-              origin.swallow--
-              continue
-            }
-            if (origin.resetNext > 0) {
-              origin.resetNext--
-              return yield* pair.drop()
-            }
-            const close = n >= origin.closeAfter
-            const body = `conn ${id} req ${n}`
-            yield* pair.server.write(
-              new TextEncoder().encode(
-                `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${close ? "Connection: close\r\n" : ""}\r\n${body}`
-              )
-            )
-            if (close) return yield* pair.server.end()
+      // a dial takes a scheduler turn, as a socket's does: a reconnect never completes inside
+      // the call that ejected the slot
+      connect: Effect.andThen(
+        Effect.yieldNow,
+        Effect.suspend(() => {
+          if (refusals > 0) {
+            refusals--
+            return down.connect
           }
+          return Effect.tap(peer.connect, (opened) => Effect.sync(() => origin.connections.push(opened)))
         })
-        yield* Effect.forkScoped(Effect.ignore(serve))
-        return yield* HttpConnection.make(pair.client, { readTimeout: "2 seconds", ...options })
-      })
+      )
     }
     return origin
   })
@@ -128,7 +112,7 @@ describe("ClientPool over memory connections", () => {
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
       const pool = yield* makePool(origin, { basePath: "/api/v3", connections: 3 })
-      assert.strictEqual(origin.pairs.length, 3)
+      assert.strictEqual(origin.connections.length, 3)
       assert.deepStrictEqual(yield* pool.stats, { available: 3, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
       const response = yield* get(pool, "/ticker")
       assert.deepStrictEqual([response.status, response.text], [200, "conn 1 req 1"])
@@ -142,7 +126,7 @@ describe("ClientPool over memory connections", () => {
       const error = yield* Effect.flip(makePool(origin))
       assert.deepStrictEqual(
         error,
-        new HttpConnection.HttpError({ address: "origin.test:80", reason: new ConnectError({ kind: "Refused" }), requestSent: false })
+        new HttpConnection.HttpError({ address: ADDRESS, reason: new ConnectError({ kind: "Refused" }), requestSent: false })
       )
       assert.strictEqual(
         error.message,
@@ -237,7 +221,7 @@ describe("ClientPool over memory connections", () => {
       const pool = yield* makePool(origin, { connections: 1 })
       assert.strictEqual((yield* get(pool, "/a")).text, "conn 1 req 1")
       // the server resets while the slot is idle: the probe sees it before any byte is written
-      yield* origin.pairs[0]!.drop()
+      yield* origin.peer.dropAll
       assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
       assert.deepStrictEqual((yield* pool.stats).reconnecting, 1)
       yield* settle
@@ -252,18 +236,18 @@ describe("ClientPool over memory connections", () => {
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
       const pool = yield* makePool(origin, { connections: 1 })
-      yield* origin.pairs[0]!.drop()
+      yield* origin.peer.dropAll
       origin.refuse(3)
       const waiting = yield* Effect.forkChild(get(pool, "/after-outage"))
       yield* settle
-      assert.strictEqual(origin.pairs.length, 1)
+      assert.strictEqual(origin.connections.length, 1)
       yield* TestClock.adjust("100 millis")
       yield* TestClock.adjust("200 millis")
-      assert.strictEqual(origin.pairs.length, 1)
+      assert.strictEqual(origin.connections.length, 1)
       yield* TestClock.adjust("399 millis")
-      assert.strictEqual(origin.pairs.length, 1)
+      assert.strictEqual(origin.connections.length, 1)
       yield* TestClock.adjust("1 millis")
-      assert.strictEqual(origin.pairs.length, 2)
+      assert.strictEqual(origin.connections.length, 2)
       const response = yield* Fiber.join(waiting)
       assert.strictEqual(response.text, "conn 2 req 1")
     }))
@@ -289,7 +273,7 @@ describe("ClientPool over memory connections", () => {
       yield* TestClock.adjust("5 seconds")
       yield* settle
       // both idle connections expired and were replaced by the health check
-      assert.strictEqual(origin.pairs.length, 4)
+      assert.strictEqual(origin.connections.length, 4)
       const stats = yield* pool.stats
       assert.deepStrictEqual([stats.available, stats.totalReconnects], [2, 2])
       assert.strictEqual((yield* get(pool, "/warm")).text, "conn 4 req 1")
@@ -306,7 +290,7 @@ describe("ClientPool over memory connections", () => {
       assert.deepStrictEqual(
         error,
         new HttpConnection.HttpError({
-          address: "memory:server",
+          address: ADDRESS,
           reason: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }),
           requestSent: true
         })
@@ -350,14 +334,15 @@ describe("ClientPool over memory connections", () => {
       const origin = yield* makeOrigin()
       const scope = yield* Scope.make()
       const pool = yield* Scope.provide(makePool(origin, { connections: 2 }), scope)
-      yield* origin.pairs[0]!.drop()
+      // the first connection's socket dies under the pool (the peer resets all or none, so it is closed here)
+      yield* origin.connections[0]!.transport.destroy()
       origin.refuse(1000)
       yield* Effect.scoped(pool.tryAcquire)
       assert.strictEqual((yield* pool.stats).reconnecting, 1)
       yield* Scope.close(scope, Exit.void)
-      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), ["destroyed", "destroyed"])
+      assert.deepStrictEqual(origin.connections.map((c) => (c.transport as Memory.MemoryTransport).state), ["destroyed", "destroyed"])
       yield* TestClock.adjust("1 minute")
-      assert.strictEqual(origin.pairs.length, 2)
+      assert.strictEqual(origin.connections.length, 2)
     }))
 })
 
@@ -374,7 +359,7 @@ describe("ClientPool metrics", () => {
       for (let i = 0; i < 3; i++) yield* get(pool, `/m${i}`)
       assert.strictEqual((yield* Metric.value(latency)).count, 3)
       assert.strictEqual((yield* Metric.value(wait)).count, 3)
-      yield* origin.pairs[0]!.drop()
+      yield* origin.peer.dropAll
       origin.refuse(2)
       yield* Effect.scoped(pool.tryAcquire)
       yield* settle
@@ -437,7 +422,7 @@ describe("ClientPool shutdown", () => {
     return error._tag === "Some" ? error.value : undefined
   }
   const closedMidRead = new HttpConnection.HttpError({
-    address: "memory:server",
+    address: ADDRESS,
     reason: new TransportClosed({ operation: "read" }),
     requestSent: true
   })
@@ -459,8 +444,8 @@ describe("ClientPool shutdown", () => {
       // a minute of reconnect schedule: not one connection is opened after the close
       yield* TestClock.adjust("1 minute")
       yield* settle
-      assert.strictEqual(origin.pairs.length, 4)
-      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), Array(4).fill("destroyed"))
+      assert.strictEqual(origin.connections.length, 4)
+      assert.deepStrictEqual(origin.connections.map((c) => (c.transport as Memory.MemoryTransport).state), Array(4).fill("destroyed"))
       assert.deepStrictEqual(yield* pool.stats, { available: 0, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
     }))
 
@@ -483,8 +468,8 @@ describe("ClientPool shutdown", () => {
       }
       yield* TestClock.adjust("1 minute")
       yield* settle
-      assert.strictEqual(origin.pairs.length, 4)
-      assert.deepStrictEqual(origin.pairs.map((p) => p.client.state), Array(4).fill("destroyed"))
+      assert.strictEqual(origin.connections.length, 4)
+      assert.deepStrictEqual(origin.connections.map((c) => (c.transport as Memory.MemoryTransport).state), Array(4).fill("destroyed"))
     }))
 
   it.effect("a waiting request fails at once with PoolClosed when the pool closes, as does one on a closed pool", () =>
@@ -567,7 +552,7 @@ describe("ClientPool.make validation", () => {
       )
       // the message names the option at fault, and never the header's (secret) value
       assert.notInclude(error?.message ?? "", "secret")
-      assert.strictEqual(origin.pairs.length, 0)
+      assert.strictEqual(origin.connections.length, 0)
     }))
 
   it.effect("a CR or LF in basePath fails with InvalidRequest before dialing", () =>
@@ -584,7 +569,7 @@ describe("ClientPool.make validation", () => {
         })
       )
       assert.match(error?.message ?? "", /basePath: path holds LF at index 4/)
-      assert.strictEqual(origin.pairs.length, 0)
+      assert.strictEqual(origin.connections.length, 0)
     }))
 
   it.effect("a default header the writer sets itself, or whose name is not a token, fails typed before dialing", () =>
@@ -596,6 +581,6 @@ describe("ClientPool.make validation", () => {
         [error.address, error.requestSent, error.reason._tag === "InvalidRequest" ? error.reason.error._tag : error.reason._tag]
       )
       assert.deepStrictEqual(faults, [["origin.test", false, "ReservedHeader"], ["origin.test", false, "InvalidToken"]])
-      assert.strictEqual(origin.pairs.length, 0)
+      assert.strictEqual(origin.connections.length, 0)
     }))
 })

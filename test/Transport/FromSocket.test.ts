@@ -2,24 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as FromSocket from "../../src/Transport/FromSocket.ts"
 import { TransportClosed } from "../../src/Transport/Transport.ts"
-
-/** A `node:net` server on 127.0.0.1:0 for the test's scope, running `onSocket` per connection. */
-const serve = (onSocket: (socket: net.Socket) => void) =>
-  Effect.acquireRelease(
-    Effect.callback<{ port: number; server: net.Server }>((resume) => {
-      const server = net.createServer((socket) => {
-        socket.on("error", () => {})
-        onSocket(socket)
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server })))
-    }),
-    ({ server }) => Effect.sync(() => server.close())
-  )
+import { serve } from "../support/netServer.ts"
 
 describe("FromSocket", () => {
   it.live("reads and writes through an effect/socket Socket, keeping what does not fit for the next read", () =>

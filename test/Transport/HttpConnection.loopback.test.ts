@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as net from "node:net"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
+import { serve } from "../support/netServer.ts"
 
 // Issue 9's deadlines over a real socket: a node:net server on 127.0.0.1:0 that trickles its
 // answer a byte every 20 ms, so the inactivity timer (readTimeout, here 1 s) never fires and
@@ -14,31 +14,14 @@ const TRICKLE_MS = 20
 
 /** Serves each connection by writing `prefix` at once, then `trickle` one byte per 20 ms, forever. */
 const serveTrickle = (prefix: string, trickle: string) =>
-  Effect.acquireRelease(
-    Effect.callback<{ port: number; server: net.Server; sockets: Set<net.Socket> }>((resume) => {
-      const sockets = new Set<net.Socket>()
-      const server = net.createServer((socket) => {
-        sockets.add(socket)
-        socket.on("error", () => {})
-        socket.once("data", () => {
-          socket.write(prefix)
-          let i = 0
-          const timer = setInterval(() => socket.write(trickle[i++ % trickle.length]!), TRICKLE_MS)
-          socket.on("close", () => {
-            clearInterval(timer)
-            sockets.delete(socket)
-          })
-        })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, sockets })))
-    }),
-    ({ server, sockets }) =>
-      Effect.sync(() => {
-        for (const socket of sockets) socket.destroy()
-        server.close()
-      })
-  )
+  serve((socket) => {
+    socket.once("data", () => {
+      socket.write(prefix)
+      let i = 0
+      const timer = setInterval(() => socket.write(trickle[i++ % trickle.length]!), TRICKLE_MS)
+      socket.on("close", () => clearInterval(timer))
+    })
+  })
 
 const exchange = (port: number, options: HttpConnection.ConnectOptions) =>
   Effect.gen(function*() {
@@ -74,13 +57,7 @@ describe("HttpConnection deadlines over loopback", () => {
 describe("HttpConnection.connect over loopback", () => {
   it.live("https to a server that accepts TCP but never speaks TLS fails with HandshakeTimeout", () =>
     Effect.gen(function*() {
-      const { port } = yield* Effect.acquireRelease(
-        Effect.callback<{ port: number; server: net.Server }>((resume) => {
-          const server = net.createServer((socket) => socket.on("error", () => {}))
-          server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server })))
-        }),
-        ({ server }) => Effect.sync(() => server.close())
-      )
+      const { port } = yield* serve()
       const error = yield* Effect.flip(HttpConnection.connect(`https://127.0.0.1:${port}`, { connectTimeout: "300 millis" }))
       assert.deepStrictEqual(
         [error.address, error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind, error.requestSent],

@@ -8,6 +8,7 @@ import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as FromSocket from "../../src/Transport/FromSocket.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
+import { closeHttp } from "../support/httpServer.ts"
 
 // node:http as the oracle server on 127.0.0.1:0. It counts the TCP connections it accepted and
 // the ones still open, so reuse and socket leaks are checked from the server's side.
@@ -56,13 +57,7 @@ const serve = (handler: http.RequestListener, configure: (server: http.Server) =
         }))
       })
     }),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
+    ({ server }) => Effect.promise(() => closeHttp(server))
   )
 
 /** Waits (real time) until the server sees no open connection. */

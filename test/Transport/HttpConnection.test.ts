@@ -10,11 +10,10 @@ import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import { ConnectionPoisoned, InvalidUrl } from "../../src/Transport/Transport.ts"
+import { utf8 as bytes } from "../support/bytes.ts"
 
 // Everything here runs over the in-memory pair under TestClock: the "server" is a fiber that
 // reads the request head and writes canned bytes, so every fault is placed exactly.
-
-const bytes = (text: string) => new TextEncoder().encode(text)
 
 /** Reads one request head (no body) from the server end and returns it as text. */
 const readRequest = (server: Memory.MemoryTransport) =>

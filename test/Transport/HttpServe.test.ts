@@ -9,8 +9,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as HttpServe from "../../src/Transport/HttpServe.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import type { Transport } from "../../src/Transport/Transport.ts"
-
-const bytes = (text: string) => new TextEncoder().encode(text)
+import { utf8 as bytes } from "../support/bytes.ts"
 
 /** Reads until `n` bytes arrived or the peer ended; returns them as text. */
 const readText = (transport: Transport, n: number) =>

@@ -6,8 +6,8 @@ import { TestClock } from "effect/testing"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import { ReadError, type Transport, TransportClosed } from "../../src/Transport/Transport.ts"
+import { utf8 as bytes } from "../support/bytes.ts"
 
-const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (buf: ReadBuf.ReadBuf) => new TextDecoder().decode(buf.data())
 
 /** Reads until `n` bytes are in a fresh buffer (or EOF) and returns them as text. */

@@ -9,65 +9,10 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tcp from "../../src/Transport/Tcp.ts"
 import { ReadError, Transport, TransportClosed } from "../../src/Transport/Transport.ts"
 import { blackHole } from "../support/blackHole.ts"
-import { executable } from "../support/peers.ts"
+import { serve } from "../support/netServer.ts"
+import { executable, freePort } from "../support/peers.ts"
 
 // Every socket in this file talks to 127.0.0.1; name resolution is stubbed, never sent anywhere.
-
-interface Server {
-  readonly port: number
-  readonly sockets: Array<net.Socket>
-  /** Resolves when the server has seen `n` connections closed. */
-  readonly closed: (n: number) => Promise<void>
-  readonly connected: (n: number) => Promise<net.Socket>
-}
-
-/** Starts a `node:net` server on 127.0.0.1:0 for the test's scope; `onSocket` sets each connection up. */
-const serve = (onSocket: (socket: net.Socket) => void = () => {}) =>
-  Effect.acquireRelease(
-    Effect.callback<Server>((resume) => {
-      const sockets: Array<net.Socket> = []
-      let closes = 0
-      const waiters: Array<() => void> = []
-      const notify = () => waiters.splice(0).forEach((f) => f())
-      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-        sockets.push(socket)
-        socket.on("error", () => {})
-        socket.on("close", () => {
-          closes++
-          notify()
-        })
-        const [ends, datas] = [socket.listenerCount("end"), socket.listenerCount("data")]
-        onSocket(socket)
-        // by default the server half-closes when the client does, so 'close' (counted above) follows
-        if (socket.listenerCount("end") === ends) socket.on("end", () => socket.end())
-        if (socket.listenerCount("data") === datas) socket.resume()
-        notify()
-      })
-      const until = <A>(ready: () => A | undefined) =>
-        new Promise<A>((resolve) => {
-          const check = () => {
-            const value = ready()
-            if (value === undefined) waiters.push(check)
-            else resolve(value)
-          }
-          check()
-        })
-      server.listen(0, "127.0.0.1", () => {
-        resume(Effect.succeed({
-          port: (server.address() as net.AddressInfo).port,
-          sockets,
-          closed: (n) => until(() => (closes >= n ? true : undefined)).then(() => {}),
-          connected: (n) => until(() => sockets[n - 1]),
-          server
-        } as Server))
-      })
-    }),
-    (s) =>
-      Effect.sync(() => {
-        for (const socket of s.sockets) socket.destroy()
-        ;(s as unknown as { server: net.Server }).server.close()
-      })
-  )
 
 const echo = (socket: net.Socket) => {
   socket.on("data", (chunk) => socket.write(chunk))
@@ -85,15 +30,7 @@ const readAll = (transport: Transport, buf: ReadBuf.ReadBuf, n: number) =>
   })
 
 /** A free port: listen, note the port, close. Nothing listens there afterwards. */
-const closedPort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-)
+const closedPort = Effect.promise(freePort)
 
 describe("Tcp", () => {
   it.live("connects over loopback and echoes bytes, counting what it wrote and read", () =>

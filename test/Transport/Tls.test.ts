@@ -2,12 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { createServer } from "node:net"
-import type * as net from "node:net"
 import * as tls from "node:tls"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
+import { serve as serveNet } from "../support/netServer.ts"
 import { hasOpenssl, makeThrowawayCa, OPENSSL_HINT, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // A throwaway CA and a server certificate for "localhost" / 127.0.0.1, made with openssl in a
@@ -31,22 +30,10 @@ afterAll(() => ca?.remove())
 
 /** An echo TLS server on 127.0.0.1:0 for the test's scope; counts closed connections. */
 const serve = (options: tls.TlsOptions = {}) =>
-  Effect.acquireRelease(
-    Effect.callback<{ port: number; server: tls.Server; closes: () => number }>((resume) => {
-      let closes = 0
-      const server = tls.createServer({ key, cert, ...options }, (socket) => {
-        socket.on("data", (chunk) => socket.write(chunk))
-        socket.on("end", () => socket.end())
-        socket.on("error", () => {})
-      })
-      // count closes on the raw TCP sockets: a handshake that fails never reaches the listener above
-      server.on("connection", (raw: net.Socket) => raw.on("close", () => closes++))
-      server.on("tlsClientError", () => {})
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, closes: () => closes })))
-    }),
-    ({ server }) => Effect.sync(() => server.close())
-  )
+  serveNet((socket) => {
+    socket.on("data", (chunk) => socket.write(chunk))
+    socket.on("end", () => socket.end())
+  }, { tls: { key, cert, ...options } })
 
 const trusted = () => Tls.TlsConfig.makeUnsafe({ ca: [caPem] })
 
@@ -172,19 +159,9 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
   it.effect("a server that accepts TCP but never speaks TLS fails with HandshakeTimeout after the default 10 s", () =>
     Effect.gen(function*() {
       // a plain TCP listener that takes the ClientHello and never answers
-      const { port, hello } = yield* Effect.acquireRelease(
-        Effect.callback<{ port: number; server: net.Server; hello: Promise<void> }>((resume) => {
-          let heard: () => void = () => {}
-          const hello = new Promise<void>((resolve) => (heard = resolve))
-          const server = createServer((socket) => {
-            socket.on("error", () => {})
-            socket.once("data", () => heard())
-          })
-          server.listen(0, "127.0.0.1", () =>
-            resume(Effect.succeed({ port: (server.address() as net.AddressInfo).port, server, hello })))
-        }),
-        ({ server }) => Effect.sync(() => server.close())
-      )
+      let heard: () => void = () => {}
+      const hello = new Promise<void>((resolve) => (heard = resolve))
+      const { port } = yield* serveNet((socket) => socket.once("data", () => heard()))
       const fiber = yield* Effect.forkChild(Effect.flip(Effect.scoped(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))))
       // the ClientHello goes out once TCP connected: the timeout now is the handshake's
       yield* Effect.promise(() => hello)

@@ -13,8 +13,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import { ConnectionPoisoned, type Transport } from "../../src/Transport/Transport.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
-
-const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")
+import { hex } from "../support/bytes.ts"
 
 /** A client and a server WebSocket over one memory pair. */
 const connected = (
@@ -702,6 +701,32 @@ describe("WebSocket over the memory pair", () => {
       assert.strictEqual(received, 1001)
       assert.isAtLeast(other, 0)
       assert.isAtMost(other, 8)
+    }))
+
+  it.effect("refuses an unsendable subprotocol, header or path before writing the upgrade request", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, WebSocket.ConnectOptions, string]> = [
+        ["ws://memory.test/", { protocols: ["a b"] }, `Handshake: subprotocol "a b" is not a token`],
+        ["ws://memory.test/", { headers: [["X Y", "1"]] }, `Handshake: header name "X Y" is not a token`],
+        ["ws://memory.test/", { headers: { "X-Api-Key": "k\r\nInjected: 1" } }, "Handshake: header X-Api-Key holds CR, LF or NUL"]
+      ]
+      for (const [url, options, detail] of cases) {
+        const pair = yield* Memory.pair()
+        const error = yield* Effect.flip(WebSocket.connectOver(pair.client, url, options))
+        assert.strictEqual(error.reason._tag, "InvalidMessage")
+        assert.strictEqual(error.message, `WebSocket memory:server: invalid message: ${detail}`)
+        assert.strictEqual(pair.client.bytesWritten, 0)
+      }
+    }))
+
+  it.effect("refuses an unsendable 101 header on accept and writes no 101", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      yield* pair.client.write(Buffer.from(validHead(), "latin1"))
+      const error = yield* Effect.flip(WebSocket.accept(pair.server, { headers: [["X-Server", "a\nb"]] }))
+      assert.strictEqual(error.reason._tag, "InvalidMessage")
+      assert.strictEqual(error.message, "WebSocket memory:client: invalid message: Handshake: header X-Server holds CR, LF or NUL")
+      assert.strictEqual(pair.server.bytesWritten, 0)
     }))
 
   it.effect("Stream of owned messages ends after the peer's close; Sink sends in order", () =>

@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as https from "node:https"
+import * as fs from "node:fs"
 import * as tls from "node:tls"
 import * as netModule from "node:net"
 import type * as net from "node:net"
@@ -90,6 +91,22 @@ const pattern = (n: number, seed = 0) => {
 }
 
 const owned = (m: FrameReader.Message) => FrameReader.toOwned(m)
+
+// Linux reports each socket's pending timer in /proc/net/tcp: "02" is the keep-alive timer, set
+// only on a socket with SO_KEEPALIVE, with the time left in USER_HZ (1/100 s) ticks.
+const hasProcNetTcp = fs.existsSync("/proc/net/tcp")
+if (!hasProcNetTcp) console.warn("no /proc/net/tcp (not Linux): the TCP keep-alive case here skips")
+
+/** The kernel's timer for each established client socket connected to 127.0.0.1:`port`. */
+const clientTimers = (port: number): Array<{ readonly timer: string; readonly seconds: number }> => {
+  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`
+  return fs.readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1).flatMap((line) => {
+    const fields = line.trim().split(/\s+/)
+    if (fields[2] !== remote || fields[3] !== "01") return []
+    const [timer, when] = fields[5]!.split(":")
+    return [{ timer: timer!, seconds: parseInt(when!, 16) / 100 }]
+  })
+}
 
 describe("WebSocket client against a ws server", () => {
   it.live("echoes text and binary from 0 bytes to 1 MiB, with headers and a subprotocol", () =>
@@ -347,6 +364,39 @@ describe("WebSocket client against a ws server", () => {
       }).pipe(Effect.provide(WebSocket.layer(`ws://127.0.0.1:${peer.port}/`)))
       assert.deepStrictEqual(text, { _tag: "Text", text: "via layer" })
       yield* eventually(() => peer.open() === 0)
+    }))
+
+  it.live.skipIf(!hasProcNetTcp)("keepAlive turns TCP keep-alive on with its initial delay, for ws:// and wss://; it is off by default", () =>
+    Effect.gen(function*() {
+      // one server per connection, so the client socket is the only one connected to its port
+      const timers = (url: (port: number) => string, options: WebSocket.ConnectOptions, secure = false) =>
+        Effect.scoped(Effect.gen(function*() {
+          const peer = yield* wsServer({ secure })
+          const socket = yield* WebSocket.connect(url(peer.port), options)
+          // an echo round trip: everything we sent is acknowledged, so no retransmit timer shows instead
+          yield* socket.sendText("ping")
+          yield* socket.recv
+          const seen = clientTimers(peer.port)
+          yield* socket.close()
+          return seen
+        }))
+      const on = yield* timers((port) => `ws://127.0.0.1:${port}/`, { keepAlive: "30 seconds" })
+      assert.strictEqual(on.length, 1)
+      assert.strictEqual(on[0]!.timer, "02")
+      // generous margin below: only the time since the dial has run off the 30 s
+      assert.isAtLeast(on[0]!.seconds, 20)
+      assert.isAtMost(on[0]!.seconds, 30)
+      const off = yield* timers((port) => `ws://127.0.0.1:${port}/`, {})
+      assert.strictEqual(off.length, 1)
+      assert.notStrictEqual(off[0]!.timer, "02")
+      if (hasOpenssl) {
+        const tls = Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem] })
+        const secure = yield* timers((port) => `wss://127.0.0.1:${port}/`, { tls, keepAlive: "40 seconds" }, true)
+        assert.strictEqual(secure.length, 1)
+        assert.strictEqual(secure[0]!.timer, "02")
+        assert.isAtLeast(secure[0]!.seconds, 30)
+        assert.isAtMost(secure[0]!.seconds, 40)
+      }
     }))
 
   it.live("a refused connection is a Refused ConnectError naming the address", () =>

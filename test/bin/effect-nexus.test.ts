@@ -6,6 +6,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, afterEach, assert, beforeAll, describe, it } from "vitest"
 import { type WebSocket as WsSocket, WebSocketServer } from "ws"
+import { freePort } from "../support/peers.ts"
 import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // The CLI runs as a child process (the same Node, src/bin/effect-nexus.ts straight from the
@@ -100,14 +101,7 @@ const serve = (
 const echo = (socket: WsSocket, data: Buffer, isBinary: boolean) => socket.send(data, { binary: isBinary })
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-const closedPort = (): Promise<number> =>
-  new Promise((done) => {
-    const probe = net.createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => done(port))
-    })
-  })
+const closedPort = freePort
 
 /** The server's record of closes, once its `close` event (which follows the TCP close) fired. */
 const closesOf = async (server: Server): Promise<Array<readonly [number, string]>> => {

@@ -3,11 +3,13 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as http from "node:http"
-import type * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { afterEach, assert, describe, it } from "vitest"
-import { WebSocket, WebSocketServer } from "ws"
+import { WebSocket } from "ws"
 import * as Exchange from "../../src/Demo/Exchange.ts"
+import { closeHttp, listen } from "../support/httpServer.ts"
+import { freePort } from "../support/peers.ts"
+import { closeWs, listenWs } from "../support/wsServer.ts"
 
 // The seeds' recipes in examples/, each run as its own process (`node examples/X.ts`, as a user
 // runs it) against peers this file starts on 127.0.0.1:0: a `ws` server, a `node:http` server,
@@ -73,18 +75,13 @@ const runRecipe = (
   return { child, stdout: () => stdout, done, waitFor }
 }
 
-const listening = (server: net.Server): Promise<number> =>
-  new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)))
-
 const quote = (seq: number) => JSON.stringify({ type: "quote", symbol: "BTC-USD", bid: 100 + seq, ask: 101 + seq, seq })
 
 describe("examples/exchange-feed.ts", () => {
   it("subscribes, prints quotes, and after the exchange closes the session reconnects and subscribes again", async () => {
     // a ws exchange: acks the subscription, sends 3 quotes per connection (seq continuing), and
     // closes the first connection with 1012 (service restart) once they are out
-    const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    await new Promise((resolve) => server.once("listening", resolve))
-    const port = (server.address() as net.AddressInfo).port
+    const { port, server } = await listenWs()
     const subscriptions: Array<{ connection: number; request: unknown }> = []
     let connections = 0
     let seq = 0
@@ -122,8 +119,7 @@ describe("examples/exchange-feed.ts", () => {
       assert.match(stdout, /gap after [^:]+: WebSocket 127\.0\.0\.1:\d+: the server closed the feed with 1012 \(Service Restart, "service restart"\); reconnecting/)
       assert.strictEqual(lines.at(-1), "done: quotes=6 sessions=2 gaps=1")
     } finally {
-      for (const client of server.clients) client.terminate()
-      await new Promise((resolve) => server.close(resolve))
+      await closeWs(server)
     }
   })
 })
@@ -132,13 +128,9 @@ describe("examples/exchange-feed.ts after failures", () => {
   it("keeps dialing with backoff while the exchange refuses the upgrade, then subscribes once it accepts", async () => {
     // the first two upgrades are answered 503; the third connection is served
     let attempts = 0
-    const server = new WebSocketServer({
-      host: "127.0.0.1",
-      port: 0,
+    const { port, server } = await listenWs({
       verifyClient: (_info, callback) => callback(++attempts > 2, 503, "maintenance")
     })
-    await new Promise((resolve) => server.once("listening", resolve))
-    const port = (server.address() as net.AddressInfo).port
     const subscriptions: Array<unknown> = []
     server.on("connection", (ws) =>
       ws.on("message", (data) => {
@@ -159,8 +151,7 @@ describe("examples/exchange-feed.ts after failures", () => {
         "done: quotes=3 sessions=1 gaps=0"
       ])
     } finally {
-      for (const client of server.clients) client.terminate()
-      await new Promise((resolve) => server.close(resolve))
+      await closeWs(server)
     }
   })
 })
@@ -180,7 +171,7 @@ describe("examples/rest-pool.ts", () => {
         res.end(JSON.stringify({ symbol: "BTC-USD", seq: 42 }))
       })
     })
-    const port = await listening(server)
+    const port = await listen(server)
     try {
       const run = runRecipe("rest-pool.ts", [`http://127.0.0.1:${port}`, "--connections", "2"], {
         NEXUS_REST_API_KEY: "k-123"
@@ -203,8 +194,7 @@ describe("examples/rest-pool.ts", () => {
       )
       assert.match(lines[4]!, /^pool: 2 idle, 0 in use, 0 reconnecting, [1-9]\d* reconnects$/)
     } finally {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      await closeHttp(server)
     }
   })
 })
@@ -358,9 +348,7 @@ describe("the recipes as programs", () => {
 
   it("an origin that refuses the connection is one line naming it, exit 1", async () => {
     // a port that was just free on 127.0.0.1: nothing listens there
-    const server = http.createServer()
-    const port = await listening(server)
-    await new Promise((resolve) => server.close(resolve))
+    const port = await freePort()
     const { code, stderr } = await runRecipe("rest-pool.ts", [`http://127.0.0.1:${port}`]).done
     assert.strictEqual(code, 1)
     assert.strictEqual(

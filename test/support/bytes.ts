@@ -1,0 +1,17 @@
+/**
+ * Byte fixtures for the suites: frames written as hex (the house style, after ws's tests), HTTP
+ * heads written as text, and bytes printed back as hex for exact comparison.
+ */
+
+/** The bytes of hex text; whitespace between digits is ignored, so `"81 05 48656c6c6f"` is one frame. */
+export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex")
+
+/** `bytes` as lowercase hex digits, no separators (a view's own window, not its whole buffer). */
+export const toHex = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex")
+
+/** One byte per character (latin1): wire text such as an HTTP head, byte for byte as written. */
+export const latin1 = (s: string): Buffer => Buffer.from(s, "latin1")
+
+/** The UTF-8 encoding of `text` (what a body's `Content-Length` counts). */
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
