@@ -155,7 +155,7 @@ describe("the published package", () => {
     assert.strictEqual(version.stdout, "effect-nexus v0.1.0\n")
     const refused = await run(NODE, [bin, "ws", "ws://127.0.0.1:1/"], { cwd: scratch, env })
       .then(() => ({ code: 0, stderr: "" }), (e: { code: number; stderr: string }) => e)
-    assert.deepStrictEqual([refused.code, refused.stderr], [1, "effect-nexus: connect to 127.0.0.1:1 failed: connection refused\n"])
+    assert.deepStrictEqual([refused.code, refused.stderr], [1, "effect-nexus: WebSocket 127.0.0.1:1: connect failed: connection refused\n"])
 
     fs.writeFileSync(path.join(scratch, "check.mjs"), CHECK_JS)
     const { stdout } = await run(NODE, ["check.mjs"], { cwd: scratch, env })

@@ -40,8 +40,8 @@ export interface ParsedUrl {
 }
 
 /** The input is not an absolute URL the WHATWG parser accepts. */
-export interface InvalidUrl {
-  readonly _tag: "InvalidUrl"
+export interface MalformedUrl {
+  readonly _tag: "MalformedUrl"
   readonly input: string
   readonly message: string
 }
@@ -61,14 +61,14 @@ export interface CredentialsInUrl {
 }
 
 /** Every fault `parse` reports. */
-export type UrlError = InvalidUrl | UnsupportedScheme | CredentialsInUrl
+export type UrlError = MalformedUrl | UnsupportedScheme | CredentialsInUrl
 
 const DEFAULT_PORTS: Readonly<Record<Scheme, number>> = { ws: 80, http: 80, wss: 443, https: 443 }
 
 const isScheme = (s: string): s is Scheme => s === "ws" || s === "wss" || s === "http" || s === "https"
 
 /**
- * Parses an endpoint URL. Returns a `ParsedUrl`, or `InvalidUrl`, `UnsupportedScheme` or
+ * Parses an endpoint URL. Returns a `ParsedUrl`, or `MalformedUrl`, `UnsupportedScheme` or
  * `CredentialsInUrl`; never throws.
  *
  * @since 0.1.0
@@ -76,7 +76,7 @@ const isScheme = (s: string): s is Scheme => s === "ws" || s === "wss" || s === 
 export const parse = (input: string): ParsedUrl | UrlError => {
   const url = URL.parse(input)
   if (url === null) {
-    return { _tag: "InvalidUrl", input, message: `${JSON.stringify(input)} is not a valid absolute URL` }
+    return { _tag: "MalformedUrl", input, message: `${JSON.stringify(input)} is not a valid absolute URL` }
   }
   const scheme = url.protocol.slice(0, -1)
   if (!isScheme(scheme)) {

@@ -19,7 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { readFileSync } from "node:fs"
 import * as Tls from "../Transport/Tls.ts"
-import { TlsError } from "../Transport/Transport.ts"
+import { TlsError, TransportError } from "../Transport/Transport.ts"
 
 /**
  * The application's TLS settings.
@@ -30,12 +30,12 @@ import { TlsError } from "../Transport/Transport.ts"
 export class TlsSettings extends Context.Service<TlsSettings, Tls.TlsConfig>()("effect-nexus/TlsSettings") {}
 
 /**
- * A layer from explicit options (fails with `TlsError` `"InvalidConfig"` for a bad CA).
+ * A layer from explicit options (fails with a `TransportError` whose reason is a `TlsError` kind `"InvalidConfig"` for a bad CA).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Tls.TlsConfigOptions = {}): Layer.Layer<TlsSettings, TlsError> =>
+export const layer = (options: Tls.TlsConfigOptions = {}): Layer.Layer<TlsSettings, TransportError> =>
   Layer.effect(TlsSettings, Tls.TlsConfig.make(options))
 
 /**
@@ -44,7 +44,7 @@ export const layer = (options: Tls.TlsConfigOptions = {}): Layer.Layer<TlsSettin
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<TlsSettings, TlsError | Config.ConfigError> = Layer.effect(
+export const layerConfig: Layer.Layer<TlsSettings, TransportError | Config.ConfigError> = Layer.effect(
   TlsSettings,
   Effect.gen(function*() {
     const settings = yield* Config.all({
@@ -58,7 +58,7 @@ export const layerConfig: Layer.Layer<TlsSettings, TlsError | Config.ConfigError
       const path = settings.caFile.value
       ca.push(yield* Effect.try({
         try: () => readFileSync(path, "latin1"),
-        catch: (cause) => new TlsError({ address: path, reason: "InvalidConfig", cause })
+        catch: (cause) => new TransportError({ address: path, reason: new TlsError({ kind: "InvalidConfig", cause }) })
       }))
     }
     return yield* Tls.TlsConfig.make({

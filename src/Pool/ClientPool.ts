@@ -7,7 +7,7 @@
  *   tryAcquire ── healthy idle slot? ──yes──► lease (scoped) ──scope closes──► release
  *       │ no: none, at once                                                    │ healthy: back on top (LIFO),
  *   acquire ── none idle: wait for a release or a heal, per the acquire        │   or straight to a waiter
- *       │      schedule; then AcquireTimeout                                   │ unhealthy: eject → reconnect
+ *       │      schedule; then PoolError AcquireTimeout                         │ unhealthy: eject → reconnect
  *       ▼                                                                      ▼
  *   an unhealthy slot found on the way is ejected: its socket closed, a reconnect fiber started
  *   in the pool's scope (reconnect schedule, never giving up by default) that puts it back healed
@@ -22,7 +22,8 @@
  *   the least likely to have been closed by the server for idling.
  * - `tryAcquire` does no I/O and never waits or fails: `Option.some(lease)` or `Option.none()`.
  *   `acquire` waits for a release or a heal, per `acquireSchedule` (default `Backoff.acquire`:
- *   1 ms doubling to 1 s, 20 retries), then fails with `AcquireTimeout`; a returned slot is
+ *   1 ms doubling to 1 s, 20 retries), then fails with a `PoolError` whose reason is
+ *   `AcquireTimeout`; a returned slot is
  *   handed straight to the longest waiter (the waiters are a FIFO with O(1) withdrawal).
  * - A lease is scoped: closing its scope returns the slot (on success, failure, interruption
  *   or defect). Returning resets the reader; the writer and reader survive reconnects, so
@@ -32,10 +33,10 @@
  *   connect fails the build with its `HttpError`.
  * - **Shutdown.** From the moment the pool's scope (or a parent of it) *begins* to close — before
  *   its finalizers run, so also while the finalizers of request fibers forked into the same
- *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with
- *   `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
+ *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with a
+ *   `PoolError` reason `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
  *   none), and returned slots are dropped. The scope then closes every socket (a request in
- *   flight fails with its `HttpError`, reason `ClosedError`) and interrupts the reconnect fibers.
+ *   flight fails with its `HttpError`, reason `TransportClosed`) and interrupts the reconnect fibers.
  * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response. An
  *   idempotent request (`Request.isIdempotent`: GET, HEAD, PUT, DELETE, OPTIONS, TRACE) that a
@@ -75,6 +76,7 @@ import * as ResponseReaderModule from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
 import * as Backoff from "../Transport/Backoff.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
+import { InvalidUrl } from "../Transport/Transport.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -126,20 +128,17 @@ export const DEFAULT_HEALTH_CHECK_INTERVAL: Duration.Duration = Duration.seconds
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A patient `acquire` found no healthy slot within its schedule.
+ * A patient `acquire` found no healthy slot within its schedule: `attempts` tries over `waited`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
-  readonly origin: string
   readonly attempts: number
   readonly waited: Duration.Duration
 }> {
   override get message(): string {
-    return `no healthy connection to ${this.origin} became free after ${this.attempts} attempts (${
-      Duration.format(this.waited)
-    })`
+    return `no healthy connection became free after ${this.attempts} attempts (${Duration.format(this.waited)})`
   }
 }
 
@@ -150,23 +149,46 @@ export class AcquireTimeout extends Data.TaggedError("AcquireTimeout")<{
  * @since 0.1.0
  * @category errors
  */
-export class PoolClosed extends Data.TaggedError("PoolClosed")<{
-  readonly origin: string
-}> {
+export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {
   override get message(): string {
-    return `the pool of connections to ${this.origin} is closed`
+    return "the pool is closed"
   }
 }
 
 /**
- * What `request` fails with: no slot within the acquire schedule (`AcquireTimeout`), a closed
- * pool (`PoolClosed`), or the exchange's `HttpError` (a `RequestWriter` fault is its reason
- * `InvalidRequest`, sent nothing).
+ * Every reason a {@link PoolError} carries.
  *
  * @since 0.1.0
  * @category errors
  */
-export type PoolRequestError = AcquireTimeout | PoolClosed | HttpConnection.HttpError
+export type PoolErrorReason = AcquireTimeout | PoolClosed
+
+/**
+ * The pool's own error: no slot could be had (`reason`) from the pool of `origin`. Its message
+ * names the origin once: `pool api.example.com: the pool is closed`. An exchange's failure is an
+ * `HttpError`, not this.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolError extends Data.TaggedError("PoolError")<{
+  readonly origin: string
+  readonly reason: PoolErrorReason
+}> {
+  override get message(): string {
+    return `pool ${this.origin}: ${this.reason.message}`
+  }
+}
+
+/**
+ * What `request` fails with: no slot (`PoolError`, reason `AcquireTimeout` or `PoolClosed`), or
+ * the exchange's `HttpError` (a `RequestWriter` fault is its reason `InvalidRequest`, sent
+ * nothing).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PoolRequestError = PoolError | HttpConnection.HttpError
 
 // ---------------------------------------------------------------------------------------------
 // Slots and leases
@@ -296,12 +318,12 @@ export interface ClientPool {
   /** A healthy slot now, or none: no I/O, no waiting, never fails. */
   readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope>
   /** A healthy slot, waiting per the acquire schedule; `AcquireTimeout` after it, `PoolClosed` once closed. */
-  readonly acquire: Effect.Effect<Slot, AcquireTimeout | PoolClosed, Scope.Scope>
+  readonly acquire: Effect.Effect<Slot, PoolError, Scope.Scope>
   /**
    * Runs `f` with a healthy slot (acquired as by `acquire`) and returns the slot when `f` ends,
    * however it ends — without a `Scope`: the cheapest way to use a slot for one exchange.
    */
-  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout | PoolClosed, R>
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PoolError, R>
   /**
    * Acquires a slot, builds the request with its writer, sends it, and returns an owned copy of
    * the response. A `RequestWriter` fault fails with `InvalidRequest` before anything is sent.
@@ -334,7 +356,7 @@ class Owned implements OwnedResponse {
 
 /** A fiber waiting in `acquire`, and its node in the {@link WaiterQueue}; `slot` is set when one is handed over. */
 class Waiter {
-  readonly deferred: Deferred.Deferred<SlotImpl, PoolClosed> = Deferred.makeUnsafe<SlotImpl, PoolClosed>()
+  readonly deferred: Deferred.Deferred<SlotImpl, PoolError> = Deferred.makeUnsafe<SlotImpl, PoolError>()
   slot: SlotImpl | undefined = undefined
   prev: Waiter | undefined = undefined
   next: Waiter | undefined = undefined
@@ -390,8 +412,8 @@ class Pool implements ClientPool {
   /** Latched by {@link isClosed} once the pool's scope began closing. */
   private closed = false
   private readonly scope: Scope.Scope
-  private readonly closedError: PoolClosed
-  private readonly failClosed: Effect.Effect<never, PoolClosed>
+  private readonly closedError: PoolError
+  private readonly failClosed: Effect.Effect<never, PoolError>
   private readonly options: Options
   private readonly openConnection: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
   private readonly reconnectSchedule: Schedule.Schedule<Duration.Duration, unknown>
@@ -413,7 +435,7 @@ class Pool implements ClientPool {
   ) {
     this.origin = origin
     this.scope = scope
-    this.closedError = new PoolClosed({ origin })
+    this.closedError = new PoolError({ origin, reason: new PoolClosed() })
     this.failClosed = Effect.fail(this.closedError)
     this.run = run
     this.options = options
@@ -449,10 +471,10 @@ class Pool implements ClientPool {
    */
   private readonly reconnectOnce: Effect.Effect<
     { connection: HttpConnection.HttpConnection; scope: Scope.Closeable },
-    HttpConnection.HttpError | PoolClosed
+    HttpConnection.HttpError | PoolError
   > = Effect.suspend((): Effect.Effect<
     { connection: HttpConnection.HttpConnection; scope: Scope.Closeable },
-    HttpConnection.HttpError | PoolClosed
+    HttpConnection.HttpError | PoolError
   > => this.isClosed() ? this.failClosed : this.connectOnce)
 
   /**
@@ -543,14 +565,14 @@ class Pool implements ClientPool {
       const attempt = this.reconnectOnce.pipe(
         Effect.tap(() => Metric.update(this.reconnectAttempts, 1)),
         Effect.tapError((error) =>
-          error._tag === "PoolClosed"
+          error._tag === "PoolError"
             ? Effect.void
             : Effect.andThen(Metric.update(this.reconnectAttempts, 1), Metric.update(this.reconnectFailures, 1))
         )
       )
       const { connection, scope } = yield* Effect.retry(attempt, {
         schedule: this.reconnectSchedule,
-        while: (error) => error._tag !== "PoolClosed"
+        while: (error) => error._tag !== "PoolError"
       })
       healed = true
       this.reconnecting--
@@ -603,7 +625,7 @@ class Pool implements ClientPool {
     })
   )
 
-  readonly acquire: Effect.Effect<Slot, AcquireTimeout | PoolClosed, Scope.Scope> = Effect.uninterruptibleMask((
+  readonly acquire: Effect.Effect<Slot, PoolError, Scope.Scope> = Effect.uninterruptibleMask((
     restore
   ) =>
     Effect.flatMap(Effect.scope, (scope) => {
@@ -619,7 +641,7 @@ class Pool implements ClientPool {
    * Waits for a handed-over slot per the acquire schedule. Interruption leaves no slot behind;
    * the pool's close fails the wait at once with `PoolClosed`.
    */
-  private readonly wait: Effect.Effect<SlotImpl, AcquireTimeout | PoolClosed> = Effect.gen({ self: this }, function*() {
+  private readonly wait: Effect.Effect<SlotImpl, PoolError> = Effect.gen({ self: this }, function*() {
     const started = yield* Clock.currentTimeMillis
     const waiter = new Waiter()
     this.waiters.push(waiter)
@@ -657,11 +679,11 @@ class Pool implements ClientPool {
       yield* withdraw
       if (waiter.slot !== undefined) return waiter.slot
       const waited = Duration.millis((yield* Clock.currentTimeMillis) - started)
-      return yield* Effect.fail(new AcquireTimeout({ origin: this.origin, attempts, waited }))
+      return yield* Effect.fail(new PoolError({ origin: this.origin, reason: new AcquireTimeout({ attempts, waited }) }))
     }).pipe(Effect.onInterrupt(() => Effect.andThen(withdraw, giveBack)))
   })
 
-  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | AcquireTimeout | PoolClosed, R> {
+  withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PoolError, R> {
     return Effect.uninterruptibleMask((restore) => {
       const slot = this.take()
       const use = (slot: SlotImpl) => Effect.onExit(restore(f(slot)), slot.finalizer)
@@ -803,7 +825,7 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
     return yield* Effect.fail(
       new HttpConnection.HttpError({
         address: "(url)",
-        reason: new HttpConnection.InvalidUrl({ error: parsed }),
+        reason: new InvalidUrl({ error: parsed }),
         requestSent: false
       })
     )
@@ -873,7 +895,7 @@ export const isIdempotent = (method: string): boolean => IDEMPOTENT.has(method)
  * @category retrying
  */
 export const isRetryable = (method: string, error: PoolRequestError): boolean =>
-  error._tag === "AcquireTimeout" || error._tag === "PoolClosed"
+  error._tag === "PoolError"
     ? false
     : HttpConnection.isRetryable(error, { isIdempotent: isIdempotent(method) })
 

@@ -63,12 +63,12 @@ export class TryAgainLater extends Data.TaggedError("TryAgainLater")<{
   readonly address: string
   /** 1012 or 1013. */
   readonly code: number
-  /** The close reason the server sent (often empty). */
-  readonly reason: string
+  /** The close reason the server sent (often empty); named as in `WebSocket.WebSocketClosed`. */
+  readonly closeReason: string
 }> {
   override get message(): string {
     const name = this.code === CloseCode.ServiceRestart ? "Service Restart" : "Try Again Later"
-    const reason = this.reason === "" ? "" : `, ${JSON.stringify(this.reason)}`
+    const reason = this.closeReason === "" ? "" : `, ${JSON.stringify(this.closeReason)}`
     return `WebSocket ${this.address}: the server closed the feed with ${this.code} (${name}${reason})`
   }
 }
@@ -89,7 +89,7 @@ const receive = (
         // issue #9: a server shedding load closes at once with 1013; a clean end would restart
         // the backoff and redial it every 100 ms
         return message.code === CloseCode.TryAgainLater || message.code === CloseCode.ServiceRestart
-          ? Effect.fail(new TryAgainLater({ address: ws.remoteAddress, code: message.code, reason: message.reason }))
+          ? Effect.fail(new TryAgainLater({ address: ws.remoteAddress, code: message.code, closeReason: message.reason }))
           : Effect.succeed(Supervisor.Ended)
       default:
         // ping (already answered) or pong: not the handler's business

@@ -92,7 +92,7 @@ export const makeHttpPeer = (
           return yield* Effect.fail(
             new HttpConnection.HttpError({
               address,
-              reason: new ConnectError({ address, kind: "Refused" }),
+              reason: new ConnectError({ kind: "Refused" }),
               requestSent: false
             })
           )
@@ -190,9 +190,7 @@ export const makeFeedPeer = (
         if (refusals > 0) {
           refusals--
           return yield* Effect.fail(
-            new WebSocket.WebSocketError({
-              reason: new WebSocket.TransportError({ address, error: new ConnectError({ address, kind: "Refused" }) })
-            })
+            new WebSocket.WebSocketError({ address, reason: new ConnectError({ kind: "Refused" }) })
           )
         }
         const pair = yield* Memory.pair({ addresses: [address, "client.test:50001"] })

@@ -8,7 +8,8 @@
  * them into the caller's `ReadBuf` and keeps what does not fit for the next `read`, which then
  * completes synchronously. String chunks are encoded as UTF-8.
  *
- * Mapping of `SocketError` reasons: `SocketCloseError` code 1000 is end of stream (`read`
+ * Every failure is a `TransportError`; the mapping of `SocketError` reasons to its reason:
+ * `SocketCloseError` code 1000 is end of stream (`read`
  * returns `0`), any other close code is `ReadError` kind `"Reset"`, `SocketReadError` is
  * `ReadError` kind `"Other"`, `SocketWriteError` is `WriteError` kind `"Other"`, and an
  * open failure while acquiring the reader is a `ConnectError` (kind `"Timeout"` for an open
@@ -24,12 +25,14 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import type { ReadBuf } from "../Codec/ReadBuf.ts"
 import {
-  ClosedError,
   ConnectError,
   copyInto,
   type InboundState,
   ReadError,
   type Transport,
+  TransportClosed,
+  type TransportError,
+  transportError,
   TypeId,
   WriteError
 } from "./Transport.ts"
@@ -127,9 +130,9 @@ class SocketAdapter implements Transport {
     chunks: NonEmptyReadonlyArray<Uint8Array | string>
   ): ReadonlyArray<Uint8Array> => chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk)
 
-  read(buf: ReadBuf): Effect.Effect<number, ReadError | ClosedError> {
-    return Effect.suspend((): Effect.Effect<number, ReadError | ClosedError> => {
-      if (this.destroyed) return Effect.fail(new ClosedError({ address: this.remoteAddress, operation: "read" }))
+  read(buf: ReadBuf): Effect.Effect<number, TransportError> {
+    return Effect.suspend((): Effect.Effect<number, TransportError> => {
+      if (this.destroyed) return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
       if (this.pending.length > 0) return this.fromPending(buf)
       if (this.eof) return Effect.succeed(0)
       return Effect.matchEffect(this.pull, {
@@ -142,40 +145,39 @@ class SocketAdapter implements Transport {
     })
   }
 
-  private fromPending(buf: ReadBuf): Effect.Effect<number, ReadError | ClosedError> {
+  private fromPending(buf: ReadBuf): Effect.Effect<number, TransportError> {
     const n = this.copyPending(buf)
-    if (n < 0) return Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+    if (n < 0) return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
     // a batch of empty chunks carries nothing: pull again
     return n === 0 ? this.read(buf) : Effect.succeed(n)
   }
 
-  private readFailure(error: Socket.SocketError): Effect.Effect<number, ReadError | ClosedError> {
-    if (this.destroyed) return Effect.fail(new ClosedError({ address: this.remoteAddress, operation: "read" }))
+  private readFailure(error: Socket.SocketError): Effect.Effect<number, TransportError> {
+    if (this.destroyed) return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
     const reason = error.reason
     if (reason._tag === "SocketCloseError" && reason.code === 1000) {
       this.eof = true
       return Effect.succeed(0)
     }
     return Effect.fail(
-      new ReadError({
-        address: this.remoteAddress,
-        kind: reason._tag === "SocketCloseError" ? "Reset" : "Other",
-        cause: error
-      })
+      transportError(
+        this.remoteAddress,
+        new ReadError({ kind: reason._tag === "SocketCloseError" ? "Reset" : "Other", cause: error })
+      )
     )
   }
 
-  private writeGuard(): ClosedError | undefined {
+  private writeGuard(): TransportError | undefined {
     return this.destroyed || this.ended
-      ? new ClosedError({ address: this.remoteAddress, operation: "write" })
+      ? transportError(this.remoteAddress, new TransportClosed({ operation: "write" }))
       : undefined
   }
 
   private readonly toWriteError = (cause: Socket.SocketError) =>
-    new WriteError({ address: this.remoteAddress, kind: "Other", cause })
+    transportError(this.remoteAddress, new WriteError({ kind: "Other", cause }))
 
-  write(bytes: Uint8Array): Effect.Effect<void, WriteError | ClosedError> {
-    return Effect.suspend((): Effect.Effect<void, WriteError | ClosedError> => {
+  write(bytes: Uint8Array): Effect.Effect<void, TransportError> {
+    return Effect.suspend((): Effect.Effect<void, TransportError> => {
       const closed = this.writeGuard()
       if (closed !== undefined) return Effect.fail(closed)
       this.bytesWritten += bytes.length
@@ -183,8 +185,8 @@ class SocketAdapter implements Transport {
     })
   }
 
-  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, WriteError | ClosedError> {
-    return Effect.suspend((): Effect.Effect<void, WriteError | ClosedError> => {
+  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
+    return Effect.suspend((): Effect.Effect<void, TransportError> => {
       const closed = this.writeGuard()
       if (closed !== undefined) return Effect.fail(closed)
       if (chunks.length === 0) return Effect.void
@@ -226,7 +228,7 @@ class SocketAdapter implements Transport {
 export const fromSocket = (
   socket: Socket.Socket,
   options: Options = {}
-): Effect.Effect<Transport, ConnectError, Scope.Scope> =>
+): Effect.Effect<Transport, TransportError, Scope.Scope> =>
   Effect.gen(function*() {
     const address = options.remoteAddress ?? "effect/socket"
     const scope = yield* Effect.scope
@@ -234,11 +236,13 @@ export const fromSocket = (
     const writeScope = yield* Scope.fork(scope)
     const reader = yield* Scope.provide(socket.reader, readScope).pipe(
       Effect.mapError((error) =>
-        new ConnectError({
+        transportError(
           address,
-          kind: error.reason._tag === "SocketOpenError" && error.reason.kind === "Timeout" ? "Timeout" : "Other",
-          cause: error
-        })
+          new ConnectError({
+            kind: error.reason._tag === "SocketOpenError" && error.reason.kind === "Timeout" ? "Timeout" : "Other",
+            cause: error
+          })
+        )
       )
     )
     const writer = yield* Scope.provide(socket.writer, writeScope)

@@ -21,7 +21,7 @@
  * - Every failure is an `HttpError` whose `requestSent` says whether any byte of the request
  *   reached the socket (from `Transport.bytesWritten`): `false` means a retry on a fresh
  *   connection is safe for any method; `true` means the server may have acted on it.
- * - Poisoning: an I/O error, a parse error (`ProtocolError`, `BodyTooLarge`), a read, headers or
+ * - Poisoning: an I/O error, a parse error (`MalformedResponse`, `ResponseTooLarge`), a read, headers or
  *   body timeout, a close before the response completed (`IncompleteResponse`) or an interruption mid-request
  *   destroys the transport; that `send` fails with the fault itself, every later one at once
  *   with `ConnectionPoisoned { cause }` and `requestSent: false`.
@@ -53,7 +53,7 @@
  *   for the whole body, counted from the head (`BodyTimeout`) — undici's names, as deadlines.
  *   The same reaper fiber enforces them, not a timer per read: measured on loopback, a
  *   `timeoutOrElse` race per read added about 5–7 µs to a ~20 µs round trip. Body size is bounded
- *   by the reader's `maxBodySize` (`BodyTooLarge`).
+ *   by the reader's `maxBodySize` (`ResponseTooLarge`).
  *
  * Choices where the issue is silent: a server FIN or reset seen while idle is acted on at the
  * next `send` (or seen by `status`), and the socket is closed then or at the idle deadline,
@@ -84,7 +84,8 @@ import type { Response, ResponseReader, ResponseViolation } from "../Codec/Respo
 import * as Url from "../Codec/Url.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
-import type { ClosedError, ConnectError, ReadError, TlsError, Transport, WriteError } from "./Transport.ts"
+import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
+import type { ConnectError, ReadError, TlsError, Transport, TransportClosed, TransportError, WriteError } from "./Transport.ts"
 
 /**
  * Brand carried by every connection.
@@ -220,12 +221,13 @@ export class BodyTimeout extends Data.TaggedError("BodyTimeout")<{ readonly time
 }
 
 /**
- * The response broke an HTTP/1.1 framing or syntax rule; `violation` is the codec's verdict.
+ * The response broke an HTTP/1.1 framing or syntax rule; `violation` is the codec's verdict
+ * (`ResponseReader.ResponseViolation`, other than the two with reasons of their own below).
  *
  * @since 0.1.0
  * @category errors
  */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{
+export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
   readonly violation: Exclude<ResponseViolation, { readonly _tag: "BodyTooLarge" | "UnexpectedEndOfInput" }>
 }> {
   override get message(): string {
@@ -234,12 +236,13 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
 }
 
 /**
- * The response body is (or declares to be) larger than the reader's `maxBodySize`.
+ * The response body is (or declares to be) larger than the reader's `maxBodySize` — the codec's
+ * `BodyTooLarge` violation, as a reason of its own.
  *
  * @since 0.1.0
  * @category errors
  */
-export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<{ readonly size: number; readonly limit: number }> {
+export class ResponseTooLarge extends Data.TaggedError("ResponseTooLarge")<{ readonly size: number; readonly limit: number }> {
   override get message(): string {
     return `response body of ${this.size} bytes exceeds the limit of ${this.limit} bytes`
   }
@@ -281,26 +284,14 @@ export class Interrupted extends Data.TaggedError("Interrupted")<{}> {
 export type PoisonCause =
   | ReadError
   | WriteError
-  | ClosedError
+  | TransportClosed
   | ReadTimeout
   | HeadersTimeout
   | BodyTimeout
-  | ProtocolError
-  | BodyTooLarge
+  | MalformedResponse
+  | ResponseTooLarge
   | IncompleteResponse
   | Interrupted
-
-/**
- * A `send` on a connection an earlier failure made unusable; `cause` is that failure.
- *
- * @since 0.1.0
- * @category errors
- */
-export class ConnectionPoisoned extends Data.TaggedError("ConnectionPoisoned")<{ readonly cause: PoisonCause }> {
-  override get message(): string {
-    return `the connection is unusable after an earlier failure: ${this.cause.message}`
-  }
-}
 
 /**
  * Why a keep-alive connection is stale.
@@ -405,19 +396,8 @@ export class InvalidRequest extends Data.TaggedError("InvalidRequest")<{ readonl
 }
 
 /**
- * `connect` was given a URL it cannot dial (unparseable, not `http`/`https`, or with credentials).
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly error: Url.UrlError }> {
-  override get message(): string {
-    return this.error.message
-  }
-}
-
-/**
- * Every reason an {@link HttpError} carries.
+ * Every reason an {@link HttpError} carries: this module's own, the shared `ConnectionPoisoned`
+ * (its `cause` is a {@link PoisonCause}) and `InvalidUrl`, and the transport's reasons directly.
  *
  * @since 0.1.0
  * @category errors
@@ -555,11 +535,54 @@ const notReusableKind = (response: Response): NotReusableKind =>
 const violationReason = (violation: ResponseViolation): PoisonCause => {
   switch (violation._tag) {
     case "BodyTooLarge":
-      return new BodyTooLarge({ size: violation.size, limit: violation.limit })
+      return new ResponseTooLarge({ size: violation.size, limit: violation.limit })
     case "UnexpectedEndOfInput":
       return new IncompleteResponse({ received: violation.received })
     default:
-      return new ProtocolError({ violation })
+      return new MalformedResponse({ violation })
+  }
+}
+
+/**
+ * Why a connection refuses a send, as plain data (no `Error`, no stack trace); its `_tag` is the
+ * connection's {@link Status}. {@link refusalReason} builds the `HttpError` reason from it when a
+ * send fails.
+ */
+type Refusal =
+  | { readonly _tag: "Busy" }
+  | { readonly _tag: "Poisoned"; readonly cause: PoisonCause }
+  | { readonly _tag: "Stale"; readonly kind: StaleKind }
+  | { readonly _tag: "NotReusable"; readonly kind: NotReusableKind }
+
+const BUSY: Refusal = { _tag: "Busy" }
+
+const STALE: { readonly [K in StaleKind]: Refusal & { readonly _tag: "Stale" } } = {
+  PeerEnded: { _tag: "Stale", kind: "PeerEnded" },
+  PeerReset: { _tag: "Stale", kind: "PeerReset" },
+  UnsolicitedBytes: { _tag: "Stale", kind: "UnsolicitedBytes" },
+  IdleTimeout: { _tag: "Stale", kind: "IdleTimeout" },
+  MaxRequests: { _tag: "Stale", kind: "MaxRequests" }
+}
+
+const NOT_REUSABLE: { readonly [K in NotReusableKind]: Refusal & { readonly _tag: "NotReusable" } } = {
+  ConnectionClose: { _tag: "NotReusable", kind: "ConnectionClose" },
+  Http10: { _tag: "NotReusable", kind: "Http10" },
+  CloseDelimited: { _tag: "NotReusable", kind: "CloseDelimited" },
+  Upgraded: { _tag: "NotReusable", kind: "Upgraded" },
+  ClosedLocally: { _tag: "NotReusable", kind: "ClosedLocally" }
+}
+
+/** The `HttpError` reason a send refused for `refusal` fails with. */
+const refusalReason = (refusal: Refusal): HttpErrorReason => {
+  switch (refusal._tag) {
+    case "Busy":
+      return new ConnectionBusy()
+    case "Poisoned":
+      return new ConnectionPoisoned({ cause: refusal.cause })
+    case "Stale":
+      return new ConnectionStale({ kind: refusal.kind })
+    case "NotReusable":
+      return new ConnectionNotReusable({ kind: refusal.kind })
   }
 }
 
@@ -576,7 +599,7 @@ class Connection implements HttpConnection {
   private readonly maxIdleMs: number
   private readonly maxRequests: number
   /** Set once the connection cannot carry another request; the reason later sends fail with. */
-  private unusable: ConnectionPoisoned | ConnectionStale | ConnectionNotReusable | undefined
+  private unusable: Exclude<Refusal, { readonly _tag: "Busy" }> | undefined
   private busy: boolean
   /** Clock time (ms) after which an idle connection is stale. */
   private idleDeadline: number
@@ -588,8 +611,8 @@ class Connection implements HttpConnection {
   /** One exchange — write `pending`, read the response, settle — built once, reused per send. */
   private readonly exchange: Effect.Effect<Response, HttpError>
   /** Read more bytes, then go on parsing: built once. */
-  private readonly readNext: Effect.Effect<Response, PoisonCause>
-  private readonly readMore: Effect.Effect<number, ReadError | ClosedError>
+  private readonly readNext: Effect.Effect<Response, PoisonCause | TransportError>
+  private readonly readMore: Effect.Effect<number, TransportError>
   private readonly timeoutError: ReadTimeout
   private readonly headersTimeoutError: HeadersTimeout
   private readonly bodyTimeoutError: BodyTimeout
@@ -660,47 +683,41 @@ class Connection implements HttpConnection {
     )
   }
 
-  /** Why a send now would be refused, evaluated at `now` (ms); `undefined` when it may write. */
-  private verdict(now: number): HttpErrorReason | undefined {
+  /**
+   * Why a send now would be refused, evaluated at `now` (ms); `undefined` when it may write.
+   * Plain data from shared constants: `status` and `isReusable` (asked by the pool on every
+   * acquire and release) allocate nothing; the error is built only when a send fails.
+   */
+  private verdict(now: number): Refusal | undefined {
     if (this.unusable !== undefined) return this.unusable
-    if (this.busy) return new ConnectionBusy()
-    if (this.requestCount >= this.maxRequests) return new ConnectionStale({ kind: "MaxRequests" })
-    if (now >= this.idleDeadline) return new ConnectionStale({ kind: "IdleTimeout" })
+    if (this.busy) return BUSY
+    if (this.requestCount >= this.maxRequests) return STALE.MaxRequests
+    if (now >= this.idleDeadline) return STALE.IdleTimeout
     switch (this.transport.inboundState) {
       case "Readable":
-        return new ConnectionStale({ kind: "UnsolicitedBytes" })
+        return STALE.UnsolicitedBytes
       case "Ended":
-        return new ConnectionStale({ kind: "PeerEnded" })
+        return STALE.PeerEnded
       case "Failed":
-        return new ConnectionStale({ kind: "PeerReset" })
+        return STALE.PeerReset
       case "Closed":
-        return new ConnectionNotReusable({ kind: "ClosedLocally" })
+        return NOT_REUSABLE.ClosedLocally
       default:
         return undefined
     }
   }
 
   get unusableReason(): HttpErrorReason | undefined {
-    return this.verdict(this.clock.currentTimeMillisUnsafe())
+    const refusal = this.verdict(this.clock.currentTimeMillisUnsafe())
+    return refusal === undefined ? undefined : refusalReason(refusal)
   }
 
   get status(): Status {
-    const reason = this.unusableReason
-    if (reason === undefined) return "Ready"
-    switch (reason._tag) {
-      case "ConnectionBusy":
-        return "Busy"
-      case "ConnectionPoisoned":
-        return "Poisoned"
-      case "ConnectionStale":
-        return "Stale"
-      default:
-        return "NotReusable"
-    }
+    return this.verdict(this.clock.currentTimeMillisUnsafe())?._tag ?? "Ready"
   }
 
   get isReusable(): boolean {
-    return this.unusableReason === undefined
+    return this.verdict(this.clock.currentTimeMillisUnsafe()) === undefined
   }
 
   private error(reason: HttpErrorReason, requestSent: boolean): HttpError {
@@ -712,10 +729,10 @@ class Connection implements HttpConnection {
       if (request._tag !== "Request") return Effect.fail(this.error(new InvalidRequest({ error: request }), false))
       const refused = this.verdict(this.clock.currentTimeMillisUnsafe())
       if (refused !== undefined) {
-        if (refused._tag === "ConnectionBusy") return Effect.fail(this.error(refused, false))
+        if (refused._tag === "Busy") return Effect.fail(this.error(new ConnectionBusy(), false))
         // latch it, and free the socket now: a stale connection never comes back
-        if (this.unusable === undefined) this.unusable = refused as ConnectionStale | ConnectionNotReusable
-        return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(refused, false)))
+        if (this.unusable === undefined) this.unusable = refused
+        return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(refusalReason(refused), false)))
       }
       const now = this.clock.currentTimeMillisUnsafe()
       this.busy = true
@@ -738,7 +755,7 @@ class Connection implements HttpConnection {
   }
 
   /** Drains the reader synchronously; suspends only to read more bytes. */
-  private readonly readResponse = (): Effect.Effect<Response, PoisonCause> => {
+  private readonly readResponse = (): Effect.Effect<Response, PoisonCause | TransportError> => {
     const result = this.reader!.next()
     if (result._tag === "Response") return Effect.succeed(result)
     if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
@@ -752,7 +769,7 @@ class Connection implements HttpConnection {
     return this.readNext
   }
 
-  private readonly afterWrite = (): Effect.Effect<Response, PoisonCause> => {
+  private readonly afterWrite = (): Effect.Effect<Response, PoisonCause | TransportError> => {
     const now = this.clock.currentTimeMillisUnsafe()
     this.lastProgressAt = now
     this.phaseDeadline = now + this.headersMs
@@ -761,17 +778,20 @@ class Connection implements HttpConnection {
     return arm === undefined ? this.readResponse() : Effect.andThen(arm, Effect.suspend(this.readResponse))
   }
 
-  private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause> => {
+  private readonly afterRead = (n: number): Effect.Effect<Response, PoisonCause | TransportError> => {
     this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
     if (n === 0) this.reader!.endOfInput()
     return this.readResponse()
   }
 
-  private readonly poison = (failure: PoisonCause): Effect.Effect<never, HttpError> => {
-    // the reaper destroyed the transport for a timeout: the read's ClosedError means that timeout
-    const cause = this.timedOut ?? failure
+  private readonly poison = (failure: PoisonCause | TransportError): Effect.Effect<never, HttpError> => {
+    // the reaper destroyed the transport for a timeout: the read's TransportClosed means that
+    // timeout; a connected transport's read and write fail only with ReadError, WriteError or
+    // TransportClosed
+    const cause = this.timedOut ??
+      (failure._tag === "TransportError" ? failure.reason as ReadError | WriteError | TransportClosed : failure)
     this.busy = false
-    this.unusable = new ConnectionPoisoned({ cause })
+    this.unusable = { _tag: "Poisoned", cause }
     const sent = this.transport.bytesWritten > this.sentBefore
     return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(cause, sent)))
   }
@@ -780,7 +800,7 @@ class Connection implements HttpConnection {
     Effect.suspend(() => {
       if (!this.busy) return Effect.void
       this.busy = false
-      this.unusable = new ConnectionPoisoned({ cause: new Interrupted() })
+      this.unusable = { _tag: "Poisoned", cause: new Interrupted() }
       return this.transport.destroy()
     })
 
@@ -788,12 +808,12 @@ class Connection implements HttpConnection {
     this.busy = false
     this.requestCount++
     if (!response.reusable) {
-      this.unusable = new ConnectionNotReusable({ kind: notReusableKind(response) })
+      this.unusable = NOT_REUSABLE[notReusableKind(response)]
     } else if (this.reader!.buffered > 0) {
       // bytes past the response while nothing else was asked: the stream cannot be trusted
-      this.unusable = new ConnectionStale({ kind: "UnsolicitedBytes" })
+      this.unusable = STALE.UnsolicitedBytes
     } else if (this.requestCount >= this.maxRequests) {
-      this.unusable = new ConnectionStale({ kind: "MaxRequests" })
+      this.unusable = STALE.MaxRequests
     } else {
       const hint = keepAliveHint(response.header("keep-alive"))
       const idle = hint === undefined ? this.idleMs : Math.min(Math.max(hint * 1000 - this.marginMs, 0), this.maxIdleMs)
@@ -837,7 +857,7 @@ class Connection implements HttpConnection {
       } else {
         wakeAt = this.idleDeadline
         if (now >= wakeAt) {
-          this.unusable = new ConnectionStale({ kind: "IdleTimeout" })
+          this.unusable = STALE.IdleTimeout
           return this.transport.destroy()
         }
       }
@@ -858,7 +878,7 @@ class Connection implements HttpConnection {
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.unusable === undefined || this.busy) {
       this.busy = false
-      this.unusable = new ConnectionNotReusable({ kind: "ClosedLocally" })
+      this.unusable = NOT_REUSABLE.ClosedLocally
     }
     return this.transport.destroy()
   })
@@ -924,7 +944,7 @@ export const connect: {
       : Tcp.connect({ ...options, host: parsed.host, port: parsed.port })
     const transport = yield* Effect.mapError(
       dial,
-      (reason) => new HttpError({ address: reason.address, reason, requestSent: false })
+      (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
     )
     return yield* make(transport, options)
   }

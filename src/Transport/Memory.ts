@@ -10,7 +10,7 @@
  * - `chunkSize`: at most this many bytes per `read` (`1` delivers bytes one at a time).
  * - `end()`: half-close; the peer reads the buffered bytes, then `0`; the ended side keeps reading.
  * - `destroy()`: the peer reads what was buffered, then `0`; its writes fail `WriteError`
- *   kind `"BrokenPipe"`. This side's pending and later calls fail `ClosedError`.
+ *   kind `"BrokenPipe"`. This side's pending and later calls fail `TransportClosed`.
  * - `Pair.drop()`: a reset — buffered bytes are discarded, both ends become `"destroyed"`, and
  *   both sides' reads and writes (pending and later) fail with kind `"Reset"`.
  *
@@ -24,7 +24,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { ReadBuf } from "../Codec/ReadBuf.ts"
-import { ClosedError, copyInto, type InboundState, ReadError, type Transport, TypeId, WriteError } from "./Transport.ts"
+import {
+  copyInto,
+  type InboundState,
+  ReadError,
+  type Transport,
+  TransportClosed,
+  type TransportError,
+  transportError,
+  TypeId,
+  WriteError
+} from "./Transport.ts"
 
 /**
  * Default bytes each direction buffers before `write` waits: 64 KiB.
@@ -215,23 +225,23 @@ class End implements MemoryTransport {
     return total
   }
 
-  read(buf: ReadBuf): Effect.Effect<number, ReadError | ClosedError> {
-    const loop: Effect.Effect<number, ReadError | ClosedError> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+  read(buf: ReadBuf): Effect.Effect<number, TransportError> {
+    const loop: Effect.Effect<number, TransportError> = Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const pipe = this.input
       if (pipe.dropped) {
         return Effect.fail(
-          new ReadError({ address: this.remoteAddress, kind: "Reset", cause: new Error("memory pair dropped") })
+          transportError(this.remoteAddress, new ReadError({ kind: "Reset", cause: new Error("memory pair dropped") }))
         )
       }
       if (this.state === "destroyed") {
-        return Effect.fail(new ClosedError({ address: this.remoteAddress, operation: "read" }))
+        return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
       }
       if (pipe.segments.length > 0) {
         const n = this.take(buf, now)
         if (n !== undefined) return Effect.succeed(n)
         const head = pipe.segments[0]!
         if (head.at <= now) {
-          return Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+          return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
         }
         // not visible yet: sleep until it is, unless a fault or close wakes us first
         return Effect.andThen(Effect.raceFirst(Effect.sleep(head.at - now), pipe.readable.wait), loop)
@@ -242,24 +252,24 @@ class End implements MemoryTransport {
     return loop
   }
 
-  write(bytes: Uint8Array): Effect.Effect<void, WriteError | ClosedError> {
+  write(bytes: Uint8Array): Effect.Effect<void, TransportError> {
     return this.writeFrom(bytes.slice(), 0)
   }
 
-  private writeFrom(bytes: Uint8Array, offset: number): Effect.Effect<void, WriteError | ClosedError> {
+  private writeFrom(bytes: Uint8Array, offset: number): Effect.Effect<void, TransportError> {
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const pipe = this.output
       if (pipe.dropped) {
         return Effect.fail(
-          new WriteError({ address: this.remoteAddress, kind: "Reset", cause: new Error("memory pair dropped") })
+          transportError(this.remoteAddress, new WriteError({ kind: "Reset", cause: new Error("memory pair dropped") }))
         )
       }
       if (this.state !== "open") {
-        return Effect.fail(new ClosedError({ address: this.remoteAddress, operation: "write" }))
+        return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "write" })))
       }
       if (pipe.readerGone) {
         return Effect.fail(
-          new WriteError({ address: this.remoteAddress, kind: "BrokenPipe", cause: new Error("peer destroyed") })
+          transportError(this.remoteAddress, new WriteError({ kind: "BrokenPipe", cause: new Error("peer destroyed") }))
         )
       }
       if (offset === bytes.length) return Effect.void
@@ -274,7 +284,7 @@ class End implements MemoryTransport {
     })
   }
 
-  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, WriteError | ClosedError> {
+  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
     let total = 0
     for (const chunk of chunks) total += chunk.length
     const joined = new Uint8Array(total)

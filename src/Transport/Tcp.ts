@@ -3,10 +3,11 @@
  *
  * `connect` registers the finalizer that destroys the socket *before* dialing, so closing the
  * scope destroys it on success, failure and interruption alike (the same order as
- * `@effect/platform-node`'s `NodeSocket`). Dial errors become a `ConnectError` whose `kind`
- * names the fault; `connectTimeout` (default {@link DEFAULT_CONNECT_TIMEOUT}, 10 s, as undici
- * and `WebSocket.connect`) is measured with Effect's `Clock`, so a black-holed address (SYNs
- * dropped, where the OS gives up only after minutes) fails with kind `"Timeout"`.
+ * `@effect/platform-node`'s `NodeSocket`). Dial errors become a `TransportError` whose reason is
+ * a `ConnectError` with a `kind` naming the fault; `connectTimeout` (default
+ * {@link DEFAULT_CONNECT_TIMEOUT}, 10 s, as undici and `WebSocket.connect`) is measured with
+ * Effect's `Clock`, so a black-holed address (SYNs dropped, where the OS gives up only after
+ * minutes) fails with kind `"Timeout"`.
  *
  * **How bytes reach the codec (decided by `bench/transport-read.ts`).** The socket is opened
  * with `onread: { buffer, callback }`: libuv reads into a fixed 64 KiB chunk, and the callback
@@ -57,7 +58,6 @@ import * as Url from "../Codec/Url.ts"
 import * as Tls from "./Tls.ts"
 import type { TlsConfig } from "./Tls.ts"
 import {
-  ClosedError,
   ConnectError,
   type ConnectErrorKind,
   copyInto,
@@ -66,6 +66,9 @@ import {
   ReadError,
   type ReadErrorKind,
   Transport,
+  TransportClosed,
+  type TransportError,
+  transportError,
   TypeId,
   WriteError,
   type WriteErrorKind
@@ -123,7 +126,7 @@ export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024
  */
 export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
 
-type Resume = (effect: Effect.Effect<number, ReadError | ClosedError>) => void
+type Resume = (effect: Effect.Effect<number, TransportError>) => void
 
 const errorCode = (cause: unknown): string | undefined => {
   if (typeof cause !== "object" || cause === null) return undefined
@@ -261,14 +264,14 @@ export class SocketTransport implements Transport {
   private onRead(n: number, chunk: Uint8Array): boolean {
     const resume = this.waiter
     let offset = 0
-    let result: Effect.Effect<number, ReadError> | undefined
+    let result: Effect.Effect<number, TransportError> | undefined
     if (resume !== undefined) {
       const target = this.waiterBuf!
       this.waiter = undefined
       this.waiterBuf = undefined
       const copied = copyInto(target, n === chunk.length ? chunk : chunk.subarray(0, n))
       if (copied < 0) {
-        result = Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+        result = Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
       } else {
         offset = copied
         this.bytesRead += copied
@@ -293,12 +296,12 @@ export class SocketTransport implements Transport {
     resume(this.readNow(target))
   }
 
-  private readNow(buf: ReadBuf.ReadBuf): Effect.Effect<number, ReadError | ClosedError> {
-    if (this.destroyed) return Effect.fail(new ClosedError({ address: this.remoteAddress, operation: "read" }))
+  private readNow(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {
+    if (this.destroyed) return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
     const inbox = this.inbox
     if (inbox.length > 0) {
       const n = copyInto(buf, inbox.data())
-      if (n < 0) return Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+      if (n < 0) return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
       inbox.advance(n)
       this.bytesRead += n
       if (this.paused && inbox.length < this.readHighWaterMark) {
@@ -309,15 +312,15 @@ export class SocketTransport implements Transport {
     }
     if (this.failure !== undefined) {
       return Effect.fail(
-        new ReadError({ address: this.remoteAddress, kind: readErrorKind(this.failure), cause: this.failure })
+        transportError(this.remoteAddress, new ReadError({ kind: readErrorKind(this.failure), cause: this.failure }))
       )
     }
     if (this.eof) return Effect.succeed(0)
     // a full buffer that cannot grow would only fail once bytes arrive: fail now
     if (buf.spareLength === 0 && !buf.reserve(1)) {
-      return Effect.fail(new ReadError({ address: this.remoteAddress, kind: "BufferFull" }))
+      return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
     }
-    return Effect.callback<number, ReadError | ClosedError>((resume) => {
+    return Effect.callback<number, TransportError>((resume) => {
       this.waiter = resume
       this.waiterBuf = buf
       return Effect.sync(() => {
@@ -329,20 +332,20 @@ export class SocketTransport implements Transport {
     })
   }
 
-  read(buf: ReadBuf.ReadBuf): Effect.Effect<number, ReadError | ClosedError> {
+  read(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {
     return Effect.suspend(() => this.readNow(buf))
   }
 
-  private writeFailure(): WriteError | ClosedError | undefined {
-    if (this.destroyed || this.ended) return new ClosedError({ address: this.remoteAddress, operation: "write" })
+  private writeFailure(): TransportError | undefined {
+    if (this.destroyed || this.ended) return transportError(this.remoteAddress, new TransportClosed({ operation: "write" }))
     if (this.failure !== undefined) {
-      return new WriteError({ address: this.remoteAddress, kind: writeErrorKind(this.failure), cause: this.failure })
+      return transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(this.failure), cause: this.failure }))
     }
     return undefined
   }
 
-  private awaitDrain(socket: net.Socket): Effect.Effect<void, WriteError | ClosedError> {
-    return Effect.callback<void, WriteError | ClosedError>((resume) => {
+  private awaitDrain(socket: net.Socket): Effect.Effect<void, TransportError> {
+    return Effect.callback<void, TransportError>((resume) => {
       const cleanup = () => {
         socket.off("drain", onDrain)
         socket.off("close", onClose)
@@ -355,7 +358,7 @@ export class SocketTransport implements Transport {
         cleanup()
         const failure = this.writeFailure()
         resume(Effect.fail(
-          failure ?? new WriteError({ address: this.remoteAddress, kind: "Other", cause: new Error("socket closed") })
+          failure ?? transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
         ))
       }
       socket.on("drain", onDrain)
@@ -364,7 +367,7 @@ export class SocketTransport implements Transport {
     })
   }
 
-  write(bytes: Uint8Array): Effect.Effect<void, WriteError | ClosedError> {
+  write(bytes: Uint8Array): Effect.Effect<void, TransportError> {
     return Effect.suspend(() => {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
@@ -374,7 +377,7 @@ export class SocketTransport implements Transport {
     })
   }
 
-  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, WriteError | ClosedError> {
+  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
     return Effect.suspend(() => {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
@@ -515,19 +518,22 @@ export const applySocketOptions = (
  * @since 0.1.0
  * @category constructors
  */
-export const connect: (options: ConnectOptions) => Effect.Effect<Transport, ConnectError, Scope.Scope> = Effect.fn(
+export const connect: (options: ConnectOptions) => Effect.Effect<Transport, TransportError, Scope.Scope> = Effect.fn(
   "Tcp.connect"
 )(function*(options: ConnectOptions) {
   const address = formatAddress(options.host, options.port)
-  return yield* dial<ConnectError>({
+  return yield* dial<TransportError>({
     address,
     readHighWaterMark: options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK,
     connectTimeout: options.connectTimeout,
     open: (transport) => net.connect(socketOptions(transport, options)),
     readyEvent: "connect",
-    onError: (cause) => new ConnectError({ address, kind: connectErrorKind(cause), cause }),
+    onError: (cause) => transportError(address, new ConnectError({ kind: connectErrorKind(cause), cause })),
     onTimeout: (_, after) =>
-      new ConnectError({ address, kind: "Timeout", cause: new Error(`no connection within ${Duration.format(after)}`) })
+      transportError(
+        address,
+        new ConnectError({ kind: "Timeout", cause: new Error(`no connection within ${Duration.format(after)}`) })
+      )
   })
 })
 
@@ -537,7 +543,7 @@ export const connect: (options: ConnectOptions) => Effect.Effect<Transport, Conn
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: ConnectOptions): Layer.Layer<Transport, ConnectError> =>
+export const layer = (options: ConnectOptions): Layer.Layer<Transport, TransportError> =>
   Layer.effect(Transport, connect(options))
 
 /**
@@ -566,18 +572,19 @@ export interface Endpoint {
 
 /**
  * Parses a `http:`, `https:`, `ws:` or `wss:` URL into an {@link Endpoint} with `Url.parse`
- * (the WHATWG parser; IPv6 brackets stripped, default ports applied), or fails with
- * `ConnectError` kind `"Other"` whose cause says what is wrong. The raw URL is never put in the
- * error (it may hold credentials, which are refused): the address reads `(url)`.
+ * (the WHATWG parser; IPv6 brackets stripped, default ports applied), or fails with a
+ * `TransportError` whose reason is a `ConnectError` kind `"Other"` and whose cause says what is
+ * wrong. The raw URL is never put in the error (it may hold credentials, which are refused): the
+ * address reads `(url)`.
  *
  * @since 0.1.0
  * @category utils
  */
-export const endpoint = (url: string | URL): Effect.Effect<Endpoint, ConnectError> =>
+export const endpoint = (url: string | URL): Effect.Effect<Endpoint, TransportError> =>
   Effect.suspend(() => {
     const parsed = Url.parse(typeof url === "string" ? url : url.href)
     if (parsed._tag !== "ParsedUrl") {
-      return Effect.fail(new ConnectError({ address: "(url)", kind: "Other", cause: new Error(parsed.message) }))
+      return Effect.fail(transportError("(url)", new ConnectError({ kind: "Other", cause: new Error(parsed.message) })))
     }
     return Effect.succeed({ host: parsed.host, port: parsed.port, secure: parsed.secure })
   })
@@ -592,7 +599,7 @@ export const endpoint = (url: string | URL): Effect.Effect<Endpoint, ConnectErro
 export const connectUrl = (
   url: string | URL,
   options: ConnectUrlOptions = {}
-): Effect.Effect<Transport, ConnectError | Tls.TlsError, Scope.Scope> =>
+): Effect.Effect<Transport, TransportError, Scope.Scope> =>
   Effect.flatMap(endpoint(url), (target) =>
     target.secure
       ? Tls.connect({ ...options, host: target.host, port: target.port, config: options.tls ?? Tls.defaultConfig() })

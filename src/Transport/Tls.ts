@@ -5,9 +5,10 @@
  * `TlsConfig.make` calls `tls.createSecureContext` once; each `connect` reuses that context, so
  * parsing CA bundles is paid at configuration time, not per dial. Certificates are verified by
  * default (chain to a trusted root, and the certificate must cover the host name); a failed
- * check is a `TlsError` whose `reason` names it (`CertificateUntrusted`, `HostnameMismatch`,
- * `CertificateExpired`, `HandshakeFailed`, `HandshakeTimeout`). A failure before TCP connects is
- * a `ConnectError`, as for `Tcp.connect`.
+ * check is a `TransportError` whose reason is a `TlsError` with a `kind` naming it
+ * (`CertificateUntrusted`, `HostnameMismatch`, `CertificateExpired`, `HandshakeFailed`,
+ * `HandshakeTimeout`). A failure before TCP connects has a `ConnectError` reason, as for
+ * `Tcp.connect`.
  *
  * The connected transport is the same `SocketTransport` as TCP's (see `Tcp` for the read path and
  * backpressure): `onread` works on `tls.connect` sockets and delivers decrypted bytes.
@@ -23,16 +24,15 @@ import { X509Certificate } from "node:crypto"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import * as Tcp from "./Tcp.ts"
-import { ConnectError, formatAddress, TlsError, type TlsErrorReason, Transport } from "./Transport.ts"
-
-export {
-  /**
-   * Re-exported from `Transport`.
-   *
-   * @since 0.1.0
-   */
-  TlsError
-}
+import {
+  ConnectError,
+  formatAddress,
+  TlsError,
+  type TlsErrorKind,
+  Transport,
+  TransportError,
+  transportError
+} from "./Transport.ts"
 
 /**
  * Options for {@link TlsConfig.make}.
@@ -105,8 +105,8 @@ const defaultRoots = (): ReadonlyArray<string> =>
   typeof tls.getCACertificates === "function" ? tls.getCACertificates("default") : tls.rootCertificates
 
 /**
- * Builds a config synchronously, throwing `TlsError` reason `"InvalidConfig"` (address
- * `"config"`) when a CA does not parse as an X.509 certificate (the first one of a PEM bundle is
+ * Builds a config synchronously, throwing a `TransportError` (address `"config"`) whose
+ * reason is a `TlsError` kind `"InvalidConfig"` when a CA does not parse as an X.509 certificate (the first one of a PEM bundle is
  * checked) or OpenSSL rejects an option. Prefer {@link TlsConfig.make} inside Effect code.
  */
 const makeConfigUnsafe = (options: TlsConfigOptions = {}): TlsConfig => {
@@ -124,7 +124,7 @@ const makeConfigUnsafe = (options: TlsConfigOptions = {}): TlsConfig => {
       ...(tls13Only ? { minVersion: "TLSv1.3" as const } : {})
     })
   } catch (cause) {
-    throw new TlsError({ address: "config", reason: "InvalidConfig", cause })
+    throw transportError("config", new TlsError({ kind: "InvalidConfig", cause }))
   }
   return {
     [TlsConfigTypeId]: TlsConfigTypeId,
@@ -136,19 +136,19 @@ const makeConfigUnsafe = (options: TlsConfigOptions = {}): TlsConfig => {
 }
 
 /**
- * Constructors for {@link TlsConfig}: `make` (an Effect failing with `TlsError` reason
- * `"InvalidConfig"`) and `makeUnsafe` (throws that error; for module-level constants).
+ * Constructors for {@link TlsConfig}: `make` (an Effect failing with a `TransportError` whose
+ * reason is a `TlsError` kind `"InvalidConfig"`) and `makeUnsafe` (throws that error; for module-level constants).
  * Defaults: system roots on, TLS 1.2+, no ALPN, verification on.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const TlsConfig = {
-  make: (options: TlsConfigOptions = {}): Effect.Effect<TlsConfig, TlsError> =>
+  make: (options: TlsConfigOptions = {}): Effect.Effect<TlsConfig, TransportError> =>
     Effect.try({
       try: () => makeConfigUnsafe(options),
       catch: (cause) =>
-        cause instanceof TlsError ? cause : new TlsError({ address: "config", reason: "InvalidConfig", cause })
+        cause instanceof TransportError ? cause : transportError("config", new TlsError({ kind: "InvalidConfig", cause }))
     }),
   makeUnsafe: makeConfigUnsafe
 } as const
@@ -190,12 +190,12 @@ const untrusted = new Set([
 ])
 
 /**
- * Maps a handshake error to a `TlsError` reason.
+ * Maps a handshake error to a `TlsError` kind.
  *
  * @since 0.1.0
  * @category errors
  */
-export const tlsErrorReason = (cause: unknown): TlsErrorReason => {
+export const tlsErrorKind = (cause: unknown): TlsErrorKind => {
   const code = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "HostnameMismatch"
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return "CertificateExpired"
@@ -207,21 +207,21 @@ export const tlsErrorReason = (cause: unknown): TlsErrorReason => {
  * Opens a TLS connection and completes the handshake. The socket lives until the surrounding
  * scope closes (or `destroy`). Same defaults as `Tcp.connect`; `connectTimeout` (default 10 s,
  * `Tcp.DEFAULT_CONNECT_TIMEOUT`) covers TCP and the handshake, so a server that accepts but
- * never speaks TLS fails too: a timeout after TCP connected is `TlsError` reason
- * `"HandshakeTimeout"`, one before it `ConnectError` kind `"Timeout"`.
+ * never speaks TLS fails too: a timeout after TCP connected is a `TlsError` kind
+ * `"HandshakeTimeout"`, one before it a `ConnectError` kind `"Timeout"`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const connect: (
   options: ConnectOptions
-) => Effect.Effect<Transport, ConnectError | TlsError, Scope.Scope> = Effect.fn("Tls.connect")(
+) => Effect.Effect<Transport, TransportError, Scope.Scope> = Effect.fn("Tls.connect")(
   function*(options: ConnectOptions) {
     const address = formatAddress(options.host, options.port)
     const config = options.config
     const servername = options.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined)
     const timeoutText = (after: Duration.Duration) => new Error(`not connected within ${Duration.format(after)}`)
-    return yield* Tcp.dial<ConnectError | TlsError>({
+    return yield* Tcp.dial<TransportError>({
       address,
       readHighWaterMark: options.readHighWaterMark ?? Tcp.DEFAULT_READ_HIGH_WATER_MARK,
       connectTimeout: options.connectTimeout,
@@ -236,12 +236,12 @@ export const connect: (
       readyEvent: "secureConnect",
       onError: (cause, tcpConnected) =>
         tcpConnected
-          ? new TlsError({ address, reason: tlsErrorReason(cause), cause })
-          : new ConnectError({ address, kind: Tcp.connectErrorKind(cause), cause }),
+          ? transportError(address, new TlsError({ kind: tlsErrorKind(cause), cause }))
+          : transportError(address, new ConnectError({ kind: Tcp.connectErrorKind(cause), cause })),
       onTimeout: (tcpConnected, after) =>
         tcpConnected
-          ? new TlsError({ address, reason: "HandshakeTimeout", cause: timeoutText(after) })
-          : new ConnectError({ address, kind: "Timeout", cause: timeoutText(after) })
+          ? transportError(address, new TlsError({ kind: "HandshakeTimeout", cause: timeoutText(after) }))
+          : transportError(address, new ConnectError({ kind: "Timeout", cause: timeoutText(after) }))
     })
   }
 )
@@ -252,7 +252,7 @@ export const connect: (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: ConnectOptions): Layer.Layer<Transport, ConnectError | TlsError> =>
+export const layer = (options: ConnectOptions): Layer.Layer<Transport, TransportError> =>
   Layer.effect(Transport, connect(options))
 
 /**

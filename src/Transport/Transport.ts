@@ -17,12 +17,14 @@
  *   and every later `write`.
  * - `bytesWritten` counts bytes handed to the socket (they may still sit in the kernel); `0`
  *   after a failure means no byte of the request reached the socket, so a retry is safe.
- * - After `destroy` (or the owning scope closing) `read` and `write` fail with `ClosedError`.
+ * - After `destroy` (or the owning scope closing) `read` and `write` fail with `TransportClosed`.
  * - `inboundState`, where present, is a synchronous probe of what has arrived (bytes, FIN,
  *   error) without reading; the HTTP connection uses it to refuse writing into a dead socket.
  *
- * Errors are plain tagged classes; the subsystems above (`WebSocketError`, `HttpError`) carry
- * them as their `reason`. Every `message` names the address and the fault.
+ * Every failure is a `TransportError { address, reason }`: the reasons (`ConnectError`,
+ * `TlsError`, `ReadError`, `WriteError`, `TransportClosed`) name the fault and not the address,
+ * which the wrapper carries once. The subsystems above (`WebSocketError`, `HttpError`) take the
+ * same reason classes as their own reasons, under their own wrapper.
  *
  * @since 0.1.0
  */
@@ -30,6 +32,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type { ReadBuf } from "../Codec/ReadBuf.ts"
+import type * as Url from "../Codec/Url.ts"
 
 /**
  * Brand carried by every transport.
@@ -54,14 +57,14 @@ export interface Transport {
   /** Bytes delivered to callers of `read` so far. */
   readonly bytesRead: number
   /** Puts at least one byte into `buf` and returns the count; `0` means the peer ended the stream. */
-  read(buf: ReadBuf): Effect.Effect<number, ReadError | ClosedError>
+  read(buf: ReadBuf): Effect.Effect<number, TransportError>
   /** Hands `bytes` to the socket, waiting for `'drain'` when its buffer is full. */
-  write(bytes: Uint8Array): Effect.Effect<void, WriteError | ClosedError>
+  write(bytes: Uint8Array): Effect.Effect<void, TransportError>
   /** Writes several buffers as one flush (corked), with the same backpressure as `write`. */
-  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, WriteError | ClosedError>
+  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError>
   /** Half-closes: sends FIN after the queued bytes; reading continues until the peer ends. Idempotent. */
   end(): Effect.Effect<void>
-  /** Tears the connection down now; pending and later reads and writes fail with `ClosedError`. Idempotent. */
+  /** Tears the connection down now; pending and later reads and writes fail with `TransportClosed`. Idempotent. */
   destroy(): Effect.Effect<void>
   /**
    * A synchronous look at the inbound side, without reading or waiting (see {@link InboundState}).
@@ -121,18 +124,17 @@ export const ConnectErrorKind = {
 export type ConnectErrorKind = typeof ConnectErrorKind[keyof typeof ConnectErrorKind]
 
 /**
- * The TCP connection to `address` could not be established.
+ * The connection could not be established (before any TLS handshake); `kind` says why.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConnectError extends Data.TaggedError("ConnectError")<{
-  readonly address: string
   readonly kind: ConnectErrorKind
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `connect to ${this.address} failed: ${connectKindText[this.kind]}${causeText(this.cause)}`
+    return `connect failed: ${connectKindText[this.kind]}${causeText(this.cause)}`
   }
 }
 
@@ -151,7 +153,7 @@ const connectKindText: Record<ConnectErrorKind, string> = {
  * @since 0.1.0
  * @category errors
  */
-export const TlsErrorReason = {
+export const TlsErrorKind = {
   /** The chain does not lead to a trusted root (self-signed, unknown issuer). */
   CertificateUntrusted: "CertificateUntrusted",
   /** The certificate is expired or not yet valid. */
@@ -167,26 +169,26 @@ export const TlsErrorReason = {
 } as const
 
 /**
- * One of {@link TlsErrorReason}.
+ * One of {@link TlsErrorKind}.
  *
  * @since 0.1.0
  * @category errors
  */
-export type TlsErrorReason = typeof TlsErrorReason[keyof typeof TlsErrorReason]
+export type TlsErrorKind = typeof TlsErrorKind[keyof typeof TlsErrorKind]
 
 /**
- * The TLS handshake with `address` failed (or a `TlsConfig` was invalid, with address `"config"`).
+ * The TLS handshake failed, or a `TlsConfig` was invalid (`kind` `"InvalidConfig"`, carried by a
+ * `TransportError` whose address is `"config"` or the CA file's path).
  *
  * @since 0.1.0
  * @category errors
  */
 export class TlsError extends Data.TaggedError("TlsError")<{
-  readonly address: string
-  readonly reason: TlsErrorReason
+  readonly kind: TlsErrorKind
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `TLS with ${this.address} failed: ${this.reason}${causeText(this.cause)}`
+    return `TLS failed: ${this.kind}${causeText(this.cause)}`
   }
 }
 
@@ -216,20 +218,19 @@ export const ReadErrorKind = {
 export type ReadErrorKind = typeof ReadErrorKind[keyof typeof ReadErrorKind]
 
 /**
- * Reading from `address` failed.
+ * Reading from the connection failed; `kind` says why.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ReadError extends Data.TaggedError("ReadError")<{
-  readonly address: string
   readonly kind: ReadErrorKind
   readonly cause?: unknown
 }> {
   override get message(): string {
     return this.kind === "BufferFull"
-      ? `read from ${this.address} failed: the read buffer is full at its maximum capacity`
-      : `read from ${this.address} failed: ${this.kind}${causeText(this.cause)}`
+      ? "read failed: the read buffer is full at its maximum capacity"
+      : `read failed: ${this.kind}${causeText(this.cause)}`
   }
 }
 
@@ -257,18 +258,17 @@ export const WriteErrorKind = {
 export type WriteErrorKind = typeof WriteErrorKind[keyof typeof WriteErrorKind]
 
 /**
- * Writing to `address` failed.
+ * Writing to the connection failed; `kind` says why.
  *
  * @since 0.1.0
  * @category errors
  */
 export class WriteError extends Data.TaggedError("WriteError")<{
-  readonly address: string
   readonly kind: WriteErrorKind
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `write to ${this.address} failed: ${this.kind}${causeText(this.cause)}`
+    return `write failed: ${this.kind}${causeText(this.cause)}`
   }
 }
 
@@ -279,22 +279,91 @@ export class WriteError extends Data.TaggedError("WriteError")<{
  * @since 0.1.0
  * @category errors
  */
-export class ClosedError extends Data.TaggedError("ClosedError")<{
-  readonly address: string
+export class TransportClosed extends Data.TaggedError("TransportClosed")<{
   readonly operation: "read" | "write"
 }> {
   override get message(): string {
-    return `${this.operation} on ${this.address} after the transport was closed locally`
+    return `${this.operation} after the transport was closed locally`
   }
 }
 
 /**
- * Every error a connected transport's `read` and `write` can fail with.
+ * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`) and the
+ * connected stream (`ReadError`, `WriteError`, `TransportClosed`). The WebSocket and HTTP
+ * wrappers carry these same classes directly as their own reasons.
  *
  * @since 0.1.0
  * @category errors
  */
-export type TransportError = ReadError | WriteError | ClosedError
+export type TransportErrorReason = ConnectError | TlsError | ReadError | WriteError | TransportClosed
+
+/**
+ * The one error of the transport layer: what failed (`reason`) and with whom (`address`, as
+ * `host:port`; `"(url)"` for a URL that could not be parsed, `"config"` for a bad `TlsConfig`).
+ * Its message names the address once, then the reason's message.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly address: string
+  readonly reason: TransportErrorReason
+}> {
+  override get message(): string {
+    return `transport ${this.address}: ${this.reason.message}`
+  }
+}
+
+/**
+ * The `TransportError` a failing `read` or `write` gives for `reason` on `address`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const transportError = (address: string, reason: TransportErrorReason): TransportError =>
+  new TransportError({ address, reason })
+
+/**
+ * Any tagged reason with a message: what a {@link ConnectionPoisoned} names as its `cause`.
+ * Over a WebSocket it is one of `WebSocketErrorReason`; over HTTP one of
+ * `HttpConnection.PoisonCause`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export interface TaggedReason {
+  readonly _tag: string
+  readonly message: string
+}
+
+/**
+ * An operation on a connection that an earlier failure made unusable (a failed or interrupted
+ * write, a broken response): nothing more is written. `cause` is that first failure. One class
+ * for the idea in both subsystems: a WebSocket send after a failed write, an HTTP `send` on a
+ * poisoned connection.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionPoisoned extends Data.TaggedError("ConnectionPoisoned")<{ readonly cause: TaggedReason }> {
+  override get message(): string {
+    return `the connection is unusable after an earlier failure: ${this.cause.message}`
+  }
+}
+
+/**
+ * The URL given to a `connect` cannot be dialed: `error` is the codec's verdict (`Url.UrlError`:
+ * `MalformedUrl`, `UnsupportedScheme`, `CredentialsInUrl`) or the subsystem's own refusal (a
+ * WebSocket `connect` given an `http:` URL: `UnsupportedScheme`). One class for WebSocket and HTTP.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{ readonly error: Url.UrlError }> {
+  override get message(): string {
+    return `URL refused: ${this.error.message}`
+  }
+}
 
 const causeText = (cause: unknown): string => {
   if (cause === undefined) return ""

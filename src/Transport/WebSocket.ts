@@ -35,13 +35,14 @@
  * what a busy feed wants; `recv` pays one Effect step per message (`bench/loopback.ts` firehose
  * compares both with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
  * payload when it sent none), then the socket is half-closed and `recv` returns the `Close`;
- * later `recv`s fail with `ClosedError`.
+ * later `recv`s fail with `WebSocketClosed`.
  *
- * **Failure model.** Every error is a `WebSocketError` whose `reason` says what went wrong and
- * where (see {@link WebSocketErrorReason}). A protocol violation by the peer sends the close code
- * the codec names (1002, 1007, 1009), half-closes, and fails with `ProtocolError`; the stream is
+ * **Failure model.** Every error is a `WebSocketError` whose `address` says with whom and whose
+ * `reason` says what went wrong (see {@link WebSocketErrorReason}); the message names the
+ * address once. A protocol violation by the peer sends the close code
+ * the codec names (1002, 1007, 1009), half-closes, and fails with `WebSocketProtocolError`; the stream is
  * then failed for good (every later `recv` fails the same way). End of stream without a close
- * frame is `AbnormalClosure` (1006); a reset is `TransportError` carrying the `ReadError`.
+ * frame is `AbnormalClosure` (1006); a reset is the transport's `ReadError`, carried directly.
  *
  * **Sending.** Sends may come from several fibers; they are serialized, so frames never
  * interleave. Each frame is encoded into the reused write buffer and copied once into a fresh
@@ -50,11 +51,11 @@
  * is framed straight into a buffer of its own). `send*` waits for the transport to accept the
  * bytes — for a socket that means waiting for `'drain'` when Node's buffer is full — so a fast
  * producer is slowed to the socket's pace. A failed or interrupted write poisons the stream:
- * every later send fails at once with `PoisonedError` naming the first failure.
+ * every later send fails at once with `ConnectionPoisoned` naming the first failure.
  *
  * **Closing.** `close(code, reason)` sends the close frame, waits up to `closeTimeout` (default
  * 5 s) for the peer's close, half-closes and waits (within the same deadline) for the peer to
- * end the TCP stream. A deadline miss destroys the socket and fails with `TimeoutError`
+ * end the TCP stream. A deadline miss destroys the socket and fails with `WebSocketTimeout`
  * operation `"close"`; `state` is then `"closed"`, and a `recv` (parked or later) fails with the
  * same timeout unless the peer's close had arrived. When another fiber is blocked in `recv`, `close` leaves reading to it
  * and waits for it to see the peer's close. Otherwise `close` reads (and drops) what arrives
@@ -66,7 +67,7 @@
  * **Heartbeat** (off by default): with `heartbeat: { interval, timeout }`, a ping is sent every
  * `interval`; when no byte has been received for `timeout` (checked at each tick, so detection
  * takes at most `timeout + interval`), the socket is destroyed and `recv` fails with
- * `TimeoutError` operation `"heartbeat"`. Bytes count when `recv` reads them, so keep receiving.
+ * `WebSocketTimeout` operation `"heartbeat"`. Bytes count when `recv` reads them, so keep receiving.
  *
  * **Memory** per connection is small by default: an 8 KiB read slab that grows (doubling) only to
  * hold a frame that does not fit, up to `maxFrameSize` (reads never grow it: a burst waits in
@@ -108,15 +109,8 @@ import * as Url from "../Codec/Url.ts"
 import * as WriteBuf from "../Codec/WriteBuf.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
-import { copyInto } from "./Transport.ts"
-import type {
-  ClosedError as TransportClosedError,
-  ConnectError,
-  ReadError,
-  TlsError,
-  Transport,
-  WriteError
-} from "./Transport.ts"
+import { ConnectionPoisoned, copyInto, InvalidUrl } from "./Transport.ts"
+import type { Transport, TransportError, TransportErrorReason } from "./Transport.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -145,13 +139,12 @@ export type HandshakeViolation =
  * @since 0.1.0
  * @category errors
  */
-export class ProtocolError extends Data.TaggedError("ProtocolError")<{
-  readonly address: string
+export class WebSocketProtocolError extends Data.TaggedError("WebSocketProtocolError")<{
   readonly violation: FrameReader.FrameViolation
   readonly closeCode: number
 }> {
   override get message(): string {
-    return `WebSocket ${this.address}: protocol violation by the peer: ${this.violation.message} (sent close ${this.closeCode})`
+    return `protocol violation by the peer: ${this.violation.message} (sent close ${this.closeCode})`
   }
 }
 
@@ -164,30 +157,31 @@ export class ProtocolError extends Data.TaggedError("ProtocolError")<{
  * @category errors
  */
 export class HandshakeError extends Data.TaggedError("HandshakeError")<{
-  readonly address: string
   readonly violation: HandshakeViolation
 }> {
   override get message(): string {
-    return `WebSocket handshake with ${this.address} failed: ${this.violation.message}`
+    return `handshake failed: ${this.violation.message}`
   }
 }
 
 /**
  * The operation needs an open stream, but it is closed: the closing handshake finished (`by`
- * says who started it), or the stream failed earlier.
+ * says who started it, `code` and `closeReason` are the close frame's), or the stream failed
+ * earlier.
  *
  * @since 0.1.0
  * @category errors
  */
-export class ClosedError extends Data.TaggedError("ClosedError")<{
-  readonly address: string
+export class WebSocketClosed extends Data.TaggedError("WebSocketClosed")<{
   readonly operation: "recv" | "send"
   readonly code: number
-  readonly reason: string
+  readonly closeReason: string
   readonly by: "local" | "peer"
 }> {
   override get message(): string {
-    return `WebSocket ${this.address}: ${this.operation} after the stream was closed by the ${this.by} side (code ${this.code}${this.reason === "" ? "" : `, ${JSON.stringify(this.reason)}`})`
+    return `${this.operation} after the stream was closed by the ${this.by} side (code ${this.code}${
+      this.closeReason === "" ? "" : `, ${JSON.stringify(this.closeReason)}`
+    })`
   }
 }
 
@@ -198,13 +192,12 @@ export class ClosedError extends Data.TaggedError("ClosedError")<{
  * @since 0.1.0
  * @category errors
  */
-export class TimeoutError extends Data.TaggedError("TimeoutError")<{
-  readonly address: string
+export class WebSocketTimeout extends Data.TaggedError("WebSocketTimeout")<{
   readonly operation: "connect" | "handshake" | "read" | "close" | "heartbeat"
   readonly after: Duration.Duration
 }> {
   override get message(): string {
-    return `WebSocket ${this.address}: ${this.operation} timed out after ${Duration.format(this.after)}`
+    return `${this.operation} timed out after ${Duration.format(this.after)}`
   }
 }
 
@@ -216,42 +209,23 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
  * @category errors
  */
 export class AbnormalClosure extends Data.TaggedError("AbnormalClosure")<{
-  readonly address: string
   readonly midMessage: boolean
 }> {
   override get message(): string {
-    return `WebSocket ${this.address}: the peer ended the connection without a close frame${this.midMessage ? " in the middle of a message" : ""} (1006)`
-  }
-}
-
-/**
- * A send after an earlier write failed: the stream may hold a partial frame, so nothing more
- * is written. `cause` is the first failure.
- *
- * @since 0.1.0
- * @category errors
- */
-export class PoisonedError extends Data.TaggedError("PoisonedError")<{
-  readonly address: string
-  readonly cause: WebSocketErrorReason
-}> {
-  override get message(): string {
-    return `WebSocket ${this.address}: send refused, an earlier write failed: ${this.cause.message}`
+    return `the peer ended the connection without a close frame${this.midMessage ? " in the middle of a message" : ""} (1006)`
   }
 }
 
 /**
  * A send was interrupted before the transport took all of its bytes, so the stream may hold a
- * partial frame; it is the `cause` of the `PoisonedError` every later send fails with.
+ * partial frame; it is the `cause` of the `ConnectionPoisoned` every later send fails with.
  *
  * @since 0.1.0
  * @category errors
  */
-export class WriteInterrupted extends Data.TaggedError("WriteInterrupted")<{
-  readonly address: string
-}> {
+export class WriteInterrupted extends Data.TaggedError("WriteInterrupted")<{}> {
   override get message(): string {
-    return `WebSocket ${this.address}: a send was interrupted before the transport took the whole frame`
+    return "a send was interrupted before the transport took the whole frame"
   }
 }
 
@@ -263,77 +237,56 @@ export class WriteInterrupted extends Data.TaggedError("WriteInterrupted")<{
  * @category errors
  */
 export class InvalidMessage extends Data.TaggedError("InvalidMessage")<{
-  readonly address: string
   readonly detail: string
 }> {
   override get message(): string {
-    return `WebSocket ${this.address}: invalid message: ${this.detail}`
+    return `invalid message: ${this.detail}`
   }
 }
 
 /**
- * The URL given to `connect` is not a `ws:`/`wss:` URL this client can dial.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<{
-  readonly address: string
-  readonly error: Url.UrlError | { readonly _tag: "NotWebSocket"; readonly message: string }
-}> {
-  override get message(): string {
-    return `WebSocket URL refused: ${this.error.message}`
-  }
-}
-
-/**
- * The transport failed underneath: dial, TLS, read, write, or use after a local destroy.
- *
- * @since 0.1.0
- * @category errors
- */
-export class TransportError extends Data.TaggedError("TransportError")<{
-  readonly address: string
-  readonly error: ConnectError | TlsError | ReadError | WriteError | TransportClosedError
-}> {
-  override get message(): string {
-    return `WebSocket ${this.address}: ${this.error.message}`
-  }
-}
-
-/**
- * Every reason a `WebSocketError` carries.
+ * Every reason a `WebSocketError` carries: this module's own, the shared `ConnectionPoisoned`
+ * (a send after an earlier write failed; its `cause` is that first failure, itself one of
+ * these reasons) and `InvalidUrl` (not a
+ * `ws:`/`wss:` URL this client can dial), and the transport's reasons directly (dial, TLS, read,
+ * write, use after a local destroy).
  *
  * @since 0.1.0
  * @category errors
  */
 export type WebSocketErrorReason =
-  | ProtocolError
+  | WebSocketProtocolError
   | HandshakeError
-  | ClosedError
-  | TimeoutError
+  | WebSocketClosed
+  | WebSocketTimeout
   | AbnormalClosure
-  | PoisonedError
+  | ConnectionPoisoned
   | WriteInterrupted
   | InvalidMessage
   | InvalidUrl
-  | TransportError
+  | TransportErrorReason
 
 /**
- * The one error of this module; `reason` says what failed. Its message is the reason's.
+ * The one error of this module: what failed (`reason`) and with whom (`address`: `host:port`,
+ * or the redacted URL when it could not be dialed). Its message names the address once, then the
+ * reason's message: `WebSocket 127.0.0.1:9001: read timed out after 5s`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class WebSocketError extends Data.TaggedError("WebSocketError")<{
+  readonly address: string
   readonly reason: WebSocketErrorReason
 }> {
   override get message(): string {
-    return this.reason.message
+    return `WebSocket ${this.address}: ${this.reason.message}`
   }
 }
 
-const wsError = (reason: WebSocketErrorReason) => new WebSocketError({ reason })
+const wsError = (address: string, reason: WebSocketErrorReason) => new WebSocketError({ address, reason })
+
+/** The `WebSocketError` for a transport failure: its reason, under the WebSocket wrapper. */
+const fromTransport = (error: TransportError) => new WebSocketError({ address: error.address, reason: error.reason })
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -360,7 +313,7 @@ export interface StreamOptions {
   readonly writeBufferCapacity?: number | undefined
   /** Split outgoing text/binary messages longer than this into fragments. Default: never. */
   readonly fragmentSize?: number | undefined
-  /** Fail `recv` with `TimeoutError` `"read"` when no byte arrives for this long. Default: none. */
+  /** Fail `recv` with `WebSocketTimeout` `"read"` when no byte arrives for this long. Default: none. */
   readonly readTimeout?: Duration.Input | undefined
   /** How long `close` waits for the peer's close and then its end of stream. Default 5 seconds. */
   readonly closeTimeout?: Duration.Input | undefined
@@ -566,7 +519,7 @@ class WebSocketImpl implements WebSocket {
   private readonly readWaiters: Array<Waiter>
   /** The latched receive-side failure, returned by every later recv. */
   private failure: WebSocketError | undefined
-  /** The first write failure; later sends fail with PoisonedError. */
+  /** The first write failure; later sends fail with ConnectionPoisoned. */
   private writeFailure: WebSocketErrorReason | undefined
   private writing: boolean
   private readonly writeWaiters: Array<Waiter>
@@ -766,9 +719,7 @@ class WebSocketImpl implements WebSocket {
       {
         duration: this.readTimeout,
         orElse: () =>
-          Effect.fail(
-            new TimeoutError({ address: this.remoteAddress, operation: "read", after: this.readTimeout! })
-          )
+          Effect.fail(new WebSocketTimeout({ operation: "read", after: this.readTimeout! }))
       }
     )
     // `receiving` marks a recv parked on the transport, so a concurrent close() leaves reading
@@ -801,19 +752,19 @@ class WebSocketImpl implements WebSocket {
   private readonly onRead = (n: number): Effect.Effect<FrameReader.Message, WebSocketError> => {
     if (n === 0) {
       this.eof = true
-      const error = wsError(new AbnormalClosure({ address: this.remoteAddress, midMessage: this.rb.length > 0 }))
+      const error = wsError(this.remoteAddress, new AbnormalClosure({ midMessage: this.rb.length > 0 }))
       return this.failRecv(error)
     }
     return this.step()
   }
 
   private readonly onReadFailure = (
-    error: ReadError | TransportClosedError | TimeoutError
+    error: TransportError | WebSocketTimeout
   ): Effect.Effect<FrameReader.Message, WebSocketError> => {
     // a heartbeat timeout destroys the transport: report the timeout, not the closed transport
     if (this.failure !== undefined) return Effect.fail(this.failure)
     return this.failRecv(
-      wsError(error._tag === "TimeoutError" ? error : new TransportError({ address: this.remoteAddress, error }))
+      error._tag === "WebSocketTimeout" ? wsError(this.remoteAddress, error) : fromTransport(error)
     )
   }
 
@@ -825,9 +776,7 @@ class WebSocketImpl implements WebSocket {
   }
 
   private onViolation(violation: FrameReader.FrameViolation): Effect.Effect<never, WebSocketError> {
-    const error = wsError(
-      new ProtocolError({ address: this.remoteAddress, violation, closeCode: violation.closeCode })
-    )
+    const error = wsError(this.remoteAddress, new WebSocketProtocolError({ violation, closeCode: violation.closeCode }))
     this.failure = error
     this.state = "failed"
     Deferred.doneUnsafe(this.peerClosed, Effect.void)
@@ -860,13 +809,8 @@ class WebSocketImpl implements WebSocket {
 
   private closedError(operation: "recv" | "send"): WebSocketError {
     return wsError(
-      new ClosedError({
-        address: this.remoteAddress,
-        operation,
-        code: this.closedCode,
-        reason: this.closedReason,
-        by: this.closedBy
-      })
+      this.remoteAddress,
+      new WebSocketClosed({ operation, code: this.closedCode, closeReason: this.closedReason, by: this.closedBy })
     )
   }
 
@@ -893,7 +837,7 @@ class WebSocketImpl implements WebSocket {
   private send(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     return Effect.suspend(() => {
       if (this.writeFailure !== undefined) {
-        return Effect.fail(wsError(new PoisonedError({ address: this.remoteAddress, cause: this.writeFailure })))
+        return Effect.fail(wsError(this.remoteAddress, new ConnectionPoisoned({ cause: this.writeFailure })))
       }
       if (this.closeSent || this.closeReceived) return Effect.fail(this.closedError("send"))
       if (this.state === "failed") return Effect.fail(this.failure!)
@@ -906,7 +850,7 @@ class WebSocketImpl implements WebSocket {
     const n = this.writer.encode(this.wb, kind, payload)
     if (typeof n === "number") return this.write(owned(this.wb.data()))
     if (n._tag !== "BufferTooSmall") {
-      return Effect.fail(wsError(new InvalidMessage({ address: this.remoteAddress, detail: n.message })))
+      return Effect.fail(wsError(this.remoteAddress, new InvalidMessage({ detail: n.message })))
     }
     // larger than the write buffer: frame it into a buffer of its own
     const length = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length
@@ -914,7 +858,7 @@ class WebSocketImpl implements WebSocket {
     const dst = Buffer.allocUnsafe(length + frames * FrameWriter.MAX_HEADER_SIZE)
     const written = this.writer.encodeInto(dst, 0, kind, payload)
     if (typeof written !== "number") {
-      return Effect.fail(wsError(new InvalidMessage({ address: this.remoteAddress, detail: written.message })))
+      return Effect.fail(wsError(this.remoteAddress, new InvalidMessage({ detail: written.message })))
     }
     return this.write(dst.subarray(0, written))
   }
@@ -923,7 +867,7 @@ class WebSocketImpl implements WebSocket {
   sendCloseFrame(code: number | undefined, reason: string): Effect.Effect<void, WebSocketError> {
     const n = this.writer.encodeClose(this.wb, code, reason)
     if (typeof n !== "number") {
-      return Effect.fail(wsError(new InvalidMessage({ address: this.remoteAddress, detail: n.message })))
+      return Effect.fail(wsError(this.remoteAddress, new InvalidMessage({ detail: n.message })))
     }
     this.closeSent = true
     return this.write(owned(this.wb.data()))
@@ -943,7 +887,7 @@ class WebSocketImpl implements WebSocket {
         Effect.suspend(() => {
           if (this.writeFailure !== undefined) {
             this.releaseWrite()
-            return Effect.fail(wsError(new PoisonedError({ address: this.remoteAddress, cause: this.writeFailure })))
+            return Effect.fail(wsError(this.remoteAddress, new ConnectionPoisoned({ cause: this.writeFailure })))
           }
           return this.writeNow(bytes)
         })
@@ -960,15 +904,14 @@ class WebSocketImpl implements WebSocket {
     )
   }
 
-  private readonly toWriteError = (error: WriteError | TransportClosedError) =>
-    wsError(new TransportError({ address: this.remoteAddress, error }))
+  private readonly toWriteError = fromTransport
 
   private readonly afterWrite = (exit: Exit.Exit<void, WebSocketError>) =>
     Effect.sync(() => {
       if (exit._tag === "Failure" && this.writeFailure === undefined) {
         // a failed or interrupted write may have left a partial frame on the wire
         const failure = Cause.findError(exit.cause)
-        this.writeFailure = failure._tag === "Success" ? failure.success.reason : interruptedWrite(this.remoteAddress)
+        this.writeFailure = failure._tag === "Success" ? failure.success.reason : new WriteInterrupted()
         this.state = this.state === "open" ? "failed" : this.state
       }
       this.releaseWrite()
@@ -1012,7 +955,7 @@ class WebSocketImpl implements WebSocket {
         duration: deadline,
         orElse: () =>
           Effect.suspend(() => {
-            const error = wsError(new TimeoutError({ address: this.remoteAddress, operation: "close", after: deadline }))
+            const error = wsError(this.remoteAddress, new WebSocketTimeout({ operation: "close", after: deadline }))
             // issue #9: the stream is over even though the peer never answered — `state` said
             // "closing" for ever. Latched before the destroy, so a recv parked on the transport
             // (and every later one) reports the timeout instead of failing the stream
@@ -1079,7 +1022,7 @@ class WebSocketImpl implements WebSocket {
         lastChange = now
       } else if (now - lastChange >= Duration.toMillis(timeout)) {
         // dead peer: latch the timeout, then destroy so a parked recv wakes up and reports it
-        this.failure ??= wsError(new TimeoutError({ address: this.remoteAddress, operation: "heartbeat", after: timeout }))
+        this.failure ??= wsError(this.remoteAddress, new WebSocketTimeout({ operation: "heartbeat", after: timeout }))
         this.state = "failed"
         Deferred.doneUnsafe(this.peerClosed, Effect.void)
         return Effect.as(this.transport.destroy(), false)
@@ -1095,19 +1038,14 @@ class WebSocketImpl implements WebSocket {
   }
 }
 
-const interruptedWrite = (address: string): WebSocketErrorReason => new WriteInterrupted({ address })
-
 // ---------------------------------------------------------------------------------------------
 // Handshakes
 // ---------------------------------------------------------------------------------------------
 
 const HANDSHAKE_READ_CAPACITY = 4096
 
-const transportError = (address: string) => (error: ConnectError | TlsError | ReadError | WriteError | TransportClosedError) =>
-  wsError(new TransportError({ address, error }))
-
 const handshakeError = (address: string, violation: HandshakeError["violation"]) =>
-  wsError(new HandshakeError({ address, violation }))
+  wsError(address, new HandshakeError({ violation }))
 
 const unexpectedEnd: HandshakeViolation = { _tag: "UnexpectedEnd", message: "the peer ended the stream during the handshake" }
 
@@ -1151,11 +1089,11 @@ export const connectOver: (
   function*(transport: Transport, url: string, options: ConnectOptions = {}) {
     const parsed = Url.parse(url)
     const address = transport.remoteAddress
-    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: redactUrl(url), error: parsed })))
+    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(redactUrl(url), new InvalidUrl({ error: parsed })))
     const timeout = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     return yield* Effect.timeoutOrElse(clientHandshake(transport, parsed, options), {
       duration: timeout,
-      orElse: () => Effect.fail(wsError(new TimeoutError({ address, operation: "handshake", after: timeout })))
+      orElse: () => Effect.fail(wsError(address, new WebSocketTimeout({ operation: "handshake", after: timeout })))
     })
   }
 )
@@ -1177,13 +1115,13 @@ const clientHandshake = (
       headers: headerList(options.headers)
     })
     if (head._tag === "InvalidHandshakeInput") {
-      return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: head.message })))
+      return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: head.message })))
     }
     const request = HttpWrite.encodeRequest(head)
     if (!(request instanceof Uint8Array)) {
-      return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: request.message })))
+      return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: request.message })))
     }
-    yield* Effect.mapError(transport.write(request), transportError(address))
+    yield* Effect.mapError(transport.write(request), fromTransport)
     const responses = ResponseReader.make()
     responses.expect("GET")
     const buf = ReadBuf.make({ capacity: HANDSHAKE_READ_CAPACITY })
@@ -1191,7 +1129,7 @@ const clientHandshake = (
       const result = responses.next()
       if (result._tag === "NeedMore") {
         buf.clear()
-        const n = yield* Effect.mapError(transport.read(buf), transportError(address))
+        const n = yield* Effect.mapError(transport.read(buf), fromTransport)
         if (n === 0) {
           responses.endOfInput()
           const after = responses.next()
@@ -1218,7 +1156,7 @@ const clientHandshake = (
  * Connects to a `ws://` or `wss://` URL: dials TCP (or TLS with `options.tls`), runs the
  * opening handshake with the extra `headers` and offered `protocols`, and returns the stream,
  * owned by the current scope (closing it destroys the socket). `connectTimeout` (default 10 s)
- * bounds the dial and the handshake together: `TimeoutError` operation `"connect"`.
+ * bounds the dial and the handshake together: `WebSocketTimeout` operation `"connect"`.
  *
  * @since 0.1.0
  * @category constructors
@@ -1226,12 +1164,14 @@ const clientHandshake = (
 export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<WebSocket, WebSocketError, Scope.Scope> =
   Effect.fn("WebSocket.connect")(function*(url: string, options: ConnectOptions = {}) {
     const parsed = Url.parse(url)
-    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(new InvalidUrl({ address: redactUrl(url), error: parsed })))
+    if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(redactUrl(url), new InvalidUrl({ error: parsed })))
     if (parsed.scheme !== "ws" && parsed.scheme !== "wss") {
-      return yield* Effect.fail(wsError(new InvalidUrl({
-        address: redactUrl(url),
-        error: { _tag: "NotWebSocket", message: `scheme "${parsed.scheme}" is not ws or wss` }
-      })))
+      return yield* Effect.fail(wsError(
+        redactUrl(url),
+        new InvalidUrl({
+          error: { _tag: "UnsupportedScheme", scheme: parsed.scheme, message: `scheme "${parsed.scheme}" is not ws or wss` }
+        })
+      ))
     }
     const address = parsed.host.includes(":") ? `[${parsed.host}]:${parsed.port}` : `${parsed.host}:${parsed.port}`
     const timeout = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
@@ -1244,16 +1184,16 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
       // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
       connectTimeout: "Infinity" as const
     }
-    const dial: Effect.Effect<Transport, ConnectError | TlsError, Scope.Scope> = parsed.secure
+    const dial: Effect.Effect<Transport, TransportError, Scope.Scope> = parsed.secure
       ? Tls.connect({ ...tcp, config: options.tls ?? Tls.defaultConfig(), servername: options.servername })
       : Tcp.connect(tcp)
     const run = Effect.flatMap(
-      Effect.mapError(dial, transportError(address)),
+      Effect.mapError(dial, fromTransport),
       (transport) => clientHandshake(transport, parsed, options)
     )
     return yield* Effect.timeoutOrElse(run, {
       duration: timeout,
-      orElse: () => Effect.fail(wsError(new TimeoutError({ address, operation: "connect", after: timeout })))
+      orElse: () => Effect.fail(wsError(address, new WebSocketTimeout({ operation: "connect", after: timeout })))
     })
   })
 
@@ -1297,7 +1237,7 @@ export const accept: (
       orElse: () =>
         Effect.andThen(
           transport.destroy(),
-          Effect.fail(wsError(new TimeoutError({ address, operation: "handshake", after: timeout })))
+          Effect.fail(wsError(address, new WebSocketTimeout({ operation: "handshake", after: timeout })))
         )
     })
   }
@@ -1325,7 +1265,7 @@ const serverHandshake = (
       const result = requests.next()
       if (result._tag === "NeedMore") {
         buf.clear()
-        const n = yield* Effect.mapError(transport.read(buf), transportError(address))
+        const n = yield* Effect.mapError(transport.read(buf), fromTransport)
         if (n === 0) {
           requests.endOfInput()
           return yield* Effect.fail(handshakeError(address, unexpectedEnd))
@@ -1366,14 +1306,14 @@ const serverHandshake = (
       }
       const accepted = Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
       if (accepted._tag === "InvalidHandshakeInput") {
-        return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: accepted.message })))
+        return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: accepted.message })))
       }
       const response = HttpWrite.encodeResponse(accepted)
       if (!(response instanceof Uint8Array)) {
-        return yield* Effect.fail(wsError(new InvalidMessage({ address, detail: response.message })))
+        return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: response.message })))
       }
       const leftover = requests.takeLeftover()
-      yield* Effect.mapError(transport.write(response), transportError(address))
+      yield* Effect.mapError(transport.write(response), fromTransport)
       const socket = new WebSocketImpl("server", transport, protocol, upgrade, options, undefined)
       socket.feedLeftover(leftover)
       return yield* start(socket, options)
@@ -1432,7 +1372,7 @@ export const messages = (socket: WebSocket): Stream.Stream<FrameReader.OwnedMess
         },
         // closed under us (our own closing handshake took the peer's close): the stream ends
         onFailure: (error): Effect.Effect<never, WebSocketError | Cause.Done> =>
-          error.reason._tag === "ClosedError" ? Cause.done() : Effect.fail(error)
+          error.reason._tag === "WebSocketClosed" ? Cause.done() : Effect.fail(error)
       })
     })
   }))

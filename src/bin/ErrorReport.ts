@@ -12,10 +12,10 @@
  * | interrupted (Ctrl-C, SIGTERM)               | —                                        | 130  |
  * | a defect (a bug)                            | `internal error: <message>`              | 70   |
  *
- * A transport failure is reported by the transport's own message (`connect to 127.0.0.1:1
- * failed: connection refused`) rather than the WebSocket wrapper's, which would repeat the
- * address; for a connect failure of a known kind, Node's own text (`connect ECONNREFUSED
- * 127.0.0.1:1`) is left out for the same reason.
+ * A `WebSocketError` is reported by its message, which names the address once
+ * (`WebSocket 127.0.0.1:1: connect failed: connection refused`); for a connect failure of a
+ * known kind, Node's own text (`connect ECONNREFUSED 127.0.0.1:1`) is left out, as it would
+ * repeat the address.
  *
  * @since 0.1.0
  */
@@ -75,12 +75,10 @@ const isWebSocketError = (error: unknown): error is WebSocket.WebSocketError =>
 const failureLine = (error: unknown): string => {
   if (isWebSocketError(error)) {
     const reason = error.reason
-    if (reason._tag !== "TransportError") return reason.message
-    const inner = reason.error
     // a named kind (refused, unreachable, …) says it all; Node's text would repeat the address
-    return inner._tag === "ConnectError" && inner.kind !== "Other"
-      ? new ConnectError({ address: inner.address, kind: inner.kind }).message
-      : inner.message
+    return reason._tag === "ConnectError" && reason.kind !== "Other"
+      ? `WebSocket ${error.address}: ${new ConnectError({ kind: reason.kind }).message}`
+      : oneLine(error.message)
   }
   if (error instanceof Error) return oneLine(error.message)
   return oneLine(String(error))

@@ -101,10 +101,10 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
     // our close() read the server's answer itself (the printer was not parked in recv)
     Effect.catchIf(
       (error): error is WebSocket.WebSocketError =>
-        error._tag === "WebSocketError" && error.reason._tag === "ClosedError",
+        error._tag === "WebSocketError" && error.reason._tag === "WebSocketClosed",
       (error) => {
-        const closed = error.reason as WebSocket.ClosedError
-        return reportClose(closed.code, closed.reason)
+        const closed = error.reason as WebSocket.WebSocketClosed
+        return reportClose(closed.code, closed.closeReason)
       }
     )
   )

@@ -57,14 +57,14 @@ describe("Url.parse", () => {
     expect(Url.parse("ws://127.0.0.1:8080")).toEqual(ok("ws", "127.0.0.1", "127.0.0.1:8080", 8080, "/"))
   })
 
-  it("rejects input that is not an absolute URL with InvalidUrl", () => {
+  it("rejects input that is not an absolute URL with MalformedUrl", () => {
     expect(Url.parse("not a url")).toEqual({
-      _tag: "InvalidUrl",
+      _tag: "MalformedUrl",
       input: "not a url",
       message: `"not a url" is not a valid absolute URL`
     })
-    expect(Url.parse("ws://example.com:99999")).toMatchObject({ _tag: "InvalidUrl" })
-    expect(Url.parse("/relative/path")).toMatchObject({ _tag: "InvalidUrl" })
+    expect(Url.parse("ws://example.com:99999")).toMatchObject({ _tag: "MalformedUrl" })
+    expect(Url.parse("/relative/path")).toMatchObject({ _tag: "MalformedUrl" })
   })
 
   it("rejects other schemes with UnsupportedScheme naming the scheme", () => {

@@ -7,6 +7,8 @@ import * as Layer from "effect/Layer"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
 import * as RestClient from "../../src/Layers/RestClient.ts"
 import * as TlsSettings from "../../src/Layers/TlsSettings.ts"
+import type { HttpError } from "../../src/Transport/HttpConnection.ts"
+import type { TransportError } from "../../src/Transport/Transport.ts"
 
 const getTls = Effect.gen(function*() {
   return yield* TlsSettings.TlsSettings
@@ -51,9 +53,15 @@ describe("layerConfig and config: the documented environment variables", () => {
       const layer = RestClient.layerConfig().pipe(
         Layer.provide(env({ NEXUS_REST_URL: "http://127.0.0.1:1", NEXUS_REST_CONNECTIONS: "1" }))
       )
-      const exit = yield* Effect.exit(Effect.provide(Effect.void, layer))
-      assert.isTrue(Exit.isFailure(exit))
-      assert.match(String(exit), /connect to 127\.0\.0\.1:1 failed/)
+      const error = yield* Effect.flip(Effect.provide(Effect.void, layer))
+      assert.strictEqual(error._tag, "HttpError")
+      const { address, reason, requestSent } = error as HttpError
+      assert.deepStrictEqual([address, reason._tag, reason._tag === "ConnectError" && reason.kind, requestSent], [
+        "127.0.0.1:1",
+        "ConnectError",
+        "Refused",
+        false
+      ])
     }))
 
   it.effect("MarketFeed.config reads NEXUS_FEED_*: topics, the API key header, and a heartbeat of three intervals", () =>
@@ -86,11 +94,17 @@ describe("layerConfig and config: the documented environment variables", () => {
         TlsSettings.layerConfig.pipe(Layer.provide(env({ NEXUS_TLS_DANGEROUSLY_DISABLE_VERIFICATION: "true" })))
       )
       assert.isFalse(dangerous.verify)
-      const missing = yield* Effect.exit(Effect.provide(
+      const missing = yield* Effect.flip(Effect.provide(
         getTls,
         TlsSettings.layerConfig.pipe(Layer.provide(env({ NEXUS_TLS_CA_FILE: "/nonexistent/ca.pem" })))
       ))
-      assert.isTrue(Exit.isFailure(missing))
-      assert.include(String(missing), "/nonexistent/ca.pem")
+      assert.strictEqual(missing._tag, "TransportError")
+      const { address, reason } = missing as TransportError
+      assert.deepStrictEqual([address, reason._tag, reason._tag === "TlsError" && reason.kind], [
+        "/nonexistent/ca.pem",
+        "TlsError",
+        "InvalidConfig"
+      ])
+      assert.match(missing.message, /^transport \/nonexistent\/ca\.pem: TLS failed: InvalidConfig \(ENOENT/)
     }))
 })

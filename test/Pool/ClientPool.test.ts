@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +14,7 @@ import * as TestPeers from "../../src/Testing/TestPeers.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as HttpServe from "../../src/Transport/HttpServe.ts"
 import type * as Memory from "../../src/Transport/Memory.ts"
-import { ReadError } from "../../src/Transport/Transport.ts"
+import { ConnectError, ReadError, TransportClosed } from "../../src/Transport/Transport.ts"
 
 // The pool over the scripted origin of effect-nexus/testing (`TestPeers.makeHttpPeer`: HttpServe
 // on memory pairs) under TestClock: refusals, resets, server-side closes and black holes are
@@ -122,10 +123,15 @@ describe("ClientPool over memory connections", () => {
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
       origin.refuse(1)
-      const exit = yield* Effect.exit(makePool(origin))
-      assert.isTrue(Exit.isFailure(exit))
-      const error = Exit.isFailure(exit) ? exit.cause : undefined
-      assert.match(String(error), /connect to origin\.test:80 failed/)
+      const error = yield* Effect.flip(makePool(origin))
+      assert.deepStrictEqual(
+        error,
+        new HttpConnection.HttpError({ address: ADDRESS, reason: new ConnectError({ kind: "Refused" }), requestSent: false })
+      )
+      assert.strictEqual(
+        error.message,
+        "HTTP exchange with origin.test:80 failed: connect failed: connection refused (no request byte was sent)"
+      )
     }))
 
   it.effect("hands out the most recently returned slot first (LIFO)", () =>
@@ -181,7 +187,17 @@ describe("ClientPool over memory connections", () => {
       const exit = yield* Fiber.await(timeout)
       assert.deepStrictEqual(
         exit,
-        Exit.fail(new ClientPool.AcquireTimeout({ origin: "origin.test", attempts: 21, waited: Duration.millis(11023) }))
+        Exit.fail(
+          new ClientPool.PoolError({
+            origin: "origin.test",
+            reason: new ClientPool.AcquireTimeout({ attempts: 21, waited: Duration.millis(11023) })
+          })
+        )
+      )
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+      assert.strictEqual(
+        error?._tag === "Some" && error.value.message,
+        "pool origin.test: no healthy connection became free after 21 attempts (11s 23ms)"
       )
       assert.strictEqual((yield* pool.stats).waiting, 0)
     }))
@@ -270,10 +286,15 @@ describe("ClientPool over memory connections", () => {
       origin.blackHole = true
       const pending = yield* Effect.forkChild(get(pool, "/slow"))
       yield* TestClock.adjust("2 seconds")
-      const exit = yield* Fiber.await(pending)
-      assert.isTrue(Exit.isFailure(exit))
-      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0].error as HttpConnection.HttpError : undefined
-      assert.deepStrictEqual([error?.reason._tag, error?.requestSent], ["ReadTimeout", true])
+      const error = yield* Effect.flip(Fiber.join(pending))
+      assert.deepStrictEqual(
+        error,
+        new HttpConnection.HttpError({
+          address: ADDRESS,
+          reason: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }),
+          requestSent: true
+        })
+      )
       origin.blackHole = false
       yield* settle
       assert.strictEqual((yield* get(pool, "/fast")).text, "conn 2 req 1")
@@ -288,13 +309,20 @@ describe("ClientPool over memory connections", () => {
       const book = yield* ClientPool.retryIdempotent("GET", get(pool, "/book"))
       assert.strictEqual(book.status, 200)
       origin.resetNext = 1
-      const order = yield* Effect.exit(ClientPool.retryIdempotent("POST", post(pool, "/order")))
-      assert.isTrue(Exit.isFailure(order))
+      const order = yield* Effect.flip(ClientPool.retryIdempotent("POST", post(pool, "/order")))
+      assert.deepStrictEqual(
+        [order._tag, order.reason._tag, order._tag === "HttpError" && order.requestSent],
+        ["HttpError", "ReadError", true]
+      )
       // a read timeout: the server may just be slow, so even a GET is not re-sent
       origin.swallow = 1
       const slow = yield* Effect.forkChild(ClientPool.retryIdempotent("GET", get(pool, "/slow")))
       yield* TestClock.adjust("2 seconds")
-      assert.isTrue(Exit.isFailure(yield* Fiber.await(slow)))
+      const slowError = yield* Effect.flip(Fiber.join(slow))
+      assert.deepStrictEqual(
+        [slowError._tag, slowError.reason, slowError._tag === "HttpError" && slowError.requestSent],
+        ["HttpError", new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }), true]
+      )
       yield* settle
       assert.deepStrictEqual(origin.seen.filter((s) => s.endsWith("/book")).length, 2)
       assert.deepStrictEqual(origin.seen.filter((s) => s.endsWith("/order")).length, 1)
@@ -368,7 +396,7 @@ describe("ClientPool.isRetryable", () => {
   const failure = (requestSent: boolean, reason: HttpConnection.HttpErrorReason) =>
     new HttpConnection.HttpError({ address: "a:1", reason, requestSent })
   it("retries any method whose bytes never left, idempotent ones after a reset, none after a timeout or acquire timeout", () => {
-    const reset = new ReadError({ address: "a:1", kind: "Reset" })
+    const reset = new ReadError({ kind: "Reset" })
     const timeout = new HttpConnection.ReadTimeout({ timeout: Duration.seconds(1) })
     assert.isTrue(ClientPool.isRetryable("GET", failure(true, reset)))
     assert.isTrue(ClientPool.isRetryable("PUT", failure(true, reset)))
@@ -378,15 +406,26 @@ describe("ClientPool.isRetryable", () => {
     assert.isTrue(ClientPool.isRetryable("POST", failure(false, reset)))
     assert.isFalse(ClientPool.isRetryable("GET", failure(true, timeout)))
     assert.isFalse(
-      ClientPool.isRetryable("GET", new ClientPool.AcquireTimeout({ origin: "a", attempts: 1, waited: Duration.zero }))
+      ClientPool.isRetryable(
+        "GET",
+        new ClientPool.PoolError({ origin: "a", reason: new ClientPool.AcquireTimeout({ attempts: 1, waited: Duration.zero }) })
+      )
     )
   })
 })
 
 describe("ClientPool shutdown", () => {
   /** The failure of an exit's first reason, for comparing whole errors. */
-  const failureOf = (exit: Exit.Exit<unknown, unknown> | undefined) =>
-    exit !== undefined && Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+  const failureOf = <E>(exit: Exit.Exit<unknown, E> | undefined): E | undefined => {
+    if (exit === undefined || Exit.isSuccess(exit)) return undefined
+    const error = Cause.findErrorOption(exit.cause)
+    return error._tag === "Some" ? error.value : undefined
+  }
+  const closedMidRead = new HttpConnection.HttpError({
+    address: ADDRESS,
+    reason: new TransportClosed({ operation: "read" }),
+    requestSent: true
+  })
 
   it.effect("closing the pool's own scope with requests in flight fails them and dials nothing afterwards", () =>
     Effect.gen(function*() {
@@ -400,8 +439,7 @@ describe("ClientPool shutdown", () => {
       yield* Scope.close(scope, Exit.void)
       yield* settle
       for (const fiber of inFlight) {
-        const error = failureOf(fiber.pollUnsafe())
-        assert.deepStrictEqual([error?._tag, error?.reason?._tag], ["HttpError", "ClosedError"])
+        assert.deepStrictEqual(failureOf(fiber.pollUnsafe()), closedMidRead)
       }
       // a minute of reconnect schedule: not one connection is opened after the close
       yield* TestClock.adjust("1 minute")
@@ -423,7 +461,11 @@ describe("ClientPool shutdown", () => {
         return fibers
       }))
       yield* settle
-      for (const fiber of inFlight) assert.isTrue(Exit.isFailure(fiber.pollUnsafe()!))
+      // the scope interrupts its request fibers before the pool's finalizer closes the sockets
+      for (const fiber of inFlight) {
+        const exit = fiber.pollUnsafe()
+        assert.isTrue(exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause), String(exit))
+      }
       yield* TestClock.adjust("1 minute")
       yield* settle
       assert.strictEqual(origin.connections.length, 4)
@@ -443,10 +485,10 @@ describe("ClientPool shutdown", () => {
       yield* Scope.close(scope, Exit.void)
       // the clock never moves: both end now, well before the acquire schedule (~11 s) would
       yield* settle
-      assert.strictEqual(failureOf(first.pollUnsafe())?.reason?._tag, "ClosedError")
-      const closed = new ClientPool.PoolClosed({ origin: "origin.test" })
+      assert.deepStrictEqual(failureOf(first.pollUnsafe()), closedMidRead)
+      const closed = new ClientPool.PoolError({ origin: "origin.test", reason: new ClientPool.PoolClosed() })
       assert.deepStrictEqual(waiting.pollUnsafe(), Exit.fail(closed))
-      assert.strictEqual(closed.message, "the pool of connections to origin.test is closed")
+      assert.strictEqual(failureOf(waiting.pollUnsafe())?.message, "pool origin.test: the pool is closed")
       assert.strictEqual((yield* pool.stats).waiting, 0)
       // every door of a closed pool answers at once
       const later = yield* Effect.forkChild(get(pool, "/later"))
@@ -498,8 +540,7 @@ describe("ClientPool.make validation", () => {
   it.effect("a CR or LF in a default header fails with InvalidRequest before dialing", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
-      const exit = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X-Api-Key", "secret\r\nX-Evil: 1"]] }))
-      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
+      const error = yield* Effect.flip(makePool(origin, { defaultHeaders: [["X-Api-Key", "secret\r\nX-Evil: 1"]] }))
       assert.deepStrictEqual(
         error,
         invalid({
@@ -517,9 +558,16 @@ describe("ClientPool.make validation", () => {
   it.effect("a CR or LF in basePath fails with InvalidRequest before dialing", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
-      const exit = yield* Effect.exit(makePool(origin, { basePath: "/api\n/v3" }))
-      const error = Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error : undefined
-      assert.deepStrictEqual(error, invalid({ _tag: "CrlfInjection", field: "path", index: 4, message: error?.reason?.error?.message }))
+      const error = yield* Effect.flip(makePool(origin, { basePath: "/api\n/v3" }))
+      assert.deepStrictEqual(
+        error,
+        invalid({
+          _tag: "CrlfInjection",
+          field: "path",
+          index: 4,
+          message: error.reason._tag === "InvalidRequest" ? error.reason.error.message : "not InvalidRequest"
+        })
+      )
       assert.match(error?.message ?? "", /basePath: path holds LF at index 4/)
       assert.strictEqual(origin.connections.length, 0)
     }))
@@ -527,12 +575,12 @@ describe("ClientPool.make validation", () => {
   it.effect("a default header the writer sets itself, or whose name is not a token, fails typed before dialing", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
-      const reserved = yield* Effect.exit(makePool(origin, { defaultHeaders: [["Content-Length", "5"]] }))
-      const badName = yield* Effect.exit(makePool(origin, { defaultHeaders: [["X Key", "v"]] }))
-      const tags = [reserved, badName].map((exit) =>
-        Exit.isFailure(exit) ? (exit.cause as any).reasons[0]?.error?.reason?.error?._tag : "succeeded"
+      const reserved = yield* Effect.flip(makePool(origin, { defaultHeaders: [["Content-Length", "5"]] }))
+      const badName = yield* Effect.flip(makePool(origin, { defaultHeaders: [["X Key", "v"]] }))
+      const faults = [reserved, badName].map((error) =>
+        [error.address, error.requestSent, error.reason._tag === "InvalidRequest" ? error.reason.error._tag : error.reason._tag]
       )
-      assert.deepStrictEqual(tags, ["ReservedHeader", "InvalidToken"])
+      assert.deepStrictEqual(faults, [["origin.test", false, "ReservedHeader"], ["origin.test", false, "InvalidToken"]])
       assert.strictEqual(origin.connections.length, 0)
     }))
 })

@@ -36,9 +36,7 @@ const makeExchange = Effect.gen(function*() {
       refusals--
       const address = "exchange.test:443"
       return yield* Effect.fail(
-        new WebSocket.WebSocketError({
-          reason: new WebSocket.TransportError({ address, error: new ConnectError({ address, kind: "Refused" }) })
-        })
+        new WebSocket.WebSocketError({ address, reason: new ConnectError({ kind: "Refused" }) })
       )
     }
     const pair = yield* Memory.pair()
@@ -154,7 +152,7 @@ describe("Feed over in-memory connections under TestClock", () => {
         // 100, 200, 400, 800, 1600, 3200 ms apart: the next would be at 11 300
         assert.deepStrictEqual(exchange.dials, [0, 100, 300, 700, 1500, 3100, 6300])
         assert.strictEqual(gaps.length, 7)
-        const expected = new Feed.TryAgainLater({ address: "memory:server", code, reason: "overloaded" })
+        const expected = new Feed.TryAgainLater({ address: "memory:server", code, closeReason: "overloaded" })
         assert.deepStrictEqual(gaps[0]!.error, expected)
         assert.strictEqual(
           expected.message,
@@ -249,7 +247,7 @@ describe("Feed against a ws server on 127.0.0.1", () => {
       for (const s of waits) {
         const error = s._tag === "Reconnecting" ? s.error : undefined
         assert.instanceOf(error, Feed.TryAgainLater)
-        assert.deepStrictEqual([error.code, error.reason], [1013, "overloaded"])
+        assert.deepStrictEqual([error.address, error.code, error.closeReason], [`127.0.0.1:${port}`, 1013, "overloaded"])
       }
       // the feed echoed the server's close each time (the server saw a clean handshake); the
       // server's close event for the last one may still be on its way

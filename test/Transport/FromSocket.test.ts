@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as FromSocket from "../../src/Transport/FromSocket.ts"
+import { TransportClosed } from "../../src/Transport/Transport.ts"
 import { serve } from "../support/netServer.ts"
 
 describe("FromSocket", () => {
@@ -26,7 +27,7 @@ describe("FromSocket", () => {
       assert.strictEqual(yield* transport.read(rest), 0)
       assert.deepStrictEqual([transport.bytesWritten, transport.bytesRead], [6, 6])
       const error = yield* Effect.flip(transport.write(Buffer.from("x")))
-      assert.strictEqual(error._tag, "ClosedError")
+      assert.deepStrictEqual([error.address, error.reason], [transport.remoteAddress, new TransportClosed({ operation: "write" })])
     }))
 
   it.live("maps an open failure to ConnectError and a reset to ReadError", () =>
@@ -35,25 +36,30 @@ describe("FromSocket", () => {
       const transport = yield* FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
       yield* transport.write(Buffer.from("x"))
       const readError = yield* Effect.flip(transport.read(ReadBuf.make()))
-      assert.deepStrictEqual([readError._tag, readError.message.startsWith("read from effect/socket failed:")], [
-        "ReadError",
-        true
-      ])
+      assert.deepStrictEqual([
+        readError.reason._tag,
+        readError.reason._tag === "ReadError" && readError.reason.kind,
+        readError.message.startsWith("transport effect/socket: read failed: Other (")
+      ], ["ReadError", "Other", true])
       yield* Effect.promise(() => new Promise((resolve) => server.close(resolve)))
       const connectError = yield* Effect.flip(
         FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
       )
-      assert.deepStrictEqual([connectError._tag, connectError.kind], ["ConnectError", "Other"])
+      assert.deepStrictEqual([
+        connectError.address,
+        connectError.reason._tag,
+        connectError.reason._tag === "ConnectError" && connectError.reason.kind
+      ], ["effect/socket", "ConnectError", "Other"])
     }))
 
-  it.live("destroy fails a parked read with ClosedError", () =>
+  it.live("destroy fails a parked read with TransportClosed", () =>
     Effect.gen(function*() {
       const { port } = yield* serve(() => {})
       const transport = yield* FromSocket.fromSocket(yield* NodeSocket.makeNet({ host: "127.0.0.1", port }))
       const parked = yield* Effect.forkChild(Effect.flip(transport.read(ReadBuf.make())))
       yield* Effect.yieldNow
       yield* transport.destroy()
-      assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
+      assert.deepStrictEqual((yield* Fiber.join(parked)).reason, new TransportClosed({ operation: "read" }))
     }))
 
   it.live("inboundState reflects what reads have pulled: leftover bytes, then the end", () =>

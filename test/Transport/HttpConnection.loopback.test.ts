@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
@@ -36,7 +37,7 @@ describe("HttpConnection deadlines over loopback", () => {
       // header lines that never end: X-a: aaaa...
       const { port } = yield* serveTrickle("HTTP/1.1 200 OK\r\nX-a: ", "a")
       const { connection, error } = yield* exchange(port, { readTimeout: "1 second", headersTimeout: "300 millis" })
-      assert.strictEqual(error.reason._tag, "HeadersTimeout")
+      assert.deepStrictEqual(error.reason, new HttpConnection.HeadersTimeout({ timeout: Duration.millis(300) }))
       assert.isTrue(error.requestSent)
       assert.include(error.message, "the response head did not arrive within the headers timeout of 300ms")
       assert.strictEqual(connection.status, "Poisoned")
@@ -46,7 +47,7 @@ describe("HttpConnection deadlines over loopback", () => {
     Effect.gen(function*() {
       const { port } = yield* serveTrickle("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n", "b")
       const { connection, error } = yield* exchange(port, { readTimeout: "1 second", bodyTimeout: "300 millis" })
-      assert.strictEqual(error.reason._tag, "BodyTimeout")
+      assert.deepStrictEqual(error.reason, new HttpConnection.BodyTimeout({ timeout: Duration.millis(300) }))
       assert.isTrue(error.requestSent)
       assert.include(error.message, "the response body did not complete within the body timeout of 300ms")
       assert.strictEqual(connection.status, "Poisoned")
@@ -59,8 +60,8 @@ describe("HttpConnection.connect over loopback", () => {
       const { port } = yield* serve()
       const error = yield* Effect.flip(HttpConnection.connect(`https://127.0.0.1:${port}`, { connectTimeout: "300 millis" }))
       assert.deepStrictEqual(
-        [error.reason._tag, error.reason._tag === "TlsError" && error.reason.reason, error.requestSent],
-        ["TlsError", "HandshakeTimeout", false]
+        [error.address, error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind, error.requestSent],
+        [`127.0.0.1:${port}`, "TlsError", "HandshakeTimeout", false]
       )
       assert.include(error.message, "HandshakeTimeout (not connected within 300ms)")
     }))

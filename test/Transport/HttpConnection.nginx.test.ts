@@ -202,8 +202,11 @@ describe.skipIf(!available)("HttpConnection against nginx", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.scoped(HttpConnection.connect(`https://127.0.0.1:${tlsPort}`)))
       assert.deepStrictEqual([error.reason._tag, error.requestSent], ["TlsError", false])
-      assert.strictEqual(error.reason._tag === "TlsError" && error.reason.reason, "CertificateUntrusted")
-      assert.include(error.message, `TLS with 127.0.0.1:${tlsPort} failed: CertificateUntrusted`)
+      assert.deepStrictEqual([error.address, error.reason._tag === "TlsError" && error.reason.kind], [
+        `127.0.0.1:${tlsPort}`,
+        "CertificateUntrusted"
+      ])
+      assert.include(error.message, `HTTP exchange with 127.0.0.1:${tlsPort} failed: TLS failed: CertificateUntrusted`)
       assert.strictEqual(yield* established(tlsPort, 0), 0)
     }))
 })

@@ -9,6 +9,7 @@ import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
+import { ConnectionPoisoned, InvalidUrl } from "../../src/Transport/Transport.ts"
 import { utf8 as bytes } from "../support/bytes.ts"
 
 // Everything here runs over the in-memory pair under TestClock: the "server" is a fiber that
@@ -45,6 +46,28 @@ const describeError = (error: HttpConnection.HttpError) => ({
   reason: error.reason._tag,
   requestSent: error.requestSent
 })
+
+/**
+ * Runs `f` and counts the Effect errors (every `Data.TaggedError`) constructed meanwhile. A
+ * derived constructor's `super()` finds its parent through the class's [[Prototype]], so the
+ * root of Effect's error classes is pointed at a counting proxy of `Error` while `f` runs.
+ */
+const errorsBuiltBy = <A>(f: () => A): [A, number] => {
+  let root: Function = HttpConnection.ConnectionStale
+  while (Object.getPrototypeOf(root) !== Error) root = Object.getPrototypeOf(root)
+  let built = 0
+  Object.setPrototypeOf(root, new Proxy(Error, {
+    construct: (target, args, newTarget) => {
+      built++
+      return Reflect.construct(target, args, newTarget)
+    }
+  }))
+  try {
+    return [f(), built]
+  } finally {
+    Object.setPrototypeOf(root, Error)
+  }
+}
 
 describe("HttpConnection over a memory pair", () => {
   it.effect("sends requests over one keep-alive connection and returns status, headers and body", () =>
@@ -202,7 +225,7 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual(describeError(later), { reason: "ConnectionPoisoned", requestSent: false })
       assert.deepStrictEqual(
         later.reason,
-        new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }) })
+        new ConnectionPoisoned({ cause: new HttpConnection.ReadTimeout({ timeout: Duration.seconds(2) }) })
       )
     }))
 
@@ -264,7 +287,7 @@ describe("HttpConnection over a memory pair", () => {
       const later = yield* Effect.flip(connection.send(writer.get("/next").finish(), reader))
       assert.deepStrictEqual(
         later.reason,
-        new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(3) }) })
+        new ConnectionPoisoned({ cause: new HttpConnection.HeadersTimeout({ timeout: Duration.seconds(3) }) })
       )
     }))
 
@@ -375,19 +398,19 @@ describe("HttpConnection over a memory pair", () => {
       assert.include(early.message, "the server closed the connection before sending a response (request bytes were sent)")
     }))
 
-  it.effect("a malformed status line is a ProtocolError carrying the codec's violation", () =>
+  it.effect("a malformed status line is a MalformedResponse carrying the codec's violation", () =>
     Effect.gen(function*() {
       const { server, connection, writer, reader } = yield* setup()
       const [error] = yield* Effect.all([
         Effect.flip(connection.send(writer.get("/").finish(), reader)),
         answer(server, "HTTP/1.1 2x0 OK\r\n\r\n")
       ], { concurrency: 2 })
-      assert.strictEqual(error.reason._tag, "ProtocolError")
-      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "InvalidStatusLine")
+      assert.deepStrictEqual([error.address, error.reason._tag, error.requestSent], ["memory:server", "MalformedResponse", true])
+      assert.strictEqual(error.reason._tag === "MalformedResponse" && error.reason.violation._tag, "InvalidStatusLine")
       assert.strictEqual(connection.status, "Poisoned")
     }))
 
-  it.effect("a chunk extension that breaks RFC 9112 §7.1.1 is a ProtocolError and poisons (issue 16)", () =>
+  it.effect("a chunk extension that breaks RFC 9112 §7.1.1 is a MalformedResponse and poisons (issue 16)", () =>
     Effect.gen(function*() {
       const { server, client, connection, writer, reader } = yield* setup()
       const [error] = yield* Effect.all([
@@ -396,7 +419,7 @@ describe("HttpConnection over a memory pair", () => {
       ], { concurrency: 2 })
       assert.deepStrictEqual(
         error.reason,
-        new HttpConnection.ProtocolError({
+        new HttpConnection.MalformedResponse({
           violation: {
             _tag: "InvalidChunkExtension",
             message: "expected an extension name (token) after \";\" in a chunk extension at offset 2, got CR",
@@ -408,7 +431,7 @@ describe("HttpConnection over a memory pair", () => {
       assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
     }))
 
-  it.effect("a body above the reader's maxBodySize is BodyTooLarge and poisons", () =>
+  it.effect("a body above the reader's maxBodySize is ResponseTooLarge and poisons", () =>
     Effect.gen(function*() {
       const { server, connection, writer } = yield* setup()
       const reader = ResponseReader.make({ maxBodySize: 8 })
@@ -416,8 +439,34 @@ describe("HttpConnection over a memory pair", () => {
         Effect.flip(connection.send(writer.get("/").finish(), reader)),
         answer(server, ok("0123456789"))
       ], { concurrency: 2 })
-      assert.deepStrictEqual(error.reason, new HttpConnection.BodyTooLarge({ size: 10, limit: 8 }))
+      assert.deepStrictEqual(error.reason, new HttpConnection.ResponseTooLarge({ size: 10, limit: 8 }))
       assert.strictEqual(connection.status, "Poisoned")
+    }))
+
+  it.effect("status and isReusable answer from plain data: a busy or stale connection builds no error to say so", () =>
+    Effect.gen(function*() {
+      const { server, connection, writer, reader } = yield* setup()
+      // the probe works: building a reason counts
+      assert.strictEqual(errorsBuiltBy(() => new HttpConnection.ConnectionStale({ kind: "PeerEnded" }))[1], 1)
+      const sending = yield* Effect.forkChild(connection.send(writer.get("/").finish(), reader))
+      yield* Effect.yieldNow
+      assert.deepStrictEqual(errorsBuiltBy(() => [connection.status, connection.isReusable]), [["Busy", false], 0])
+      yield* answer(server, ok("1"))
+      yield* Fiber.join(sending)
+      assert.deepStrictEqual(errorsBuiltBy(() => [connection.status, connection.isReusable]), [["Ready", true], 0])
+      yield* server.end()
+      assert.deepStrictEqual(errorsBuiltBy(() => [connection.status, connection.isReusable]), [["Stale", false], 0])
+      // the reason is built when asked for, and when a send fails
+      assert.deepStrictEqual(connection.unusableReason, new HttpConnection.ConnectionStale({ kind: "PeerEnded" }))
+      const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
+      assert.deepStrictEqual(
+        error,
+        new HttpConnection.HttpError({
+          address: "memory:server",
+          reason: new HttpConnection.ConnectionStale({ kind: "PeerEnded" }),
+          requestSent: false
+        })
+      )
     }))
 
   it.effect("a server FIN while idle is ConnectionStale before any byte is written", () =>
@@ -574,7 +623,7 @@ describe("HttpConnection over a memory pair", () => {
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual([connection.status, client.state], ["Poisoned", "destroyed"])
       const error = yield* Effect.flip(connection.send(writer.get("/").finish(), reader))
-      assert.deepStrictEqual(error.reason, new HttpConnection.ConnectionPoisoned({ cause: new HttpConnection.Interrupted() }))
+      assert.deepStrictEqual(error.reason, new ConnectionPoisoned({ cause: new HttpConnection.Interrupted() }))
     }))
 
   it.effect("a write that fails mid-request says how much was sent", () =>
@@ -659,18 +708,31 @@ describe("HttpConnection.connect", () => {
       )
       assert.strictEqual(
         errors[0]!.message,
-        "HTTP exchange with hang.invalid:80 failed: connect to hang.invalid:80 failed: timed out (no connection within 10s) (no request byte was sent)"
+        "HTTP exchange with hang.invalid:80 failed: connect failed: timed out (no connection within 10s) (no request byte was sent)"
       )
-      assert.include(errors[1]!.message, "connect to hang.invalid:443 failed: timed out (not connected within 10s)")
+      assert.include(errors[1]!.message, "HTTP exchange with hang.invalid:443 failed: connect failed: timed out (not connected within 10s)")
     }))
 
   it.effect("refuses a URL it cannot dial with InvalidUrl, and names the fault", () =>
     Effect.gen(function*() {
       const bad = yield* Effect.flip(HttpConnection.connect("ws://example.test/"))
-      assert.deepStrictEqual([bad.reason._tag, bad.requestSent], ["InvalidUrl", false])
-      assert.include(bad.message, `scheme "ws" is not HTTP`)
+      assert.deepStrictEqual(
+        bad,
+        new HttpConnection.HttpError({
+          address: "example.test",
+          reason: new InvalidUrl({
+            error: { _tag: "UnsupportedScheme", scheme: "ws", message: `scheme "ws" is not HTTP; use http or https` }
+          }),
+          requestSent: false
+        })
+      )
+      assert.strictEqual(
+        bad.message,
+        `HTTP exchange with example.test failed: URL refused: scheme "ws" is not HTTP; use http or https (no request byte was sent)`
+      )
       const secret = yield* Effect.flip(HttpConnection.connect({ url: "http://user:pw@example.test/", idleTimeout: "1 second" }))
-      assert.deepStrictEqual([secret.reason._tag, secret.reason._tag === "InvalidUrl" && secret.reason.error._tag], [
+      assert.deepStrictEqual([secret.address, secret.reason._tag, secret.reason._tag === "InvalidUrl" && secret.reason.error._tag], [
+        "(url)",
         "InvalidUrl",
         "CredentialsInUrl"
       ])

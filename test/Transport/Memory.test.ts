@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
-import type { Transport } from "../../src/Transport/Transport.ts"
+import { ReadError, type Transport, TransportClosed } from "../../src/Transport/Transport.ts"
 import { utf8 as bytes } from "../support/bytes.ts"
 
 const text = (buf: ReadBuf.ReadBuf) => new TextDecoder().decode(buf.data())
@@ -83,29 +83,38 @@ describe("Memory", () => {
       assert.strictEqual(yield* server.read(buf), 0)
       assert.isTrue(server.peerEnded)
       const error = yield* Effect.flip(client.write(bytes("x")))
-      assert.deepStrictEqual([error._tag, error.message], [
-        "ClosedError",
-        "write on memory:server after the transport was closed locally"
+      assert.deepStrictEqual([error._tag, error.address, error.reason, error.message], [
+        "TransportError",
+        "memory:server",
+        new TransportClosed({ operation: "write" }),
+        "transport memory:server: write after the transport was closed locally"
       ])
       yield* server.write(bytes("ok"))
       assert.strictEqual(yield* readText(client, 2), "ok")
     }))
 
-  it.effect("destroy: the peer drains then sees EOF, its writes fail BrokenPipe, local calls fail ClosedError", () =>
+  it.effect("destroy: the peer drains then sees EOF, its writes fail BrokenPipe, local calls fail TransportClosed", () =>
     Effect.gen(function*() {
       const { client, server } = yield* Memory.pair()
       const parked = yield* Effect.forkChild(Effect.flip(server.read(ReadBuf.make())))
       yield* Effect.yieldNow
       yield* server.write(bytes("last"))
       yield* server.destroy()
-      assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
+      assert.deepStrictEqual((yield* Fiber.join(parked)).reason, new TransportClosed({ operation: "read" }))
       yield* server.awaitClosed
       assert.strictEqual(server.state, "destroyed")
       assert.strictEqual(yield* readText(client, 8), "last")
       const writeError = yield* Effect.flip(client.write(bytes("x")))
-      assert.strictEqual(writeError._tag, "WriteError")
-      assert.strictEqual(writeError._tag === "WriteError" && writeError.kind, "BrokenPipe")
-      assert.strictEqual((yield* Effect.flip(server.read(ReadBuf.make())))._tag, "ClosedError")
+      assert.deepStrictEqual([writeError.address, writeError.reason._tag, writeError.message], [
+        "memory:server",
+        "WriteError",
+        "transport memory:server: write failed: BrokenPipe (peer destroyed)"
+      ])
+      assert.strictEqual(writeError.reason._tag === "WriteError" && writeError.reason.kind, "BrokenPipe")
+      assert.deepStrictEqual(
+        (yield* Effect.flip(server.read(ReadBuf.make()))).reason,
+        new TransportClosed({ operation: "read" })
+      )
     }))
 
   it.effect("drop fails pending and later reads and writes on both sides with Reset", () =>
@@ -118,15 +127,19 @@ describe("Memory", () => {
       const readError = yield* Fiber.join(reading)
       const writeError = yield* Fiber.join(writing)
       assert.deepStrictEqual(
-        [readError._tag, readError._tag === "ReadError" && readError.kind, readError.message],
-        ["ReadError", "Reset", "read from memory:server failed: Reset (memory pair dropped)"]
+        [readError.reason._tag, readError.reason._tag === "ReadError" && readError.reason.kind, readError.message],
+        ["ReadError", "Reset", "transport memory:server: read failed: Reset (memory pair dropped)"]
       )
-      assert.deepStrictEqual([writeError._tag, writeError._tag === "WriteError" && writeError.kind], [
+      assert.deepStrictEqual([writeError.reason._tag, writeError.reason._tag === "WriteError" && writeError.reason.kind, writeError.message], [
         "WriteError",
-        "Reset"
+        "Reset",
+        "transport memory:server: write failed: Reset (memory pair dropped)"
       ])
       const serverRead = yield* Effect.flip(pair.server.read(ReadBuf.make()))
-      assert.strictEqual(serverRead._tag === "ReadError" && serverRead.kind, "Reset")
+      assert.deepStrictEqual([serverRead.address, serverRead.reason._tag === "ReadError" && serverRead.reason.kind], [
+        "memory:client",
+        "Reset"
+      ])
       assert.deepStrictEqual([pair.client.state, pair.server.state], ["destroyed", "destroyed"])
     }))
 
@@ -137,7 +150,10 @@ describe("Memory", () => {
       const buf = ReadBuf.make({ capacity: 4 })
       assert.strictEqual(yield* server.read(buf), 4)
       const error = yield* Effect.flip(server.read(buf))
-      assert.strictEqual(error._tag === "ReadError" && error.kind, "BufferFull")
+      assert.deepStrictEqual([error.reason, error.message], [
+        new ReadError({ kind: "BufferFull" }),
+        "transport memory:client: read failed: the read buffer is full at its maximum capacity"
+      ])
       buf.advance(4)
       assert.strictEqual(yield* server.read(buf), 2)
     }))

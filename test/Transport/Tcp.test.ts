@@ -7,7 +7,7 @@ import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Tcp from "../../src/Transport/Tcp.ts"
-import { Transport } from "../../src/Transport/Transport.ts"
+import { ReadError, Transport, TransportClosed } from "../../src/Transport/Transport.ts"
 import { blackHole } from "../support/blackHole.ts"
 import { serve } from "../support/netServer.ts"
 import { executable, freePort } from "../support/peers.ts"
@@ -90,16 +90,17 @@ describe("Tcp", () => {
       const full = ReadBuf.make({ capacity: 2 })
       yield* readAll(transport, full, 2)
       const error = yield* Effect.flip(transport.read(full))
-      assert.deepStrictEqual([error._tag, error.message], [
-        "ReadError",
-        `read from 127.0.0.1:${server.port} failed: the read buffer is full at its maximum capacity`
+      assert.deepStrictEqual([error.address, error.reason, error.message], [
+        `127.0.0.1:${server.port}`,
+        new ReadError({ kind: "BufferFull" }),
+        `transport 127.0.0.1:${server.port}: read failed: the read buffer is full at its maximum capacity`
       ])
       // with nothing buffered, a full buffer fails at once instead of parking
       full.advance(2)
       yield* readAll(transport, full, 1)
       full.filled(full.spareLength)
       const early = yield* Effect.flip(transport.read(full))
-      assert.strictEqual(early._tag === "ReadError" && early.kind, "BufferFull")
+      assert.deepStrictEqual(early.reason, new ReadError({ kind: "BufferFull" }))
     }))
 
   it.live("reads 0 (sticky) after the peer ends, while still able to write half-open", () =>
@@ -132,7 +133,7 @@ describe("Tcp", () => {
       yield* transport.end()
       yield* transport.end()
       const error = yield* Effect.flip(transport.write(Buffer.from("more")))
-      assert.strictEqual(error._tag, "ClosedError")
+      assert.deepStrictEqual(error.reason, new TransportClosed({ operation: "write" }))
       assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 100), "got request")
     }))
 
@@ -142,22 +143,23 @@ describe("Tcp", () => {
       const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
       yield* transport.write(Buffer.from("x"))
       const error = yield* Effect.flip(transport.read(ReadBuf.make()))
-      assert.deepStrictEqual([error._tag, error._tag === "ReadError" && error.kind], ["ReadError", "Reset"])
-      assert.strictEqual(error.message, `read from 127.0.0.1:${server.port} failed: Reset (read ECONNRESET)`)
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "ReadError" && error.reason.kind], ["ReadError", "Reset"])
+      assert.strictEqual(error.message, `transport 127.0.0.1:${server.port}: read failed: Reset (read ECONNRESET)`)
     }))
 
-  it.live("fails reads and writes with ClosedError after destroy", () =>
+  it.live("fails reads and writes with TransportClosed after destroy", () =>
     Effect.gen(function*() {
       const server = yield* serve()
       const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
       const parked = yield* Effect.forkChild(Effect.flip(transport.read(ReadBuf.make())))
       yield* Effect.yieldNow
       yield* transport.destroy()
-      assert.strictEqual((yield* Fiber.join(parked))._tag, "ClosedError")
+      assert.deepStrictEqual((yield* Fiber.join(parked)).reason, new TransportClosed({ operation: "read" }))
       const error = yield* Effect.flip(transport.write(Buffer.from("x")))
-      assert.deepStrictEqual([error._tag, error.message], [
-        "ClosedError",
-        `write on 127.0.0.1:${server.port} after the transport was closed locally`
+      assert.deepStrictEqual([error.address, error.reason, error.message], [
+        `127.0.0.1:${server.port}`,
+        new TransportClosed({ operation: "write" }),
+        `transport 127.0.0.1:${server.port}: write after the transport was closed locally`
       ])
       yield* Effect.promise(() => server.closed(1))
     }))
@@ -166,10 +168,14 @@ describe("Tcp", () => {
     Effect.gen(function*() {
       const port = yield* closedPort
       const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port }))
-      assert.deepStrictEqual([error._tag, error.kind, error.address], ["ConnectError", "Refused", `127.0.0.1:${port}`])
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.address], [
+        "ConnectError",
+        "Refused",
+        `127.0.0.1:${port}`
+      ])
       assert.strictEqual(
         error.message,
-        `connect to 127.0.0.1:${port} failed: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`
+        `transport 127.0.0.1:${port}: connect failed: connection refused (connect ECONNREFUSED 127.0.0.1:${port})`
       )
     }))
 
@@ -185,9 +191,10 @@ describe("Tcp", () => {
         process.nextTick(() => callback(error, "", 0))
       }
       const error = yield* Effect.flip(Tcp.connect({ host: "nexus-test.invalid", port: 80, lookup }))
-      assert.deepStrictEqual([error.kind, error.message], [
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.message], [
+        "ConnectError",
         "DnsFailure",
-        "connect to nexus-test.invalid:80 failed: host name did not resolve (getaddrinfo ENOTFOUND nexus-test.invalid)"
+        "transport nexus-test.invalid:80: connect failed: host name did not resolve (getaddrinfo ENOTFOUND nexus-test.invalid)"
       ])
     }))
 
@@ -202,9 +209,10 @@ describe("Tcp", () => {
       assert.strictEqual(fiber.pollUnsafe(), undefined)
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(fiber)
-      assert.deepStrictEqual([error.kind, error.message], [
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.message], [
+        "ConnectError",
         "Timeout",
-        "connect to hang.invalid:80 failed: timed out (no connection within 2s)"
+        "transport hang.invalid:80: connect failed: timed out (no connection within 2s)"
       ])
     }))
 
@@ -217,9 +225,10 @@ describe("Tcp", () => {
       assert.strictEqual(fiber.pollUnsafe(), undefined)
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(fiber)
-      assert.deepStrictEqual([error.kind, error.message], [
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.message], [
+        "ConnectError",
         "Timeout",
-        "connect to hang.invalid:80 failed: timed out (no connection within 10s)"
+        "transport hang.invalid:80: connect failed: timed out (no connection within 10s)"
       ])
     }))
 
@@ -229,7 +238,10 @@ describe("Tcp", () => {
     Effect.gen(function*() {
       const hole = yield* blackHole
       const error = yield* Effect.flip(Effect.scoped(Tcp.connect({ host: "127.0.0.1", port: hole.port, connectTimeout: "300 millis" })))
-      assert.deepStrictEqual([error.kind, error.address], ["Timeout", `127.0.0.1:${hole.port}`])
+      assert.deepStrictEqual([error.reason._tag === "ConnectError" && error.reason.kind, error.address], [
+        "Timeout",
+        `127.0.0.1:${hole.port}`
+      ])
       assert.include(error.message, "timed out (no connection within 300ms)")
     }))
 
@@ -387,9 +399,11 @@ describe("Tcp.endpoint", () => {
       })
       assert.deepStrictEqual(yield* Tcp.endpoint("https://[::1]/x"), { host: "::1", port: 443, secure: true })
       const error = yield* Effect.flip(Tcp.endpoint("ftp://example.test/"))
-      assert.deepStrictEqual([error.kind, error.message], [
+      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.message], [
+        "(url)",
+        "ConnectError",
         "Other",
-        "connect to (url) failed: socket error (scheme \"ftp\" is not supported; use ws, wss, http or https)"
+        "transport (url): connect failed: socket error (scheme \"ftp\" is not supported; use ws, wss, http or https)"
       ])
       // credentials are refused and never echoed into the error
       const secret = yield* Effect.flip(Tcp.endpoint("wss://user:hunter2@example.test/feed"))

@@ -82,8 +82,8 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       const error = yield* Effect.flip(
         Tls.connect({ host: "127.0.0.1", port, servername: "wrong.example", config: trusted() })
       )
-      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HostnameMismatch"])
-      assert.include(error.message, `TLS with 127.0.0.1:${port} failed: HostnameMismatch (ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames`)
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], ["TlsError", "HostnameMismatch"])
+      assert.include(error.message, `transport 127.0.0.1:${port}: TLS failed: HostnameMismatch (ERR_TLS_CERT_ALTNAME_INVALID: Hostname/IP does not match certificate's altnames`)
     }))
 
   it.live("fails with CertificateUntrusted when the CA is not trusted, and the server sees the socket closed", () =>
@@ -92,13 +92,13 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       const error = yield* Effect.flip(
         Tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", config: Tls.defaultConfig() })
       )
-      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], [
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], [
         "TlsError",
         "CertificateUntrusted"
       ])
       assert.include(
         error.message,
-        `TLS with 127.0.0.1:${server.port} failed: CertificateUntrusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`
+        `transport 127.0.0.1:${server.port}: TLS failed: CertificateUntrusted (UNABLE_TO_VERIFY_LEAF_SIGNATURE: unable to verify the first certificate`
       )
       while (server.closes() < 1) yield* Effect.sleep("5 millis")
     }))
@@ -108,7 +108,10 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       const { port } = yield* serve()
       const config = Tls.TlsConfig.makeUnsafe({ useSystemRoots: false })
       const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config }))
-      assert.strictEqual(error._tag === "TlsError" && error.reason, "CertificateUntrusted")
+      assert.deepStrictEqual([error.address, error.reason._tag === "TlsError" && error.reason.kind], [
+        `127.0.0.1:${port}`,
+        "CertificateUntrusted"
+      ])
     }))
 
   it.live("lets an untrusted certificate for the wrong name through with the dangerous switch", () =>
@@ -130,7 +133,7 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       assert.strictEqual(Tls.protocolVersion(transport), "TLSv1.3")
       const old = yield* serve({ maxVersion: "TLSv1.2" })
       const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port: old.port, servername: "localhost", config }))
-      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HandshakeFailed"])
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], ["TlsError", "HandshakeFailed"])
     }))
 
   it.live("negotiates ALPN", () =>
@@ -146,7 +149,11 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       const { port, server } = yield* serve()
       yield* Effect.promise(() => new Promise((resolve) => server.close(resolve)))
       const error = yield* Effect.flip(Tls.connect({ host: "127.0.0.1", port, config: trusted() }))
-      assert.deepStrictEqual([error._tag, error._tag === "ConnectError" && error.kind], ["ConnectError", "Refused"])
+      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind], [
+        `127.0.0.1:${port}`,
+        "ConnectError",
+        "Refused"
+      ])
     }))
 
   it.effect("a server that accepts TCP but never speaks TLS fails with HandshakeTimeout after the default 10 s", () =>
@@ -162,10 +169,10 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       assert.strictEqual(fiber.pollUnsafe(), undefined)
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(fiber)
-      assert.deepStrictEqual([error._tag, error._tag === "TlsError" && error.reason], ["TlsError", "HandshakeTimeout"])
+      assert.deepStrictEqual([error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], ["TlsError", "HandshakeTimeout"])
       assert.strictEqual(
         error.message,
-        `TLS with 127.0.0.1:${port} failed: HandshakeTimeout (not connected within 10s)`
+        `transport 127.0.0.1:${port}: TLS failed: HandshakeTimeout (not connected within 10s)`
       )
     }))
 
@@ -177,10 +184,16 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       assert.strictEqual(server.closes(), 1)
     }))
 
-  it.effect("rejects an invalid CA with TlsError InvalidConfig", () =>
+  it.effect("rejects an invalid CA with a TransportError whose reason is TlsError InvalidConfig", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Tls.TlsConfig.make({ ca: ["-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"] }))
-      assert.deepStrictEqual([error.address, error.reason], ["config", "InvalidConfig"])
+      assert.deepStrictEqual([error._tag, error.address, error.reason._tag, error.reason._tag === "TlsError" && error.reason.kind], [
+        "TransportError",
+        "config",
+        "TlsError",
+        "InvalidConfig"
+      ])
+      assert.match(error.message, /^transport config: TLS failed: InvalidConfig \(/)
     }))
 
   it.effect("converts DER to PEM in 64-column lines", () =>

@@ -11,7 +11,7 @@ import * as Handshake from "../../src/Codec/Handshake.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
-import type { Transport } from "../../src/Transport/Transport.ts"
+import { ConnectionPoisoned, type Transport } from "../../src/Transport/Transport.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { hex } from "../support/bytes.ts"
 
@@ -106,7 +106,7 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(FrameReader.toOwned(next), { _tag: "Text", text: "after" })
     }))
 
-  it.effect("runs the closing handshake started by the client; later calls fail with ClosedError", () =>
+  it.effect("runs the closing handshake started by the client; later calls fail with WebSocketClosed", () =>
     Effect.gen(function*() {
       const { client, pair, server } = yield* connected()
       const closing = yield* Effect.forkChild(client.close(4000, "bye"))
@@ -117,11 +117,17 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual([pair.client.state, pair.server.state], ["ended", "ended"])
       const error = yield* Effect.flip(server.recv)
       assert.deepStrictEqual(
-        error.reason,
-        new WebSocket.ClosedError({ address: "memory:client", operation: "recv", code: 4000, reason: "bye", by: "peer" })
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:client",
+          reason: new WebSocket.WebSocketClosed({ operation: "recv", code: 4000, closeReason: "bye", by: "peer" })
+        })
       )
       const sendError = yield* Effect.flip(client.sendText("late"))
-      assert.strictEqual(sendError.reason._tag, "ClosedError")
+      assert.deepStrictEqual(
+        sendError.reason,
+        new WebSocket.WebSocketClosed({ operation: "send", code: 4000, closeReason: "bye", by: "local" })
+      )
       assert.strictEqual(
         sendError.message,
         "WebSocket memory:server: send after the stream was closed by the local side (code 4000, \"bye\")"
@@ -149,7 +155,7 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(closing)
     }))
 
-  it.effect("a recv started while close() is draining shares the reads (never two at once) and ends with ClosedError", () =>
+  it.effect("a recv started while close() is draining shares the reads (never two at once) and ends with WebSocketClosed", () =>
     Effect.gen(function*() {
       const { client, server } = yield* connected()
       const closing = yield* Effect.forkChild(client.close(1000, "x"))
@@ -169,7 +175,14 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(closing)
       const { error, got } = yield* Fiber.join(consumer)
       assert.isTrue(got.length === 0 || (got.length === 1 && got[0] === "late data"), JSON.stringify(got))
-      assert.strictEqual(error._tag === "Some" && error.value.reason._tag, "ClosedError", JSON.stringify(got))
+      assert.deepStrictEqual(
+        error._tag === "Some" && error.value,
+        new WebSocket.WebSocketError({
+          address: "memory:server",
+          reason: new WebSocket.WebSocketClosed({ operation: "recv", code: 1000, closeReason: "x", by: "local" })
+        }),
+        JSON.stringify(got)
+      )
     }))
 
   it.effect("delivers frames that arrive in the same write as the upgrade request", () =>
@@ -225,9 +238,12 @@ describe("WebSocket over the memory pair", () => {
       const response = yield* rawUpgrade(bad.client, validHead().replace("Upgrade: websocket", "Upgrade: h2c"))
       assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/)
       const error = yield* Fiber.join(serving)
-      assert.strictEqual(error.reason._tag, "HandshakeError")
-      assert.strictEqual(error.reason._tag === "HandshakeError" && error.reason.violation._tag, "UpgradeNotWebSocket")
-      assert.strictEqual(error.message, "WebSocket handshake with memory:client failed: WebSocket upgrade refused: Upgrade header must be websocket")
+      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "HandshakeError" && error.reason.violation._tag], [
+        "memory:client",
+        "HandshakeError",
+        "UpgradeNotWebSocket"
+      ])
+      assert.strictEqual(error.message, "WebSocket memory:client: handshake failed: WebSocket upgrade refused: Upgrade header must be websocket")
 
       const old = yield* Memory.pair()
       const serving2 = yield* Effect.forkChild(Effect.flip(WebSocket.accept(old.server)))
@@ -235,7 +251,10 @@ describe("WebSocket over the memory pair", () => {
       assert.match(response2, /^HTTP\/1\.1 426 Upgrade Required\r\n/)
       assert.include(response2, "Sec-WebSocket-Version: 13\r\n")
       const error2 = yield* Fiber.join(serving2)
-      assert.strictEqual(error2.reason._tag === "HandshakeError" && error2.reason.violation._tag, "UnsupportedWebSocketVersion")
+      assert.deepStrictEqual(
+        [error2.address, error2.reason._tag === "HandshakeError" && error2.reason.violation._tag, error2.message],
+        ["memory:client", "UnsupportedWebSocketVersion", "WebSocket memory:client: handshake failed: WebSocket upgrade refused: Sec-WebSocket-Version must be 13"]
+      )
     }))
 
   it.effect("answers a request line that is not HTTP with 400 and fails with the parser's violation", () =>
@@ -245,29 +264,42 @@ describe("WebSocket over the memory pair", () => {
       const response = yield* rawUpgrade(pair.client, "HELLO THERE\r\n\r\n")
       assert.match(response, /^HTTP\/1\.1 400 Bad Request\r\n/)
       const error = yield* Fiber.join(serving)
-      assert.strictEqual(error.reason._tag === "HandshakeError" && error.reason.violation._tag, "InvalidRequestLine")
+      assert.deepStrictEqual([error.address, error.reason._tag === "HandshakeError" && error.reason.violation._tag], [
+        "memory:client",
+        "InvalidRequestLine"
+      ])
       assert.strictEqual(pair.server.state, "ended")
     }))
 
-  it.effect("accept fails with a handshake TimeoutError when no request arrives, and destroys the transport", () =>
+  it.effect("accept fails with a handshake WebSocketTimeout when no request arrives, and destroys the transport", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()
       const serving = yield* Effect.forkChild(Effect.flip(WebSocket.accept(pair.server, { handshakeTimeout: "3 seconds" })))
       yield* TestClock.adjust("3 seconds")
       const error = yield* Fiber.join(serving)
+      assert.deepStrictEqual(
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:client",
+          reason: new WebSocket.WebSocketTimeout({ operation: "handshake", after: Duration.seconds(3) })
+        })
+      )
       assert.strictEqual(error.message, "WebSocket memory:client: handshake timed out after 3s")
       assert.strictEqual(pair.server.state, "destroyed")
     }))
 
-  it.effect("connectOver fails with a handshake TimeoutError when the server never answers", () =>
+  it.effect("connectOver fails with a handshake WebSocketTimeout when the server never answers", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()
       const connecting = yield* Effect.forkChild(Effect.flip(WebSocket.connectOver(pair.client, "ws://memory.test/")))
       yield* TestClock.adjust("10 seconds")
       const error = yield* Fiber.join(connecting)
       assert.deepStrictEqual(
-        error.reason,
-        new WebSocket.TimeoutError({ address: "memory:server", operation: "handshake", after: Duration.seconds(10) })
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:server",
+          reason: new WebSocket.WebSocketTimeout({ operation: "handshake", after: Duration.seconds(10) })
+        })
       )
     }))
 
@@ -279,6 +311,7 @@ describe("WebSocket over the memory pair", () => {
       yield* pair.server.read(buf)
       yield* pair.server.write(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
       const error = yield* Fiber.join(connecting)
+      assert.strictEqual(error.address, "memory:server")
       assert.deepStrictEqual(error.reason._tag === "HandshakeError" && error.reason.violation, {
         _tag: "UnexpectedStatus",
         message: "expected 101 Switching Protocols, got 200",
@@ -319,7 +352,7 @@ describe("WebSocket over the memory pair", () => {
       assert.isTrue(message.payload.equals(payload))
     }))
 
-  it.effect("fails with ProtocolError and sends close 1002 when the server sets RSV1", () =>
+  it.effect("fails with WebSocketProtocolError and sends close 1002 when the server sets RSV1", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()
       const accepting = yield* Effect.forkChild(WebSocket.accept(pair.server))
@@ -327,7 +360,7 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(accepting)
       yield* pair.server.write(hex("c1 02 6f 6b"))
       const error = yield* Effect.flip(client.recv)
-      assert.deepStrictEqual(error.reason._tag === "ProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
+      assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
         "ReservedBitsSet",
         1002
       ])
@@ -351,12 +384,16 @@ describe("WebSocket over the memory pair", () => {
       const { client, pair } = yield* connected({ server: { maxMessageSize: 10 } })
       yield* pair.server.write(hex("81 02 c3 28"))
       const error = yield* Effect.flip(client.recv)
-      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.closeCode, 1007)
+      assert.deepStrictEqual(
+        error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode, error.address],
+        ["InvalidUtf8", 1007, "memory:server"]
+      )
 
       const second = yield* connected({ server: { maxMessageSize: 10 } })
       yield* second.client.sendBinary(new Uint8Array(11))
       const tooBig = yield* Effect.flip(second.server.recv)
-      assert.deepStrictEqual(tooBig.reason._tag === "ProtocolError" && tooBig.reason.violation, {
+      assert.strictEqual(tooBig.reason._tag === "WebSocketProtocolError" && tooBig.reason.closeCode, 1009)
+      assert.deepStrictEqual(tooBig.reason._tag === "WebSocketProtocolError" && tooBig.reason.violation, {
         _tag: "MessageTooBig",
         closeCode: 1009,
         message: "message payload of 11 bytes exceeds maxMessageSize 10",
@@ -367,7 +404,7 @@ describe("WebSocket over the memory pair", () => {
       assert.strictEqual((frames[0] as { code: number }).code, 1009)
     }))
 
-  it.effect("fails with a Reset TransportError when the connection drops mid-message", () =>
+  it.effect("fails with a Reset ReadError when the connection drops mid-message", () =>
     Effect.gen(function*() {
       const { client, pair } = yield* connected()
       yield* pair.server.write(hex("82 7e 01 00 00 01 02"))
@@ -375,11 +412,12 @@ describe("WebSocket over the memory pair", () => {
       yield* Effect.yieldNow
       yield* pair.drop()
       const error = yield* Fiber.join(receiving)
-      assert.strictEqual(error.reason._tag, "TransportError")
-      assert.deepStrictEqual(
-        error.reason._tag === "TransportError" && [error.reason.error._tag, "kind" in error.reason.error && error.reason.error.kind],
-        ["ReadError", "Reset"]
-      )
+      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ReadError" && error.reason.kind, error.message], [
+        "memory:server",
+        "ReadError",
+        "Reset",
+        "WebSocket memory:server: read failed: Reset (memory pair dropped)"
+      ])
     }))
 
   it.effect("fails with AbnormalClosure when the peer ends the stream mid-message", () =>
@@ -388,7 +426,10 @@ describe("WebSocket over the memory pair", () => {
       yield* pair.server.write(hex("82 05 01 02"))
       yield* pair.server.end()
       const error = yield* Effect.flip(client.recv)
-      assert.deepStrictEqual(error.reason, new WebSocket.AbnormalClosure({ address: "memory:server", midMessage: true }))
+      assert.deepStrictEqual(
+        error,
+        new WebSocket.WebSocketError({ address: "memory:server", reason: new WebSocket.AbnormalClosure({ midMessage: true }) })
+      )
       assert.strictEqual(
         error.message,
         "WebSocket memory:server: the peer ended the connection without a close frame in the middle of a message (1006)"
@@ -403,7 +444,7 @@ describe("WebSocket over the memory pair", () => {
       assert.strictEqual(pair.client.state, "open")
       yield* TestClock.adjust("1 millis")
       const error = yield* Fiber.join(closing)
-      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.deepStrictEqual(error.reason, new WebSocket.WebSocketTimeout({ operation: "close", after: Duration.seconds(2) }))
       assert.strictEqual(error.message, "WebSocket memory:server: close timed out after 2s")
       assert.strictEqual(pair.client.state, "destroyed")
     }))
@@ -424,7 +465,10 @@ describe("WebSocket over the memory pair", () => {
       const recv = yield* Effect.flip(client.recv)
       assert.deepStrictEqual(recv, error)
       const send = yield* Effect.flip(client.sendText("late"))
-      assert.strictEqual(send.reason._tag, "ClosedError")
+      assert.deepStrictEqual(
+        send.reason,
+        new WebSocket.WebSocketClosed({ operation: "send", code: 1000, closeReason: "", by: "local" })
+      )
       assert.strictEqual(send.message, "WebSocket memory:server: send after the stream was closed by the local side (code 1000)")
       yield* client.close()
       assert.strictEqual(client.state, "closed")
@@ -440,7 +484,13 @@ describe("WebSocket over the memory pair", () => {
       assert.strictEqual(client.state, "closing")
       yield* TestClock.adjust("2 seconds")
       const error = yield* Fiber.join(closing)
-      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.deepStrictEqual(
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:server",
+          reason: new WebSocket.WebSocketTimeout({ operation: "close", after: Duration.seconds(2) })
+        })
+      )
       assert.deepStrictEqual(yield* Fiber.join(parked), error)
       assert.strictEqual(client.state, "closed")
       assert.strictEqual(pair.client.state, "destroyed")
@@ -457,7 +507,7 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(pings.map((p) => p._tag), ["Ping", "Ping"])
       yield* TestClock.adjust("2 seconds")
       const error = yield* Fiber.join(receiving)
-      assert.strictEqual(error.reason._tag, "TimeoutError")
+      assert.deepStrictEqual(error.reason, new WebSocket.WebSocketTimeout({ operation: "heartbeat", after: Duration.seconds(3) }))
       assert.strictEqual(error.message, "WebSocket memory:server: heartbeat timed out after 3s")
       assert.strictEqual(pair.client.state, "destroyed")
     }))
@@ -481,21 +531,35 @@ describe("WebSocket over the memory pair", () => {
       const receiving = yield* Effect.forkChild(Effect.flip(client.recv))
       yield* TestClock.adjust("500 millis")
       const error = yield* Fiber.join(receiving)
+      assert.deepStrictEqual(
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:server",
+          reason: new WebSocket.WebSocketTimeout({ operation: "read", after: Duration.millis(500) })
+        })
+      )
       assert.strictEqual(error.message, "WebSocket memory:server: read timed out after 500ms")
     }))
 
-  it.effect("a failed send poisons the stream: the next send fails fast with PoisonedError", () =>
+  it.effect("a failed send poisons the stream: the next send fails fast with ConnectionPoisoned", () =>
     Effect.gen(function*() {
       const { client, pair } = yield* connected()
       yield* pair.server.destroy()
       const first = yield* Effect.flip(client.sendText("lost"))
-      assert.deepStrictEqual(
-        first.reason._tag === "TransportError" && [first.reason.error._tag, "kind" in first.reason.error && first.reason.error.kind],
-        ["WriteError", "BrokenPipe"]
-      )
+      assert.deepStrictEqual([first.address, first.reason._tag, first.reason._tag === "WriteError" && first.reason.kind], [
+        "memory:server",
+        "WriteError",
+        "BrokenPipe"
+      ])
       const second = yield* Effect.flip(client.sendText("again"))
-      assert.deepStrictEqual(second.reason, new WebSocket.PoisonedError({ address: "memory:server", cause: first.reason }))
-      assert.include(second.message, "send refused, an earlier write failed: WebSocket memory:server: write to memory:server failed: BrokenPipe")
+      assert.deepStrictEqual(
+        second,
+        new WebSocket.WebSocketError({ address: "memory:server", reason: new ConnectionPoisoned({ cause: first.reason }) })
+      )
+      assert.strictEqual(
+        second.message,
+        "WebSocket memory:server: the connection is unusable after an earlier failure: write failed: BrokenPipe (peer destroyed)"
+      )
     }))
 
   it.effect("an interrupted send poisons the stream with WriteInterrupted", () =>
@@ -506,8 +570,11 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.interrupt(sending)
       const error = yield* Effect.flip(client.sendText("after"))
       assert.deepStrictEqual(
-        error.reason,
-        new WebSocket.PoisonedError({ address: "memory:server", cause: new WebSocket.WriteInterrupted({ address: "memory:server" }) })
+        error,
+        new WebSocket.WebSocketError({
+          address: "memory:server",
+          reason: new ConnectionPoisoned({ cause: new WebSocket.WriteInterrupted() })
+        })
       )
     }))
 
@@ -534,7 +601,11 @@ describe("WebSocket over the memory pair", () => {
       const { client, pair } = yield* connected()
       const before = pair.client.bytesWritten
       const error = yield* Effect.flip(client.sendPing(new Uint8Array(126)))
-      assert.strictEqual(error.reason._tag, "InvalidMessage")
+      assert.deepStrictEqual([error.address, error.reason._tag, error.message], [
+        "memory:server",
+        "InvalidMessage",
+        "WebSocket memory:server: invalid message: the payload makes a control payload of 126 bytes, over the limit of 125"
+      ])
       assert.strictEqual(pair.client.bytesWritten, before)
       yield* client.sendText("still fine")
     }))
@@ -602,7 +673,10 @@ describe("WebSocket over the memory pair", () => {
       assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "b" })
       yield* pair.client.write(hex("81 80 00 00 00 00 c1 80 00 00 00 00"))
       const error = yield* Fiber.join(running)
-      assert.strictEqual(error.reason._tag === "ProtocolError" && error.reason.violation._tag, "ReservedBitsSet")
+      assert.deepStrictEqual(
+        error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode],
+        ["ReservedBitsSet", 1002]
+      )
     }))
 
   it.effect("run yields between batches too", () =>

@@ -240,7 +240,7 @@ describe("effect-nexus ws", () => {
     const port = await closedPort()
     const run = cli(["ws", `ws://127.0.0.1:${port}/`], "never sent\n")
     assert.strictEqual(await run.exited, 1)
-    assert.strictEqual(run.stderr(), `effect-nexus: connect to 127.0.0.1:${port} failed: connection refused\n`)
+    assert.strictEqual(run.stderr(), `effect-nexus: WebSocket 127.0.0.1:${port}: connect failed: connection refused\n`)
     assert.strictEqual(run.stdout(), "")
   })
 
@@ -253,7 +253,7 @@ describe("effect-nexus ws", () => {
       assert.strictEqual(await run.exited, 1)
       assert.strictEqual(
         run.stderr(),
-        `effect-nexus: WebSocket handshake with 127.0.0.1:${port} failed: expected 101 Switching Protocols, got 404\n`
+        `effect-nexus: WebSocket 127.0.0.1:${port}: handshake failed: expected 101 Switching Protocols, got 404\n`
       )
     } finally {
       await new Promise((done) => plain.close(done))
@@ -263,7 +263,7 @@ describe("effect-nexus ws", () => {
   it("refuses a URL that is not ws: or wss: with one line and exit 1", async () => {
     const run = cli(["ws", "http://127.0.0.1:1/"], "")
     assert.strictEqual(await run.exited, 1)
-    assert.strictEqual(run.stderr(), `effect-nexus: WebSocket URL refused: scheme "http" is not ws or wss\n`)
+    assert.strictEqual(run.stderr(), `effect-nexus: WebSocket http://127.0.0.1:1/: URL refused: scheme "http" is not ws or wss\n`)
   })
 })
 
@@ -368,7 +368,7 @@ describe.skipIf(!hasOpenssl)("effect-nexus ws over TLS (throwaway CA from openss
     const run = cli(["ws", server.url], "hi\n")
     assert.strictEqual(await run.exited, 1)
     assert.lengthOf(lines(run.stderr()), 1, run.stderr())
-    assert.match(run.stderr(), /^effect-nexus: TLS with 127\.0\.0\.1:\d+ failed: CertificateUntrusted/)
+    assert.match(run.stderr(), /^effect-nexus: WebSocket 127\.0\.0\.1:\d+: TLS failed: CertificateUntrusted/)
   })
 
   it("connects with --insecure-skip-tls-verify-dangerous after a warning line on stderr", async () => {

@@ -103,9 +103,68 @@ describe("the error vocabulary", () => {
   }
 
   it("rejects a made-up reason (the check can fail)", () => {
-    const unknown = namesOn("a send fails with `PoisonedError { cause }` or `WriteTimedOut`.")
+    const unknown = namesOn("a send fails with `ConnectionPoisoned { cause }` or `WriteTimedOut`.")
       .filter((name) => !packageNames.has(name) && !FOREIGN.has(name))
     assert.deepStrictEqual(unknown, ["WriteTimedOut"])
+  })
+})
+
+/** The text of every source file under `src/` (the CLI and the demo included), as `[path, text]`. */
+const sources: ReadonlyArray<readonly [string, string]> = (() => {
+  const walk = (dir: string): Array<string> =>
+    fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []
+    )
+  return walk(path.join(ROOT, "src")).map((file) => [path.relative(ROOT, file), fs.readFileSync(file, "utf8")] as const)
+})()
+
+describe("error tags are unique across the package (issue #10)", () => {
+  /** Where each `Data.TaggedError("X")` class is defined: tag → `file` per definition. */
+  const definitions = new Map<string, Array<string>>()
+  for (const [file, text] of sources) {
+    for (const m of text.matchAll(/TaggedError\("([A-Za-z0-9]+)"\)/g)) {
+      definitions.set(m[1]!, [...(definitions.get(m[1]!) ?? []), file])
+    }
+  }
+
+  /**
+   * The tags of the values the package returns rather than fails with — codec violations,
+   * handshake verdicts, URL faults — read as every capitalised string literal under `src/Codec`
+   * and every `_tag: "X"` literal elsewhere. An error class must not reuse one of them.
+   */
+  const valueTags = new Set<string>()
+  for (const [file, text] of sources) {
+    const literals = file.startsWith(path.join("src", "Codec")) ? /"([A-Z][A-Za-z0-9]*)"/g : /_tag: "([A-Z][A-Za-z0-9]*)"/g
+    for (const m of text.matchAll(literals)) valueTags.add(m[1]!)
+  }
+
+  it("finds the definitions and the value tags (the scans work)", () => {
+    assert.deepStrictEqual(definitions.get("WebSocketError"), [path.join("src", "Transport", "WebSocket.ts")])
+    assert.deepStrictEqual(definitions.get("StdoutClosed"), [path.join("src", "bin", "Output.ts")])
+    for (const tag of ["MalformedUrl", "BodyTooLarge", "MethodNotGet", "ReservedBitsSet", "HandshakeTooLarge"]) {
+      assert.isTrue(valueTags.has(tag), tag)
+    }
+  })
+
+  it("every error class defined under src/ has a tag no other class has", () => {
+    const shared = [...definitions].filter(([, files]) => files.length > 1).map(([tag, files]) => `${tag}: ${files.join(", ")}`)
+    assert.deepStrictEqual(shared, [])
+  })
+
+  it("every exported error class is one class per tag, wherever it is re-exported", () => {
+    const byTag = new Map<string, Set<unknown>>()
+    for (const [module, ns] of Object.entries(modules)) {
+      for (const [name, value] of Object.entries(ns)) {
+        const tag = errorClasses.find(([qualified]) => qualified === `${module}.${name}`)?.[1]
+        if (tag !== undefined) byTag.set(tag, new Set([...(byTag.get(tag) ?? []), value]))
+      }
+    }
+    assert.isAbove(byTag.size, 30)
+    assert.deepStrictEqual([...byTag].filter(([, classes]) => classes.size > 1).map(([tag]) => tag), [])
+  })
+
+  it("no error class reuses the tag of a value the package returns", () => {
+    assert.deepStrictEqual([...definitions.keys()].filter((tag) => valueTags.has(tag)), [])
   })
 })
 
@@ -125,7 +184,7 @@ describe("docs/websocket.md", () => {
       yield* Effect.yieldNow
       yield* Fiber.interrupt(sending)
       const error = yield* Effect.flip(client.sendText("after"))
-      const cause = error.reason._tag === "PoisonedError" ? error.reason.cause._tag : `not poisoned: ${error.reason._tag}`
+      const cause = error.reason._tag === "ConnectionPoisoned" ? error.reason.cause._tag : `not poisoned: ${error.reason._tag}`
       assert.deepStrictEqual(stated, cause)
     }).pipe(Effect.scoped))
 })

@@ -353,7 +353,7 @@ describe("the recipes as programs", () => {
     assert.strictEqual(code, 1)
     assert.strictEqual(
       stderr,
-      `rest-pool: HTTP exchange with 127.0.0.1:${port} failed: connect to 127.0.0.1:${port} failed: connection refused ` +
+      `rest-pool: HTTP exchange with 127.0.0.1:${port} failed: connect failed: connection refused ` +
         `(connect ECONNREFUSED 127.0.0.1:${port}) (no request byte was sent)\n`
     )
   })
