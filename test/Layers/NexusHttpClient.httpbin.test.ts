@@ -9,7 +9,7 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import { afterAll, beforeAll } from "vitest"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
-import { awaitEstablished, freePort, type Peer, pythonHas, startPeer } from "../support/peers.ts"
+import { awaitEstablished, freePort, type Peer, pythonHas, startHttpbin } from "../support/peers.ts"
 
 // Effect's HttpClient on our pools against httpbin (Debian python3-httpbin) under gunicorn's
 // threaded worker, which keeps connections alive and streams chunked bodies, on 127.0.0.1.
@@ -28,13 +28,7 @@ let port = 0
 beforeAll(async () => {
   if (!available) return
   port = await freePort()
-  peer = await startPeer({
-    command: "/usr/bin/python3",
-    args: ["-m", "gunicorn", "-b", `127.0.0.1:${port}`, "-k", "gthread", "--threads", "4", "--keep-alive", "5", "--graceful-timeout", "1", "httpbin:app"],
-    ports: [port],
-    // gunicorn: INT is the quick shutdown (TERM waits for workers)
-    stopSignal: "SIGINT"
-  })
+  peer = await startHttpbin(port)
 }, 30_000)
 
 afterAll(async () => {

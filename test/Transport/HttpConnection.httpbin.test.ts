@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from "vitest"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
-import { awaitEstablished, establishedAt, freePort, type Peer, pythonHas, startPeer } from "../support/peers.ts"
+import { awaitEstablished, establishedAt, freePort, type Peer, pythonHas, startHttpbin } from "../support/peers.ts"
 
 // httpbin (Debian python3-httpbin) under gunicorn's threaded worker, which keeps connections
 // alive and streams chunked bodies, on 127.0.0.1 with an ephemeral port.
@@ -23,27 +23,7 @@ let port = 0
 beforeAll(async () => {
   if (!available) return
   port = await freePort()
-  peer = await startPeer({
-    command: "/usr/bin/python3",
-    args: [
-      "-m",
-      "gunicorn",
-      "-b",
-      `127.0.0.1:${port}`,
-      "-k",
-      "gthread",
-      "--threads",
-      "4",
-      "--keep-alive",
-      "5",
-      "--graceful-timeout",
-      "1",
-      "httpbin:app"
-    ],
-    ports: [port],
-    // gunicorn: INT is the quick shutdown (TERM waits for workers)
-    stopSignal: "SIGINT"
-  })
+  peer = await startHttpbin(port)
 }, 30_000)
 
 afterAll(async () => {

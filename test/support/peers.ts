@@ -183,3 +183,16 @@ export const spawnCaptured = (
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
+
+/**
+ * Starts httpbin (Debian `python3-httpbin`) under gunicorn's threaded worker on `127.0.0.1:port`
+ * — the worker that keeps connections alive (5 s) and streams chunked bodies (see PEERS.md);
+ * stopped with SIGINT, gunicorn's quick shutdown (TERM waits for workers).
+ */
+export const startHttpbin = (port: number): Promise<Peer> =>
+  startPeer({
+    command: "/usr/bin/python3",
+    args: ["-m", "gunicorn", "-b", `127.0.0.1:${port}`, "-k", "gthread", "--threads", "4", "--keep-alive", "5", "--graceful-timeout", "1", "httpbin:app"],
+    ports: [port],
+    stopSignal: "SIGINT"
+  })
