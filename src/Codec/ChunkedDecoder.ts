@@ -330,14 +330,14 @@ export class ChunkedDecoder {
         case State.extWs: {
           if (c === SEMI) state = State.extNameStart
           else if (c !== SP && c !== HT) {
-            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" after whitespace"))
+            return this.fail(extensionFault(c, r - origin, "\";\" after whitespace"))
           }
           break
         }
         case State.extNameStart: {
           if (TOKEN[c] === 1) state = State.extName
           else if (c !== SP && c !== HT) {
-            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "an extension name (token) after \";\""))
+            return this.fail(extensionFault(c, r - origin, "an extension name (token) after \";\""))
           }
           break
         }
@@ -353,7 +353,7 @@ export class ChunkedDecoder {
           else if (c === EQUALS) state = State.extValueStart
           else if (c === SP || c === HT) state = State.extNameWs
           else {
-            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\", \"=\" or CR LF after an extension name"))
+            return this.fail(extensionFault(c, r - origin, "\";\", \"=\" or CR LF after an extension name"))
           }
           break
         }
@@ -361,7 +361,7 @@ export class ChunkedDecoder {
           if (c === SEMI) state = State.extNameStart
           else if (c === EQUALS) state = State.extValueStart
           else if (c !== SP && c !== HT) {
-            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" or \"=\" after whitespace"))
+            return this.fail(extensionFault(c, r - origin, "\";\" or \"=\" after whitespace"))
           }
           break
         }
@@ -369,9 +369,7 @@ export class ChunkedDecoder {
           if (TOKEN[c] === 1) state = State.extToken
           else if (c === DQUOTE) state = State.extQuoted
           else if (c !== SP && c !== HT) {
-            return this.fail(
-              c === LF ? bareLf(r - base) : invalidExtension(c, r - base, "an extension value (token or quoted string) after \"=\"")
-            )
+            return this.fail(extensionFault(c, r - origin, "an extension value (token or quoted string) after \"=\""))
           }
           break
         }
@@ -405,7 +403,7 @@ export class ChunkedDecoder {
           else if (c === SEMI) state = State.extNameStart
           else if (c === SP || c === HT) state = State.extWs
           else {
-            return this.fail(c === LF ? bareLf(r - origin) : invalidExtension(c, r - origin, "\";\" or CR LF after an extension value"))
+            return this.fail(extensionFault(c, r - origin, "\";\" or CR LF after an extension value"))
           }
           break
         }
@@ -538,6 +536,10 @@ const invalidExtension = (c: number, offset: number, expected: string): InvalidC
     : `expected ${expected} in a chunk extension at offset ${offset}, got ${describeByte(c)}`,
   offset
 })
+
+/** The violation for byte `c` where an extension expected `expected`: a bare LF is its own rule. */
+const extensionFault = (c: number, offset: number, expected: string): BareLineFeed | InvalidChunkExtension =>
+  c === LF ? bareLf(offset) : invalidExtension(c, offset, expected)
 
 const invalidQuoted = (c: number, offset: number): InvalidChunkExtension => ({
   _tag: "InvalidChunkExtension",

@@ -115,6 +115,11 @@ describe("ChunkedDecoder", () => {
         message: "chunk data not followed by CR LF at offset 19",
         offset: 19
       }],
+      ["1\r\nx\r\n2;a=@\r\nab\r\n0\r\n\r\n", {
+        _tag: "InvalidChunkExtension",
+        message: "expected an extension value (token or quoted string) after \"=\" in a chunk extension at offset 10, got \"@\"",
+        offset: 10
+      }],
       ["1\r\nx\r\n0\r\nOk: 1\r\nBad Trailer: 1\r\n\r\n", {
         _tag: "WhitespaceBeforeColon",
         message: "whitespace between field name and colon at offset 19",
