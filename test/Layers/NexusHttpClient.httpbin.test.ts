@@ -9,18 +9,12 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import { afterAll, beforeAll } from "vitest"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
-import { awaitEstablished, freePort, type Peer, pythonHas, startHttpbin } from "../support/peers.ts"
+import { awaitEstablished, freePort, httpbinAvailable, type Peer, startHttpbin } from "../support/peers.ts"
 
 // Effect's HttpClient on our pools against httpbin (Debian python3-httpbin) under gunicorn's
 // threaded worker, which keeps connections alive and streams chunked bodies, on 127.0.0.1.
 
-const available = pythonHas("gunicorn", "httpbin")
-if (!available) {
-  console.warn(
-    "NexusHttpClient.httpbin: skipped — /usr/bin/python3 cannot import gunicorn and httpbin; install with " +
-      "`apt-get install -y python3-httpbin gunicorn` (.ci/run does)"
-  )
-}
+const available = httpbinAvailable("NexusHttpClient.httpbin")
 
 let peer: Peer | undefined
 let port = 0

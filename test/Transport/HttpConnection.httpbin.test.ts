@@ -4,18 +4,12 @@ import { afterAll, beforeAll } from "vitest"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
-import { awaitEstablished, establishedAt, freePort, type Peer, pythonHas, startHttpbin } from "../support/peers.ts"
+import { awaitEstablished, establishedAt, freePort, httpbinAvailable, type Peer, startHttpbin } from "../support/peers.ts"
 
 // httpbin (Debian python3-httpbin) under gunicorn's threaded worker, which keeps connections
 // alive and streams chunked bodies, on 127.0.0.1 with an ephemeral port.
 
-const available = pythonHas("gunicorn", "httpbin")
-if (!available) {
-  console.warn(
-    "HttpConnection.httpbin: skipped — /usr/bin/python3 cannot import gunicorn and httpbin; install with " +
-      "`apt-get install -y python3-httpbin gunicorn` (.ci/run does)"
-  )
-}
+const available = httpbinAvailable("HttpConnection.httpbin")
 
 let peer: Peer | undefined
 let port = 0

@@ -185,6 +185,21 @@ export const spawnCaptured = (
   )
 
 /**
+ * Whether httpbin under gunicorn can run here (Debian `python3-httpbin`, `gunicorn`); when not,
+ * says on stderr that `suite` is skipped and how to install them.
+ */
+export const httpbinAvailable = (suite: string): boolean => {
+  const available = pythonHas("gunicorn", "httpbin")
+  if (!available) {
+    console.warn(
+      `${suite}: skipped — /usr/bin/python3 cannot import gunicorn and httpbin; install with ` +
+        "`apt-get install -y python3-httpbin gunicorn` (.ci/run does)"
+    )
+  }
+  return available
+}
+
+/**
  * Starts httpbin (Debian `python3-httpbin`) under gunicorn's threaded worker on `127.0.0.1:port`
  * — the worker that keeps connections alive (5 s) and streams chunked bodies (see PEERS.md);
  * stopped with SIGINT, gunicorn's quick shutdown (TERM waits for workers).
