@@ -84,6 +84,7 @@
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -98,7 +99,7 @@ import * as Url from "../Codec/Url.ts"
 import * as HandshakeDriver from "./internal/webSocketHandshake.ts"
 import { fromTransport, type WebSocketError, WebSocketTimeout, wsError } from "./internal/webSocketErrors.ts"
 import { type AcceptOptions, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT, type UpgradeInfo } from "./internal/webSocketOptions.ts"
-import { open, TypeId } from "./internal/webSocketStream.ts"
+import { open, TypeId, WebSocketImpl } from "./internal/webSocketStream.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
 import { InvalidUrl, type Transport, type TransportError } from "./Transport.ts"
@@ -341,10 +342,13 @@ export const run = <E = never>(
 export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
 
 /**
- * The received messages as a `Stream` of owned copies (one allocation per message), ending
- * after the peer's `Close` (which is emitted) or once the socket is closed (our own closing
- * handshake, run from another fiber, may consume the peer's close; the stream then just ends).
- * Pings are answered by `recv` when `autoPong` is on. Run it on one fiber.
+ * The received messages as a `Stream` of owned copies, ending after the peer's `Close` (which is
+ * emitted) or once the socket is closed (our own closing handshake, run from another fiber, may
+ * consume the peer's close; the stream then just ends). Each pull emits a chunk: every message
+ * already buffered (up to `maxBatch`), so a busy feed costs one Stream step per batch, not per
+ * message. The copies are owned — valid for ever, whatever is read next (a binary or pong
+ * payload over 64 bytes is a pooled `Buffer`, as Node's own small buffers are). Pings are
+ * answered when `autoPong` is on. Run it on one fiber.
  *
  * @since 0.1.0
  * @category streams
@@ -352,18 +356,18 @@ export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
 export const messages = (socket: WebSocket): Stream.Stream<FrameReader.OwnedMessage, WebSocketError> =>
   Stream.fromPull(Effect.sync(() => {
     let done = false
-    return Effect.suspend((): Effect.Effect<readonly [FrameReader.OwnedMessage], WebSocketError | Cause.Done> => {
-      if (done || socket.state === "closed") return Cause.done()
-      return Effect.matchEffect(socket.recv, {
-        onSuccess: (message) => {
-          if (message._tag === "Close") done = true
-          return Effect.succeed([FrameReader.toOwned(message)] as const)
-        },
-        // closed under us (our own closing handshake took the peer's close): the stream ends
-        onFailure: (error): Effect.Effect<never, WebSocketError | Cause.Done> =>
-          error.reason._tag === "WebSocketClosed" ? Cause.done() : Effect.fail(error)
-      })
-    })
+    const pull: Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> = socket instanceof WebSocketImpl
+      ? socket.pullOwned()
+      : Effect.map(socket.recv, (message) => [FrameReader.toOwned(message)])
+    const onSuccess = (batch: Array<FrameReader.OwnedMessage>) => {
+      if (batch[batch.length - 1]!._tag === "Close") done = true
+      return Effect.succeed(batch as unknown as Arr.NonEmptyReadonlyArray<FrameReader.OwnedMessage>)
+    }
+    // closed under us (our own closing handshake took the peer's close): the stream ends
+    const onFailure = (error: WebSocketError): Effect.Effect<never, WebSocketError | Cause.Done> =>
+      error.reason._tag === "WebSocketClosed" ? Cause.done() : Effect.fail(error)
+    const next = Effect.matchEffect(pull, { onSuccess, onFailure })
+    return Effect.suspend(() => (done || socket.state === "closed" ? Cause.done() : next))
   }))
 
 /**

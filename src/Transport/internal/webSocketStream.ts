@@ -56,6 +56,9 @@ const closeReasonOf = (text: string): string => {
   return ascii.length > 123 ? ascii.slice(0, 123) : ascii
 }
 
+/** Payloads up to this size are copied by `slice` (an on-heap array), larger ones into a pooled Buffer. */
+const SMALL_COPY = 64
+
 type Waiter = (effect: Effect.Effect<void>) => void
 
 let sharedMask: MaskSource.MaskSource | undefined
@@ -101,6 +104,9 @@ export class WebSocketImpl {
   private leftover: Uint8Array
   /** One reusable success Exit per reused message view (at most five). */
   private readonly exits: Array<Exit.Success<FrameReader.Message>>
+  /** A plain `Uint8Array` over `plainOf` (the reader's slab or join buffer), for `own`'s copies. */
+  private plain: Uint8Array
+  private plainOf: Uint8Array
 
   constructor(
     role: "client" | "server",
@@ -153,6 +159,8 @@ export class WebSocketImpl {
     this.eof = false
     this.leftover = EMPTY
     this.exits = []
+    this.plain = EMPTY
+    this.plainOf = EMPTY
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
@@ -213,6 +221,79 @@ export class WebSocketImpl {
       }
     })
     return loop
+  }
+
+  /**
+   * The batch behind `messages`: every text, binary and pong message already buffered, up to
+   * `maxBatch`, as owned copies in one array — one Effect step for the lot; when nothing is
+   * buffered, the next message through `recv`'s path (read, auto-pong, close echo), then what
+   * that read brought behind it. A ping or close ends the batch (after its pong or echo); a
+   * violation met behind buffered messages is left latched in the reader, so those messages are
+   * delivered first and the next pull fails. Yields once after `maxBatch` messages, as `recv`.
+   */
+  pullOwned(): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
+    return Effect.suspend(() => {
+      if (this.failure !== undefined) return Effect.fail(this.failure)
+      if (this.closeReceived) return Effect.fail(this.closedError("recv"))
+      if (this.batch >= this.maxBatch) {
+        this.batch = 0
+        return Effect.andThen(Effect.yieldNow, this.pullOwned())
+      }
+      return this.fillOwned([])
+    })
+  }
+
+  private fillOwned(out: Array<FrameReader.OwnedMessage>): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
+    while (this.batch < this.maxBatch) {
+      const result = this.reader.next()
+      if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
+        this.batch++
+        out.push(this.own(result))
+        continue
+      }
+      if (result._tag === "NeedMore") {
+        if (out.length > 0) return Effect.succeed(out)
+        return Effect.flatMap(this.readMore(), (message) => this.afterDispatch(out, message))
+      }
+      if (result._tag !== "Ping" && result._tag !== "Close" && out.length > 0) {
+        // a violation stays latched in the reader: the next pull reports it
+        return Effect.succeed(out)
+      }
+      return Effect.flatMap(this.dispatch(result), (message) => this.afterDispatch(out, message))
+    }
+    return Effect.succeed(out)
+  }
+
+  private afterDispatch(
+    out: Array<FrameReader.OwnedMessage>,
+    message: FrameReader.Message
+  ): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
+    out.push(this.own(message))
+    // after a ping or close, hand over what we have; after data, drain what the read brought
+    return message._tag === "Text" || message._tag === "Binary" || message._tag === "Pong"
+      ? this.fillOwned(out)
+      : Effect.succeed(out)
+  }
+
+  /**
+   * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured for 40 B and 128 B
+   * copies on Node 24): up to 64 bytes a `slice` of a plain `Uint8Array` view of the reader's
+   * buffer (V8 keeps so small an array on its heap: ~40 ns against ~60 ns for a fresh array
+   * filled with `set`); above, `Buffer.copyBytesFrom` (a pooled copy: ~90 ns against ~300 ns at
+   * 128 B). Either way the copy is the message's own.
+   */
+  private own(message: FrameReader.Message): FrameReader.OwnedMessage {
+    if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
+    const buf = message.buf
+    if (buf !== this.plainOf) {
+      this.plainOf = buf
+      this.plain = new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
+    }
+    const n = message.end - message.start
+    const payload = n <= SMALL_COPY
+      ? this.plain.slice(message.start, message.end)
+      : Buffer.copyBytesFrom(this.plain, message.start, n)
+    return { _tag: message._tag, payload }
   }
 
   private readonly recvDone = () =>
