@@ -32,8 +32,9 @@
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
  * too. `run(ws, handler)` is the push form of the same loop: buffered messages go to a
  * synchronous handler many per Effect step (one step per wake-up, not per message), which is
- * what a busy feed wants; `recv` pays one Effect step per message (`bench/loopback.ts` firehose
- * compares both with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
+ * what a busy feed wants; `recv` pays one Effect step per message even when it is buffered (it
+ * then returns a cached success `Exit`: no read, no allocation), and `messages` one Stream step
+ * per batch of owned copies (`bench/loopback.ts` firehose compares all three with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
  * payload when it sent none), then the socket is half-closed and `recv` returns the `Close`;
  * later `recv`s fail with `WebSocketClosed`.
  *
@@ -45,12 +46,12 @@
  * frame is `AbnormalClosure` (1006); a reset is the transport's `ReadError`, carried directly.
  *
  * **Sending.** Sends may come from several fibers; they are serialized, so frames never
- * interleave. Each frame is encoded into the reused write buffer and copied once into a fresh
- * pooled `Buffer` handed to the transport (a Node socket may keep that buffer until the kernel
- * takes it, so the reused one could not be handed over; a message over `writeBufferCapacity`
- * is framed straight into a buffer of its own). `send*` waits for the transport to accept the
- * bytes — for a socket that means waiting for `'drain'` when Node's buffer is full — so a fast
- * producer is slowed to the socket's pace. A failed or interrupted write poisons the stream:
+ * interleave. Each frame is encoded once into the connection's send slab, filled front to back
+ * and never rewritten (a Node socket may keep a written region until the kernel takes it), and
+ * that region is handed to the transport; a message over `writeBufferCapacity` is framed into a
+ * buffer of its own. Frames sent while a write is in flight leave together in one write.
+ * `send*` waits for the transport to accept the bytes — for a socket that means waiting for
+ * `'drain'` when Node's buffer is full — so a fast producer is slowed to the socket's pace. A failed or interrupted write poisons the stream:
  * every later send fails at once with `ConnectionPoisoned` naming the first failure.
  *
  * **Closing.** `close(code, reason)` sends the close frame, waits up to `closeTimeout` (default

@@ -27,7 +27,7 @@ export interface StreamOptions {
   readonly maxMessageSize?: number | undefined
   /** Most frames one message may span (more: close 1009). Default 1024. */
   readonly maxFragments?: number | undefined
-  /** Frames up to this size are encoded in the reused write buffer. Default 8 KiB. */
+  /** Bytes of the send slab frames are encoded into; a larger message gets a buffer of its own. Default 8 KiB. */
   readonly writeBufferCapacity?: number | undefined
   /** Split outgoing text/binary messages longer than this into fragments. Default: never. */
   readonly fragmentSize?: number | undefined
