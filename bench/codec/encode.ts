@@ -150,6 +150,29 @@ const oursSlab = (masked: boolean, binary: boolean): Candidate => {
   return { name: "send slab: encodeInto + region", fn }
 }
 
+/**
+ * The sender before the send slab (kept as a yardstick): encode into the reused `WriteBuf`, then
+ * copy the frame into a fresh pooled `Buffer` the transport may keep.
+ */
+const previousSender = (masked: boolean, binary: boolean): Candidate => {
+  const writer = writerOf(masked)
+  const kind = binary ? FrameWriter.Kind.Binary : FrameWriter.Kind.Text
+  const payload: string | Uint8Array = binary ? BINARY_128 : TEXT_128
+  const buf = WriteBuf.make({ capacity: SLAB_SIZE })
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      writer.encode(buf, kind, payload)
+      const view = buf.data()
+      const copy = Buffer.allocUnsafe(view.length)
+      copy.set(view)
+      sink += copy.length + copy[1]!
+    }
+  }
+  fn()
+  if (buf.length !== frameLength(masked)) throw new Error(`ours wrote ${buf.length} bytes, expected ${frameLength(masked)}`)
+  return { name: "previous sender: WriteBuf + owned copy", fn }
+}
+
 const wsBinary = (masked: boolean): Candidate => {
   const data = BINARY_128
   const options = { fin: true, opcode: 2, mask: masked, readOnly: true, rsv1: false }
@@ -183,11 +206,16 @@ export const suites: ReadonlyArray<Suite> = [false, true].flatMap((masked): Arra
     suite("caller buffer", oursInto(masked)),
     suite("WriteBuf", oursWriteBuf(masked, false)),
     suite("WriteBuf + data() view", oursWriteBuf(masked, true)),
-    suite("send slab", oursSlab(masked, false)),
+    {
+      name: `encode text 128 B ${label}, send slab`,
+      messagesPerOp: MESSAGES_PER_OP,
+      candidates: [oursSlab(masked, false), wsFrame(masked), previousSender(masked, false)],
+      target: 2
+    },
     {
       name: `encode binary 128 B ${label}, send slab`,
       messagesPerOp: MESSAGES_PER_OP,
-      candidates: [oursSlab(masked, true), wsBinary(masked)],
+      candidates: [oursSlab(masked, true), wsBinary(masked), previousSender(masked, true)],
       target: 2
     }
   ]

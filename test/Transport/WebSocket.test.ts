@@ -48,6 +48,27 @@ const readFrames = (transport: Transport, role: "client" | "server", count: numb
     return out
   })
 
+/**
+ * Asserts the client's failure for a server frame with RSV1 set — `WebSocketProtocolError`
+ * `ReservedBitsSet`, close 1002 — and that the close frame reached the server's end.
+ */
+const assertRsv1Failure = (error: WebSocket.WebSocketError, server: Transport) =>
+  Effect.gen(function*() {
+    assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
+      "ReservedBitsSet",
+      1002
+    ])
+    assert.strictEqual(
+      error.message,
+      "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
+    )
+    assert.deepStrictEqual((yield* readFrames(server, "server", 1))[0], {
+      _tag: "Close",
+      code: 1002,
+      reason: "reserved bits set (RSV1) but no extension was negotiated"
+    })
+  })
+
 /** `transport` with every `write` / `writev` call recorded as `[method, chunks]`. */
 const countingWrites = (transport: Transport) => {
   const calls: Array<readonly [string, number]> = []
@@ -389,20 +410,7 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(accepting)
       yield* pair.server.write(hex("c1 02 6f 6b"))
       const error = yield* Effect.flip(client.recv)
-      assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
-        "ReservedBitsSet",
-        1002
-      ])
-      assert.strictEqual(
-        error.message,
-        "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
-      )
-      const frames = yield* readFrames(pair.server, "server", 1)
-      assert.deepStrictEqual(frames[0], {
-        _tag: "Close",
-        code: 1002,
-        reason: "reserved bits set (RSV1) but no extension was negotiated"
-      })
+      yield* assertRsv1Failure(error, pair.server)
       assert.isTrue(pair.server.peerEnded)
       // latched
       assert.strictEqual((yield* Effect.flip(client.recv)).reason, error.reason)
@@ -818,19 +826,7 @@ describe("WebSocket over the memory pair", () => {
         Stream.runForEach(Stream.chunks(WebSocket.messages(client)), (chunk) => Effect.sync(() => seen.push(chunk)))
       )
       assert.deepStrictEqual(seen, [[{ _tag: "Binary", payload: new Uint8Array([7]) }, { _tag: "Text", text: "a" }]])
-      assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
-        "ReservedBitsSet",
-        1002
-      ])
-      assert.strictEqual(
-        error.message,
-        "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
-      )
-      assert.deepStrictEqual((yield* readFrames(pair.server, "server", 1))[0], {
-        _tag: "Close",
-        code: 1002,
-        reason: "reserved bits set (RSV1) but no extension was negotiated"
-      })
+      yield* assertRsv1Failure(error, pair.server)
     }))
 
   it.effect("sends made while a write waits for the peer leave together in one write, in order", () =>
