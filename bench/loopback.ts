@@ -6,11 +6,14 @@
  * Questions answered (each candidate in every round, the order alternating between rounds; the
  * table quotes the median of the rounds):
  * - WebSocket firehose: the server streams 40 B and 128 B binary messages as fast as the socket
- *   takes them; messages/second received. Ours (`WebSocket.run`, the push loop, and the
- *   one-message-per-step `recv` loop) vs `ws` vs Effect's `effect/socket` WebSocket
- *   (`NodeSocket.layerWebSocket`, i.e. Node's global WebSocket). Target: ≥ 2× `ws`.
+ *   takes them; messages/second received, every consumer reading each payload as it is handed
+ *   out (a byte of it into a sink: the work a `ws` `message` listener gets). Ours on each path a
+ *   user takes — `WebSocket.run` (the push loop, `message.payload`), the `recv` loop, and the
+ *   `messages` Stream (owned copies, consumed a chunk at a time with `Stream.runForEachArray`) —
+ *   vs `ws` vs Effect's `effect/socket` WebSocket (`NodeSocket.layerWebSocket`, i.e. Node's
+ *   global WebSocket). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
- *   Target: our p50 no worse than `ws`'s.
+ *   Ours through `recv` and through `run`. Target: our p50 ≤ 0.9× `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
  *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
  *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
@@ -26,12 +29,14 @@ import * as Layer from "effect/Layer"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Socket from "effect/socket/Socket"
+import * as Stream from "effect/Stream"
 import { Client as UndiciClient } from "undici"
 import WebSocket from "ws"
 import * as RequestWriter from "../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
+import type { WebSocketError } from "../src/Transport/WebSocket.ts"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
@@ -113,6 +118,8 @@ type StreamCandidate = (size: number, count: number) => Promise<number>
 type RttCandidate = (count: number) => Promise<LatencySample>
 
 const streamUrl = (size: number, count: number) => `${wsBase}/stream?size=${size}&count=${count}`
+/** Every consumer adds a byte of each payload here, so no candidate skips looking at its messages. */
+let touched = 0
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
 
 const wsStream: StreamCandidate = (size, count) =>
@@ -121,7 +128,8 @@ const wsStream: StreamCandidate = (size, count) =>
     let received = 0
     let started = 0
     socket.on("open", () => (started = performance.now()))
-    socket.on("message", () => {
+    socket.on("message", (data: Buffer) => {
+      touched += data[0]!
       if (++received === count) {
         const elapsed = performance.now() - started
         socket.terminate()
@@ -156,10 +164,14 @@ const effectStream: StreamCandidate = (size, count) =>
     Effect.gen(function*() {
       const socket = yield* Socket.Socket
       const reader = yield* socket.reader
-      let received = (yield* reader.pull).length
+      const touch = (batch: ReadonlyArray<string | Uint8Array>): number => {
+        for (const data of batch) touched += typeof data === "string" ? data.charCodeAt(0) : data[0]!
+        return batch.length
+      }
+      let received = touch(yield* reader.pull)
       // timed from the first batch: the connection opens lazily with the reader
       const started = performance.now()
-      while (received < count) received += (yield* reader.pull).length
+      while (received < count) received += touch(yield* reader.pull)
       return count / ((performance.now() - started) / 1000)
     }).pipe(Effect.scoped, Effect.provide(effectSocketLayer(streamUrl(size, count))))
   )
@@ -329,6 +341,8 @@ const print = (line: string) => {
 interface Ours {
   readonly wsRun?: StreamCandidate
   readonly wsStream?: StreamCandidate
+  readonly wsMessages?: StreamCandidate
+  readonly wsRttRun?: RttCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
 }
@@ -342,6 +356,7 @@ const run = async (ours: Ours): Promise<void> => {
     const candidates: Array<readonly [string, () => Promise<number>]> = []
     if (ours.wsRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRun!(size, STREAM_COUNT)])
     if (ours.wsStream !== undefined) candidates.push(["effect-nexus recv", () => ours.wsStream!(size, STREAM_COUNT)])
+    if (ours.wsMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsMessages!(size, STREAM_COUNT)])
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
     const rates = await runRates({ name, candidates })
@@ -365,7 +380,8 @@ const run = async (ours: Ours): Promise<void> => {
   }
   if (filter === undefined || filter.test("ws round trip")) {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
-    if (ours.wsRtt !== undefined) candidates.push(["effect-nexus", () => ours.wsRtt!(RTT_COUNT)])
+    if (ours.wsRtt !== undefined) candidates.push(["effect-nexus recv", () => ours.wsRtt!(RTT_COUNT)])
+    if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
     candidates.push(["ws", () => wsRtt(RTT_COUNT)])
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
     latencyTable(`ws round trip 40 B (${RTT_COUNT} per round)`, candidates, await runLatencies({ name: "rtt", candidates }), "ws")
@@ -387,6 +403,7 @@ const run = async (ours: Ours): Promise<void> => {
     print(`added over the floor's p50: undici ${(undici - floor).toFixed(1)} µs` +
       (ourSample === undefined ? "" : `, effect-nexus ${(ourSample.p50 - floor).toFixed(1)} µs (target ≤ ${((undici - floor) / 2).toFixed(1)} µs)`))
   }
+  if (touched === 0) throw new Error("no payload was read")
   ports.stop()
 }
 
@@ -418,7 +435,7 @@ const oursHttp: HttpCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-/** Our client on the firehose: the zero-copy `recv` loop, counting messages. */
+/** Our client on the firehose: the zero-copy `recv` loop, reading each payload view. */
 const oursWsStream: StreamCandidate = (size, count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
@@ -426,8 +443,10 @@ const oursWsStream: StreamCandidate = (size, count) =>
     let received = 0
     while (received < count) {
       const message = yield* ws.recv
-      if (message._tag === "Binary") received++
-      else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
+      if (message._tag === "Binary") {
+        touched += message.payload[0]!
+        received++
+      } else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
     }
     return count / ((performance.now() - started) / 1000)
   })))
@@ -440,7 +459,30 @@ const oursWsRun: StreamCandidate = (size, count) =>
     let received = 0
     let elapsed = 0
     yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary" && ++received === count) elapsed = performance.now() - started
+      if (message._tag === "Binary") {
+        touched += message.payload[0]!
+        if (++received === count) elapsed = performance.now() - started
+      }
+    })
+    if (received < count) throw new Error(`firehose closed after ${received} messages`)
+    return count / (elapsed / 1000)
+  })))
+
+/** Our client on the firehose through the `messages` Stream: owned copies, a chunk per pull. */
+const oursWsMessages: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
+    const started = performance.now()
+    let received = 0
+    let elapsed = 0
+    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
+      for (const message of batch) {
+        if (message._tag === "Binary") {
+          touched += message.payload[0]!
+          if (++received === count) elapsed = performance.now() - started
+        }
+      }
+      return Effect.void
     })
     if (received < count) throw new Error(`firehose closed after ${received} messages`)
     return count / (elapsed / 1000)
@@ -454,4 +496,37 @@ const oursWsRtt: RttCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-await run({ http: oursHttp, wsRun: oursWsRun, wsStream: oursWsStream, wsRtt: oursWsRtt })
+/**
+ * Our client on the echo server through `run`: the handler sends the next 40 B as the echo
+ * arrives, timing each round trip (no Effect fiber per step: the push loop drives it).
+ */
+const oursWsRttRun: RttCandidate = (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`)
+    const warm = Math.floor(count * WARMUP_FRACTION)
+    const times = new Float64Array(count)
+    let i = -warm
+    let t0 = performance.now()
+    let started = t0
+    yield* ws.sendBinary(RTT_PAYLOAD)
+    // the last echo ends the loop with a failure of our own, caught below
+    yield* NexusWebSocket.run<WebSocketError | "enough">(ws, (message) => {
+      if (message._tag !== "Binary") return
+      const now = performance.now()
+      if (i >= 0) times[i] = (now - t0) * 1000
+      if (++i === 0) started = now
+      if (i === count) return Effect.fail("enough" as const)
+      t0 = performance.now()
+      return ws.sendBinary(RTT_PAYLOAD)
+    }).pipe(Effect.catchIf((e): e is "enough" => e === "enough", () => Effect.void))
+    return summarize(times, performance.now() - started, count)
+  })))
+
+await run({
+  http: oursHttp,
+  wsRun: oursWsRun,
+  wsStream: oursWsStream,
+  wsMessages: oursWsMessages,
+  wsRtt: oursWsRtt,
+  wsRttRun: oursWsRttRun
+})

@@ -1,6 +1,6 @@
 /**
- * How fast does `FrameWriter` turn a 128-byte text message into wire bytes, next to `ws`'s
- * `Sender.frame`?
+ * How fast does `FrameWriter` turn a 128-byte text or binary message into wire bytes, next to
+ * `ws`'s `Sender.frame`?
  *
  * Every op encodes the same 128-byte ASCII JSON string 100 times. What each side ends with is
  * what its user hands to the socket:
@@ -11,6 +11,13 @@
  * - ws: `Sender.frame(text, { fin, opcode: 1, mask, readOnly: false, rsv1: false })`, which
  *   returns `[header, payload]` (ws's `sendFrame` writes the two with a cork). The list is taken
  *   as ws's final bytes — no concat is charged to ws.
+ *
+ * - ours, send slab (text and binary): what `WebSocket`'s sender does per send — `encodeInto` the
+ *   connection's 8 KiB slab at its bump offset (a fresh slab when the frame does not fit) and
+ *   take the frame's region (`subarray`), the one `Buffer` its transport write gets. For binary,
+ *   ws gets a `Buffer` payload with `readOnly: true`, as `ws.send(buffer)` passes it: unmasked,
+ *   ws hands the caller's payload on uncopied (`[header, payload]`); masked, it copies and masks
+ *   into one fresh buffer.
  *
  * Masked (client role): ours draws keys from `MaskSource.crypto()` (a 4 KiB `randomFillSync`
  * pool), ws from its own 8 KiB `randomFillSync` pool; both mask the freshly encoded payload.
@@ -112,6 +119,76 @@ const wsFrame = (masked: boolean): Candidate => {
   return { name: "ws Sender.frame ([header, payload])", fn }
 }
 
+/** A 128-byte binary payload (a `Buffer`, as a `ws` user would hand it over). */
+const BINARY_128: Buffer = Buffer.from(TEXT_128, "latin1")
+
+const SLAB_SIZE = 8 * 1024
+
+const oursSlab = (masked: boolean, binary: boolean): Candidate => {
+  const writer = writerOf(masked)
+  const kind = binary ? FrameWriter.Kind.Binary : FrameWriter.Kind.Text
+  const payload: string | Uint8Array = binary ? BINARY_128 : TEXT_128
+  let slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+  let at = 0
+  const expected = frameLength(masked)
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      let n = writer.encodeInto(slab, at, kind, payload)
+      if (typeof n !== "number") {
+        slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
+        at = 0
+        n = writer.encodeInto(slab, 0, kind, payload) as number
+      }
+      const region = slab.subarray(at, at + n)
+      at += n
+      sink += region.length + region[1]!
+    }
+  }
+  fn()
+  const n = writer.encodeInto(Buffer.allocUnsafe(4096), 0, kind, payload)
+  if (n !== expected) throw new Error(`ours wrote ${JSON.stringify(n)} bytes, expected ${expected}`)
+  return { name: "send slab: encodeInto + region", fn }
+}
+
+/**
+ * The sender before the send slab (kept as a yardstick): encode into the reused `WriteBuf`, then
+ * copy the frame into a fresh pooled `Buffer` the transport may keep.
+ */
+const previousSender = (masked: boolean, binary: boolean): Candidate => {
+  const writer = writerOf(masked)
+  const kind = binary ? FrameWriter.Kind.Binary : FrameWriter.Kind.Text
+  const payload: string | Uint8Array = binary ? BINARY_128 : TEXT_128
+  const buf = WriteBuf.make({ capacity: SLAB_SIZE })
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      writer.encode(buf, kind, payload)
+      const view = buf.data()
+      const copy = Buffer.allocUnsafe(view.length)
+      copy.set(view)
+      sink += copy.length + copy[1]!
+    }
+  }
+  fn()
+  if (buf.length !== frameLength(masked)) throw new Error(`ours wrote ${buf.length} bytes, expected ${frameLength(masked)}`)
+  return { name: "previous sender: WriteBuf + owned copy", fn }
+}
+
+const wsBinary = (masked: boolean): Candidate => {
+  const data = BINARY_128
+  const options = { fin: true, opcode: 2, mask: masked, readOnly: true, rsv1: false }
+  const expected = frameLength(masked)
+  const fn = () => {
+    for (let i = 0; i < MESSAGES_PER_OP; i++) {
+      const list = Sender.frame(data, options)
+      sink += list.length + list[0]![1]! + list[list.length - 1]!.length
+    }
+  }
+  fn()
+  const got = Sender.frame(data, options).reduce((n, b) => n + b.length, 0)
+  if (got !== expected) throw new Error(`ws wrote ${got} bytes, expected ${expected}`)
+  return { name: "ws Sender.frame (readOnly Buffer)", fn }
+}
+
 /**
  * The suites answered by this file, ours first, ws second, target 2× ws: the caller-buffer
  * target, the WriteBuf target (frame contiguous in `buf.buf[head, tail)`), and the WriteBuf
@@ -128,6 +205,18 @@ export const suites: ReadonlyArray<Suite> = [false, true].flatMap((masked): Arra
   return [
     suite("caller buffer", oursInto(masked)),
     suite("WriteBuf", oursWriteBuf(masked, false)),
-    suite("WriteBuf + data() view", oursWriteBuf(masked, true))
+    suite("WriteBuf + data() view", oursWriteBuf(masked, true)),
+    {
+      name: `encode text 128 B ${label}, send slab`,
+      messagesPerOp: MESSAGES_PER_OP,
+      candidates: [oursSlab(masked, false), wsFrame(masked), previousSender(masked, false)],
+      target: 2
+    },
+    {
+      name: `encode binary 128 B ${label}, send slab`,
+      messagesPerOp: MESSAGES_PER_OP,
+      candidates: [oursSlab(masked, true), wsBinary(masked), previousSender(masked, true)],
+      target: 2
+    }
   ]
 })

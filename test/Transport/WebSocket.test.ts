@@ -11,7 +11,7 @@ import * as Handshake from "../../src/Codec/Handshake.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
-import { ConnectionPoisoned, type Transport } from "../../src/Transport/Transport.ts"
+import { ConnectionPoisoned, type Transport, TypeId as TransportTypeId } from "../../src/Transport/Transport.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { hex } from "../support/bytes.ts"
 
@@ -47,6 +47,56 @@ const readFrames = (transport: Transport, role: "client" | "server", count: numb
     }
     return out
   })
+
+/**
+ * Asserts the client's failure for a server frame with RSV1 set — `WebSocketProtocolError`
+ * `ReservedBitsSet`, close 1002 — and that the close frame reached the server's end.
+ */
+const assertRsv1Failure = (error: WebSocket.WebSocketError, server: Transport) =>
+  Effect.gen(function*() {
+    assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
+      "ReservedBitsSet",
+      1002
+    ])
+    assert.strictEqual(
+      error.message,
+      "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
+    )
+    assert.deepStrictEqual((yield* readFrames(server, "server", 1))[0], {
+      _tag: "Close",
+      code: 1002,
+      reason: "reserved bits set (RSV1) but no extension was negotiated"
+    })
+  })
+
+/** `transport` with every `write` / `writev` call recorded as `[method, chunks]`. */
+const countingWrites = (transport: Transport) => {
+  const calls: Array<readonly [string, number]> = []
+  const counted: Transport = {
+    [TransportTypeId]: TransportTypeId,
+    get remoteAddress() {
+      return transport.remoteAddress
+    },
+    get bytesWritten() {
+      return transport.bytesWritten
+    },
+    get bytesRead() {
+      return transport.bytesRead
+    },
+    read: (buf) => transport.read(buf),
+    write: (bytes) => {
+      calls.push(["write", 1])
+      return transport.write(bytes)
+    },
+    writev: (chunks) => {
+      calls.push(["writev", chunks.length])
+      return transport.writev(chunks)
+    },
+    end: () => transport.end(),
+    destroy: () => transport.destroy()
+  }
+  return { transport: counted, calls }
+}
 
 /** Sends a raw HTTP request head and returns the raw response text (until the blank line). */
 const rawUpgrade = (transport: Transport, head: string) =>
@@ -360,20 +410,7 @@ describe("WebSocket over the memory pair", () => {
       yield* Fiber.join(accepting)
       yield* pair.server.write(hex("c1 02 6f 6b"))
       const error = yield* Effect.flip(client.recv)
-      assert.deepStrictEqual(error.reason._tag === "WebSocketProtocolError" && [error.reason.violation._tag, error.reason.closeCode], [
-        "ReservedBitsSet",
-        1002
-      ])
-      assert.strictEqual(
-        error.message,
-        "WebSocket memory:server: protocol violation by the peer: reserved bits set (RSV1) but no extension was negotiated (sent close 1002)"
-      )
-      const frames = yield* readFrames(pair.server, "server", 1)
-      assert.deepStrictEqual(frames[0], {
-        _tag: "Close",
-        code: 1002,
-        reason: "reserved bits set (RSV1) but no extension was negotiated"
-      })
+      yield* assertRsv1Failure(error, pair.server)
       assert.isTrue(pair.server.peerEnded)
       // latched
       assert.strictEqual((yield* Effect.flip(client.recv)).reason, error.reason)
@@ -742,5 +779,101 @@ describe("WebSocket over the memory pair", () => {
         { _tag: "Binary", payload: new Uint8Array([2]) },
         { _tag: "Close", code: 1000, reason: "done" }
       ])
+    }))
+
+  it.effect("messages emits what is buffered as one chunk per pull, at most maxBatch, as owned copies", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const accepting = yield* Effect.forkChild(WebSocket.accept(pair.server))
+      const client = yield* WebSocket.connectOver(pair.client, "ws://memory.test/", { maxBatch: 3 })
+      yield* Fiber.join(accepting)
+      // five binary messages (one of 600 B, copied into a Buffer of its own), a text, then close 1000
+      const big = Buffer.alloc(600, 0x5a)
+      yield* pair.server.write(Buffer.concat([
+        hex("82 01 01 82 01 02 82 01 03 82 01 04"),
+        hex("82 7e 02 58"),
+        big,
+        hex("81 02 6f 6b 88 02 03 e8")
+      ]))
+      const chunks = yield* Stream.runCollect(Stream.chunks(WebSocket.messages(client)))
+      assert.deepStrictEqual(chunks, [
+        [
+          { _tag: "Binary", payload: new Uint8Array([1]) },
+          { _tag: "Binary", payload: new Uint8Array([2]) },
+          { _tag: "Binary", payload: new Uint8Array([3]) }
+        ],
+        [
+          { _tag: "Binary", payload: new Uint8Array([4]) },
+          { _tag: "Binary", payload: Buffer.from(big) },
+          { _tag: "Text", text: "ok" }
+        ],
+        [{ _tag: "Close", code: 1000, reason: "" }]
+      ])
+      // the close was echoed; our end of stream lets the client's scope finish cleanly
+      assert.deepStrictEqual(yield* readFrames(pair.server, "server", 1), [{ _tag: "Close", code: 1000, reason: "" }])
+      yield* pair.server.end()
+    }))
+
+  it.effect("messages delivers the messages buffered before a violation, then fails with it", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const accepting = yield* Effect.forkChild(WebSocket.accept(pair.server))
+      const client = yield* WebSocket.connectOver(pair.client, "ws://memory.test/")
+      yield* Fiber.join(accepting)
+      yield* pair.server.write(hex("82 01 07 81 01 61 c1 02 6f 6b"))
+      const seen: Array<ReadonlyArray<FrameReader.OwnedMessage>> = []
+      const error = yield* Effect.flip(
+        Stream.runForEach(Stream.chunks(WebSocket.messages(client)), (chunk) => Effect.sync(() => seen.push(chunk)))
+      )
+      assert.deepStrictEqual(seen, [[{ _tag: "Binary", payload: new Uint8Array([7]) }, { _tag: "Text", text: "a" }]])
+      yield* assertRsv1Failure(error, pair.server)
+    }))
+
+  it.effect("sends made while a write waits for the peer leave together in one write, in order", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair({ capacity: 1024 })
+      const writes = countingWrites(pair.client)
+      const accepting = yield* Effect.forkChild(WebSocket.accept(pair.server))
+      const client = yield* WebSocket.connectOver(writes.transport, "ws://memory.test/")
+      const server = yield* Fiber.join(accepting)
+      writes.calls.length = 0
+      // the first send fills the pipe and waits for the server to read; five more queue behind it
+      const big = yield* Effect.forkChild(client.sendBinary(Buffer.alloc(10_000, 1)))
+      yield* Effect.yieldNow
+      const small: Array<Fiber.Fiber<void, WebSocket.WebSocketError>> = []
+      for (let i = 0; i < 5; i++) {
+        small.push(yield* Effect.forkChild(client.sendText(`m${i}`)))
+        yield* Effect.yieldNow
+      }
+      assert.deepStrictEqual(writes.calls, [["write", 1]])
+      const got: Array<string> = []
+      for (let i = 0; i < 6; i++) {
+        const m = yield* server.recv
+        got.push(m._tag === "Text" ? m.text() : `${m._tag}:${m.length}`)
+      }
+      yield* Fiber.join(big)
+      for (const fiber of small) yield* Fiber.join(fiber)
+      assert.deepStrictEqual(got, ["Binary:10000", "m0", "m1", "m2", "m3", "m4"])
+      // the five frames sat back to back in the send slab: one region, one write
+      assert.deepStrictEqual(writes.calls, [["write", 1], ["write", 1]])
+    }))
+
+  it.effect("a send interrupted while it waits for the group write is never written", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { capacity: 1024 } })
+      const big = yield* Effect.forkChild(client.sendBinary(Buffer.alloc(10_000, 1)))
+      yield* Effect.yieldNow
+      const dropped = yield* Effect.forkChild(client.sendText("dropped"))
+      yield* Effect.yieldNow
+      const kept = yield* Effect.forkChild(client.sendText("kept"))
+      yield* Effect.yieldNow
+      yield* Fiber.interrupt(dropped)
+      const first = yield* server.recv
+      assert.strictEqual(`${first._tag}:${first.length}`, "Binary:10000")
+      yield* Fiber.join(big)
+      yield* Fiber.join(kept)
+      yield* client.sendText("after")
+      assert.strictEqual(((yield* server.recv) as FrameReader.Text).text(), "kept")
+      assert.strictEqual(((yield* server.recv) as FrameReader.Text).text(), "after")
     }))
 })

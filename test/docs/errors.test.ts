@@ -139,7 +139,7 @@ describe("error tags are unique across the package (issue #10)", () => {
   }
 
   it("finds the definitions and the value tags (the scans work)", () => {
-    assert.deepStrictEqual(definitions.get("WebSocketError"), [path.join("src", "Transport", "WebSocket.ts")])
+    assert.deepStrictEqual(definitions.get("WebSocketError"), [path.join("src", "Transport", "internal", "webSocketErrors.ts")])
     assert.deepStrictEqual(definitions.get("StdoutClosed"), [path.join("src", "bin", "Output.ts")])
     for (const tag of ["MalformedUrl", "BodyTooLarge", "MethodNotGet", "ReservedBitsSet", "HandshakeTooLarge"]) {
       assert.isTrue(valueTags.has(tag), tag)

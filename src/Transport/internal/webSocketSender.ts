@@ -1,0 +1,231 @@
+/**
+ * The send serializer of a WebSocket: frames from several fibers reach the transport one write
+ * at a time, so they never interleave, and frames sent while a write is in flight leave together.
+ *
+ * **One copy.** A frame is encoded straight into the connection's send slab (`writeBufferCapacity`
+ * bytes, default 8 KiB): the payload copied once (and, in the client role, masked there), the
+ * header written in front, and that region handed to the transport. The slab is filled front to
+ * back and never written twice — a Node socket may keep a region until the kernel takes it — so
+ * when the next frame does not fit, a fresh slab is taken (as Node's own `Buffer` pool does) and
+ * the old one is left to the regions still in flight. A message larger than a slab is framed into
+ * a buffer of its own. The caller's payload is never kept: it may be reused (or be a `recv` view
+ * that the next read overwrites) as soon as the send returns.
+ *
+ * **Group writes.** When the transport is free, a frame is written at once (the latency path: no
+ * waiting for a tick). While a write is in flight — Node's buffer is full and we wait for
+ * `'drain'`, or another fiber's send is being written — later frames queue and leave together in
+ * one write (one `writev` of the regions, adjacent slab regions merged into one), each send
+ * completing when the write that carries its frame does. A send interrupted while it waits is
+ * taken out of the group and its frame is never written.
+ *
+ * A failed or interrupted write poisons the sender: every later write fails at once with
+ * `ConnectionPoisoned` naming the first failure, and `onPoisoned` tells the stream. After the
+ * close frame (`closeSent`) the stream sends nothing but what it already decided to.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as FrameWriter from "../../Codec/FrameWriter.ts"
+import type * as MaskSource from "../../Codec/MaskSource.ts"
+import type { Transport, TransportError } from "../Transport.ts"
+import { ConnectionPoisoned } from "../Transport.ts"
+import type { WebSocketErrorReason } from "./webSocketErrors.ts"
+import { fromTransport, InvalidMessage, type WebSocketError, WriteInterrupted, wsError } from "./webSocketErrors.ts"
+
+type Waiter = (effect: Effect.Effect<void, WebSocketError>) => void
+
+/** What a {@link Sender} is made with. */
+export interface SenderOptions {
+  readonly role: "client" | "server"
+  /** The client's key source (required for the client role). */
+  readonly maskSource: MaskSource.MaskSource | undefined
+  readonly fragmentSize: number | undefined
+  /** Bytes per send slab. */
+  readonly writeBufferCapacity: number
+  /** Called once, when the first write fails or is interrupted. */
+  readonly onPoisoned: () => void
+}
+
+/**
+ * `chunks` with every run of regions that sit back to back in one buffer merged into one view
+ * (frames encoded one after another into the same slab), so a group is one region when it can be.
+ */
+const mergeAdjacent = (chunks: ReadonlyArray<Uint8Array>): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let first = chunks[0]!
+  let end = first.byteOffset + first.length
+  for (let i = 1; i < chunks.length; i++) {
+    const next = chunks[i]!
+    if (next.buffer === first.buffer && next.byteOffset === end) {
+      end += next.length
+      continue
+    }
+    out.push(end === first.byteOffset + first.length ? first : new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset))
+    first = next
+    end = next.byteOffset + next.length
+  }
+  out.push(end === first.byteOffset + first.length ? first : new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset))
+  return out
+}
+
+/** One connection's send side: the frame encoder, the send slab and the write slot. */
+export class Sender {
+  private readonly transport: Transport
+  private readonly address: string
+  private readonly writer: FrameWriter.FrameWriter
+  private readonly onPoisoned: () => void
+  /** The first write failure; later writes fail with ConnectionPoisoned. */
+  failure: WebSocketErrorReason | undefined
+  /** The close frame has been handed to the write slot. */
+  closeSent: boolean
+  private readonly slabSize: number
+  /** Where frames are encoded, front to back; regions before `at` may still be in flight. */
+  private slab: Buffer
+  private at: number
+  /** A transport write is in flight. */
+  private writing: boolean
+  /** Frames waiting for the next group write, and the sends waiting on each (same index). */
+  private pending: Array<Uint8Array>
+  private waiters: Array<Waiter>
+
+  constructor(transport: Transport, options: SenderOptions) {
+    this.transport = transport
+    this.address = transport.remoteAddress
+    this.writer = options.role === "client"
+      ? FrameWriter.make({ role: "client", maskSource: options.maskSource!, fragmentSize: options.fragmentSize })
+      : FrameWriter.make({ role: "server", fragmentSize: options.fragmentSize })
+    this.onPoisoned = options.onPoisoned
+    this.failure = undefined
+    this.closeSent = false
+    this.slabSize = Math.max(options.writeBufferCapacity, 2 * FrameWriter.MAX_HEADER_SIZE)
+    this.slab = Buffer.allocUnsafeSlow(this.slabSize)
+    this.at = 0
+    this.writing = false
+    this.pending = []
+    this.waiters = []
+  }
+
+  /** The error of a send after the first write failure. */
+  poisoned(): WebSocketError {
+    return wsError(this.address, new ConnectionPoisoned({ cause: this.failure! }))
+  }
+
+  /** Encodes and writes one message (no state checks: the stream makes them). */
+  frame(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
+    if (typeof n !== "number") {
+      if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
+      if (n.needed > this.slabSize) return this.frameAlone(kind, payload)
+      this.freshSlab()
+      n = this.writer.encodeInto(this.slab, 0, kind, payload)
+      if (typeof n !== "number") return this.invalid(n.message)
+    }
+    return this.write(this.take(n))
+  }
+
+  /** Encodes and writes a close frame, and marks it sent (no state checks). */
+  close(code: number | undefined, reason: string): Effect.Effect<void, WebSocketError> {
+    let n = this.writer.encodeCloseInto(this.slab, this.at, code, reason)
+    if (typeof n !== "number" && n._tag === "BufferTooSmall") {
+      this.freshSlab()
+      n = this.writer.encodeCloseInto(this.slab, 0, code, reason)
+    }
+    if (typeof n !== "number") return this.invalid(n.message)
+    this.closeSent = true
+    return this.write(this.take(n))
+  }
+
+  private invalid(detail: string): Effect.Effect<never, WebSocketError> {
+    return Effect.fail(wsError(this.address, new InvalidMessage({ detail })))
+  }
+
+  /** The `n` bytes just encoded at `at`, as the region handed to the transport. */
+  private take(n: number): Uint8Array {
+    const at = this.at
+    this.at = at + n
+    return this.slab.subarray(at, at + n)
+  }
+
+  private freshSlab(): void {
+    this.slab = Buffer.allocUnsafeSlow(this.slabSize)
+    this.at = 0
+  }
+
+  /** A message larger than a slab, framed into a buffer of its own. */
+  private frameAlone(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    const length = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length
+    const frames = this.writer.fragmentSize >= length ? 1 : Math.ceil(length / this.writer.fragmentSize)
+    const dst = Buffer.allocUnsafe(length + frames * FrameWriter.MAX_HEADER_SIZE)
+    const written = this.writer.encodeInto(dst, 0, kind, payload)
+    if (typeof written !== "number") return this.invalid(written.message)
+    return this.write(dst.subarray(0, written))
+  }
+
+  /** Writes now when the slot is free; otherwise joins the next group write. Any failure poisons. */
+  private write(bytes: Uint8Array): Effect.Effect<void, WebSocketError> {
+    if (!this.writing) {
+      this.writing = true
+      return this.writeNow(this.transport.write(bytes))
+    }
+    return Effect.callback<void, WebSocketError>((resume) => {
+      this.pending.push(bytes)
+      this.waiters.push(resume)
+      // interrupted while waiting: the frame leaves the group, unwritten
+      return Effect.sync(() => {
+        const i = this.waiters.indexOf(resume)
+        if (i >= 0) {
+          this.waiters.splice(i, 1)
+          this.pending.splice(i, 1)
+        }
+      })
+    })
+  }
+
+  private writeNow(write: Effect.Effect<void, TransportError>): Effect.Effect<void, WebSocketError> {
+    return Effect.onExit(Effect.mapError(write, fromTransport), this.afterWrite)
+  }
+
+  private readonly afterWrite = (exit: Exit.Exit<void, WebSocketError>) =>
+    Effect.sync(() => {
+      if (exit._tag === "Failure" && this.failure === undefined) {
+        // a failed or interrupted write may have left a partial frame on the wire
+        const failure = Cause.findError(exit.cause)
+        this.failure = failure._tag === "Success" ? failure.success.reason : new WriteInterrupted()
+        this.onPoisoned()
+      }
+      this.releaseWrite()
+    })
+
+  /**
+   * Starts the next group write, or frees the slot. The first waiting send's fiber carries the
+   * group's write; the others complete with its outcome. After a failure they all fail fast.
+   */
+  private releaseWrite(): void {
+    const waiters = this.waiters
+    if (waiters.length === 0) {
+      this.writing = false
+      return
+    }
+    const chunks = this.pending
+    this.pending = []
+    this.waiters = []
+    if (this.failure !== undefined) {
+      this.writing = false
+      const poisoned = Effect.fail(this.poisoned())
+      for (const wake of waiters) wake(poisoned)
+      return
+    }
+    const merged = chunks.length === 1 ? chunks : mergeAdjacent(chunks)
+    const write = this.writeNow(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
+    if (waiters.length === 1) return waiters[0]!(write)
+    waiters[0]!(Effect.onExit(write, (exit) =>
+      Effect.sync(() => {
+        // the others share the write's outcome; an interrupted carrier is their poisoning, not theirs to report as an interrupt
+        const error = exit._tag === "Failure" ? Cause.findError(exit.cause) : undefined
+        const outcome = error === undefined ? exit : Effect.fail(error._tag === "Success" ? error.success : this.poisoned())
+        for (let i = 1; i < waiters.length; i++) waiters[i]!(outcome)
+      })))
+  }
+}
