@@ -202,6 +202,40 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual((yield* pool.stats).waiting, 0)
     }))
 
+  it.effect("an acquire that gives up while the origin refuses carries the last connect failure", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      yield* origin.peer.dropAll
+      origin.refuse(1000)
+      const waiting = yield* Effect.forkChild(Effect.flip(Effect.scoped(pool.acquire)))
+      yield* TestClock.adjust("11023 millis")
+      const error = yield* Fiber.join(waiting)
+      const refused = new HttpConnection.HttpError({ address: ADDRESS, reason: new ConnectError({ kind: "Refused" }), requestSent: false })
+      assert.deepStrictEqual(
+        error,
+        new ClientPool.PoolError({
+          origin: "origin.test",
+          reason: new ClientPool.AcquireTimeout({ attempts: 21, waited: Duration.millis(11023), lastFailure: refused })
+        })
+      )
+      assert.strictEqual(
+        error.message,
+        "pool origin.test: no healthy connection became free after 21 attempts (11s 23ms); the last connect to origin.test:80 failed: connect failed: connection refused"
+      )
+      // a connect that succeeds clears it: a later timeout on a merely busy pool names no failure
+      origin.refuse(0)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      yield* Scope.provide(pool.acquire, yield* Scope.make())
+      const busy = yield* Effect.forkChild(Effect.flip(Effect.scoped(pool.acquire)))
+      yield* TestClock.adjust("11023 millis")
+      assert.deepStrictEqual(
+        (yield* Fiber.join(busy)).reason,
+        new ClientPool.AcquireTimeout({ attempts: 21, waited: Duration.millis(11023) })
+      )
+    }))
+
   it.effect("an interrupted waiter leaves no slot behind", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
