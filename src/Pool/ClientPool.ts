@@ -417,9 +417,10 @@ class PoolImpl implements ClientPool {
   private readonly acquireSchedule: Schedule.Schedule<Duration.Duration, unknown>
   private readonly reconnectAttempts: Metric.Counter<number>
   private readonly reconnectFailures: Metric.Counter<number>
-  private readonly acquireWait: Metric.Histogram<Duration.Duration>
-  private readonly requestLatency: Metric.Histogram<Duration.Duration>
   private readonly spanOptions: { readonly attributes: Record<string, string>; readonly captureStackTrace: false }
+  /** The last caller context {@link metricContext} saw, and that context with the pool's attributes. */
+  private metricBase: Context.Context<never> | undefined = undefined
+  private metricMerged: Context.Context<never> | undefined = undefined
 
   constructor(
     origin: string,
@@ -442,8 +443,6 @@ class PoolImpl implements ClientPool {
     const attributes = { origin }
     this.reconnectAttempts = Metric.withAttributes(metrics.reconnectAttempts, attributes)
     this.reconnectFailures = Metric.withAttributes(metrics.reconnectFailures, attributes)
-    this.acquireWait = Metric.withAttributes(metrics.acquireWait, attributes)
-    this.requestLatency = Metric.withAttributes(metrics.requestLatency, attributes)
     // no call-site capture: a span should not build an Error stack per request (its own cost was
     // not measured apart: the ~10 µs measured per exchange was the span with or without it)
     this.spanOptions = { attributes: { "server.address": origin }, captureStackTrace: false }
@@ -707,65 +706,92 @@ class PoolImpl implements ClientPool {
   )
 
   withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PoolError, R> {
-    return Effect.withFiber((fiber): Effect.Effect<A, E | PoolError, R> => {
-      if (this.closed) return this.failClosed
-      // the hot path: Effect's `Pool.use` takes the head synchronously and returns it when `f`
-      // ends; `afterUse` runs first (reader reset, retire a connection that cannot be reused)
-      // (`use` fails with the pool's error only when it waited for an acquisition that failed;
-      // with a ready head it does not wait)
-      if (this.headReady(fiber)) {
-        return EffectPool.use(this.pool, (slot) => Effect.onExit(f(slot), slot.afterUse)) as Effect.Effect<A, E, R>
-      }
-      switch (this.whyNotReady(fiber)) {
-        case 1:
-          return Effect.andThen(Effect.yieldNow, this.withSlot(f))
-        case 2:
-          return Effect.andThen(this.ejectStaleHead, this.withSlot(f))
-        default:
-          return Effect.uninterruptibleMask((restore) =>
-            Effect.flatMap(restore(this.wait), ({ scope, slot }) =>
-              Effect.onExit(restore(f(slot)), (exit) => Effect.andThen(slot.afterUse(exit), Scope.close(scope, exit))))
-          )
-      }
-    })
+    return Effect.withFiber((fiber) => this.lease(fiber, f))
+  }
+
+  /** `withSlot` inside a step that has the fiber (so `request` needs no step of its own for it). */
+  private lease<A, E, R>(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    f: (slot: Slot) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | PoolError, R> {
+    if (this.closed) return this.failClosed
+    // the hot path: Effect's `Pool.use` takes the head synchronously and returns it when `f`
+    // ends; `afterUse` runs first (reader reset, retire a connection that cannot be reused)
+    // (`use` fails with the pool's error only when it waited for an acquisition that failed;
+    // with a ready head it does not wait)
+    if (this.headReady(fiber)) {
+      return EffectPool.use(this.pool, (slot) => Effect.onExit(f(slot), slot.afterUse)) as Effect.Effect<A, E, R>
+    }
+    switch (this.whyNotReady(fiber)) {
+      case 1:
+        return Effect.andThen(Effect.yieldNow, this.withSlot(f))
+      case 2:
+        return Effect.andThen(this.ejectStaleHead, this.withSlot(f))
+      default:
+        return Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(this.wait), ({ scope, slot }) =>
+            Effect.onExit(restore(f(slot)), (exit) => Effect.andThen(slot.afterUse(exit), Scope.close(scope, exit))))
+        )
+    }
   }
 
   request(build: (writer: RequestWriter) => Request | RequestError): Effect.Effect<OwnedResponse, PoolRequestError> {
-    const exchange = Effect.clockWith((clock) => {
-      const t0 = clock.currentTimeMillisUnsafe()
-      return this.withSlot((slot) => {
-        const t1 = clock.currentTimeMillisUnsafe()
-        const request = build(slot.writer)
-        const connection = slot.connection
-        // the facts the keep-alive race needs, taken before anything is written
-        const reused = connection.requestCount > 0
-        const readBefore = connection.transport.bytesRead
-        const done = (response: Response) => {
-          const owned = new Owned(response)
-          // both metrics in one step, straight into the fiber's metric context
-          return Effect.withFiberSucceed((fiber) => {
-            this.acquireWait.updateUnsafe(Duration.millis(t1 - t0), fiber.context)
-            this.requestLatency.updateUnsafe(Duration.millis(clock.currentTimeMillisUnsafe() - t0), fiber.context)
-            return owned as OwnedResponse
-          })
-        }
-        return Effect.matchEffect(slot.send(request), {
-          onSuccess: done,
-          onFailure: (error) =>
-            reused && request._tag === "Request" && request.isIdempotent && !this.isClosed() &&
-              connection.transport.bytesRead === readBefore && diedUnanswered(error)
-              ? Effect.flatMap(this.resend(slot as SlotImpl, request, error), done)
-              : Effect.fail(error)
-        })
-      })
-    })
     // a span only when a tracer that exports spans is installed: the default native tracer keeps
     // them nowhere, and a span around an exchange costs ~10 µs of a ~20 µs loopback round trip
     return Effect.withFiber((fiber) =>
       fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
-        ? exchange
-        : Effect.withSpan(exchange, "ClientPool.request", this.spanOptions)
+        ? this.exchange(fiber, build)
+        : Effect.withSpan(Effect.withFiber((fiber) => this.exchange(fiber, build)), "ClientPool.request", this.spanOptions)
     )
+  }
+
+  /**
+   * `request` in the step that checks the tracer: the clock read, the lease ({@link lease}, the
+   * same path as `withSlot`) and the exchange, with no step or closure of their own in between.
+   */
+  private exchange(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    build: (writer: RequestWriter) => Request | RequestError
+  ): Effect.Effect<OwnedResponse, PoolRequestError> {
+    const clock = fiber.getRef(Clock.Clock)
+    const t0 = clock.currentTimeMillisUnsafe()
+    return this.lease(fiber, (slot: Slot) => {
+      const t1 = clock.currentTimeMillisUnsafe()
+      const request = build(slot.writer)
+      const connection = slot.connection
+      // the facts the keep-alive race needs, taken before anything is written
+      const reused = connection.requestCount > 0
+      const readBefore = connection.transport.bytesRead
+      const own = (response: Response): OwnedResponse => {
+        const owned = new Owned(response)
+        const context = this.metricContext(fiber.context)
+        metrics.acquireWait.updateUnsafe(Duration.millis(t1 - t0), context)
+        metrics.requestLatency.updateUnsafe(Duration.millis(clock.currentTimeMillisUnsafe() - t0), context)
+        return owned
+      }
+      return Effect.matchEffect(slot.send(request), {
+        onSuccess: (response) => Effect.succeed(own(response)),
+        onFailure: (error) =>
+          reused && request._tag === "Request" && request.isIdempotent && !this.isClosed() &&
+            connection.transport.bytesRead === readBefore && diedUnanswered(error)
+            ? Effect.map(this.resend(slot as SlotImpl, request, error), own)
+            : Effect.fail(error)
+      })
+    })
+  }
+
+  /**
+   * The fiber's context with this pool's metric attributes (`origin`), for the request metrics:
+   * what `Metric.withAttributes` builds on every update (a `Context.add`, a copy of the context),
+   * built here once per fiber context and reused while the caller's context stays the same.
+   */
+  private metricContext(context: Context.Context<never>): Context.Context<never> {
+    if (context !== this.metricBase) {
+      this.metricBase = context
+      const inherited = Context.get(context, Metric.CurrentMetricAttributes)
+      this.metricMerged = Context.add(context, Metric.CurrentMetricAttributes, { ...inherited, origin: this.origin })
+    }
+    return this.metricMerged!
   }
 
   /**
