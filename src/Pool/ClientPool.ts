@@ -1,43 +1,50 @@
 /**
  * `ClientPool` — a fixed set of HTTP/1.1 keep-alive connections to one origin, each in a slot
  * that owns a `RequestWriter`, a `ResponseReader` and the current `HttpConnection`, with
- * self-healing reconnect.
+ * self-healing reconnect. The slots are the items of a fixed-size Effect `Pool`
+ * (`effect/Pool`, `Pool.make({ size: connections })`).
  *
  * ```text
- *   tryAcquire ── healthy idle slot? ──yes──► lease (scoped) ──scope closes──► release
- *       │ no: none, at once                                                    │ healthy: back on top (LIFO),
- *   acquire ── none idle: wait for a release or a heal, per the acquire        │   or straight to a waiter
- *       │      schedule; then PoolError AcquireTimeout                         │ unhealthy: eject → reconnect
- *       ▼                                                                      ▼
- *   an unhealthy slot found on the way is ejected: its socket closed, a reconnect fiber started
- *   in the pool's scope (reconnect schedule, never giving up by default) that puts it back healed
+ *   tryAcquire ── head of Effect's Pool healthy, nobody waiting? ──yes──► Pool.get (sync) ──► lease
+ *       │ no: none, at once                                               withSlot: Pool.use (sync)
+ *   acquire ── wait in Effect's Pool queue, raced with the acquire         │ scope/use ends: afterUse,
+ *       │      schedule and the close; then PoolError AcquireTimeout        │ then Pool's release
+ *       ▼      (with the last connect failure, if any)                      ▼ (back to the front: LIFO)
+ *   a dead connection (seen on the way, after a use, or by the sweep) → Pool.invalidate → Effect's
+ *   Pool acquires a replacement in the background: the heal loop (reconnect schedule, never
+ *   giving up by default) is the item acquisition
  * ```
  *
  * Rules:
  * - **Never a bad slot.** A slot is handed out only when its connection would write now
  *   (`HttpConnection.isReusable`: not poisoned, not closed by the server, within its idle and
- *   request limits). A background sweep (every `healthCheckInterval`, default 1 s) renews idle
+ *   request limits). A background sweep (every `healthCheckInterval`, default 1 s) retires idle
  *   slots whose connection expired, so a quiet pool is warm when traffic returns.
- * - **LIFO.** The most recently returned slot goes out first: its connection is the warmest and
- *   the least likely to have been closed by the server for idling.
+ * - **LIFO.** The most recently returned slot goes out first (Effect's Pool returns a released
+ *   item to the front of its available list); a freshly connected slot joins at the back.
  * - `tryAcquire` does no I/O and never waits or fails: `Option.some(lease)` or `Option.none()`.
  *   `acquire` waits for a release or a heal, per `acquireSchedule` (default `Backoff.acquire`:
  *   1 ms doubling to 1 s, 20 retries), then fails with a `PoolError` whose reason is
- *   `AcquireTimeout`; a returned slot is
- *   handed straight to the longest waiter (the waiters are a FIFO with O(1) withdrawal).
+ *   `AcquireTimeout` — carrying `lastFailure`, the last failed connect (its `HttpError`, with the
+ *   address and a `ConnectError`/`TlsError` kind) when the origin could not be reached. Waiters
+ *   are served oldest first (Effect's queue).
  * - A lease is scoped: closing its scope returns the slot (on success, failure, interruption
- *   or defect). Returning resets the reader; the writer and reader survive reconnects, so
- *   default headers, base path and buffer capacities stay as configured.
+ *   or defect). Returning resets the reader; the writer and reader survive reconnects (a new
+ *   item takes the shell of the one it replaces), so default headers, base path and buffer
+ *   capacities stay as configured.
  * - Building checks `basePath` and `defaultHeaders` (a fault fails with `HttpError` reason
  *   `InvalidRequest`, nothing dialed), then connects every slot at once; a failed initial
- *   connect fails the build with its `HttpError`.
+ *   connect fails the build with its `HttpError`. The connections become Effect's Pool's first
+ *   fill.
  * - **Shutdown.** From the moment the pool's scope (or a parent of it) *begins* to close — before
  *   its finalizers run, so also while the finalizers of request fibers forked into the same
- *   scope run — the pool dials nothing and heals nothing: every waiter fails at once with a
- *   `PoolError` reason `PoolClosed`, so do `acquire`, `withSlot` and `request` afterwards (`tryAcquire` returns
- *   none), and returned slots are dropped. The scope then closes every socket (a request in
- *   flight fails with its `HttpError`, reason `TransportClosed`) and interrupts the reconnect fibers.
- * - Fiber-safe without locks: all bookkeeping is synchronous JavaScript between suspensions.
+ *   scope run — the pool dials nothing and heals nothing, and a fiber that would wait fails at
+ *   once with a `PoolError` reason `PoolClosed`; when the pool's finalizer runs, every waiter
+ *   fails with it, and so do `acquire`, `withSlot` and `request` from then on (`tryAcquire`
+ *   returns none). One lease may still be served from an idle healthy slot in between: the
+ *   lease fast path reads the flag the finalizer latches, not the scope chain. The scope then
+ *   closes every socket (a request in flight fails with its `HttpError`, reason
+ *   `TransportClosed`) and Effect's Pool shuts down.
  * - {@link ClientPool.request} acquires, sends, and returns an owned copy of the response. An
  *   idempotent request (`Request.isIdempotent`: GET, HEAD, PUT, DELETE, OPTIONS, TRACE) that a
  *   *reused* keep-alive connection drops before any response byte (reset, failed write, close)
@@ -49,11 +56,33 @@
  *   socket — never after a read timeout or a bad response — so the library never sends a POST
  *   twice. {@link ClientPool.withSlot} runs one exchange on a slot without a `Scope`.
  *
- * This pool does not sit on Effect's `Pool`: Effect's pool hands out its least recently used
- * item (FIFO), offers no non-waiting `get`, and replaces invalidated items on its own schedule,
- * while the seeds' contract needs LIFO, a fail-fast `tryAcquire` and a heal loop whose
- * schedule is a value. It uses Effect's `Scope`, `Schedule`, `Deferred`, `Metric` and spans (`request` runs
- * in a `ClientPool.request` span when a tracer that exports spans is installed).
+ * What sits on top of Effect's Pool (4.1, `node_modules/effect/src/Pool.ts`), and why:
+ * - **A check before `get`/`use`.** Their fast path (lines 487, 594) takes the head of the
+ *   available list synchronously when nobody waits; otherwise they wait in Effect's queue with
+ *   no bound (`waitForItem`, line 779). So the lease paths look at the head first (nobody
+ *   waiting, a live connection, scheduler budget left for the next step) and call `get`/`use`
+ *   only when it will be taken at once: that is `tryAcquire`'s "none" and the fast path of
+ *   `acquire`/`withSlot`/`request`. A stale head is invalidated first.
+ * - **The acquire schedule.** A patient acquire waits in Effect's queue (`Pool.get` in a scope of
+ *   its own) raced with the schedule's timer and the close; a lease taken in the same turn the
+ *   timer fires is kept. Effect's Pool has no timeout of its own.
+ * - **Health.** Effect's Pool never looks at an item; a connection's health is
+ *   `isReusable`, checked at the head, after each use (`afterUse` invalidates a connection that
+ *   cannot be reused) and by the sweep, which walks `Pool.state`'s available list.
+ * - **The close.** Effect's Pool shuts down when its scope closes, and its shutdown waits for
+ *   every lease to be returned (line 457) while its borrowers are interrupted (line 486), not
+ *   failed. So it lives in a scope of its own, closed in the background by the pool's
+ *   finalizer; the sockets live in a child of the caller's scope that closes right after it,
+ *   and a closed flag (latched by the finalizer, or by a dial or heal that sees the caller's
+ *   scope closing) answers `PoolClosed`. The lease fast path reads only that flag.
+ * - **Healing is serial.** Effect's Pool refills under one semaphore (line 1121): while the
+ *   origin is down one slot runs the reconnect schedule and the others queue behind it; the
+ *   first reconnect that succeeds lets the next one dial at once.
+ * - **The keep-alive retry** renews the connection of a leased slot in place, unseen by
+ *   Effect's Pool, so the writer's bytes stay valid for the second send.
+ *
+ * It also uses Effect's `Scope`, `Schedule`, `Deferred`, `Metric` and spans (`request` runs in
+ * a `ClientPool.request` span when a tracer that exports spans is installed).
  *
  * @since 0.1.0
  */
@@ -696,6 +725,7 @@ class PoolImpl implements ClientPool {
         case 2:
           return Effect.andThen(this.ejectStaleHead, this.acquire)
         default:
+          if (this.isClosed()) return this.failClosed
           return Effect.flatMap(restore(this.wait), ({ scope: leaseScope, slot }) =>
             Effect.as(
               Scope.addFinalizerExit(scope, (exit) => Effect.andThen(slot.afterUse(exit), Scope.close(leaseScope, exit))),
@@ -728,6 +758,8 @@ class PoolImpl implements ClientPool {
       case 2:
         return Effect.andThen(this.ejectStaleHead, this.withSlot(f))
       default:
+        // about to wait: a close that has begun answers now (the fast path reads only the flag)
+        if (this.isClosed()) return this.failClosed
         return Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(restore(this.wait), ({ scope, slot }) =>
             Effect.onExit(restore(f(slot)), (exit) => Effect.andThen(slot.afterUse(exit), Scope.close(scope, exit))))
