@@ -29,9 +29,8 @@
  *   address and a `ConnectError`/`TlsError` kind) when the origin could not be reached. Waiters
  *   are served oldest first (Effect's queue).
  * - A lease is scoped: closing its scope returns the slot (on success, failure, interruption
- *   or defect). Returning resets the reader; the writer and reader survive reconnects (a new
- *   item takes the shell of the one it replaces), so default headers, base path and buffer
- *   capacities stay as configured.
+ *   or defect). The writer and reader survive reconnects (a new item takes the shell of the one
+ *   it replaces), so default headers, base path and buffer capacities stay as configured.
  * - Building checks `basePath` and `defaultHeaders` (a fault fails with `HttpError` reason
  *   `InvalidRequest`, nothing dialed), then connects every slot at once; a failed initial
  *   connect fails the build with its `HttpError`. The connections become Effect's Pool's first
@@ -264,7 +263,7 @@ export interface Stats {
   readonly available: number
   /** Slots leased out. */
   readonly inUse: number
-  /** Slots whose connection is being re-established. */
+  /** Slots without a live connection: being re-established, or queued behind the one that is. */
   readonly reconnecting: number
   /** Reconnects completed since the pool was built. */
   readonly totalReconnects: number
@@ -317,8 +316,11 @@ class SlotImpl implements Slot {
   /** The current connection's scope; the keep-alive retry renews both in place. */
   scope: Scope.Closeable
   /**
-   * Runs as a lease ends, before Effect's Pool takes the item back: resets the reader and, when
-   * the connection will not carry another request, invalidates the item so it is replaced now.
+   * Runs as a `withSlot`/`request` lease ends, before Effect's Pool takes the item back: when the
+   * connection will not carry another request, invalidates the item so its replacement dials
+   * now. (The reader needs no reset here: every `send` starts it clean.) A scoped lease skips it
+   * — a second finalizer in the caller's scope would cost it a finalizer map and a slower close
+   * — and its dead connection is retired where it is next seen (at the head, or by the sweep).
    * Allocated once per item: a lease costs no closure for it.
    */
   readonly afterUse: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
@@ -329,10 +331,7 @@ class SlotImpl implements Slot {
     this.connection = opened.connection
     this.scope = opened.scope
     const retireThis = Effect.suspend(() => retire(this))
-    this.afterUse = () => {
-      this.reader.reset()
-      return this.connection.isReusable ? Effect.void : retireThis
-    }
+    this.afterUse = () => this.connection.isReusable ? Effect.void : retireThis
   }
   send(request: Request | RequestError): Effect.Effect<Response, HttpConnection.HttpError> {
     return this.connection.send(request, this.reader)
@@ -688,14 +687,10 @@ class PoolImpl implements ClientPool {
   readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope> = Effect.uninterruptible(
     Effect.withFiber((fiber): Effect.Effect<Option.Option<Slot>, never, Scope.Scope> => {
       if (this.closed) return Effect.succeedNone
+      // (`get` fails with the pool's error only when it waited for an acquisition that failed;
+      // with a ready head it does not wait)
       if (this.headReady(fiber)) {
-        const scope = Context.getUnsafe(fiber.context, Scope.Scope)
-        return Effect.flatMap(EffectPool.get(this.pool), (slot) =>
-          Effect.as(Scope.addFinalizerExit(scope, slot.afterUse), Option.some<Slot>(slot))) as Effect.Effect<
-            Option.Option<Slot>,
-            never,
-            Scope.Scope
-          >
+        return Effect.map(EffectPool.get(this.pool), Option.some) as unknown as Effect.Effect<Option.Option<Slot>, never, Scope.Scope>
       }
       switch (this.whyNotReady(fiber)) {
         case 1:
@@ -711,14 +706,7 @@ class PoolImpl implements ClientPool {
   readonly acquire: Effect.Effect<Slot, PoolError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
     Effect.withFiber((fiber): Effect.Effect<Slot, PoolError, Scope.Scope> => {
       if (this.closed) return this.failClosed
-      const scope = Context.getUnsafe(fiber.context, Scope.Scope)
-      if (this.headReady(fiber)) {
-        return Effect.flatMap(EffectPool.get(this.pool), (slot) => Effect.as(Scope.addFinalizerExit(scope, slot.afterUse), slot)) as Effect.Effect<
-          Slot,
-          PoolError,
-          Scope.Scope
-        >
-      }
+      if (this.headReady(fiber)) return EffectPool.get(this.pool) as Effect.Effect<Slot, PoolError, Scope.Scope>
       switch (this.whyNotReady(fiber)) {
         case 1:
           return Effect.andThen(Effect.yieldNow, this.acquire)
@@ -728,7 +716,7 @@ class PoolImpl implements ClientPool {
           if (this.isClosed()) return this.failClosed
           return Effect.flatMap(restore(this.wait), ({ scope: leaseScope, slot }) =>
             Effect.as(
-              Scope.addFinalizerExit(scope, (exit) => Effect.andThen(slot.afterUse(exit), Scope.close(leaseScope, exit))),
+              Scope.addFinalizerExit(Context.getUnsafe(fiber.context, Scope.Scope), (exit) => Scope.close(leaseScope, exit)),
               slot
             ))
       }
