@@ -300,24 +300,28 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual((yield* pool.stats).totalReconnects, 2)
     }))
 
-  it.effect("a withSlot exchange that leaves its connection unusable retires the slot as the lease ends; a scoped lease's is retired where next seen", () =>
+  it.effect("a request that leaves its connection unusable retires the slot before the lease ends; withSlot's is retired where next seen", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
       origin.closeAfter = 1
       const pool = yield* makePool(origin, { connections: 1 })
       // the answer says Connection: close: the replacement dials with no further lease
-      assert.strictEqual((yield* pool.withSlot((slot) => Effect.map(slot.send(slot.writer.get("/a").finish()), (r) => r.status))), 200)
+      assert.strictEqual((yield* get(pool, "/a")).status, 200)
       yield* settle
       assert.strictEqual(origin.connections.length, 2)
       assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 1, waiting: 0 })
-      // the same through a scoped lease: nothing dials until the dead slot is next seen
-      yield* Effect.scoped(Effect.flatMap(pool.acquire, (slot) => slot.send(slot.writer.get("/b").finish())))
+      // the same through withSlot (and a scoped lease): nothing dials until the dead slot is next seen
+      yield* pool.withSlot((slot) => slot.send(slot.writer.get("/b").finish()))
       yield* settle
       assert.strictEqual(origin.connections.length, 2)
       assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
       yield* settle
       assert.strictEqual(origin.connections.length, 3)
-      assert.deepStrictEqual(origin.seen, ["1:GET /a", "2:GET /b"])
+      yield* Effect.scoped(Effect.flatMap(pool.acquire, (slot) => slot.send(slot.writer.get("/c").finish())))
+      yield* settle
+      assert.strictEqual(origin.connections.length, 3)
+      assert.strictEqual((yield* get(pool, "/d")).text, "conn 4 req 1")
+      assert.deepStrictEqual(origin.seen, ["1:GET /a", "2:GET /b", "3:GET /c", "4:GET /d"])
     }))
 
   it.effect("renews slots whose idle keep-alive time ran out, in the background, so the pool stays warm", () =>
