@@ -119,6 +119,17 @@ describe("ClientPool over memory connections", () => {
       assert.deepStrictEqual(origin.seen, ["1:GET /api/v3/ticker"])
     }))
 
+  it.effect("an owned response stays intact after its slot's next exchanges, and its body slices to exactly its bytes", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const first = yield* get(pool, "/one")
+      for (let i = 0; i < 3; i++) yield* get(pool, `/more${i}`)
+      assert.deepStrictEqual([first.status, first.text, first.body.length], [200, "conn 1 req 1", 12])
+      assert.deepStrictEqual(Array.from(first.body.slice()), Array.from(Buffer.from("conn 1 req 1")))
+      assert.strictEqual(first.body.slice().buffer.byteLength, 12)
+    }))
+
   it.effect("a failed initial connect fails the build with its typed error", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
