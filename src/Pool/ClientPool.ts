@@ -453,6 +453,8 @@ class PoolImpl implements ClientPool {
   /** Shells of retired slots, for the next reconnect to take (oldest first). */
   private readonly spare: Array<Shell> = []
   private readonly size: number
+  /** The number a shell made beyond the first `size` takes (when no retired shell is back yet). */
+  private nextId: number
   private totalReconnects = 0
   /** The last failed connect since the last successful one, for {@link AcquireTimeout}. */
   private lastFailure: HttpConnection.HttpError | undefined = undefined
@@ -487,6 +489,7 @@ class PoolImpl implements ClientPool {
   ) {
     this.origin = origin
     this.size = size
+    this.nextId = size
     this.scope = scope
     this.connScope = connScope
     this.closedError = new PoolError({ origin, reason: new PoolClosed() })
@@ -563,7 +566,7 @@ class PoolImpl implements ClientPool {
       return Effect.flatMap(opened, (opened) => {
         // a reconnect takes its shell only now, after its connect: the retired item's finalizer
         // has handed it back by then (its lease ends in the same step that invalidated it)
-        const shell = seed ?? this.spare.shift() ?? this.makeShell(this.size + this.spare.length)
+        const shell = seed ?? this.spare.shift() ?? this.makeShell(this.nextId++)
         const slot = new SlotImpl(shell, opened, this.retire)
         return Effect.as(
           Scope.addFinalizer(
