@@ -449,7 +449,7 @@ class PoolImpl implements ClientPool {
   /** Effect's pool of slots; set by {@link make} right after the constructor. */
   pool!: EffectPool.Pool<SlotImpl, HttpConnection.HttpError | PoolError>
   /** Connections dialed by `make`, taken by Effect's Pool's first fill (id 0 last, so popped first). */
-  seeds: Array<Shell & Opened> = []
+  seeds: Array<{ readonly shell: Shell; readonly opened: Opened }> = []
   /** Shells of retired slots, for the next reconnect to take (oldest first). */
   private readonly spare: Array<Shell> = []
   private readonly size: number
@@ -562,11 +562,11 @@ class PoolImpl implements ClientPool {
       const seed = this.seeds.pop()
       const opened: Effect.Effect<Opened, HttpConnection.HttpError | PoolError> = seed === undefined
         ? this.reconnect
-        : Effect.succeed(seed)
+        : Effect.succeed(seed.opened)
       return Effect.flatMap(opened, (opened) => {
         // a reconnect takes its shell only now, after its connect: the retired item's finalizer
         // has handed it back by then (its lease ends in the same step that invalidated it)
-        const shell = seed ?? this.spare.shift() ?? this.makeShell(this.nextId++)
+        const shell = seed?.shell ?? this.spare.shift() ?? this.makeShell(this.nextId++)
         const slot = new SlotImpl(shell, opened, this.retire)
         return Effect.as(
           Scope.addFinalizer(
@@ -1004,7 +1004,7 @@ export const make: (options: Options) => Effect.Effect<ClientPool, HttpConnectio
   const shells = Array.from({ length: count }, (_, id) => pool.makeShell(id))
   const seeds = yield* Effect.forEach(
     shells,
-    (shell) => Effect.map(pool.connectOnce, (opened) => Object.assign(shell, opened)),
+    (shell) => Effect.map(pool.connectOnce, (opened) => ({ shell, opened })),
     { concurrency: "unbounded" }
   ).pipe(Effect.onError(() => Scope.close(connScope, Exit.void)))
   pool.seeds = seeds.reverse()
