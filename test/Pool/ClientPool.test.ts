@@ -143,6 +143,20 @@ describe("ClientPool over memory connections", () => {
         error.message,
         "HTTP exchange with origin.test:80 failed: connect failed: connection refused (no request byte was sent)"
       )
+   
+      // the build's scope is still open, yet the connections that did open are closed already
+      const more = yield* makeOrigin()
+      let dials = 0
+      // the third dial is refused after the other two have opened
+      const connect = Effect.suspend(() =>
+        ++dials < 3 ? more.connect : Effect.andThen(settle, Effect.andThen(Effect.sync(() => more.refuse(1)), more.connect))
+      )
+      yield* Effect.flip(makePool(more, { connections: 3, connect }))
+      assert.strictEqual(more.connections.length, 2)
+      assert.deepStrictEqual(
+        more.connections.map((c) => (c.transport as Memory.MemoryTransport).state),
+        more.connections.map(() => "destroyed")
+      )
     }))
 
   it.effect("hands out the most recently returned slot first (LIFO)", () =>
