@@ -3,8 +3,9 @@
  * against the same raw HTTP server (`bench/loopback-server.ts`, in a child process of its own).
  *
  * 1. Acquire + release, in-process, no I/O: our `tryAcquire` and `acquire` in a scoped lease,
- *    next to a bare Effect `Pool.get` in a scope (the cost of Effect's own pool), in ns per
- *    lease (median of rounds). undici has no separate lease: its cost is inside dispatch, so it
+ *    next to a bare Effect `Pool.get` in a scope (the cost of Effect's own pool, which ours is
+ *    built on), and `withSlot` around nothing next to `Pool.use`, in ns per lease (median of
+ *    rounds). undici has no separate lease: its cost is inside dispatch, so it
  *    appears only in the request table.
  * 2. Requests/second with 1, 4 and 8 connections and as many concurrent callers, each sending
  *    the order-entry POST and reading the response: ours (`request`, owned copy; and a lease +
@@ -58,7 +59,9 @@ const leaseCosts = (): Promise<ReadonlyArray<readonly [string, number]>> =>
     const candidates: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]> = [
       ["effect-nexus tryAcquire + release", Effect.scoped(pool.tryAcquire)],
       ["effect-nexus acquire + release", Effect.scoped(pool.acquire)],
-      ["Effect Pool.get + release", Effect.scoped(EffectPool.get(effectPool))]
+      ["Effect Pool.get + release", Effect.scoped(EffectPool.get(effectPool))],
+      ["effect-nexus withSlot (no exchange)", pool.withSlot(() => Effect.void)],
+      ["Effect Pool.use (no work)", EffectPool.use(effectPool, () => Effect.void)]
     ]
     const samples = candidates.map(() => [] as Array<number>)
     for (let round = 0; round < ROUNDS; round++) {

@@ -8,9 +8,14 @@ import * as Scope from "effect/Scope"
 import { readdirSync } from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
+import type * as tls from "node:tls"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
 import * as Backoff from "../../src/Transport/Backoff.ts"
+import * as Tls from "../../src/Transport/Tls.ts"
 import { TransportClosed } from "../../src/Transport/Transport.ts"
+import { afterAll, beforeAll } from "vitest"
+import { serve } from "../support/netServer.ts"
+import { hasOpenssl, makeThrowawayCa, OPENSSL_HINT, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // The pool against a real node:http server on 127.0.0.1: the server tracks its sockets so the
 // tests can kill every connection, refuse connections (by closing the listener and listening
@@ -315,4 +320,79 @@ describe("ClientPool shutdown against a node:http server on 127.0.0.1", () => {
         yield* nothingLeft(origin, fdsBefore)
       })
     ))
+})
+
+describe("ClientPool's acquire names the connect failure that kept the origin out of reach (seeds' failure rule 3)", () => {
+  /** A short acquire schedule: 1, 2, 4, 5, 5 ms — 6 attempts. */
+  const patience = {
+    ...fast,
+    acquireSchedule: Backoff.exponential({ base: "1 millis", cap: "5 millis", retries: 5 }),
+    healthCheckInterval: "1 hour"
+  } as const
+
+  it.live("a port that refuses: AcquireTimeout carries the ConnectError with its address and kind", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const pool = yield* ClientPool.make({ url: origin.url, connections: 1, ...patience })
+        yield* Effect.promise(origin.refuse)
+        // the refused reconnects (2 ms apart) have had time to fail
+        yield* Effect.sleep("30 millis")
+        const error = yield* Effect.flip(Effect.scoped(pool.acquire))
+        const reason = error.reason
+        assert.strictEqual(reason._tag, "AcquireTimeout")
+        const last = reason._tag === "AcquireTimeout" ? reason.lastFailure : undefined
+        assert.deepStrictEqual(
+          [error.origin, reason._tag === "AcquireTimeout" && reason.attempts, last?._tag, last?.address, last?.requestSent],
+          [`127.0.0.1:${origin.port}`, 6, "HttpError", `127.0.0.1:${origin.port}`, false]
+        )
+        assert.deepStrictEqual([last?.reason._tag, last?.reason._tag === "ConnectError" && last.reason.kind], ["ConnectError", "Refused"])
+        assert.include(error.message, `the last connect to 127.0.0.1:${origin.port} failed: connect failed: connection refused`)
+      }).pipe(Effect.scoped)
+    ))
+})
+
+let ca: ThrowawayCa | undefined
+let stranger: ThrowawayCa | undefined
+if (!hasOpenssl) console.warn(OPENSSL_HINT)
+beforeAll(() => {
+  if (!hasOpenssl) return
+  ca = makeThrowawayCa()
+  // a second CA the pool does not trust: its server certificate is "untrusted"
+  stranger = makeThrowawayCa()
+})
+afterAll(() => {
+  ca?.remove()
+  stranger?.remove()
+})
+
+describe.skipIf(!hasOpenssl)("ClientPool over TLS on 127.0.0.1 when the origin's certificate turns untrusted", () => {
+  it.live("AcquireTimeout carries the TlsError CertificateUntrusted of the last reconnect", () =>
+    Effect.gen(function*() {
+      // answers every request on a connection with a small 200 (one request per data event: GETs only)
+      const server = yield* serve((socket) => {
+        socket.on("data", () => socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+      }, { tls: { key: ca!.key, cert: ca!.cert } })
+      const pool = yield* ClientPool.make({
+        url: `https://127.0.0.1:${server.port}`,
+        connections: 1,
+        tls: Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem], useSystemRoots: false }),
+        ...fast,
+        acquireSchedule: Backoff.exponential({ base: "1 millis", cap: "5 millis", retries: 5 }),
+        healthCheckInterval: "1 hour"
+      })
+      assert.strictEqual((yield* get(pool, "/before")).text, "ok")
+      // the server now presents a certificate from a CA the pool does not trust, and drops the
+      // connection: every reconnect fails its handshake
+      ;(server.server as tls.Server).setSecureContext({ key: stranger!.key, cert: stranger!.cert })
+      for (const socket of server.sockets) socket.destroy()
+      yield* Effect.sleep("50 millis")
+      const error = yield* Effect.flip(get(pool, "/after"))
+      const reason = error.reason
+      const last = reason._tag === "AcquireTimeout" ? reason.lastFailure : undefined
+      assert.deepStrictEqual(
+        [error._tag, reason._tag, last?.address, last?.requestSent, last?.reason._tag, last?.reason._tag === "TlsError" && last.reason.kind],
+        ["PoolError", "AcquireTimeout", `127.0.0.1:${server.port}`, false, "TlsError", "CertificateUntrusted"]
+      )
+      assert.include(error.message, `the last connect to 127.0.0.1:${server.port} failed: TLS failed: CertificateUntrusted`)
+    }).pipe(Effect.scoped))
 })

@@ -119,6 +119,17 @@ describe("ClientPool over memory connections", () => {
       assert.deepStrictEqual(origin.seen, ["1:GET /api/v3/ticker"])
     }))
 
+  it.effect("an owned response stays intact after its slot's next exchanges, and its body slices to exactly its bytes", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      const first = yield* get(pool, "/one")
+      for (let i = 0; i < 3; i++) yield* get(pool, `/more${i}`)
+      assert.deepStrictEqual([first.status, first.text, first.body.length], [200, "conn 1 req 1", 12])
+      assert.deepStrictEqual(Array.from(first.body.slice()), Array.from(Buffer.from("conn 1 req 1")))
+      assert.strictEqual(first.body.slice().buffer.byteLength, 12)
+    }))
+
   it.effect("a failed initial connect fails the build with its typed error", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
@@ -131,6 +142,20 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual(
         error.message,
         "HTTP exchange with origin.test:80 failed: connect failed: connection refused (no request byte was sent)"
+      )
+   
+      // the build's scope is still open, yet the connections that did open are closed already
+      const more = yield* makeOrigin()
+      let dials = 0
+      // the third dial is refused after the other two have opened
+      const connect = Effect.suspend(() =>
+        ++dials < 3 ? more.connect : Effect.andThen(settle, Effect.andThen(Effect.sync(() => more.refuse(1)), more.connect))
+      )
+      yield* Effect.flip(makePool(more, { connections: 3, connect }))
+      assert.strictEqual(more.connections.length, 2)
+      assert.deepStrictEqual(
+        more.connections.map((c) => (c.transport as Memory.MemoryTransport).state),
+        more.connections.map(() => "destroyed")
       )
     }))
 
@@ -202,6 +227,40 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual((yield* pool.stats).waiting, 0)
     }))
 
+  it.effect("an acquire that gives up while the origin refuses carries the last connect failure", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 1 })
+      yield* origin.peer.dropAll
+      origin.refuse(1000)
+      const waiting = yield* Effect.forkChild(Effect.flip(Effect.scoped(pool.acquire)))
+      yield* TestClock.adjust("11023 millis")
+      const error = yield* Fiber.join(waiting)
+      const refused = new HttpConnection.HttpError({ address: ADDRESS, reason: new ConnectError({ kind: "Refused" }), requestSent: false })
+      assert.deepStrictEqual(
+        error,
+        new ClientPool.PoolError({
+          origin: "origin.test",
+          reason: new ClientPool.AcquireTimeout({ attempts: 21, waited: Duration.millis(11023), lastFailure: refused })
+        })
+      )
+      assert.strictEqual(
+        error.message,
+        "pool origin.test: no healthy connection became free after 21 attempts (11s 23ms); the last connect to origin.test:80 failed: connect failed: connection refused"
+      )
+      // a connect that succeeds clears it: a later timeout on a merely busy pool names no failure
+      origin.refuse(0)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      yield* Scope.provide(pool.acquire, yield* Scope.make())
+      const busy = yield* Effect.forkChild(Effect.flip(Effect.scoped(pool.acquire)))
+      yield* TestClock.adjust("11023 millis")
+      assert.deepStrictEqual(
+        (yield* Fiber.join(busy)).reason,
+        new ClientPool.AcquireTimeout({ attempts: 21, waited: Duration.millis(11023) })
+      )
+    }))
+
   it.effect("an interrupted waiter leaves no slot behind", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
@@ -266,6 +325,30 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual((yield* pool.stats).totalReconnects, 2)
     }))
 
+  it.effect("a request that leaves its connection unusable retires the slot before the lease ends; withSlot's is retired where next seen", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      origin.closeAfter = 1
+      const pool = yield* makePool(origin, { connections: 1 })
+      // the answer says Connection: close: the replacement dials with no further lease
+      assert.strictEqual((yield* get(pool, "/a")).status, 200)
+      yield* settle
+      assert.strictEqual(origin.connections.length, 2)
+      assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 1, waiting: 0 })
+      // the same through withSlot (and a scoped lease): nothing dials until the dead slot is next seen
+      yield* pool.withSlot((slot) => slot.send(slot.writer.get("/b").finish()))
+      yield* settle
+      assert.strictEqual(origin.connections.length, 2)
+      assert.isTrue(Option.isNone(yield* Effect.scoped(pool.tryAcquire)))
+      yield* settle
+      assert.strictEqual(origin.connections.length, 3)
+      yield* Effect.scoped(Effect.flatMap(pool.acquire, (slot) => slot.send(slot.writer.get("/c").finish())))
+      yield* settle
+      assert.strictEqual(origin.connections.length, 3)
+      assert.strictEqual((yield* get(pool, "/d")).text, "conn 4 req 1")
+      assert.deepStrictEqual(origin.seen, ["1:GET /a", "2:GET /b", "3:GET /c", "4:GET /d"])
+    }))
+
   it.effect("renews slots whose idle keep-alive time ran out, in the background, so the pool stays warm", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin({ idleTimeout: "4 seconds" })
@@ -276,7 +359,9 @@ describe("ClientPool over memory connections", () => {
       assert.strictEqual(origin.connections.length, 4)
       const stats = yield* pool.stats
       assert.deepStrictEqual([stats.available, stats.totalReconnects], [2, 2])
-      assert.strictEqual((yield* get(pool, "/warm")).text, "conn 4 req 1")
+      // a fresh connection joins Effect's Pool at the back (it has no use behind it), so the
+      // first one renewed goes out first
+      assert.strictEqual((yield* get(pool, "/warm")).text, "conn 3 req 1")
     }))
 
   it.effect("a black-holed request poisons its slot with a read timeout; the next request goes to a healed slot", () =>
@@ -314,7 +399,9 @@ describe("ClientPool over memory connections", () => {
         [order._tag, order.reason._tag, order._tag === "HttpError" && order.requestSent],
         ["HttpError", "ReadError", true]
       )
-      // a read timeout: the server may just be slow, so even a GET is not re-sent
+      // a read timeout: the server may just be slow, so even a GET is not re-sent (first let the
+      // slot the POST's reset retired heal, so the GET is on the wire before the clock moves)
+      yield* settle
       origin.swallow = 1
       const slow = yield* Effect.forkChild(ClientPool.retryIdempotent("GET", get(pool, "/slow")))
       yield* TestClock.adjust("2 seconds")
