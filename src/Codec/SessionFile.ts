@@ -674,6 +674,8 @@ export type Entry =
 export interface RecordedError {
   readonly tag: string
   readonly message: string
+  /** The error's own fields as JSON (nested reasons keep their `_tag`), for rebuilding it on replay. */
+  readonly fields?: unknown
 }
 
 const json = (record: RecordView): Record<string, unknown> | undefined => {
@@ -687,7 +689,9 @@ const json = (record: RecordView): Record<string, unknown> | undefined => {
 
 const recordedError = (value: unknown): RecordedError | undefined =>
   typeof value === "object" && value !== null && typeof (value as RecordedError).tag === "string"
-    ? { tag: (value as RecordedError).tag, message: String((value as RecordedError).message ?? "") }
+    ? "fields" in value
+      ? { tag: (value as RecordedError).tag, message: String((value as RecordedError).message ?? ""), fields: (value as RecordedError).fields }
+      : { tag: (value as RecordedError).tag, message: String((value as RecordedError).message ?? "") }
     : undefined
 
 const headersOf = (value: unknown): ReadonlyArray<Header> =>

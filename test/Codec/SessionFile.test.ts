@@ -1,7 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as SessionFile from "../../src/Codec/SessionFile.ts"
-import { NeedMore } from "../../src/Codec/NeedMore.ts"
 
 // The session file codec (issue #15): every entry kind round-trips, any chopping of the bytes
 // gives the same entries, every truncation point yields a prefix of whole blocks (the torn block
@@ -63,7 +62,7 @@ const read = (chunks: ReadonlyArray<Uint8Array>) => {
   const drain = (): SessionFile.Violation | undefined => {
     for (;;) {
       const result = reader.next()
-      if (result === NeedMore) return undefined
+      if (result._tag === "NeedMore") return undefined
       if (result._tag !== "Record") return result
       entries.push(SessionFile.decodeEntry(result))
     }
