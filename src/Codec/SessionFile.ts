@@ -92,6 +92,8 @@ export const MAX_BLOCK_SIZE = 16 * 1024 * 1024
 export const Kind = {
   /** JSON `{ startedAt, source? }`: written first; `startedAt` is wall-clock epoch millis. */
   Meta: 0x01,
+  /** JSON `{}`: the recording was closed (its time is when the session ended). */
+  End: 0x02,
   /** A text message received (UTF-8 payload). */
   InText: 0x10,
   /** A binary message received. */
@@ -624,6 +626,7 @@ export type Header = readonly [string, string]
  */
 export type Entry =
   | { readonly _tag: "Meta"; readonly time: number; readonly startedAt: number; readonly source: string | undefined }
+  | { readonly _tag: "End"; readonly time: number }
   | { readonly _tag: "Message"; readonly time: number; readonly direction: "In" | "Out"; readonly text: string }
   | { readonly _tag: "BinaryMessage"; readonly time: number; readonly direction: "In" | "Out"; readonly payload: Uint8Array }
   | { readonly _tag: "Connected"; readonly time: number; readonly session: number; readonly renewal: boolean }
@@ -751,10 +754,14 @@ export const decodeEntry = (record: RecordView): Entry => {
     }
   }
   const value = json(record)
-  if (value === undefined) return kind === Kind.Meta || (kind >= 0x20 && kind <= 0x24) ? { _tag: "Malformed", time, kind } : { _tag: "Unknown", time, kind }
+  if (value === undefined) {
+    return kind === Kind.Meta || kind === Kind.End || (kind >= 0x20 && kind <= 0x24) ? { _tag: "Malformed", time, kind } : { _tag: "Unknown", time, kind }
+  }
   switch (kind) {
     case Kind.Meta:
       return { _tag: "Meta", time, startedAt: num(value.startedAt), source: typeof value.source === "string" ? value.source : undefined }
+    case Kind.End:
+      return { _tag: "End", time }
     case Kind.Connected:
       return { _tag: "Connected", time, session: num(value.session), renewal: value.renewal === true }
     case Kind.Gap:
@@ -782,6 +789,8 @@ export const encodeEntry = (writer: SessionWriter, entry: Entry): void => {
   switch (entry._tag) {
     case "Meta":
       return writer.appendJson(Kind.Meta, t, { startedAt: entry.startedAt, source: entry.source })
+    case "End":
+      return writer.appendJson(Kind.End, t, {})
     case "Message":
       return writer.appendText(entry.direction === "In" ? Kind.InText : Kind.OutText, t, entry.text)
     case "BinaryMessage":

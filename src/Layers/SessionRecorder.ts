@@ -7,6 +7,8 @@
  * Rules:
  * - **Time** is the Effect `Clock` (so `TestClock` in tests), in microseconds since the recorder
  *   was made; the `Meta` record written first holds the wall-clock start.
+ * - **End**: closing the scope appends an `End` record, so a replay knows when the session ended
+ *   (after its last event); a file without one was cut short (a crash).
  * - **Buffering**: records collect in one block; the block is written when it reaches
  *   `blockSize` (default 64 KiB), every `flushInterval` (default 100 ms), on `flush`, and when the
  *   scope closes (then the file is synced and closed). A crash loses at most the unflushed block;
@@ -139,6 +141,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<Session
     const fd = yield* Effect.acquireRelease(
       Effect.try({ try: () => fs.openSync(file, "w"), catch: (cause) => ioError(file, "open", cause) }),
       (fd) => Effect.sync(() => {
+        if (failure === undefined) writer.appendJson(SessionFile.Kind.End, now(), {})
         writeBlock()
         try {
           fs.fsyncSync(fd)

@@ -16,6 +16,7 @@ const errorArb = fc.record({ tag: fc.stringMatching(/^[A-Z][a-zA-Z]{0,10}$/), me
 /** Entries without their time (the time is assigned in order below). */
 const entryArb: fc.Arbitrary<Omit<SessionFile.Entry, "time">> = fc.oneof(
   fc.record({ _tag: fc.constant("Meta" as const), startedAt: fc.nat(), source: fc.option(fc.string(), { nil: undefined }) }),
+  fc.record({ _tag: fc.constant("End" as const) }),
   fc.record({ _tag: fc.constant("Message" as const), direction: fc.constantFrom("In" as const, "Out" as const), text: fc.string({ unit: "binary", maxLength: 200 }) }),
   fc.record({ _tag: fc.constant("BinaryMessage" as const), direction: fc.constantFrom("In" as const, "Out" as const), payload: bytesArb }),
   fc.record({ _tag: fc.constant("Connected" as const), session: fc.nat(), renewal: fc.boolean() }),
