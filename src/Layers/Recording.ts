@@ -26,6 +26,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -104,18 +105,19 @@ export const marketFeed = (feed: MarketFeedService, recorder: SessionRecorder): 
 
 /**
  * Wraps a `MarketFeed` layer so that the feed it builds is recorded by the `Recorder` service
- * (see {@link marketFeed}).
+ * (see {@link marketFeed}); whatever else the layer provides (a test peer) is kept.
  *
  * @since 0.1.0
  * @category layers
  */
-export const recordMarketFeed = <E, R>(feed: Layer.Layer<MarketFeed, E, R>): Layer.Layer<MarketFeed, E, R | Recorder> =>
-  Layer.effect(
-    MarketFeed,
-    Effect.gen(function*() {
-      return yield* marketFeed(yield* MarketFeed, yield* Recorder)
-    })
-  ).pipe(Layer.provide(feed))
+export const recordMarketFeed = <ROut, E, R>(
+  feed: Layer.Layer<ROut | MarketFeed, E, R>
+): Layer.Layer<ROut | MarketFeed, E, R | Recorder> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const built = yield* Layer.build(feed)
+    const wrapped = yield* marketFeed(Context.get(built, MarketFeed), yield* Recorder)
+    return Context.add(built, MarketFeed, wrapped)
+  }))
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket
@@ -246,15 +248,15 @@ export const clientPool = (pool: ClientPool.ClientPool, recorder: SessionRecorde
 
 /**
  * Wraps a `RestClient` layer so that the pool it builds is recorded by the `Recorder` service
- * (see {@link clientPool}).
+ * (see {@link clientPool}); whatever else the layer provides (a test peer) is kept.
  *
  * @since 0.1.0
  * @category layers
  */
-export const recordRestClient = <E, R>(rest: Layer.Layer<RestClient, E, R>): Layer.Layer<RestClient, E, R | Recorder> =>
-  Layer.effect(
-    RestClient,
-    Effect.gen(function*() {
-      return clientPool(yield* RestClient, yield* Recorder)
-    })
-  ).pipe(Layer.provide(rest))
+export const recordRestClient = <ROut, E, R>(
+  rest: Layer.Layer<ROut | RestClient, E, R>
+): Layer.Layer<ROut | RestClient, E, R | Recorder> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const built = yield* Layer.build(rest)
+    return Context.add(built, RestClient, clientPool(Context.get(built, RestClient), yield* Recorder))
+  }))

@@ -2,7 +2,9 @@
  * `SessionLog` — session files on disk (issue #15): reading one back as entries, and the one
  * error of recording and replaying, {@link SessionError}. The bytes are `Codec/SessionFile`'s;
  * this module adds the file system (`node:fs`, read in 1 MiB chunks, never the whole file at
- * once) and the Effect error. `docs/replay.md` specifies the format and the rules.
+ * once) and the Effect error. Reads are synchronous on purpose: a replay under `TestClock` must
+ * not depend on when real I/O completes (the clock could move past an event while a read is
+ * pending), and a 1 MiB read from the page cache takes a fraction of a millisecond. `docs/replay.md` specifies the format and the rules.
  *
  * A torn last block (a crash while recording) is dropped and reported to `onTorn`, never
  * misread; a damaged block in the middle, a file from a newer major version or a file that is
@@ -16,7 +18,7 @@ import * as Stream from "effect/Stream"
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import { Buffer } from "node:buffer"
-import * as fs from "node:fs/promises"
+import * as fs from "node:fs"
 import * as SessionFile from "../Codec/SessionFile.ts"
 
 /**
@@ -126,9 +128,9 @@ export const records = <A>(
   options: ReadOptions = {}
 ): Stream.Stream<A, SessionError> =>
   Stream.unwrap(Effect.gen(function*() {
-    const handle = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => fs.open(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
-      (h) => Effect.promise(() => h.close().catch(() => undefined))
+    const fd = yield* Effect.acquireRelease(
+      Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
+      (fd) => Effect.sync(() => fs.closeSync(fd))
     )
     const reader = SessionFile.makeReader()
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
@@ -149,8 +151,8 @@ export const records = <A>(
         if (ended) return yield* Cause.done()
         // a fresh buffer per read: the reader keeps it as a view instead of copying
         const buffer = Buffer.allocUnsafe(chunkSize)
-        const { bytesRead } = yield* Effect.tryPromise({
-          try: () => handle.read(buffer, 0, chunkSize, null),
+        const bytesRead = yield* Effect.try({
+          try: () => fs.readSync(fd, buffer, 0, chunkSize, null),
           catch: (cause) => ioError(file, "read", cause)
         })
         const out: Array<A> = []

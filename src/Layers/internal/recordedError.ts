@@ -22,10 +22,15 @@ export const encode = (error: unknown): SessionFile.RecordedError => {
   const tag = typeof e._tag === "string" ? e._tag : typeof e.name === "string" ? e.name : "Error"
   const message = typeof e.message === "string" ? e.message : String(error)
   try {
-    return { tag, message, fields: JSON.parse(JSON.stringify(error)) }
+    return { tag, message, fields: JSON.parse(JSON.stringify(error, foreignErrors)) }
   } catch {
     return { tag, message }
   }
+}
+
+/** A JSON replacer keeping a foreign `Error` (a `cause` from Node) as its name and message. */
+function foreignErrors(this: unknown, _key: string, value: unknown): unknown {
+  return value instanceof Error && !("_tag" in value) ? { "~error": value.name, message: value.message } : value
 }
 
 type ErrorClass = new(fields: object) => Error
@@ -52,6 +57,11 @@ const revive = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(revive)
   if (typeof value !== "object" || value === null) return value
   const record = value as Record<string, unknown>
+  if (typeof record["~error"] === "string") {
+    const error = new Error(String(record.message ?? ""))
+    error.name = record["~error"] as string
+    return error
+  }
   if (record._id === "Duration") {
     if (record._tag === "Millis" && typeof record.millis === "number") return Duration.millis(record.millis)
     if (record._tag === "Nanos" && typeof record.nanos === "string") return Duration.nanos(BigInt(record.nanos))
