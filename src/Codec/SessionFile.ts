@@ -456,11 +456,13 @@ export class SessionReader {
   private time: number
   private failure: Violation | undefined
   private readonly view: RecordView
+  private readonly checksums: boolean
   /** The version read from the header (0 before it). */
   major: number
   minor: number
 
-  constructor() {
+  constructor(checksums: boolean) {
+    this.checksums = checksums
     this.buf = EMPTY
     this.pos = 0
     this.end = 0
@@ -472,6 +474,33 @@ export class SessionReader {
     this.view = new RecordView(EMPTY)
     this.major = 0
     this.minor = 0
+  }
+
+  /** Bytes fed but not read yet (the start of a record or block that straddles the chunks). */
+  get pending(): number {
+    return this.end - this.pos
+  }
+
+  /**
+   * Moves to `target`: copies the {@link pending} bytes to its start and reads from it from now
+   * on; fill it after them and call {@link filled}. The way to feed a file without copying each
+   * chunk: read straight into the buffer the reader reads. Invalidates the last view.
+   */
+  moveTo(target: Buffer): number {
+    const left = this.end - this.pos
+    if (target.byteLength < left) throw new RangeError(`SessionReader.moveTo: the target holds ${target.byteLength} bytes, ${left} are pending`)
+    this.buf.copy(target, 0, this.pos, this.end)
+    this.base += this.pos
+    if (this.blockEnd !== -1) this.blockEnd -= this.pos
+    this.buf = target
+    this.pos = 0
+    this.end = left
+    return left
+  }
+
+  /** Says that `n` more bytes were written into the buffer after the pending ones (see {@link moveTo}). */
+  filled(n: number): void {
+    this.end += n
   }
 
   /** Adds bytes; the reader keeps `chunk` as it is (no copy) when nothing is left over. Invalidates the last view. */
@@ -508,6 +537,26 @@ export class SessionReader {
       if (block !== undefined) return block
     }
     return this.readRecord()
+  }
+
+  /**
+   * Checks the next whole block (its length and CRC) and steps over it without reading its
+   * records: `true`, `NeedMore`, or a violation — a whole-file check at the speed of the CRC.
+   * Use it instead of `next` for a whole file, never between `next` calls inside a block.
+   */
+  skipBlock(): true | NeedMore | Violation {
+    if (this.failure !== undefined) return this.failure
+    if (!this.headerDone) {
+      const header = this.readHeader()
+      if (header !== undefined) return header
+    }
+    if (this.blockEnd === -1) {
+      const block = this.openBlock()
+      if (block !== undefined) return block
+    }
+    this.pos = this.blockEnd
+    this.blockEnd = -1
+    return true
   }
 
   /**
@@ -567,7 +616,7 @@ export class SessionReader {
     if (length > MAX_BLOCK_SIZE) return this.fail(corrupt(this.base + start, "Length"))
     const bodyEnd = bodyStart + length
     if (bodyEnd > this.end) return NeedMore
-    if (buf.readUInt32BE(cursor.offset) !== crc32(buf.subarray(bodyStart, bodyEnd))) {
+    if (this.checksums && buf.readUInt32BE(cursor.offset) !== crc32(buf.subarray(bodyStart, bodyEnd))) {
       // the last bytes we have: torn if the file ends here (finish), corrupt if more follow
       return bodyEnd === this.end ? NeedMore : this.fail(corrupt(this.base + start, "Checksum"))
     }
@@ -599,12 +648,14 @@ export class SessionReader {
 }
 
 /**
- * A fresh reader.
+ * A fresh reader. `checksums: false` skips the CRC of every block — only for a file already
+ * checked whole (`skipBlock`), as a replay does at build time. Default `true`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeReader = (): SessionReader => new SessionReader()
+export const makeReader = (options: { readonly checksums?: boolean | undefined } = {}): SessionReader =>
+  new SessionReader(options.checksums ?? true)
 
 // ---------------------------------------------------------------------------------------------
 // Entries: the records decoded

@@ -11,9 +11,9 @@
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *
- * The file is checked whole when the layer is built (a bad file fails the layer with
- * `SessionError`; a torn last block is dropped), then read again in 1 MiB chunks as the events
- * are consumed. Each run of `events` replays from the start, with times counted from the
+ * The file is checked whole when the layer is built (every block's CRC-32: a bad file fails the
+ * layer with `SessionError`; a torn last block is dropped), then read again in 1 MiB chunks as
+ * the events are consumed, without checking the CRCs a second time. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
  *
@@ -120,7 +120,8 @@ const eventOf = (record: SessionFile.RecordView): ReplayEvent | undefined => {
     case SessionFile.Kind.InText:
       return { _tag: "Message", message: { _tag: "Text", text: record.text() } }
     case SessionFile.Kind.InBinary:
-      return { _tag: "Message", message: { _tag: "Binary", payload: new Uint8Array(record.payload()) } }
+      // the read buffers are never reused (SessionLog.records): the view is owned as it is
+      return { _tag: "Message", message: { _tag: "Binary", payload: record.payload() } }
     case SessionFile.Kind.Connected:
     case SessionFile.Kind.Gap: {
       const entry = SessionFile.decodeEntry(record)
@@ -152,17 +153,15 @@ const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kin
 export const make = (file: string, options: Options = {}): Effect.Effect<ReplayFeed, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
     const timing = options.timing ?? DEFAULT_TIMING
-    // one pass without decoding: a corrupt or newer file fails the layer, not the stream later
-    let topics: ReadonlyArray<string> = []
-    let sawTopics = false
-    yield* Stream.runDrain(SessionLog.records(file, (record) => {
-      if (!sawTopics && record.kind === SessionFile.Kind.Subscriptions) {
-        const entry = SessionFile.decodeEntry(record)
-        if (entry._tag === "Subscriptions") topics = entry.topics
-        sawTopics = true
-      }
-      return undefined
-    }, { onTorn: options.onTorn }))
+    // one pass at CRC speed: a corrupt or newer file fails the layer, not the stream later
+    yield* SessionLog.check(file, { onTorn: options.onTorn })
+    // the topics: the first Subscriptions record (the recorder writes it before any message),
+    // looked for among the first records only
+    let seen = 0
+    const first = yield* SessionLog.records(file, (record) =>
+      record.kind === SessionFile.Kind.Subscriptions || ++seen === 64 ? SessionFile.decodeEntry(record) : undefined
+    ).pipe(Stream.take(1), Stream.runCollect)
+    let topics: ReadonlyArray<string> = first[0]?._tag === "Subscriptions" ? first[0].topics : []
     const state = yield* SubscriptionRef.make<Supervisor.FeedState>({ _tag: "Connecting", attempt: 0 })
     const stopped = yield* Deferred.make<void>()
     const originNanos = yield* Clock.currentTimeNanos
@@ -178,7 +177,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
           if (next !== undefined) pending.push(next)
         }
         return event
-      })
+      }, { checksums: false })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
@@ -192,7 +191,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
       return event === undefined && next === undefined && record.kind !== SessionFile.Kind.End ? undefined : { time: record.time, event, state: next }
-    }).pipe(
+    }, { checksums: false }).pipe(
       Stream.orDie,
       Stream.mapEffect((item) =>
         Effect.gen(function*() {

@@ -112,12 +112,16 @@ export interface ReadOptions {
   readonly onTorn?: ((torn: { readonly offset: number; readonly bytes: number }) => void) | undefined
   /** Bytes read at a time. Default {@link DEFAULT_READ_CHUNK}. */
   readonly chunkSize?: number | undefined
+  /** Check every block's CRC-32 while reading (`false` only after {@link check} passed). Default `true`. */
+  readonly checksums?: boolean | undefined
 }
 
 /**
  * The records of `file` decoded with `decode`, in arrays of whatever one read of the file holds
  * (a pull-based stream: the file is read as the stream is consumed and closed when it ends).
  * `decode` sees each record as a view and returns what to keep, or `undefined` to skip it.
+ * Every read goes into a fresh buffer that is never reused, so a `payload()` view taken in
+ * `decode` stays valid after it: keep it without copying.
  *
  * @since 0.1.0
  * @category reading
@@ -132,7 +136,7 @@ export const records = <A>(
       Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
       (fd) => Effect.sync(() => fs.closeSync(fd))
     )
-    const reader = SessionFile.makeReader()
+    const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
     let ended = false
     const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
@@ -149,10 +153,12 @@ export const records = <A>(
     const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done> = Effect.gen(function*() {
       for (;;) {
         if (ended) return yield* Cause.done()
-        // a fresh buffer per read: the reader keeps it as a view instead of copying
-        const buffer = Buffer.allocUnsafe(chunkSize)
+        // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
+        // of a straddling record first, then the file's next bytes read straight after them
+        const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+        const at = reader.moveTo(buffer)
         const bytesRead = yield* Effect.try({
-          try: () => fs.readSync(fd, buffer, 0, chunkSize, null),
+          try: () => fs.readSync(fd, buffer, at, chunkSize, null),
           catch: (cause) => ioError(file, "read", cause)
         })
         const out: Array<A> = []
@@ -162,7 +168,7 @@ export const records = <A>(
           if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
           else if (tail._tag !== "Complete") return yield* Effect.fail(invalid(tail))
         } else {
-          reader.feed(buffer.subarray(0, bytesRead))
+          reader.filled(bytesRead)
           const error = drain(out)
           if (error !== undefined) return yield* Effect.fail(error)
         }
@@ -171,6 +177,47 @@ export const records = <A>(
     })
     return Stream.fromPull(Effect.succeed(pull))
   }))
+
+/**
+ * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a
+ * record (at the speed of the native CRC); a torn last block is reported to `onTorn`.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const check = (file: string, options: ReadOptions = {}): Effect.Effect<void, SessionError> =>
+  Effect.try({
+    try: () => {
+      const fd = fs.openSync(file, "r")
+      try {
+        const reader = SessionFile.makeReader()
+        const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
+        for (;;) {
+          const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+          const at = reader.moveTo(buffer)
+          const bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+          if (bytesRead === 0) break
+          reader.filled(bytesRead)
+          for (;;) {
+            const result = reader.skipBlock()
+            if (result === true) continue
+            if (result._tag === "NeedMore") break
+            return result
+          }
+        }
+        const tail = reader.finish()
+        if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+        return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (cause) => ioError(file, "read", cause)
+  }).pipe(Effect.flatMap((violation) =>
+    violation === undefined
+      ? Effect.void
+      : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
+  ))
 
 /**
  * Every entry of `file`, decoded (`SessionFile.decodeEntry`), as a stream.

@@ -57,7 +57,7 @@ const write = (entries: ReadonlyArray<SessionFile.Entry>, flushEvery: number) =>
 }
 
 /** Reads `chunks` to the end: the entries, and the tail or violation. */
-const read = (chunks: ReadonlyArray<Uint8Array>) => {
+const read = (chunks: ReadonlyArray<Uint8Array>, into = false) => {
   const reader = SessionFile.makeReader()
   const entries: Array<SessionFile.Entry> = []
   const drain = (): SessionFile.Violation | undefined => {
@@ -69,7 +69,14 @@ const read = (chunks: ReadonlyArray<Uint8Array>) => {
     }
   }
   for (const chunk of chunks) {
-    reader.feed(chunk)
+    if (into) {
+      // the file reader's way: the pending bytes moved to a fresh buffer, the chunk read after them
+      const target = Buffer.alloc(reader.pending + chunk.byteLength)
+      target.set(chunk, reader.moveTo(target))
+      reader.filled(chunk.byteLength)
+    } else {
+      reader.feed(chunk)
+    }
     const violation = drain()
     if (violation !== undefined) return { entries, end: violation }
   }
@@ -91,13 +98,15 @@ const chop = (file: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> 
 const normal = (entry: SessionFile.Entry) => JSON.parse(JSON.stringify(entry, (_k, v) => (v instanceof Uint8Array ? [...v] : v)))
 
 describe("SessionFile", () => {
-  it("round-trips every entry kind, whatever the chopping and block boundaries", () => {
+  it("round-trips every entry kind, whatever the chopping and block boundaries, fed or read into its buffer", () => {
     fc.assert(
       fc.property(sessionArb, fc.integer({ min: 1, max: 7 }), fc.array(fc.nat(), { maxLength: 12 }), (entries, flushEvery, cuts) => {
         const { file } = write(entries, flushEvery)
-        const { entries: back, end } = read(chop(file, cuts))
-        expect(end).toEqual({ _tag: "Complete" })
-        expect(back.map(normal)).toEqual(entries.map(normal))
+        for (const into of [false, true]) {
+          const { entries: back, end } = read(chop(file, cuts), into)
+          expect(end).toEqual({ _tag: "Complete" })
+          expect(back.map(normal)).toEqual(entries.map(normal))
+        }
       }),
       { numRuns: 300 }
     )
