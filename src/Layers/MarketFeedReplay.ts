@@ -45,21 +45,13 @@ import * as SessionLog from "./SessionLog.ts"
 export type Timing = "recorded" | "fast"
 
 /**
- * Default pacing: `"recorded"`.
- *
- * @since 0.1.0
- * @category constants
- */
-export const DEFAULT_TIMING: Timing = "recorded"
-
-/**
  * Options of {@link make}.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Pacing. Default {@link DEFAULT_TIMING}. */
+  /** Pacing. Default `"recorded"`. */
   readonly timing?: Timing | undefined
   /** Told when the file's last block was torn and dropped. */
   readonly onTorn?: SessionLog.ReadOptions["onTorn"]
@@ -152,7 +144,7 @@ const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kin
  */
 export const make = (file: string, options: Options = {}): Effect.Effect<ReplayFeed, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const timing = options.timing ?? DEFAULT_TIMING
+    const timing = options.timing ?? "recorded"
     // one pass at CRC speed: a corrupt or newer file fails the layer, not the stream later
     yield* SessionLog.check(file, { onTorn: options.onTorn })
     // the topics: the first Subscriptions record (the recorder writes it before any message),

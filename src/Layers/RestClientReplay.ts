@@ -47,9 +47,9 @@ import * as SessionLog from "./SessionLog.ts"
 export interface Options {
   /** The base path the recorded client had (prefixed to every path before matching). Default none. */
   readonly basePath?: string | undefined
-  /** The origin named in errors. Default {@link DEFAULT_ORIGIN}. */
+  /** The origin named in errors. Default {@link REPLAY_ORIGIN}. */
   readonly origin?: string | undefined
-  /** Pacing of the answers. Default `"recorded"` (`MarketFeedReplay.DEFAULT_TIMING`). */
+  /** Pacing of the answers. Default `"recorded"`. */
   readonly timing?: Timing | undefined
   /** Told when the file's last block was torn and dropped. */
   readonly onTorn?: SessionLog.ReadOptions["onTorn"]
@@ -61,7 +61,7 @@ export interface Options {
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_ORIGIN = "replay"
+export const REPLAY_ORIGIN = "replay"
 
 /** The response headers a server adds for framing: the replaying origin adds its own. */
 const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
@@ -87,7 +87,7 @@ const owned = (status: number, headers: ReadonlyArray<readonly [string, string]>
  */
 export const make = (file: string, options: Options = {}): Effect.Effect<ClientPool.ClientPool, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
-    const origin = options.origin ?? DEFAULT_ORIGIN
+    const origin = options.origin ?? REPLAY_ORIGIN
     const timing = options.timing ?? "recorded"
     const exchanges = Exchanges.fromEntries(yield* SessionLog.readAll(file, { onTorn: options.onTorn }))
     const writer = RequestWriter.make({ host: origin, basePath: options.basePath })

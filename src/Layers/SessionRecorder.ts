@@ -14,7 +14,7 @@
  *   scope closes (then the file is synced and closed). A crash loses at most the unflushed block;
  *   a block torn by it is dropped by the reader, never misread.
  * - **Secrets never reach the file**: header values named in `redactHeaders` (default
- *   {@link DEFAULT_REDACTED_HEADERS}: `Authorization`, `Proxy-Authorization`, `Cookie`,
+ *   {@link REDACTED_HEADERS}: `Authorization`, `Proxy-Authorization`, `Cookie`,
  *   `Set-Cookie`, `X-API-KEY`, `X-MBX-APIKEY`) are written as `<redacted>`, and the value of
  *   every such header, like every value in `secrets` (`Redacted` or string), is replaced by
  *   `<redacted>` wherever it appears later in any record: message texts and bytes, bodies, error
@@ -44,7 +44,7 @@ import { ioError, type SessionError } from "./SessionLog.ts"
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_REDACTED_HEADERS: ReadonlyArray<string> = [
+export const REDACTED_HEADERS: ReadonlyArray<string> = [
   "authorization",
   "proxy-authorization",
   "cookie",
@@ -80,7 +80,7 @@ export interface Options {
   readonly source?: string | undefined
   /** Values never written (replaced by `<redacted>` wherever they appear). */
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string> | string> | undefined
-  /** More header names whose values are never written, added to {@link DEFAULT_REDACTED_HEADERS}. */
+  /** More header names whose values are never written, added to {@link REDACTED_HEADERS}. */
   readonly redactHeaders?: ReadonlyArray<string> | undefined
   /** Time between block writes. Default {@link DEFAULT_FLUSH_INTERVAL}. */
   readonly flushInterval?: Duration.Input | undefined
@@ -154,7 +154,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<Session
     const writer = SessionFile.makeWriter({ blockSize: options.blockSize })
     const origin = clock.currentTimeNanosUnsafe()
     const now = () => Number(clock.currentTimeNanosUnsafe() - origin) / 1000
-    const redactedNames = new Set([...DEFAULT_REDACTED_HEADERS, ...(options.redactHeaders ?? []).map((n) => n.toLowerCase())])
+    const redactedNames = new Set([...REDACTED_HEADERS, ...(options.redactHeaders ?? []).map((n) => n.toLowerCase())])
     const secrets: Array<string> = []
     const secretBytes: Array<Buffer> = []
     const addSecret = (secret: string) => {

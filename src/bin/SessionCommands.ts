@@ -9,7 +9,7 @@
  *   block written, synced and closed). `--subscribe` topics are sent as Binance-style
  *   `{"method":"SUBSCRIBE","params":[…],"id":n}`. The values of `-H` headers named
  *   `Authorization`, `X-API-KEY`, `X-MBX-APIKEY`, `Cookie` (and the rest of
- *   `SessionRecorder.DEFAULT_REDACTED_HEADERS`) are secrets: never written, wherever they appear.
+ *   `SessionRecorder.REDACTED_HEADERS`) are secrets: never written, wherever they appear.
  * - `effect-nexus replay FILE` prints every record as one line: the time since the recording
  *   started (`+1.234567s`), the kind, and the payload (texts as JSON strings, binary as
  *   `<binary N bytes: hex…>`), then a summary line; `--realtime` waits the recorded time

@@ -40,7 +40,7 @@ export interface RecordOptions {
  */
 export const record = (options: RecordOptions) =>
   Effect.gen(function*() {
-    const secret = new Set(SessionRecorder.DEFAULT_REDACTED_HEADERS)
+    const secret = new Set(SessionRecorder.REDACTED_HEADERS)
     const recorder = yield* SessionRecorder.make(options.out, {
       source: options.url,
       secrets: options.headers.filter(([name]) => secret.has(name.toLowerCase())).map(([, value]) => value)
