@@ -32,6 +32,8 @@ export * as RequestWriter from "./RequestWriter.ts"
 /** @since 0.1.0 */
 export * as ResponseReader from "./ResponseReader.ts"
 /** @since 0.1.0 */
+export * as SessionFile from "./SessionFile.ts"
+/** @since 0.1.0 */
 export * as Url from "./Url.ts"
 /** @since 0.1.0 */
 export * as WriteBuf from "./WriteBuf.ts"

@@ -8,13 +8,22 @@
  * It runs for `durationSeconds` (default 20) and prints a summary; Ctrl-C ends it early, just as
  * cleanly — the scope closes every socket and the summary is still printed.
  *
+ * With `record` (`npm start -- --record FILE`) the session the strategy saw — every feed event
+ * and every REST exchange — is recorded to `FILE` (`Recording`, issue #15); replay it with
+ * `MarketFeed.layerReplay(FILE)` and `RestClient.layerReplay(FILE, { basePath: "/api/v3" })`.
+ * The strategy is interrupted before the services close, so the recording ends with what the
+ * strategy saw, not with the shutdown.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as MarketFeed from "../Layers/MarketFeed.ts"
+import * as Recording from "../Layers/Recording.ts"
 import * as RestClient from "../Layers/RestClient.ts"
+import * as SessionRecorder from "../Layers/SessionRecorder.ts"
 import * as Exchange from "./Exchange.ts"
 import * as Strategy from "./Strategy.ts"
 
@@ -29,6 +38,8 @@ export interface Options {
   readonly durationSeconds?: number | undefined
   /** How often the exchange resets every connection. Default 5 s. */
   readonly dropEverySeconds?: number | undefined
+  /** Record the session to this file (see the module doc). Default: no recording. */
+  readonly record?: string | undefined
   /** Where the status and summary go. Default `process.stdout`. */
   readonly output?: NodeJS.WritableStream & { readonly isTTY?: boolean } | undefined
 }
@@ -36,12 +47,12 @@ export interface Options {
 const fmt = (micros: number): string => (micros >= 1000 ? `${(micros / 1000).toFixed(1)} ms` : `${micros.toFixed(0)} µs`)
 
 /**
- * Runs the demo; see the module doc.
+ * Runs the demo; see the module doc. Returns what the strategy saw and did.
  *
  * @since 0.1.0
  * @category running
  */
-export const run = (options: Options = {}): Effect.Effect<void> =>
+export const run = (options: Options = {}): Effect.Effect<Strategy.Stats> =>
   Effect.gen(function*() {
     const out = options.output ?? process.stdout
     const tty = out.isTTY === true
@@ -49,10 +60,13 @@ export const run = (options: Options = {}): Effect.Effect<void> =>
     const exchange = yield* Exchange.start({ dropEvery: Duration.seconds(options.dropEverySeconds ?? 5) })
     out.write(`demo exchange: feed ${exchange.feedUrl}, orders ${exchange.restUrl}; running ${duration} s\n`)
     const stats = Strategy.makeStats()
-    const services = Layer.mergeAll(
-      RestClient.layer({ url: exchange.restUrl, basePath: "/api/v3", connections: 4 }),
-      MarketFeed.layer({ url: exchange.feedUrl, subscriptions: ["BTC-USD@quote"] })
-    )
+    const rest = RestClient.layer({ url: exchange.restUrl, basePath: "/api/v3", connections: 4 })
+    const feed = MarketFeed.layer({ url: exchange.feedUrl, subscriptions: ["BTC-USD@quote"] })
+    const services = options.record === undefined
+      ? Layer.mergeAll(rest, feed)
+      : Layer.mergeAll(Recording.recordRestClient(rest), Recording.recordMarketFeed(feed)).pipe(
+        Layer.provide(SessionRecorder.layer(options.record, { source: exchange.feedUrl }))
+      )
     const started = Date.now()
     const summary = () => {
       const seconds = (Date.now() - started) / 1000
@@ -68,7 +82,7 @@ export const run = (options: Options = {}): Effect.Effect<void> =>
 
     yield* Effect.gen(function*() {
       const pool = yield* RestClient.RestClient
-      yield* Effect.forkChild(Strategy.run({ symbol: "BTC-USD", orderEvery: 20 }, stats))
+      const strategy = yield* Effect.forkChild(Strategy.run({ symbol: "BTC-USD", orderEvery: 20 }, stats))
       let lastQuotes = 0
       for (let second = 1; second <= duration; second++) {
         yield* Effect.sleep("1 second")
@@ -82,8 +96,10 @@ export const run = (options: Options = {}): Effect.Effect<void> =>
         out.write(tty ? `\r${line}\x1b[K` : `${line}\n`)
       }
       if (tty) out.write("\n")
+      yield* Fiber.interrupt(strategy)
     }).pipe(
       Effect.provide(services),
       Effect.onExit(() => Effect.sync(() => out.write(`${tty ? "\n" : ""}${summary()}\n`)))
     )
+    return stats
   }).pipe(Effect.scoped, Effect.orDie)

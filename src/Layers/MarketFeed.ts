@@ -41,6 +41,8 @@ import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
+import * as MarketFeedReplay from "./MarketFeedReplay.ts"
+import type * as SessionLog from "./SessionLog.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -219,3 +221,16 @@ export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
 ): Layer.Layer<MarketFeed, Config.ConfigError> =>
   Layer.effect(MarketFeed, Effect.flatMap(config(options.prefix), (c) => make({ ...c, ...options.overrides })))
+
+/**
+ * The feed served from a recorded session file (see `MarketFeedReplay`): the recorded events
+ * at their recorded times on the `Clock` (`TestClock` in tests), or as fast as they are read
+ * (`{ timing: "fast" }`). A file that cannot be replayed fails the layer with `SessionError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerReplay = (
+  file: string,
+  options: MarketFeedReplay.Options = {}
+): Layer.Layer<MarketFeed, SessionLog.SessionError> => Layer.effect(MarketFeed, MarketFeedReplay.make(file, options))

@@ -25,6 +25,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
+import * as RestClientReplay from "./RestClientReplay.ts"
+import type * as SessionLog from "./SessionLog.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -104,3 +106,18 @@ export const layerConfig = (
       return yield* ClientPool.make(yield* withTls({ ...fromEnv, ...options.overrides }))
     })
   )
+
+/**
+ * The REST client served from a recorded session file (see `RestClientReplay` for the matching
+ * rule): each request answered with its recorded exchange after the recorded latency on the
+ * `Clock`, or at once (`{ timing: "fast" }`); a request that matches nothing fails with
+ * `PoolError` reason `NoRecordedExchange`. A file that cannot be replayed fails the layer with
+ * `SessionError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerReplay = (
+  file: string,
+  options: RestClientReplay.Options = {}
+): Layer.Layer<RestClient, SessionLog.SessionError> => Layer.effect(RestClient, RestClientReplay.make(file, options))

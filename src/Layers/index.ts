@@ -14,3 +14,13 @@ export * as MarketFeed from "./MarketFeed.ts"
 export * as TlsSettings from "./TlsSettings.ts"
 /** Effect's `HttpClient` service over one `ClientPool` per origin (in place of `NodeHttpClient.layerUndici`). */
 export * as NexusHttpClient from "./NexusHttpClient.ts"
+/** Session files on disk: reading one back, and `SessionError`. */
+export * as SessionLog from "./SessionLog.ts"
+/** Appends a session to a file as it happens (buffered, scoped, secrets redacted). */
+export * as SessionRecorder from "./SessionRecorder.ts"
+/** Records the `MarketFeed`/`RestClient` services, a `WebSocket` or a `ClientPool` into a `SessionRecorder`. */
+export * as Recording from "./Recording.ts"
+/** `MarketFeed.layerReplay`'s implementation: the feed served from a session file. */
+export * as MarketFeedReplay from "./MarketFeedReplay.ts"
+/** `RestClient.layerReplay`'s implementation: the REST client served from a session file. */
+export * as RestClientReplay from "./RestClientReplay.ts"

@@ -111,6 +111,7 @@ import * as Url from "../Codec/Url.ts"
 import * as Backoff from "../Transport/Backoff.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
 import { InvalidUrl } from "../Transport/Transport.ts"
+import type { NoRecordedExchange } from "./NoRecordedExchange.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -202,7 +203,7 @@ export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {
  * @since 0.1.0
  * @category errors
  */
-export type PoolErrorReason = AcquireTimeout | PoolClosed
+export type PoolErrorReason = AcquireTimeout | PoolClosed | NoRecordedExchange
 
 /**
  * The pool's own error: no slot could be had (`reason`) from the pool of `origin`. Its message

@@ -23,6 +23,7 @@ import { readFileSync } from "node:fs"
 import * as BenchCommand from "./BenchCommand.ts"
 import * as DemoCommand from "./DemoCommand.ts"
 import * as ErrorReport from "./ErrorReport.ts"
+import * as SessionCommands from "./SessionCommands.ts"
 import * as WsCommand from "./WsCommand.ts"
 
 const packageVersion = (): string => {
@@ -42,9 +43,9 @@ const packageVersion = (): string => {
  */
 export const cli = Command.make("effect-nexus").pipe(
   Command.withDescription(
-    "Low-latency WebSocket and HTTP/1.1 networking on Effect: a WebSocket client, the demo main job and the benchmarks."
+    "Low-latency WebSocket and HTTP/1.1 networking on Effect: a WebSocket client, the demo main job, the benchmarks, and recording and replaying a feed."
   ),
-  Command.withSubcommands([WsCommand.command, DemoCommand.command, BenchCommand.command])
+  Command.withSubcommands([WsCommand.command, DemoCommand.command, BenchCommand.command, SessionCommands.record, SessionCommands.replay])
 )
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `effect-nexus demo [--duration SECONDS] [--drop-every SECONDS]` — the main job (`npm start`):
+ * `effect-nexus demo [--duration SECONDS] [--drop-every SECONDS] [--record FILE]` — the main job (`npm start`):
  * the embedded demo exchange on 127.0.0.1 and the sample strategy with its live status line and
  * summary (see `src/Demo/Main.ts`). `--duration` defaults to the demo's own 20 s and
  * `--drop-every` (how often the exchange resets every connection) to its 5 s. Ctrl-C ends it
@@ -34,14 +34,20 @@ export const command = Command.make("demo", {
   dropEvery: seconds("drop-every").pipe(
     Flag.withDescription("How often the exchange resets every connection (default 5)"),
     Flag.optional
+  ),
+  record: Flag.String("record").pipe(
+    Flag.withMetavar("FILE"),
+    Flag.withDescription("Record the session the strategy saw into FILE (replay: effect-nexus replay FILE)"),
+    Flag.optional
   )
-}, ({ duration, dropEvery }) =>
+}, ({ duration, dropEvery, record }) =>
   Effect.flatMap(
     Effect.promise(() => import("../Demo/Main.ts")),
     (Main) =>
       Main.run({
         ...(Option.isSome(duration) ? { durationSeconds: duration.value } : {}),
-        ...(Option.isSome(dropEvery) ? { dropEverySeconds: dropEvery.value } : {})
+        ...(Option.isSome(dropEvery) ? { dropEverySeconds: dropEvery.value } : {}),
+        ...(Option.isSome(record) ? { record: record.value } : {})
       })
   )).pipe(
     Command.withDescription(

@@ -8,8 +8,12 @@
  *                     [--listen-only] [--insecure-skip-tls-verify-dangerous]
  *     print every incoming message (text as a line, binary as <binary N bytes: hex…>),
  *     send every stdin line as a text message; stdin EOF closes with 1000
- * effect-nexus demo [--duration SECONDS] [--drop-every SECONDS]
+ * effect-nexus demo [--duration SECONDS] [--drop-every SECONDS] [--record FILE]
  *     the main job (npm start): demo exchange + sample strategy, live status, summary
+ * effect-nexus record URL --out FILE [--duration 60s] [-H "Name: value"]... [--subscribe TOPIC]...
+ *     record a supervised feed into a session file, printing a live count
+ * effect-nexus replay FILE [--realtime]
+ *     print a session file, every record with its time since the recording started
  * effect-nexus bench [codec|loopback|pool] [--filter REGEX]
  *     run the benchmark scripts with this Node and print their markdown tables (all by default)
  * effect-nexus --help | --version

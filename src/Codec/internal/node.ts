@@ -1,5 +1,5 @@
 /**
- * The one place where the codecs reach Node's native helpers (SIMD UTF-8 validation, SHA-1,
+ * The one place where the codecs reach Node's native helpers (SIMD UTF-8 validation, SHA-1, CRC-32,
  * random bytes, Buffer allocation). Keeping them behind this module keeps every codec portable:
  * a port to another runtime replaces this file only.
  *
@@ -7,6 +7,7 @@
  */
 import { Buffer, isUtf8 as nodeIsUtf8 } from "node:buffer"
 import { createHash, randomFillSync } from "node:crypto"
+import { crc32 as zlibCrc32 } from "node:zlib"
 
 /** A Node `Buffer` re-exported so codecs do not import `node:buffer` themselves. */
 export { Buffer }
@@ -61,3 +62,6 @@ export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf
 
 /** Lenient decoder for diagnostics only (never for protocol validation). */
 export const decodeForDiagnostics = (bytes: Uint8Array): string => textDecoder.decode(bytes)
+
+/** CRC-32 (IEEE, as zlib and gzip compute it) of `bytes`, native in Node ≥ 22.2. */
+export const crc32 = (bytes: Uint8Array): number => zlibCrc32(bytes)

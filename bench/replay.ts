@@ -1,0 +1,125 @@
+/**
+ * `npm run bench:replay` — issue #15's speed question: does replaying a 1-million-message session
+ * as fast as possible through `MarketFeed` (`MarketFeed.layerReplay(file, { timing: "fast" })`,
+ * read with `Stream.runForEach` as an application would) keep up with the live
+ * `WebSocket.run` rate over loopback, measured in the same run? And what does the file cost
+ * against the raw payload bytes for 40 B and 128 B messages?
+ *
+ * Candidates, per message size, interleaved in every round (the order alternating):
+ * - `replay, runForEach`: build the replayed feed (which checks the whole file's CRCs first) and
+ *   read all 1M events with `Stream.runForEach` (one Effect per event: the usual door).
+ * - `replay, runForEachArray`: the same, read an array at a time (one Effect per file chunk).
+ * - `live WebSocket.run`: our client on `bench/loopback-server.ts`'s firehose (a child process,
+ *   the other core) streaming 1M binary messages of the same size, pushed to a handler.
+ *
+ * The session file holds 1M binary messages of the size, 1 ms apart (a Δt of 1000 µs: 2 bytes),
+ * with the recorder's Meta and End records, written by `SessionFile`'s writer in 64 KiB blocks.
+ * Reported: messages/s medians over `ROUNDS` rounds (default 5), the median of the per-round
+ * ratios replay/live, and file bytes / payload bytes. Run: `npm run bench:replay`.
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SessionFile from "../src/Codec/SessionFile.ts"
+import * as MarketFeedReplay from "../src/Layers/MarketFeedReplay.ts"
+import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
+import { median } from "./harness.ts"
+import { startLoopbackServers } from "./loopback-peer.ts"
+
+const COUNT = Number(process.env.COUNT ?? 1_000_000)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const SIZES = [40, 128]
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-bench-replay-"))
+
+/** Writes a session of `count` binary messages of `size` bytes, 1 ms apart; returns its path and size. */
+const writeSession = (size: number, count: number): { file: string; bytes: number } => {
+  const file = path.join(dir, `session-${size}.nxs`)
+  const fd = fs.openSync(file, "w")
+  const writer = SessionFile.makeWriter()
+  let bytes = 0
+  const put = (b: Uint8Array) => {
+    fs.writeSync(fd, b)
+    bytes += b.byteLength
+  }
+  put(SessionFile.header())
+  writer.appendJson(SessionFile.Kind.Meta, 0, { startedAt: Date.now(), source: "bench" })
+  writer.appendJson(SessionFile.Kind.Connected, 0, { session: 1, renewal: false })
+  const payload = new Uint8Array(size).fill(0x61)
+  for (let i = 0; i < count; i++) {
+    payload[0] = i & 0xff
+    writer.append(SessionFile.Kind.InBinary, 1000 + i * 1000, payload)
+    if (writer.isFull) put(writer.flush())
+  }
+  writer.appendJson(SessionFile.Kind.End, 1000 + count * 1000, {})
+  put(writer.flush())
+  fs.closeSync(fd)
+  return { file, bytes }
+}
+
+const replayRate = (file: string, arrays: boolean): Promise<number> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const t0 = performance.now()
+    const feed = yield* MarketFeedReplay.make(file, { timing: "fast" })
+    let received = 0
+    if (arrays) {
+      yield* Stream.runForEachArray(feed.events, (events) => {
+        for (const event of events) if (event._tag === "Message") received++
+        return Effect.void
+      })
+    } else {
+      yield* Stream.runForEach(feed.events, (event) => {
+        if (event._tag === "Message") received++
+        return Effect.void
+      })
+    }
+    const t1 = performance.now()
+    if (received !== COUNT) throw new Error(`replayed ${received} of ${COUNT} messages`)
+    return COUNT / ((t1 - t0) / 1000)
+  })))
+
+const ports = await startLoopbackServers()
+const liveRate = (size: number): Promise<number> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(`ws://127.0.0.1:${ports.ws}/stream?size=${size}&count=${COUNT}`)
+    const started = performance.now()
+    let received = 0
+    let elapsed = 0
+    yield* NexusWebSocket.run(ws, (message) => {
+      if (message._tag === "Binary" && ++received === COUNT) elapsed = performance.now() - started
+    })
+    if (received < COUNT) throw new Error(`firehose closed after ${received} messages`)
+    return COUNT / (elapsed / 1000)
+  })))
+
+const fmt = (n: number) => `${(n / 1e6).toFixed(2)} M/s`
+try {
+  console.log(`replay vs live, ${COUNT} messages, ${ROUNDS} rounds, Node ${process.version}, ${os.cpus().length} cores, ${new Date().toISOString()}`)
+  for (const size of SIZES) {
+    const { file, bytes } = writeSession(size, COUNT)
+    const candidates = [
+      { name: "replay (MarketFeed.layerReplay, fast), runForEach", run: () => replayRate(file, false) },
+      { name: "replay (MarketFeed.layerReplay, fast), runForEachArray", run: () => replayRate(file, true) },
+      { name: "live WebSocket.run (loopback firehose)", run: () => liveRate(size) }
+    ]
+    const samples: Array<Array<number>> = candidates.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0]
+      for (const i of order) samples[i]!.push(await candidates[i]!.run())
+    }
+    const ratios = samples[0]!.map((r, i) => r / samples[2]![i]!)
+    const arrayRatios = samples[1]!.map((r, i) => r / samples[2]![i]!)
+    console.log(`\n### ${size} B binary messages — file ${bytes} bytes for ${size * COUNT} payload bytes: ${(bytes / (size * COUNT)).toFixed(3)}× raw`)
+    console.log("| candidate | median msg/s | rounds |")
+    console.log("| --- | --- | --- |")
+    candidates.forEach((c, i) => console.log(`| ${c.name} | ${fmt(median(samples[i]!))} | ${samples[i]!.map(fmt).join(", ")} |`))
+    console.log(`\nreplay (runForEach) / live, median of per-round ratios: ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log(`replay (runForEachArray) / live, median of per-round ratios: ${median(arrayRatios).toFixed(2)}× (rounds: ${arrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    fs.rmSync(file)
+  }
+} finally {
+  ports.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,238 @@
+/**
+ * `SessionLog` — session files on disk (issue #15): reading one back as entries, and the one
+ * error of recording and replaying, {@link SessionError}. The bytes are `Codec/SessionFile`'s;
+ * this module adds the file system (`node:fs`, read in 1 MiB chunks, never the whole file at
+ * once) and the Effect error. Reads are synchronous on purpose: a replay under `TestClock` must
+ * not depend on when real I/O completes (the clock could move past an event while a read is
+ * pending), and a 1 MiB read from the page cache takes a fraction of a millisecond. `docs/replay.md` specifies the format and the rules.
+ *
+ * A torn last block (a crash while recording) is dropped and reported to `onTorn`, never
+ * misread; a damaged block in the middle, a file from a newer major version or a file that is
+ * not a session fails with `SessionError` reason `SessionFileInvalid`.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import { Buffer } from "node:buffer"
+import * as fs from "node:fs"
+import * as SessionFile from "../Codec/SessionFile.ts"
+
+/**
+ * Bytes read from the file at a time: 1 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_READ_CHUNK = 1024 * 1024
+
+/**
+ * The file's bytes are not a readable session: not a session file, a newer major version, or
+ * a damaged block that is not the last (`violation` says which, and where).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionFileInvalid extends Data.TaggedError("SessionFileInvalid")<{
+  readonly violation: SessionFile.Violation
+}> {
+  override get message(): string {
+    return this.violation.message
+  }
+}
+
+/**
+ * The file system refused an `operation` on the file (`code` is Node's, such as `ENOENT`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionIo extends Data.TaggedError("SessionIo")<{
+  readonly operation: "open" | "read" | "write" | "close"
+  readonly code: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation} the file (${this.code}): ${this.detail}`
+  }
+}
+
+/**
+ * Every reason a {@link SessionError} carries.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionErrorReason = SessionFileInvalid | SessionIo
+
+/**
+ * The one error of recording and replaying: what went wrong (`reason`) with which `file`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionError extends Data.TaggedError("SessionError")<{
+  readonly file: string
+  readonly reason: SessionErrorReason
+}> {
+  override get message(): string {
+    return `session file ${this.file}: ${this.reason.message}`
+  }
+}
+
+/**
+ * The `SessionError` of a failed file system call.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ioError = (file: string, operation: SessionIo["operation"], cause: unknown): SessionError => {
+  const error = cause as { readonly code?: unknown; readonly message?: unknown }
+  return new SessionError({
+    file,
+    reason: new SessionIo({
+      operation,
+      code: typeof error?.code === "string" ? error.code : "EIO",
+      detail: typeof error?.message === "string" ? error.message : String(cause)
+    })
+  })
+}
+
+/**
+ * Options of {@link records} and {@link entries}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions {
+  /** Told when the last block was torn and dropped (its file offset and length). */
+  readonly onTorn?: ((torn: { readonly offset: number; readonly bytes: number }) => void) | undefined
+  /** Bytes read at a time. Default {@link DEFAULT_READ_CHUNK}. */
+  readonly chunkSize?: number | undefined
+  /** Check every block's CRC-32 while reading (`false` only after {@link check} passed). Default `true`. */
+  readonly checksums?: boolean | undefined
+}
+
+/**
+ * The records of `file` decoded with `decode`, in arrays of whatever one read of the file holds
+ * (a pull-based stream: the file is read as the stream is consumed and closed when it ends).
+ * `decode` sees each record as a view and returns what to keep, or `undefined` to skip it.
+ * Every read goes into a fresh buffer that is never reused, so a `payload()` view taken in
+ * `decode` stays valid after it: keep it without copying.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const records = <A>(
+  file: string,
+  decode: (record: SessionFile.RecordView) => A | undefined,
+  options: ReadOptions = {}
+): Stream.Stream<A, SessionError> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const fd = yield* Effect.acquireRelease(
+      Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
+      (fd) => Effect.sync(() => fs.closeSync(fd))
+    )
+    const reader = SessionFile.makeReader({ checksums: options.checksums })
+    const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
+    let ended = false
+    const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
+    /** Decodes what is buffered; a violation fails, `NeedMore` returns the batch. */
+    const drain = (out: Array<A>): SessionError | undefined => {
+      for (;;) {
+        const result = reader.next()
+        if (result._tag === "NeedMore") return undefined
+        if (result._tag !== "Record") return invalid(result)
+        const value = decode(result)
+        if (value !== undefined) out.push(value)
+      }
+    }
+    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done> = Effect.gen(function*() {
+      for (;;) {
+        if (ended) return yield* Cause.done()
+        // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
+        // of a straddling record first, then the file's next bytes read straight after them
+        const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+        const at = reader.moveTo(buffer)
+        const bytesRead = yield* Effect.try({
+          try: () => fs.readSync(fd, buffer, at, chunkSize, null),
+          catch: (cause) => ioError(file, "read", cause)
+        })
+        const out: Array<A> = []
+        if (bytesRead === 0) {
+          ended = true
+          const tail = reader.finish()
+          if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+          else if (tail._tag !== "Complete") return yield* Effect.fail(invalid(tail))
+        } else {
+          reader.filled(bytesRead)
+          const error = drain(out)
+          if (error !== undefined) return yield* Effect.fail(error)
+        }
+        if (out.length > 0) return out as unknown as Arr.NonEmptyReadonlyArray<A>
+      }
+    })
+    return Stream.fromPull(Effect.succeed(pull))
+  }))
+
+/**
+ * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a
+ * record (at the speed of the native CRC); a torn last block is reported to `onTorn`.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const check = (file: string, options: ReadOptions = {}): Effect.Effect<void, SessionError> =>
+  Effect.try({
+    try: () => {
+      const fd = fs.openSync(file, "r")
+      try {
+        const reader = SessionFile.makeReader()
+        const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
+        for (;;) {
+          const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+          const at = reader.moveTo(buffer)
+          const bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+          if (bytesRead === 0) break
+          reader.filled(bytesRead)
+          for (;;) {
+            const result = reader.skipBlock()
+            if (result === true) continue
+            if (result._tag === "NeedMore") break
+            return result
+          }
+        }
+        const tail = reader.finish()
+        if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+        return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (cause) => ioError(file, "read", cause)
+  }).pipe(Effect.flatMap((violation) =>
+    violation === undefined
+      ? Effect.void
+      : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
+  ))
+
+/**
+ * Every entry of `file`, decoded (`SessionFile.decodeEntry`), as a stream.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const entries = (file: string, options: ReadOptions = {}): Stream.Stream<SessionFile.Entry, SessionError> =>
+  records(file, SessionFile.decodeEntry, options)
+
+/**
+ * Every entry of `file`, in memory.
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const readAll = (file: string, options: ReadOptions = {}): Effect.Effect<Array<SessionFile.Entry>, SessionError> =>
+  Effect.map(Stream.runCollect(entries(file, options)), (all) => [...all])

@@ -1,0 +1,324 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { TestClock } from "effect/testing"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as SessionFile from "../../src/Codec/SessionFile.ts"
+import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
+import * as Recording from "../../src/Layers/Recording.ts"
+import * as RestClient from "../../src/Layers/RestClient.ts"
+import * as SessionLog from "../../src/Layers/SessionLog.ts"
+import * as SessionRecorder from "../../src/Layers/SessionRecorder.ts"
+import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import { NoRecordedExchange } from "../../src/Pool/NoRecordedExchange.ts"
+import * as MarketFeedTest from "../../src/Testing/MarketFeedTest.ts"
+import * as RestClientTest from "../../src/Testing/RestClientTest.ts"
+import { TestFeedPeer, TestHttpPeer } from "../../src/Testing/TestPeers.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
+import * as WebSocket from "../../src/Transport/WebSocket.ts"
+
+// Recording (issue #15) on the scripted in-memory peers under TestClock, and replaying the file:
+// the feed's events at their recorded times, REST exchanges by the matching rule, recorded
+// failures rebuilt, secrets never in the file, torn and newer files.
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-replay-layers-"))
+let n = 0
+const tempFile = () => path.join(dir, `session-${++n}.nxs`)
+
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+})
+
+/** Runs `effect` while moving the TestClock a millisecond at a time until it is done. */
+const advancing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let i = 0; i < 10_000 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 millis")
+    return yield* Fiber.join(fiber)
+  })
+
+const API_KEY = "sk-live-0123456789abcdef"
+const BEARER = "Bearer tok-SECRET-42"
+const FEED_SECRET = Redacted.make("feed-login-SECRET-xyz")
+
+/** What an application sees of the feed: each event with the Clock millis it was read at. */
+const label = (event: MarketFeed.FeedEvent): string =>
+  event._tag === "Message" && event.message._tag === "Text"
+    ? event.message.text
+    : event._tag === "Connected"
+    ? `connected ${event.session}`
+    : event._tag === "Gap"
+    ? `gap ${(event.gap.error as { _tag?: string } | undefined)?._tag ?? "clean"}`
+    : event._tag
+
+const readFeed = Effect.gen(function*() {
+  const feed = yield* MarketFeed.MarketFeed
+  const seen: Array<string> = []
+  const fiber = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
+    Effect.map(Clock.currentTimeMillis, (at) => void seen.push(`${at} ${label(event)}`))))
+  return { seen, fiber }
+})
+
+/** Records a scripted feed session: quotes, a drop, a reconnect, more quotes, a login message carrying a secret. */
+const recordFeed = (file: string) =>
+  Effect.gen(function*() {
+    const { seen, fiber } = yield* readFeed
+    const exchange = yield* TestFeedPeer
+    yield* settle
+    yield* exchange.publish("q1")
+    yield* TestClock.adjust("5 millis")
+    yield* exchange.publish(`echo ${Redacted.value(FEED_SECRET)}`)
+    yield* TestClock.adjust("20 millis")
+    yield* exchange.publish("q2")
+    yield* settle
+    yield* exchange.dropAll
+    yield* settle
+    yield* TestClock.adjust("1 second")
+    yield* settle
+    yield* exchange.publish("q3")
+    yield* TestClock.adjust("10 millis")
+    yield* (yield* MarketFeed.MarketFeed).stop
+    yield* Fiber.join(fiber)
+    return seen
+  }).pipe(
+    Effect.provide(Recording.recordMarketFeed(MarketFeedTest.layer({ subscriptions: ["BTC-USD@quote"] })).pipe(
+      Layer.provide(SessionRecorder.layer(file, { secrets: [FEED_SECRET] }))
+    ))
+  )
+
+describe("MarketFeed.layerReplay", () => {
+  it.effect("serves the recorded events at their recorded times, gaps and reconnects included", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const live = yield* recordFeed(file)
+      assert.deepStrictEqual(live.map((l) => l.replace(/^\d+ /, "")), [
+        "connected 1",
+        "q1",
+        "echo feed-login-SECRET-xyz",
+        "q2",
+        "gap WebSocketError",
+        "connected 2",
+        "q3"
+      ])
+      const replayed = yield* Effect.gen(function*() {
+        const { seen, fiber } = yield* readFeed
+        yield* settle // the reader takes what is due at 0 before the clock moves
+        for (let i = 0; i < 2000 && fiber.pollUnsafe() === undefined; i++) yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(fiber)
+        return seen
+      }).pipe(Effect.provide(MarketFeed.layerReplay(file)), Effect.provide(TestClock.layer()))
+      // the same events at the same clock millis; the secret was replaced before it was written
+      assert.deepStrictEqual(replayed, live.map((l) => l.replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
+    }))
+
+  it.effect("as fast as possible: every event with no clock moved, the state ending Stopped", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const live = yield* recordFeed(file)
+      yield* Effect.gen(function*() {
+        const feed = yield* MarketFeed.MarketFeed
+        const events = yield* Stream.runCollect(feed.events)
+        assert.deepStrictEqual([...events].map(label), live.map((l) => l.replace(/^\d+ /, "").replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
+        assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
+        assert.deepStrictEqual(yield* feed.subscriptions, ["BTC-USD@quote"])
+      }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast" })))
+    }))
+
+  it.effect("drops a torn last block (a crash while recording) and replays what came before", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      yield* recordFeed(file)
+      const whole = fs.readFileSync(file)
+      fs.writeFileSync(file, whole.subarray(0, whole.byteLength - 3))
+      const torn: Array<{ offset: number; bytes: number }> = []
+      const events = yield* Effect.gen(function*() {
+        return yield* Stream.runCollect((yield* MarketFeed.MarketFeed).events)
+      }).pipe(
+        Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", onTorn: (t) => torn.push(t) }))
+      )
+      assert.strictEqual(torn.length, 1)
+      assert.strictEqual(torn[0]!.offset + torn[0]!.bytes, whole.byteLength - 3)
+      // the last block held the last records (the End, and what the final flush wrote): a prefix survives
+      const all = (yield* SessionLog.readAll(file)).length
+      assert.isAbove(all, 0)
+      assert.isAtMost(events.length, 7)
+    }))
+
+  it.effect("refuses a file from a newer major version with the whole error", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      fs.writeFileSync(file, Uint8Array.of(0x4e, 0x58, 0x53, 0x46, 2, 0, 0, 0))
+      const error = yield* Effect.flip(Layer.build(MarketFeed.layerReplay(file)))
+      assert.deepStrictEqual(error, new SessionLog.SessionError({
+        file,
+        reason: new SessionLog.SessionFileInvalid({
+          violation: {
+            _tag: "UnsupportedSessionVersion",
+            message: "session file format 2.0 is not supported (this reader reads major version 1)",
+            major: 2,
+            minor: 0,
+            supported: 1
+          }
+        })
+      }))
+      assert.strictEqual(error.message, `session file ${file}: session file format 2.0 is not supported (this reader reads major version 1)`)
+    }).pipe(Effect.scoped))
+
+  it.effect("a missing file fails the layer with SessionIo naming ENOENT", () =>
+    Effect.gen(function*() {
+      const file = path.join(dir, "missing.nxs")
+      const error = yield* Effect.flip(Layer.build(RestClient.layerReplay(file)))
+      assert.strictEqual(error.reason._tag, "SessionIo")
+      if (error.reason._tag === "SessionIo") {
+        assert.deepStrictEqual([error.reason.operation, error.reason.code], ["open", "ENOENT"])
+        assert.match(error.message, /^session file .*missing\.nxs: cannot open the file \(ENOENT\): ENOENT: no such file or directory/)
+      }
+    }).pipe(Effect.scoped))
+})
+
+/** The origin the REST recordings talk to. */
+const origin = (request: { method: string; target: string; body: string }) =>
+  Effect.gen(function*() {
+    yield* Effect.sleep("3 millis")
+    if (request.target.startsWith("/api/v3/snapshot")) return { status: 200, headers: [["Content-Type", "application/json"]] as const, body: `{"seq":7,"echo":"${request.target}"}` }
+    if (request.method === "POST") return { status: 201, body: `created ${request.body}` }
+    return { status: 404, body: "not found" }
+  })
+
+const restLayer = (file: string, handler = origin) =>
+  Recording.recordRestClient(RestClientTest.layer(handler, {
+    basePath: "/api/v3",
+    defaultHeaders: [["X-API-KEY", API_KEY]]
+  })).pipe(Layer.provideMerge(SessionRecorder.layer(file)))
+
+describe("RestClient.layerReplay", () => {
+  it.effect("answers by method, path, query in any order and body, after the recorded latency; a miss names the closest", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      yield* advancing(Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const snapshot = yield* rest.request((w) => w.get("/snapshot").query("symbol", "BTC").query("depth", "5").header("Authorization", BEARER).finish())
+        assert.strictEqual(snapshot.status, 200)
+        const order = yield* rest.request((w) => w.post("/order").body(`{"qty":1,"key":"${API_KEY}"}`).finish())
+        assert.strictEqual(order.status, 201)
+      })).pipe(Effect.provide(restLayer(file)))
+
+      const bytes = fs.readFileSync(file)
+      for (const secret of [API_KEY, BEARER, "tok-SECRET-42"]) assert.strictEqual(bytes.indexOf(secret), -1, `${secret} is in the file`)
+
+      yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const t0 = yield* Clock.currentTimeMillis
+        const fiber = yield* Effect.forkChild(rest.request((w) => w.get("/snapshot").query("depth", "5").query("symbol", "BTC").finish()))
+        yield* TestClock.adjust("2 millis")
+        assert.isUndefined(fiber.pollUnsafe(), "answered after the recorded latency, not before")
+        yield* TestClock.adjust("5 millis")
+        const snapshot = yield* Fiber.join(fiber)
+        assert.isAtLeast((yield* Clock.currentTimeMillis) - t0, 3)
+        assert.deepStrictEqual([snapshot.status, snapshot.text], [200, `{"seq":7,"echo":"/api/v3/snapshot?symbol=BTC&depth=5"}`])
+        assert.deepStrictEqual(snapshot.headers.find(([n]) => n === "Content-Type"), ["Content-Type", "application/json"])
+
+        const miss = yield* Effect.flip(rest.request((w) => w.post("/order").body(`{"qty":2}`).finish()))
+        assert.deepStrictEqual(miss, new ClientPool.PoolError({
+          origin: "replay",
+          reason: new NoRecordedExchange({
+            method: "POST",
+            target: "/api/v3/order",
+            closest: `POST /api/v3/order with body "{\\"qty\\":1,\\"key\\":\\"<redacted>\\"}" (differs in body)`
+          })
+        }))
+        assert.strictEqual(
+          miss.message,
+          `pool replay: no recorded exchange matches POST /api/v3/order; the closest recorded is POST /api/v3/order with body "{\\"qty\\":1,\\"key\\":\\"<redacted>\\"}" (differs in body)`
+        )
+      }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3" })), Effect.provide(TestClock.layer()))
+    }))
+
+  it.effect("a recorded failure fails again as the same HttpError, so retryIdempotent retries as it did", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const first = yield* Deferred.make<void>()
+      let calls = 0
+      const handler = () => (++calls === 1 ? Effect.andThen(Deferred.succeed(first, undefined), Effect.never) : Effect.succeed({ status: 200, body: "again" }))
+      const liveError = yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const peer = yield* TestHttpPeer
+        const call = yield* Effect.forkChild(Effect.flip(rest.request((w) => w.get("/book").finish())))
+        yield* Deferred.await(first)
+        yield* peer.dropAll
+        const error = yield* Fiber.join(call)
+        const again = yield* rest.request((w) => w.get("/book").finish())
+        assert.strictEqual(again.text, "again")
+        return error
+      }).pipe(Effect.provide(restLayer(file, handler as never)))
+
+      yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const replayedError = yield* Effect.flip(rest.request((w) => w.get("/book").finish()))
+        assert.deepStrictEqual(replayedError, liveError)
+        // the recorded retry: the same failure first, then the answer
+        const retried = yield* RestClient.retryIdempotent("GET", rest.request((w) => w.get("/book").finish()))
+        assert.strictEqual(retried.text, "again")
+      }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3", timing: "fast" })))
+    }))
+
+  it.effect("slots from the replayed pool are served by the same rule over in-memory connections", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      yield* advancing(Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        yield* rest.request((w) => w.get("/snapshot").query("symbol", "ETH").finish())
+      })).pipe(Effect.provide(restLayer(file)))
+      yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const [hit, miss] = yield* rest.withSlot((slot) =>
+          Effect.gen(function*() {
+            const a = yield* slot.send(slot.writer.get("/snapshot").query("symbol", "ETH").finish())
+            const hit = [a.status, a.bodyText()] as const
+            const b = yield* slot.send(slot.writer.get("/other").finish())
+            return [hit, [b.status, b.bodyText()] as const] as const
+          }))
+        assert.deepStrictEqual(hit, [200, `{"seq":7,"echo":"/api/v3/snapshot?symbol=ETH"}`])
+        assert.deepStrictEqual(miss, [404, `no recorded exchange matches GET /api/v3/other; the closest recorded is GET /api/v3/snapshot?symbol=ETH (differs in path, query)`])
+      }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3", timing: "fast" })))
+    }))
+})
+
+describe("Recording.webSocket", () => {
+  it.effect("records what a WebSocket receives and sends, secrets removed", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      yield* Effect.gen(function*() {
+        const recorder = yield* SessionRecorder.Recorder
+        const pair = yield* Memory.pair()
+        const [client, server] = yield* Effect.all([WebSocket.connectOver(pair.client, "ws://memory.test/"), WebSocket.accept(pair.server)], { concurrency: 2 })
+        const ws = Recording.webSocket(client, recorder)
+        yield* ws.sendText(`{"op":"login","key":"${Redacted.value(FEED_SECRET)}"}`)
+        yield* server.recv
+        yield* server.sendText("hello")
+        yield* server.sendBinary(Uint8Array.of(1, 2, 3))
+        yield* Effect.forkChild(server.close(4000, "bye"))
+        assert.strictEqual((yield* ws.recv)._tag, "Text")
+        assert.strictEqual((yield* ws.recv)._tag, "Binary")
+        assert.strictEqual((yield* ws.recv)._tag, "Close")
+      }).pipe(Effect.provide(SessionRecorder.layer(file, { secrets: [FEED_SECRET] })), Effect.scoped)
+      const entries = (yield* SessionLog.readAll(file)).map(({ time: _t, ...rest }) => rest)
+      assert.deepStrictEqual(entries.slice(1), [
+        { _tag: "Message", direction: "Out", text: `{"op":"login","key":"<redacted>"}` },
+        { _tag: "Message", direction: "In", text: "hello" },
+        { _tag: "BinaryMessage", direction: "In", payload: Uint8Array.of(1, 2, 3) },
+        { _tag: "Close", code: 4000, reason: "bye" },
+        { _tag: "End" }
+      ])
+      assert.strictEqual(fs.readFileSync(file).indexOf(Redacted.value(FEED_SECRET)), -1)
+      assert.strictEqual(SessionFile.MAJOR_VERSION, 1)
+    }))
+})
