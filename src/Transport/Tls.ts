@@ -23,7 +23,7 @@ import { Buffer } from "node:buffer"
 import { X509Certificate } from "node:crypto"
 import * as net from "node:net"
 import * as tls from "node:tls"
-import * as Tcp from "./Tcp.ts"
+import * as Socket from "./SocketTransport.ts"
 import {
   ConnectError,
   formatAddress,
@@ -169,7 +169,11 @@ export const defaultConfig = (): TlsConfig => (sharedDefault ??= makeConfigUnsaf
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions extends Tcp.ConnectOptions {
+export interface ConnectOptions extends Socket.SocketOptions {
+  /** Host name or IP literal. */
+  readonly host: string
+  /** TCP port. */
+  readonly port: number
   /** Trust and protocol settings, shared across connections. */
   readonly config: TlsConfig
   /** Name sent as SNI and checked against the certificate. Default `host`, unless `host` is an IP literal (then no SNI, and the IP is checked). */
@@ -221,13 +225,13 @@ export const connect: (
     const config = options.config
     const servername = options.servername ?? (net.isIP(options.host) === 0 ? options.host : undefined)
     const timeoutText = (after: Duration.Duration) => new Error(`not connected within ${Duration.format(after)}`)
-    return yield* Tcp.dial<TransportError>({
+    return yield* Socket.dial<TransportError>({
       address,
-      readHighWaterMark: options.readHighWaterMark ?? Tcp.DEFAULT_READ_HIGH_WATER_MARK,
+      readHighWaterMark: options.readHighWaterMark ?? Socket.DEFAULT_READ_HIGH_WATER_MARK,
       connectTimeout: options.connectTimeout,
       open: (transport) =>
-        Tcp.applySocketOptions(tls.connect({
-          ...Tcp.socketOptions(transport, options),
+        Socket.applySocketOptions(tls.connect({
+          ...Socket.socketOptions(transport, options),
           secureContext: config.secureContext,
           rejectUnauthorized: config.verify,
           ...(servername === undefined ? {} : { servername }),
@@ -237,7 +241,7 @@ export const connect: (
       onError: (cause, tcpConnected) =>
         tcpConnected
           ? transportError(address, new TlsError({ kind: tlsErrorKind(cause), cause }))
-          : transportError(address, new ConnectError({ kind: Tcp.connectErrorKind(cause), cause })),
+          : transportError(address, new ConnectError({ kind: Socket.connectErrorKind(cause), cause })),
       onTimeout: (tcpConnected, after) =>
         tcpConnected
           ? transportError(address, new TlsError({ kind: "HandshakeTimeout", cause: timeoutText(after) }))
@@ -262,7 +266,7 @@ export const layer = (options: ConnectOptions): Layer.Layer<Transport, Transport
  * @category getters
  */
 export const alpnProtocol = (transport: Transport): string | undefined => {
-  const socket = transport instanceof Tcp.SocketTransport ? transport.socket : undefined
+  const socket = transport instanceof Socket.SocketTransport ? transport.socket : undefined
   if (!(socket instanceof tls.TLSSocket)) return undefined
   const protocol = socket.alpnProtocol
   return typeof protocol === "string" ? protocol : undefined
@@ -275,6 +279,6 @@ export const alpnProtocol = (transport: Transport): string | undefined => {
  * @category getters
  */
 export const protocolVersion = (transport: Transport): string | undefined => {
-  const socket = transport instanceof Tcp.SocketTransport ? transport.socket : undefined
+  const socket = transport instanceof Socket.SocketTransport ? transport.socket : undefined
   return socket instanceof tls.TLSSocket ? socket.getProtocol() ?? undefined : undefined
 }
