@@ -60,6 +60,8 @@ import {
   type InboundState,
   ReadError,
   type ReadErrorKind,
+  TlsError,
+  type TlsErrorKind,
   type Transport,
   TransportClosed,
   type TransportError,
@@ -153,6 +155,54 @@ export const connectErrorKind = (cause: unknown): ConnectErrorKind => {
     default:
       return "Other"
   }
+}
+
+const untrusted = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_CHAIN_TOO_LONG",
+  "INVALID_CA"
+])
+
+/**
+ * The alerts a server sends when it wants a client certificate or refuses ours: in TLS 1.2
+ * during the handshake, in TLS 1.3 after it (the client's first read sees them).
+ */
+const clientCertificateAlerts = new Set([
+  "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+  "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+  "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+  "ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+  "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED"
+])
+
+/**
+ * Maps a handshake error to a `TlsError` kind; `Tls.tlsErrorKind` is this function.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const tlsErrorKind = (cause: unknown): TlsErrorKind => {
+  const code = errorCode(cause)
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "HostnameMismatch"
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return "CertificateExpired"
+  if (code !== undefined && untrusted.has(code)) return "CertificateUntrusted"
+  if (code !== undefined && clientCertificateAlerts.has(code)) return "ClientCertificateRejected"
+  return "HandshakeFailed"
+}
+
+/** A read failure: a server's refusal of our client certificate is a `TlsError`, the rest `ReadError`. */
+const readFailure = (cause: unknown): ReadError | TlsError => {
+  const code = errorCode(cause)
+  return code !== undefined && clientCertificateAlerts.has(code)
+    ? new TlsError({ kind: "ClientCertificateRejected", cause })
+    : new ReadError({ kind: readErrorKind(cause), cause })
 }
 
 const readErrorKind = (cause: unknown): ReadErrorKind => {
@@ -302,9 +352,7 @@ export class SocketTransport implements Transport {
       return Effect.succeed(n)
     }
     if (this.failure !== undefined) {
-      return Effect.fail(
-        transportError(this.remoteAddress, new ReadError({ kind: readErrorKind(this.failure), cause: this.failure }))
-      )
+      return Effect.fail(transportError(this.remoteAddress, readFailure(this.failure)))
     }
     if (this.eof) return Effect.succeed(0)
     // a full buffer that cannot grow would only fail once bytes arrive: fail now
@@ -417,7 +465,7 @@ export const dial = <E>(options: {
   /** The dial's time limit; `undefined` is {@link DEFAULT_CONNECT_TIMEOUT}, an infinite one none. */
   readonly connectTimeout: Duration.Input | undefined
   readonly open: (transport: SocketTransport) => net.Socket
-  readonly readyEvent: "connect" | "secureConnect"
+  readonly readyEvent: "connect" | "secureConnect" | "secure"
   /** Maps an error before the ready event; `tcpConnected` says whether TCP got through. */
   readonly onError: (cause: unknown, tcpConnected: boolean) => E
   /** The error once `after` passed without the ready event. */

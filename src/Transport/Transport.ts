@@ -164,7 +164,13 @@ export const TlsErrorKind = {
   HandshakeFailed: "HandshakeFailed",
   /** TCP connected but the handshake did not finish within `connectTimeout`. */
   HandshakeTimeout: "HandshakeTimeout",
-  /** A CA in the `TlsConfig` is not a parseable certificate, or OpenSSL rejected an option. */
+  /**
+   * The server wanted a client certificate and got none, or refused ours (TLS alerts
+   * `certificate_required`, `bad_certificate`, `unknown_ca`, ...); with TLS 1.3 it arrives on the
+   * first read after the handshake rather than from the dial.
+   */
+  ClientCertificateRejected: "ClientCertificateRejected",
+  /** A CA, client certificate or key in the `TlsConfig` does not parse, or OpenSSL rejected an option. */
   InvalidConfig: "InvalidConfig"
 } as const
 
