@@ -21,13 +21,23 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Url from "../Codec/Url.ts"
-import type { SocketOptions } from "./SocketTransport.ts"
+import * as Proxy from "./Proxy.ts"
+import { DEFAULT_CONNECT_TIMEOUT, type SocketOptions, SocketTransport } from "./SocketTransport.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
-import { ConnectError, type Transport, type TransportError, transportError } from "./Transport.ts"
+import {
+  ConnectError,
+  formatAddress,
+  ProxyError,
+  TlsError,
+  type Transport,
+  type TransportError,
+  transportError
+} from "./Transport.ts"
 
 /**
  * Where a URL points: host (IPv6 without brackets), port, and whether it needs TLS. A
@@ -54,6 +64,11 @@ export interface Options extends SocketOptions {
   readonly tls?: Tls.TlsConfig | undefined
   /** Name sent as SNI and checked against the certificate. Default the endpoint's host (none for an IP literal). */
   readonly servername?: string | undefined
+  /**
+   * Tunnel through an HTTP `CONNECT` proxy: one `Proxy.Proxy` for every endpoint, or
+   * `Proxy.Rules` (per scheme, with `noProxy`), e.g. from `Layers/ProxySettings`. Default none (direct).
+   */
+  readonly proxy?: Proxy.ProxyOption | undefined
 }
 
 /**
@@ -86,12 +101,64 @@ export const connect = (
   target: Endpoint,
   options: Options = {}
 ): Effect.Effect<Transport, TransportError, Scope.Scope> => {
+  const proxy = Proxy.forEndpoint(options.proxy, target)
+  if (proxy !== undefined) return throughProxy(target, proxy, options)
   const host = target.host
   const port = target.port
   return target.secure
     ? Tls.connect({ ...options, host, port, config: options.tls ?? Tls.defaultConfig(), servername: options.servername })
     : Tcp.connect({ ...options, host, port })
 }
+
+/**
+ * TCP to the proxy, `CONNECT`, then TLS inside the tunnel for a secure endpoint, all within one
+ * `connectTimeout`; the error of a timeout names the step it cut short.
+ */
+const throughProxy = (
+  target: Endpoint,
+  proxy: Proxy.Proxy,
+  options: Options
+): Effect.Effect<Transport, TransportError, Scope.Scope> =>
+  Effect.suspend(() => {
+    const address = formatAddress(target.host, target.port)
+    const proxyAddress = formatAddress(proxy.host, proxy.port)
+    let step: "proxy" | "tunnel" | "tls" = "proxy"
+    const steps = Effect.gen(function*() {
+      const socket = yield* Effect.catch(
+        // the limit below covers every step; the TCP dial must not cut it shorter
+        Tcp.connect({ ...options, host: proxy.host, port: proxy.port, connectTimeout: "Infinity" }),
+        (error) => Effect.fail(transportError(address, new ProxyError({ kind: "Unreachable", proxy: proxyAddress, cause: error.reason })))
+      )
+      step = "tunnel"
+      yield* Proxy.tunnel(socket, proxy, target)
+      // from here on the pipe leads to the target: errors name it
+      if (socket instanceof SocketTransport) socket.remoteAddress = address
+      if (!target.secure) return socket
+      step = "tls"
+      return yield* Tls.over(socket, {
+        config: options.tls ?? Tls.defaultConfig(),
+        host: target.host,
+        servername: options.servername,
+        handshakeTimeout: "Infinity",
+        readHighWaterMark: options.readHighWaterMark
+      })
+    })
+    const after = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
+    if (!Number.isFinite(Duration.toMillis(after))) return steps
+    const cause = new Error(`not connected within ${Duration.format(after)}`)
+    return Effect.timeoutOrElse(steps, {
+      duration: after,
+      orElse: () =>
+        Effect.fail(transportError(
+          address,
+          step === "proxy"
+            ? new ProxyError({ kind: "Unreachable", proxy: proxyAddress, cause: new ConnectError({ kind: "Timeout", cause }) })
+            : step === "tunnel"
+            ? new ProxyError({ kind: "Timeout", proxy: proxyAddress, cause })
+            : new TlsError({ kind: "HandshakeTimeout", cause })
+        ))
+    })
+  })
 
 /**
  * {@link endpoint} then {@link connect}: dials the host of a `http:`, `https:`, `ws:` or `wss:` URL.

@@ -84,7 +84,16 @@ import type { Response, ResponseReader, ResponseViolation } from "../Codec/Respo
 import * as Url from "../Codec/Url.ts"
 import * as Dial from "./Dial.ts"
 import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
-import type { ConnectError, ReadError, TlsError, Transport, TransportClosed, TransportError, WriteError } from "./Transport.ts"
+import type {
+  ConnectError,
+  ProxyError,
+  ReadError,
+  TlsError,
+  Transport,
+  TransportClosed,
+  TransportError,
+  WriteError
+} from "./Transport.ts"
 
 /**
  * Brand carried by every connection.
@@ -411,6 +420,7 @@ export type HttpErrorReason =
   | InvalidUrl
   | ConnectError
   | TlsError
+  | ProxyError
 
 /**
  * The one error of this module: what went wrong (`reason`), with whom (`address`), and whether

@@ -236,7 +236,8 @@ const writeErrorKind = (cause: unknown): WriteErrorKind => {
  */
 export class SocketTransport implements Transport {
   readonly [TypeId] = TypeId
-  readonly remoteAddress: string
+  /** The address errors name; `Dial` renames a proxy tunnel after its target once it is open. */
+  remoteAddress: string
   bytesWritten: number
   bytesRead: number
   /** Pass to `net.connect`/`tls.connect` as the `onread` option. */

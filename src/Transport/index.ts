@@ -45,6 +45,12 @@ export * as HttpServe from "./HttpServe.ts"
  */
 export * as Memory from "./Memory.ts"
 /**
+ * HTTP `CONNECT` proxies: which endpoints go through which proxy, and the tunnel.
+ *
+ * @since 0.1.0
+ */
+export * as Proxy from "./Proxy.ts"
+/**
  * The socket core `Tcp` and `Tls` share: the `onread` read path, backpressure, finalizer-first dial.
  *
  * @since 0.1.0
