@@ -5,13 +5,14 @@
  *
  * Environment (`layerConfig`), the conventional variables curl and undici read, upper case
  * first, then lower case:
- * - `HTTPS_PROXY` / `https_proxy` — proxy for `https:` and `wss:` endpoints, `http://[user:password@]host[:port]`.
+ * - `HTTPS_PROXY` / `https_proxy` — proxy for `https:` and `wss:` endpoints, `http://[user:password@]host[:port]`
+ *   or `socks5h://[user:password@]host[:port]`.
  * - `HTTP_PROXY` / `http_proxy` — proxy for `http:` and `ws:` endpoints.
  * - `NO_PROXY` / `no_proxy` — comma- or space-separated hosts that go direct (`*`, `example.com`,
  *   `.example.com`, `10.0.0.1`, `host:8443`; see `Proxy` for the matching rules).
  *
  * Credentials in a proxy URL become `Redacted` at once; a URL that does not parse or is not
- * `http://` fails the layer with `ProxyError` kind `"InvalidProxyUrl"`, without echoing the URL.
+ * `http://`, `socks5://` or `socks5h://` fails the layer with `ProxyError` kind `"InvalidProxyUrl"`, without echoing the URL.
  *
  * @since 0.1.0
  */

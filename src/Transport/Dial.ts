@@ -1,13 +1,13 @@
 /**
  * `Dial` — the one dial path: where a URL points (host, port, TLS or not) and how to reach it
- * (TCP, TLS, or a tunnel through an HTTP `CONNECT` proxy, then TLS inside it) are decided here
+ * (TCP, TLS, or a tunnel through an HTTP `CONNECT` or SOCKS5 proxy, then TLS inside it) are decided here
  * and nowhere else. `HttpConnection.connect`, the CLI and (once they move over) `WebSocket.connect`
  * and `ClientPool` all dial through {@link connect}.
  *
  * ```text
  *   endpoint ─► proxy for it? ── no ──► secure? ── no ──► Tcp.connect
  *                   │                      └─ yes ─► Tls.connect (session cache of the TlsConfig)
- *                   └─ yes ─► Tcp.connect(proxy) ─► Proxy.tunnel(CONNECT host:port)
+ *                   └─ yes ─► Tcp.connect(proxy) ─► Proxy.tunnel (CONNECT) or Socks.tunnel
  *                                  ─► secure? ── no ──► the tunnel
  *                                       └─ yes ─► Tls.over(tunnel)
  * ```
@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Url from "../Codec/Url.ts"
 import * as Proxy from "./Proxy.ts"
+import * as Socks from "./Socks.ts"
 import { DEFAULT_CONNECT_TIMEOUT, type SocketOptions, SocketTransport } from "./SocketTransport.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
@@ -65,7 +66,7 @@ export interface Options extends SocketOptions {
   /** Name sent as SNI and checked against the certificate. Default the endpoint's host (none for an IP literal). */
   readonly servername?: string | undefined
   /**
-   * Tunnel through an HTTP `CONNECT` proxy: one `Proxy.Proxy` for every endpoint, or
+   * Tunnel through an HTTP `CONNECT` or SOCKS5 proxy: one `Proxy.Proxy` for every endpoint, or
    * `Proxy.Rules` (per scheme, with `noProxy`), e.g. from `Layers/ProxySettings`. Default none (direct).
    */
   readonly proxy?: Proxy.ProxyOption | undefined
@@ -130,7 +131,7 @@ const throughProxy = (
         (error) => Effect.fail(transportError(address, new ProxyError({ kind: "Unreachable", proxy: proxyAddress, cause: error.reason })))
       )
       step = "tunnel"
-      yield* Proxy.tunnel(socket, proxy, target)
+      yield* (proxy.protocol === "socks5" ? Socks.tunnel : Proxy.tunnel)(socket, proxy, target)
       // from here on the pipe leads to the target: errors name it
       if (socket instanceof SocketTransport) socket.remoteAddress = address
       if (!target.secure) return socket

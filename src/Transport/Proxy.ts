@@ -17,8 +17,9 @@
  * leading `.` or `*.` is ignored), an IP literal, either with `:port` to match that port only.
  * CIDR ranges are not supported. Matching is case-insensitive.
  *
- * Only `http://` proxy URLs are supported (the tunnel's TLS, if any, runs inside the plain
- * connection to the proxy); SOCKS is not (see docs/proxies-tls.md).
+ * Proxies are spoken to in the clear (`http://`, or SOCKS5 with `socks5://`/`socks5h://`, whose
+ * tunnel is in `Socks`); TLS to the target, if any, runs inside the tunnel. `https://` proxies
+ * (TLS to the proxy itself) and SOCKS4 are not supported.
  *
  * @since 0.1.0
  */
@@ -50,14 +51,24 @@ export const ProxyTypeId = "~effect-nexus/Transport/Proxy" as const
  */
 export interface Proxy {
   readonly [ProxyTypeId]: typeof ProxyTypeId
+  /** `"http"`: an HTTP `CONNECT` proxy; `"socks5"`: a SOCKS5 proxy (RFC 1928, see `Socks`). */
+  readonly protocol: ProxyProtocol
   readonly host: string
   readonly port: number
   readonly credentials?: Credentials | undefined
 }
 
 /**
- * Proxy credentials, sent as `Proxy-Authorization: Basic`; the password never leaves `Redacted`
- * except onto the wire to the proxy.
+ * The tunnel a proxy speaks: HTTP `CONNECT` or SOCKS5.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProxyProtocol = "http" | "socks5"
+
+/**
+ * Proxy credentials, sent as `Proxy-Authorization: Basic` (SOCKS5: username/password
+ * authentication, RFC 1929); the password never leaves `Redacted` except onto the wire to the proxy.
  *
  * @since 0.1.0
  * @category models
@@ -97,6 +108,8 @@ export type ProxyOption = Proxy | Rules
  * @category models
  */
 export interface MakeOptions {
+  /** Default `"http"`. */
+  readonly protocol?: ProxyProtocol | undefined
   readonly host: string
   readonly port: number
   readonly credentials?: Credentials | undefined
@@ -110,6 +123,7 @@ export interface MakeOptions {
  */
 export const make = (options: MakeOptions): Proxy => ({
   [ProxyTypeId]: ProxyTypeId,
+  protocol: options.protocol ?? "http",
   host: options.host,
   port: options.port,
   ...(options.credentials === undefined ? {} : { credentials: options.credentials })
@@ -117,7 +131,8 @@ export const make = (options: MakeOptions): Proxy => ({
 
 /**
  * Parses a proxy URL as the environment writes it: `http://[user:password@]host[:port]`
- * (port default 80; a bare `host:port` is read as `http://host:port`). Credentials in the URL are
+ * (port default 80; a bare `host:port` is read as `http://host:port`), or
+ * `socks5://` / `socks5h://` (port default 1080; either way the proxy resolves host names). Credentials in the URL are
  * percent-decoded and become `Redacted`. Fails with a `TransportError` (address `"proxy"`, no
  * part of the URL echoed, as it may hold a password) whose reason is a `ProxyError` kind
  * `"InvalidProxyUrl"`.
@@ -132,16 +147,18 @@ export const fromUrl = (url: string): Effect.Effect<Proxy, TransportError> =>
     const text = url.trim()
     const parsed = URL.parse(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`)
     if (parsed === null) return invalid("the proxy URL does not parse")
-    if (parsed.protocol !== "http:") {
-      return invalid(`proxy scheme "${parsed.protocol.slice(0, -1)}" is not supported; use an http:// proxy`)
+    const scheme = parsed.protocol.slice(0, -1).toLowerCase()
+    const protocol = scheme === "http" ? "http" : scheme === "socks5" || scheme === "socks5h" ? "socks5" : undefined
+    if (protocol === undefined) {
+      return invalid(`proxy scheme "${scheme}" is not supported; use http://, socks5:// or socks5h://`)
     }
     if (parsed.hostname === "") return invalid("the proxy URL has no host")
     const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname
-    const port = parsed.port === "" ? 80 : Number(parsed.port)
+    const port = parsed.port !== "" ? Number(parsed.port) : protocol === "http" ? 80 : 1080
     const credentials = parsed.username === "" && parsed.password === ""
       ? undefined
       : { username: decodeURIComponent(parsed.username), password: Redacted.make(decodeURIComponent(parsed.password)) }
-    return Effect.succeed(make({ host, port, credentials }))
+    return Effect.succeed(make({ protocol, host, port, credentials }))
   })
 
 const isProxy = (option: ProxyOption): option is Proxy => ProxyTypeId in option
@@ -216,6 +233,19 @@ export const connectRequest = (proxy: Proxy, host: string, port: number): Uint8A
 }
 
 /**
+ * The failure of a tunnel step: a `TransportError` naming the target whose `ProxyError` names the
+ * proxy. Shared by the `CONNECT` and SOCKS5 tunnels.
+ *
+ * @internal
+ */
+export const tunnelFailure = (proxy: Proxy, target: { readonly host: string; readonly port: number }) => {
+  const address = formatAddress(target.host, target.port)
+  const proxyAddress = formatAddress(proxy.host, proxy.port)
+  return (fields: Omit<ConstructorParameters<typeof ProxyError>[0], "proxy">): Effect.Effect<never, TransportError> =>
+    Effect.fail(transportError(address, new ProxyError({ ...fields, proxy: proxyAddress })))
+}
+
+/**
  * Runs the `CONNECT` exchange on `transport` (connected to `proxy`) for `host:port`. On a 2xx
  * the transport is the tunnel: the next byte read comes from the target. Errors name `address`
  * (the target) and carry a `ProxyError` with the proxy's address: `TunnelRefused` with `status`,
@@ -231,10 +261,7 @@ export const tunnel = (
   target: { readonly host: string; readonly port: number }
 ): Effect.Effect<void, TransportError> =>
   Effect.gen(function*() {
-    const address = formatAddress(target.host, target.port)
-    const proxyAddress = formatAddress(proxy.host, proxy.port)
-    const fail = (fields: Omit<ConstructorParameters<typeof ProxyError>[0], "proxy">) =>
-      Effect.fail(transportError(address, new ProxyError({ ...fields, proxy: proxyAddress })))
+    const fail = tunnelFailure(proxy, target)
     yield* Effect.catch(
       transport.write(connectRequest(proxy, target.host, target.port)),
       (error) => fail({ kind: "Closed", cause: error })

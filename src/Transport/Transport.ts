@@ -215,7 +215,7 @@ export const ProxyErrorKind = {
   MalformedResponse: "MalformedResponse",
   /** No answer to `CONNECT` within the dial's `connectTimeout`. */
   Timeout: "Timeout",
-  /** A proxy URL (`HTTPS_PROXY`, ...) that does not parse or is not `http://`. */
+  /** A proxy URL (`HTTPS_PROXY`, ...) that does not parse or is not `http://`, `socks5://` or `socks5h://`. */
   InvalidProxyUrl: "InvalidProxyUrl"
 } as const
 

@@ -51,6 +51,12 @@ export * as Memory from "./Memory.ts"
  */
 export * as Proxy from "./Proxy.ts"
 /**
+ * The SOCKS5 tunnel (RFC 1928, username/password per RFC 1929) for `socks5://` proxies.
+ *
+ * @since 0.1.0
+ */
+export * as Socks from "./Socks.ts"
+/**
  * The socket core `Tcp` and `Tls` share: the `onread` read path, backpressure, finalizer-first dial.
  *
  * @since 0.1.0

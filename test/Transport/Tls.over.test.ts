@@ -7,6 +7,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import type { Transport } from "../../src/Transport/Transport.ts"
+import { readText } from "../support/bytes.ts"
 import { hasOpenssl, makeThrowawayCa, OPENSSL_HINT, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // Real TLS (node:tls, OpenSSL) over the in-memory transport: no sockets, no ports. The client
@@ -22,14 +23,6 @@ afterAll(() => ca?.remove())
 
 const trusted = () => Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem], useSystemRoots: false })
 
-const readN = (transport: Transport, n: number) =>
-  Effect.gen(function*() {
-    const buf = ReadBuf.make({ capacity: Math.max(n, 16) })
-    while (buf.length < n) {
-      if ((yield* transport.read(buf)) === 0) break
-    }
-    return buf.data().toString("latin1")
-  })
 
 /** A TLS echo server over the pair's server end: answers every read with the same bytes. */
 const echoServer = (end: Transport, options: Partial<Tls.ServerConfigOptions> = {}, shared?: Tls.ServerConfig) =>
@@ -54,7 +47,7 @@ describe.skipIf(!hasOpenssl)("Tls.over the in-memory transport", () => {
       assert.strictEqual(Tls.protocolVersion(secure), "TLSv1.3")
       assert.strictEqual(secure.remoteAddress, "memory:server")
       yield* secure.write(Buffer.from("over memory"))
-      assert.strictEqual(yield* readN(secure, 11), "over memory")
+      assert.strictEqual(yield* readText(secure, 11), "over memory")
       // the raw pair saw more than the 11 plaintext bytes each way: records, not the text
       assert.isAbove(pair.client.bytesWritten, 11 + 200)
     }))
@@ -115,7 +108,7 @@ describe.skipIf(!hasOpenssl)("Tls.over the in-memory transport", () => {
       const config = Tls.TlsConfig.makeUnsafe({ useSystemRoots: false, dangerouslyDisableCertificateVerification: true })
       const secure = yield* Tls.over(pair.client, { config, host: "wrong.example" })
       yield* secure.write(Buffer.from("ok"))
-      assert.strictEqual(yield* readN(secure, 2), "ok")
+      assert.strictEqual(yield* readText(secure, 2), "ok")
     }))
 
   it.effect("a peer that ends the stream mid-handshake fails the dial with HandshakeFailed naming the disconnect", () =>
@@ -181,7 +174,7 @@ describe.skipIf(!hasOpenssl)("Tls.over the in-memory transport", () => {
         const secure = yield* Tls.over(pair.client, { config, host: "localhost" })
         // TLS 1.3 tickets come after the handshake: one round trip lets them arrive
         yield* secure.write(Buffer.from("x"))
-        yield* readN(secure, 1)
+        yield* readText(secure, 1)
         return Tls.sessionReused(secure)
       }))
       assert.isFalse(yield* once)
