@@ -91,9 +91,13 @@ export const endpoint = (url: string | URL): Effect.Effect<Endpoint, TransportEr
     return Effect.succeed({ host: parsed.host, port: parsed.port, secure: parsed.secure })
   })
 
+/** Characters no host name or IP literal contains. */
+const INVALID_HOST = /[\s\x00-\x1f\x7f/?#@\\[\]]/
+
 /**
  * Dials `target`: TCP, or TLS when `target.secure` (see the module doc for the decision). The
- * transport lives until the surrounding scope closes.
+ * transport lives until the surrounding scope closes. A host with whitespace, control characters
+ * or URL delimiters fails at once (`ConnectError` kind `"Other"`, address `(host)`).
  *
  * @since 0.1.0
  * @category constructors
@@ -102,6 +106,14 @@ export const connect = (
   target: Endpoint,
   options: Options = {}
 ): Effect.Effect<Transport, TransportError, Scope.Scope> => {
+  // a host with whitespace, control characters or URL delimiters would be written into a
+  // CONNECT line or resolved as garbage: refuse it before anything is dialed
+  if (target.host === "" || INVALID_HOST.test(target.host)) {
+    return Effect.fail(transportError(
+      "(host)",
+      new ConnectError({ kind: "Other", cause: new Error(`invalid host ${JSON.stringify(target.host)}`) })
+    ))
+  }
   const proxy = Proxy.forEndpoint(options.proxy, target)
   if (proxy !== undefined) return throughProxy(target, proxy, options)
   const host = target.host

@@ -61,3 +61,18 @@ describe("Dial.url", () => {
     }))
 })
 
+
+describe("Dial.connect", () => {
+  it.effect("refuses a host that could inject a header line into CONNECT, before dialing anything", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Dial.connect({ host: "api.test\r\nX-Evil: 1", port: 443, secure: true }))
+      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind], [
+        "(host)",
+        "ConnectError",
+        "Other"
+      ])
+      assert.strictEqual(error.message, "transport (host): connect failed: socket error (invalid host \"api.test\\r\\nX-Evil: 1\")")
+      const empty = yield* Effect.flip(Dial.connect({ host: "", port: 80, secure: false }))
+      assert.strictEqual(empty.address, "(host)")
+    }))
+})

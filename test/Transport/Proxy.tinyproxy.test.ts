@@ -10,6 +10,7 @@ import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as ProxySettings from "../../src/Layers/ProxySettings.ts"
+import * as ClientPool from "../../src/Pool/ClientPool.ts"
 import * as Dial from "../../src/Transport/Dial.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Proxy from "../../src/Transport/Proxy.ts"
@@ -190,6 +191,19 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
       ])
       assert.notInclude(wrong.message, "hunter2")
     }))
+
+  it.live("ClientPool: every slot dials through the proxy (its options are HttpConnection.connect's)", () =>
+    Effect.gen(function*() {
+      const pool = yield* ClientPool.make({
+        url: `https://127.0.0.1:${ports.tls}`,
+        connections: 2,
+        tls: trusted(),
+        proxy: proxy(ports.auth, { username: "alice", password: Redacted.make("s3cret") })
+      })
+      const response = yield* pool.request((w) => w.get("/hello").finish())
+      assert.deepStrictEqual([response.status, Buffer.from(response.body).toString("latin1")], [200, "secure nginx"])
+      assert.strictEqual(establishedAt(ports.auth), 2)
+    }).pipe(Effect.scoped))
 
   it.live("a proxy whose ConnectPort list leaves the target out answers 403: TunnelRefused", () =>
     Effect.gen(function*() {
