@@ -9,6 +9,11 @@
  * - `NEXUS_TLS_13_ONLY` — `true`/`false`, default `false`.
  * - `NEXUS_TLS_DANGEROUSLY_DISABLE_VERIFICATION` — `true` turns certificate checks off (test
  *   rigs only), default `false`.
+ * - `NEXUS_TLS_CERT_FILE` and `NEXUS_TLS_KEY_FILE` — a PEM client certificate (chain) and its key
+ *   for mTLS, both or neither (optional); or `NEXUS_TLS_PFX_FILE`, a PKCS#12 bundle holding both.
+ * - `NEXUS_TLS_KEY_PASSPHRASE` — the passphrase of an encrypted key or bundle, read as `Redacted`.
+ * - `NEXUS_TLS_SESSION_CACHE_SIZE` — origins whose session is kept for resumption, `0` for none;
+ *   default 100 (`Tls.DEFAULT_SESSION_CACHE_SIZE`).
  *
  * @since 0.1.0
  */
@@ -38,6 +43,13 @@ export class TlsSettings extends Context.Service<TlsSettings, Tls.TlsConfig>()("
 export const layer = (options: Tls.TlsConfigOptions = {}): Layer.Layer<TlsSettings, TransportError> =>
   Layer.effect(TlsSettings, Tls.TlsConfig.make(options))
 
+/** Reads a file named by the environment; an unreadable one is `InvalidConfig` with its path as address. */
+const readFile = (path: string): Effect.Effect<Buffer, TransportError> =>
+  Effect.try({
+    try: () => readFileSync(path),
+    catch: (cause) => new TransportError({ address: path, reason: new TlsError({ kind: "InvalidConfig", cause }) })
+  })
+
 /**
  * A layer from the environment variables in the module doc.
  *
@@ -51,21 +63,42 @@ export const layerConfig: Layer.Layer<TlsSettings, TransportError | Config.Confi
       caFile: Config.option(Config.String("NEXUS_TLS_CA_FILE")),
       useSystemRoots: Config.withDefault(Config.Boolean("NEXUS_TLS_USE_SYSTEM_ROOTS"), true),
       tls13Only: Config.withDefault(Config.Boolean("NEXUS_TLS_13_ONLY"), false),
-      dangerous: Config.withDefault(Config.Boolean("NEXUS_TLS_DANGEROUSLY_DISABLE_VERIFICATION"), false)
+      dangerous: Config.withDefault(Config.Boolean("NEXUS_TLS_DANGEROUSLY_DISABLE_VERIFICATION"), false),
+      certFile: Config.option(Config.String("NEXUS_TLS_CERT_FILE")),
+      keyFile: Config.option(Config.String("NEXUS_TLS_KEY_FILE")),
+      pfxFile: Config.option(Config.String("NEXUS_TLS_PFX_FILE")),
+      passphrase: Config.option(Config.Redacted("NEXUS_TLS_KEY_PASSPHRASE")),
+      sessionCacheSize: Config.withDefault(Config.Int("NEXUS_TLS_SESSION_CACHE_SIZE"), Tls.DEFAULT_SESSION_CACHE_SIZE)
     })
     const ca: Array<string> = []
-    if (Option.isSome(settings.caFile)) {
-      const path = settings.caFile.value
-      ca.push(yield* Effect.try({
-        try: () => readFileSync(path, "latin1"),
-        catch: (cause) => new TransportError({ address: path, reason: new TlsError({ kind: "InvalidConfig", cause }) })
-      }))
+    if (Option.isSome(settings.caFile)) ca.push((yield* readFile(settings.caFile.value)).toString("latin1"))
+    const passphrase = Option.getOrUndefined(settings.passphrase)
+    let clientCertificate: Tls.ClientCertificate | undefined
+    if (Option.isSome(settings.pfxFile)) {
+      clientCertificate = { pfx: yield* readFile(settings.pfxFile.value), passphrase }
+    } else if (Option.isSome(settings.certFile) && Option.isSome(settings.keyFile)) {
+      clientCertificate = {
+        cert: yield* readFile(settings.certFile.value),
+        key: yield* readFile(settings.keyFile.value),
+        passphrase
+      }
+    } else if (Option.isSome(settings.certFile) || Option.isSome(settings.keyFile)) {
+      const given = Option.isSome(settings.certFile) ? "NEXUS_TLS_CERT_FILE" : "NEXUS_TLS_KEY_FILE"
+      const missing = given === "NEXUS_TLS_CERT_FILE" ? "NEXUS_TLS_KEY_FILE" : "NEXUS_TLS_CERT_FILE"
+      return yield* Effect.fail(
+        new TransportError({
+          address: "config",
+          reason: new TlsError({ kind: "InvalidConfig", cause: new Error(`${given} is set but ${missing} is not; give both`) })
+        })
+      )
     }
     return yield* Tls.TlsConfig.make({
       ca,
       useSystemRoots: settings.useSystemRoots,
       tls13Only: settings.tls13Only,
-      dangerouslyDisableCertificateVerification: settings.dangerous
+      dangerouslyDisableCertificateVerification: settings.dangerous,
+      clientCertificate,
+      sessionCacheSize: settings.sessionCacheSize
     })
   })
 )

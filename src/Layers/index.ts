@@ -1,6 +1,6 @@
 /**
  * Layers: the toolkit as Context services — a REST client on the pool, a market feed on the
- * supervisor, shared TLS settings — each with `layer(options)` and `layerConfig` (environment).
+ * supervisor, shared TLS and proxy settings — each with `layer(options)` and `layerConfig` (environment).
  * Their test layers over scripted in-memory peers are in `effect-nexus/testing`.
  *
  * @since 0.1.0
@@ -12,6 +12,8 @@ export * as RestClient from "./RestClient.ts"
 export * as MarketFeed from "./MarketFeed.ts"
 /** The shared `TlsConfig` as a service. */
 export * as TlsSettings from "./TlsSettings.ts"
+/** The shared proxy rules (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`) as a service. */
+export * as ProxySettings from "./ProxySettings.ts"
 /** Effect's `HttpClient` service over one `ClientPool` per origin (in place of `NodeHttpClient.layerUndici`). */
 export * as NexusHttpClient from "./NexusHttpClient.ts"
 /** Session files on disk: reading one back, and `SessionError`. */

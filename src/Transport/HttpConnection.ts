@@ -82,10 +82,18 @@ import * as Scope from "effect/Scope"
 import type { Request, RequestError } from "../Codec/RequestWriter.ts"
 import type { Response, ResponseReader, ResponseViolation } from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
-import * as Tcp from "./Tcp.ts"
-import * as Tls from "./Tls.ts"
+import * as Dial from "./Dial.ts"
 import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
-import type { ConnectError, ReadError, TlsError, Transport, TransportClosed, TransportError, WriteError } from "./Transport.ts"
+import type {
+  ConnectError,
+  ProxyError,
+  ReadError,
+  TlsError,
+  Transport,
+  TransportClosed,
+  TransportError,
+  WriteError
+} from "./Transport.ts"
 
 /**
  * Brand carried by every connection.
@@ -170,13 +178,13 @@ export interface Options {
 }
 
 /**
- * Options of {@link connect}: the connection's options plus the TCP/TLS dial options
- * (`connectTimeout`, `noDelay` (default on), TCP `keepAlive`, `tls` config for `https:`, ...).
+ * Options of {@link connect}: the connection's options plus `Dial.connect`'s (`connectTimeout`,
+ * `noDelay` (default on), TCP `keepAlive`, `tls` config for `https:`, `proxy`, ...).
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions extends Options, Tcp.ConnectUrlOptions {}
+export interface ConnectOptions extends Options, Dial.Options {}
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -412,6 +420,7 @@ export type HttpErrorReason =
   | InvalidUrl
   | ConnectError
   | TlsError
+  | ProxyError
 
 /**
  * The one error of this module: what went wrong (`reason`), with whom (`address`), and whether
@@ -939,11 +948,8 @@ export const connect: {
         })
       )
     }
-    const dial = parsed.secure
-      ? Tls.connect({ ...options, host: parsed.host, port: parsed.port, config: options.tls ?? Tls.defaultConfig() })
-      : Tcp.connect({ ...options, host: parsed.host, port: parsed.port })
     const transport = yield* Effect.mapError(
-      dial,
+      Dial.connect(parsed, options),
       (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
     )
     return yield* make(transport, options)

@@ -1,50 +1,12 @@
 /**
  * `Tcp` — a `Transport` over a Node `net.Socket`, opened as a Scope-managed resource.
  *
- * `connect` registers the finalizer that destroys the socket *before* dialing, so closing the
- * scope destroys it on success, failure and interruption alike (the same order as
- * `@effect/platform-node`'s `NodeSocket`). Dial errors become a `TransportError` whose reason is
- * a `ConnectError` with a `kind` naming the fault; `connectTimeout` (default
- * {@link DEFAULT_CONNECT_TIMEOUT}, 10 s, as undici and `WebSocket.connect`) is measured with
- * Effect's `Clock`, so a black-holed address (SYNs dropped, where the OS gives up only after
- * minutes) fails with kind `"Timeout"`.
- *
- * **How bytes reach the codec (decided by `bench/transport-read.ts`).** The socket is opened
- * with `onread: { buffer, callback }`: libuv reads into a fixed 64 KiB chunk, and the callback
- * copies those bytes straight into the `ReadBuf` of a parked `read` (or into a private inbox
- * when nobody is reading). Because the callback copies before it returns, one chunk serves
- * every socket of the process (libuv fills it for one socket at a time and JavaScript runs the
- * callback at once); a connection's own memory is its inbox, which starts at 4 KiB and grows
- * only while bytes wait for a `read`. Measured on loopback (Node 24.21,
- * 2 cores shared with other jobs, server in a worker thread, medians of 7 interleaved rounds;
- * throughput varies ±30% between runs on this box, the GC columns do not):
- *
- * ```text
- * workload                    onread→spare  onread+copy  'data'+copy  paused+copy  this transport
- * 1M x 128 B, 32 per write    6.4 M msg/s   5.6 M        5.6 M        5.5 M        5.9 M
- *   GCs per run (GC ms)       0 (0)         1 (0.4)      4 (18)       6 (22)       3 (1.8)
- * 100k x 128 B, 1 per write   250 k msg/s   192 k        201 k        231 k        223 k   (server-bound)
- * 64 MiB, 64 KiB writes       1.9 GB/s      1.2 GB/s     1.0 GB/s     1.0 GB/s     1.2 GB/s
- * ```
- *
- * `'data'` events and paused mode (`'readable'` + `read()`, what `NodeSocket` does) allocate a
- * `Buffer` per read and pay for it in GC pauses; `onread` allocates nothing per read, and the
- * Effect loop on top costs no measurable throughput over the raw `onread`+copy callback. Reading
- * *directly* into the codec's `spare()` (no copy at all) was fastest, but libuv keeps the buffer
- * it was handed until the next read completes: the codec could not compact, reset or write its
- * slab in between without racing the kernel, and a pull-based `read` rarely has a reader parked
- * at the moment the next buffer is chosen. The one memcpy buys a `ReadBuf` that may grow,
- * compact and be swapped freely; a guarded zero-copy mode is possible future work.
- *
- * Read-side backpressure: when the inbox holds `readHighWaterMark` bytes (default 64 KiB) the
- * socket stops reading (`readStop`), so the kernel window closes and the peer blocks; the next
- * `read` that drains the inbox resumes it. Write-side: `write` waits for `'drain'` when
- * `socket.write` returns `false` (`writeHighWaterMark`, Node's default 64 KiB).
- *
- * Socket buffer sizes: Node has no `SO_RCVBUF`/`SO_SNDBUF` setter on `net.Socket` (only UDP
- * sockets have one), so the kernel's autotuned sizes apply; what Node does offer is the
- * stream high-water marks above. `allowHalfOpen` is always on: a peer's FIN ends our reads
- * but leaves writing to us, and `end()` is ours to call.
+ * `connect` dials with the shared socket core (`SocketTransport`: the `onread` read path,
+ * backpressure, the finalizer registered before dialing); dial errors become a `TransportError`
+ * whose reason is a `ConnectError` with a `kind` naming the fault, and `connectTimeout`
+ * (default {@link DEFAULT_CONNECT_TIMEOUT}, 10 s) is measured with Effect's `Clock`, so a
+ * black-holed address fails with kind `"Timeout"`. To dial a URL (TCP, TLS or through a proxy,
+ * decided in one place) use `Dial.url`; `fromNetSocket` adopts a socket a server accepted.
  *
  * @since 0.1.0
  */
@@ -53,462 +15,38 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
-import * as ReadBuf from "../Codec/ReadBuf.ts"
-import * as Url from "../Codec/Url.ts"
-import * as Tls from "./Tls.ts"
-import type { TlsConfig } from "./Tls.ts"
 import {
-  ConnectError,
-  type ConnectErrorKind,
-  copyInto,
-  formatAddress,
-  type InboundState,
-  ReadError,
-  type ReadErrorKind,
-  Transport,
-  TransportClosed,
-  type TransportError,
-  transportError,
-  TypeId,
-  WriteError,
-  type WriteErrorKind
-} from "./Transport.ts"
+  connectErrorKind,
+  DEFAULT_READ_HIGH_WATER_MARK,
+  dial,
+  feedFromData,
+  type SocketOptions,
+  SocketTransport,
+  socketOptions
+} from "./SocketTransport.ts"
+import { ConnectError, formatAddress, Transport, type TransportError, transportError } from "./Transport.ts"
 
 /**
- * Options for {@link connect}.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ConnectOptions {
-  /** Host name or IP literal. */
-  readonly host: string
-  /** TCP port. */
-  readonly port: number
-  /**
-   * Fails with `ConnectError` kind `"Timeout"` after this long (Effect `Clock`); for TLS it
-   * covers the handshake too. Default 10 s ({@link DEFAULT_CONNECT_TIMEOUT}); `"Infinity"`
-   * leaves it to the OS limit (minutes for a black-holed address).
-   */
-  readonly connectTimeout?: Duration.Input | undefined
-  /** Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`. */
-  readonly noDelay?: boolean | undefined
-  /** TCP keep-alive initial delay, or `false` to leave it off. Default `false`. */
-  readonly keepAlive?: Duration.Input | false | undefined
-  /** Bytes the transport buffers unread before it stops reading from the kernel. Default 64 KiB. */
-  readonly readHighWaterMark?: number | undefined
-  /** Node's writable high-water mark: `write` waits for `'drain'` above it. Default Node's (64 KiB). */
-  readonly writeHighWaterMark?: number | undefined
-  /** Address family for name resolution (4, 6, or 0 for either). Default 0. */
-  readonly family?: 0 | 4 | 6 | undefined
-  /** Custom resolver with `dns.lookup`'s signature (a cache, a test stub). Default `dns.lookup`. */
-  readonly lookup?: net.LookupFunction | undefined
-}
-
-/** Size of the chunk libuv reads into; also the largest single read. */
-const CHUNK_SIZE = 64 * 1024
-
-/** The one read chunk every socket transport shares (see the module doc for why that is safe). */
-const SHARED_CHUNK = Buffer.allocUnsafe(CHUNK_SIZE)
-
-/** Initial inbox size: it grows (doubling) only while bytes wait for a `read`. */
-const INBOX_INITIAL_CAPACITY = 4 * 1024
-
-/** Default read-side high-water mark. */
-export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024
-
-/**
- * Default time a dial may take — the TCP connect, and for TLS the handshake too: 10 s (undici's
- * `connectTimeout`, and the value of `WebSocket.DEFAULT_CONNECT_TIMEOUT`).
+ * The dial defaults, defined with the socket core and re-exported here where users look for
+ * them: `DEFAULT_CONNECT_TIMEOUT` (10 s, undici's `connectTimeout`; for TLS the handshake is
+ * included) and `DEFAULT_READ_HIGH_WATER_MARK` (64 KiB).
  *
  * @since 0.1.0
  * @category defaults
  */
-export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
-
-type Resume = (effect: Effect.Effect<number, TransportError>) => void
-
-const errorCode = (cause: unknown): string | undefined => {
-  if (typeof cause !== "object" || cause === null) return undefined
-  const code = (cause as { code?: unknown }).code
-  if (typeof code === "string") return code
-  // autoSelectFamily (happy eyeballs) reports an AggregateError of per-address attempts
-  const errors = (cause as { errors?: unknown }).errors
-  return Array.isArray(errors) && errors.length > 0 ? errorCode(errors[0]) : undefined
-}
+export { DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_HIGH_WATER_MARK } from "./SocketTransport.ts"
 
 /**
- * Maps a Node socket error to a `ConnectError` kind.
- *
- * @since 0.1.0
- * @category errors
- */
-export const connectErrorKind = (cause: unknown): ConnectErrorKind => {
-  switch (errorCode(cause)) {
-    case "ECONNREFUSED":
-      return "Refused"
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "Unreachable"
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EAI_FAIL":
-    case "EAI_NONAME":
-      return "DnsFailure"
-    case "ETIMEDOUT":
-      return "Timeout"
-    case "ECONNRESET":
-      return "Reset"
-    default:
-      return "Other"
-  }
-}
-
-const readErrorKind = (cause: unknown): ReadErrorKind => {
-  switch (errorCode(cause)) {
-    case "ECONNRESET":
-      return "Reset"
-    case "ETIMEDOUT":
-      return "Timeout"
-    default:
-      return "Other"
-  }
-}
-
-const writeErrorKind = (cause: unknown): WriteErrorKind => {
-  switch (errorCode(cause)) {
-    case "ECONNRESET":
-      return "Reset"
-    case "EPIPE":
-      return "BrokenPipe"
-    default:
-      return "Other"
-  }
-}
-
-/**
- * The transport over a `net.Socket` (or a `tls.TLSSocket`). Build it first, pass its `onread`
- * to the socket's constructor options, then `attach` the socket.
+ * Options for {@link connect}: where to, plus the socket options.
  *
  * @since 0.1.0
  * @category models
  */
-export class SocketTransport implements Transport {
-  readonly [TypeId] = TypeId
-  readonly remoteAddress: string
-  bytesWritten: number
-  bytesRead: number
-  /** Pass to `net.connect`/`tls.connect` as the `onread` option. */
-  readonly onread: { readonly buffer: Uint8Array; readonly callback: (n: number, chunk: Uint8Array) => boolean }
-  /** The socket, once attached. */
-  socket: net.Socket | undefined
-  private readonly inbox: ReadBuf.ReadBuf
-  private readonly readHighWaterMark: number
-  private waiter: Resume | undefined
-  private waiterBuf: ReadBuf.ReadBuf | undefined
-  private paused: boolean
-  private eof: boolean
-  private ended: boolean
-  private destroyed: boolean
-  private failure: unknown
-
-  constructor(remoteAddress: string, readHighWaterMark: number) {
-    this.remoteAddress = remoteAddress
-    this.bytesWritten = 0
-    this.bytesRead = 0
-    this.onread = { buffer: SHARED_CHUNK, callback: (n, chunk) => this.onRead(n, chunk) }
-    this.socket = undefined
-    // the inbox never holds more than the high-water mark plus one chunk
-    this.inbox = ReadBuf.make({ capacity: INBOX_INITIAL_CAPACITY, maxCapacity: readHighWaterMark + 2 * CHUNK_SIZE })
-    this.readHighWaterMark = readHighWaterMark
-    this.waiter = undefined
-    this.waiterBuf = undefined
-    this.paused = false
-    this.eof = false
-    this.ended = false
-    this.destroyed = false
-    this.failure = undefined
-  }
-
-  /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
-  get buffered(): number {
-    return this.inbox.length
-  }
-
-  /** See `Transport.inboundState`: reflects the inbox, `'end'`, `'error'`/`'close'` and `destroy`. */
-  get inboundState(): InboundState {
-    if (this.destroyed) return "Closed"
-    if (this.inbox.length > 0) return "Readable"
-    if (this.failure !== undefined) return "Failed"
-    return this.eof ? "Ended" : "Open"
-  }
-
-  /** Wires the socket's events; call once, right after creating the socket. */
-  attach(socket: net.Socket): void {
-    this.socket = socket
-    socket.on("end", () => {
-      this.eof = true
-      this.wake()
-    })
-    socket.on("error", (cause: Error) => {
-      this.failure ??= cause
-      this.wake()
-    })
-    socket.on("close", () => {
-      // a close without 'end' or 'error' (e.g. destroyed by Node) reads as end of stream
-      this.eof = true
-      this.wake()
-    })
-  }
-
-  private onRead(n: number, chunk: Uint8Array): boolean {
-    const resume = this.waiter
-    let offset = 0
-    let result: Effect.Effect<number, TransportError> | undefined
-    if (resume !== undefined) {
-      const target = this.waiterBuf!
-      this.waiter = undefined
-      this.waiterBuf = undefined
-      const copied = copyInto(target, n === chunk.length ? chunk : chunk.subarray(0, n))
-      if (copied < 0) {
-        result = Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
-      } else {
-        offset = copied
-        this.bytesRead += copied
-        result = Effect.succeed(copied)
-      }
-    }
-    if (offset < n) this.inbox.write(chunk.subarray(offset, n))
-    if (this.inbox.length >= this.readHighWaterMark) this.paused = true
-    // resume last: the fiber may run synchronously and call read again, which must see the
-    // inbox; if that read drained it and un-paused, `paused` is false again and reading goes on
-    if (result !== undefined) resume!(result)
-    return !this.paused
-  }
-
-  /** Resumes a parked reader with whatever the state now says (EOF, error, closed). */
-  private wake(): void {
-    const resume = this.waiter
-    if (resume === undefined) return
-    const target = this.waiterBuf!
-    this.waiter = undefined
-    this.waiterBuf = undefined
-    resume(this.readNow(target))
-  }
-
-  private readNow(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {
-    if (this.destroyed) return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
-    const inbox = this.inbox
-    if (inbox.length > 0) {
-      const n = copyInto(buf, inbox.data())
-      if (n < 0) return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
-      inbox.advance(n)
-      this.bytesRead += n
-      if (this.paused && inbox.length < this.readHighWaterMark) {
-        this.paused = false
-        this.socket?.resume()
-      }
-      return Effect.succeed(n)
-    }
-    if (this.failure !== undefined) {
-      return Effect.fail(
-        transportError(this.remoteAddress, new ReadError({ kind: readErrorKind(this.failure), cause: this.failure }))
-      )
-    }
-    if (this.eof) return Effect.succeed(0)
-    // a full buffer that cannot grow would only fail once bytes arrive: fail now
-    if (buf.spareLength === 0 && !buf.reserve(1)) {
-      return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
-    }
-    return Effect.callback<number, TransportError>((resume) => {
-      this.waiter = resume
-      this.waiterBuf = buf
-      return Effect.sync(() => {
-        if (this.waiter === resume) {
-          this.waiter = undefined
-          this.waiterBuf = undefined
-        }
-      })
-    })
-  }
-
-  read(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {
-    return Effect.suspend(() => this.readNow(buf))
-  }
-
-  private writeFailure(): TransportError | undefined {
-    if (this.destroyed || this.ended) return transportError(this.remoteAddress, new TransportClosed({ operation: "write" }))
-    if (this.failure !== undefined) {
-      return transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(this.failure), cause: this.failure }))
-    }
-    return undefined
-  }
-
-  private awaitDrain(socket: net.Socket): Effect.Effect<void, TransportError> {
-    return Effect.callback<void, TransportError>((resume) => {
-      const cleanup = () => {
-        socket.off("drain", onDrain)
-        socket.off("close", onClose)
-      }
-      const onDrain = () => {
-        cleanup()
-        resume(Effect.void)
-      }
-      const onClose = () => {
-        cleanup()
-        const failure = this.writeFailure()
-        resume(Effect.fail(
-          failure ?? transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
-        ))
-      }
-      socket.on("drain", onDrain)
-      socket.on("close", onClose)
-      return Effect.sync(cleanup)
-    })
-  }
-
-  write(bytes: Uint8Array): Effect.Effect<void, TransportError> {
-    return Effect.suspend(() => {
-      const failure = this.writeFailure()
-      if (failure !== undefined) return Effect.fail(failure)
-      const socket = this.socket!
-      this.bytesWritten += bytes.length
-      return socket.write(bytes) ? Effect.void : this.awaitDrain(socket)
-    })
-  }
-
-  writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
-    return Effect.suspend(() => {
-      const failure = this.writeFailure()
-      if (failure !== undefined) return Effect.fail(failure)
-      const socket = this.socket!
-      let full = false
-      socket.cork()
-      for (let i = 0; i < chunks.length; i++) {
-        this.bytesWritten += chunks[i]!.length
-        full = !socket.write(chunks[i]!) || full
-      }
-      socket.uncork()
-      return full ? this.awaitDrain(socket) : Effect.void
-    })
-  }
-
-  end(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      if (this.ended || this.destroyed) return
-      this.ended = true
-      this.socket?.end()
-    })
-  }
-
-  /** Synchronous teardown, used by the scope finalizer. */
-  destroyNow(): void {
-    if (this.destroyed) return
-    this.destroyed = true
-    this.socket?.destroy()
-    this.wake()
-  }
-
-  destroy(): Effect.Effect<void> {
-    return Effect.sync(() => this.destroyNow())
-  }
-}
-
-/**
- * Opens the socket with `open` (which must pass `transport.onread` to Node and attach nothing
- * itself), waiting for `readyEvent`, under the finalizer-first discipline. Shared by TCP and TLS.
- *
- * @internal
- */
-export const dial = <E>(options: {
-  readonly address: string
-  readonly readHighWaterMark: number
-  /** The dial's time limit; `undefined` is {@link DEFAULT_CONNECT_TIMEOUT}, an infinite one none. */
-  readonly connectTimeout: Duration.Input | undefined
-  readonly open: (transport: SocketTransport) => net.Socket
-  readonly readyEvent: "connect" | "secureConnect"
-  /** Maps an error before the ready event; `tcpConnected` says whether TCP got through. */
-  readonly onError: (cause: unknown, tcpConnected: boolean) => E
-  /** The error once `after` passed without the ready event. */
-  readonly onTimeout: (tcpConnected: boolean, after: Duration.Duration) => E
-}): Effect.Effect<SocketTransport, E, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => {
-    const transport = new SocketTransport(options.address, options.readHighWaterMark)
-    let tcpConnected = false
-    const handshake = Effect.callback<SocketTransport, E>((resume) => {
-      const socket = options.open(transport)
-      transport.attach(socket)
-      const cleanup = () => {
-        socket.off("connect", onConnect)
-        socket.off(options.readyEvent, onReady)
-        socket.off("error", onError)
-      }
-      const onConnect = () => {
-        tcpConnected = true
-      }
-      const onReady = () => {
-        cleanup()
-        resume(Effect.succeed(transport))
-      }
-      const onError = (cause: Error) => {
-        cleanup()
-        resume(Effect.fail(options.onError(cause, tcpConnected)))
-      }
-      socket.on("connect", onConnect)
-      socket.once(options.readyEvent, onReady)
-      socket.once("error", onError)
-      // on interruption the scope finalizer destroys the socket
-      return Effect.sync(cleanup)
-    })
-    const after = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
-    const timed = !Number.isFinite(Duration.toMillis(after)) ? handshake : Effect.timeoutOrElse(handshake, {
-      duration: after,
-      orElse: () => Effect.fail(options.onTimeout(tcpConnected, after))
-    })
-    // finalizer first: an interrupted or failed dial still destroys the socket
-    return Effect.andThen(Scope.addFinalizer(scope, Effect.sync(() => transport.destroyNow())), timed)
-  })
-
-const keepAliveOptions = (keepAlive: Duration.Input | false | undefined) =>
-  keepAlive === undefined || keepAlive === false
-    ? { keepAlive: false }
-    : { keepAlive: true, keepAliveInitialDelay: Duration.toMillis(keepAlive) }
-
-/**
- * Node socket options shared by TCP and TLS: `onread`, `noDelay`, keep-alive, half-open, marks.
- *
- * @internal
- */
-export const socketOptions = (
-  transport: SocketTransport,
-  options: Pick<ConnectOptions, "host" | "port" | "noDelay" | "keepAlive" | "writeHighWaterMark" | "family" | "lookup">
-) => ({
-  ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
-  host: options.host,
-  port: options.port,
-  family: options.family ?? 0,
-  onread: transport.onread,
-  noDelay: options.noDelay ?? true,
-  allowHalfOpen: true,
-  ...keepAliveOptions(options.keepAlive),
-  ...(options.writeHighWaterMark === undefined ? {} : { writableHighWaterMark: options.writeHighWaterMark })
-})
-
-/**
- * Applies `noDelay` and keep-alive on a socket Node created without them (`tls.connect` does not
- * forward those options to the underlying socket); Node defers them until the handle exists.
- *
- * @internal
- */
-export const applySocketOptions = (
-  socket: net.Socket,
-  options: Pick<ConnectOptions, "noDelay" | "keepAlive">
-): net.Socket => {
-  socket.setNoDelay(options.noDelay ?? true)
-  if (options.keepAlive !== undefined && options.keepAlive !== false) {
-    socket.setKeepAlive(true, Duration.toMillis(options.keepAlive))
-  }
-  return socket
+export interface ConnectOptions extends SocketOptions {
+  /** Host name or IP literal. */
+  readonly host: string
+  /** TCP port. */
+  readonly port: number
 }
 
 /**
@@ -545,65 +83,6 @@ export const connect: (options: ConnectOptions) => Effect.Effect<Transport, Tran
  */
 export const layer = (options: ConnectOptions): Layer.Layer<Transport, TransportError> =>
   Layer.effect(Transport, connect(options))
-
-/**
- * Options for {@link connectUrl}: the connection options other than host and port, plus the TLS
- * configuration used for `https:`/`wss:` (default: `Tls.defaultConfig()`, system roots).
- *
- * @since 0.1.0
- * @category models
- */
-export interface ConnectUrlOptions extends Omit<ConnectOptions, "host" | "port"> {
-  readonly tls?: TlsConfig | undefined
-}
-
-/**
- * Where a URL points: host, port, and whether it needs TLS.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Endpoint {
-  readonly host: string
-  readonly port: number
-  readonly secure: boolean
-}
-
-
-/**
- * Parses a `http:`, `https:`, `ws:` or `wss:` URL into an {@link Endpoint} with `Url.parse`
- * (the WHATWG parser; IPv6 brackets stripped, default ports applied), or fails with a
- * `TransportError` whose reason is a `ConnectError` kind `"Other"` and whose cause says what is
- * wrong. The raw URL is never put in the error (it may hold credentials, which are refused): the
- * address reads `(url)`.
- *
- * @since 0.1.0
- * @category utils
- */
-export const endpoint = (url: string | URL): Effect.Effect<Endpoint, TransportError> =>
-  Effect.suspend(() => {
-    const parsed = Url.parse(typeof url === "string" ? url : url.href)
-    if (parsed._tag !== "ParsedUrl") {
-      return Effect.fail(transportError("(url)", new ConnectError({ kind: "Other", cause: new Error(parsed.message) })))
-    }
-    return Effect.succeed({ host: parsed.host, port: parsed.port, secure: parsed.secure })
-  })
-
-/**
- * Connects to the host of a URL: TCP for `http:`/`ws:`, TLS for `https:`/`wss:` (with
- * `options.tls`, default system roots). SNI and verification use the URL's host name.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const connectUrl = (
-  url: string | URL,
-  options: ConnectUrlOptions = {}
-): Effect.Effect<Transport, TransportError, Scope.Scope> =>
-  Effect.flatMap(endpoint(url), (target) =>
-    target.secure
-      ? Tls.connect({ ...options, host: target.host, port: target.port, config: options.tls ?? Tls.defaultConfig() })
-      : connect({ ...options, host: target.host, port: target.port }))
 
 /**
  * Options for {@link fromNetSocket}.
@@ -643,10 +122,7 @@ export const fromNetSocket = (
       const transport = new SocketTransport(address, options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK)
       transport.attach(socket)
       socket.setNoDelay(options.noDelay ?? true)
-      socket.on("data", (chunk: Buffer) => {
-        // the callback answers "keep reading?"; readNow resumes the socket once drained
-        if (!transport.onread.callback(chunk.length, chunk)) socket.pause()
-      })
+      feedFromData(transport, socket)
       if (socket.destroyed) transport.destroyNow()
       return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => transport.destroyNow())), transport as Transport)
     }))

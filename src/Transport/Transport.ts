@@ -164,7 +164,13 @@ export const TlsErrorKind = {
   HandshakeFailed: "HandshakeFailed",
   /** TCP connected but the handshake did not finish within `connectTimeout`. */
   HandshakeTimeout: "HandshakeTimeout",
-  /** A CA in the `TlsConfig` is not a parseable certificate, or OpenSSL rejected an option. */
+  /**
+   * The server wanted a client certificate and got none, or refused ours (TLS alerts
+   * `certificate_required`, `bad_certificate`, `unknown_ca`, ...); with TLS 1.3 it arrives on the
+   * first read after the handshake rather than from the dial.
+   */
+  ClientCertificateRejected: "ClientCertificateRejected",
+  /** A CA, client certificate or key in the `TlsConfig` does not parse, or OpenSSL rejected an option. */
   InvalidConfig: "InvalidConfig"
 } as const
 
@@ -189,6 +195,72 @@ export class TlsError extends Data.TaggedError("TlsError")<{
 }> {
   override get message(): string {
     return `TLS failed: ${this.kind}${causeText(this.cause)}`
+  }
+}
+
+/**
+ * Why a tunnel through an HTTP `CONNECT` proxy could not be opened.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ProxyErrorKind = {
+  /** The proxy answered `CONNECT` with a non-2xx status (`status`): 403 forbidden, 407 credentials needed, 502 target down. */
+  TunnelRefused: "TunnelRefused",
+  /** The proxy itself could not be reached; `cause` is the `ConnectError`. */
+  Unreachable: "Unreachable",
+  /** The proxy closed or reset the connection before answering `CONNECT`. */
+  Closed: "Closed",
+  /** The proxy's answer is not HTTP, too large, or followed by bytes nobody asked for. */
+  MalformedResponse: "MalformedResponse",
+  /** No answer to `CONNECT` within the dial's `connectTimeout`. */
+  Timeout: "Timeout",
+  /** A proxy URL (`HTTPS_PROXY`, ...) that does not parse or is not `http://`, `socks5://` or `socks5h://`. */
+  InvalidProxyUrl: "InvalidProxyUrl"
+} as const
+
+/**
+ * One of {@link ProxyErrorKind}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ProxyErrorKind = typeof ProxyErrorKind[keyof typeof ProxyErrorKind]
+
+/**
+ * The tunnel through a proxy failed; `proxy` is the proxy's `host:port` (the wrapper's address is
+ * the target), `status` and `statusText` the proxy's answer when it refused. Never carries the
+ * proxy's credentials.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProxyError extends Data.TaggedError("ProxyError")<{
+  readonly kind: ProxyErrorKind
+  readonly proxy: string
+  readonly status?: number | undefined
+  readonly statusText?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const proxy = this.proxy
+    switch (this.kind) {
+      case "TunnelRefused": {
+        const text = this.statusText === undefined || this.statusText === "" ? "" : ` ${this.statusText}`
+        const hint = this.status === 407 || this.status === 401 ? " (proxy credentials missing or wrong)" : ""
+        return `proxy ${proxy} refused the tunnel: ${this.status}${text}${hint}`
+      }
+      case "Unreachable":
+        return `proxy ${proxy} unreachable${causeText(this.cause)}`
+      case "Closed":
+        return `proxy ${proxy} closed the connection before the tunnel was open${causeText(this.cause)}`
+      case "MalformedResponse":
+        return `proxy ${proxy} answered CONNECT with something that is not a valid HTTP response${causeText(this.cause)}`
+      case "Timeout":
+        return `proxy ${proxy} did not answer CONNECT in time${causeText(this.cause)}`
+      case "InvalidProxyUrl":
+        return `invalid proxy URL${causeText(this.cause)}`
+    }
   }
 }
 
@@ -288,14 +360,14 @@ export class TransportClosed extends Data.TaggedError("TransportClosed")<{
 }
 
 /**
- * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`) and the
+ * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`, `ProxyError`) and the
  * connected stream (`ReadError`, `WriteError`, `TransportClosed`). The WebSocket and HTTP
  * wrappers carry these same classes directly as their own reasons.
  *
  * @since 0.1.0
  * @category errors
  */
-export type TransportErrorReason = ConnectError | TlsError | ReadError | WriteError | TransportClosed
+export type TransportErrorReason = ConnectError | TlsError | ProxyError | ReadError | WriteError | TransportClosed
 
 /**
  * The one error of the transport layer: what failed (`reason`) and with whom (`address`, as

@@ -1,7 +1,7 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
  * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection and serve loop, an
- * in-memory pair for tests, and an adapter from `effect/socket` — plus `Backoff`, the schedules
+ * in-memory pair for tests, an adapter from `effect/socket`, and `Dial`, the one dial path — plus `Backoff`, the schedules
  * every layer above uses. Each module is re-exported as a namespace.
  *
  * @since 0.1.0
@@ -14,6 +14,12 @@
  * @since 0.1.0
  */
 export * as Backoff from "./Backoff.ts"
+/**
+ * The one dial path: a URL's endpoint reached over TCP, TLS or a proxy tunnel.
+ *
+ * @since 0.1.0
+ */
+export * as Dial from "./Dial.ts"
 /**
  * An `effect/socket` `Socket` as a `Transport`.
  *
@@ -39,7 +45,25 @@ export * as HttpServe from "./HttpServe.ts"
  */
 export * as Memory from "./Memory.ts"
 /**
- * A `Transport` over `net.Socket`, scoped; `connectUrl` picks TLS for `https:`/`wss:`.
+ * HTTP `CONNECT` proxies: which endpoints go through which proxy, and the tunnel.
+ *
+ * @since 0.1.0
+ */
+export * as Proxy from "./Proxy.ts"
+/**
+ * The SOCKS5 tunnel (RFC 1928, username/password per RFC 1929) for `socks5://` proxies.
+ *
+ * @since 0.1.0
+ */
+export * as Socks from "./Socks.ts"
+/**
+ * The socket core `Tcp` and `Tls` share: the `onread` read path, backpressure, finalizer-first dial.
+ *
+ * @since 0.1.0
+ */
+export * as SocketTransport from "./SocketTransport.ts"
+/**
+ * A `Transport` over `net.Socket`, scoped; `fromNetSocket` adopts an accepted socket.
  *
  * @since 0.1.0
  */

@@ -110,6 +110,13 @@ export const command = Command.make("ws", {
     Flag.withDescription("Time for the dial, TLS and the opening handshake (default 10s)"),
     Flag.optional
   ),
+  proxy: Flag.String("proxy").pipe(
+    Flag.withMetavar("URL"),
+    Flag.withDescription(
+      "HTTP CONNECT proxy, http://[user:password@]host:port (default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment)"
+    ),
+    Flag.optional
+  ),
   listenOnly: Flag.Boolean("listen-only").pipe(
     Flag.withDescription("Do not read stdin: print messages until the server closes or Ctrl-C (for cron, nohup, < /dev/null)"),
     Flag.withDefault(false)

@@ -32,6 +32,8 @@ export interface WsOptions {
   readonly pingInterval: Option.Option<Duration.Duration>
   /** `--connect-timeout`, when given. */
   readonly connectTimeout: Option.Option<Duration.Duration>
+  /** `--proxy`, when given: an `http://[user:password@]host:port` CONNECT proxy. */
+  readonly proxy: Option.Option<string>
   /** `--insecure-skip-tls-verify-dangerous`. */
   readonly insecure: boolean
   /** `--listen-only`: stdin is not read. */

@@ -1,5 +1,6 @@
 /**
- * `WsSession` — the running `effect-nexus ws` session: connect with `WebSocket.connect`, print
+ * `WsSession` — the running `effect-nexus ws` session: connect through `WsDial` (the library's
+ * dial path, with `--proxy` or the proxy environment variables), print
  * what arrives, send stdin lines, and close (see `WsCommand` for the behaviour the user sees).
  *
  * Two fibers race: the printer (`recv` in a loop; it ends after the server's close) and the
@@ -15,9 +16,12 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
+import * as ProxySettings from "../Layers/ProxySettings.ts"
+import * as Proxy from "../Transport/Proxy.ts"
 import * as Tls from "../Transport/Tls.ts"
-import * as WebSocket from "../Transport/WebSocket.ts"
+import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as Output from "./Output.ts"
+import * as WsDial from "./WsDial.ts"
 import { HEARTBEAT_MISSES, type WsOptions } from "./WsOptions.ts"
 
 /**
@@ -45,10 +49,20 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
     )
     tls = yield* Tls.TlsConfig.make({ dangerouslyDisableCertificateVerification: true })
   }
-  const ws = yield* WebSocket.connect(options.url, {
+  // --proxy wins; otherwise the environment's HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl does
+  const proxy: Proxy.ProxyOption = Option.isSome(options.proxy)
+    ? yield* Proxy.fromUrl(options.proxy.value)
+    : yield* Effect.provide(
+      Effect.gen(function*() {
+        return yield* ProxySettings.ProxySettings
+      }),
+      ProxySettings.layerConfig
+    )
+  const ws = yield* WsDial.connect(options.url, {
+    dial: tls === undefined ? {} : { tls },
+    proxy,
     headers: options.headers,
     protocols: options.subprotocols,
-    ...(tls === undefined ? {} : { tls }),
     ...(Option.isSome(options.connectTimeout) ? { connectTimeout: options.connectTimeout.value } : {}),
     ...(Option.isSome(options.pingInterval)
       ? {

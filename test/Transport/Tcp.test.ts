@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import { SocketTransport } from "../../src/Transport/SocketTransport.ts"
 import * as Tcp from "../../src/Transport/Tcp.ts"
 import { ReadError, Transport, TransportClosed } from "../../src/Transport/Transport.ts"
 import { blackHole } from "../support/blackHole.ts"
@@ -329,7 +330,7 @@ describe("Tcp", () => {
       const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port, readHighWaterMark: 64 * 1024 })
       yield* Effect.sleep("100 millis")
       assert.isFalse(drained)
-      assert.isAtMost((transport as Tcp.SocketTransport).buffered, 64 * 1024 + 64 * 1024)
+      assert.isAtMost((transport as SocketTransport).buffered, 64 * 1024 + 64 * 1024)
       const buf = ReadBuf.make({ capacity: 256 * 1024 })
       let total = 0
       while (total < size) {
@@ -384,42 +385,6 @@ describe("Tcp.layer", () => {
     }))
 })
 
-describe("Tcp.endpoint", () => {
-  it.effect("maps http/ws to plain and https/wss to TLS with default ports and bare IPv6 hosts", () =>
-    Effect.gen(function*() {
-      assert.deepStrictEqual(yield* Tcp.endpoint("ws://example.test/feed"), {
-        host: "example.test",
-        port: 80,
-        secure: false
-      })
-      assert.deepStrictEqual(yield* Tcp.endpoint("wss://example.test:9443/"), {
-        host: "example.test",
-        port: 9443,
-        secure: true
-      })
-      assert.deepStrictEqual(yield* Tcp.endpoint("https://[::1]/x"), { host: "::1", port: 443, secure: true })
-      const error = yield* Effect.flip(Tcp.endpoint("ftp://example.test/"))
-      assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ConnectError" && error.reason.kind, error.message], [
-        "(url)",
-        "ConnectError",
-        "Other",
-        "transport (url): connect failed: socket error (scheme \"ftp\" is not supported; use ws, wss, http or https)"
-      ])
-      // credentials are refused and never echoed into the error
-      const secret = yield* Effect.flip(Tcp.endpoint("wss://user:hunter2@example.test/feed"))
-      assert.notInclude(secret.message, "hunter2")
-      assert.include(secret.message, "credentials in wss://example.test/feed (redacted) are not supported")
-    }))
-
-  it.live("connectUrl dials a ws:// URL over TCP", () =>
-    Effect.gen(function*() {
-      const server = yield* serve(echo)
-      const transport = yield* Tcp.connectUrl(`ws://127.0.0.1:${server.port}/feed`)
-      yield* transport.write(Buffer.from("hi"))
-      assert.strictEqual(yield* readAll(transport, ReadBuf.make(), 2), "hi")
-    }))
-})
-
 /** A listening server and one accepted connection: the client end and the server's socket. */
 const acceptOne = Effect.acquireRelease(
   Effect.callback<{ server: net.Server; client: net.Socket; accepted: net.Socket }>((resume) => {
@@ -470,7 +435,7 @@ describe("Tcp.fromNetSocket", () => {
       client.write(payload)
       yield* Effect.sleep("100 millis")
       assert.isTrue(accepted.isPaused())
-      assert.isBelow((transport as Tcp.SocketTransport).buffered, 4096 + 65_536 + 1)
+      assert.isBelow((transport as SocketTransport).buffered, 4096 + 65_536 + 1)
       const buf = ReadBuf.make({ capacity: 1 << 18 })
       while (buf.length < payload.length) assert.isAbove(yield* transport.read(buf), 0)
       assert.isTrue(buf.data().equals(payload))

@@ -260,6 +260,44 @@ describe("effect-nexus ws", () => {
     }
   })
 
+  it("--proxy tunnels through an HTTP CONNECT proxy: the proxy sees CONNECT for the server's address", async () => {
+    const server = await serve(echo)
+    const target = new URL(server.url)
+    const heads: Array<string> = []
+    // a minimal CONNECT proxy on 127.0.0.1:0 that pipes the tunnel to the ws server
+    const proxy = net.createServer((client) => {
+      client.once("data", (head: Buffer) => {
+        heads.push(head.toString("latin1").split("\r\n")[0]!)
+        const upstream = net.connect({ host: "127.0.0.1", port: Number(target.port) }, () => {
+          client.write("HTTP/1.1 200 Connection established\r\n\r\n")
+          client.pipe(upstream).pipe(client)
+        })
+        upstream.on("error", () => client.destroy())
+      })
+      client.on("error", () => {})
+    })
+    await new Promise<void>((done) => proxy.listen(0, "127.0.0.1", done))
+    try {
+      const proxyPort = (proxy.address() as net.AddressInfo).port
+      const run = cli(["ws", "--proxy", `http://127.0.0.1:${proxyPort}`, server.url], "via proxy\n")
+      assert.strictEqual(await run.exited, 0, run.stderr())
+      assert.strictEqual(run.stdout(), "via proxy\n")
+      assert.deepStrictEqual(heads, [`CONNECT 127.0.0.1:${target.port} HTTP/1.1`])
+    } finally {
+      proxy.close()
+    }
+  })
+
+  it("--proxy to a port nobody listens on fails with one line naming the proxy, exit 1", async () => {
+    const proxyPort = await closedPort()
+    const run = cli(["ws", "--proxy", `http://127.0.0.1:${proxyPort}`, "ws://127.0.0.1:1/"], "")
+    assert.strictEqual(await run.exited, 1)
+    assert.strictEqual(
+      run.stderr(),
+      `effect-nexus: WebSocket 127.0.0.1:1: proxy 127.0.0.1:${proxyPort} unreachable (connect failed: connection refused (connect ECONNREFUSED 127.0.0.1:${proxyPort}))\n`
+    )
+  })
+
   it("refuses a URL that is not ws: or wss: with one line and exit 1", async () => {
     const run = cli(["ws", "http://127.0.0.1:1/"], "")
     assert.strictEqual(await run.exited, 1)

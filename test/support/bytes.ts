@@ -2,6 +2,8 @@
  * Byte fixtures for the suites: frames written as hex (the house style, after ws's tests), HTTP
  * heads written as text, and bytes printed back as hex for exact comparison.
  */
+import * as Effect from "effect/Effect"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 
 /** The bytes of hex text; whitespace between digits is ignored, so `"81 05 48656c6c6f"` is one frame. */
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ""), "hex")
@@ -15,3 +17,19 @@ export const latin1 = (s: string): Buffer => Buffer.from(s, "latin1")
 
 /** The UTF-8 encoding of `text` (what a body's `Content-Length` counts). */
 export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
+
+/**
+ * Reads from `transport` until `n` bytes arrived (or the stream ended) and returns them as latin1.
+ * Typed structurally so the codec-only suites need not import the transport layer.
+ */
+export const readText = <E>(
+  transport: { read(buf: ReadBuf.ReadBuf): Effect.Effect<number, E> },
+  n: number
+): Effect.Effect<string, E> =>
+  Effect.gen(function*() {
+    const buf = ReadBuf.make({ capacity: Math.max(n, 16) })
+    while (buf.length < n) {
+      if ((yield* transport.read(buf)) === 0) break
+    }
+    return buf.data().toString("latin1")
+  })

@@ -48,3 +48,35 @@ export const makeThrowawayCa = (): ThrowawayCa => {
     remove: () => fs.rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/** A client certificate the throwaway CA signed, as PEM and as a passphrase-protected PKCS#12 bundle. */
+export interface ClientCertificate {
+  /** The client certificate (CN `nexus test client`), PEM. */
+  readonly cert: string
+  /** Its private key, PEM, unencrypted. */
+  readonly key: string
+  /** The same certificate and key as PKCS#12, encrypted with `passphrase`. */
+  readonly pfx: Uint8Array
+  readonly passphrase: string
+}
+
+/**
+ * Makes a client certificate signed by `ca` (extended key usage `clientAuth`) in `ca.dir`.
+ * Synchronous; throws when `openssl` is missing.
+ */
+export const makeClientCertificate = (ca: ThrowawayCa, passphrase = "correct horse"): ClientCertificate => {
+  const run = (...args: Array<string>) => execFileSync("openssl", args, { cwd: ca.dir, stdio: "pipe" })
+  run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "client.key",
+    "-out", "client.csr", "-subj", "/CN=nexus test client")
+  fs.writeFileSync(path.join(ca.dir, "client.cnf"), "extendedKeyUsage=clientAuth\n")
+  run("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+    "-out", "client.pem", "-days", "2", "-extfile", "client.cnf")
+  run("pkcs12", "-export", "-in", "client.pem", "-inkey", "client.key", "-out", "client.p12",
+    "-passout", `pass:${passphrase}`)
+  return {
+    cert: fs.readFileSync(path.join(ca.dir, "client.pem"), "latin1"),
+    key: fs.readFileSync(path.join(ca.dir, "client.key"), "latin1"),
+    pfx: fs.readFileSync(path.join(ca.dir, "client.p12")),
+    passphrase
+  }
+}

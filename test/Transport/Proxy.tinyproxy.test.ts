@@ -1,0 +1,257 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
+import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
+import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import * as ProxySettings from "../../src/Layers/ProxySettings.ts"
+import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import * as Dial from "../../src/Transport/Dial.ts"
+import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
+import * as Proxy from "../../src/Transport/Proxy.ts"
+import * as Tls from "../../src/Transport/Tls.ts"
+import * as WebSocket from "../../src/Transport/WebSocket.ts"
+import { nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
+import { establishedAt, executable, freePort, type Peer, startPeer } from "../support/peers.ts"
+import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
+import { closeWs, listenWs, type ListeningWs } from "../support/wsServer.ts"
+
+// Debian's tinyproxy (HTTP CONNECT) in front of nginx (plain and TLS, the TLS server also
+// proxying WebSocket upgrades) and a `ws` echo server, all on 127.0.0.1 with ephemeral ports.
+// Three proxies: open, with BasicAuth, and one whose ConnectPort list refuses every target.
+// See PEERS.md for tinyproxy's answers (407 without credentials, 401 for wrong ones, 500 when the
+// target port is closed).
+
+const TINYPROXY = "/usr/bin/tinyproxy"
+const available = nginxAvailable && executable(TINYPROXY)
+if (!available) {
+  console.warn("Proxy.tinyproxy: skipped — install with `apt-get install -y tinyproxy nginx openssl` (.ci/run does)")
+}
+
+let ca: ThrowawayCa | undefined
+const peers: Array<Peer> = []
+let ws: ListeningWs | undefined
+const ports = { plain: 0, tls: 0, open: 0, auth: 0, strict: 0 }
+
+const tinyproxyConfig = (dir: string, name: string, port: number, extra: string) => {
+  const file = path.join(dir, `${name}.conf`)
+  fs.writeFileSync(file, [
+    `Port ${port}`,
+    "Listen 127.0.0.1",
+    "Allow 127.0.0.1",
+    `PidFile "${dir}/${name}.pid"`,
+    `LogFile "${dir}/${name}.log"`,
+    "LogLevel Warning",
+    "Timeout 30",
+    extra
+  ].join("\n") + "\n")
+  return file
+}
+
+beforeAll(async () => {
+  if (!available) return
+  ca = makeThrowawayCa()
+  const dir = ca.dir
+  ws = await listenWs()
+  ws.server.on("connection", (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary })))
+  for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort()
+  peers.push(await startNginx(dir, nginxConfig(dir, `
+  server {
+    listen 127.0.0.1:${ports.plain};
+    location = /hello { return 200 "plain nginx"; }
+  }
+  server {
+    listen 127.0.0.1:${ports.tls} ssl;
+    ssl_certificate ${dir}/server.pem;
+    ssl_certificate_key ${dir}/server.key;
+    location = /hello { return 200 "secure nginx"; }
+    location = /ws {
+      proxy_pass http://127.0.0.1:${ws.port};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+    }
+  }`), [ports.plain, ports.tls]))
+  const start = (name: string, port: number, extra: string) =>
+    startPeer({ command: TINYPROXY, args: ["-d", "-c", tinyproxyConfig(dir, name, port, extra)], ports: [port] })
+  peers.push(await start("open", ports.open, ""))
+  peers.push(await start("auth", ports.auth, "BasicAuth alice s3cret"))
+  // any ConnectPort line restricts CONNECT to the ports listed: port 1 serves nothing here
+  peers.push(await start("strict", ports.strict, "ConnectPort 1"))
+})
+
+afterAll(async () => {
+  for (const peer of peers) await peer.stop()
+  if (ws !== undefined) await closeWs(ws.server)
+  ca?.remove()
+})
+
+const proxy = (port: number, credentials?: Proxy.Credentials) => Proxy.make({ host: "127.0.0.1", port, credentials })
+const trusted = () => Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem], useSystemRoots: false })
+
+/** GET /hello over a fresh HttpConnection with the given dial options. */
+const hello = (url: string, options: HttpConnection.ConnectOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const connection = yield* HttpConnection.connect(url, options)
+    const writer = RequestWriter.make({ host: new URL(url).host })
+    const response = yield* connection.send(writer.get("/hello").finish(), ResponseReader.make())
+    return `${response.status} ${Buffer.from(response.body).toString("latin1")}`
+  }))
+
+/** One text message echoed by the ws server, over a WebSocket whose transport came from the dial path. */
+const echoOverWs = (url: string, options: Dial.Options) =>
+  Effect.scoped(Effect.gen(function*() {
+    const transport = yield* Dial.url(url, options)
+    const socket = yield* WebSocket.connectOver(transport, url)
+    yield* socket.sendText("through the proxy")
+    const message = yield* socket.recv
+    const text = message._tag === "Text" ? message.text() : message._tag
+    yield* socket.close()
+    return text
+  }))
+
+describe.skipIf(!available)("Dial through tinyproxy", () => {
+  it.live("http: a request to nginx goes through the proxy's tunnel (the proxy holds the connection)", () =>
+    Effect.gen(function*() {
+      const answer = yield* Effect.scoped(Effect.gen(function*() {
+        const connection = yield* HttpConnection.connect(`http://127.0.0.1:${ports.plain}`, { proxy: proxy(ports.open) })
+        // while the connection is open, the kernel sees one client connection at the proxy
+        assert.strictEqual(establishedAt(ports.open), 1)
+        const response = yield* connection.send(
+          RequestWriter.make({ host: `127.0.0.1:${ports.plain}` }).get("/hello").finish(),
+          ResponseReader.make()
+        )
+        return `${response.status} ${Buffer.from(response.body).toString("latin1")}`
+      }))
+      assert.strictEqual(answer, "200 plain nginx")
+    }))
+
+  it.live("https: TLS to nginx inside the tunnel, the certificate checked against the target", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* hello(`https://127.0.0.1:${ports.tls}`, { proxy: proxy(ports.open), tls: trusted(), servername: "localhost" }),
+        "200 secure nginx"
+      )
+      const untrusted = yield* Effect.flip(
+        hello(`https://127.0.0.1:${ports.tls}`, { proxy: proxy(ports.open), tls: Tls.TlsConfig.makeUnsafe({ useSystemRoots: false }) })
+      )
+      assert.deepStrictEqual([untrusted.reason._tag, untrusted.reason._tag === "TlsError" && untrusted.reason.kind], [
+        "TlsError",
+        "CertificateUntrusted"
+      ])
+    }))
+
+  it.live("https: the second connection through the proxy resumes the TLS session", () =>
+    Effect.gen(function*() {
+      const config = trusted()
+      const once = Effect.scoped(Effect.gen(function*() {
+        const transport = yield* Dial.url(`https://127.0.0.1:${ports.tls}`, { proxy: proxy(ports.open), tls: config })
+        yield* transport.write(Buffer.from(`GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`))
+        const buf = ReadBuf.make()
+        yield* transport.read(buf)
+        return Tls.sessionReused(transport)
+      }))
+      assert.deepStrictEqual([yield* once, yield* once], [false, true])
+    }))
+
+  it.live("ws: a WebSocket to the ws server through the tunnel", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* echoOverWs(`ws://127.0.0.1:${ws!.port}/`, { proxy: proxy(ports.open) }), "through the proxy")
+    }))
+
+  it.live("wss: a WebSocket through the proxy, TLS to nginx, upgraded through to the ws server", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* echoOverWs(`wss://127.0.0.1:${ports.tls}/ws`, { proxy: proxy(ports.open), tls: trusted() }),
+        "through the proxy"
+      )
+    }))
+
+  it.live("BasicAuth: the right credentials tunnel; none is 407, wrong ones 401 (tinyproxy's answer)", () =>
+    Effect.gen(function*() {
+      const url = `http://127.0.0.1:${ports.plain}`
+      const right = { username: "alice", password: Redacted.make("s3cret") }
+      assert.strictEqual(yield* hello(url, { proxy: proxy(ports.auth, right) }), "200 plain nginx")
+      const none = yield* Effect.flip(hello(url, { proxy: proxy(ports.auth) }))
+      assert.deepStrictEqual([none._tag, none.address, none.requestSent], ["HttpError", `127.0.0.1:${ports.plain}`, false])
+      assert.deepStrictEqual(
+        [none.reason._tag, none.reason._tag === "ProxyError" && none.reason.status, none.reason._tag === "ProxyError" && none.reason.proxy],
+        ["ProxyError", 407, `127.0.0.1:${ports.auth}`]
+      )
+      assert.include(none.message, `proxy 127.0.0.1:${ports.auth} refused the tunnel: 407 Proxy Authentication Required (proxy credentials missing or wrong)`)
+      const wrong = yield* Effect.flip(hello(url, { proxy: proxy(ports.auth, { username: "alice", password: Redacted.make("hunter2") }) }))
+      assert.deepStrictEqual([wrong.reason._tag === "ProxyError" && wrong.reason.kind, wrong.reason._tag === "ProxyError" && wrong.reason.status], [
+        "TunnelRefused",
+        401
+      ])
+      assert.notInclude(wrong.message, "hunter2")
+    }))
+
+  it.live("ClientPool: every slot dials through the proxy (its options are HttpConnection.connect's)", () =>
+    Effect.gen(function*() {
+      const pool = yield* ClientPool.make({
+        url: `https://127.0.0.1:${ports.tls}`,
+        connections: 2,
+        tls: trusted(),
+        proxy: proxy(ports.auth, { username: "alice", password: Redacted.make("s3cret") })
+      })
+      const response = yield* pool.request((w) => w.get("/hello").finish())
+      assert.deepStrictEqual([response.status, Buffer.from(response.body).toString("latin1")], [200, "secure nginx"])
+      assert.strictEqual(establishedAt(ports.auth), 2)
+    }).pipe(Effect.scoped))
+
+  it.live("a proxy whose ConnectPort list leaves the target out answers 403: TunnelRefused", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(Dial.url(`https://127.0.0.1:${ports.tls}`, { proxy: proxy(ports.strict), tls: trusted() })))
+      assert.deepStrictEqual(
+        [error.address, error.reason._tag, error.reason._tag === "ProxyError" && error.reason.kind, error.reason._tag === "ProxyError" && error.reason.status],
+        [`127.0.0.1:${ports.tls}`, "ProxyError", "TunnelRefused", 403]
+      )
+    }))
+
+  it.live("a target port nobody listens on: tinyproxy answers 500, TunnelRefused", () =>
+    Effect.gen(function*() {
+      const closed = yield* Effect.promise(freePort)
+      const error = yield* Effect.flip(Effect.scoped(Dial.url(`http://127.0.0.1:${closed}`, { proxy: proxy(ports.open) })))
+      assert.deepStrictEqual([error.reason._tag === "ProxyError" && error.reason.kind, error.reason._tag === "ProxyError" && error.reason.status], [
+        "TunnelRefused",
+        500
+      ])
+    }))
+
+  it.live("ProxySettings.layerConfig: HTTPS_PROXY with credentials for https, HTTP_PROXY for http, NO_PROXY goes direct", () =>
+    Effect.gen(function*() {
+      const env = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+        HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}`,
+        http_proxy: `127.0.0.1:${ports.strict}`,
+        NO_PROXY: "localhost, example.internal"
+      }))
+      const rules = yield* Effect.provide(
+        Effect.gen(function*() {
+          return yield* ProxySettings.ProxySettings
+        }),
+        ProxySettings.layerConfig.pipe(Layer.provide(env))
+      )
+      assert.deepStrictEqual([rules.https?.port, rules.https?.credentials?.username, rules.http?.port, rules.noProxy], [
+        ports.auth,
+        "alice",
+        ports.strict,
+        ["localhost", "example.internal"]
+      ])
+      // https through the authenticating proxy
+      assert.strictEqual(
+        yield* hello(`https://127.0.0.1:${ports.tls}`, { proxy: rules, tls: trusted() }),
+        "200 secure nginx"
+      )
+      // http through the strict proxy: refused
+      const refused = yield* Effect.flip(hello(`http://127.0.0.1:${ports.plain}`, { proxy: rules }))
+      assert.strictEqual(refused.reason._tag === "ProxyError" && refused.reason.status, 403)
+      // localhost is in NO_PROXY: direct, the strict proxy is not asked
+      assert.strictEqual(yield* hello(`http://localhost:${ports.plain}`, { proxy: rules, family: 4 }), "200 plain nginx")
+    }))
+})

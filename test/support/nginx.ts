@@ -1,0 +1,39 @@
+/**
+ * nginx (Debian) as a real peer from its own prefix directory: the boilerplate of a config that
+ * keeps every file in `dir`, and a start that waits for its ports and stops by pid (PEERS.md).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { executable, type Peer, startPeer } from "./peers.ts"
+
+/** The nginx binary the suites run. */
+export const NGINX = "/usr/sbin/nginx"
+
+/** Whether nginx and openssl (for its throwaway certificates) are installed. */
+export const nginxAvailable: boolean = executable(NGINX) && executable("/usr/bin/openssl")
+
+/** A config whose pid, logs and temp paths live in `dir`, around the given `server { }` blocks. */
+export const nginxConfig = (dir: string, servers: string): string => `
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 128; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  default_type text/plain;
+${servers}
+}
+`
+
+/** Writes `config` to `dir/nginx.conf` and starts nginx in the foreground, waiting for `ports`. */
+export const startNginx = (dir: string, config: string, ports: ReadonlyArray<number>): Promise<Peer> => {
+  // nginx's workers may run as another user (nobody / www-data): let them reach the files
+  fs.chmodSync(dir, 0o711)
+  fs.writeFileSync(path.join(dir, "nginx.conf"), config)
+  return startPeer({ command: NGINX, args: ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-g", "daemon off;"], ports })
+}
