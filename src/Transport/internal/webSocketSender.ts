@@ -62,11 +62,11 @@ const mergeAdjacent = (chunks: ReadonlyArray<Uint8Array>): Array<Uint8Array> => 
       end += next.length
       continue
     }
-    out.push(end === first.byteOffset + first.length ? first : new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset))
+    out.push(end === first.byteOffset + first.length ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset))
     first = next
     end = next.byteOffset + next.length
   }
-  out.push(end === first.byteOffset + first.length ? first : new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset))
+  out.push(end === first.byteOffset + first.length ? first : Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset))
   return out
 }
 
