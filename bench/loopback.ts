@@ -9,6 +9,11 @@
  *   takes them; messages/second received. Ours (`WebSocket.run`, the push loop, and the
  *   one-message-per-step `recv` loop) vs `ws` vs Effect's `effect/socket` WebSocket
  *   (`NodeSocket.layerWebSocket`, i.e. Node's global WebSocket). Target: ≥ 2× `ws`.
+ * - Feed firehose: the same firehose read through the reconnecting feeds, the consumer touching
+ *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
+ *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
+ *   (owned copies through its bounded queue, read as a Stream of chunks) and `WebSocket.run`,
+ *   beside `ws` touching the same bytes. Target: Feed and MarketFeed ≥ 2× `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
  *   Target: our p50 no worse than `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
@@ -32,6 +37,10 @@ import * as RequestWriter from "../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
+import * as Feed from "../src/Reconnect/Feed.ts"
+import * as MarketFeed from "../src/Layers/MarketFeed.ts"
+import * as Deferred from "effect/Deferred"
+import * as Stream from "effect/Stream"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
@@ -115,13 +124,21 @@ type RttCandidate = (count: number) => Promise<LatencySample>
 const streamUrl = (size: number, count: number) => `${wsBase}/stream?size=${size}&count=${count}`
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
 
-const wsStream: StreamCandidate = (size, count) =>
+/** What the consumers touch lands here, so no read of a payload is optimised away. */
+let sink = 0
+const touch = (bytes: Uint8Array): void => {
+  sink = (sink + bytes[0]! + bytes[bytes.length - 1]!) | 0
+}
+
+/** `ws` on the firehose; `touching`: its `message` listener reads each payload (the feed rows' peer). */
+const wsFirehose = (touching: boolean): StreamCandidate => (size, count) =>
   new Promise((resolve, reject) => {
     const socket = new WebSocket(streamUrl(size, count))
     let received = 0
     let started = 0
     socket.on("open", () => (started = performance.now()))
-    socket.on("message", () => {
+    socket.on("message", (data: Buffer) => {
+      if (touching) touch(data)
       if (++received === count) {
         const elapsed = performance.now() - started
         socket.terminate()
@@ -130,6 +147,10 @@ const wsStream: StreamCandidate = (size, count) =>
     })
     socket.on("error", reject)
   })
+
+const wsStream = wsFirehose(false)
+
+const wsTouch = wsFirehose(true)
 
 const wsRtt: RttCandidate = (count) =>
   new Promise((resolve, reject) => {
@@ -331,6 +352,8 @@ interface Ours {
   readonly wsStream?: StreamCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
+  /** The feed firehose: name → candidate, in table order. */
+  readonly feeds?: ReadonlyArray<readonly [string, StreamCandidate]>
 }
 
 /** Runs every question; `ours` supplies our candidates. */
@@ -349,6 +372,19 @@ const run = async (ours: Ours): Promise<void> => {
     print("| client | messages/s | vs ws |")
     print("| --- | ---: | ---: |")
     const ws = rates[candidates.findIndex(([n]) => n === "ws")]!
+    candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
+    print("")
+  }
+  for (const size of [40, 128]) {
+    const name = `feed firehose ${size} B`
+    if (ours.feeds === undefined || (filter !== undefined && !filter.test(name))) continue
+    const candidates: Array<readonly [string, () => Promise<number>]> = ours.feeds.map(([n, c]) => [n, () => c(size, STREAM_COUNT)])
+    candidates.push(["ws (touching each payload)", () => wsTouch(size, STREAM_COUNT)])
+    const rates = await runRates({ name, candidates })
+    print(`### ${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)\n`)
+    print("| client | messages/s | vs ws |")
+    print("| --- | ---: | ---: |")
+    const ws = rates[rates.length - 1]!
     candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
     print("")
   }
@@ -432,19 +468,26 @@ const oursWsStream: StreamCandidate = (size, count) =>
     return count / ((performance.now() - started) / 1000)
   })))
 
-/** Our client on the firehose through `WebSocket.run`: messages pushed to a handler, many per Effect step. */
-const oursWsRun: StreamCandidate = (size, count) =>
+/**
+ * Our client on the firehose through `WebSocket.run`: messages pushed to a handler, many per
+ * Effect step; `touching`: the handler reads each payload.
+ */
+const oursFirehoseRun = (touching: boolean): StreamCandidate => (size, count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
     const started = performance.now()
     let received = 0
     let elapsed = 0
     yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary" && ++received === count) elapsed = performance.now() - started
+      if (message._tag !== "Binary") return
+      if (touching) touch(message.payload)
+      if (++received === count) elapsed = performance.now() - started
     })
     if (received < count) throw new Error(`firehose closed after ${received} messages`)
     return count / (elapsed / 1000)
   })))
+
+const oursWsRun = oursFirehoseRun(false)
 
 /** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
 const oursWsRtt: RttCandidate = (count) =>
@@ -454,4 +497,50 @@ const oursWsRtt: RttCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-await run({ http: oursHttp, wsRun: oursWsRun, wsStream: oursWsStream, wsRtt: oursWsRtt })
+/** `Reconnect/Feed` on the firehose: a synchronous handler on the supervisor's push loop. */
+const oursFeed: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const done = yield* Deferred.make<number>()
+    let received = 0
+    let started = 0
+    yield* Feed.make({
+      url: streamUrl(size, count),
+      onConnect: () => Effect.sync(() => void (started = performance.now())),
+      onMessage: (message) => {
+        touch(message.payload)
+        if (++received === count) Deferred.doneUnsafe(done, Effect.succeed(performance.now() - started))
+      }
+    })
+    const elapsed = yield* Deferred.await(done)
+    return count / (elapsed / 1000)
+  })))
+
+/** `Layers/MarketFeed` on the firehose: owned messages through its queue, read as chunks. */
+const oursMarketFeed: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const feed = yield* MarketFeed.make({ url: streamUrl(size, count) })
+    const pull = yield* Stream.toPull(feed.events)
+    let received = 0
+    let started = 0
+    while (received < count) {
+      const chunk = yield* pull
+      for (const event of chunk) {
+        if (event._tag === "Connected") started = performance.now()
+        else if (event._tag === "Message" && event.message._tag === "Binary") {
+          touch(event.message.payload)
+          received++
+        }
+      }
+    }
+    const elapsed = performance.now() - started
+    yield* feed.stop
+    return count / (elapsed / 1000)
+  })))
+
+await run({
+  http: oursHttp,
+  wsRun: oursWsRun,
+  wsStream: oursWsStream,
+  wsRtt: oursWsRtt,
+  feeds: [["effect-nexus Feed", oursFeed], ["effect-nexus MarketFeed", oursMarketFeed], ["effect-nexus run (touching)", oursFirehoseRun(true)]]
+})

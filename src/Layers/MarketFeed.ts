@@ -4,6 +4,10 @@
  * subscriptions while the feed runs. Layers from options and from the environment (the test
  * layer over a scripted in-memory exchange is `MarketFeedTest.layer` in `effect-nexus/testing`).
  *
+ * Messages arrive through the feed's push loop and are read in chunks: every event queued since
+ * the last pull is one chunk of the stream (`Stream.fromQueue`), so a busy feed costs the
+ * consumer one pull per batch, not per message.
+ *
  * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
  * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
  * Read it from one fiber. `stop` never waits for the consumer: an event still waiting for room
@@ -135,10 +139,13 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
     const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
     // set by stop: a handler parked on a full queue gives up its event instead of blocking stop
     const stopping = yield* Deferred.make<void>()
-    const emit = (event: FeedEvent): Effect.Effect<void> =>
+    // queued at once (or the queue is done): nothing to wait for, so no Effect — the message
+    // handler then costs the feed's push loop no Effect step
+    const offer = (event: FeedEvent): Effect.Effect<void> | undefined =>
       Queue.offerUnsafe(events, event) || events.state._tag !== "Open"
-        ? Effect.void
+        ? undefined
         : Effect.asVoid(Effect.raceFirst(Queue.offer(events, event), Deferred.await(stopping)))
+    const emit = (event: FeedEvent): Effect.Effect<void> => offer(event) ?? Effect.void
     const tls = yield* Effect.serviceOption(TlsSettings)
     const socket = options.socket?.tls !== undefined || Option.isNone(tls)
       ? options.socket
@@ -156,7 +163,7 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       maxSessionLifetime: options.maxSessionLifetime,
       onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
       onGap: (gap) => emit({ _tag: "Gap", gap }),
-      onMessage: (message) => emit({ _tag: "Message", message: FrameReader.toOwned(message) })
+      onMessage: (message) => offer({ _tag: "Message", message: FrameReader.toOwned(message) })
     })
     const stop = Effect.andThen(
       Deferred.succeed(stopping, undefined),
