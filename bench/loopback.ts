@@ -14,6 +14,11 @@
  *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
  *   (owned copies through its bounded queue, read as a Stream of chunks) and `WebSocket.run`,
  *   beside `ws` touching the same bytes. Target: Feed and MarketFeed ≥ 2× `ws`.
+ * - Effect Socket firehose: the same firehose through Effect's `Socket` interface (`reader.pull`,
+ *   batches of owned frames, each touched): `Layers/NexusSocket` vs Effect's own `Socket` on `ws`
+ *   (`Socket.makeWebSocket` with `NodeSocket.layerWebSocketConstructorWS`) and on Node's global
+ *   WebSocket (`NodeSocket.layerWebSocket`), beside `ws` touching the same bytes. Target: ≥ 3×
+ *   Effect's `Socket` on `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
  *   Target: our p50 no worse than `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
@@ -39,6 +44,7 @@ import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import * as Feed from "../src/Reconnect/Feed.ts"
 import * as MarketFeed from "../src/Layers/MarketFeed.ts"
+import * as NexusSocket from "../src/Layers/NexusSocket.ts"
 import * as Deferred from "effect/Deferred"
 import * as Stream from "effect/Stream"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
@@ -201,6 +207,26 @@ const effectRtt: RttCandidate = (count) =>
     }).pipe(Effect.scoped, Effect.provide(effectSocketLayer(`${wsBase}/echo`)))
   )
 
+/** Any `Socket` on the firehose: pull batches, touch every frame (the Effect Socket rows). */
+const socketFirehose = (make: (url: string) => Effect.Effect<Socket.Socket>): StreamCandidate => (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const socket = yield* make(streamUrl(size, count))
+    const reader = yield* socket.reader
+    let received = 0
+    let started = 0
+    while (received < count) {
+      const chunk = yield* reader.pull
+      // timed from the first batch: Effect's reader opens before the server's first frame
+      if (started === 0) started = performance.now()
+      for (const frame of chunk) touch(frame as Uint8Array)
+      received += chunk.length
+    }
+    return count / ((performance.now() - started) / 1000)
+  })))
+
+const effectSocketOnWs = socketFirehose((url) => Effect.provide(Socket.makeWebSocket(url), NodeSocket.layerWebSocketConstructorWS))
+const effectSocketGlobal = socketFirehose((url) => Effect.provide(Socket.makeWebSocket(url), NodeSocket.layerWebSocketConstructor))
+
 // ---------------------------------------------------------------------------------------------
 // HTTP candidates
 // ---------------------------------------------------------------------------------------------
@@ -354,6 +380,8 @@ interface Ours {
   readonly http?: HttpCandidate
   /** The feed firehose: name → candidate, in table order. */
   readonly feeds?: ReadonlyArray<readonly [string, StreamCandidate]>
+  /** Effect's `Socket` interface on the firehose. */
+  readonly socket?: StreamCandidate
 }
 
 /** Runs every question; `ours` supplies our candidates. */
@@ -386,6 +414,23 @@ const run = async (ours: Ours): Promise<void> => {
     print("| --- | ---: | ---: |")
     const ws = rates[rates.length - 1]!
     candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
+    print("")
+  }
+  for (const size of [40, 128]) {
+    const name = `effect socket firehose ${size} B`
+    if (ours.socket === undefined || (filter !== undefined && !filter.test(name))) continue
+    const candidates: Array<readonly [string, () => Promise<number>]> = [
+      ["effect-nexus NexusSocket", () => ours.socket!(size, STREAM_COUNT)],
+      ["Effect Socket on ws", () => effectSocketOnWs(size, STREAM_COUNT)],
+      ["Effect Socket on global WebSocket", () => effectSocketGlobal(size, STREAM_COUNT)],
+      ["ws (touching each payload)", () => wsTouch(size, STREAM_COUNT)]
+    ]
+    const rates = await runRates({ name, candidates })
+    print(`### ${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)\n`)
+    print("| client | messages/s | vs Effect Socket on ws | vs ws |")
+    print("| --- | ---: | ---: | ---: |")
+    candidates.forEach(([n], i) =>
+      print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / rates[1]!).toFixed(2)}× | ${(rates[i]! / rates[3]!).toFixed(2)}× |`))
     print("")
   }
   const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
@@ -542,5 +587,6 @@ await run({
   wsRun: oursWsRun,
   wsStream: oursWsStream,
   wsRtt: oursWsRtt,
+  socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),
   feeds: [["effect-nexus Feed", oursFeed], ["effect-nexus MarketFeed", oursMarketFeed], ["effect-nexus run (touching)", oursFirehoseRun(true)]]
 })

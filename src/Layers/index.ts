@@ -14,3 +14,5 @@ export * as MarketFeed from "./MarketFeed.ts"
 export * as TlsSettings from "./TlsSettings.ts"
 /** Effect's `HttpClient` service over one `ClientPool` per origin (in place of `NodeHttpClient.layerUndici`). */
 export * as NexusHttpClient from "./NexusHttpClient.ts"
+/** Effect's `Socket.Socket` over effect-nexus's WebSocket (in place of `NodeSocket.layerWebSocket`). */
+export * as NexusSocket from "./NexusSocket.ts"
