@@ -52,6 +52,7 @@ import * as Socket from "effect/socket/Socket"
 import { CloseCode, isValidOnWire } from "../Codec/CloseCode.ts"
 import * as FrameReader from "../Codec/FrameReader.ts"
 import * as WebSocket from "../Transport/WebSocket.ts"
+import { Batch } from "./internal/batch.ts"
 
 /**
  * Options of {@link makeWebSocket}: Effect's (`openTimeout`, `protocols`, `headers`,
@@ -79,8 +80,6 @@ export interface Options extends Omit<WebSocket.ConnectOptions, "protocols"> {
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024
 
 type Chunk = Uint8Array | string
-type Pull = Effect.Effect<Arr.NonEmptyReadonlyArray<Chunk>, Socket.SocketError>
-type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
 const closeError = (code: number, closeReason: string) =>
   new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
@@ -110,8 +109,8 @@ const onSendError = (error: WebSocket.WebSocketError): Effect.Effect<void, Socke
   error.reason._tag === "WebSocketClosed" ? Effect.void : Effect.fail(writeError(error))
 
 /**
- * The read side of one connection: a batch the push loop fills and `pull` empties, a parked
- * `pull`, and the push loop parked on a full batch.
+ * The read side of one connection: the push loop offers copies of the messages into a
+ * {@link Batch} and `pull` takes them; the loop's end (the peer's close, a failure) ends it.
  */
 const startReader = (
   ws: WebSocket.WebSocket,
@@ -119,70 +118,18 @@ const startReader = (
   highWaterMark: number
 ): Effect.Effect<Socket.Reader> =>
   Effect.gen(function*() {
-    let batch: Array<Chunk> = []
-    let batchBytes = 0
-    let failure: Socket.SocketError | undefined
-    let parkedPull: Resume<Arr.NonEmptyReadonlyArray<Chunk>, Socket.SocketError> | undefined
-    let parkedLoop: Resume<void, never> | undefined
-    let handOffQueued = false
-
-    const take = (): Arr.NonEmptyReadonlyArray<Chunk> => {
-      const chunk = batch as unknown as Arr.NonEmptyReadonlyArray<Chunk>
-      batch = []
-      batchBytes = 0
-      if (parkedLoop !== undefined) {
-        const resume = parkedLoop
-        parkedLoop = undefined
-        resume(Effect.void)
-      }
-      return chunk
-    }
-
-    /** Gives a parked pull the batch, or the failure once the batch is read. */
-    const handOff = () => {
-      handOffQueued = false
-      if (parkedPull === undefined) return
-      if (batch.length === 0 && failure === undefined) return
-      const resume = parkedPull
-      parkedPull = undefined
-      resume(batch.length > 0 ? Effect.succeed(take()) : Effect.fail(failure!))
-    }
-
-    // a microtask runs once the loop has handed over every message already buffered and
-    // suspended, so the parked pull gets the whole batch rather than its first message
-    const queueHandOff = () => {
-      if (handOffQueued || parkedPull === undefined) return
-      handOffQueued = true
-      queueMicrotask(handOff)
-    }
-
-    const fail = (error: Socket.SocketError) => {
-      failure ??= error
-      queueHandOff()
-    }
-
-    const waitForRoom = Effect.callback<void>((resume) => {
-      parkedLoop = resume
-      return Effect.sync(() => {
-        if (parkedLoop === resume) parkedLoop = undefined
-      })
-    })
-
+    const batch = new Batch<Chunk, Socket.SocketError>(highWaterMark)
     let closeCode: number = CloseCode.Abnormal
     let closeReason = ""
     const handler = (message: FrameReader.Message): Effect.Effect<void> | undefined => {
       switch (message._tag) {
         case "Text": {
           const text = message.text()
-          batch.push(text)
-          batchBytes += text.length
-          break
+          return batch.offer(text, text.length)
         }
         case "Binary": {
           const payload = (FrameReader.toOwned(message) as { readonly payload: Uint8Array }).payload
-          batch.push(payload)
-          batchBytes += payload.length
-          break
+          return batch.offer(payload, payload.length)
         }
         case "Close":
           closeCode = message.code
@@ -192,18 +139,16 @@ const startReader = (
           // pings (answered by the stream) and pongs
           return undefined
       }
-      queueHandOff()
-      return batchBytes >= highWaterMark ? waitForRoom : undefined
     }
 
     // after the loop: the messages before the end are still read, then the end is the failure
     yield* Effect.forkIn(
       Effect.onExit(WebSocket.run(ws, handler), (exit) =>
         Effect.sync(() => {
-          if (Exit.isSuccess(exit)) return fail(closeError(closeCode, closeReason))
-          // interrupted: the scope is closing, and its finalizer already failed the reader
+          if (Exit.isSuccess(exit)) return batch.end(closeError(closeCode, closeReason))
+          // interrupted: the scope is closing, and its finalizer already ended the batch
           const error = Cause.findError(exit.cause)
-          fail(error._tag === "Success" ? readFailure(error.success) : closeError(CloseCode.Abnormal, ""))
+          batch.end(error._tag === "Success" ? readFailure(error.success) : closeError(CloseCode.Abnormal, ""))
         })),
       scope
     )
@@ -212,20 +157,11 @@ const startReader = (
     yield* Scope.addFinalizer(
       scope,
       Effect.sync(() => {
-        fail(closeError(CloseCode.Abnormal, ""))
-        handOff()
+        batch.end(closeError(CloseCode.Abnormal, ""))
+        batch.flush()
       })
     )
-
-    const pull: Pull = Effect.callback((resume) => {
-      if (batch.length > 0) return resume(Effect.succeed(take()))
-      if (failure !== undefined) return resume(Effect.fail(failure))
-      parkedPull = resume
-      return Effect.sync(() => {
-        if (parkedPull === resume) parkedPull = undefined
-      })
-    })
-    return { pull, upgrade: Socket.SocketUpgradeError.unsupported }
+    return { pull: batch.take, upgrade: Socket.SocketUpgradeError.unsupported }
   })
 
 /**
