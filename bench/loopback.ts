@@ -339,14 +339,37 @@ interface Question<C> {
 const alternate = <T>(items: ReadonlyArray<T>, round: number): ReadonlyArray<T> =>
   round % 2 === 0 ? items : [...items].reverse()
 
-const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> => {
+/** Every round's rate per candidate (`rates[candidate][round]`), the order alternating between rounds. */
+const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<ReadonlyArray<number>>> => {
   const rates = question.candidates.map(() => [] as Array<number>)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of alternate(question.candidates.map((_, i) => i), round)) {
       rates[i]!.push(await question.candidates[i]![1]())
     }
   }
-  return rates.map(median)
+  return rates
+}
+
+const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> =>
+  (await runRounds(question)).map(median)
+
+/**
+ * A rate table whose ratios are medians of the per-round ratios against each base (candidates
+ * of one round run back to back, so a slow spell of the shared machine hits both sides).
+ */
+const pairedTable = async (
+  title: string,
+  candidates: ReadonlyArray<readonly [string, () => Promise<number>]>,
+  bases: ReadonlyArray<number>
+): Promise<void> => {
+  const rounds = await runRounds({ name: title, candidates })
+  const ratio = (i: number, base: number) => median(rounds[i]!.map((rate, round) => rate / rounds[base]![round]!))
+  print(`### ${title}\n`)
+  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} |`)
+  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} |`)
+  candidates.forEach(([n], i) =>
+    print(`| ${n} | ${fmtRate(median(rounds[i]!))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} |`))
+  print("")
 }
 
 const runLatencies = async (question: Question<() => Promise<LatencySample>>): Promise<ReadonlyArray<LatencySample>> => {
@@ -408,13 +431,7 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.feeds === undefined || (filter !== undefined && !filter.test(name))) continue
     const candidates: Array<readonly [string, () => Promise<number>]> = ours.feeds.map(([n, c]) => [n, () => c(size, STREAM_COUNT)])
     candidates.push(["ws (touching each payload)", () => wsTouch(size, STREAM_COUNT)])
-    const rates = await runRates({ name, candidates })
-    print(`### ${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)\n`)
-    print("| client | messages/s | vs ws |")
-    print("| --- | ---: | ---: |")
-    const ws = rates[rates.length - 1]!
-    candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
-    print("")
+    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1])
   }
   for (const size of [40, 128]) {
     const name = `effect socket firehose ${size} B`
@@ -425,13 +442,7 @@ const run = async (ours: Ours): Promise<void> => {
       ["Effect Socket on global WebSocket", () => effectSocketGlobal(size, STREAM_COUNT)],
       ["ws (touching each payload)", () => wsTouch(size, STREAM_COUNT)]
     ]
-    const rates = await runRates({ name, candidates })
-    print(`### ${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)\n`)
-    print("| client | messages/s | vs Effect Socket on ws | vs ws |")
-    print("| --- | ---: | ---: | ---: |")
-    candidates.forEach(([n], i) =>
-      print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / rates[1]!).toFixed(2)}× | ${(rates[i]! / rates[3]!).toFixed(2)}× |`))
-    print("")
+    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3])
   }
   const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
     const b = samples[candidates.findIndex(([n]) => n === base)]!
