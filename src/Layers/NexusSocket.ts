@@ -66,7 +66,10 @@ export interface Options extends Omit<WebSocket.ConnectOptions, "protocols"> {
   readonly openTimeout?: Duration.Input | undefined
   /** Subprotocols to offer, most preferred first. Default none. */
   readonly protocols?: string | ReadonlyArray<string> | undefined
-  /** Bytes of unread messages before the reader stops reading. Default 64 KiB ({@link DEFAULT_HIGH_WATER_MARK}). */
+  /**
+   * Bytes of unread messages (a text message counts its length) before the reader stops reading.
+   * Default 64 KiB ({@link DEFAULT_HIGH_WATER_MARK}).
+   */
   readonly highWaterMark?: number | undefined
 }
 
