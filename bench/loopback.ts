@@ -12,6 +12,16 @@
  *   `messages` Stream (owned copies, consumed a chunk at a time with `Stream.runForEachArray`) —
  *   vs `ws` vs Effect's `effect/socket` WebSocket (`NodeSocket.layerWebSocket`, i.e. Node's
  *   global WebSocket). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
+ * - Feed firehose: the same firehose read through the reconnecting feeds, the consumer touching
+ *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
+ *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
+ *   (owned copies through its bounded queue, read as a Stream of chunks) and `WebSocket.run`,
+ *   beside `ws` touching the same bytes. Target: Feed and MarketFeed ≥ 2× `ws`.
+ * - Effect Socket firehose: the same firehose through Effect's `Socket` interface (`reader.pull`,
+ *   batches of owned frames, each touched): `Layers/NexusSocket` vs Effect's own `Socket` on `ws`
+ *   (`Socket.makeWebSocket` with `NodeSocket.layerWebSocketConstructorWS`) and on Node's global
+ *   WebSocket (`NodeSocket.layerWebSocket`), beside `ws` touching the same bytes. Target: ≥ 3×
+ *   Effect's `Socket` on `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
  *   Ours through `recv` and through `run`. Target: our p50 ≤ 0.9× `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
@@ -37,6 +47,10 @@ import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import type { WebSocketError } from "../src/Transport/WebSocket.ts"
+import * as Feed from "../src/Reconnect/Feed.ts"
+import * as MarketFeed from "../src/Layers/MarketFeed.ts"
+import * as NexusSocket from "../src/Layers/NexusSocket.ts"
+import * as Deferred from "effect/Deferred"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
@@ -120,6 +134,10 @@ type RttCandidate = (count: number) => Promise<LatencySample>
 const streamUrl = (size: number, count: number) => `${wsBase}/stream?size=${size}&count=${count}`
 /** Every consumer adds a byte of each payload here, so no candidate skips looking at its messages. */
 let touched = 0
+/** Reads a payload's first and last byte into the sink (the feed and Socket rows). */
+const touch = (bytes: Uint8Array): void => {
+  touched = (touched + bytes[0]! + bytes[bytes.length - 1]!) | 0
+}
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
 
 const wsStream: StreamCandidate = (size, count) =>
@@ -301,17 +319,60 @@ interface Question<C> {
   readonly candidates: ReadonlyArray<readonly [name: string, run: C]>
 }
 
+/** Any `Socket` on the firehose: pull batches, touch every frame (the Effect Socket rows). */
+const socketFirehose = (make: (url: string) => Effect.Effect<Socket.Socket>): StreamCandidate => (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const socket = yield* make(streamUrl(size, count))
+    const reader = yield* socket.reader
+    let received = 0
+    let started = 0
+    while (received < count) {
+      const chunk = yield* reader.pull
+      // timed from the first batch: Effect's reader opens before the server's first frame
+      if (started === 0) started = performance.now()
+      for (const frame of chunk) touch(frame as Uint8Array)
+      received += chunk.length
+    }
+    return count / ((performance.now() - started) / 1000)
+  })))
+
+const effectSocketOnWs = socketFirehose((url) => Effect.provide(Socket.makeWebSocket(url), NodeSocket.layerWebSocketConstructorWS))
+const effectSocketGlobal = socketFirehose((url) => Effect.provide(Socket.makeWebSocket(url), NodeSocket.layerWebSocketConstructor))
+
 const alternate = <T>(items: ReadonlyArray<T>, round: number): ReadonlyArray<T> =>
   round % 2 === 0 ? items : [...items].reverse()
 
-const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> => {
+/** Every round's rate per candidate (`rates[candidate][round]`), the order alternating between rounds. */
+const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<ReadonlyArray<number>>> => {
   const rates = question.candidates.map(() => [] as Array<number>)
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of alternate(question.candidates.map((_, i) => i), round)) {
       rates[i]!.push(await question.candidates[i]![1]())
     }
   }
-  return rates.map(median)
+  return rates
+}
+
+const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> =>
+  (await runRounds(question)).map(median)
+
+/**
+ * A rate table whose ratios are medians of the per-round ratios against each base (candidates
+ * of one round run back to back, so a slow spell of the shared machine hits both sides).
+ */
+const pairedTable = async (
+  title: string,
+  candidates: ReadonlyArray<readonly [string, () => Promise<number>]>,
+  bases: ReadonlyArray<number>
+): Promise<void> => {
+  const rounds = await runRounds({ name: title, candidates })
+  const ratio = (i: number, base: number) => median(rounds[i]!.map((rate, round) => rate / rounds[base]![round]!))
+  print(`### ${title}\n`)
+  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} |`)
+  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} |`)
+  candidates.forEach(([n], i) =>
+    print(`| ${n} | ${fmtRate(median(rounds[i]!))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} |`))
+  print("")
 }
 
 const runLatencies = async (question: Question<() => Promise<LatencySample>>): Promise<ReadonlyArray<LatencySample>> => {
@@ -343,6 +404,10 @@ interface Ours {
   readonly wsStream?: StreamCandidate
   readonly wsMessages?: StreamCandidate
   readonly wsRttRun?: RttCandidate
+  /** The feed firehose: name → candidate, in table order. */
+  readonly feeds?: ReadonlyArray<readonly [string, StreamCandidate]>
+  /** Effect's `Socket` interface on the firehose. */
+  readonly socket?: StreamCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
 }
@@ -366,6 +431,24 @@ const run = async (ours: Ours): Promise<void> => {
     const ws = rates[candidates.findIndex(([n]) => n === "ws")]!
     candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
     print("")
+  }
+  for (const size of [40, 128]) {
+    const name = `feed firehose ${size} B`
+    if (ours.feeds === undefined || (filter !== undefined && !filter.test(name))) continue
+    const candidates: Array<readonly [string, () => Promise<number>]> = ours.feeds.map(([n, c]) => [n, () => c(size, STREAM_COUNT)])
+    candidates.push(["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)])
+    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1])
+  }
+  for (const size of [40, 128]) {
+    const name = `effect socket firehose ${size} B`
+    if (ours.socket === undefined || (filter !== undefined && !filter.test(name))) continue
+    const candidates: Array<readonly [string, () => Promise<number>]> = [
+      ["effect-nexus NexusSocket", () => ours.socket!(size, STREAM_COUNT)],
+      ["Effect Socket on ws", () => effectSocketOnWs(size, STREAM_COUNT)],
+      ["Effect Socket on global WebSocket", () => effectSocketGlobal(size, STREAM_COUNT)],
+      ["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)]
+    ]
+    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3])
   }
   const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
     const b = samples[candidates.findIndex(([n]) => n === base)]!
@@ -522,11 +605,53 @@ const oursWsRttRun: RttCandidate = (count) =>
     return summarize(times, performance.now() - started, count)
   })))
 
+/** `Reconnect/Feed` on the firehose: a synchronous handler on the supervisor's push loop. */
+const oursFeed: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const done = yield* Deferred.make<number>()
+    let received = 0
+    let started = 0
+    yield* Feed.make({
+      url: streamUrl(size, count),
+      onConnect: () => Effect.sync(() => void (started = performance.now())),
+      onMessage: (message) => {
+        touch(message.payload)
+        if (++received === count) Deferred.doneUnsafe(done, Effect.succeed(performance.now() - started))
+      }
+    })
+    const elapsed = yield* Deferred.await(done)
+    return count / (elapsed / 1000)
+  })))
+
+/** `Layers/MarketFeed` on the firehose: owned messages through its queue, read as chunks. */
+const oursMarketFeed: StreamCandidate = (size, count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const feed = yield* MarketFeed.make({ url: streamUrl(size, count) })
+    const pull = yield* Stream.toPull(feed.events)
+    let received = 0
+    let started = 0
+    while (received < count) {
+      const chunk = yield* pull
+      for (const event of chunk) {
+        if (event._tag === "Connected") started = performance.now()
+        else if (event._tag === "Message" && event.message._tag === "Binary") {
+          touch(event.message.payload)
+          received++
+        }
+      }
+    }
+    const elapsed = performance.now() - started
+    yield* feed.stop
+    return count / (elapsed / 1000)
+  })))
+
 await run({
   http: oursHttp,
   wsRun: oursWsRun,
   wsStream: oursWsStream,
   wsMessages: oursWsMessages,
   wsRtt: oursWsRtt,
-  wsRttRun: oursWsRttRun
+  wsRttRun: oursWsRttRun,
+  socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),
+  feeds: [["effect-nexus Feed", oursFeed], ["effect-nexus MarketFeed", oursMarketFeed], ["effect-nexus run", oursWsRun]]
 })

@@ -55,7 +55,7 @@
 import { CloseCode, isValidOnWire } from "./CloseCode.ts"
 import { checkUtf8Prefix, isCompleteUtf8 } from "./internal/frameUtf8.ts"
 import { isAscii, MAX_WORD_ASCII, maskInPlace, wordsOf } from "./internal/frameWords.ts"
-import { allocUnsafe, type Buffer, decodeUtf8 } from "./internal/node.ts"
+import { allocUnsafe, type Buffer, copyOut, decodeUtf8 } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
@@ -173,7 +173,8 @@ export type Message = Text | Binary | Ping | Pong | Close
 
 /**
  * A message copied out of the reader, valid forever: data and ping/pong payloads as fresh
- * `Uint8Array`s, text as a string, close as code and reason.
+ * `Uint8Array`s (up to 4 KiB carved from a shared 64 KiB pool, as Node's `Buffer.allocUnsafe`
+ * does: the `.buffer` is the pool's), text as a string, close as code and reason.
  *
  * @since 0.1.0
  */
@@ -226,11 +227,9 @@ export const toOwned = (message: Message): OwnedMessage => {
       return { _tag: "Text", text: message.text() }
     case "Close":
       return { _tag: "Close", code: message.code, reason: message.reason }
-    default: {
-      const payload = new Uint8Array(message.end - message.start)
-      payload.set(message.buf.subarray(message.start, message.end))
-      return { _tag: message._tag, payload }
-    }
+    default:
+      // pooled: ~10× cheaper than a new Uint8Array over 64 bytes
+      return { _tag: message._tag, payload: copyOut(message.buf, message.start, message.end) }
   }
 }
 

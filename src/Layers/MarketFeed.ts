@@ -4,10 +4,15 @@
  * subscriptions while the feed runs. Layers from options and from the environment (the test
  * layer over a scripted in-memory exchange is `MarketFeedTest.layer` in `effect-nexus/testing`).
  *
- * The events queue is bounded (`bufferSize`, default 4096): a consumer that falls behind slows
- * the feed down (and, through the socket, the exchange) instead of growing memory without bound.
- * Read it from one fiber. `stop` never waits for the consumer: an event still waiting for room
- * is dropped, events already queued can still be read, then the stream ends. The stream also
+ * Messages arrive through the feed's push loop, queued without an Effect step each, and are
+ * read in chunks: every event queued since the last pull is one chunk of the stream, so a busy
+ * feed costs the consumer one pull per batch, not per message.
+ *
+ * The events queue is bounded (`bufferSize`, default 4096): once it holds that many, the feed
+ * stops reading until the consumer pulls — a consumer that falls behind slows the feed down
+ * (and, through the socket, the exchange) instead of growing memory without bound. Read it from
+ * one fiber. `stop` never waits for the consumer: events already queued can still be read, later
+ * ones are dropped, then the stream ends. The stream also
  * ends when the supervisor stops by itself (a finite `schedule` gave up). For the zero-copy
  * path use `Reconnect/Feed` directly with a handler.
  *
@@ -23,15 +28,13 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -43,6 +46,7 @@ import type { Transport } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
+import { Batch } from "./internal/batch.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -134,13 +138,11 @@ export const DEFAULT_BUFFER_SIZE = 4096
  */
 export const make = (options: Options): Effect.Effect<MarketFeedService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const events = yield* Queue.bounded<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
-    // set by stop: a handler parked on a full queue gives up its event instead of blocking stop
-    const stopping = yield* Deferred.make<void>()
-    const emit = (event: FeedEvent): Effect.Effect<void> =>
-      Queue.offerUnsafe(events, event) || events.state._tag !== "Open"
-        ? Effect.void
-        : Effect.asVoid(Effect.raceFirst(Queue.offer(events, event), Deferred.await(stopping)))
+    // the push loop's handler queues without an Effect step below the mark; the stream takes
+    // everything queued per pull
+    const events = new Batch<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
+    const emit = (event: FeedEvent): Effect.Effect<void> => events.offer(event, 1) ?? Effect.void
+    const end = Effect.sync(() => events.end(Cause.Done()))
     const tls = yield* Effect.serviceOption(TlsSettings)
     const socket = options.socket?.tls !== undefined || Option.isNone(tls)
       ? options.socket
@@ -158,16 +160,14 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       maxSessionLifetime: options.maxSessionLifetime,
       onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
       onGap: (gap) => emit({ _tag: "Gap", gap }),
-      onMessage: (message) => emit({ _tag: "Message", message: FrameReader.toOwned(message) })
+      onMessage: (message) => events.offer({ _tag: "Message", message: FrameReader.toOwned(message) }, 1)
     })
-    const stop = Effect.andThen(
-      Deferred.succeed(stopping, undefined),
-      Effect.andThen(supervisor.stop, Queue.end(events))
-    )
+    // ending first lets a handler parked on a full batch go, so the supervisor stops at once
+    const stop = Effect.andThen(end, supervisor.stop)
     // a supervisor that stops by itself (a finite schedule gave up) ends the events stream too
-    yield* Effect.forkScoped(Effect.andThen(Effect.exit(supervisor.await), Queue.end(events)))
+    yield* Effect.forkScoped(Effect.andThen(Effect.exit(supervisor.await), end))
     return {
-      events: Stream.fromQueue(events),
+      events: Stream.fromPull(Effect.succeed(events.take)),
       state: supervisor.state,
       subscribe: supervisor.subscribe,
       unsubscribe: supervisor.unsubscribe,

@@ -26,3 +26,5 @@ export * as Recording from "./Recording.ts"
 export * as MarketFeedReplay from "./MarketFeedReplay.ts"
 /** `RestClient.layerReplay`'s implementation: the REST client served from a session file. */
 export * as RestClientReplay from "./RestClientReplay.ts"
+/** Effect's `Socket.Socket` over effect-nexus's WebSocket (in place of `NodeSocket.layerWebSocket`). */
+export * as NexusSocket from "./NexusSocket.ts"

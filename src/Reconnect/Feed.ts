@@ -3,8 +3,11 @@
  * a transport you provide), authenticate, subscribe, hand every text and binary message to the
  * handler, and on any failure reconnect with backoff and subscribe again.
  *
- * Messages reach `onMessage` as the stream's zero-copy views (valid until the handler returns;
- * copy with `FrameReader.toOwned` what you keep). Pings are answered by the stream (`autoPong`)
+ * Messages reach `onMessage` through the stream's push loop (`WebSocket.run`): every message
+ * already buffered is handed over in the same Effect step when the handler returns nothing, with
+ * a yield after the stream's `maxBatch` (default 256) for fairness; a handler that returns an
+ * Effect is waited for before the next message. Messages are the stream's zero-copy views (valid
+ * until the handler returns, or its Effect ends; copy with `FrameReader.toOwned` what you keep). Pings are answered by the stream (`autoPong`)
  * and, like pongs, not shown to the handler. A close from the server ends the session cleanly
  * and the feed reconnects, because a feed is meant to run until stopped; the backoff restarts
  * only if the session lived `minSessionLifetime` (default 5 s), so a server that accepts and
@@ -33,11 +36,8 @@ import * as Supervisor from "./Supervisor.ts"
  * @since 0.1.0
  * @category models
  */
-export interface Options<Sub, EH, R> extends
-  Omit<
-    Supervisor.Options<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError, EH, R>,
-    "connect" | "receive"
-  >
+export interface Options<Sub, EH, R>
+  extends Supervisor.Handlers<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError, EH, R>
 {
   /** `ws://` or `wss://` URL of the feed. */
   readonly url: string
@@ -73,29 +73,38 @@ export class TryAgainLater extends Data.TaggedError("TryAgainLater")<{
   }
 }
 
+/** A close with 1012 or 1013 asks us to come back later: a failed session, not a clean end. */
+const isTryAgainLater = (code: number): boolean => code === CloseCode.TryAgainLater || code === CloseCode.ServiceRestart
+
 /**
- * The next text or binary message; a close from the peer is the end of the session, a clean
- * one unless it asks us to come back later (1012, 1013).
+ * The feed's push loop: text and binary messages go to `handler`; pings (already answered) and
+ * pongs are not the handler's business; a close from the peer ends the session, a clean one
+ * unless it asks us to come back later (1012, 1013).
  */
-const receive = (
-  ws: WebSocket.WebSocket
-): Effect.Effect<FrameReader.Text | FrameReader.Binary | typeof Supervisor.Ended, WebSocket.WebSocketError | TryAgainLater> =>
-  Effect.flatMap(ws.recv, (message) => {
+const run = <X>(
+  ws: WebSocket.WebSocket,
+  handler: (message: FrameReader.Text | FrameReader.Binary) => Effect.Effect<void, X> | void
+): Effect.Effect<void, WebSocket.WebSocketError | TryAgainLater | X> => {
+  let closeCode = 0
+  let closeReason = ""
+  const loop = WebSocket.run(ws, (message) => {
     switch (message._tag) {
       case "Text":
       case "Binary":
-        return Effect.succeed(message)
+        return handler(message)
       case "Close":
-        // issue #9: a server shedding load closes at once with 1013; a clean end would restart
-        // the backoff and redial it every 100 ms
-        return message.code === CloseCode.TryAgainLater || message.code === CloseCode.ServiceRestart
-          ? Effect.fail(new TryAgainLater({ address: ws.remoteAddress, code: message.code, closeReason: message.reason }))
-          : Effect.succeed(Supervisor.Ended)
-      default:
-        // ping (already answered) or pong: not the handler's business
-        return receive(ws)
+        // the view's fields are read now: the close ends the loop
+        closeCode = message.code
+        closeReason = message.reason
     }
   })
+  return Effect.flatMap(loop, () =>
+    // issue #9: a server shedding load closes at once with 1013; a clean end would restart
+    // the backoff and redial it every 100 ms
+    isTryAgainLater(closeCode)
+      ? Effect.fail(new TryAgainLater({ address: ws.remoteAddress, code: closeCode, closeReason }))
+      : Effect.void)
+}
 
 /**
  * Starts a feed in the current scope; closing the scope stops it and closes the connection.
@@ -113,7 +122,7 @@ export const make = <Sub, EH, R>(
   return Supervisor.make<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError | TryAgainLater, EH, R>({
     ...rest,
     connect,
-    receive
+    run
   })
 }
 

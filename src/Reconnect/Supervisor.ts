@@ -3,8 +3,10 @@
  * messages, and on any failure reconnect with backoff and subscribe again.
  *
  * The supervisor knows nothing of the wire: it is given how to `connect` (a scoped effect), how
- * to `receive` the next message, and how to send subscriptions. `Feed.ts` wires it to the
- * WebSocket stream's connect and recv. Tests drive it with scripted connections under `TestClock`.
+ * to take messages from a connection — pulled one at a time (`receive`), or pushed to a handler
+ * many per Effect step (`run`, the form a busy feed wants) — and how to send subscriptions.
+ * `Feed.ts` wires it to the WebSocket stream's connect and push loop (`WebSocket.run`). Tests
+ * drive it with scripted connections under `TestClock`.
  *
  * ```text
  *  Connecting(0) ──connect ok──► Connected ──session ends──► Reconnecting(n, delay) ──sleep──► Connecting(n)
@@ -20,8 +22,8 @@
  * - `subscribe`/`unsubscribe` change the registry at any time; on a live connection the change
  *   is also sent at once. A change and a connect's initial subscribe never interleave, so no
  *   subscription is lost or sent twice around a reconnect.
- * - A connected session that ends — cleanly (`receive` returned {@link Ended}) or with an
- *   error — is reported to `onGap` before reconnecting: the handler always knows it may have
+ * - A connected session that ends — cleanly (`receive` returned {@link Ended}, `run` succeeded)
+ *   or with an error — is reported to `onGap` before reconnecting: the handler always knows it may have
  *   missed messages. So is a connection whose `onConnect` ran but whose subscribe failed.
  *   Dials that fail while disconnected are part of the same gap.
  * - The backoff (default {@link Backoff.reconnect}) restarts from its first delay after a clean
@@ -34,6 +36,9 @@
  *   with {@link FeedGaveUp}.
  * - A failure of `onMessage` is the application's, not the network's: it
  *   stops the supervisor and `await` fails with it. Transport errors never stop it.
+ * - `onMessage` may return nothing instead of an Effect: with `run`, a handler that returns
+ *   nothing costs no Effect step, so a batch of buffered messages is handled in one step (the
+ *   connection's fairness bound, such as `WebSocket`'s `maxBatch`, still yields between batches).
  * - Optional `maxSessionLifetime` renews the connection before a server cuts it: a new
  *   connection is opened and subscribed while the old one keeps delivering; then the old one is
  *   closed and delivery moves to the new one. Nothing is missed, but a few messages near the
@@ -170,20 +175,20 @@ const describe = (error: unknown): string =>
 export const DEFAULT_RESET_AFTER: Duration.Duration = Duration.seconds(30)
 
 /**
- * How to run one feed. `Conn` is the connection, `Msg` what `receive` yields, `Sub` a
- * subscription (a topic name, a request object), `E` transport errors (they cause reconnects)
- * and `EH` handler errors (they stop the feed).
+ * What the supervisor does with a connection once it is open: everything in {@link Options}
+ * but how to connect and read. `Conn` is the connection, `Msg` a message, `Sub` a subscription
+ * (a topic name, a request object), `E` transport errors (they cause reconnects) and `EH`
+ * handler errors (they stop the feed).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options<Conn, Msg, Sub, E, EH, R> {
-  /** Opens one connection; closing the given scope closes it. */
-  readonly connect: Effect.Effect<Conn, E, R | Scope.Scope>
-  /** The next message, or {@link Ended} when the peer closed cleanly. */
-  readonly receive: (conn: Conn) => Effect.Effect<Msg | typeof Ended, E, R>
-  /** Handles one message; a failure stops the supervisor. Runs uninterruptibly. */
-  readonly onMessage: (message: Msg, conn: Conn) => Effect.Effect<void, EH, R>
+export interface Handlers<Conn, Msg, Sub, E, EH, R> {
+  /**
+   * Handles one message; a failure stops the supervisor. Runs uninterruptibly. Return nothing
+   * (instead of an Effect) for the fast path: no Effect step per message.
+   */
+  readonly onMessage: (message: Msg, conn: Conn) => Effect.Effect<void, EH, R> | void
   /** Sends subscriptions: the whole set after every connect, or the ones added while connected. */
   readonly subscribe?: ((conn: Conn, subs: ReadonlyArray<Sub>) => Effect.Effect<void, E, R>) | undefined
   /** Sends unsubscriptions for the ones removed while connected. */
@@ -209,6 +214,46 @@ export interface Options<Conn, Msg, Sub, E, EH, R> {
   /** Renew the connection (overlapping, no gap) after this long. Default: never. */
   readonly maxSessionLifetime?: Duration.Input | undefined
 }
+
+/**
+ * The push form of reading a connection: calls `handler` for every message until the peer
+ * closes cleanly (then succeeds) or the connection fails with `E`. A handler that returns an
+ * Effect is waited for before the next message, and its failure (`X`) ends the run with it.
+ * `WebSocket.run` has this shape.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Run<Conn, Msg, E, R> = <X>(
+  conn: Conn,
+  handler: (message: Msg) => Effect.Effect<void, X> | void
+) => Effect.Effect<void, E | X, R>
+
+/**
+ * How to run one feed: how to `connect`, how to read a connection — `receive` (pull: the next
+ * message, or {@link Ended}) or `run` (push, see {@link Run}) — and the {@link Handlers}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Options<Conn, Msg, Sub, E, EH, R> =
+  & Handlers<Conn, Msg, Sub, E, EH, R>
+  & {
+    /** Opens one connection; closing the given scope closes it. */
+    readonly connect: Effect.Effect<Conn, E, R | Scope.Scope>
+  }
+  & (
+    | {
+      /** The next message, or {@link Ended} when the peer closed cleanly. */
+      readonly receive: (conn: Conn) => Effect.Effect<Msg | typeof Ended, E, R>
+      readonly run?: undefined
+    }
+    | {
+      /** Pushes the connection's messages to a handler, many per Effect step (see {@link Run}). */
+      readonly run: Run<Conn, Msg, E, R>
+      readonly receive?: undefined
+    }
+  )
 
 /**
  * A running feed.
@@ -288,17 +333,33 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
         return conn
       })
 
+    /**
+     * The handler for `conn`'s messages: `onMessage` as is when it returns nothing (no Effect
+     * step), otherwise its Effect, uninterruptible, with the feed's context and its failure
+     * marked as the handler's.
+     */
+    const handlerFor = (conn: Conn) => (message: Msg): Effect.Effect<void, HandlerFailed<EH>> | undefined => {
+      const effect = options.onMessage(message, conn)
+      if (effect === undefined) return undefined
+      return Effect.uninterruptible(
+        Effect.provideContext(Effect.mapError(effect, (error) => new HandlerFailed(error)), context)
+      )
+    }
+
     /** Delivers messages from `conn` until it ends (`undefined`) or fails. */
-    const deliver = (conn: Conn): Effect.Effect<void, E | HandlerFailed<EH>, R> =>
-      Effect.gen(function*() {
+    const deliver = (conn: Conn): Effect.Effect<void, E | HandlerFailed<EH>, R> => {
+      const handler = handlerFor(conn)
+      if (options.run !== undefined) return options.run(conn, handler)
+      const receive = options.receive
+      return Effect.gen(function*() {
         for (;;) {
-          const message = yield* options.receive(conn)
+          const message = yield* receive(conn)
           if (message === Ended) return
-          yield* Effect.uninterruptible(
-            Effect.mapError(options.onMessage(message as Msg, conn), (error) => new HandlerFailed(error))
-          )
+          const effect = handler(message as Msg)
+          if (effect !== undefined) yield* effect
         }
       })
+    }
 
     /** The scope of the connection being delivered from; closed when the loop ends, however. */
     let active: Scope.Closeable | undefined

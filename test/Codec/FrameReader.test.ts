@@ -98,6 +98,20 @@ describe("FrameReader: messages (RFC 6455 §5.7 examples)", () => {
     expect(owned).toEqual(text("😀"))
   })
 
+  it("keeps every owned binary copy intact while the reader reuses its slab, across pooled copies and large ones", () => {
+    // sizes from 0 to 5000 bytes: small copies share pools (several pools' worth), large ones do not
+    const sizes = Array.from({ length: 1500 }, (_, i) => (i * 37) % 301 + (i % 100 === 0 ? 4700 : 0))
+    const reader = client({ bufferCapacity: 16 * 1024 })
+    const owned: Array<FrameReader.OwnedMessage> = []
+    sizes.forEach((size, i) => {
+      const header = size < 126 ? [0x82, size] : [0x82, 126, size >> 8, size & 0xff]
+      reader.feed(Uint8Array.from([...header, ...new Uint8Array(size).fill(i & 0xff)]))
+      owned.push(FrameReader.toOwned(reader.next() as FrameReader.Message))
+    })
+    expect(reader.next()).toBe(NeedMore)
+    sizes.forEach((size, i) => expect(owned[i]).toEqual({ _tag: "Binary", payload: new Uint8Array(size).fill(i & 0xff) }))
+  })
+
   it("returns NeedMore for every prefix of a frame and the message once complete", () => {
     const frame = hex("81 7e 007e" + "41".repeat(126))
     const reader = client()

@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, beforeEach, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -50,11 +50,21 @@ const makeServer = Effect.gen(function*() {
   const receive = (conn: Conn) =>
     Effect.flatMap(Queue.take(conn.inbox), (wire) =>
       typeof wire === "object" && "fail" in wire ? Effect.fail(wire.fail) : Effect.succeed(wire))
+  // the push form: every message already in the inbox goes to the handler in the same step
+  const run = <X>(conn: Conn, handler: (message: string) => Effect.Effect<void, X> | void) => {
+    const loop: Effect.Effect<void, string | X> = Effect.flatMap(Queue.take(conn.inbox), (wire) => {
+      if (typeof wire !== "string") return "fail" in wire ? Effect.fail(wire.fail) : Effect.void
+      const effect = handler(wire)
+      return effect === undefined ? loop : Effect.andThen(effect, loop)
+    })
+    return loop
+  }
   return {
     conns,
     log,
     connect,
     receive,
+    run,
     refuse: (n: number) => void (refusals = n),
     greet: (...wires: Array<Wire>) => void (greeting = wires),
     push: (conn: Conn, ...wires: Array<Wire>) => Effect.forEach(wires, (w) => Queue.offer(conn.inbox, w), { discard: true })
@@ -66,16 +76,20 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 })
 
+/**
+ * Every test runs twice: pulling with `receive` (the handler returns an Effect per message), and
+ * pushing with `run` (the handler returns nothing, except the Effect that fails on "poison").
+ */
+const modes = ["receive", "run"] as const
+
 const start = (
   server: Effect.Success<typeof makeServer>,
-  overrides: Partial<Supervisor.Options<Conn, string, string, string, string, never>> = {}
+  overrides: Partial<Supervisor.Handlers<Conn, string, string, string, string, never>> = {}
 ) =>
   Effect.gen(function*() {
     const received: Array<string> = []
     const gaps: Array<Supervisor.Gap> = []
-    const feed = yield* Supervisor.make<Conn, string, string, string, string, never>({
-      connect: server.connect,
-      receive: server.receive,
+    const handlers: Supervisor.Handlers<Conn, string, string, string, string, never> = {
       onMessage: (message, conn) =>
         message === "poison" ? Effect.fail("handler refused poison") : Effect.sync(() => void received.push(`${conn.id}:${message}`)),
       subscribe: (conn, subs) => Effect.sync(() => void conn.sent.push(`sub ${subs.join(",")}`)),
@@ -84,12 +98,26 @@ const start = (
       onGap: (gap) => Effect.sync(() => void gaps.push(gap)),
       subscriptions: ["BTC-USD", "ETH-USD"],
       ...overrides
-    })
+    }
+    const feed = yield* (mode === "receive"
+      ? Supervisor.make({ ...handlers, connect: server.connect, receive: server.receive })
+      : Supervisor.make({
+        ...handlers,
+        onMessage: (message, conn) =>
+          message === "poison" ? Effect.fail("handler refused poison") : void received.push(`${conn.id}:${message}`),
+        ...overrides,
+        connect: server.connect,
+        run: server.run
+      }))
     yield* settle
     return { feed, received, gaps }
   })
 
-describe("Supervisor", () => {
+let mode: typeof modes[number] = "receive"
+
+describe.each(modes)("Supervisor reading with %s", (m) => {
+  beforeEach(() => void (mode = m))
+
   it.effect("connects, authenticates, subscribes the whole set, then delivers messages in order", () =>
     Effect.gen(function*() {
       const server = yield* makeServer

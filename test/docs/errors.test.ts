@@ -65,7 +65,10 @@ const packageNames: ReadonlySet<string> = (() => {
 const FOREIGN = new Set([
   "Buffer", "Clock", "Config", "ConfigError", "Deferred", "Duration", "HttpClient", "Metric", "NodeSocket",
   "None", "RangeError", "Receiver", "Redacted", "Schedule", "Scope", "SecureContext", "Sender", "Stream",
-  "String", "SubscriptionRef", "TestClock", "TypeError", "Uint8Array"
+  "String", "SubscriptionRef", "TestClock", "TypeError", "Uint8Array",
+  // effect/socket/Socket, which NexusSocket implements
+  "CloseEvent", "Layer", "Socket", "SocketCloseError", "SocketError", "SocketOpenError", "SocketReadError",
+  "SocketUpgradeError", "SocketWriteError"
 ])
 
 /** Backticked names in prose and tables: `Name`, `Module.Name`, `Name { fields }`, `Name(args)`. */

@@ -15,6 +15,38 @@ export { Buffer }
 /** Allocates `size` uninitialised bytes (fast; the caller overwrites them before reading). */
 export const allocUnsafe = (size: number): Buffer => Buffer.allocUnsafeSlow(size)
 
+/** The shared pool {@link copyOut} carves small copies from (like Node's `Buffer` pool, but 64 KiB). */
+const COPY_POOL_SIZE = 64 * 1024
+/** Copies above this size get a backing store of their own. */
+const COPY_POOL_MAX = 4 * 1024
+let copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
+let copyPoolOffset = 0
+
+/**
+ * Copies `src[start, end)` into a new `Uint8Array` the caller owns. Copies up to 4 KiB are
+ * views into a shared 64 KiB pool (8-byte aligned), as Node's `Buffer.allocUnsafe` does: on
+ * Node 24 a `new Uint8Array(n)` above 64 bytes needs a backing store of its own and costs about
+ * ten times as much (measured 1.2 M/s against 15 M/s for 128 B); `Buffer.copy` into the pool
+ * beat `set` of a subarray. So the copy's `.buffer` is the pool, shared with other copies, and a
+ * kept copy keeps its pool alive.
+ */
+export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => {
+  const size = end - start
+  if (size > COPY_POOL_MAX) {
+    const copy = new Uint8Array(size)
+    src.copy(copy, 0, start, end)
+    return copy
+  }
+  if (copyPoolOffset + size > COPY_POOL_SIZE) {
+    copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
+    copyPoolOffset = 0
+  }
+  src.copy(copyPool, copyPoolOffset, start, end)
+  const copy = new Uint8Array(copyPool.buffer, copyPool.byteOffset + copyPoolOffset, size)
+  copyPoolOffset = (copyPoolOffset + size + 7) & ~7
+  return copy
+}
+
 /** Allocates `size` zeroed bytes. */
 export const alloc = (size: number): Buffer => Buffer.alloc(size)
 

@@ -1,0 +1,116 @@
+/**
+ * A hand-off from a synchronous producer — a push loop's handler (`WebSocket.run`, the feed
+ * supervisor's `run`) — to one consumer fiber that takes everything queued as one array: the
+ * read side of `NexusSocket` and `MarketFeed`'s events.
+ *
+ * Rules:
+ * - `offer` never suspends the producer by itself: it queues the item and, once the queued
+ *   weight reached the high-water mark, returns the Effect to wait on until the consumer takes
+ *   the batch (the push loop then stops reading: backpressure). Below the mark it returns
+ *   `undefined`, so the producer's handler costs no Effect step.
+ * - A parked `take` is woken a microtask after the first item, once the producer has handed
+ *   over every message already buffered and suspended: the consumer gets the whole batch rather
+ *   than its first item. `flush` wakes it now.
+ * - `end(error)` is final (the first one wins): later offers are dropped, a producer waiting for
+ *   room is let go, and once the queued items are taken every `take` fails with `error`.
+ *
+ * @internal
+ */
+import type * as Arr from "effect/Array"
+import * as Effect from "effect/Effect"
+
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
+
+/** One producer, one consumer; see the module doc. */
+export class Batch<A, E> {
+  private readonly highWaterMark: number
+  private items: Array<A>
+  private weight: number
+  private ended: boolean
+  private error: E | undefined
+  private parkedTake: Resume<Arr.NonEmptyReadonlyArray<A>, E> | undefined
+  private parkedOffer: Resume<void, never> | undefined
+  private wakeQueued: boolean
+  /** Waits until the consumer took the batch (or the batch ended). */
+  private readonly room: Effect.Effect<void>
+  /** Everything queued, as soon as there is something; fails with the end once drained. */
+  readonly take: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E>
+
+  constructor(highWaterMark: number) {
+    this.highWaterMark = Math.max(1, highWaterMark)
+    this.items = []
+    this.weight = 0
+    this.ended = false
+    this.error = undefined
+    this.parkedTake = undefined
+    this.parkedOffer = undefined
+    this.wakeQueued = false
+    this.room = Effect.callback<void>((resume) => {
+      if (this.ended || this.weight < this.highWaterMark) return resume(Effect.void)
+      this.parkedOffer = resume
+      return Effect.sync(() => {
+        if (this.parkedOffer === resume) this.parkedOffer = undefined
+      })
+    })
+    this.take = Effect.callback((resume) => {
+      if (this.items.length > 0) return resume(Effect.succeed(this.takeAll()))
+      if (this.ended) return resume(Effect.fail(this.error!))
+      this.parkedTake = resume
+      return Effect.sync(() => {
+        if (this.parkedTake === resume) this.parkedTake = undefined
+      })
+    })
+  }
+
+  /** Queues `item`, counting `weight` toward the mark; the Effect to wait on at the mark, else `undefined`. */
+  offer(item: A, weight: number): Effect.Effect<void> | undefined {
+    if (this.ended) return undefined
+    this.items.push(item)
+    this.weight += weight
+    if (this.parkedTake !== undefined && !this.wakeQueued) {
+      this.wakeQueued = true
+      queueMicrotask(this.wake)
+    }
+    return this.weight >= this.highWaterMark ? this.room : undefined
+  }
+
+  /** No more items; once the queued ones are taken, `take` fails with `error`. The first end wins. */
+  end(error: E): void {
+    if (this.ended) return
+    this.ended = true
+    this.error = error
+    this.releaseOffer()
+    if (!this.wakeQueued) {
+      this.wakeQueued = true
+      queueMicrotask(this.wake)
+    }
+  }
+
+  /** Wakes a parked `take` now with what there is (a scope closing cannot wait for the microtask). */
+  flush(): void {
+    this.wake()
+  }
+
+  private readonly wake = (): void => {
+    this.wakeQueued = false
+    const resume = this.parkedTake
+    if (resume === undefined || (this.items.length === 0 && !this.ended)) return
+    this.parkedTake = undefined
+    resume(this.items.length > 0 ? Effect.succeed(this.takeAll()) : Effect.fail(this.error!))
+  }
+
+  private takeAll(): Arr.NonEmptyReadonlyArray<A> {
+    const items = this.items as unknown as Arr.NonEmptyReadonlyArray<A>
+    this.items = []
+    this.weight = 0
+    this.releaseOffer()
+    return items
+  }
+
+  private releaseOffer(): void {
+    const resume = this.parkedOffer
+    if (resume === undefined) return
+    this.parkedOffer = undefined
+    resume(Effect.void)
+  }
+}
