@@ -7,9 +7,10 @@
  * ```text
  *   HttpClient.execute(request) ── HttpClient.make: URL, span, trace headers ──► runner
  *     runner: origin of the URL ──► its ClientPool (opened on first use, in the layer's scope)
- *       ├─ body → bytes: Uint8Array / text / JSON / urlencoded as they are, FormData as
- *       │   multipart, a Stream collected first; head and body built with the slot's RequestWriter
- *       └─ ClientPool.request ──► owned copy of the response ──► our HttpClientResponse over it
+ *       ├─ a slot leased in a scope of its own; the head built with the slot's RequestWriter,
+ *       │   a body that fits written with it, a larger one or a Stream after it (HttpConnection.open)
+ *       └─ the response head ──► body complete (≤ bufferBodyUpTo): owned copy, lease closed
+ *                            └─► body still on the wire: the lease goes to the response's body
  * ```
  *
  * Rules:
@@ -20,25 +21,31 @@
  *   request dials again.
  * - **Origins are capped and idle pools evicted.** At most `maxOrigins` pools (default
  *   {@link DEFAULT_MAX_ORIGINS}) are kept: opening one more closes the least recently used pool
- *   with no request in flight; when every pool is busy the new one opens anyway and the excess
- *   is closed as pools fall idle. A pool unused for `originIdleTimeout` (default
- *   {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}) is closed by a sweep that runs that often, so it goes
- *   between one and two periods after its last request. Closing the layer closes every pool.
- * - **Bodies.** The request is written by the slot's `RequestWriter` (its buffer, default 32 KiB,
- *   holds head and body without a copy); a larger body is sent from one exact-size buffer
- *   instead, so any size goes out, always with `Content-Length`. A `Stream` body is collected
- *   before the request is sent (not sent chunked yet). `Host`, `Content-Length` and
- *   `Transfer-Encoding` from the request's headers are ignored: the writer sets them.
- * - **Responses** are read whole by the pool (bounded by `maxBodySize`, default 16 MiB) and
- *   copied once; the connection goes back to its pool before the response is handed out, so an
- *   unread or abandoned body holds no connection. `text`, `json`, `arrayBuffer`, `stream`,
- *   `urlParamsBody` and `formData` read that copy; `upgrade` fails (no connection hand-over).
- *   HEAD, 1xx, 204, 304 and `Connection: close` are the reader's and the pool's rules.
+ *   with no request in flight (a streamed body counts as one); when every pool is busy the new
+ *   one opens anyway and the excess is closed as pools fall idle. A pool unused for
+ *   `originIdleTimeout` (default {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}) is closed by a sweep that
+ *   runs that often, so it goes between one and two periods after its last request. Closing the
+ *   layer closes every pool.
+ * - **Request bodies.** A body that fits the slot's writer buffer (default 32 KiB) goes out with
+ *   the head in one write; a larger one follows the head from the caller's own buffer, with its
+ *   `Content-Length`; a `Stream` is written as it is pulled, with its declared `contentLength`
+ *   or else chunked. `Host`, `Content-Length` and `Transfer-Encoding` from the request's
+ *   headers are ignored: the writer sets them.
+ * - **Responses.** A body whose `Content-Length` is at most `bufferBodyUpTo` (default
+ *   {@link DEFAULT_BUFFER_BODY_UP_TO}), or that came whole with its head, is read whole (bounded
+ *   by `maxBodySize`, default 16 MiB) and copied once; the connection goes back to its pool before
+ *   the response is handed out. Any other body is read as the consumer pulls, its connection
+ *   leased until the body ends, and poisoned when the body is given up (see
+ *   `internal/nexusResponse.ts`). HEAD, 1xx, 204, 304 and `Connection: close` are the reader's
+ *   and the pool's rules; `upgrade` fails (no connection hand-over).
  * - **Errors** are `HttpClientError`s. A failed exchange is a `TransportError` whose `cause` is
  *   the pool's error — an `HttpError` keeps `requestSent`, so {@link isRetryable} (for
  *   `HttpClient.retry`) never sends a POST twice; a request the writer refuses (CR/LF in a
- *   header) is an `EncodeError`, a URL that is not `http`/`https` an `InvalidUrlError`. A
- *   malformed or too-large response is a `TransportError` too: no response object exists yet.
+ *   header) or a request body stream that fails is an `EncodeError`, a URL that is not
+ *   `http`/`https` an `InvalidUrlError`, a streamed body that fails while read a `DecodeError`.
+ *   A malformed or too-large response head is a `TransportError`: no response object exists yet.
+ * - **The keep-alive race**: an idempotent request (or any request none of whose bytes went out)
+ *   that a reused connection drops before any response byte is sent once more on another slot.
  * - Interrupting a request mid-flight poisons its connection only (the pool heals that slot);
  *   tracing and trace-context propagation are `HttpClient.make`'s, as in Effect's own clients.
  *

@@ -18,6 +18,15 @@
  *   views — headers, `body` — stay valid until the next `send` with that reader). Redirects are
  *   not followed: a 3xx is returned like any other status. Requests are not pipelined; a second
  *   `send` while one is in flight fails with `ConnectionBusy` (use a pool for concurrency).
+ * - `open(request, reader, { body, bufferUpTo })` is the streaming exchange: the head, then a
+ *   body sent after it (bytes from the caller's buffer, or a `Stream` written as it is pulled —
+ *   framed as chunks when no `Content-Length` was announced), then the response head. A body up
+ *   to `bufferUpTo` (or already complete) is read whole as by `send`; otherwise `open` returns
+ *   the head and the connection stays busy while `pull` reads the body a run at a time through
+ *   the reader's buffer (bounded memory, the server held back by TCP until the next pull). At
+ *   the body's end the connection settles as after `send`; `abandon` gives the body up and
+ *   poisons the connection (`BodyAbandoned`). Each `pull` waits at most `readTimeout`; a body
+ *   nobody pulls is closed by the reaper after `readTimeout`, and `bodyTimeout` bounds it whole.
  * - Every failure is an `HttpError` whose `requestSent` says whether any byte of the request
  *   reached the socket (from `Transport.bytesWritten`): `false` means a retry on a fresh
  *   connection is safe for any method; `true` means the server may have acted on it.
