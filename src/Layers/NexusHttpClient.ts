@@ -51,6 +51,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -503,7 +504,7 @@ const exchange = (
       const request = out.build(leased.writer)
       return connection.open(request, leased.reader, out.options)
     })
-    return Effect.matchEffect(restore(send), {
+    return Effect.matchCauseEffect(restore(send), {
       onSuccess: (response) => {
         const leased = slot!
         if (!leased.reader.bodyPending) {
@@ -514,14 +515,17 @@ const exchange = (
         signal.addEventListener("abort", pending.onAbort, { once: true })
         return Effect.succeed(new NexusResponse(out.request, href, own(response, pending)))
       },
-      onFailure: (error) => {
-        const again = retry && error._tag === "HttpError" && reused && slot !== undefined &&
+      onFailure: (cause) => {
+        // however the exchange ended — a failure, an interruption, a defect — the lease goes back
+        // (a poisoned connection is ejected and healed by the pool)
+        const closed = Scope.close(lease, Exit.void)
+        const error = Cause.hasInterrupts(cause) ? undefined : Option.getOrUndefined(Cause.findErrorOption(cause))
+        const again = retry && error !== undefined && error._tag === "HttpError" && reused && slot !== undefined &&
           slot.connection.transport.bytesRead === readBefore &&
           ClientPool.isRetryable(out.request.method, error)
-        const closed = Scope.close(lease, Exit.void)
         return again
           ? Effect.andThen(closed, restore(exchange(pool, retain, out, href, signal, context, false)))
-          : Effect.andThen(closed, Effect.fail(error))
+          : Effect.andThen(closed, Effect.failCause(cause))
       }
     })
   })

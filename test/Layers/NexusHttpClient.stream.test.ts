@@ -243,6 +243,20 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
       }).pipe(Effect.scoped)
     ))
 
+  it.live("interrupting a request while its body is read whole gives the only slot back: the next request is served", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 1 })
+        const fiber = yield* Effect.forkChild(http.get(`${origin.url}/stall`))
+        yield* until(() => origin.stalled !== undefined, "the request reached the server")
+        yield* Fiber.interrupt(fiber)
+        assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(fiber)))
+        assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
+        assert.isTrue(origin.stalled!.destroyed, "the interrupted request's connection was closed")
+        assert.strictEqual(origin.accepted, 2)
+      }).pipe(Effect.scoped)
+    ))
+
   it.live("an 8 MiB upload goes out from the caller's buffer, and an 8 MiB Stream chunked, without RequestTooLarge", () =>
     withOrigin((origin) =>
       Effect.gen(function*() {
