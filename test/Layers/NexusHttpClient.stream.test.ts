@@ -26,6 +26,8 @@ interface Origin {
   writtenAtClose: number | undefined
   /** The socket of the last `/stall` request. */
   stalled: net.Socket | undefined
+  /** Reused connections `/flaky` reset under a request. */
+  resets: number
   readonly close: () => Promise<void>
 }
 
@@ -36,6 +38,7 @@ interface Origin {
  */
 const startOrigin = (): Promise<Origin> =>
   new Promise((resolve) => {
+    const perSocket = new WeakMap<net.Socket, number>()
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x")
       if (url.pathname === "/upload") {
@@ -58,6 +61,13 @@ const startOrigin = (): Promise<Origin> =>
         return
       }
       req.resume()
+      const served = (perSocket.get(req.socket) ?? 0) + 1
+      perSocket.set(req.socket, served)
+      if (url.pathname === "/flaky" && served > 1) {
+        // the keep-alive race, made certain: a reused connection dies under the request, unanswered
+        origin.resets++
+        return void req.socket.resetAndDestroy()
+      }
       if (url.pathname === "/stall") {
         origin.stalled = req.socket
         res.writeHead(200, { "content-length": "1000" })
@@ -98,6 +108,7 @@ const startOrigin = (): Promise<Origin> =>
       upload: undefined,
       writtenAtClose: undefined,
       stalled: undefined,
+      resets: 0,
       close: () =>
         new Promise<void>((ok) => {
           for (const socket of origin.sockets) socket.destroy()
@@ -254,6 +265,22 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
         assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
         assert.isTrue(origin.stalled!.destroyed, "the interrupted request's connection was closed")
         assert.strictEqual(origin.accepted, 2)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("the keep-alive race: a GET a reused connection drops unanswered goes once more on another; a POST fails with requestSent", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 1 })
+        assert.strictEqual((yield* http.get(`${origin.url}/flaky`)).status, 200)
+        // the second request on that connection is reset: sent again once on the healed slot
+        assert.strictEqual((yield* http.get(`${origin.url}/flaky`)).status, 200)
+        assert.deepStrictEqual([origin.resets, origin.accepted], [1, 2])
+        const post = yield* Effect.flip(http.post(`${origin.url}/flaky`))
+        assert.strictEqual(post.reason._tag, "TransportError")
+        assert.strictEqual(NexusHttpClient.requestSent(post), true)
+        assert.isFalse(NexusHttpClient.isRetryable(post))
+        assert.strictEqual(origin.resets, 2, "the POST was sent once")
       }).pipe(Effect.scoped)
     ))
 
