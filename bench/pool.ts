@@ -12,13 +12,23 @@
  *    `send` reading the body view, through `withSlot`), undici's `Pool` through `request` and through `dispatch`
  *    with a bare handler (its fastest API), and a raw `node:net` floor with pre-built request
  *    bytes and no parsing. Target: ours ≥ 1.5× undici's fastest at 4 and 8 connections.
+ * 3. In the same rounds, Effect's own `HttpClient` (one `execute` + `text` per call, the request
+ *    built once) on `NexusHttpClient.layer` and on `NodeHttpClient.layerUndiciOptions`, both
+ *    with `connections` per origin and warmed by one request per caller before the clock starts.
+ *    Target (issue #11): on NexusHttpClient ≥ 2× `undici Pool.request` and ≥ 4× layerUndici.
  *
  * `ROUNDS` (default 5) rounds, candidates in alternating order; medians of the rounds.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as net from "node:net"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as EffectPool from "effect/Pool"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import { Pool as UndiciPool } from "undici"
+import * as NexusHttpClient from "../src/Layers/NexusHttpClient.ts"
 import * as ClientPool from "../src/Pool/ClientPool.ts"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
@@ -117,6 +127,37 @@ const oursLease: RateCandidate = (connections) =>
     return (perCaller * connections) / ((performance.now() - t0) / 1000)
   })))
 
+/**
+ * Effect's HttpClient from `layer(connections)`: `connections` callers each `execute` the order
+ * POST and read its `text`, after one warm-up request each (so every connection is open).
+ */
+const effectHttpClient = (
+  layer: (connections: number) => Layer.Layer<HttpClient.HttpClient>
+): RateCandidate =>
+(connections) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const client = Context.get(yield* Layer.build(layer(connections)), HttpClient.HttpClient)
+    const request = HttpClientRequest.post(`${url}/api/v3/order`).pipe(
+      HttpClientRequest.setHeaders(ORDER_HEADERS),
+      HttpClientRequest.setHeader("x-client-order-id", "c-7f3a9b"),
+      HttpClientRequest.bodyText(ORDER_BODY, "application/json")
+    )
+    const once = Effect.flatMap(client.execute(request), (response) => Effect.map(response.text, (text) => check(text.length)))
+    const perCaller = Math.ceil(REQUESTS / connections)
+    const caller = Effect.gen(function*() {
+      for (let i = 0; i < perCaller; i++) yield* once
+    })
+    yield* Effect.all(Array.from({ length: connections }, () => once), { concurrency: "unbounded", discard: true })
+    const t0 = performance.now()
+    yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
+    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+  })))
+
+const nexusHttpClient = effectHttpClient((connections) => NexusHttpClient.layer({ connections }))
+const undiciHttpClient = effectHttpClient((connections) =>
+  NodeHttpClient.layerUndiciOptions({ connections, pipelining: 1 }) as Layer.Layer<HttpClient.HttpClient>
+)
+
 const undiciRequest: RateCandidate = async (connections) => {
   const pool = new UndiciPool(url, { connections, pipelining: 1 })
   const perCaller = Math.ceil(REQUESTS / connections)
@@ -209,7 +250,9 @@ const rateCandidates: ReadonlyArray<readonly [string, RateCandidate]> = [
   ["effect-nexus withSlot + send (view)", oursLease],
   ["undici Pool.request", undiciRequest],
   ["undici Pool.dispatch", undiciDispatch],
-  ["raw node:net floor", rawFloor]
+  ["raw node:net floor", rawFloor],
+  ["Effect HttpClient on NexusHttpClient", nexusHttpClient],
+  ["Effect HttpClient on NodeHttpClient.layerUndici", undiciHttpClient]
 ]
 for (const connections of [1, 4, 8]) {
   const samples = rateCandidates.map(() => [] as Array<number>)
@@ -226,5 +269,8 @@ for (const connections of [1, 4, 8]) {
   rateCandidates.forEach(([name], i) =>
     console.log(`| ${name} | ${fmt(rates[i]!)} | ${(rates[i]! / undiciBest).toFixed(2)}× | ${(rates[i]! / rates[4]!).toFixed(2)}× |`)
   )
+  // the issue's targets, as medians of the in-round ratios (each round runs every candidate once)
+  const ratio = (a: number, b: number) => median(samples[a]!.map((x, round) => x / samples[b]![round]!)).toFixed(2)
+  console.log(`\nEffect HttpClient on NexusHttpClient: ${ratio(5, 2)}× undici Pool.request, ${ratio(5, 6)}× on layerUndici (medians of in-round ratios)`)
 }
 ports.stop()

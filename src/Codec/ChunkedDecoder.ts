@@ -492,6 +492,21 @@ export class ChunkedDecoder {
   }
 
   /**
+   * Forgets the `written` decoded bytes at `base` once the caller has taken them (a streamed
+   * body): the caller advances its `base` by the count returned, and decoding goes on from there
+   * with `written` 0. Violation offsets still count from the first raw chunked byte.
+   */
+  take(): number {
+    const n = this.written
+    if (n === 0) return 0
+    this.read -= n
+    this.dropped += n
+    if (this.state >= State.trailerLine) this.trailerStart -= n
+    this.written = 0
+    return n
+  }
+
+  /**
    * Moves the unread raw bytes (and a partial trailer section) down to the end of the decoded
    * body, dropping the dead framing bytes between them. Returns the number of bytes removed:
    * the caller's data end shrinks by that much. Does nothing once done (the bytes after the

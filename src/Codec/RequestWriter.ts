@@ -11,6 +11,7 @@
  *     ▼
  *   HeaderPhase ──.header(k, v)──► HeaderPhase
  *     │ .body(bytes | string) / .bodyWriter(fn) / .bodyFixed(n, fill)   (from either phase)
+ *     │ .bodyFollows(n | undefined): the head only, the caller sends the body
  *     ▼
  *   Ready ──.finish()──► Request | RequestError                         (.finish() from any phase)
  * ```
@@ -31,8 +32,9 @@
  *   attack, so the request fails loudly instead.
  * - POST, PUT and PATCH without a body send `Content-Length: 0`; every other method without a
  *   body sends none. A body always sends its exact length. `Host`, `Content-Length` and
- *   `Transfer-Encoding` belong to the writer (`ReservedHeader` if given); chunked request bodies
- *   are not written.
+ *   `Transfer-Encoding` belong to the writer (`ReservedHeader` if given). A body sent apart from
+ *   the head (`bodyFollows`) is announced with its `Content-Length`, or as
+ *   `Transfer-Encoding: chunked` when its length is unknown; the writer writes no chunk itself.
  * - `.body(string)` writes UTF-8 in place after digits reserved for 3 bytes per UTF-16 unit;
  *   `.bodyWriter(fn)` after digits reserved for the whole free buffer. When the real length has
  *   fewer digits, the smaller of head and body is moved over the spare ones (`copyWithin`), so a
@@ -143,6 +145,12 @@ export interface BodyPhase extends Ready {
   bodyWriter(write: BodyWriter): Ready
   /** Announces a body of exactly `length` bytes that `fill` writes at `offset`. */
   bodyFixed(length: number, fill: BodyFill): Ready
+  /**
+   * Ends the head for a body the caller sends itself after `finish()`'s bytes: with
+   * `Content-Length: length`, or `Transfer-Encoding: chunked` when `length` is `undefined` (the
+   * caller then frames the chunks). `finish()` returns the head alone.
+   */
+  bodyFollows(length: number | undefined): Ready
 }
 
 /** Header phase: more headers, a body, or `finish()`. */
@@ -286,6 +294,7 @@ const latin1Bytes = (s: string): Uint8Array => {
 
 const CL_BYTES = latin1Bytes("Content-Length: ")
 const CL_ZERO_BYTES = latin1Bytes("Content-Length: 0\r\n")
+const TE_CHUNKED_BYTES = latin1Bytes("Transfer-Encoding: chunked\r\n\r\n")
 
 /** Copies constant bytes: a JS loop below 17 bytes, the native `set` above (measured crossover). */
 const copyBytes = (buf: Uint8Array, pos: number, src: Uint8Array): number => {
@@ -583,6 +592,21 @@ class Builder implements QueryPhase {
     const pos = this.writeLength(length)
     fill(this.nodeBuf, pos)
     this.pos = pos + length
+    return this
+  }
+
+  bodyFollows(length: number | undefined): Ready {
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+      throw new RangeError(`RequestWriter: bodyFollows length must be a non-negative integer, got ${length}`)
+    }
+    const line = length === undefined ? TE_CHUNKED_BYTES.length : CL_PREFIX + decimalWidth(length) + 4
+    if (!this.enterBody("bodyFollows()")) {
+      this.count(line)
+      return this
+    }
+    const end = this.pos + line
+    if (end > this.capacity) return this.overflow(end)
+    this.pos = length === undefined ? copyBytes(this.buf, this.pos, TE_CHUNKED_BYTES) : this.writeLength(length)
     return this
   }
 

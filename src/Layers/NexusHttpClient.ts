@@ -7,9 +7,10 @@
  * ```text
  *   HttpClient.execute(request) ── HttpClient.make: URL, span, trace headers ──► runner
  *     runner: origin of the URL ──► its ClientPool (opened on first use, in the layer's scope)
- *       ├─ body → bytes: Uint8Array / text / JSON / urlencoded as they are, FormData as
- *       │   multipart, a Stream collected first; head and body built with the slot's RequestWriter
- *       └─ ClientPool.request ──► owned copy of the response ──► our HttpClientResponse over it
+ *       ├─ a slot leased in a scope of its own; the head built with the slot's RequestWriter,
+ *       │   a body that fits written with it, a larger one or a Stream after it (HttpConnection.open)
+ *       └─ the response head ──► body complete (≤ bufferBodyUpTo): owned copy, lease closed
+ *                            └─► body still on the wire: the lease goes to the response's body
  * ```
  *
  * Rules:
@@ -20,30 +21,37 @@
  *   request dials again.
  * - **Origins are capped and idle pools evicted.** At most `maxOrigins` pools (default
  *   {@link DEFAULT_MAX_ORIGINS}) are kept: opening one more closes the least recently used pool
- *   with no request in flight; when every pool is busy the new one opens anyway and the excess
- *   is closed as pools fall idle. A pool unused for `originIdleTimeout` (default
- *   {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}) is closed by a sweep that runs that often, so it goes
- *   between one and two periods after its last request. Closing the layer closes every pool.
- * - **Bodies.** The request is written by the slot's `RequestWriter` (its buffer, default 32 KiB,
- *   holds head and body without a copy); a larger body is sent from one exact-size buffer
- *   instead, so any size goes out, always with `Content-Length`. A `Stream` body is collected
- *   before the request is sent (not sent chunked yet). `Host`, `Content-Length` and
- *   `Transfer-Encoding` from the request's headers are ignored: the writer sets them.
- * - **Responses** are read whole by the pool (bounded by `maxBodySize`, default 16 MiB) and
- *   copied once; the connection goes back to its pool before the response is handed out, so an
- *   unread or abandoned body holds no connection. `text`, `json`, `arrayBuffer`, `stream`,
- *   `urlParamsBody` and `formData` read that copy; `upgrade` fails (no connection hand-over).
- *   HEAD, 1xx, 204, 304 and `Connection: close` are the reader's and the pool's rules.
+ *   with no request in flight (a streamed body counts as one); when every pool is busy the new
+ *   one opens anyway and the excess is closed as pools fall idle. A pool unused for
+ *   `originIdleTimeout` (default {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}) is closed by a sweep that
+ *   runs that often, so it goes between one and two periods after its last request. Closing the
+ *   layer closes every pool.
+ * - **Request bodies.** A body that fits the slot's writer buffer (default 32 KiB) goes out with
+ *   the head in one write; a larger one follows the head from the caller's own buffer, with its
+ *   `Content-Length`; a `Stream` is written as it is pulled, with its declared `contentLength`
+ *   or else chunked. `Host`, `Content-Length` and `Transfer-Encoding` from the request's
+ *   headers are ignored: the writer sets them.
+ * - **Responses.** A body whose `Content-Length` is at most `bufferBodyUpTo` (default
+ *   {@link DEFAULT_BUFFER_BODY_UP_TO}), or that came whole with its head, is read whole (bounded
+ *   by `maxBodySize`, default 16 MiB) and copied once; the connection goes back to its pool before
+ *   the response is handed out. Any other body is read as the consumer pulls, its connection
+ *   leased until the body ends, and poisoned when the body is given up (see
+ *   `internal/nexusResponse.ts`). HEAD, 1xx, 204, 304 and `Connection: close` are the reader's
+ *   and the pool's rules; `upgrade` fails (no connection hand-over).
  * - **Errors** are `HttpClientError`s. A failed exchange is a `TransportError` whose `cause` is
  *   the pool's error — an `HttpError` keeps `requestSent`, so {@link isRetryable} (for
  *   `HttpClient.retry`) never sends a POST twice; a request the writer refuses (CR/LF in a
- *   header) is an `EncodeError`, a URL that is not `http`/`https` an `InvalidUrlError`. A
- *   malformed or too-large response is a `TransportError` too: no response object exists yet.
+ *   header) or a request body stream that fails is an `EncodeError`, a URL that is not
+ *   `http`/`https` an `InvalidUrlError`, a streamed body that fails while read a `DecodeError`.
+ *   A malformed or too-large response head is a `TransportError`: no response object exists yet.
+ * - **The keep-alive race**: an idempotent request (or any request none of whose bytes went out)
+ *   that a reused connection drops before any response byte is sent once more on another slot.
  * - Interrupting a request mid-flight poisons its connection only (the pool heals that slot);
  *   tracing and trace-context propagation are `HttpClient.make`'s, as in Effect's own clients.
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -51,24 +59,18 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
-import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { pipeArguments } from "effect/Pipeable"
-import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
-import * as Cookies from "effect/http/Cookies"
-import * as Headers from "effect/http/Headers"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientError from "effect/http/HttpClientError"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
-import * as HttpClientResponse from "effect/http/HttpClientResponse"
-import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
-import * as UrlParams from "effect/http/UrlParams"
 import type { QueryPhase, Request, RequestError, RequestWriter } from "../Codec/RequestWriter.ts"
+import * as ResponseReader from "../Codec/ResponseReader.ts"
 import * as ClientPool from "../Pool/ClientPool.ts"
+import type * as HttpConnection from "../Transport/HttpConnection.ts"
+import { NexusResponse, own, PendingBody } from "./internal/nexusResponse.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +91,13 @@ export interface Options extends Omit<ClientPool.Options, "url" | "basePath" | "
   readonly maxOrigins?: number | undefined
   /** A pool with no request for this long is closed. Default {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}. */
   readonly originIdleTimeout?: Duration.Input | undefined
+  /**
+   * A response body whose `Content-Length` is at most this is read whole before the response is
+   * handed out (its connection back in the pool at once); a longer, chunked or close-delimited
+   * body not complete with its head is read as the consumer pulls. Default
+   * {@link DEFAULT_BUFFER_BODY_UP_TO}.
+   */
+  readonly bufferBodyUpTo?: number | undefined
 }
 
 /**
@@ -106,6 +115,16 @@ export const DEFAULT_MAX_ORIGINS = 64
  * @category defaults
  */
 export const DEFAULT_ORIGIN_IDLE_TIMEOUT: Duration.Duration = Duration.seconds(60)
+
+/**
+ * Default `bufferBodyUpTo`: 64 KiB. A REST answer up to that size is read whole and its
+ * connection returned before the caller sees it; a longer one streams through the slot's reader
+ * buffer instead of growing it.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_BUFFER_BODY_UP_TO = 64 * 1024
 
 // ---------------------------------------------------------------------------------------------
 // Origins: one pool each, opened lazily, capped, evicted when idle
@@ -133,7 +152,12 @@ class Origin {
   lastUsed: number
   /** Evicted or the layer closed: a build that finishes now closes its pool at once. */
   evicted: boolean
-  constructor(origin: string, now: number) {
+  /**
+   * Counts one more use past the request (a response body still on its connection) until the
+   * function it returns is called: the pool is not evicted under a streamed body.
+   */
+  readonly retain: () => () => void
+  constructor(origin: string, now: number, release: (entry: Origin) => void) {
     this.origin = origin
     this.ready = Deferred.makeUnsafe<ClientPool.ClientPool, ExchangeError>()
     this.pool = undefined
@@ -141,6 +165,15 @@ class Origin {
     this.inFlight = 0
     this.lastUsed = now
     this.evicted = false
+    this.retain = () => {
+      this.inFlight++
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        release(this)
+      }
+    }
   }
 }
 
@@ -178,13 +211,13 @@ class Origins {
    */
   use<A>(
     origin: string,
-    f: (pool: ClientPool.ClientPool) => Effect.Effect<A, ExchangeError>
+    f: (pool: ClientPool.ClientPool, retain: () => () => void) => Effect.Effect<A, ExchangeError>
   ): Effect.Effect<A, ExchangeError> {
     return Effect.uninterruptibleMask((restore) => {
       if (this.closed) return Effect.fail(new ClientClosed({ origin }))
       let entry = this.entries.get(origin)
       if (entry === undefined) {
-        entry = new Origin(origin, this.now())
+        entry = new Origin(origin, this.now(), this.releaseEntry)
         this.entries.set(origin, entry)
         entry.inFlight++
         this.run(this.build(entry))
@@ -197,9 +230,14 @@ class Origins {
       }
       const held = entry
       const pool = held.pool !== undefined ? Effect.succeed(held.pool) : Deferred.await(held.ready)
-      return Effect.onExit(restore(Effect.flatMap(pool, f)), () => Effect.sync(() => this.release(held)))
+      return Effect.onExit(
+        restore(Effect.flatMap(pool, (pool) => f(pool, held.retain))),
+        () => Effect.sync(() => this.release(held))
+      )
     })
   }
+
+  private readonly releaseEntry = (entry: Origin): void => this.release(entry)
 
   private release(entry: Origin): void {
     entry.inFlight--
@@ -272,60 +310,13 @@ class Origins {
 // Requests
 // ---------------------------------------------------------------------------------------------
 
-/** A request body as bytes (with the content type it implies), or the typed reason it cannot be. */
-type Encoded = {
-  readonly bytes: Uint8Array | undefined
-  readonly contentType: string | undefined
-}
-
-const EMPTY: Encoded = { bytes: undefined, contentType: undefined }
-
 const encodeError = (request: HttpClientRequest.HttpClientRequest, description: string, cause?: unknown) =>
   new HttpClientError.HttpClientError({
     reason: new HttpClientError.EncodeError({ request, description, cause })
   })
 
-/** The request's body as bytes: a `Stream` collected, `FormData` as multipart with its boundary. */
-const encodeBody = (
-  request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<Encoded, HttpClientError.HttpClientError> => {
-  const body = request.body
-  switch (body._tag) {
-    case "Empty":
-      return Effect.succeed(EMPTY)
-    case "Uint8Array":
-      return Effect.succeed({ bytes: body.body, contentType: undefined })
-    case "Raw": {
-      const raw = body.body
-      if (raw instanceof Uint8Array) return Effect.succeed({ bytes: raw, contentType: undefined })
-      if (typeof raw === "string") return Effect.succeed({ bytes: Buffer.from(raw, "utf8"), contentType: undefined })
-      return Effect.fail(encodeError(request, "a raw body must be a Uint8Array or a string"))
-    }
-    case "FormData":
-      // the platform's multipart encoder, as fetch and undici use it
-      return Effect.tryPromise({
-        try: async () => {
-          const web = new globalThis.Response(body.formData)
-          return {
-            bytes: new Uint8Array(await web.arrayBuffer()),
-            contentType: web.headers.get("content-type") ?? undefined
-          }
-        },
-        catch: (cause) => encodeError(request, "the form data could not be encoded", cause)
-      })
-    case "Stream":
-      return Stream.runCollect(body.stream).pipe(
-        Effect.map((chunks): Encoded => ({ bytes: Buffer.concat(chunks as Array<Uint8Array>), contentType: undefined })),
-        Effect.mapError((cause) => encodeError(request, "the request body stream failed", cause))
-      )
-  }
-}
-
 /** Header names the writer sets itself; the request's own values are not sent. */
 const WRITER_HEADERS: ReadonlySet<string> = new Set(["host", "content-length", "transfer-encoding"])
-
-/** `Content-Length: 0\r\n\r\n`: how the writer ends a head whose body is empty. */
-const EMPTY_LENGTH_TAIL = 21
 
 /** Starts the request: the writer's precomputed plans for the common methods, else any token. */
 const begin = (writer: RequestWriter, method: string, target: string): QueryPhase => {
@@ -347,62 +338,120 @@ const begin = (writer: RequestWriter, method: string, target: string): QueryPhas
   }
 }
 
-/** The head: request line, `Host`, the request's headers (and the body's content type). */
-const head = (
-  writer: RequestWriter,
-  request: HttpClientRequest.HttpClientRequest,
-  target: string,
-  contentType: string | undefined
-) => {
-  let phase = begin(writer, request.method, target) as ReturnType<QueryPhase["header"]>
-  const headers = request.headers
-  for (const name in headers) {
-    if (WRITER_HEADERS.has(name)) continue
-    if (contentType !== undefined && name === "content-type") continue
-    phase = phase.header(name, headers[name]!)
-  }
-  if (contentType !== undefined) phase = phase.header("content-type", contentType)
-  return phase
-}
-
 /**
- * Builds the request with the slot's writer. A body too large for the writer's buffer is
- * copied once, with the writer's validated head, into a buffer of its exact size.
+ * One request on its way: what the runner knows before a slot is leased (target, the body as
+ * bytes or a stream) and builds with the slot's writer. A body that fits the writer's buffer is
+ * written into it with the head; a larger one, and every `Stream`, follows the head
+ * (`bodyFollows`): bytes straight from the caller's buffer, a stream as it is pulled — chunked
+ * unless the body declares its length.
  */
-const buildRequest = (
-  request: HttpClientRequest.HttpClientRequest,
-  target: string,
-  encoded: Encoded
-) =>
-(writer: RequestWriter): Request | RequestError => {
-  const bytes = encoded.bytes
-  if (bytes === undefined) return head(writer, request, target, encoded.contentType).finish()
-  const built = head(writer, request, target, encoded.contentType).body(bytes).finish()
-  if (built._tag !== "RequestTooLarge") return built
-  // the head with an empty body ends with `Content-Length: 0` CRLF CRLF (the writer's wire rule)
-  const empty = head(writer, request, target, encoded.contentType).bodyFixed(0, noFill).finish()
-  if (empty._tag !== "Request") return empty
-  const headBytes = empty.bytes.subarray(0, empty.bytes.length - EMPTY_LENGTH_TAIL)
-  const lengthLine = `Content-Length: ${bytes.length}\r\n\r\n`
-  const out = Buffer.allocUnsafe(headBytes.length + lengthLine.length + bytes.length)
-  out.set(headBytes, 0)
-  out.write(lengthLine, headBytes.length, "latin1")
-  out.set(bytes, headBytes.length + lengthLine.length)
-  return { _tag: "Request", bytes: out, method: empty.method, isIdempotent: empty.isIdempotent }
+class Outgoing {
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly target: string
+  private readonly bytes: Uint8Array | undefined
+  private readonly stream: Stream.Stream<Uint8Array, unknown> | undefined
+  private readonly length: number | undefined
+  private readonly contentType: string | undefined
+  private readonly inline: HttpConnection.OpenOptions
+  /** The options of the last build: `inline`, or the body to send after the head. */
+  options: HttpConnection.OpenOptions
+
+  constructor(
+    request: HttpClientRequest.HttpClientRequest,
+    target: string,
+    body: Uint8Array | Stream.Stream<Uint8Array, unknown> | undefined,
+    length: number | undefined,
+    contentType: string | undefined,
+    inline: HttpConnection.OpenOptions
+  ) {
+    this.request = request
+    this.target = target
+    this.bytes = body instanceof Uint8Array ? body : undefined
+    this.stream = body === undefined || body instanceof Uint8Array ? undefined : body
+    this.length = length
+    this.contentType = contentType
+    this.inline = inline
+    this.options = inline
+  }
+
+  /** The head: request line, `Host`, the request's headers (and the body's content type). */
+  private head(writer: RequestWriter) {
+    let phase = begin(writer, this.request.method, this.target) as ReturnType<QueryPhase["header"]>
+    const headers = this.request.headers
+    const contentType = this.contentType
+    for (const name in headers) {
+      if (WRITER_HEADERS.has(name)) continue
+      if (contentType !== undefined && name === "content-type") continue
+      phase = phase.header(name, headers[name]!)
+    }
+    if (contentType !== undefined) phase = phase.header("content-type", contentType)
+    return phase
+  }
+
+  build(writer: RequestWriter): Request | RequestError {
+    const bytes = this.bytes
+    if (this.stream !== undefined) {
+      this.options = { ...this.inline, body: { content: this.stream, length: this.length } }
+      return this.head(writer).bodyFollows(this.length).finish()
+    }
+    this.options = this.inline
+    if (bytes === undefined) return this.head(writer).finish()
+    if (bytes.length <= writer.capacity) {
+      const built = this.head(writer).body(bytes).finish()
+      if (built._tag !== "RequestTooLarge") return built
+    }
+    this.options = { ...this.inline, body: { content: bytes, length: bytes.length } }
+    return this.head(writer).bodyFollows(bytes.length).finish()
+  }
 }
 
-const noFill = (): void => {}
+/** The request's body as bytes or a stream (with its declared length), `FormData` encoded as multipart. */
+const outgoing = (
+  request: HttpClientRequest.HttpClientRequest,
+  target: string,
+  inline: HttpConnection.OpenOptions
+): Outgoing | Effect.Effect<Outgoing, HttpClientError.HttpClientError> => {
+  const body = request.body
+  switch (body._tag) {
+    case "Empty":
+      return new Outgoing(request, target, undefined, undefined, undefined, inline)
+    case "Uint8Array":
+      return new Outgoing(request, target, body.body, undefined, undefined, inline)
+    case "Raw": {
+      const raw = body.body
+      if (raw instanceof Uint8Array) return new Outgoing(request, target, raw, undefined, undefined, inline)
+      if (typeof raw === "string") {
+        return new Outgoing(request, target, Buffer.from(raw, "utf8"), undefined, undefined, inline)
+      }
+      return Effect.fail(encodeError(request, "a raw body must be a Uint8Array or a string"))
+    }
+    case "FormData":
+      // the platform's multipart encoder, as fetch and undici use it
+      return Effect.tryPromise({
+        try: async () => {
+          const web = new globalThis.Response(body.formData)
+          const bytes = new Uint8Array(await web.arrayBuffer())
+          return new Outgoing(request, target, bytes, undefined, web.headers.get("content-type") ?? undefined, inline)
+        },
+        catch: (cause) => encodeError(request, "the form data could not be encoded", cause)
+      })
+    case "Stream":
+      return new Outgoing(request, target, body.stream, body.contentLength, undefined, inline)
+  }
+}
 
 /**
  * The one place a nexus failure becomes an `HttpClientError` reason: a request the writer refused
- * is an `EncodeError`, a URL the pool cannot dial an `InvalidUrlError`, everything else (connect,
- * TLS, I/O, timeouts, a malformed or too-large response, no free connection, a closed client) a
- * `TransportError` whose `cause` is the pool's error, `requestSent` and all.
+ * and a request body stream that failed are an `EncodeError`, a URL the pool cannot dial an
+ * `InvalidUrlError`, everything else (connect, TLS, I/O, timeouts, a malformed or too-large
+ * response, no free connection, a closed client) a `TransportError`. The `cause` is the pool's
+ * error either way, `requestSent` and all.
  */
 const toClientError = (request: HttpClientRequest.HttpClientRequest, error: ExchangeError) => {
   const tag = error._tag === "HttpError" ? error.reason._tag : error._tag
   switch (tag) {
     case "InvalidRequest":
+    case "RequestBodyFailed":
       return new HttpClientError.HttpClientError({
         reason: new HttpClientError.EncodeError({ request, cause: error, description: error.message })
       })
@@ -420,130 +469,66 @@ const toClientError = (request: HttpClientRequest.HttpClientRequest, error: Exch
 const invalidUrl = (request: HttpClientRequest.HttpClientRequest, description: string) =>
   new HttpClientError.HttpClientError({ reason: new HttpClientError.InvalidUrlError({ request, description }) })
 
-// ---------------------------------------------------------------------------------------------
-// Responses
-// ---------------------------------------------------------------------------------------------
-
-const decodeError = (response: NexusResponse, cause: unknown, description?: string) =>
-  new HttpClientError.HttpClientError({
-    reason: new HttpClientError.DecodeError({ request: response.request, response, cause, description })
-  })
+/** What the runner needs beside the pool: the layer's fiber runner and the size limits. */
+interface Exchange {
+  readonly run: (effect: Effect.Effect<void>) => unknown
+  readonly maxBodySize: number
+}
 
 /**
- * An `HttpClientResponse` over the pool's owned copy of a response: status, headers and body
- * are already in memory, so every accessor is synchronous work behind an Effect.
+ * One exchange on a leased slot: the lease is a scope of its own, closed at once when the
+ * response is complete (its copy taken first), or handed to the response's pending body. The
+ * keep-alive race — a reused connection that died under an idempotent request (or under any
+ * request none of whose bytes went out) before any response byte — is retried once on another
+ * slot, as `ClientPool.request` does on the same one.
  */
-class NexusResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
-  readonly [HttpIncomingMessage.TypeId]: typeof HttpIncomingMessage.TypeId = HttpIncomingMessage.TypeId
-  readonly [HttpClientResponse.TypeId]: typeof HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  readonly request: HttpClientRequest.HttpClientRequest
-  readonly url: string
-  readonly status: number
-  private readonly owned: ClientPool.OwnedResponse
-  private cachedHeaders: Headers.Headers | undefined
-  private cachedCookies: Cookies.Cookies | undefined
-
-  constructor(request: HttpClientRequest.HttpClientRequest, url: string, owned: ClientPool.OwnedResponse) {
-    super()
-    this.request = request
-    this.url = url
-    this.status = owned.status
-    this.owned = owned
-    this.cachedHeaders = undefined
-    this.cachedCookies = undefined
-  }
-
-  /** Lower-case names; repeated fields joined with `", "`, as undici's client presents them. */
-  get headers(): Headers.Headers {
-    if (this.cachedHeaders !== undefined) return this.cachedHeaders
-    const record: Record<string, string> = {}
-    for (const [name, value] of this.owned.headers) {
-      const key = name.toLowerCase()
-      const before = record[key]
-      record[key] = before === undefined ? value : `${before}, ${value}`
-    }
-    return (this.cachedHeaders = Headers.fromRecordUnsafe(record))
-  }
-
-  get cookies(): Cookies.Cookies {
-    if (this.cachedCookies !== undefined) return this.cachedCookies
-    const lines: Array<string> = []
-    for (const [name, value] of this.owned.headers) if (name.toLowerCase() === "set-cookie") lines.push(value)
-    return (this.cachedCookies = lines.length === 0 ? Cookies.empty : Cookies.fromSetCookie(lines))
-  }
-
-  get remoteAddress(): Option.Option<string> {
-    return Option.none()
-  }
-
-  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.HttpClientError> {
-    return Effect.sync(() => {
-      const body = this.owned.body
-      // the pool's copy owns its whole buffer; anything else is sliced to the body
-      return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
-        ? body.buffer
-        : body.slice().buffer as ArrayBuffer
+const exchange = (
+  pool: ClientPool.ClientPool,
+  retain: () => () => void,
+  out: Outgoing,
+  href: string,
+  signal: AbortSignal,
+  context: Exchange,
+  retry: boolean
+): Effect.Effect<NexusResponse, ExchangeError> =>
+  Effect.uninterruptibleMask((restore) => {
+    const lease = Scope.makeUnsafe()
+    let slot: ClientPool.Slot | undefined
+    let reused = false
+    let readBefore = 0
+    const send = Effect.flatMap(Scope.provide(pool.acquire, lease), (leased) => {
+      slot = leased
+      const connection = leased.connection
+      reused = connection.requestCount > 0
+      readBefore = connection.transport.bytesRead
+      const request = out.build(leased.writer)
+      return connection.open(request, leased.reader, out.options)
     })
-  }
-
-  get text(): Effect.Effect<string, HttpClientError.HttpClientError> {
-    return Effect.sync(() => this.owned.text)
-  }
-
-  get json(): Effect.Effect<Schema.Json, HttpClientError.HttpClientError> {
-    return Effect.try({
-      try: () => {
-        const text = this.owned.text
-        return text === "" ? null : JSON.parse(text)
+    return Effect.matchCauseEffect(restore(send), {
+      onSuccess: (response) => {
+        const leased = slot!
+        if (!leased.reader.bodyPending) {
+          const owned = own(response)
+          return Effect.as(Scope.close(lease, Exit.void), new NexusResponse(out.request, href, owned))
+        }
+        const pending = new PendingBody(leased.connection, lease, retain(), context.run, context.maxBodySize)
+        signal.addEventListener("abort", pending.onAbort, { once: true })
+        return Effect.succeed(new NexusResponse(out.request, href, own(response, pending)))
       },
-      catch: (cause) => decodeError(this, cause, "the response body is not JSON")
+      onFailure: (cause) => {
+        // however the exchange ended — a failure, an interruption, a defect — the lease goes back
+        // (a poisoned connection is ejected and healed by the pool)
+        const closed = Scope.close(lease, Exit.void)
+        const error = Cause.hasInterrupts(cause) ? undefined : Option.getOrUndefined(Cause.findErrorOption(cause))
+        const again = retry && error !== undefined && error._tag === "HttpError" && reused && slot !== undefined &&
+          slot.connection.transport.bytesRead === readBefore &&
+          ClientPool.isRetryable(out.request.method, error)
+        return again
+          ? Effect.andThen(closed, restore(exchange(pool, retain, out, href, signal, context, false)))
+          : Effect.andThen(closed, Effect.failCause(cause))
+      }
     })
-  }
-
-  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.HttpClientError> {
-    return Effect.try({
-      try: () => UrlParams.fromInput(new URLSearchParams(this.owned.text)),
-      catch: (cause) => decodeError(this, cause, "the response body is not URL-encoded")
-    })
-  }
-
-  get formData(): Effect.Effect<FormData, HttpClientError.HttpClientError> {
-    return Effect.tryPromise({
-      try: () => new globalThis.Response(this.owned.body, { headers: this.headers }).formData(),
-      catch: (cause) => decodeError(this, cause, "the response body is not form data")
-    })
-  }
-
-  /** The body as one chunk (none for an empty body). */
-  get stream(): Stream.Stream<Uint8Array, HttpClientError.HttpClientError> {
-    const body = this.owned.body
-    return body.length === 0 ? Stream.empty : Stream.succeed(body)
-  }
-
-  get upgrade(): Effect.Effect<Socket.Socket, HttpClientError.HttpClientError> {
-    return Effect.fail(
-      new HttpClientError.HttpClientError({
-        reason: new HttpClientError.StatusCodeError({
-          request: this.request,
-          response: this,
-          description: "the effect-nexus HttpClient does not hand over connections (HTTP upgrade)"
-        })
-      })
-    )
-  }
-
-  toJSON(): unknown {
-    return HttpIncomingMessage.inspect(this, {
-      _id: "HttpClientResponse",
-      request: this.request.toJSON(),
-      status: this.status
-    })
-  }
-
-  pipe() {
-    return pipeArguments(this, arguments)
-  }
-}
+  })
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -568,7 +553,9 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
   const idle = Duration.fromInputUnsafe(options.originIdleTimeout ?? DEFAULT_ORIGIN_IDLE_TIMEOUT)
   const idleMs = Duration.toMillis(idle)
   if (!(idleMs > 0)) throw new RangeError(`NexusHttpClient originIdleTimeout must be positive, got ${Duration.format(idle)}`)
-  const { maxOrigins: _m, originIdleTimeout: _i, ...rest } = options
+  const bufferUpTo = options.bufferBodyUpTo ?? DEFAULT_BUFFER_BODY_UP_TO
+  if (!(bufferUpTo >= 0)) throw new RangeError(`NexusHttpClient bufferBodyUpTo must be non-negative, got ${bufferUpTo}`)
+  const { bufferBodyUpTo: _b, maxOrigins: _m, originIdleTimeout: _i, ...rest } = options
   const tls = options.tls ?? Option.getOrUndefined(yield* Effect.serviceOption(TlsSettings))
   const poolOptions: Omit<ClientPool.Options, "url"> = tls === undefined ? rest : { ...rest, tls }
   const scope = yield* Effect.scope
@@ -578,7 +565,9 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
   yield* Scope.addFinalizer(scope, origins.close)
   if (Number.isFinite(idleMs)) run(Effect.forever(Effect.andThen(Effect.sleep(idle), origins.sweep)))
 
-  return HttpClient.make((request, url) => {
+  const inline: HttpConnection.OpenOptions = { bufferUpTo }
+  const context: Exchange = { run, maxBodySize: options.maxBodySize ?? ResponseReader.DEFAULT_MAX_BODY_SIZE }
+  return HttpClient.make((request, url, signal) => {
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       return Effect.fail(invalidUrl(request, `scheme "${url.protocol.slice(0, -1)}" is not HTTP; use http or https`))
     }
@@ -588,13 +577,12 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
     const origin = `${url.protocol}//${url.host}`
     const target = url.pathname + url.search
     const href = url.hash === "" ? url.href : url.href.slice(0, url.href.length - url.hash.length)
-    return Effect.flatMap(encodeBody(request), (encoded) => {
-      const build = buildRequest(request, target, encoded)
-      return origins.use(origin, (pool) => pool.request(build)).pipe(
-        Effect.map((owned): HttpClientResponse.HttpClientResponse => new NexusResponse(request, href, owned)),
+    const send = (out: Outgoing) =>
+      origins.use(origin, (pool, retain) => exchange(pool, retain, out, href, signal, context, true)).pipe(
         Effect.mapError((error) => toClientError(request, error))
       )
-    })
+    const out = outgoing(request, target, inline)
+    return out instanceof Outgoing ? send(out) : Effect.flatMap(out, send)
   })
 })
 
@@ -668,7 +656,11 @@ export const layerConfig = (
 export const requestSent = (error: HttpClientError.HttpClientError): boolean | undefined => {
   const reason = error.reason
   switch (reason._tag) {
-    case "EncodeError":
+    case "EncodeError": {
+      // a request body stream that failed after its head went out carries the connection's error
+      const cause = reason.cause as { readonly _tag?: unknown; readonly requestSent?: unknown } | undefined
+      return cause !== undefined && cause._tag === "HttpError" && cause.requestSent === true
+    }
     case "InvalidUrlError":
       return false
     case "TransportError": {

@@ -18,6 +18,15 @@
  *   views — headers, `body` — stay valid until the next `send` with that reader). Redirects are
  *   not followed: a 3xx is returned like any other status. Requests are not pipelined; a second
  *   `send` while one is in flight fails with `ConnectionBusy` (use a pool for concurrency).
+ * - `open(request, reader, { body, bufferUpTo })` is the streaming exchange: the head, then a
+ *   body sent after it (bytes from the caller's buffer, or a `Stream` written as it is pulled —
+ *   framed as chunks when no `Content-Length` was announced), then the response head. A body up
+ *   to `bufferUpTo` (or already complete) is read whole as by `send`; otherwise `open` returns
+ *   the head and the connection stays busy while `pull` reads the body a run at a time through
+ *   the reader's buffer (bounded memory, the server held back by TCP until the next pull). At
+ *   the body's end the connection settles as after `send`; `abandon` gives the body up and
+ *   poisons the connection (`BodyAbandoned`). Each `pull` waits at most `readTimeout`; a body
+ *   nobody pulls is closed by the reaper after `readTimeout`, and `bodyTimeout` bounds it whole.
  * - Every failure is an `HttpError` whose `requestSent` says whether any byte of the request
  *   reached the socket (from `Transport.bytesWritten`): `false` means a retry on a fresh
  *   connection is safe for any method; `true` means the server may have acted on it.
@@ -79,6 +88,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { Request, RequestError } from "../Codec/RequestWriter.ts"
 import type { Response, ResponseReader, ResponseViolation } from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
@@ -284,6 +294,36 @@ export class Interrupted extends Data.TaggedError("Interrupted")<{}> {
 }
 
 /**
+ * The request body given to `open` failed after the head was sent (its stream failed, or it
+ * yielded more or fewer bytes than the `Content-Length` announced): the server holds half a
+ * request, so the connection cannot go on. `cause` is the stream's failure, if it failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestBodyFailed extends Data.TaggedError("RequestBodyFailed")<{
+  readonly detail: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `the request body failed mid-request: ${this.detail}`
+  }
+}
+
+/**
+ * The response body `open` left pending was given up (`abandon`) before its end: the rest of it
+ * is still on the wire, so the connection is closed rather than drained.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BodyAbandoned extends Data.TaggedError("BodyAbandoned")<{}> {
+  override get message(): string {
+    return "the response body was abandoned before its end"
+  }
+}
+
+/**
  * Every fault that poisons a connection (see the module doc).
  *
  * @since 0.1.0
@@ -300,6 +340,8 @@ export type PoisonCause =
   | ResponseTooLarge
   | IncompleteResponse
   | Interrupted
+  | RequestBodyFailed
+  | BodyAbandoned
 
 /**
  * Why a keep-alive connection is stale.
@@ -506,6 +548,23 @@ export interface HttpConnection {
    * fails with `InvalidRequest` for it.
    */
   send(request: Request | RequestError, reader: ResponseReader): Effect.Effect<Response, HttpError>
+  /**
+   * Like `send`, with a body sent after the head and a response whose body may be streamed:
+   * writes `request` (a head ended by `RequestWriter`'s `bodyFollows`), then `options.body`,
+   * and reads the response with `reader.nextHead(options.bufferUpTo)`. The result is the whole
+   * response (as `send` returns it), or — when `reader.bodyPending` — its head only, valid until
+   * the first `pull`: read the body with `pull` until it returns `undefined`, or give it up
+   * with `abandon`. The connection stays busy until then.
+   */
+  open(request: Request | RequestError, reader: ResponseReader, options?: OpenOptions): Effect.Effect<Response, HttpError>
+  /**
+   * The next bytes of the body `open` left pending — a view valid until the next `pull` — or
+   * `undefined` once it ended (the connection is then settled as after `send`). Each pull waits
+   * at most `readTimeout` for bytes; a failure poisons the connection.
+   */
+  readonly pull: Effect.Effect<Uint8Array | undefined, HttpError>
+  /** Gives up a pending response body: the connection is poisoned (`BodyAbandoned`) and its socket closed. A no-op otherwise. */
+  readonly abandon: Effect.Effect<void>
   /** Closes the socket; later sends fail with `ConnectionNotReusable` kind `"ClosedLocally"`. Idempotent. */
   readonly close: Effect.Effect<void>
 }
@@ -520,6 +579,34 @@ export const HttpConnection: Context.Service<HttpConnection, HttpConnection> = C
   "effect-nexus/HttpConnection"
 )
 
+/**
+ * Options of {@link HttpConnection.open}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenOptions {
+  /**
+   * A response body whose `Content-Length` is at most this many bytes is read whole before
+   * `open` returns; a longer one, or a chunked or close-delimited one not yet complete, is left
+   * pending for `pull`. Default 0: only a body already complete with the head is read whole.
+   */
+  readonly bufferUpTo?: number | undefined
+  /**
+   * The request body, written after `request.bytes`: bytes, or a stream of chunks. `length` is
+   * the `Content-Length` the head announced (a stream must yield exactly that many bytes), or
+   * `undefined` for `Transfer-Encoding: chunked` (each chunk framed here, then the last chunk).
+   */
+  readonly body?: {
+    readonly content: Uint8Array | Stream.Stream<Uint8Array, unknown>
+    readonly length: number | undefined
+  } | undefined
+}
+
+/** The last chunk of a chunked request body, with no trailers. */
+const LAST_CHUNK = new Uint8Array([0x30, 0x0d, 0x0a, 0x0d, 0x0a])
+const CRLF = new Uint8Array([0x0d, 0x0a])
+
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*"?(\d+)/i
 
 /** Seconds of a `Keep-Alive: timeout=N` header, or `undefined`. */
@@ -528,6 +615,9 @@ const keepAliveHint = (value: string | undefined): number | undefined => {
   const match = KEEP_ALIVE_TIMEOUT.exec(value)
   return match === null ? undefined : Number(match[1])
 }
+
+/** The size line of a request body chunk: hex digits, CR LF. */
+const chunkSize = (n: number): Uint8Array => Buffer.from(`${n.toString(16)}\r\n`, "latin1")
 
 const toMillis = (input: Duration.Input | undefined, fallback: Duration.Duration): number =>
   Duration.toMillis(input === undefined ? fallback : Duration.fromInputUnsafe(input))
@@ -640,6 +730,19 @@ class Connection implements HttpConnection {
   /** Clock time (ms) the current reaper fiber wakes at; `Infinity` when none is sleeping. */
   private reaperAt: number
   private reaperGeneration: number
+  /** `nextHead`'s limit for the current exchange; `-1` for `send` (the whole response with `next`). */
+  private bufferUpTo: number
+  /** The body `open` sends after the head, or `undefined`. */
+  private requestBody: OpenOptions["body"]
+  /** `open` returned a head whose body is still on the wire (the connection stays busy). */
+  private bodyPending: boolean
+  /** What the pending body's head said about reuse, kept for when the body ends (its views are gone by then). */
+  private pendingReusable: boolean
+  private pendingKind: NotReusableKind
+  private pendingHint: number | undefined
+  /** The next step of a pending body, built once. */
+  private readonly pulling: Effect.Effect<Uint8Array | undefined, HttpError>
+  private readonly readBodyNext: Effect.Effect<Uint8Array | undefined, PoisonCause | TransportError>
 
   constructor(transport: Transport, clock: Clock.Clock, scope: Scope.Scope, options: Options) {
     this.remoteAddress = transport.remoteAddress
@@ -682,12 +785,23 @@ class Connection implements HttpConnection {
     this.readMore = Effect.suspend(() => this.transport.read(this.reader!.readBuf))
     this.readNext = Effect.flatMap(this.readMore, this.afterRead)
     this.pending = new Uint8Array(0)
+    this.bufferUpTo = -1
+    this.requestBody = undefined
+    this.bodyPending = false
+    this.pendingReusable = false
+    this.pendingKind = "ConnectionClose"
+    this.pendingHint = undefined
     // built once: a send allocates no Effect nodes of its own beyond the transport's
     this.exchange = Effect.onInterrupt(
-      Effect.matchEffect(Effect.flatMap(Effect.suspend(() => this.transport.write(this.pending)), this.afterWrite), {
+      Effect.matchEffect(Effect.flatMap(Effect.suspend(this.writeRequest), this.afterWrite), {
         onFailure: this.poison,
         onSuccess: this.complete
       }),
+      this.interrupted
+    )
+    this.readBodyNext = Effect.flatMap(this.readMore, this.afterBodyRead)
+    this.pulling = Effect.onInterrupt(
+      Effect.matchEffect(Effect.suspend(this.readBody), { onFailure: this.poison, onSuccess: this.afterPull }),
       this.interrupted
     )
   }
@@ -735,6 +849,23 @@ class Connection implements HttpConnection {
 
   send(request: Request | RequestError, reader: ResponseReader): Effect.Effect<Response, HttpError> {
     return Effect.suspend(() => {
+      this.bufferUpTo = -1
+      this.requestBody = undefined
+      return this.begin(request, reader)
+    })
+  }
+
+  open(request: Request | RequestError, reader: ResponseReader, options?: OpenOptions): Effect.Effect<Response, HttpError> {
+    return Effect.suspend(() => {
+      this.bufferUpTo = options?.bufferUpTo ?? 0
+      this.requestBody = options?.body
+      return this.begin(request, reader)
+    })
+  }
+
+  /** Checks the connection, resets the per-exchange state and runs the exchange. */
+  private begin(request: Request | RequestError, reader: ResponseReader): Effect.Effect<Response, HttpError> {
+    {
       if (request._tag !== "Request") return Effect.fail(this.error(new InvalidRequest({ error: request }), false))
       const refused = this.verdict(this.clock.currentTimeMillisUnsafe())
       if (refused !== undefined) {
@@ -760,12 +891,54 @@ class Connection implements HttpConnection {
       // deadline (the head's cannot come sooner than headersTimeout from now)
       const arm = this.rearm(now + Math.min(this.readTimeoutMs, this.headersMs))
       return arm === undefined ? this.exchange : Effect.andThen(arm, this.exchange)
-    })
+    }
+  }
+
+  /** Writes the request: its bytes, then the body `open` was given (framed as chunks when its length is unknown). */
+  private readonly writeRequest = (): Effect.Effect<void, TransportError | RequestBodyFailed> => {
+    const body = this.requestBody
+    if (body === undefined) return this.transport.write(this.pending)
+    const content = body.content
+    if (content instanceof Uint8Array) {
+      if (body.length !== undefined) return this.transport.writev([this.pending, content])
+      return this.transport.writev([this.pending, chunkSize(content.length), content, CRLF, LAST_CHUNK])
+    }
+    return Effect.andThen(this.transport.write(this.pending), this.writeStream(content, body.length))
+  }
+
+  /**
+   * Writes a stream body as it is pulled: chunk by chunk (each one framed when `length` is
+   * undefined), each write counting as progress for `readTimeout`. A stream that fails, or
+   * yields other than `length` bytes, is `RequestBodyFailed`.
+   */
+  private writeStream(
+    content: Stream.Stream<Uint8Array, unknown>,
+    length: number | undefined
+  ): Effect.Effect<void, TransportError | RequestBodyFailed> {
+    let sent = 0
+    const chunked = length === undefined
+    const write = (chunk: Uint8Array): Effect.Effect<void, TransportError | RequestBodyFailed> => {
+      if (chunk.length === 0) return Effect.void
+      sent += chunk.length
+      if (!chunked && sent > length) {
+        return Effect.fail(new RequestBodyFailed({ detail: `the stream yielded more than the ${length} bytes announced` }))
+      }
+      this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
+      return chunked ? this.transport.writev([chunkSize(chunk.length), chunk, CRLF]) : this.transport.write(chunk)
+    }
+    const failed = Stream.mapError(content, (cause) => new RequestBodyFailed({ detail: "its stream failed", cause }))
+    const run = Stream.runForEach(failed, write)
+    return Effect.andThen(run, Effect.suspend((): Effect.Effect<void, TransportError | RequestBodyFailed> => {
+      if (chunked) return this.transport.write(LAST_CHUNK)
+      return sent === length ? Effect.void : Effect.fail(
+        new RequestBodyFailed({ detail: `the stream ended after ${sent} of the ${length} bytes announced` })
+      )
+    }))
   }
 
   /** Drains the reader synchronously; suspends only to read more bytes. */
   private readonly readResponse = (): Effect.Effect<Response, PoisonCause | TransportError> => {
-    const result = this.reader!.next()
+    const result = this.bufferUpTo < 0 ? this.reader!.next() : this.reader!.nextHead(this.bufferUpTo)
     if (result._tag === "Response") return Effect.succeed(result)
     if (result._tag !== "NeedMore") return Effect.fail(violationReason(result))
     if (this.awaitingHead && this.reader!.readingBody) {
@@ -800,6 +973,7 @@ class Connection implements HttpConnection {
     const cause = this.timedOut ??
       (failure._tag === "TransportError" ? failure.reason as ReadError | WriteError | TransportClosed : failure)
     this.busy = false
+    this.bodyPending = false
     this.unusable = { _tag: "Poisoned", cause }
     const sent = this.transport.bytesWritten > this.sentBefore
     return Effect.andThen(this.transport.destroy(), Effect.fail(this.error(cause, sent)))
@@ -809,29 +983,96 @@ class Connection implements HttpConnection {
     Effect.suspend(() => {
       if (!this.busy) return Effect.void
       this.busy = false
+      this.bodyPending = false
       this.unusable = { _tag: "Poisoned", cause: new Interrupted() }
       return this.transport.destroy()
     })
 
+  readonly abandon: Effect.Effect<void> = Effect.suspend(() => {
+    if (!this.bodyPending) return Effect.void
+    this.busy = false
+    this.bodyPending = false
+    this.unusable = { _tag: "Poisoned", cause: new BodyAbandoned() }
+    return this.transport.destroy()
+  })
+
+  readonly pull: Effect.Effect<Uint8Array | undefined, HttpError> = Effect.suspend(() => {
+    if (!this.bodyPending) return Effect.succeed(undefined)
+    // readTimeout counts the server's silence from this pull on, not the consumer's pause before it
+    this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
+    return this.pulling
+  })
+
+  /** Drains the reader's pending body synchronously; suspends only to read more bytes. */
+  private readonly readBody = (): Effect.Effect<Uint8Array | undefined, PoisonCause | TransportError> => {
+    const result = this.reader!.nextBody()
+    switch (result._tag) {
+      case "BodyChunk":
+        return Effect.succeed(result.bytes)
+      case "BodyEnd":
+        return Effect.succeed(undefined)
+      case "NeedMore":
+        return this.readBodyNext
+      default:
+        return Effect.fail(violationReason(result))
+    }
+  }
+
+  private readonly afterBodyRead = (n: number): Effect.Effect<Uint8Array | undefined, PoisonCause | TransportError> => {
+    this.lastProgressAt = this.clock.currentTimeMillisUnsafe()
+    if (n === 0) this.reader!.endOfInput()
+    return this.readBody()
+  }
+
+  private readonly afterPull = (bytes: Uint8Array | undefined): Effect.Effect<Uint8Array | undefined> => {
+    if (bytes !== undefined) return Effect.succeed(bytes)
+    this.bodyPending = false
+    return Effect.as(this.settle(this.pendingReusable, this.pendingKind, this.pendingHint), undefined)
+  }
+
   private readonly complete = (response: Response): Effect.Effect<Response> => {
+    if (this.reader!.bodyPending) {
+      // the head of a streamed body: what it says about reuse is read now, while its views hold;
+      // the body's deadline runs from here (the same rule as in readResponse)
+      this.bodyPending = true
+      this.pendingReusable = response.reusable
+      this.pendingKind = response.reusable ? "ConnectionClose" : notReusableKind(response)
+      this.pendingHint = keepAliveHint(response.header("keep-alive"))
+      this.awaitingHead = false
+      this.phaseDeadline = this.lastProgressAt + this.bodyMs
+      const arm = this.rearm(this.phaseDeadline)
+      return arm === undefined ? Effect.succeed(response) : Effect.as(arm, response)
+    }
+    const settled = this.settle(
+      response.reusable,
+      response.reusable ? "ConnectionClose" : notReusableKind(response),
+      response.reusable ? keepAliveHint(response.header("keep-alive")) : undefined
+    )
+    return settled === Effect.void ? Effect.succeed(response) : Effect.as(settled, response)
+  }
+
+  /**
+   * Ends an exchange whose response is complete: decides reuse (from the response's `reusable`,
+   * its not-reusable `kind` and its `Keep-Alive` hint) and arms the idle deadline, or closes the
+   * socket.
+   */
+  private settle(reusable: boolean, kind: NotReusableKind, hint: number | undefined): Effect.Effect<unknown> {
     this.busy = false
     this.requestCount++
-    if (!response.reusable) {
-      this.unusable = NOT_REUSABLE[notReusableKind(response)]
+    if (!reusable) {
+      this.unusable = NOT_REUSABLE[kind]
     } else if (this.reader!.buffered > 0) {
       // bytes past the response while nothing else was asked: the stream cannot be trusted
       this.unusable = STALE.UnsolicitedBytes
     } else if (this.requestCount >= this.maxRequests) {
       this.unusable = STALE.MaxRequests
     } else {
-      const hint = keepAliveHint(response.header("keep-alive"))
       const idle = hint === undefined ? this.idleMs : Math.min(Math.max(hint * 1000 - this.marginMs, 0), this.maxIdleMs)
       this.idleDeadline = this.clock.currentTimeMillisUnsafe() + idle
-      const arm = this.rearm(this.idleDeadline)
-      return arm === undefined ? Effect.succeed(response) : Effect.as(arm, response)
+      return this.rearm(this.idleDeadline) ?? Effect.void
     }
     // the body views live in the reader's buffer, so the socket can go now
-    return Effect.as(this.transport.destroy(), response)
+    return this.transport.destroy()
   }
 
   /**
@@ -887,6 +1128,7 @@ class Connection implements HttpConnection {
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     if (this.unusable === undefined || this.busy) {
       this.busy = false
+      this.bodyPending = false
       this.unusable = NOT_REUSABLE.ClosedLocally
     }
     return this.transport.destroy()

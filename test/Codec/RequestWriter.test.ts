@@ -437,3 +437,26 @@ describe("RequestWriter misuse", () => {
     expect(() => withBody.body("y")).toThrow(/out of phase order/)
   })
 })
+
+describe("RequestWriter bodyFollows", () => {
+  it("ends the head with Content-Length for a known length and Transfer-Encoding: chunked without one; the body is not written", () => {
+    const w = writer()
+    expect(wire(w.post("/upload").header("Content-Type", "application/octet-stream").bodyFollows(8 * 1024 * 1024).finish())).toBe(
+      `POST /api/v3/upload ${HEAD_TAIL}Content-Type: application/octet-stream\r\nContent-Length: 8388608\r\n\r\n`
+    )
+    expect(wire(w.put("/upload").bodyFollows(undefined).finish())).toBe(
+      `PUT /api/v3/upload ${HEAD_TAIL}Transfer-Encoding: chunked\r\n\r\n`
+    )
+  })
+
+  it("counts the line it would need when the head overflows, and refuses a negative length (caller misuse)", () => {
+    const w = writer({ capacity: 128 })
+    expect(w.post("/upload").header("X-Long", "v".repeat(200)).bodyFollows(10).finish()).toMatchObject({
+      _tag: "RequestTooLarge",
+      capacity: 128
+    })
+    expect(() => w.post("/upload").bodyFollows(-1)).toThrow(
+      new RangeError("RequestWriter: bodyFollows length must be a non-negative integer, got -1")
+    )
+  })
+})
