@@ -333,6 +333,7 @@ export type PoisonCause =
   | ReadError
   | WriteError
   | TransportClosed
+  | TlsError
   | ReadTimeout
   | HeadersTimeout
   | BodyTimeout
@@ -968,10 +969,11 @@ class Connection implements HttpConnection {
 
   private readonly poison = (failure: PoisonCause | TransportError): Effect.Effect<never, HttpError> => {
     // the reaper destroyed the transport for a timeout: the read's TransportClosed means that
-    // timeout; a connected transport's read and write fail only with ReadError, WriteError or
-    // TransportClosed
+    // timeout; a connected transport's read and write fail only with ReadError, WriteError,
+    // TransportClosed, or on TLS with a TlsError (a TLS 1.3 server rejecting our client
+    // certificate answers on the first read after the handshake: ClientCertificateRejected)
     const cause = this.timedOut ??
-      (failure._tag === "TransportError" ? failure.reason as ReadError | WriteError | TransportClosed : failure)
+      (failure._tag === "TransportError" ? failure.reason as ReadError | WriteError | TransportClosed | TlsError : failure)
     this.busy = false
     this.bodyPending = false
     this.unusable = { _tag: "Poisoned", cause }
