@@ -654,7 +654,7 @@ class PoolImpl implements ClientPool {
 
   /**
    * One try at a healthy slot from Effect's queue, in a scope of its own; a stale slot is retired
-   * and its lease ended at once (`undefined`: try again). Uninterruptible but for the wait, and
+   * and its lease ended at once (`false`: try again). Uninterruptible but for the wait, and
    * the lease is recorded in `won` in the step it is taken, so an interruption cannot lose it.
    */
   private takeOnce(won: { lease: Lease | undefined }): Effect.Effect<boolean, PoolError> {
@@ -739,10 +739,11 @@ class PoolImpl implements ClientPool {
       if (this.closed) return this.failClosed
       if (this.headReady(fiber)) return EffectPool.get(this.pool) as Effect.Effect<Slot, PoolError, Scope.Scope>
       switch (this.whyNotReady(fiber)) {
+        // (again through `restore`, so the wait of the second look stays interruptible)
         case 1:
-          return Effect.andThen(Effect.yieldNow, this.acquire)
+          return Effect.andThen(Effect.yieldNow, restore(this.acquire))
         case 2:
-          return Effect.andThen(this.ejectStaleHead, this.acquire)
+          return Effect.andThen(this.ejectStaleHead, restore(this.acquire))
         default:
           if (this.isClosed()) return this.failClosed
           return Effect.flatMap(restore(this.wait), ({ scope: leaseScope, slot }) =>

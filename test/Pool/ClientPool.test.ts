@@ -274,6 +274,24 @@ describe("ClientPool over memory connections", () => {
       assert.deepStrictEqual(yield* pool.stats, { available: 1, inUse: 0, reconnecting: 0, totalReconnects: 0, waiting: 0 })
     }))
 
+  it.effect("an acquire that first retires a stale head and then waits can still be interrupted", () =>
+    Effect.gen(function*() {
+      const origin = yield* makeOrigin()
+      const pool = yield* makePool(origin, { connections: 2 })
+      const holder = yield* Scope.make()
+      const held = yield* Scope.provide(pool.acquire, holder)
+      // the idle slot's connection dies and cannot come back: the next acquire retires it, then waits
+      origin.refuse(1000)
+      yield* origin.connections.find((c) => c !== held.connection)!.transport.destroy()
+      const waiting = yield* Effect.forkChild(Effect.scoped(pool.acquire))
+      yield* settle
+      assert.deepStrictEqual([(yield* pool.stats).waiting, (yield* pool.stats).reconnecting], [1, 1])
+      yield* Fiber.interrupt(waiting)
+      assert.isTrue(Exit.hasInterrupts(waiting.pollUnsafe()!))
+      assert.strictEqual((yield* pool.stats).waiting, 0)
+      yield* Scope.close(holder, Exit.void)
+    }))
+
   it.effect("never hands out a poisoned slot: a reset connection is ejected and healed in the background", () =>
     Effect.gen(function*() {
       const origin = yield* makeOrigin()
