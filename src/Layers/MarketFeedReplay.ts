@@ -113,7 +113,11 @@ const eventOf = (record: SessionFile.RecordView): ReplayEvent | undefined => {
       return { _tag: "Message", message: { _tag: "Text", text: record.text() } }
     case SessionFile.Kind.InBinary:
       // the read buffers are never reused (SessionLog.records): the view is owned as it is
-      return { _tag: "Message", message: { _tag: "Binary", payload: record.payload() } }
+      // a plain Uint8Array view: cheaper to make than Buffer#subarray's FastBuffer
+      return {
+        _tag: "Message",
+        message: { _tag: "Binary", payload: new Uint8Array(record.buf.buffer, record.buf.byteOffset + record.start, record.end - record.start) }
+      }
     case SessionFile.Kind.Connected:
     case SessionFile.Kind.Gap: {
       const entry = SessionFile.decodeEntry(record)
