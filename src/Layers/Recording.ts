@@ -30,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -223,7 +224,7 @@ export const clientPool = (pool: ClientPool.ClientPool, recorder: SessionRecorde
     })
   return {
     origin: pool.origin,
-    tryAcquire: Effect.map(pool.tryAcquire, (slot) => (slot._tag === "Some" ? { ...slot, value: wrapSlot(slot.value) } : slot)),
+    tryAcquire: Effect.map(pool.tryAcquire, Option.map(wrapSlot)),
     acquire: Effect.map(pool.acquire, wrapSlot),
     withSlot: (f) => pool.withSlot((slot) => f(wrapSlot(slot))),
     request: (build: (writer: RequestWriter) => Request | RequestError) =>

@@ -276,7 +276,18 @@ describe("RestClient.layerReplay", () => {
       yield* advancing(Effect.gen(function*() {
         const rest = yield* RestClient.RestClient
         yield* rest.request((w) => w.get("/snapshot").query("symbol", "ETH").finish())
-      })).pipe(Effect.provide(restLayer(file)))
+        // a slot leased without waiting is recorded too
+        const slot = yield* rest.tryAcquire
+        assert.strictEqual(slot._tag, "Some")
+        if (slot._tag === "Some") yield* slot.value.send(slot.value.writer.post("/order").body("via slot").finish())
+      }).pipe(Effect.scoped)).pipe(Effect.provide(restLayer(file)))
+      const exchanges = (yield* SessionLog.readAll(file)).filter((e) => e._tag === "Request" || e._tag === "Response")
+      assert.deepStrictEqual(exchanges.map((e) => (e._tag === "Request" ? `${e.id} ${e.method} ${e.target}` : `${e.id} ${e.status}`)), [
+        "1 GET /api/v3/snapshot?symbol=ETH",
+        "1 200",
+        "2 POST /api/v3/order",
+        "2 201"
+      ])
       yield* Effect.gen(function*() {
         const rest = yield* RestClient.RestClient
         const [hit, miss] = yield* rest.withSlot((slot) =>
