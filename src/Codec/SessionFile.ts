@@ -112,12 +112,17 @@ export const Kind = {
   Reconnecting: 0x23,
   /** JSON `{ topics }`: the subscriptions changed (`subscribe`/`unsubscribe`). */
   Subscriptions: 0x24,
-  /** varint(id) varint(headLength) JSON `{ method, target, headers }` body: a REST request. */
+  /** varint(id) varint(headLength) JSON `{ method, target, headers, calledAtMicros? }` body: a REST request. */
   Request: 0x30,
   /** varint(id) varint(headLength) JSON `{ status, headers }` body: its response. */
   Response: 0x31,
-  /** varint(id) JSON `{ error }`: the request failed without a response. */
-  Failure: 0x32
+  /** varint(id) varint(headLength) JSON `{ error }`: the request failed without a response. */
+  Failure: 0x32,
+  /**
+   * varint(id) varint(headLength) JSON `{ calledAtMicros, error? }`: a request that never reached
+   * the wire (it waited for a connection and was interrupted, or failed without one).
+   */
+  Unsent: 0x33
 } as const
 
 /**
@@ -705,6 +710,8 @@ export type Entry =
     readonly target: string
     readonly headers: ReadonlyArray<Header>
     readonly body: Uint8Array
+    /** When the application made the call, if it waited for a connection before the request was built. */
+    readonly calledAtMicros?: number | undefined
   }
   | {
     readonly _tag: "Response"
@@ -715,6 +722,13 @@ export type Entry =
     readonly body: Uint8Array
   }
   | { readonly _tag: "Failure"; readonly time: number; readonly id: number; readonly error: RecordedError }
+  | {
+    readonly _tag: "Unsent"
+    readonly time: number
+    readonly id: number
+    readonly calledAtMicros: number
+    readonly error: RecordedError | undefined
+  }
   | { readonly _tag: "Unknown"; readonly time: number; readonly kind: number }
   /** A known kind whose payload does not parse (damaged inside a good CRC: a writer bug). */
   | { readonly _tag: "Malformed"; readonly time: number; readonly kind: number }
@@ -795,13 +809,24 @@ export const decodeEntry = (record: RecordView): Entry => {
       const x = exchange(record)
       if (x === undefined) return { _tag: "Malformed", time, kind }
       return kind === Kind.Request
-        ? { _tag: "Request", time, id: x.id, method: String(x.head.method), target: String(x.head.target), headers: headersOf(x.head.headers), body: x.body }
+        ? typeof x.head.calledAtMicros === "number"
+          ? {
+            _tag: "Request", time, id: x.id, method: String(x.head.method), target: String(x.head.target),
+            headers: headersOf(x.head.headers), body: x.body, calledAtMicros: x.head.calledAtMicros
+          }
+          : { _tag: "Request", time, id: x.id, method: String(x.head.method), target: String(x.head.target), headers: headersOf(x.head.headers), body: x.body }
         : { _tag: "Response", time, id: x.id, status: num(x.head.status), headers: headersOf(x.head.headers), body: x.body }
     }
     case Kind.Failure: {
       const x = exchange(record)
       const error = recordedError(x?.head.error)
       return x === undefined || error === undefined ? { _tag: "Malformed", time, kind } : { _tag: "Failure", time, id: x.id, error }
+    }
+    case Kind.Unsent: {
+      const x = exchange(record)
+      return x === undefined
+        ? { _tag: "Malformed", time, kind }
+        : { _tag: "Unsent", time, id: x.id, calledAtMicros: num(x.head.calledAtMicros), error: recordedError(x.head.error) }
     }
   }
   const value = json(record)
@@ -857,10 +882,16 @@ export const encodeEntry = (writer: SessionWriter, entry: Entry): void => {
     case "Subscriptions":
       return writer.appendJson(Kind.Subscriptions, t, { topics: entry.topics })
     case "Request":
-      return writer.appendExchange(Kind.Request, t, entry.id, { method: entry.method, target: entry.target, headers: entry.headers }, entry.body)
+      return writer.appendExchange(
+        Kind.Request, t, entry.id,
+        { method: entry.method, target: entry.target, headers: entry.headers, calledAtMicros: entry.calledAtMicros },
+        entry.body
+      )
     case "Response":
       return writer.appendExchange(Kind.Response, t, entry.id, { status: entry.status, headers: entry.headers }, entry.body)
     case "Failure":
       return writer.appendExchange(Kind.Failure, t, entry.id, { error: entry.error }, EMPTY)
+    case "Unsent":
+      return writer.appendExchange(Kind.Unsent, t, entry.id, { calledAtMicros: entry.calledAtMicros, error: entry.error }, EMPTY)
   }
 }

@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as MarketFeed from "../Layers/MarketFeed.ts"
 import * as Recording from "../Layers/Recording.ts"
 import * as RestClient from "../Layers/RestClient.ts"
+import * as SessionLog from "../Layers/SessionLog.ts"
 import * as SessionRecorder from "../Layers/SessionRecorder.ts"
 import * as Exchange from "./Exchange.ts"
 import * as Strategy from "./Strategy.ts"
@@ -52,7 +53,7 @@ const fmt = (micros: number): string => (micros >= 1000 ? `${(micros / 1000).toF
  * @since 0.1.0
  * @category running
  */
-export const run = (options: Options = {}): Effect.Effect<Strategy.Stats> =>
+export const run = (options: Options = {}): Effect.Effect<Strategy.Stats, SessionLog.SessionError> =>
   Effect.gen(function*() {
     const out = options.output ?? process.stdout
     const tty = out.isTTY === true
@@ -102,4 +103,8 @@ export const run = (options: Options = {}): Effect.Effect<Strategy.Stats> =>
       Effect.onExit(() => Effect.sync(() => out.write(`${tty ? "\n" : ""}${summary()}\n`)))
     )
     return stats
-  }).pipe(Effect.scoped, Effect.orDie)
+  }).pipe(
+    Effect.scoped,
+    // a recording file that cannot be written is the user's to fix: its one-line error, not a defect
+    Effect.catch((error) => (error instanceof SessionLog.SessionError ? Effect.fail(error) : Effect.die(error)))
+  )

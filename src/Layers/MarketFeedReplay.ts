@@ -12,7 +12,7 @@
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *
  * The file is checked whole when the layer is built (every block's CRC-32: a bad file fails the
- * layer with `SessionError`; a torn last block is dropped), then read again in 1 MiB chunks as
+ * layer with `SessionError`; a torn last block is dropped), then read again in 256 KiB chunks as
  * the events are consumed, without checking the CRCs a second time. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
@@ -55,6 +55,8 @@ export interface Options {
   readonly timing?: Timing | undefined
   /** Told when the file's last block was torn and dropped. */
   readonly onTorn?: SessionLog.ReadOptions["onTorn"]
+  /** Bytes read from the file at a time (the events of one read come as one array). Default `SessionLog.DEFAULT_READ_CHUNK`. */
+  readonly chunkSize?: number | undefined
 }
 
 /**
@@ -113,7 +115,11 @@ const eventOf = (record: SessionFile.RecordView): ReplayEvent | undefined => {
       return { _tag: "Message", message: { _tag: "Text", text: record.text() } }
     case SessionFile.Kind.InBinary:
       // the read buffers are never reused (SessionLog.records): the view is owned as it is
-      return { _tag: "Message", message: { _tag: "Binary", payload: record.payload() } }
+      // a plain Uint8Array view: cheaper to make than Buffer#subarray's FastBuffer
+      return {
+        _tag: "Message",
+        message: { _tag: "Binary", payload: new Uint8Array(record.buf.buffer, record.buf.byteOffset + record.start, record.end - record.start) }
+      }
     case SessionFile.Kind.Connected:
     case SessionFile.Kind.Gap: {
       const entry = SessionFile.decodeEntry(record)
@@ -169,7 +175,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
           if (next !== undefined) pending.push(next)
         }
         return event
-      }, { checksums: false })
+      }, { checksums: false, chunkSize: options.chunkSize })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
@@ -183,7 +189,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
       return event === undefined && next === undefined && record.kind !== SessionFile.Kind.End ? undefined : { time: record.time, event, state: next }
-    }, { checksums: false }).pipe(
+    }, { checksums: false, chunkSize: options.chunkSize }).pipe(
       Stream.orDie,
       Stream.mapEffect((item) =>
         Effect.gen(function*() {

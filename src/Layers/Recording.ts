@@ -26,10 +26,12 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -177,12 +179,25 @@ export const webSocket = (ws: WebSocket.WebSocket, recorder: SessionRecorder): W
 // ---------------------------------------------------------------------------------------------
 
 /** Parses the request bytes back (they are ours: well-formed) and records them. */
-const recordRequest = (recorder: SessionRecorder, reader: RequestReader.RequestReader, id: number, bytes: Uint8Array): void => {
+const recordRequest = (
+  recorder: SessionRecorder,
+  reader: RequestReader.RequestReader,
+  id: number,
+  bytes: Uint8Array,
+  calledAtMicros?: number
+): void => {
   reader.reset()
   reader.feed(bytes)
   const parsed = reader.next()
   if (parsed._tag !== "Request") return
-  recorder.exchange(Kind.Request, id, { method: parsed.method, target: parsed.target, headers: parsed.headers() }, parsed.copyBody())
+  // the call time only when the request waited for a connection: the replay's latency counts from it
+  const waited = calledAtMicros !== undefined && recorder.now() - calledAtMicros >= 1000
+  recorder.exchange(
+    Kind.Request,
+    id,
+    { method: parsed.method, target: parsed.target, headers: parsed.headers(), ...(waited ? { calledAtMicros } : {}) },
+    parsed.copyBody()
+  )
   reader.reset()
 }
 
@@ -223,23 +238,38 @@ export const clientPool = (pool: ClientPool.ClientPool, recorder: SessionRecorde
     })
   return {
     origin: pool.origin,
-    tryAcquire: Effect.map(pool.tryAcquire, (slot) => (slot._tag === "Some" ? { ...slot, value: wrapSlot(slot.value) } : slot)),
+    tryAcquire: Effect.map(pool.tryAcquire, Option.map(wrapSlot)),
     acquire: Effect.map(pool.acquire, wrapSlot),
     withSlot: (f) => pool.withSlot((slot) => f(wrapSlot(slot))),
     request: (build: (writer: RequestWriter) => Request | RequestError) =>
       Effect.suspend(() => {
         const id = recorder.nextExchangeId()
+        const calledAtMicros = recorder.now()
+        let built = false
         let recorded = false
         return pool.request((writer) => {
+          built = true
           const request = build(writer)
           if (request._tag === "Request") {
-            recordRequest(recorder, reader, id, request.bytes)
+            recordRequest(recorder, reader, id, request.bytes, calledAtMicros)
             recorded = true
           }
           return request
         }).pipe(
           Effect.tap((response) => Effect.sync(() => recordResponse(recorder, id, response))),
-          Effect.tapError((error) => Effect.sync(() => recorded && recordFailure(recorder, id, error)))
+          Effect.tapError((error) => Effect.sync(() => recorded && recordFailure(recorder, id, error))),
+          // a call that never built its request (it waited for a connection) is recorded by its
+          // time alone, so that its replay fails or waits as it did (docs/replay.md)
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (built) return
+              const error = exit._tag === "Failure" ? Cause.findErrorOption(exit.cause) : Option.none()
+              recorder.exchange(Kind.Unsent, id, {
+                calledAtMicros,
+                error: Option.isSome(error) ? recorder.error(error.value) : undefined
+              }, new Uint8Array(0))
+            })
+          )
         )
       }),
     stats: pool.stats

@@ -16,12 +16,20 @@
  * `retryIdempotent` retries exactly what it retried). A recorded request with no answer (it was
  * interrupted, as by a timeout) never answers.
  *
+ * A call that never built its request when recorded (it waited for a connection during an
+ * outage, then was interrupted or failed with `PoolError`) is recorded by its time alone
+ * (`Unsent`). A request that matches no exchange but is made within 5 ms
+ * (`DEFAULT_UNSENT_WINDOW`) of such a call's recorded time stands for it: it waits as long and
+ * fails with the same error, or never answers (under `"fast"`, the next unsent call, whatever
+ * its time). Only a request that matches neither is `NoRecordedExchange`.
+ *
  * `request` answers directly. The slots (`acquire`, `withSlot`, `tryAcquire`) are a real pool's
  * over in-memory connections to a replaying origin: there a miss is an HTTP 404 whose body is
  * the `NoRecordedExchange` message.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -63,6 +71,15 @@ export interface Options {
  */
 export const REPLAY_ORIGIN = "replay"
 
+/**
+ * How near to its recorded time a request that matched no exchange must be made to stand for a
+ * recorded call that never reached the wire: 5 ms.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_UNSENT_WINDOW: Duration.Duration = Duration.millis(5)
+
 /** The response headers a server adds for framing: the replaying origin adds its own. */
 const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"])
 
@@ -89,7 +106,11 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ClientP
   Effect.gen(function*() {
     const origin = options.origin ?? REPLAY_ORIGIN
     const timing = options.timing ?? "recorded"
-    const exchanges = Exchanges.fromEntries(yield* SessionLog.readAll(file, { onTorn: options.onTorn }))
+    const entries = yield* SessionLog.readAll(file, { onTorn: options.onTorn })
+    const exchanges = Exchanges.fromEntries(entries)
+    const unsent = Exchanges.unsentFromEntries(entries)
+    const windowMicros = Duration.toMillis(DEFAULT_UNSENT_WINDOW) * 1000
+    const originNanos = yield* Clock.currentTimeNanos
     const writer = RequestWriter.make({ host: origin, basePath: options.basePath })
     const reader = RequestReader.make({ maxBodySize: 64 * 1024 * 1024 })
     const scope = yield* Effect.scope
@@ -162,8 +183,22 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ClientP
           const target = parsed.target
           const body = parsed.copyBody()
           const x = Exchanges.match(exchanges, method, target, body)
-          if (x === undefined) return Effect.fail(new ClientPool.PoolError({ origin, reason: miss(method, target, body) }))
-          return answer(x)
+          if (x !== undefined) return answer(x)
+          return Effect.flatMap(Clock.currentTimeNanos, (now) => {
+            const at = timing === "fast" ? undefined : Number(now - originNanos) / 1000
+            const call = Exchanges.matchUnsent(unsent, at, windowMicros)
+            if (call === undefined) return Effect.fail(new ClientPool.PoolError({ origin, reason: miss(method, target, body) }))
+            // a call that never reached the wire when recorded: it waits, then fails as it did, or never ends
+            const error = call.error === undefined ? undefined : RecordedError.decode(call.error)
+            if (call.error === undefined) return Effect.never
+            const wait = timing === "fast" ? Effect.void : Effect.sleep(Duration.micros(BigInt(Math.round(call.waitMicros))))
+            return Effect.andThen(
+              wait,
+              error instanceof HttpConnection.HttpError || error instanceof ClientPool.PoolError
+                ? Effect.fail(error)
+                : Effect.die(new Error(`replayed ${method} ${target} failed when recorded with ${call.error.tag}: ${call.error.message}`))
+            )
+          })
         }),
     }
     return pool

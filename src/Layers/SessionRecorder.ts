@@ -116,6 +116,8 @@ export interface SessionRecorder {
   error(error: unknown): SessionFile.RecordedError
   /** A fresh exchange id. */
   nextExchangeId(): number
+  /** Microseconds since the recorder started, on its `Clock`: the time a record appended now gets. */
+  now(): number
   /** Writes the current block now. */
   readonly flush: Effect.Effect<void, SessionError>
 }
@@ -244,6 +246,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<Session
         return JSON.parse(scrub(JSON.stringify(recorded))) as SessionFile.RecordedError
       },
       nextExchangeId: () => ++nextId,
+      now,
       flush: Effect.suspend(() => {
         writeBlock()
         return failure === undefined ? Effect.void : Effect.fail(failure)

@@ -26,10 +26,12 @@ const entryArb: fc.Arbitrary<Omit<SessionFile.Entry, "time">> = fc.oneof(
   fc.record({ _tag: fc.constant("Subscriptions" as const), topics: fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }) }),
   fc.record({
     _tag: fc.constant("Request" as const), id: fc.nat(), method: fc.constantFrom("GET", "POST", "DELETE"),
-    target: fc.string({ maxLength: 40 }), headers: headersArb, body: bytesArb
-  }),
+    target: fc.string({ maxLength: 40 }), headers: headersArb, body: bytesArb,
+    calledAtMicros: fc.option(fc.nat(), { nil: undefined })
+  }, { requiredKeys: ["_tag", "id", "method", "target", "headers", "body"] }),
   fc.record({ _tag: fc.constant("Response" as const), id: fc.nat(), status: fc.integer({ min: 100, max: 599 }), headers: headersArb, body: bytesArb }),
-  fc.record({ _tag: fc.constant("Failure" as const), id: fc.nat(), error: errorArb })
+  fc.record({ _tag: fc.constant("Failure" as const), id: fc.nat(), error: errorArb }),
+  fc.record({ _tag: fc.constant("Unsent" as const), id: fc.nat(), calledAtMicros: fc.nat(), error: fc.option(errorArb, { nil: undefined }) })
 )
 
 /** Entries with non-decreasing times from deltas (some 0, some past 2^32 µs). */

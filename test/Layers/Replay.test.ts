@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -276,7 +277,18 @@ describe("RestClient.layerReplay", () => {
       yield* advancing(Effect.gen(function*() {
         const rest = yield* RestClient.RestClient
         yield* rest.request((w) => w.get("/snapshot").query("symbol", "ETH").finish())
-      })).pipe(Effect.provide(restLayer(file)))
+        // a slot leased without waiting is recorded too
+        const slot = yield* rest.tryAcquire
+        assert.strictEqual(slot._tag, "Some")
+        if (slot._tag === "Some") yield* slot.value.send(slot.value.writer.post("/order").body("via slot").finish())
+      }).pipe(Effect.scoped)).pipe(Effect.provide(restLayer(file)))
+      const exchanges = (yield* SessionLog.readAll(file)).filter((e) => e._tag === "Request" || e._tag === "Response")
+      assert.deepStrictEqual(exchanges.map((e) => (e._tag === "Request" ? `${e.id} ${e.method} ${e.target}` : `${e.id} ${e.status}`)), [
+        "1 GET /api/v3/snapshot?symbol=ETH",
+        "1 200",
+        "2 POST /api/v3/order",
+        "2 201"
+      ])
       yield* Effect.gen(function*() {
         const rest = yield* RestClient.RestClient
         const [hit, miss] = yield* rest.withSlot((slot) =>
@@ -289,6 +301,40 @@ describe("RestClient.layerReplay", () => {
         assert.deepStrictEqual(hit, [200, `{"seq":7,"echo":"/api/v3/snapshot?symbol=ETH"}`])
         assert.deepStrictEqual(miss, [404, `no recorded exchange matches GET /api/v3/other; the closest recorded is GET /api/v3/snapshot?symbol=ETH (differs in path, query)`])
       }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3", timing: "fast" })))
+    }))
+})
+
+describe("RestClient.layerReplay, calls that never reached the wire", () => {
+  it.effect("a call interrupted while waiting for a connection is replayed by its time: it waits again; another time is a miss", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const live = yield* advancing(Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const peer = yield* TestHttpPeer
+        yield* TestClock.adjust("10 millis")
+        yield* peer.setDown(true)
+        yield* settle
+        // no connection comes back: the order waits for one until its deadline
+        return yield* rest.request((w) => w.post("/order").body("{}").finish()).pipe(Effect.timeoutOption("50 millis"))
+      })).pipe(Effect.provide(restLayer(file)))
+      assert.strictEqual(live._tag, "None")
+      const unsent = (yield* SessionLog.readAll(file)).filter((e) => e._tag === "Unsent")
+      assert.deepStrictEqual(unsent.map(({ time, calledAtMicros, ...rest }) => ({ ...rest, waited: time - calledAtMicros })), [
+        { _tag: "Unsent", id: 1, error: undefined, waited: 50_000 }
+      ])
+
+      yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const order = rest.request((w) => w.post("/order").body("{}").finish())
+        yield* TestClock.adjust(Duration.micros(BigInt(unsent[0]!.calledAtMicros)))
+        // made when the recorded call was made: it stands for it and never answers, as live
+        const fiber = yield* Effect.forkChild(order.pipe(Effect.timeoutOption("50 millis")))
+        yield* TestClock.adjust("60 millis")
+        assert.strictEqual((yield* Fiber.join(fiber))._tag, "None")
+        // the recorded call is used up: the same request again matches nothing
+        const miss = yield* Effect.flip(order)
+        assert.strictEqual(miss._tag === "PoolError" ? miss.reason._tag : miss._tag, "NoRecordedExchange")
+      }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3" })), Effect.provide(TestClock.layer()))
     }))
 })
 

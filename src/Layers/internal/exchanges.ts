@@ -29,6 +29,42 @@ export interface Exchange {
   served: boolean
 }
 
+/** A recorded call that never built its request: answered by its time alone. */
+export interface Unsent {
+  /** Microseconds since the recording started when the application made the call. */
+  readonly calledAtMicros: number
+  /** Microseconds from the call to its end (a failure, or the interruption). */
+  readonly waitMicros: number
+  readonly error: SessionFile.RecordedError | undefined
+  served: boolean
+}
+
+/** The unsent calls of a session's entries, in recorded order of their calls. */
+export const unsentFromEntries = (entries: ReadonlyArray<SessionFile.Entry>): Array<Unsent> =>
+  entries
+    .flatMap((e) =>
+      e._tag === "Unsent"
+        ? [{ calledAtMicros: e.calledAtMicros, waitMicros: Math.max(0, e.time - e.calledAtMicros), error: e.error, served: false }]
+        : []
+    )
+    .sort((a, b) => a.calledAtMicros - b.calledAtMicros)
+
+/**
+ * The unsent call a request that matched no exchange stands for: the first not served yet made
+ * within `windowMicros` of `atMicros` (any, when `atMicros` is `undefined`: a fast replay has
+ * no recorded time to compare), marked served.
+ */
+export const matchUnsent = (unsent: ReadonlyArray<Unsent>, atMicros: number | undefined, windowMicros: number): Unsent | undefined => {
+  for (const u of unsent) {
+    if (u.served) continue
+    if (atMicros === undefined || Math.abs(u.calledAtMicros - atMicros) <= windowMicros) {
+      u.served = true
+      return u
+    }
+  }
+  return undefined
+}
+
 /** Splits a target into path and its sorted query. */
 export const splitTarget = (target: string): { readonly path: string; readonly query: string } => {
   const q = target.indexOf("?")
@@ -61,7 +97,8 @@ export const fromEntries = (entries: ReadonlyArray<SessionFile.Entry>): Array<Ex
       path,
       query,
       body: request.body,
-      latencyMicros: answer === undefined ? 0 : Math.max(0, answer.time - request.time),
+      // from the call: a request that waited for a connection waits as long again
+      latencyMicros: answer === undefined ? 0 : Math.max(0, answer.time - (request.calledAtMicros ?? request.time)),
       answer,
       served: false
     }
