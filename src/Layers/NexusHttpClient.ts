@@ -71,6 +71,7 @@ import * as ResponseReader from "../Codec/ResponseReader.ts"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
 import { NexusResponse, own, PendingBody } from "./internal/nexusResponse.ts"
+import { ProxySettings } from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -81,12 +82,12 @@ import { TlsSettings } from "./TlsSettings.ts"
  * Options of {@link make} and {@link layer}: every `ClientPool` option but the per-origin ones
  * (`url`, `basePath`, `defaultHeaders`, `connect`), applied to each origin's pool, plus the cap
  * on origins and their idle time. `tls` defaults to the `TlsSettings` service when one is
- * provided, else system roots.
+ * provided, else system roots; `proxy` to the `ProxySettings` service, else none.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<ClientPool.Options, "url" | "basePath" | "defaultHeaders" | "connect"> {
+export interface Options extends Omit<ClientPool.DialOptions, "url" | "basePath" | "defaultHeaders" | "connect"> {
   /** Most origin pools kept open. Default {@link DEFAULT_MAX_ORIGINS}. */
   readonly maxOrigins?: number | undefined
   /** A pool with no request for this long is closed. Default {@link DEFAULT_ORIGIN_IDLE_TIMEOUT}. */
@@ -184,7 +185,7 @@ class Origins {
   private readonly scope: Scope.Scope
   private readonly run: (effect: Effect.Effect<void>) => unknown
   private readonly now: () => number
-  private readonly poolOptions: Omit<ClientPool.Options, "url">
+  private readonly poolOptions: Omit<ClientPool.DialOptions, "url">
   private readonly maxOrigins: number
   readonly idleMs: number
 
@@ -192,7 +193,7 @@ class Origins {
     scope: Scope.Scope,
     run: (effect: Effect.Effect<void>) => unknown,
     now: () => number,
-    poolOptions: Omit<ClientPool.Options, "url">,
+    poolOptions: Omit<ClientPool.DialOptions, "url">,
     maxOrigins: number,
     idleMs: number
   ) {
@@ -537,7 +538,8 @@ const exchange = (
 /**
  * Builds the client in the current scope: no socket is opened until a request needs an origin;
  * closing the scope closes every pool. `tls` comes from the options, else the `TlsSettings`
- * service when provided, else system roots. Throws `RangeError` for a `maxOrigins` below 1 or a
+ * service when provided, else system roots; `proxy` from the options, else the `ProxySettings`
+ * service when provided, else none. Throws `RangeError` for a `maxOrigins` below 1 or a
  * non-positive `originIdleTimeout` (caller misuse).
  *
  * @since 0.1.0
@@ -556,8 +558,11 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
   const bufferUpTo = options.bufferBodyUpTo ?? DEFAULT_BUFFER_BODY_UP_TO
   if (!(bufferUpTo >= 0)) throw new RangeError(`NexusHttpClient bufferBodyUpTo must be non-negative, got ${bufferUpTo}`)
   const { bufferBodyUpTo: _b, maxOrigins: _m, originIdleTimeout: _i, ...rest } = options
-  const tls = options.tls ?? Option.getOrUndefined(yield* Effect.serviceOption(TlsSettings))
-  const poolOptions: Omit<ClientPool.Options, "url"> = tls === undefined ? rest : { ...rest, tls }
+  const poolOptions: Omit<ClientPool.DialOptions, "url"> = {
+    ...rest,
+    tls: options.tls ?? Option.getOrUndefined(yield* Effect.serviceOption(TlsSettings)),
+    proxy: options.proxy ?? Option.getOrUndefined(yield* Effect.serviceOption(ProxySettings))
+  }
   const scope = yield* Effect.scope
   const run = yield* FiberSet.makeRuntime<never, void, never>()
   const clock = yield* Effect.clockWith(Effect.succeed)

@@ -27,6 +27,7 @@ import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
 import * as RestClientReplay from "./RestClientReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
+import { ProxySettings } from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -48,10 +49,21 @@ export class RestClient extends Context.Service<RestClient, ClientPool.ClientPoo
  */
 export const retryIdempotent: typeof ClientPool.retryIdempotent = ClientPool.retryIdempotent
 
-/** Fills `tls` from the `TlsSettings` service when the options name none. */
-const withTls = (options: ClientPool.Options) =>
-  Effect.map(Effect.serviceOption(TlsSettings), (tls) =>
-    options.tls !== undefined || Option.isNone(tls) ? options : { ...options, tls: tls.value })
+/**
+ * Fills `tls` and `proxy` from the `TlsSettings` and `ProxySettings` services when the options
+ * name none. A pool with a custom `connect` takes neither: its connections are the caller's.
+ */
+const withServices = (options: ClientPool.Options): Effect.Effect<ClientPool.Options> =>
+  options.connect !== undefined
+    ? Effect.succeed(options)
+    : Effect.map(
+      Effect.all([Effect.serviceOption(TlsSettings), Effect.serviceOption(ProxySettings)]),
+      ([tls, proxy]): ClientPool.DialOptions => ({
+        ...options,
+        tls: options.tls ?? Option.getOrUndefined(tls),
+        proxy: options.proxy ?? Option.getOrUndefined(proxy)
+      })
+    )
 
 /**
  * A layer from explicit options: connects every slot at build time (failing the layer with the
@@ -61,7 +73,7 @@ const withTls = (options: ClientPool.Options) =>
  * @category layers
  */
 export const layer = (options: ClientPool.Options): Layer.Layer<RestClient, HttpConnection.HttpError> =>
-  Layer.effect(RestClient, Effect.flatMap(withTls(options), ClientPool.make))
+  Layer.effect(RestClient, Effect.flatMap(withServices(options), ClientPool.make))
 
 /**
  * Reads the pool's settings from `Config` (see the module doc for the names).
@@ -69,7 +81,7 @@ export const layer = (options: ClientPool.Options): Layer.Layer<RestClient, Http
  * @since 0.1.0
  * @category config
  */
-export const config = (prefix = "NEXUS_REST"): Config.Config<ClientPool.Options> =>
+export const config = (prefix = "NEXUS_REST"): Config.Config<ClientPool.DialOptions> =>
   Config.map(
     Config.all({
       url: Config.String(`${prefix}_URL`),
@@ -80,7 +92,7 @@ export const config = (prefix = "NEXUS_REST"): Config.Config<ClientPool.Options>
       connectTimeout: Config.option(Config.Duration(`${prefix}_CONNECT_TIMEOUT`)),
       readTimeout: Config.option(Config.Duration(`${prefix}_READ_TIMEOUT`))
     }),
-    (c): ClientPool.Options => ({
+    (c): ClientPool.DialOptions => ({
       url: c.url,
       basePath: Option.getOrUndefined(c.basePath),
       connections: c.connections,
@@ -97,13 +109,13 @@ export const config = (prefix = "NEXUS_REST"): Config.Config<ClientPool.Options>
  * @category layers
  */
 export const layerConfig = (
-  options: { readonly prefix?: string | undefined; readonly overrides?: Partial<ClientPool.Options> | undefined } = {}
+  options: { readonly prefix?: string | undefined; readonly overrides?: Partial<ClientPool.DialOptions> | undefined } = {}
 ): Layer.Layer<RestClient, HttpConnection.HttpError | Config.ConfigError> =>
   Layer.effect(
     RestClient,
     Effect.gen(function*() {
       const fromEnv = yield* config(options.prefix)
-      return yield* ClientPool.make(yield* withTls({ ...fromEnv, ...options.overrides }))
+      return yield* ClientPool.make(yield* withServices({ ...fromEnv, ...options.overrides }))
     })
   )
 

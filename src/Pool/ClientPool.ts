@@ -118,13 +118,24 @@ import type { NoRecordedExchange } from "./NoRecordedExchange.ts"
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Options of {@link make}. Connection options (`connectTimeout`, `readTimeout`, `noDelay`,
- * TCP `keepAlive`, `tls`, `idleTimeout`, `maxRequests`, …) are `HttpConnection.connect`'s.
+ * Options of {@link make}: the pool's own ({@link PoolOptions}) and either the connection
+ * options `HttpConnection.connect` dials every slot with ({@link DialOptions}: `connectTimeout`,
+ * `readTimeout`, `noDelay`, TCP `keepAlive`, `tls`, `proxy`, `idleTimeout`, `maxRequests`, …),
+ * or a custom `connect` ({@link CustomConnectOptions}), with which a connection option would do
+ * nothing — so the type rejects them rather than ignoring them.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options extends HttpConnection.ConnectOptions {
+export type Options = DialOptions | CustomConnectOptions
+
+/**
+ * The pool's own options, whichever way its connections are opened.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PoolOptions {
   /** The origin, `http://host:port` or `https://host`. Its path, if any, is ignored: see `basePath`. */
   readonly url: string
   /** Prefixed to every request path, e.g. `/api/v3`. Default `""`. */
@@ -145,12 +156,31 @@ export interface Options extends HttpConnection.ConnectOptions {
   readonly acquireSchedule?: Schedule.Schedule<Duration.Duration, unknown> | undefined
   /** How often idle slots are checked and expired ones renewed. Default 1 s. */
   readonly healthCheckInterval?: Duration.Input | undefined
-  /**
-   * How one connection is opened. Default `HttpConnection.connect(url, options)`; tests pass
-   * one over an in-memory transport.
-   */
-  readonly connect?: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope> | undefined
 }
+
+/**
+ * Options of a pool whose slots `HttpConnection.connect(url, options)` dials (the default).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DialOptions extends PoolOptions, HttpConnection.ConnectOptions {
+  /** Absent: the slots are dialed with this object's connection options. */
+  readonly connect?: undefined
+}
+
+/**
+ * Options of a pool whose connections `connect` opens (tests pass one over an in-memory
+ * transport; a caller may dial its own way). Every `HttpConnection.ConnectOptions` key is `never`
+ * here: give those to the connection `connect` makes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CustomConnectOptions = PoolOptions & {
+  /** How one connection is opened (once per slot, and again on every heal). */
+  readonly connect: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
+} & { readonly [K in keyof HttpConnection.ConnectOptions]?: never }
 
 /** Default number of connections. */
 export const DEFAULT_CONNECTIONS = 4

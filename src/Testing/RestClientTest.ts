@@ -15,14 +15,14 @@ import type * as HttpServe from "../Transport/HttpServe.ts"
 import * as TestPeers from "./TestPeers.ts"
 
 /**
- * Options of {@link layer}: any `ClientPool.Options` (defaults `url` `https://origin.test`,
+ * Options of {@link layer}: any `ClientPool.PoolOptions` (defaults `url` `https://origin.test`,
  * `connections` 2; `connect` is always the origin's) and `connection`, the
  * `HttpConnection.Options` of the origin's connections (default `{}`).
  *
  * @since 0.1.0
  * @category models
  */
-export type Options = Partial<ClientPool.Options> & { readonly connection?: HttpConnection.Options | undefined }
+export type Options = Partial<ClientPool.PoolOptions> & { readonly connection?: HttpConnection.Options | undefined }
 
 /**
  * Connections of the {@link layer} pool unless `options.connections` says otherwise: 2.

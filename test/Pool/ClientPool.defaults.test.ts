@@ -90,7 +90,7 @@ const makeOrigin = (options: HttpConnection.Options = {}) =>
     return origin
   })
 
-const makePool = (origin: Origin, options: Partial<ClientPool.Options> = {}) =>
+const makePool = (origin: Origin, options: Partial<ClientPool.CustomConnectOptions> = {}) =>
   ClientPool.make({ url: "http://origin.test", connections: 1, connect: origin.connect, ...options })
 
 const get = (pool: ClientPool.ClientPool, path: string) => pool.request((w) => w.get(path).finish())

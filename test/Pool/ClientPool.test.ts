@@ -101,7 +101,7 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 30; i++) yield* Effect.yieldNow
 })
 
-const makePool = (origin: Origin, options: Partial<ClientPool.Options> = {}) =>
+const makePool = (origin: Origin, options: Partial<ClientPool.CustomConnectOptions> = {}) =>
   ClientPool.make({ url: "http://origin.test", connections: 2, connect: origin.connect, ...options })
 
 const get = (pool: ClientPool.ClientPool, path: string) => pool.request((w) => w.get(path).finish())
