@@ -39,10 +39,11 @@ import type * as SubscriptionRef from "effect/SubscriptionRef"
 import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
-import type { Transport } from "../Transport/Transport.ts"
+import type { Transport, TransportError } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
+import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -141,10 +142,15 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       Queue.offerUnsafe(events, event) || events.state._tag !== "Open"
         ? Effect.void
         : Effect.asVoid(Effect.raceFirst(Queue.offer(events, event), Deferred.await(stopping)))
+    // the shared TlsConfig and proxy rules, unless the options name their own; built once here, so
+    // every reconnect dials with the same TlsConfig and resumes its session
     const tls = yield* Effect.serviceOption(TlsSettings)
-    const socket = options.socket?.tls !== undefined || Option.isNone(tls)
-      ? options.socket
-      : { ...options.socket, tls: tls.value }
+    const proxy = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+    const socket = {
+      ...options.socket,
+      tls: options.socket?.tls ?? Option.getOrUndefined(tls),
+      proxy: options.socket?.proxy ?? Option.getOrUndefined(proxy)
+    }
     const supervisor = yield* Feed.make<string, never, never>({
       url: options.url,
       socket,
@@ -212,15 +218,26 @@ export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
   )
 
 /**
- * A layer from the environment (see the module doc); `overrides` win over what it reads.
+ * A layer from the environment (see the module doc); `overrides` win over what it reads. The
+ * proxy is the `ProxySettings` service when one is provided, otherwise `HTTPS_PROXY` /
+ * `HTTP_PROXY` / `NO_PROXY` (`ProxySettings.fromConfig`); a proxy URL that does not parse fails
+ * the layer with `ProxyError` kind `"InvalidProxyUrl"`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
-): Layer.Layer<MarketFeed, Config.ConfigError> =>
-  Layer.effect(MarketFeed, Effect.flatMap(config(options.prefix), (c) => make({ ...c, ...options.overrides })))
+): Layer.Layer<MarketFeed, Config.ConfigError | TransportError> =>
+  Layer.effect(
+    MarketFeed,
+    Effect.gen(function*() {
+      const c = yield* config(options.prefix)
+      const provided = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+      const proxy = Option.isSome(provided) ? provided.value : yield* ProxySettings.fromConfig
+      return yield* make({ ...c, socket: { ...c.socket, proxy }, ...options.overrides })
+    })
+  )
 
 /**
  * The feed served from a recorded session file (see `MarketFeedReplay`): the recorded events
