@@ -17,6 +17,8 @@
  * - `NEXUS_FEED_API_KEY` — a secret (`Redacted`) sent as the handshake header named by
  *   `NEXUS_FEED_API_KEY_HEADER` (default `X-API-KEY`).
  * - `NEXUS_FEED_PING_INTERVAL` — heartbeat: ping every interval, fail after three silent ones.
+ * - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` — the proxy, as `ProxySettings.layerConfig` reads
+ *   them, unless a `ProxySettings` service is provided.
  *
  * Subscriptions are topic strings sent as `{ method: "SUBSCRIBE", params, id }` JSON by default
  * (Binance's protocol); pass `subscribe`/`unsubscribe` for another exchange's.
@@ -103,7 +105,10 @@ export interface Options {
   readonly subscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
   /** Sends unsubscriptions. Default `Feed.jsonRpcSubscribe("UNSUBSCRIBE")`. */
   readonly unsubscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
-  /** Stream options for every connection (headers, TLS, heartbeat, limits). */
+  /**
+   * Options of every connection (headers, TLS, a proxy, heartbeat, limits). Default `tls` the
+   * `TlsSettings` service and `proxy` the `ProxySettings` service, when provided.
+   */
   readonly socket?: WebSocket.ConnectOptions | undefined
   /** Reconnect delays. Default `Backoff.reconnect`. */
   readonly schedule?: Supervisor.Options<unknown, unknown, unknown, unknown, unknown, unknown>["schedule"]
@@ -115,7 +120,7 @@ export interface Options {
   readonly maxSessionLifetime?: Duration.Input | undefined
   /** Events buffered for a slow consumer before the feed waits. Default 4096. */
   readonly bufferSize?: number | undefined
-  /** Dial the transport yourself (tests, proxies). Default: `WebSocket.connect`. */
+  /** Dial the transport yourself (tests); `socket`'s dial options then do not apply. Default: `WebSocket.connect`. */
   readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope> | undefined
 }
 
