@@ -35,6 +35,7 @@ import * as Exchange from "../src/Demo/Exchange.ts"
 import * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as RestClient from "../src/Layers/RestClient.ts"
 import type * as HttpConnection from "../src/Transport/HttpConnection.ts"
+import type { TransportError } from "../src/Transport/Transport.ts"
 import { numberOption, runProgram } from "./internal/program.ts"
 
 /**
@@ -215,7 +216,7 @@ export const trade = (
 export const services = (
   endpoints: Exclude<Endpoints, { readonly _tag: "Demo" }>,
   symbol: string
-): Layer.Layer<RestClient.RestClient | MarketFeed.MarketFeed, HttpConnection.HttpError | Config.ConfigError> =>
+): Layer.Layer<RestClient.RestClient | MarketFeed.MarketFeed, HttpConnection.HttpError | TransportError | Config.ConfigError> =>
   endpoints._tag === "Urls"
     ? Layer.mergeAll(
       RestClient.layer({ url: endpoints.rest, basePath: "/api/v3", connections: 2 }),
@@ -230,7 +231,7 @@ export const services = (
  * @since 0.1.0
  * @category running
  */
-export const main = (options: Options): Effect.Effect<Summary, HttpConnection.HttpError | Config.ConfigError> =>
+export const main = (options: Options): Effect.Effect<Summary, HttpConnection.HttpError | TransportError | Config.ConfigError> =>
   Effect.scoped(Effect.gen(function*() {
     const summary: Summary = { quotes: 0, sessions: 0, snapshots: 0, ordersOk: 0, ordersFailed: 0 }
     const endpoints = options.endpoints._tag === "Demo"

@@ -22,6 +22,8 @@
  * - `NEXUS_FEED_API_KEY` — a secret (`Redacted`) sent as the handshake header named by
  *   `NEXUS_FEED_API_KEY_HEADER` (default `X-API-KEY`).
  * - `NEXUS_FEED_PING_INTERVAL` — heartbeat: ping every interval, fail after three silent ones.
+ * - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` — the proxy, as `ProxySettings.layerConfig` reads
+ *   them, unless a `ProxySettings` service is provided.
  *
  * Subscriptions are topic strings sent as `{ method: "SUBSCRIBE", params, id }` JSON by default
  * (Binance's protocol); pass `subscribe`/`unsubscribe` for another exchange's.
@@ -42,11 +44,12 @@ import type * as SubscriptionRef from "effect/SubscriptionRef"
 import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
-import type { Transport } from "../Transport/Transport.ts"
+import type { Transport, TransportError } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
 import { Batch } from "./internal/batch.ts"
+import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -106,7 +109,10 @@ export interface Options {
   readonly subscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
   /** Sends unsubscriptions. Default `Feed.jsonRpcSubscribe("UNSUBSCRIBE")`. */
   readonly unsubscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
-  /** Stream options for every connection (headers, TLS, heartbeat, limits). */
+  /**
+   * Options of every connection (headers, TLS, a proxy, heartbeat, limits). Default `tls` the
+   * `TlsSettings` service and `proxy` the `ProxySettings` service, when provided.
+   */
   readonly socket?: WebSocket.ConnectOptions | undefined
   /** Reconnect delays. Default `Backoff.reconnect`. */
   readonly schedule?: Supervisor.Options<unknown, unknown, unknown, unknown, unknown, unknown>["schedule"]
@@ -118,7 +124,7 @@ export interface Options {
   readonly maxSessionLifetime?: Duration.Input | undefined
   /** Events buffered for a slow consumer before the feed waits. Default 4096. */
   readonly bufferSize?: number | undefined
-  /** Dial the transport yourself (tests, proxies). Default: `WebSocket.connect`. */
+  /** Dial the transport yourself (tests); `socket`'s dial options then do not apply. Default: `WebSocket.connect`. */
   readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope> | undefined
 }
 
@@ -143,10 +149,15 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
     const events = new Batch<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
     const emit = (event: FeedEvent): Effect.Effect<void> => events.offer(event, 1) ?? Effect.void
     const end = Effect.sync(() => events.end(Cause.Done()))
+    // the shared TlsConfig and proxy rules, unless the options name their own; built once here, so
+    // every reconnect dials with the same TlsConfig and resumes its session
     const tls = yield* Effect.serviceOption(TlsSettings)
-    const socket = options.socket?.tls !== undefined || Option.isNone(tls)
-      ? options.socket
-      : { ...options.socket, tls: tls.value }
+    const proxy = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+    const socket = {
+      ...options.socket,
+      tls: options.socket?.tls ?? Option.getOrUndefined(tls),
+      proxy: options.socket?.proxy ?? Option.getOrUndefined(proxy)
+    }
     const supervisor = yield* Feed.make<string, never, never>({
       url: options.url,
       socket,
@@ -212,15 +223,26 @@ export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
   )
 
 /**
- * A layer from the environment (see the module doc); `overrides` win over what it reads.
+ * A layer from the environment (see the module doc); `overrides` win over what it reads. The
+ * proxy is the `ProxySettings` service when one is provided, otherwise `HTTPS_PROXY` /
+ * `HTTP_PROXY` / `NO_PROXY` (`ProxySettings.fromConfig`); a proxy URL that does not parse fails
+ * the layer with `ProxyError` kind `"InvalidProxyUrl"`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
-): Layer.Layer<MarketFeed, Config.ConfigError> =>
-  Layer.effect(MarketFeed, Effect.flatMap(config(options.prefix), (c) => make({ ...c, ...options.overrides })))
+): Layer.Layer<MarketFeed, Config.ConfigError | TransportError> =>
+  Layer.effect(
+    MarketFeed,
+    Effect.gen(function*() {
+      const c = yield* config(options.prefix)
+      const provided = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+      const proxy = Option.isSome(provided) ? provided.value : yield* ProxySettings.fromConfig
+      return yield* make({ ...c, socket: { ...c.socket, proxy }, ...options.overrides })
+    })
+  )
 
 /**
  * The feed served from a recorded session file (see `MarketFeedReplay`): the recorded events

@@ -51,25 +51,34 @@ const proxyOf = (url: Option.Option<string>): Effect.Effect<Proxy.Proxy | undefi
   Option.isNone(url) ? Effect.undefined : Proxy.fromUrl(url.value)
 
 /**
- * A layer from the environment variables in the module doc.
+ * The rules from the environment variables in the module doc (through Effect's `Config`, so a
+ * `ConfigProvider` can stand in for the environment). No variable set: every endpoint goes direct.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const fromConfig: Effect.Effect<Proxy.Rules, TransportError | Config.ConfigError> = Effect.gen(function*() {
+  const env = yield* Config.all({
+    https: firstOf("HTTPS_PROXY", "https_proxy"),
+    http: firstOf("HTTP_PROXY", "http_proxy"),
+    noProxy: firstOf("NO_PROXY", "no_proxy")
+  })
+  const https = yield* proxyOf(env.https)
+  const http = yield* proxyOf(env.http)
+  const noProxy = Option.match(env.noProxy, {
+    onNone: () => [],
+    onSome: (list) => list.split(/[\s,]+/).filter((entry) => entry !== "")
+  })
+  return { https, http, noProxy }
+})
+
+/**
+ * A layer from the environment variables in the module doc ({@link fromConfig}).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig: Layer.Layer<ProxySettings, TransportError | Config.ConfigError> = Layer.effect(
   ProxySettings,
-  Effect.gen(function*() {
-    const env = yield* Config.all({
-      https: firstOf("HTTPS_PROXY", "https_proxy"),
-      http: firstOf("HTTP_PROXY", "http_proxy"),
-      noProxy: firstOf("NO_PROXY", "no_proxy")
-    })
-    const https = yield* proxyOf(env.https)
-    const http = yield* proxyOf(env.http)
-    const noProxy = Option.match(env.noProxy, {
-      onNone: () => [],
-      onSome: (list) => list.split(/[\s,]+/).filter((entry) => entry !== "")
-    })
-    return { https, http, noProxy }
-  })
+  fromConfig
 )

@@ -41,11 +41,15 @@ export interface Options<Sub, EH, R>
 {
   /** `ws://` or `wss://` URL of the feed. */
   readonly url: string
-  /** Stream options for every connection (headers such as API keys, TLS, heartbeat, limits). */
+  /**
+   * Options of every connection (headers such as API keys, TLS, a proxy, heartbeat, limits). The
+   * connect effect is built once, so every reconnect dials with the same `TlsConfig` and resumes.
+   */
   readonly socket?: WebSocket.ConnectOptions | undefined
   /**
-   * Dials the transport yourself (an in-memory pair in tests, a proxy); the handshake then runs
-   * over it with `connectOver`. Default: `WebSocket.connect(url, socket)`.
+   * Dials the transport yourself (an in-memory pair in tests, a custom transport); the handshake
+   * then runs over it with `connectOver`, and only `socket`'s handshake and stream options
+   * (`WebSocket.ConnectOverOptions`) apply. Default: `WebSocket.connect(url, socket)`.
    */
   readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope | R> | undefined
 }

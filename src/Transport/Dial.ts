@@ -1,8 +1,8 @@
 /**
  * `Dial` — the one dial path: where a URL points (host, port, TLS or not) and how to reach it
  * (TCP, TLS, or a tunnel through an HTTP `CONNECT` or SOCKS5 proxy, then TLS inside it) are decided here
- * and nowhere else. `HttpConnection.connect`, the CLI and (once they move over) `WebSocket.connect`
- * and `ClientPool` all dial through {@link connect}.
+ * and nowhere else. `HttpConnection.connect` (and so `ClientPool`), `WebSocket.connect` (and so
+ * `Feed`, `MarketFeed` and the CLI) all dial through {@link connect}.
  *
  * ```text
  *   endpoint ─► proxy for it? ── no ──► secure? ── no ──► Tcp.connect

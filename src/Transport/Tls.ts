@@ -362,7 +362,13 @@ export const connect: (
           keepSessions(
             config,
             origin,
-            tls.connect({ ...Socket.socketOptions(transport, options), ...clientOptions(config, options.host, servername, origin) })
+            tls.connect({
+              ...Socket.socketOptions(transport, options),
+              ...clientOptions(config, options.host, servername, origin),
+              // tls.connect drops `writableHighWaterMark`; the TLSSocket takes `highWaterMark`
+              // (its readable side is fed by `onread`, so only the writable one matters)
+              ...(options.writeHighWaterMark === undefined ? {} : { highWaterMark: options.writeHighWaterMark })
+            })
           ),
           options
         ),

@@ -3,7 +3,7 @@
  * `FrameWriter` driven by Effect, with the opening and closing handshakes, for both roles.
  *
  * ```text
- * connect(url, options)              ws:// → Tcp, wss:// → Tls, then the client handshake
+ * connect(url, options)              Dial.connect (TCP, TLS, proxy tunnel), then the client handshake
  * connectOver(transport, url, opts)  the client handshake over a connected Transport (Memory, FromSocket, …)
  * accept(transport, options)         the server handshake: 101, or 400 / 426 and a typed error
  *        │
@@ -99,11 +99,16 @@ import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Url from "../Codec/Url.ts"
 import * as HandshakeDriver from "./internal/webSocketHandshake.ts"
 import { fromTransport, type WebSocketError, WebSocketTimeout, wsError } from "./internal/webSocketErrors.ts"
-import { type AcceptOptions, type ConnectOptions, DEFAULT_CONNECT_TIMEOUT, type UpgradeInfo } from "./internal/webSocketOptions.ts"
+import {
+  type AcceptOptions,
+  type ConnectOptions,
+  type ConnectOverOptions,
+  DEFAULT_CONNECT_TIMEOUT,
+  type UpgradeInfo
+} from "./internal/webSocketOptions.ts"
 import { open, TypeId, WebSocketImpl } from "./internal/webSocketStream.ts"
-import * as Tcp from "./Tcp.ts"
-import * as Tls from "./Tls.ts"
-import { InvalidUrl, type Transport, type TransportError } from "./Transport.ts"
+import * as Dial from "./Dial.ts"
+import { formatAddress, InvalidUrl, type Transport } from "./Transport.ts"
 
 // The vocabulary lives in internal modules below the stream and the handshake drivers (so they
 // need not import this file); it is published here, unchanged.
@@ -122,11 +127,13 @@ export {
 export {
   type AcceptOptions,
   type ConnectOptions,
+  type ConnectOverOptions,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_BATCH,
   DEFAULT_WRITE_BUFFER_CAPACITY,
+  type DialOptions,
   type StreamOptions,
   type UpgradeInfo
 } from "./internal/webSocketOptions.ts"
@@ -183,7 +190,9 @@ export const WebSocket: Context.Service<WebSocket, WebSocket> = Context.Service<
  * Runs the client handshake over an already connected transport (a `Memory` end, an
  * `effect/socket` adapter, a transport you dialed yourself): sends the upgrade request for `url`
  * (its host, path and query; the scheme is only checked), validates the 101, and returns the
- * stream. `connectTimeout` bounds the handshake. The transport keeps its own lifetime.
+ * stream. `connectTimeout` bounds the handshake. The transport keeps its own lifetime, and how
+ * it was dialed is its own business: the options hold no dial settings (`tls`, `proxy`,
+ * `noDelay`, … are type errors here — see {@link ConnectOverOptions}).
  *
  * @since 0.1.0
  * @category constructors
@@ -191,9 +200,9 @@ export const WebSocket: Context.Service<WebSocket, WebSocket> = Context.Service<
 export const connectOver: (
   transport: Transport,
   url: string,
-  options?: ConnectOptions
+  options?: ConnectOverOptions
 ) => Effect.Effect<WebSocket, WebSocketError, Scope.Scope> = Effect.fn("WebSocket.connectOver")(
-  function*(transport: Transport, url: string, options: ConnectOptions = {}) {
+  function*(transport: Transport, url: string, options: ConnectOverOptions = {}) {
     const parsed = Url.parse(url)
     const address = transport.remoteAddress
     if (parsed._tag !== "ParsedUrl") return yield* Effect.fail(wsError(redactUrl(url), new InvalidUrl({ error: parsed })))
@@ -209,7 +218,7 @@ export const connectOver: (
 const openClient = (
   transport: Transport,
   url: Url.ParsedUrl,
-  options: ConnectOptions
+  options: ConnectOverOptions
 ): Effect.Effect<WebSocket, WebSocketError, Scope.Scope> =>
   Effect.flatMap(
     HandshakeDriver.client(transport, url, options),
@@ -217,10 +226,12 @@ const openClient = (
   )
 
 /**
- * Connects to a `ws://` or `wss://` URL: dials TCP (or TLS with `options.tls`), runs the
+ * Connects to a `ws://` or `wss://` URL: dials through the one dial path (`Dial.connect`: TCP,
+ * TLS with `options.tls`, or a tunnel through `options.proxy` with TLS inside it), runs the
  * opening handshake with the extra `headers` and offered `protocols`, and returns the stream,
  * owned by the current scope (closing it destroys the socket). `connectTimeout` (default 10 s)
- * bounds the dial and the handshake together: `WebSocketTimeout` operation `"connect"`.
+ * bounds the dial and the handshake together: `WebSocketTimeout` operation `"connect"`. A dial
+ * failure carries the transport's reason (`ConnectError`, `TlsError`, `ProxyError`).
  *
  * @since 0.1.0
  * @category constructors
@@ -237,27 +248,17 @@ export const connect: (url: string, options?: ConnectOptions) => Effect.Effect<W
         })
       ))
     }
-    const address = parsed.host.includes(":") ? `[${parsed.host}]:${parsed.port}` : `${parsed.host}:${parsed.port}`
     const timeout = Duration.fromInputUnsafe(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT)
-    const tcp = {
-      host: parsed.host,
-      port: parsed.port,
-      noDelay: options.noDelay,
-      keepAlive: options.keepAlive,
-      readHighWaterMark: options.maxReadSize,
-      // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
-      connectTimeout: "Infinity" as const
-    }
-    const dial: Effect.Effect<Transport, TransportError, Scope.Scope> = parsed.secure
-      ? Tls.connect({ ...tcp, config: options.tls ?? Tls.defaultConfig(), servername: options.servername })
-      : Tcp.connect(tcp)
+    // the timeout below bounds dial and handshake together; the dial's own default must not cut it shorter
+    const dial = Dial.connect(parsed, { ...options, readHighWaterMark: options.maxReadSize, connectTimeout: "Infinity" })
     const run = Effect.flatMap(
       Effect.mapError(dial, fromTransport),
       (transport) => openClient(transport, parsed, options)
     )
     return yield* Effect.timeoutOrElse(run, {
       duration: timeout,
-      orElse: () => Effect.fail(wsError(address, new WebSocketTimeout({ operation: "connect", after: timeout })))
+      orElse: () =>
+        Effect.fail(wsError(formatAddress(parsed.host, parsed.port), new WebSocketTimeout({ operation: "connect", after: timeout })))
     })
   })
 

@@ -1,7 +1,7 @@
 /**
- * `WsSession` — the running `effect-nexus ws` session: connect through `WsDial` (the library's
- * dial path, with `--proxy` or the proxy environment variables), print
- * what arrives, send stdin lines, and close (see `WsCommand` for the behaviour the user sees).
+ * `WsSession` — the running `effect-nexus ws` session: connect with `WebSocket.connect` (the
+ * library's one dial path, through `--proxy` or the proxy environment variables), print what
+ * arrives, send stdin lines, and close (see `WsCommand` for the behaviour the user sees).
  *
  * Two fibers race: the printer (`recv` in a loop; it ends after the server's close) and the
  * sender (stdin lines, then `close(1000)` at EOF, then waiting). The printer finishing ends the
@@ -19,9 +19,8 @@ import * as Stream from "effect/Stream"
 import * as ProxySettings from "../Layers/ProxySettings.ts"
 import * as Proxy from "../Transport/Proxy.ts"
 import * as Tls from "../Transport/Tls.ts"
-import type * as WebSocket from "../Transport/WebSocket.ts"
+import * as WebSocket from "../Transport/WebSocket.ts"
 import * as Output from "./Output.ts"
-import * as WsDial from "./WsDial.ts"
 import { HEARTBEAT_MISSES, type WsOptions } from "./WsOptions.ts"
 
 /**
@@ -52,14 +51,9 @@ export const session = Effect.fnUntraced(function*(options: WsOptions) {
   // --proxy wins; otherwise the environment's HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as curl does
   const proxy: Proxy.ProxyOption = Option.isSome(options.proxy)
     ? yield* Proxy.fromUrl(options.proxy.value)
-    : yield* Effect.provide(
-      Effect.gen(function*() {
-        return yield* ProxySettings.ProxySettings
-      }),
-      ProxySettings.layerConfig
-    )
-  const ws = yield* WsDial.connect(options.url, {
-    dial: tls === undefined ? {} : { tls },
+    : yield* ProxySettings.fromConfig
+  const ws = yield* WebSocket.connect(options.url, {
+    tls,
     proxy,
     headers: options.headers,
     protocols: options.subprotocols,

@@ -3,14 +3,19 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
 import * as ProxySettings from "../../src/Layers/ProxySettings.ts"
+import * as TlsSettings from "../../src/Layers/TlsSettings.ts"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
+import * as Backoff from "../../src/Transport/Backoff.ts"
 import * as Dial from "../../src/Transport/Dial.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Proxy from "../../src/Transport/Proxy.ts"
@@ -36,6 +41,8 @@ if (!available) {
 let ca: ThrowawayCa | undefined
 const peers: Array<Peer> = []
 let ws: ListeningWs | undefined
+/** Each upgrade the ws server saw: its path, and nginx's `$ssl_session_reused` ("r" resumed, "." not). */
+const upgrades: Array<{ readonly path: string; readonly reused: string }> = []
 const ports = { plain: 0, tls: 0, open: 0, auth: 0, strict: 0 }
 
 const tinyproxyConfig = (dir: string, name: string, port: number, extra: string) => {
@@ -58,7 +65,14 @@ beforeAll(async () => {
   ca = makeThrowawayCa()
   const dir = ca.dir
   ws = await listenWs()
-  ws.server.on("connection", (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary })))
+  // an echo server; on /feed it also closes after each echo, so a feed must reconnect
+  ws.server.on("connection", (socket, request) => {
+    upgrades.push({ path: request.url ?? "", reused: String(request.headers["x-session-reused"]) })
+    socket.on("message", (data, isBinary) => {
+      socket.send(data, { binary: isBinary })
+      if (request.url === "/feed") socket.close(1000)
+    })
+  })
   for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort()
   peers.push(await startNginx(dir, nginxConfig(dir, `
   server {
@@ -70,11 +84,12 @@ beforeAll(async () => {
     ssl_certificate ${dir}/server.pem;
     ssl_certificate_key ${dir}/server.key;
     location = /hello { return 200 "secure nginx"; }
-    location = /ws {
+    location ~ ^/(ws|feed)$ {
       proxy_pass http://127.0.0.1:${ws.port};
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection "upgrade";
+      proxy_set_header X-Session-Reused $ssl_session_reused;
     }
   }`), [ports.plain, ports.tls]))
   const start = (name: string, port: number, extra: string) =>
@@ -103,16 +118,19 @@ const hello = (url: string, options: HttpConnection.ConnectOptions) =>
     return `${response.status} ${Buffer.from(response.body).toString("latin1")}`
   }))
 
-/** One text message echoed by the ws server, over a WebSocket whose transport came from the dial path. */
-const echoOverWs = (url: string, options: Dial.Options) =>
+/**
+ * One text message echoed by the ws server over `WebSocket.connect` (the dial path inside it),
+ * and how many client connections the proxy held while the socket was open.
+ */
+const echoOverWs = (url: string, options: WebSocket.ConnectOptions, proxyPort: number) =>
   Effect.scoped(Effect.gen(function*() {
-    const transport = yield* Dial.url(url, options)
-    const socket = yield* WebSocket.connectOver(transport, url)
+    const socket = yield* WebSocket.connect(url, options)
+    const atProxy = establishedAt(proxyPort)
     yield* socket.sendText("through the proxy")
     const message = yield* socket.recv
     const text = message._tag === "Text" ? message.text() : message._tag
     yield* socket.close()
-    return text
+    return { text, atProxy }
   }))
 
 describe.skipIf(!available)("Dial through tinyproxy", () => {
@@ -159,16 +177,86 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
       assert.deepStrictEqual([yield* once, yield* once], [false, true])
     }))
 
-  it.live("ws: a WebSocket to the ws server through the tunnel", () =>
+  it.live("ws: WebSocket.connect reaches the ws server through the tunnel (the proxy holds the connection)", () =>
     Effect.gen(function*() {
-      assert.strictEqual(yield* echoOverWs(`ws://127.0.0.1:${ws!.port}/`, { proxy: proxy(ports.open) }), "through the proxy")
+      assert.deepStrictEqual(
+        yield* echoOverWs(`ws://127.0.0.1:${ws!.port}/`, { proxy: proxy(ports.open) }, ports.open),
+        { text: "through the proxy", atProxy: 1 }
+      )
     }))
 
-  it.live("wss: a WebSocket through the proxy, TLS to nginx, upgraded through to the ws server", () =>
+  it.live("wss: WebSocket.connect through the proxy, TLS to nginx inside the tunnel, upgraded through to the ws server", () =>
     Effect.gen(function*() {
-      assert.strictEqual(
-        yield* echoOverWs(`wss://127.0.0.1:${ports.tls}/ws`, { proxy: proxy(ports.open), tls: trusted() }),
-        "through the proxy"
+      const right = { username: "alice", password: Redacted.make("s3cret") }
+      assert.deepStrictEqual(
+        yield* echoOverWs(`wss://127.0.0.1:${ports.tls}/ws`, { proxy: proxy(ports.auth, right), tls: trusted() }, ports.auth),
+        { text: "through the proxy", atProxy: 1 }
+      )
+    }))
+
+  it.live("WebSocket.connect through a proxy that wants credentials: WebSocketError naming the target, ProxyError 407", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(echoOverWs(`wss://127.0.0.1:${ports.tls}/ws`, { proxy: proxy(ports.auth), tls: trusted() }, ports.auth))
+      assert.deepStrictEqual(
+        [error._tag, error.address, error.reason._tag, error.reason._tag === "ProxyError" && [error.reason.kind, error.reason.status, error.reason.proxy]],
+        ["WebSocketError", `127.0.0.1:${ports.tls}`, "ProxyError", ["TunnelRefused", 407, `127.0.0.1:${ports.auth}`]]
+      )
+      assert.include(error.message, `proxy 127.0.0.1:${ports.auth} refused the tunnel: 407 Proxy Authentication Required`)
+    }))
+
+  it.live("MarketFeed.layerConfig: HTTPS_PROXY carries a wss feed through the proxy, and each reconnect resumes the TLS session", () =>
+    Effect.gen(function*() {
+      const env = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+        NEXUS_FEED_URL: `wss://127.0.0.1:${ports.tls}/feed`,
+        NEXUS_FEED_SUBSCRIPTIONS: "btc",
+        HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}`
+      }))
+      const before = upgrades.length
+      // the server closes after echoing each subscription: three sessions, two reconnects
+      const seen = yield* Effect.gen(function*() {
+        const feed = yield* MarketFeed.MarketFeed
+        return yield* feed.events.pipe(
+          Stream.filter((event) => event._tag === "Message"),
+          Stream.map((event) => event._tag === "Message" && event.message._tag === "Text" ? JSON.parse(event.message.text).params : []),
+          Stream.take(3),
+          Stream.runCollect
+        )
+      }).pipe(
+        Effect.provide(
+          MarketFeed.layerConfig({
+            overrides: { minSessionLifetime: 0, schedule: Backoff.exponential({ base: "5 millis", cap: "20 millis" }) }
+          }).pipe(Layer.provide(Layer.mergeAll(env, Layer.succeed(TlsSettings.TlsSettings, trusted()))))
+        )
+      )
+      assert.deepStrictEqual(seen, [["btc"], ["btc"], ["btc"]])
+      assert.deepStrictEqual(upgrades.slice(before, before + 3), [
+        { path: "/feed", reused: "." },
+        { path: "/feed", reused: "r" },
+        { path: "/feed", reused: "r" }
+      ])
+      // the variable is what routes the feed: pointed at the proxy that refuses every target, it fails
+      const refused = yield* Effect.gen(function*() {
+        const feed = yield* MarketFeed.MarketFeed
+        for (let i = 0; i < 500; i++) {
+          const state = yield* SubscriptionRef.get(feed.state)
+          if (state._tag === "Reconnecting") return state.error as WebSocket.WebSocketError
+          yield* Effect.sleep("5 millis")
+        }
+        return yield* Effect.die("the feed never failed")
+      }).pipe(
+        Effect.provide(
+          MarketFeed.layerConfig().pipe(Layer.provide(Layer.mergeAll(
+            ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+              NEXUS_FEED_URL: `wss://127.0.0.1:${ports.tls}/feed`,
+              HTTPS_PROXY: `http://127.0.0.1:${ports.strict}`
+            })),
+            Layer.succeed(TlsSettings.TlsSettings, trusted())
+          )))
+        )
+      )
+      assert.deepStrictEqual(
+        [refused.address, refused.reason._tag, refused.reason._tag === "ProxyError" && [refused.reason.kind, refused.reason.status, refused.reason.proxy]],
+        [`127.0.0.1:${ports.tls}`, "ProxyError", ["TunnelRefused", 403, `127.0.0.1:${ports.strict}`]]
       )
     }))
 

@@ -399,6 +399,48 @@ describe("WebSocket client against a ws server", () => {
       }
     }))
 
+  it.live("the dial options reach the socket: lookup and family resolve the URL's host, servername, noDelay, writeHighWaterMark", () =>
+    Effect.gen(function*() {
+      // Node keeps a socket's TCP_NODELAY state under this symbol (net.js), set from `noDelay`
+      const noDelayOf = (socket: net.Socket): unknown => {
+        const key = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === "kSetNoDelay")
+        return key === undefined ? "no kSetNoDelay" : (socket as unknown as Record<symbol, unknown>)[key]
+      }
+      const asked: Array<[string, unknown]> = []
+      const lookup: net.LookupFunction = (hostname, options, callback) => {
+        asked.push([hostname, options.family])
+        if (options.all === true) callback(null, [{ address: "127.0.0.1", family: 4 }])
+        else callback(null, "127.0.0.1", 4)
+      }
+      const seen = (url: (port: number) => string, options: WebSocket.ConnectOptions, secure = false) =>
+        Effect.scoped(Effect.gen(function*() {
+          const peer = yield* wsServer({ secure })
+          const socket = yield* WebSocket.connect(url(peer.port), options)
+          yield* socket.sendText("dialed")
+          const back = owned(yield* socket.recv)
+          const raw = (socket.transport as unknown as { readonly socket: net.Socket }).socket
+          const facts = { back, noDelay: noDelayOf(raw), writableHighWaterMark: raw.writableHighWaterMark }
+          yield* socket.close()
+          return facts
+        }))
+      const plain = yield* seen((port) => `ws://feed.test:${port}/`, { lookup, family: 4, noDelay: false, writeHighWaterMark: 4096 })
+      assert.deepStrictEqual(plain, { back: { _tag: "Text", text: "dialed" }, noDelay: false, writableHighWaterMark: 4096 })
+      assert.deepStrictEqual(asked, [["feed.test", 4]])
+      const defaults = yield* seen((port) => `ws://127.0.0.1:${port}/`, {})
+      assert.deepStrictEqual(defaults, { back: { _tag: "Text", text: "dialed" }, noDelay: true, writableHighWaterMark: 64 * 1024 })
+      if (hasOpenssl) {
+        // the certificate covers localhost, not the name in the URL: servername says which to check
+        const tls = Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem] })
+        const secure = yield* seen(
+          (port) => `wss://feed.test:${port}/`,
+          { tls, servername: "localhost", lookup, noDelay: false, writeHighWaterMark: 8192 },
+          true
+        )
+        assert.deepStrictEqual(secure, { back: { _tag: "Text", text: "dialed" }, noDelay: false, writableHighWaterMark: 8192 })
+        assert.deepStrictEqual(asked[1], ["feed.test", 0])
+      }
+    }))
+
   it.live("a refused connection is a Refused ConnectError naming the address", () =>
     Effect.gen(function*() {
       const peer = yield* wsServer()

@@ -24,7 +24,7 @@ import {
   type WebSocketError,
   wsError
 } from "./webSocketErrors.ts"
-import type { AcceptOptions, ConnectOptions, UpgradeInfo } from "./webSocketOptions.ts"
+import type { AcceptOptions, ConnectOverOptions, UpgradeInfo } from "./webSocketOptions.ts"
 
 /** What a handshake agreed: the stream is opened with it. */
 export interface Agreed {
@@ -47,7 +47,7 @@ const unexpectedEnd: HeadCut = { _tag: "UnexpectedEnd", message: "the peer ended
 
 const tooLarge = (what: string): HeadCut => ({ _tag: "HandshakeTooLarge", message: `the ${what} head is too large` })
 
-const headerList = (headers: ConnectOptions["headers"]): Handshake.Headers | undefined =>
+const headerList = (headers: ConnectOverOptions["headers"]): Handshake.Headers | undefined =>
   headers === undefined ? undefined : Array.isArray(headers) ? headers as Handshake.Headers :
   Object.entries(headers as Readonly<Record<string, string>>)
 
@@ -91,7 +91,7 @@ const readHead = <R extends { readonly _tag: string }>(
 export const client = (
   transport: Transport,
   url: Url.ParsedUrl,
-  options: ConnectOptions
+  options: ConnectOverOptions
 ): Effect.Effect<Agreed, WebSocketError> =>
   Effect.gen(function*() {
     const address = transport.remoteAddress

@@ -1,14 +1,15 @@
 /**
  * What a WebSocket is made with: the options of both roles (`StreamOptions`), of the client
- * (`ConnectOptions`) and of the server (`AcceptOptions`, with the `UpgradeInfo` its `verify`
- * sees), and the defaults the stream applies. `WebSocket.ts` re-exports every name here.
+ * (`ConnectOverOptions` for the handshake, `DialOptions` for the dial, `ConnectOptions` both)
+ * and of the server (`AcceptOptions`, with the `UpgradeInfo` its `verify` sees), and the
+ * defaults the stream applies. `WebSocket.ts` re-exports every name here.
  *
  * @internal
  */
 import * as Duration from "effect/Duration"
 import type * as Handshake from "../../Codec/Handshake.ts"
 import type * as MaskSource from "../../Codec/MaskSource.ts"
-import type * as Tls from "../Tls.ts"
+import type * as Dial from "../Dial.ts"
 
 /**
  * Options shared by both roles. Defaults are given per field.
@@ -44,36 +45,50 @@ export interface StreamOptions {
 }
 
 /**
- * Options for {@link connect} and {@link connectOver}.
+ * Options of {@link connectOver}: the opening handshake and the stream. They hold nothing about
+ * how the transport was dialed (`tls`, `proxy`, `noDelay`, … are {@link DialOptions}, which
+ * `connectOver` does not take: the transport is already connected).
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectOptions extends StreamOptions {
+export interface ConnectOverOptions extends StreamOptions {
   /** Extra handshake headers (API keys, cookies), in order. Default none. */
   readonly headers?: Handshake.Headers | Readonly<Record<string, string>> | undefined
   /** Subprotocols to offer, most preferred first. Default none. */
   readonly protocols?: ReadonlyArray<string> | undefined
   /** `Origin` header to send. Default none. */
   readonly origin?: string | undefined
-  /** Time for the dial (TCP and TLS) plus the opening handshake. Default 10 seconds. */
-  readonly connectTimeout?: Duration.Input | undefined
-  /** TLS settings for `wss:`. Default `Tls.defaultConfig()` (system roots, verification on). */
-  readonly tls?: Tls.TlsConfig | undefined
-  /** SNI / certificate name for `wss:`. Default the URL's host (none for an IP literal). */
-  readonly servername?: string | undefined
-  /** `Tcp` read high-water mark: bytes read ahead of `recv` before the socket stops reading. Default 64 KiB. */
-  readonly maxReadSize?: number | undefined
-  /** Disables Nagle's algorithm. Default `true`. */
-  readonly noDelay?: boolean | undefined
   /**
-   * TCP keep-alive (`SO_KEEPALIVE`) with this initial delay, or `false`: `Tcp.connect`'s option,
-   * for `ws:` and `wss:` alike (`connectOver` leaves the transport as it is). Default `false` (off).
+   * Time for the opening handshake — for {@link connect} the dial (TCP, proxy tunnel, TLS) and
+   * the handshake together. Default 10 seconds.
    */
-  readonly keepAlive?: Duration.Input | false | undefined
+  readonly connectTimeout?: Duration.Input | undefined
   /** Where masking keys come from. Default one `MaskSource.crypto()` pool shared by all connections. */
   readonly maskSource?: MaskSource.MaskSource | undefined
 }
+
+/**
+ * How {@link connect} reaches the server: `Dial.Options` (`tls`, `servername`, `proxy`,
+ * `noDelay`, TCP `keepAlive`, `family`, `lookup`, `writeHighWaterMark`), each honoured for
+ * `ws:` and `wss:`, direct or through a proxy. The dial's `connectTimeout` is the WebSocket's
+ * (it bounds dial and handshake together) and its read high-water mark is `maxReadSize`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DialOptions extends Omit<Dial.Options, "connectTimeout" | "readHighWaterMark"> {
+  /** Read high-water mark of the socket: bytes read ahead of `recv` before it stops reading. Default 64 KiB. */
+  readonly maxReadSize?: number | undefined
+}
+
+/**
+ * Options of {@link connect}: the handshake and stream options plus the dial options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions extends ConnectOverOptions, DialOptions {}
 
 /**
  * Options for {@link accept}.
