@@ -11,9 +11,12 @@
  * - `NEXUS_REST_API_KEY` — a secret, read as `Redacted`, sent on every request in the header
  *   named by `NEXUS_REST_API_KEY_HEADER` (default `X-API-KEY`); never logged.
  * - `NEXUS_REST_CONNECT_TIMEOUT`, `NEXUS_REST_READ_TIMEOUT` — durations such as `3 seconds`.
+ * - `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` — the proxy, as `ProxySettings.layerConfig` reads
+ *   them, unless a `ProxySettings` service is provided.
  *
  * The TLS settings come from the `TlsSettings` service when the application provides one, else
- * the default config (system roots, verification on).
+ * the default config (system roots, verification on); the proxy rules from the `ProxySettings`
+ * service (`layer`), else none (`layerConfig`: else the environment).
  *
  * @since 0.1.0
  */
@@ -27,7 +30,8 @@ import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
 import * as RestClientReplay from "./RestClientReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
-import { ProxySettings } from "./ProxySettings.ts"
+import type { TransportError } from "../Transport/Transport.ts"
+import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 /**
@@ -57,7 +61,7 @@ const withServices = (options: ClientPool.Options): Effect.Effect<ClientPool.Opt
   options.connect !== undefined
     ? Effect.succeed(options)
     : Effect.map(
-      Effect.all([Effect.serviceOption(TlsSettings), Effect.serviceOption(ProxySettings)]),
+      Effect.all([Effect.serviceOption(TlsSettings), Effect.serviceOption(ProxySettings.ProxySettings)]),
       ([tls, proxy]): ClientPool.DialOptions => ({
         ...options,
         tls: options.tls ?? Option.getOrUndefined(tls),
@@ -110,12 +114,14 @@ export const config = (prefix = "NEXUS_REST"): Config.Config<ClientPool.DialOpti
  */
 export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Partial<ClientPool.DialOptions> | undefined } = {}
-): Layer.Layer<RestClient, HttpConnection.HttpError | Config.ConfigError> =>
+): Layer.Layer<RestClient, HttpConnection.HttpError | TransportError | Config.ConfigError> =>
   Layer.effect(
     RestClient,
     Effect.gen(function*() {
       const fromEnv = yield* config(options.prefix)
-      return yield* ClientPool.make(yield* withServices({ ...fromEnv, ...options.overrides }))
+      const provided = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+      const proxy = Option.isSome(provided) ? provided.value : yield* ProxySettings.fromConfig
+      return yield* ClientPool.make(yield* withServices({ ...fromEnv, proxy, ...options.overrides }))
     })
   )
 

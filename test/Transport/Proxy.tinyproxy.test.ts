@@ -11,7 +11,10 @@ import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
+import * as HttpClient from "effect/http/HttpClient"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
+import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import * as RestClient from "../../src/Layers/RestClient.ts"
 import * as ProxySettings from "../../src/Layers/ProxySettings.ts"
 import * as TlsSettings from "../../src/Layers/TlsSettings.ts"
 import * as ClientPool from "../../src/Pool/ClientPool.ts"
@@ -258,6 +261,54 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
         [refused.address, refused.reason._tag, refused.reason._tag === "ProxyError" && [refused.reason.kind, refused.reason.status, refused.reason.proxy]],
         [`127.0.0.1:${ports.tls}`, "ProxyError", ["TunnelRefused", 403, `127.0.0.1:${ports.strict}`]]
       )
+    }))
+
+  it.live("RestClient.layerConfig: HTTPS_PROXY routes the pool through the proxy; a ProxySettings service wins over the variables", () =>
+    Effect.gen(function*() {
+      const env = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+        NEXUS_REST_URL: `https://127.0.0.1:${ports.tls}`,
+        NEXUS_REST_CONNECTIONS: "1",
+        HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}`
+      }))
+      const before = establishedAt(ports.auth)
+      const hello = Effect.gen(function*() {
+        const client = yield* RestClient.RestClient
+        const response = yield* client.request((w) => w.get("/hello").finish())
+        return [response.status, Buffer.from(response.body).toString("latin1"), establishedAt(ports.auth) - before]
+      })
+      const tls = Layer.succeed(TlsSettings.TlsSettings, trusted())
+      assert.deepStrictEqual(
+        yield* hello.pipe(Effect.provide(RestClient.layerConfig().pipe(Layer.provide(Layer.mergeAll(env, tls))))),
+        [200, "secure nginx", 1]
+      )
+      // a provided ProxySettings (here: the strict proxy) is used instead of the variables
+      const refused = yield* Effect.flip(Layer.build(RestClient.layerConfig().pipe(Layer.provide(Layer.mergeAll(
+        env,
+        tls,
+        ProxySettings.layer({ https: proxy(ports.strict) })
+      )))).pipe(Effect.scoped))
+      assert.deepStrictEqual(
+        [refused._tag, refused._tag === "HttpError" && refused.reason._tag === "ProxyError" && [refused.reason.status, refused.reason.proxy]],
+        ["HttpError", [403, `127.0.0.1:${ports.strict}`]]
+      )
+    }))
+
+  it.live("NexusHttpClient takes its proxy from the ProxySettings service", () =>
+    Effect.gen(function*() {
+      const before = establishedAt(ports.auth)
+      const seen = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const response = yield* client.get(`https://127.0.0.1:${ports.tls}/hello`)
+        // counted while the layer (and its pool's connection) is open
+        return [yield* response.text, establishedAt(ports.auth) - before]
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(NexusHttpClient.layer({ connections: 1 }).pipe(Layer.provide(Layer.mergeAll(
+          Layer.succeed(TlsSettings.TlsSettings, trusted()),
+          ProxySettings.layer({ https: proxy(ports.auth, { username: "alice", password: Redacted.make("s3cret") }) })
+        ))))
+      )
+      assert.deepStrictEqual(seen, ["secure nginx", 1])
     }))
 
   it.live("BasicAuth: the right credentials tunnel; none is 407, wrong ones 401 (tinyproxy's answer)", () =>
