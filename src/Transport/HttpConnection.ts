@@ -85,7 +85,19 @@ import * as Url from "../Codec/Url.ts"
 import * as Tcp from "./Tcp.ts"
 import * as Tls from "./Tls.ts"
 import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
-import type { ConnectError, ReadError, TlsError, Transport, TransportClosed, TransportError, WriteError } from "./Transport.ts"
+import type {
+  ConnectError,
+  ListenError,
+  ReadError,
+  TlsError,
+  Transport,
+  TransportClosed,
+  TransportError,
+  TransportErrorReason,
+  WriteError
+} from "./Transport.ts"
+
+type DialReason = Exclude<TransportErrorReason, ListenError>
 
 /**
  * Brand carried by every connection.
@@ -944,7 +956,8 @@ export const connect: {
       : Tcp.connect({ ...options, host: parsed.host, port: parsed.port })
     const transport = yield* Effect.mapError(
       dial,
-      (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
+      // a dial fails with a dial or stream reason, never a server socket's ListenError
+      (error) => new HttpError({ address: error.address, reason: error.reason as DialReason, requestSent: false })
     )
     return yield* make(transport, options)
   }

@@ -1,6 +1,6 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
- * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection and serve loop, an
+ * errors, TCP and TLS over Node sockets, a scoped TCP listener, an HTTP/1.1 keep-alive connection and serve loop, an
  * in-memory pair for tests, and an adapter from `effect/socket` — plus `Backoff`, the schedules
  * every layer above uses. Each module is re-exported as a namespace.
  *
@@ -32,6 +32,12 @@ export * as HttpConnection from "./HttpConnection.ts"
  * @since 0.1.0
  */
 export * as HttpServe from "./HttpServe.ts"
+/**
+ * A TCP server as a scoped resource: each accepted connection a `Transport` in its own fiber.
+ *
+ * @since 0.1.0
+ */
+export * as Listener from "./Listener.ts"
 /**
  * Two connected in-process transport ends with fault hooks, for tests.
  *
