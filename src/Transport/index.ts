@@ -21,6 +21,12 @@ export * as Backoff from "./Backoff.ts"
  */
 export * as FromSocket from "./FromSocket.ts"
 /**
+ * One message to many WebSockets, each subscriber with a bounded queue and a slow-consumer policy.
+ *
+ * @since 0.1.0
+ */
+export * as Broadcast from "./Broadcast.ts"
+/**
  * One HTTP/1.1 keep-alive client connection with poisoning, stale detection and idle handling.
  *
  * @since 0.1.0
@@ -68,3 +74,10 @@ export * as Transport from "./Transport.ts"
  * @since 0.1.0
  */
 export * as WebSocket from "./WebSocket.ts"
+/**
+ * A WebSocket server on a `Listener`: handshake limits, origin and subprotocol hooks, liveness
+ * pings, graceful shutdown.
+ *
+ * @since 0.1.0
+ */
+export * as WebSocketServer from "./WebSocketServer.ts"
