@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
+import { createRequire } from "node:module"
+import * as path from "node:path"
 import * as zlib from "node:zlib"
 import * as PerMessageDeflate from "../../src/Transport/PerMessageDeflate.ts"
 
@@ -141,5 +143,43 @@ describe("PerMessageDeflate deflate and inflate", () => {
       const error = yield* Effect.flip(inflater.inflate(Buffer.from([0xff, 0xff, 0xff, 0xff])))
       assert.deepStrictEqual(error, new PerMessageDeflate.InflateError({ kind: "Corrupt", limit: 1024, closeCode: 1007 }))
       inflater.close()
+    }))
+})
+
+describe("PerMessageDeflate against ws's permessage-deflate", () => {
+  // ws's own implementation, negotiated through its extension header parser: the oracle both ways
+  const require = createRequire(import.meta.url)
+  // not in ws's "exports": reached by path from the package's main file
+  const wsLib = path.join(path.dirname(require.resolve("ws")), "lib")
+  const WsDeflate = require(path.join(wsLib, "permessage-deflate.js"))
+  const extension = require(path.join(wsLib, "extension.js"))
+
+  const wsPair = (ourOffer: string) => {
+    const wsServer = new WsDeflate({ isServer: true, maxPayload: 1 << 20, threshold: 0 })
+    const answer = extension.format({ "permessage-deflate": [wsServer.accept(extension.parse(ourOffer)["permessage-deflate"])] })
+    return { wsServer, answer }
+  }
+  const call = (f: (cb: (err: Error | null, out: Buffer) => void) => void) =>
+    new Promise<Buffer>((resolve, reject) => f((err, out) => (err ? reject(err) : resolve(out))))
+
+  it.effect("our client's messages inflate in ws's server, ws's server messages inflate in our client", () =>
+    Effect.promise(async () => {
+      const config = { clientNoContextTakeover: true }
+      const { answer, wsServer } = wsPair(PerMessageDeflate.offerHeader(config))
+      const agreed = PerMessageDeflate.acceptResponse(answer, config)
+      assert.isTrue(agreed !== undefined && !(agreed instanceof PerMessageDeflate.NegotiationFault))
+      const ours = agreed as PerMessageDeflate.Agreed
+      const deflater = PerMessageDeflate.makeDeflater(ours, "client", { threshold: 0 })
+      const inflater = PerMessageDeflate.makeInflater(ours, "client", 1 << 20)
+      const messages = ["{\"bid\":64000.5}", "x".repeat(5000), JSON.stringify(Array.from({ length: 200 }, (_, i) => i))]
+      for (const text of messages) {
+        const compressed = (await Effect.runPromise(deflater.deflate(Buffer.from(text))))!
+        assert.strictEqual((await call((cb) => wsServer.decompress(Buffer.from(compressed), true, cb))).toString(), text)
+        const fromWs = await call((cb) => wsServer.compress(Buffer.from(text), true, cb))
+        assert.strictEqual(Buffer.from(await Effect.runPromise(inflater.inflate(fromWs))).toString(), text)
+      }
+      deflater.close()
+      inflater.close()
+      wsServer.cleanup()
     }))
 })
