@@ -10,6 +10,10 @@
  * - HTTP: answers every request (read by head + Content-Length) with the codec bench's fixed
  *   order-entry 200 OK (seven headers, ~100 B JSON body), keep-alive.
  *
+ * Deliberately hand-written on raw `node:net` sockets rather than `WebSocketServer.serve` or
+ * `HttpServe.listen`: it is the fixed peer the *clients* are compared against, so it must not
+ * change when the library does (the server side is measured by `bench/server.ts`).
+ *
  * Prints one JSON line `{"ws":PORT,"http":PORT}` on stdout once both listen on 127.0.0.1, and
  * exits when stdin closes (the parent's exit closes it).
  */

@@ -3,19 +3,24 @@
  * connections"), broadcasting: every text or binary message a client sends goes to every client
  * connected at that moment, the sender included.
  *
- * A `node:net` server hands each socket to `Tcp.fromNetSocket` and `WebSocket.accept` in a fiber
- * of its own; a failed handshake is printed and ends that fiber only. Each client first gets
- * `welcome <id>` — sent once it is in the broadcast set, so a client that waits for it cannot miss
- * a broadcast. Pings are answered by the stream. Per the seed's advice for many low-rate
+ * `WebSocketServer.serve` runs each client in a fiber of its own; a failed handshake is printed
+ * and ends that connection only. Each client first gets `welcome <id>` — sent once it is in the
+ * broadcast group, so a client that waits for it cannot miss a broadcast. Pings are answered by
+ * the stream, and the server pings idle clients. Per the seed's advice for many low-rate
  * clients, each connection starts with a 4 KiB read slab and refuses messages over 64 KiB
  * (close 1009), so 10 000 clients cost tens of MiB, not gigabytes.
  *
- * A broadcast sends to the clients concurrently and waits for every socket to accept the bytes,
- * so one slow client delays the sender's next message, not the other clients; a client whose
- * send fails is dropped by its own fiber when its socket errors.
+ * A broadcast is `Broadcast.publishText`: queued for every client at once, each client's queue
+ * bounded (256 messages); a client that falls that far behind is closed with 1013 (try again
+ * later), so one slow client delays nobody.
+ *
+ * Several cores: `--workers N` runs N processes on the same port (`reusePort`, Linux); the
+ * parent relays each broadcast to the other workers over IPC, so every client of every worker
+ * hears it. Each worker prints its own lines and summary (prefixed `[worker n]`).
  *
  * ```text
- * node examples/gateway.ts [--host 127.0.0.1] [--port 9001] [--clients N] [--seconds S]
+ * node examples/gateway.ts [--host 127.0.0.1] [--port 9001] [--clients N] [--seconds S] [--workers N]
+ * npm run gateway -- --workers 2
  * ```
  *
  * `--port 0` picks a free port; the first line printed is `listening on ws://HOST:PORT`.
@@ -29,13 +34,12 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
-import * as net from "node:net"
 import { parseArgs } from "node:util"
-import * as CloseCode from "../src/Codec/CloseCode.ts"
-import * as Tcp from "../src/Transport/Tcp.ts"
-import * as WebSocket from "../src/Transport/WebSocket.ts"
+import * as Broadcast from "../src/Transport/Broadcast.ts"
+import type { TransportError } from "../src/Transport/Transport.ts"
+import * as WebSocketServer from "../src/Transport/WebSocketServer.ts"
 import { numberOption, runProgram } from "./internal/program.ts"
+import { onRelay, relay, reportListening, startWorkers, workerNumber } from "./internal/workers.ts"
 
 /**
  * Options of {@link main}.
@@ -51,6 +55,8 @@ export interface Options {
   readonly clients: number
   /** Longest run. */
   readonly seconds: number
+  /** Worker processes on the port (1: this process only). */
+  readonly workers?: number | undefined
   /** Where lines go. Default `console.log`. */
   readonly print?: ((line: string) => void) | undefined
 }
@@ -83,68 +89,47 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
       host: { type: "string" },
       port: { type: "string" },
       clients: { type: "string" },
-      seconds: { type: "string" }
+      seconds: { type: "string" },
+      workers: { type: "string" }
     }
   })
   return {
     host: values.host ?? env.GATEWAY_HOST ?? "127.0.0.1",
     port: numberOption("--port", values.port ?? env.GATEWAY_PORT, 9001),
     clients: numberOption("--clients", values.clients, 0),
-    seconds: numberOption("--seconds", values.seconds, 30)
+    seconds: numberOption("--seconds", values.seconds, 30),
+    workers: numberOption("--workers", values.workers, 1, 1)
   }
 }
 
-/** Listens and resumes with the bound port, or dies with the listen error (port in use). */
-const listen = (server: net.Server, host: string, port: number): Effect.Effect<number> =>
-  Effect.callback<number>((resume) => {
-    server.once("error", (cause) => resume(Effect.die(cause)))
-    server.listen(port, host, () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
-  })
-
 /**
- * Runs the gateway until `clients` clients were served or `seconds` passed.
+ * Runs the gateway until `clients` clients were served or `seconds` passed; fails only when
+ * the port cannot be bound.
  *
  * @since 0.1.0
  * @category running
  */
-export const main = (options: Options): Effect.Effect<Summary> =>
-  Effect.scoped(Effect.gen(function*() {
-    const print = options.print ?? console.log
-    const peers = new Set<WebSocket.WebSocket>()
-    const sockets = new Set<net.Socket>()
-    const summary = { served: 0, messages: 0, deliveries: 0 }
+export const main = (options: Options): Effect.Effect<Summary, TransportError> => {
+  const prefix = workerNumber === undefined ? "" : `[worker ${workerNumber}] `
+  const print = (line: string) => (options.print ?? console.log)(prefix + line)
+  return Effect.scoped(Effect.gen(function*() {
+    const group = Broadcast.make({ capacity: 256, slowConsumer: 1013 })
+    const summary = { served: 0, messages: 0 }
     const enough = yield* Deferred.make<void>()
     let nextId = 0
+    // another worker's broadcast reaches this worker's clients too
+    onRelay((message) => group.publishText(message as string))
 
-    const broadcast = (send: (peer: WebSocket.WebSocket) => Effect.Effect<void, WebSocket.WebSocketError>) =>
-      Effect.forEach(
-        [...peers],
-        (peer) => Effect.ignore(Effect.tap(send(peer), () => Effect.sync(() => summary.deliveries++))),
-        { concurrency: "unbounded", discard: true }
-      )
-
-    /** One client: handshake, welcome, then broadcast what it sends until it closes or fails. */
-    const serve = (socket: net.Socket) =>
-      Effect.scoped(Effect.gen(function*() {
-        const transport = yield* Tcp.fromNetSocket(socket)
-        const accepted = yield* Effect.result(WebSocket.accept(transport, {
-          bufferCapacity: 4 * 1024,
-          maxMessageSize: 64 * 1024,
-          handshakeTimeout: "5 seconds"
-        }))
-        if (accepted._tag === "Failure") {
-          print(`handshake failed: ${accepted.failure.message}`)
-          return
-        }
-        const ws = accepted.success
+    /** One client: welcome, then broadcast what it sends until it closes or fails. */
+    const client = (ws: Parameters<Parameters<typeof WebSocketServer.serve>[0]>[0]) =>
+      Effect.gen(function*() {
         const id = ++nextId
-        peers.add(ws)
-        print(`client ${id} connected from ${ws.remoteAddress} (${peers.size} online)`)
+        yield* group.subscribe(ws)
+        print(`client ${id} connected from ${ws.remoteAddress} (${group.size} online)`)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
-            peers.delete(ws)
             summary.served++
-            print(`client ${id} left (${peers.size} online)`)
+            print(`client ${id} left (${group.size} online)`)
             if (summary.served === options.clients) Deferred.doneUnsafe(enough, Exit.void)
           })
         )
@@ -156,51 +141,53 @@ export const main = (options: Options): Effect.Effect<Summary> =>
             summary.messages++
             // decode once: the view is reused by the next recv, the string is ours
             const text = message.text()
-            yield* broadcast((peer) => peer.sendText(text))
+            group.publishText(text)
+            relay(text)
           } else if (message._tag === "Binary") {
             summary.messages++
-            const bytes = message.payload.slice()
-            yield* broadcast((peer) => peer.sendBinary(bytes))
+            group.publishBinary(message.payload.slice())
           }
         }
       }).pipe(
         Effect.catch((error) => Effect.sync(() => print(`connection ended: ${error.message}`)))
-      ))
+      )
 
-    const fibers = yield* FiberSet.make()
-    const run = yield* FiberSet.runtime(fibers)<never>()
-    // allowHalfOpen: a client's FIN must not end our side before we answer its close
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      sockets.add(socket)
-      socket.on("close", () => sockets.delete(socket))
-      run(serve(socket))
+    const server = yield* WebSocketServer.serve(client, {
+      host: options.host,
+      port: options.port,
+      reusePort: workerNumber !== undefined,
+      bufferCapacity: 4 * 1024,
+      maxMessageSize: 64 * 1024,
+      maxFrameSize: 64 * 1024,
+      onHandshakeError: (error) => print(`handshake failed: ${error.message}`)
     })
-    const port = yield* listen(server, options.host, options.port)
-    yield* Effect.addFinalizer(() =>
-      Effect.callback<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-    )
-    print(`listening on ws://${options.host}:${port}`)
+    if (workerNumber === undefined) print(`listening on ws://${options.host}:${server.port}`)
+    else reportListening(server.port)
 
     yield* Effect.raceFirst(Deferred.await(enough), Effect.sleep(Duration.seconds(options.seconds)))
-    // stop accepting, say goodbye to whoever is still here (bounded), then the scope closes the rest
-    server.close()
-    yield* Effect.forEach(
-      [...peers],
-      (peer) => Effect.ignore(Effect.timeout(peer.close(CloseCode.CloseCode.GoingAway, "gateway shutting down"), "1 second")),
-      { concurrency: "unbounded", discard: true }
+    // the scope closes the server: stop accepting, 1001 "server shutting down" to whoever is left
+    yield* server.listener.stop
+    return { group, summary }
+  })).pipe(
+    // after the scope: every client said goodbye (or was cut off) and printed its line
+    Effect.map(({ group, summary }) => ({ ...summary, deliveries: group.stats.delivered })),
+    Effect.tap((done) =>
+      Effect.sync(() =>
+        print(`done: served ${done.served} clients, broadcast ${done.messages} messages, ${done.deliveries} deliveries`)
+      )
     )
-    // let the connection fibers see their close and leave; the scope interrupts any straggler
-    yield* Effect.ignore(Effect.timeout(FiberSet.awaitEmpty(fibers), "1 second"))
-    print(`done: served ${summary.served} clients, broadcast ${summary.messages} messages, ${summary.deliveries} deliveries`)
-    return summary
-  }))
+  )
+}
 
 /** The command line. */
-const USAGE = "node examples/gateway.ts [--host 127.0.0.1] [--port 9001] [--clients N] [--seconds S]"
+const USAGE = "node examples/gateway.ts [--host 127.0.0.1] [--port 9001] [--clients N] [--seconds S] [--workers N]"
 
 if (import.meta.main) {
-  runProgram("gateway", USAGE, () => optionsFrom(process.argv.slice(2), process.env), main)
+  runProgram("gateway", USAGE, () => optionsFrom(process.argv.slice(2), process.env), (options) =>
+    (options.workers ?? 1) > 1 && workerNumber === undefined
+      ? Effect.promise(() => startWorkers(options.workers!, process.argv.slice(2), options.port)).pipe(
+        Effect.flatMap((port) => Effect.sync(() => console.log(`listening on ws://${options.host}:${port}`))),
+        Effect.andThen(Effect.never)
+      )
+      : main(options))
 }

@@ -1,7 +1,7 @@
 /**
  * `Exchange` — the embedded demo exchange of the main job, on real sockets on 127.0.0.1 and
- * built from the toolkit's server side: a WebSocket market-data feed (`WebSocket.accept`) that
- * streams sequenced quotes to subscribers, and a REST endpoint (`HttpServe.serve`) that
+ * built from the toolkit's server side: a WebSocket market-data feed (`WebSocketServer.serve`) that
+ * streams sequenced quotes to subscribers, and a REST endpoint (`HttpServe.serve` on a `Listener`) that
  * accepts orders and serves snapshots. Every `dropEvery` it resets every connection, feed and
  * REST alike, to show the feed re-subscribing and the pool healing.
  *
@@ -16,11 +16,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
-import * as net from "node:net"
 import * as HttpServe from "../Transport/HttpServe.ts"
-import * as Tcp from "../Transport/Tcp.ts"
+import * as Listener from "../Transport/Listener.ts"
+import { SocketTransport } from "../Transport/SocketTransport.ts"
 import type { Transport } from "../Transport/Transport.ts"
-import * as WebSocket from "../Transport/WebSocket.ts"
+import type * as WebSocket from "../Transport/WebSocket.ts"
+import * as WebSocketServer from "../Transport/WebSocketServer.ts"
 
 /**
  * Options of {@link start}.
@@ -54,16 +55,18 @@ export interface Exchange {
   readonly stats: { quotesSent: number; ordersReceived: number; drops: number; feedConnections: number; restConnections: number }
 }
 
-const listen = (server: net.Server): Effect.Effect<number> =>
-  Effect.callback<number>((resume) => {
-    server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as net.AddressInfo).port)))
-  })
+/** Tracks `transport` in `open` while the current scope lives: the connections a drop resets. */
+const tracked = (open: Set<Transport>, transport: Transport): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.andThen(
+    Effect.sync(() => open.add(transport)),
+    Effect.addFinalizer(() => Effect.sync(() => open.delete(transport)))
+  )
 
-const closeServer = (server: net.Server, sockets: Set<net.Socket>): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    for (const socket of sockets) socket.destroy()
-    server.close(() => resume(Effect.void))
-  })
+/** Resets a connection (RST, not FIN), as a crashing exchange would; other transports are destroyed. */
+const reset = (transport: Transport): void => {
+  if (transport instanceof SocketTransport && transport.socket !== undefined) transport.socket.resetAndDestroy()
+  else Effect.runFork(transport.destroy())
+}
 
 /**
  * Starts the exchange in the current scope; closing the scope closes both listeners and every
@@ -81,24 +84,16 @@ export const start = (options: Options = {}): Effect.Effect<Exchange, never, Sco
     const run = yield* FiberSet.runtime(fibers)<never>()
     const stats = { quotesSent: 0, ordersReceived: 0, drops: 0, feedConnections: 0, restConnections: 0 }
     const subscribers = new Set<WebSocket.WebSocket>()
-    const feedSockets = new Set<net.Socket>()
-    const restSockets = new Set<net.Socket>()
+    const feedConnections = new Set<Transport>()
+    const restConnections = new Set<Transport>()
     let seq = 0
     let orderId = 0
 
-    /** Runs `serve` on each accepted socket in the exchange's fiber set. */
-    const accepting = (sockets: Set<net.Socket>, serve: (transport: Transport) => Effect.Effect<void, unknown, Scope.Scope>) =>
-      net.createServer({ noDelay: true }, (socket) => {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-        socket.on("error", () => socket.destroy())
-        run(Effect.ignore(Effect.scoped(Effect.flatMap(Tcp.fromNetSocket(socket), serve))))
-      })
-
-    const feedServer = accepting(feedSockets, (transport) =>
+    // the demo's own clients answer no server pings: the heartbeat stays off, as before
+    const feed = yield* WebSocketServer.serve((ws: WebSocket.WebSocket) =>
       Effect.gen(function*() {
         stats.feedConnections++
-        const ws = yield* WebSocket.accept(transport)
+        yield* tracked(feedConnections, ws.transport)
         yield* Effect.addFinalizer(() => Effect.sync(() => subscribers.delete(ws)))
         for (;;) {
           const message = yield* ws.recv
@@ -109,31 +104,26 @@ export const start = (options: Options = {}): Effect.Effect<Exchange, never, Sco
           if (request.method === "UNSUBSCRIBE") subscribers.delete(ws)
           yield* ws.sendText(JSON.stringify({ result: null, id: request.id }))
         }
-      }))
+      }), { heartbeat: false, handshakeTimeout: "10 seconds" }).pipe(Effect.orDie)
 
-    const restServer = accepting(restSockets, (transport) => {
+    const answer: HttpServe.Handler = (request) => {
+      if (request.method === "POST" && request.target === "/api/v3/order") {
+        stats.ordersReceived++
+        return Effect.succeed({
+          status: 200,
+          headers: [["Content-Type", "application/json"]],
+          body: JSON.stringify({ orderId: ++orderId, status: "NEW" })
+        })
+      }
+      if (request.method === "GET" && request.target.startsWith("/api/v3/snapshot")) {
+        return Effect.succeed({ status: 200, headers: [["Content-Type", "application/json"]], body: JSON.stringify({ symbol, seq }) })
+      }
+      return Effect.succeed({ status: 404, body: "not found" })
+    }
+    const rest = yield* Listener.listen((transport) => {
       stats.restConnections++
-      return HttpServe.serve(transport, (request) => {
-        if (request.method === "POST" && request.target === "/api/v3/order") {
-          stats.ordersReceived++
-          return Effect.succeed({
-            status: 200,
-            headers: [["Content-Type", "application/json"]],
-            body: JSON.stringify({ orderId: ++orderId, status: "NEW" })
-          })
-        }
-        if (request.method === "GET" && request.target.startsWith("/api/v3/snapshot")) {
-          return Effect.succeed({ status: 200, headers: [["Content-Type", "application/json"]], body: JSON.stringify({ symbol, seq }) })
-        }
-        return Effect.succeed({ status: 404, body: "not found" })
-      })
-    })
-
-    const feedPort = yield* listen(feedServer)
-    const restPort = yield* listen(restServer)
-    yield* Effect.addFinalizer(() =>
-      Effect.andThen(closeServer(feedServer, feedSockets), closeServer(restServer, restSockets))
-    )
+      return Effect.andThen(tracked(restConnections, transport), HttpServe.serve(transport, answer))
+    }).pipe(Effect.orDie)
 
     // the quote pump: one batch per tick to every subscriber, serialised per socket by its sends
     const publish = Effect.gen(function*() {
@@ -153,10 +143,10 @@ export const start = (options: Options = {}): Effect.Effect<Exchange, never, Sco
       const every = Duration.fromInputUnsafe(options.dropEvery ?? "5 seconds")
       run(Effect.forever(Effect.andThen(Effect.sleep(every), Effect.sync(() => {
         stats.drops++
-        for (const socket of feedSockets) socket.resetAndDestroy()
-        for (const socket of restSockets) socket.resetAndDestroy()
+        for (const transport of feedConnections) reset(transport)
+        for (const transport of restConnections) reset(transport)
       }))))
     }
 
-    return { feedUrl: `ws://127.0.0.1:${feedPort}/ws`, restUrl: `http://127.0.0.1:${restPort}`, stats }
+    return { feedUrl: `ws://127.0.0.1:${feed.port}/ws`, restUrl: `http://127.0.0.1:${rest.port}`, stats }
   })

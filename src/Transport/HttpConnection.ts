@@ -96,14 +96,18 @@ import * as Dial from "./Dial.ts"
 import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
 import type {
   ConnectError,
+  ListenError,
   ProxyError,
   ReadError,
   TlsError,
   Transport,
   TransportClosed,
   TransportError,
+  TransportErrorReason,
   WriteError
 } from "./Transport.ts"
+
+type DialReason = Exclude<TransportErrorReason, ListenError>
 
 /**
  * Brand carried by every connection.
@@ -1194,7 +1198,8 @@ export const connect: {
     }
     const transport = yield* Effect.mapError(
       Dial.connect(parsed, options),
-      (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
+      // a dial fails with a dial or stream reason, never a server socket's ListenError
+      (error) => new HttpError({ address: error.address, reason: error.reason as DialReason, requestSent: false })
     )
     return yield* make(transport, options)
   }

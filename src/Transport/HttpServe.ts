@@ -14,15 +14,18 @@
  * - The response buffer starts at 16 KiB and grows to fit the largest response; each write
  *   hands the transport a fresh copy, since a socket may hold the bytes after `write` returns.
  *
- * It serves the demo exchange's REST endpoint over TCP and the scripted origin of
- * `effect-nexus/testing` over `Memory` pairs.
+ * `listen(handler, options)` serves it on a `Listener` (each connection in its own fiber,
+ * tagged with its accept order from 1): the demo exchange's REST endpoint. `serve` alone runs
+ * over any transport — the scripted origin of `effect-nexus/testing` over `Memory` pairs.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as HttpWrite from "../Codec/HttpWrite.ts"
 import * as RequestReader from "../Codec/RequestReader.ts"
-import type { Transport } from "./Transport.ts"
+import * as Listener from "./Listener.ts"
+import type { Transport, TransportError } from "./Transport.ts"
 
 /**
  * A request as the handler sees it: owned copies, valid after the next request is parsed.
@@ -130,3 +133,19 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
       yield* transport.write(Buffer.from(out.subarray(0, length)))
     }
   }).pipe(Effect.ignore)
+
+/**
+ * Listens (see `Listener.listen` for the options, limits and shutdown) and serves HTTP/1.1 on
+ * every accepted connection; `Request.connection` counts connections from 1 in accept order.
+ *
+ * @since 0.1.0
+ * @category servers
+ */
+export const listen = (
+  handler: Handler,
+  options: Listener.Options & Omit<Options, "connection"> = {}
+): Effect.Effect<Listener.Listener, TransportError, Scope.Scope> =>
+  Effect.suspend(() => {
+    let connections = 0
+    return Listener.listen((transport) => serve(transport, handler, { ...options, connection: ++connections }), options)
+  })

@@ -148,6 +148,58 @@ const connectKindText: Record<ConnectErrorKind, string> = {
 }
 
 /**
+ * Why a listening socket could not be opened, or an incoming connection not be taken.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ListenErrorKind = {
+  /** Another socket holds the address (`EADDRINUSE`; without `reusePort` on both). */
+  AddressInUse: "AddressInUse",
+  /** The process may not bind there (`EACCES`, `EPERM`: a port below 1024). */
+  AccessDenied: "AccessDenied",
+  /** The host is not an address of this machine (`EADDRNOTAVAIL`), or did not resolve. */
+  AddressNotAvailable: "AddressNotAvailable",
+  /** The process or system is out of descriptors (`EMFILE`, `ENFILE`): accept failed. */
+  TooManyOpenFiles: "TooManyOpenFiles",
+  /** Anything else; see `cause`. */
+  Other: "Other"
+} as const
+
+/**
+ * One of {@link ListenErrorKind}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListenErrorKind = typeof ListenErrorKind[keyof typeof ListenErrorKind]
+
+/**
+ * A server socket failed: `operation` `"listen"` (the listener could not be opened; nothing
+ * was accepted) or `"accept"` (the kernel handed over no connection; the listener goes on).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly operation: "listen" | "accept"
+  readonly kind: ListenErrorKind
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `${this.operation} failed: ${listenKindText[this.kind]}${causeText(this.cause)}`
+  }
+}
+
+const listenKindText: Record<ListenErrorKind, string> = {
+  AddressInUse: "address already in use",
+  AccessDenied: "permission denied",
+  AddressNotAvailable: "address not available on this host",
+  TooManyOpenFiles: "too many open files",
+  Other: "socket error"
+}
+
+/**
  * Why a TLS session could not be established.
  *
  * @since 0.1.0
@@ -360,14 +412,15 @@ export class TransportClosed extends Data.TaggedError("TransportClosed")<{
 }
 
 /**
- * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`, `ProxyError`) and the
- * connected stream (`ReadError`, `WriteError`, `TransportClosed`). The WebSocket and HTTP
+ * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`, `ProxyError`), the
+ * connected stream (`ReadError`, `WriteError`, `TransportClosed`) and a server socket
+ * (`ListenError`). The WebSocket and HTTP
  * wrappers carry these same classes directly as their own reasons.
  *
  * @since 0.1.0
  * @category errors
  */
-export type TransportErrorReason = ConnectError | TlsError | ProxyError | ReadError | WriteError | TransportClosed
+export type TransportErrorReason = ConnectError | TlsError | ProxyError | ReadError | WriteError | TransportClosed | ListenError
 
 /**
  * The one error of the transport layer: what failed (`reason`) and with whom (`address`, as

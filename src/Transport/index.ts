@@ -1,6 +1,6 @@
 /**
  * Transports: the byte seam between the codecs and the wire — the `Transport` interface and its
- * errors, TCP and TLS over Node sockets, an HTTP/1.1 keep-alive connection and serve loop, an
+ * errors, TCP and TLS over Node sockets, a scoped TCP listener, an HTTP/1.1 keep-alive connection and serve loop, an
  * in-memory pair for tests, an adapter from `effect/socket`, and `Dial`, the one dial path — plus `Backoff`, the schedules
  * every layer above uses. Each module is re-exported as a namespace.
  *
@@ -27,6 +27,12 @@ export * as Dial from "./Dial.ts"
  */
 export * as FromSocket from "./FromSocket.ts"
 /**
+ * One message to many WebSockets, each subscriber with a bounded queue and a slow-consumer policy.
+ *
+ * @since 0.1.0
+ */
+export * as Broadcast from "./Broadcast.ts"
+/**
  * One HTTP/1.1 keep-alive client connection with poisoning, stale detection and idle handling.
  *
  * @since 0.1.0
@@ -38,6 +44,12 @@ export * as HttpConnection from "./HttpConnection.ts"
  * @since 0.1.0
  */
 export * as HttpServe from "./HttpServe.ts"
+/**
+ * A TCP server as a scoped resource: each accepted connection a `Transport` in its own fiber.
+ *
+ * @since 0.1.0
+ */
+export * as Listener from "./Listener.ts"
 /**
  * Two connected in-process transport ends with fault hooks, for tests.
  *
@@ -75,6 +87,13 @@ export * as Tcp from "./Tcp.ts"
  */
 export * as Tls from "./Tls.ts"
 /**
+ * RFC 7692 permessage-deflate building blocks: negotiation, and a per-connection deflater and
+ * inflater on `node:zlib` (not yet wired into the WebSocket stream).
+ *
+ * @since 0.1.0
+ */
+export * as PerMessageDeflate from "./PerMessageDeflate.ts"
+/**
  * The byte seam: the `Transport` interface and its errors.
  *
  * @since 0.1.0
@@ -86,3 +105,10 @@ export * as Transport from "./Transport.ts"
  * @since 0.1.0
  */
 export * as WebSocket from "./WebSocket.ts"
+/**
+ * A WebSocket server on a `Listener`: handshake limits, origin and subprotocol hooks, liveness
+ * pings, graceful shutdown.
+ *
+ * @since 0.1.0
+ */
+export * as WebSocketServer from "./WebSocketServer.ts"

@@ -235,6 +235,34 @@ describe("examples/gateway.ts", () => {
     assert.strictEqual(stdout.trimEnd().split("\n").at(-1), `done: served ${N} clients, broadcast ${N} messages, ${N * N} deliveries`)
   })
 
+  it("with --workers 2, two processes share the port and every broadcast reaches the clients of both; SIGTERM stops them all", async () => {
+    const N = 12
+    const run = runRecipe("gateway.ts", ["--port", "0", "--workers", "2", "--seconds", "30"], {}, 40_000)
+    const url = (await run.waitFor(/^listening on (ws:\/\/127\.0\.0\.1:\d+)$/m))[1]!
+    const clients = Array.from({ length: N }, () => new WebSocket(url))
+    const received = clients.map(() => [] as Array<string>)
+    let welcomed = 0
+    await Promise.all(clients.map((ws, i) =>
+      new Promise<void>((resolve, reject) => {
+        ws.on("error", reject)
+        ws.on("message", (data) => {
+          received[i]!.push(String(data))
+          if (received[i]!.length === 1 && ++welcomed === N) clients.forEach((c, j) => c.send(`hello from ${j}`))
+          if (received[i]!.length === N + 1) resolve()
+        })
+      })
+    ))
+    const hellos = Array.from({ length: N }, (_, j) => `hello from ${j}`).sort()
+    received.forEach((messages) => assert.deepStrictEqual([...messages.slice(1)].sort(), hellos))
+    // the kernel spread the clients over both workers (all 12 on one: odds 1 in 2048)
+    const workers = new Set(run.stdout().match(/^\[worker \d\] client \d+ connected/gm)?.map((l) => l.slice(0, 10)))
+    assert.deepStrictEqual([...workers].sort(), ["[worker 1]", "[worker 2]"])
+    clients.forEach((c) => c.close(1000))
+    process.kill(run.child.pid!, "SIGTERM")
+    // the workers inherit the output pipes: `done` waits for every one of them to exit
+    await run.done
+  }, 60_000)
+
   it("survives a client that fails the handshake and keeps serving the next one", async () => {
     const run = runRecipe("gateway.ts", ["--port", "0", "--clients", "1", "--seconds", "15"])
     const port = (await run.waitFor(/^listening on ws:\/\/127\.0\.0\.1:(\d+)$/m))[1]!

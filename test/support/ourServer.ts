@@ -1,13 +1,12 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as net from "node:net"
-import * as Tcp from "../../src/Transport/Tcp.ts"
+import * as Listener from "../../src/Transport/Listener.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 
 /** What our test server saw: each connection's outcome, and how many sockets are still open. */
 export interface OurServer {
   readonly port: number
-  /** Raw TCP sockets accepted and not yet closed. */
+  /** Accepted connections whose handler has not finished (their sockets are destroyed when it does). */
   readonly open: () => number
   /** One exit per finished connection handler, in completion order. */
   readonly exits: Array<Exit.Exit<unknown, WebSocket.WebSocketError>>
@@ -16,48 +15,36 @@ export interface OurServer {
 }
 
 /**
- * A `net.Server` on 127.0.0.1:0 running `handler` over `WebSocket.accept` for each connection,
- * each in its own scope (closed when the handler ends, destroying the socket). Stopped with the
- * test's scope.
+ * A `Listener` on 127.0.0.1:0 running `handler` over `WebSocket.accept` (plain, with `options`
+ * and none of `WebSocketServer`'s defaults) for each connection, each in its own scope (closed
+ * when the handler ends, destroying the socket). Stopped with the test's scope.
  */
 export const serveOurs = <A>(
   handler: (socket: WebSocket.WebSocket) => Effect.Effect<A, WebSocket.WebSocketError>,
   options: WebSocket.AcceptOptions = {}
 ) =>
-  Effect.acquireRelease(
-    Effect.callback<{ server: net.Server; state: OurServer }>((resume) => {
-      let open = 0
-      const exits: Array<Exit.Exit<unknown, WebSocket.WebSocketError>> = []
-      const waiters: Array<() => void> = []
-      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-        open++
-        socket.on("close", () => open--)
-        const run = Effect.scoped(
-          Effect.flatMap(Tcp.fromNetSocket(socket), (transport) =>
-            Effect.flatMap(WebSocket.accept(transport, options), handler))
-        )
-        Effect.runPromiseExit(run).then((exit) => {
+  Effect.gen(function*() {
+    const exits: Array<Exit.Exit<unknown, WebSocket.WebSocketError>> = []
+    const waiters: Array<() => void> = []
+    const listener = yield* Listener.listen((transport) =>
+      Effect.flatMap(Effect.exit(Effect.flatMap(WebSocket.accept(transport, options), handler)), (exit) =>
+        Effect.sync(() => {
           exits.push(exit)
           for (const wake of waiters.splice(0)) wake()
-        })
-      })
-      const finished = (n: number): Effect.Effect<void> =>
-        Effect.suspend(() =>
-          exits.length >= n ? Effect.void : Effect.andThen(
-            Effect.callback<void>((wake) => {
-              waiters.push(() => wake(Effect.void))
-            }),
-            finished(n)
-          )
+        }))
+    )
+    const finished = (n: number): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        exits.length >= n ? Effect.void : Effect.andThen(
+          Effect.callback<void>((wake) => {
+            waiters.push(() => wake(Effect.void))
+          }),
+          finished(n)
         )
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({
-          server,
-          state: { port: (server.address() as net.AddressInfo).port, open: () => open, exits, finished }
-        })))
-    }),
-    ({ server }) => Effect.sync(() => server.close())
-  ).pipe(Effect.map(({ state }) => state))
+      )
+    const state: OurServer = { port: listener.port, open: () => listener.open, exits, finished }
+    return state
+  })
 
 /** An echo handler: every text and binary message goes back; ends after the close handshake. */
 export const echo = (socket: WebSocket.WebSocket): Effect.Effect<number, WebSocket.WebSocketError> =>

@@ -148,7 +148,14 @@ const refuse = (transport: Transport, status: number, body: string) =>
 export const server = (transport: Transport, options: AcceptOptions): Effect.Effect<Agreed, WebSocketError> =>
   Effect.gen(function*() {
     const address = transport.remoteAddress
-    const requests = RequestReader.make()
+    const maxHead = options.maxHandshakeBytes
+    // an upgrade request has no body; the buffer holds the head plus one read of what follows it
+    const requests = maxHead === undefined ? RequestReader.make() : RequestReader.make({
+      bufferCapacity: Math.min(HANDSHAKE_READ_CAPACITY, maxHead),
+      maxHeadBytes: maxHead,
+      maxBodySize: 0,
+      maxBufferCapacity: maxHead + HANDSHAKE_READ_CAPACITY
+    })
     const result = yield* readHead(transport, requests, "request")
     if (result._tag === "UnexpectedEnd") return yield* Effect.fail(handshakeError(address, unexpectedEnd))
     if (result._tag === "HandshakeTooLarge") {
@@ -167,13 +174,17 @@ export const server = (transport: Transport, options: AcceptOptions): Effect.Eff
       yield* transport.end()
       return yield* Effect.fail(handshakeError(address, verdict))
     }
-    const protocol = (options.protocols ?? []).find((p) => verdict.protocols.includes(p))
     const upgrade: UpgradeInfo = {
       target: verdict.target,
       headers: result.headers(),
       protocols: verdict.protocols,
       origin: verdict.origin
     }
+    const picked = options.selectProtocol === undefined
+      ? (options.protocols ?? []).find((p) => verdict.protocols.includes(p))
+      : options.selectProtocol(verdict.protocols, upgrade)
+    // the 101 may only name a protocol the client offered (RFC 6455 §4.2.2)
+    const protocol = picked !== undefined && verdict.protocols.includes(picked) ? picked : undefined
     const refusal = options.verify?.(upgrade)
     if (refusal !== undefined) {
       yield* refuse(transport, refusal.status, refusal.reason)

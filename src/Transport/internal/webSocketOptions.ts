@@ -104,6 +104,17 @@ export interface AcceptOptions extends StreamOptions {
   /** Time allowed for the upgrade request to arrive and be answered. Default 10 seconds. */
   readonly handshakeTimeout?: Duration.Input | undefined
   /**
+   * Largest upgrade request head in bytes; a longer one is answered 431 and fails with
+   * `HandshakeError` violation `HeadTooLarge`. Default the `RequestReader`'s 16 KiB.
+   */
+  readonly maxHandshakeBytes?: number | undefined
+  /**
+   * Picks the subprotocol from those the client offered (in its order), instead of the first
+   * of `protocols` the client offered; `undefined` selects none. A protocol the client did not
+   * offer is never selected (it is treated as `undefined`). Default: by `protocols`.
+   */
+  readonly selectProtocol?: ((offered: ReadonlyArray<string>, upgrade: UpgradeInfo) => string | undefined) | undefined
+  /**
    * Decides on a valid upgrade request before the 101 (path, `Origin`, an API key header...):
    * return `undefined` to accept, or a refusal whose `status` (e.g. 401, 403, 404) and `reason`
    * are answered instead; `accept` then fails with `HandshakeError` violation
