@@ -44,7 +44,7 @@ import type * as SubscriptionRef from "effect/SubscriptionRef"
 import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
-import type { Transport, TransportError } from "../Transport/Transport.ts"
+import type { TransportError } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
@@ -96,12 +96,32 @@ export interface MarketFeedService {
 export class MarketFeed extends Context.Service<MarketFeed, MarketFeedService>()("effect-nexus/MarketFeed") {}
 
 /**
- * Options of {@link make} and {@link layer}.
+ * Options of {@link make} and {@link layer}: the feed's own ({@link BaseOptions}) with either
+ * `WebSocket.connect`'s connection options in `socket`, or a `dial` of your own and only the
+ * handshake and stream options in `socket` (`Feed.Connection`: a dial option beside a custom
+ * `dial` would do nothing, so the type rejects it). Without a `dial`, `socket.tls` defaults to
+ * the `TlsSettings` service and `socket.proxy` to the `ProxySettings` service, when provided.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export type Options = BaseOptions & Feed.Connection<never>
+
+/**
+ * Options of a feed dialed by `WebSocket.connect` (what {@link config} reads).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectOptions = BaseOptions & Feed.Connect
+
+/**
+ * The feed's options other than how it connects.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BaseOptions {
   readonly url: string
   /** Topics to start with. */
   readonly subscriptions?: ReadonlyArray<string> | undefined
@@ -109,11 +129,6 @@ export interface Options {
   readonly subscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
   /** Sends unsubscriptions. Default `Feed.jsonRpcSubscribe("UNSUBSCRIBE")`. */
   readonly unsubscribe?: ((ws: WebSocket.WebSocket, topics: ReadonlyArray<string>) => Effect.Effect<void, WebSocket.WebSocketError>) | undefined
-  /**
-   * Options of every connection (headers, TLS, a proxy, heartbeat, limits). Default `tls` the
-   * `TlsSettings` service and `proxy` the `ProxySettings` service, when provided.
-   */
-  readonly socket?: WebSocket.ConnectOptions | undefined
   /** Reconnect delays. Default `Backoff.reconnect`. */
   readonly schedule?: Supervisor.Options<unknown, unknown, unknown, unknown, unknown, unknown>["schedule"]
   /** A session this long restarts the backoff. Default 30 s. */
@@ -124,8 +139,6 @@ export interface Options {
   readonly maxSessionLifetime?: Duration.Input | undefined
   /** Events buffered for a slow consumer before the feed waits. Default 4096. */
   readonly bufferSize?: number | undefined
-  /** Dial the transport yourself (tests); `socket`'s dial options then do not apply. Default: `WebSocket.connect`. */
-  readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope> | undefined
 }
 
 /**
@@ -153,15 +166,18 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
     // every reconnect dials with the same TlsConfig and resumes its session
     const tls = yield* Effect.serviceOption(TlsSettings)
     const proxy = yield* Effect.serviceOption(ProxySettings.ProxySettings)
-    const socket = {
-      ...options.socket,
-      tls: options.socket?.tls ?? Option.getOrUndefined(tls),
-      proxy: options.socket?.proxy ?? Option.getOrUndefined(proxy)
-    }
+    const connection: Feed.Connection<never> = options.dial === undefined
+      ? {
+        socket: {
+          ...options.socket,
+          tls: options.socket?.tls ?? Option.getOrUndefined(tls),
+          proxy: options.socket?.proxy ?? Option.getOrUndefined(proxy)
+        }
+      }
+      : { socket: options.socket, dial: options.dial }
     const supervisor = yield* Feed.make<string, never, never>({
       url: options.url,
-      socket,
-      dial: options.dial,
+      ...connection,
       subscriptions: options.subscriptions,
       subscribe: options.subscribe ?? Feed.jsonRpcSubscribe("SUBSCRIBE"),
       unsubscribe: options.unsubscribe ?? Feed.jsonRpcSubscribe("UNSUBSCRIBE"),
@@ -201,7 +217,7 @@ export const layer = (options: Options): Layer.Layer<MarketFeed> => Layer.effect
  * @since 0.1.0
  * @category config
  */
-export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
+export const config = (prefix = "NEXUS_FEED"): Config.Config<ConnectOptions> =>
   Config.map(
     Config.all({
       url: Config.String(`${prefix}_URL`),
@@ -210,7 +226,7 @@ export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
       apiKeyHeader: Config.withDefault(Config.String(`${prefix}_API_KEY_HEADER`), "X-API-KEY"),
       pingInterval: Config.option(Config.Duration(`${prefix}_PING_INTERVAL`))
     }),
-    (c): Options => ({
+    (c): ConnectOptions => ({
       url: c.url,
       subscriptions: c.subscriptions.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
       socket: {
@@ -232,7 +248,7 @@ export const config = (prefix = "NEXUS_FEED"): Config.Config<Options> =>
  * @category layers
  */
 export const layerConfig = (
-  options: { readonly prefix?: string | undefined; readonly overrides?: Partial<Options> | undefined } = {}
+  options: { readonly prefix?: string | undefined; readonly overrides?: Partial<ConnectOptions> | undefined } = {}
 ): Layer.Layer<MarketFeed, Config.ConfigError | TransportError> =>
   Layer.effect(
     MarketFeed,

@@ -31,28 +31,66 @@ import * as Supervisor from "./Supervisor.ts"
 
 /**
  * Options of {@link make}: where to connect, what to send, how to handle messages, and the
- * Supervisor's timing options.
+ * Supervisor's timing options; with either `WebSocket.connect`'s options or a `dial` of your own
+ * ({@link Connection}).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Options<Sub, EH, R>
-  extends Supervisor.Handlers<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError, EH, R>
-{
-  /** `ws://` or `wss://` URL of the feed. */
-  readonly url: string
-  /**
-   * Options of every connection (headers such as API keys, TLS, a proxy, heartbeat, limits). The
-   * connect effect is built once, so every reconnect dials with the same `TlsConfig` and resumes.
-   */
+export type Options<Sub, EH, R> =
+  & Supervisor.Handlers<WebSocket.WebSocket, FrameReader.Text | FrameReader.Binary, Sub, WebSocket.WebSocketError, EH, R>
+  & {
+    /** `ws://` or `wss://` URL of the feed. */
+    readonly url: string
+  }
+  & Connection<R>
+
+/**
+ * How each connection is made: `WebSocket.connect(url, socket)` with every connection option
+ * (headers such as API keys, TLS, a proxy, heartbeat, limits), or a transport you dial yourself
+ * (an in-memory pair in tests, a custom transport) with the handshake run over it by
+ * `connectOver`. With a `dial`, a dial option in `socket` (`tls`, `proxy`, `noDelay`, …) would do
+ * nothing, so the type rejects it: `socket` is then `WebSocket.ConnectOverOptions` only. The
+ * connect effect is built once, so every reconnect dials with the same `TlsConfig` and resumes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Connection<R> = Connect | CustomDial<R>
+
+/**
+ * {@link Connection} through `WebSocket.connect(url, socket)`, with every connection option.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connect {
+  /** Options of every connection. Default none. */
   readonly socket?: WebSocket.ConnectOptions | undefined
-  /**
-   * Dials the transport yourself (an in-memory pair in tests, a custom transport); the handshake
-   * then runs over it with `connectOver`, and only `socket`'s handshake and stream options
-   * (`WebSocket.ConnectOverOptions`) apply. Default: `WebSocket.connect(url, socket)`.
-   */
-  readonly dial?: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope | R> | undefined
+  /** Absent: every connection is `WebSocket.connect(url, socket)`. */
+  readonly dial?: undefined
 }
+
+/**
+ * {@link Connection} over a transport `dial` opens, with the handshake and stream options only.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CustomDial<R> {
+  /** The handshake and stream options of every connection. Default none. */
+  readonly socket?: (WebSocket.ConnectOverOptions & NoDialOptions) | undefined
+  /** Dials the transport the handshake runs over. */
+  readonly dial: Effect.Effect<Transport, WebSocket.WebSocketError, Scope.Scope | R>
+}
+
+/**
+ * Every `WebSocket.DialOptions` key as `never`: what `socket` may not hold beside a custom `dial`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NoDialOptions = { readonly [K in keyof WebSocket.DialOptions]?: never }
 
 /**
  * The server closed the feed with 1012 (Service Restart) or 1013 (Try Again Later): it asks to

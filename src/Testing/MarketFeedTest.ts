@@ -9,11 +9,13 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as MarketFeed from "../Layers/MarketFeed.ts"
+import type * as Feed from "../Reconnect/Feed.ts"
 import * as TestPeers from "./TestPeers.ts"
 
 /**
  * `MarketFeed` over a scripted exchange (`url` default `wss://exchange.test/ws`; `dial` is
- * always the exchange's; every other option as `MarketFeed.Options`, same defaults), plus the
+ * always the exchange's, so `socket` holds handshake and stream options only; every other option as
+ * `MarketFeed.Options`, same defaults), plus the
  * exchange's control (`TestPeers.TestFeedPeer`) to publish, drop connections and refuse
  * reconnects.
  *
@@ -21,7 +23,7 @@ import * as TestPeers from "./TestPeers.ts"
  * @category layers
  */
 export const layer = (
-  options: Partial<MarketFeed.Options> = {}
+  options: Partial<MarketFeed.BaseOptions> & Pick<Feed.CustomDial<never>, "socket"> = {}
 ): Layer.Layer<MarketFeed.MarketFeed | TestPeers.TestFeedPeer> =>
   Layer.effectContext(
     Effect.gen(function*() {
