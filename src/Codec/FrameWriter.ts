@@ -318,6 +318,27 @@ export class FrameWriter {
   }
 
   /**
+   * Encodes one already deflated text or binary message (permessage-deflate, RFC 7692) at
+   * `dst[offset]`: like {@link encodeInto} for bytes, with RSV1 set on the first frame only
+   * (continuations never carry it). Returns the bytes written or an error.
+   */
+  encodeCompressedInto(dst: Uint8Array, offset: number, kind: Kind, payload: Uint8Array): number | EncodeError {
+    checkOffset(dst, offset)
+    if (kind !== Kind.Text && kind !== Kind.Binary) throw new RangeError(`FrameWriter: only text and binary messages are compressed, got kind ${kind}`)
+    const avail = dst.length - offset
+    const n = payload.length
+    if (n > this.fragmentSize) {
+      const total = this.fragmentedLength(n)
+      if (total > avail) return tooSmall(total, avail)
+      this.fragmentBytes(dst, offset, kind, payload, 0x40)
+      return total
+    }
+    const total = headerLength(n, this.masked) + n
+    if (total > avail) return tooSmall(total, avail)
+    return this.frameBytes(dst, offset, 0xc0 | kind, payload)
+  }
+
+  /**
    * Encodes one message of `kind` at `dst[offset]`. Returns the bytes written or an error.
    */
   encodeInto(dst: Uint8Array, offset: number, kind: Kind, payload: string | Uint8Array = EMPTY): number | EncodeError {
@@ -474,12 +495,12 @@ export class FrameWriter {
   }
 
   /** Writes `data` as fragments starting at `dst[pos]` (room already checked). */
-  private fragmentBytes(dst: Uint8Array, pos: number, kind: Kind, data: Uint8Array): void {
+  private fragmentBytes(dst: Uint8Array, pos: number, kind: Kind, data: Uint8Array, rsv: number = 0): void {
     const n = data.length
     const size = this.fragmentSize
     for (let a = 0; a < n; a += size) {
       const b = Math.min(n, a + size)
-      const b0 = (b === n ? 0x80 : 0) | (a === 0 ? kind : Opcode.Continuation)
+      const b0 = (b === n ? 0x80 : 0) | (a === 0 ? rsv | kind : Opcode.Continuation)
       const h = writeHeader(dst, pos, b0, b - a, this.masked)
       const p = pos + h
       dst.set(data.subarray(a, b), p)

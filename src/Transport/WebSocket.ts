@@ -96,6 +96,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { CloseCode } from "../Codec/CloseCode.ts"
 import * as FrameReader from "../Codec/FrameReader.ts"
+import type * as PerMessageDeflate from "../Codec/PerMessageDeflate.ts"
 import * as Url from "../Codec/Url.ts"
 import * as HandshakeDriver from "./internal/webSocketHandshake.ts"
 import { fromTransport, type WebSocketError, WebSocketTimeout, wsError } from "./internal/webSocketErrors.ts"
@@ -121,9 +122,13 @@ export {
 } from "./internal/webSocketErrors.ts"
 export {
   type AcceptOptions,
+  type CompressionOptions,
   type ConnectOptions,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_COMPRESSION_MEM_LEVEL,
+  DEFAULT_COMPRESSION_THRESHOLD,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_BATCH,
   DEFAULT_WRITE_BUFFER_CAPACITY,
@@ -146,6 +151,8 @@ export interface WebSocket {
   readonly remoteAddress: string
   /** The agreed subprotocol, if any. */
   readonly protocol: string | undefined
+  /** The agreed permessage-deflate parameters; `undefined` when the connection is uncompressed. */
+  readonly deflate: PerMessageDeflate.Agreed | undefined
   /** The upgrade request (server role only). */
   readonly upgrade: UpgradeInfo | undefined
   /** The transport underneath. */
@@ -213,7 +220,7 @@ const openClient = (
 ): Effect.Effect<WebSocket, WebSocketError, Scope.Scope> =>
   Effect.flatMap(
     HandshakeDriver.client(transport, url, options),
-    (agreed) => open("client", transport, agreed.protocol, undefined, agreed.leftover, options, options.maskSource)
+    (agreed) => open("client", transport, agreed, options, options.maskSource)
   )
 
 /**
@@ -298,7 +305,7 @@ export const accept: (
     const timeout = Duration.fromInputUnsafe(options.handshakeTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const handshake = Effect.flatMap(
       HandshakeDriver.server(transport, options),
-      (agreed) => open("server", transport, agreed.protocol, agreed.upgrade, agreed.leftover, options, undefined)
+      (agreed) => open("server", transport, agreed, options, undefined)
     )
     return yield* Effect.timeoutOrElse(handshake, {
       duration: timeout,
