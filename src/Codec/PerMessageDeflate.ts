@@ -31,6 +31,9 @@ export const EXTENSION = "permessage-deflate"
 /** The largest LZ77 window, in bits (32 KiB): zlib's and RFC 7692's default. */
 export const MAX_WINDOW_BITS = 15
 
+/** The window each side uses when no `*_max_window_bits` limits it: 15 bits, the largest (RFC 7692 §7.1.2). */
+export const DEFAULT_WINDOW_BITS = MAX_WINDOW_BITS
+
 /** The smallest window this codec agrees to: 9 bits (see the module doc for why not 8). */
 export const MIN_WINDOW_BITS = 9
 
@@ -281,7 +284,7 @@ export const validateAnswer = (
   })
   if (!(params instanceof Map)) return bad(params.parameter, params.why)
   const serverBits = params.get("server_max_window_bits")
-  const server = serverBits === undefined ? MAX_WINDOW_BITS : Number(serverBits)
+  const server = serverBits === undefined ? DEFAULT_WINDOW_BITS : Number(serverBits)
   if (config.serverMaxWindowBits !== undefined && (serverBits === undefined || server > config.serverMaxWindowBits)) {
     return bad("server_max_window_bits", `is ${serverBits ?? "absent"}, looser than the offered ${config.serverMaxWindowBits}`)
   }
@@ -291,7 +294,7 @@ export const validateAnswer = (
   const hasClientBits = params.has("client_max_window_bits")
   const clientBits = params.get("client_max_window_bits")
   if (hasClientBits && clientBits === undefined) return bad("client_max_window_bits", "needs a value in an answer")
-  let client = clientBits === undefined ? MAX_WINDOW_BITS : Number(clientBits)
+  let client = clientBits === undefined ? DEFAULT_WINDOW_BITS : Number(clientBits)
   if (config.clientMaxWindowBits !== undefined) {
     if (client > config.clientMaxWindowBits) {
       return bad("client_max_window_bits", `is ${client}, looser than the offered ${config.clientMaxWindowBits}`)
@@ -332,15 +335,15 @@ export const acceptOffer = (values: ReadonlyArray<string>, config: Config): Agre
     if (!(params instanceof Map)) continue
     const asked = params.get("server_max_window_bits")
     // the client limits our window: take the smaller of its limit and ours; 8 we cannot do
-    const server = Math.min(asked === undefined ? MAX_WINDOW_BITS : Number(asked), config.serverMaxWindowBits ?? MAX_WINDOW_BITS)
+    const server = Math.min(asked === undefined ? DEFAULT_WINDOW_BITS : Number(asked), config.serverMaxWindowBits ?? DEFAULT_WINDOW_BITS)
     if (server < MIN_WINDOW_BITS) continue
     const clientOffered = params.has("client_max_window_bits")
     const clientLimit = params.get("client_max_window_bits")
     // we may limit the client's window only when it said it can take a limit
     if (config.clientMaxWindowBits !== undefined && !clientOffered) continue
     const client = Math.min(
-      clientLimit === undefined ? MAX_WINDOW_BITS : Number(clientLimit),
-      config.clientMaxWindowBits ?? MAX_WINDOW_BITS
+      clientLimit === undefined ? DEFAULT_WINDOW_BITS : Number(clientLimit),
+      config.clientMaxWindowBits ?? DEFAULT_WINDOW_BITS
     )
     return {
       _tag: "Agreed",

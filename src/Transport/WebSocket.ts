@@ -79,8 +79,15 @@
  * wait for `recv` (up to `maxReadSize`, the `Tcp` read high-water mark, default 64 KiB); the
  * 64 KiB chunk libuv reads into is shared by every socket of the process.
  *
+ * **Compression** (permessage-deflate, RFC 7692) is off unless `compression` is set — on the
+ * client it is offered, on the server a client's offer is taken. Compressed messages are
+ * inflated synchronously inside `recv` / `run` / `messages`, with `maxMessageSize` applied to
+ * the inflated size (a deflate bomb closes with 1009 after at most that many bytes); messages
+ * of at least `threshold` bytes are deflated on send. `deflate` says what was agreed; memory
+ * and defaults are in docs/websocket.md.
+ *
  * Choices where the RFC or the issue is silent: the client never sends `Origin` unless asked;
- * no extension is negotiated (permessage-deflate is out of scope); the server picks the first
+ * the only extension is permessage-deflate; the server picks the first
  * subprotocol in *its* preference list that the client offered; `close()` is idempotent.
  *
  * @since 0.1.0
