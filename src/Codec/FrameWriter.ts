@@ -303,7 +303,8 @@ export class FrameWriter {
     }
     const n = payload.length
     if (kind >= 8 && n > MAX_CONTROL_PAYLOAD) return controlTooLarge(n, "the payload")
-    if (n > this.fragmentSize) {
+    // control frames are never fragmented (RFC 6455 §5.5), whatever fragmentSize says
+    if (kind < 8 && n > this.fragmentSize) {
       const total = this.fragmentedLength(n)
       const h = headerLength(this.fragmentSize, this.masked)
       if (total - h > buf.buf.length - p) return tooSmall(total - h, buf.buf.length - p)
@@ -367,7 +368,8 @@ export class FrameWriter {
     }
     const n = payload.length
     if (kind >= 8 && n > MAX_CONTROL_PAYLOAD) return controlTooLarge(n, "the payload")
-    if (n > this.fragmentSize) {
+    // control frames are never fragmented (RFC 6455 §5.5), whatever fragmentSize says
+    if (kind < 8 && n > this.fragmentSize) {
       const total = this.fragmentedLength(n)
       if (total > avail) return tooSmall(total, avail)
       this.fragmentBytes(dst, offset, kind, payload)

@@ -436,7 +436,7 @@ export interface ResponseHead {
 /**
  * The server's 101 answer: `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`,
  * `Sec-WebSocket-Protocol` when a protocol was chosen (pick one the client offered),
- * `Sec-WebSocket-Extensions` when compression was agreed (`PerMessageDeflate.responseHeader`),
+ * `Sec-WebSocket-Extensions` when compression was agreed (`PerMessageDeflate.acceptOffer`'s `header`),
  * then the extra headers. Returns `InvalidHandshakeInput` for a protocol or header name that is not a
  * token, or CR/LF/NUL in a header value.
  *

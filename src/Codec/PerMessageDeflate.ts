@@ -7,7 +7,7 @@
  * ```text
  * client                                          server
  * offerHeader(config) ──Sec-WebSocket-Extensions──► acceptOffer(values, config)
- *                                                    ├─ Agreed + responseHeader(agreed)  (101)
+ *                                                    ├─ AcceptedOffer { agreed, header }  (101)
  *                                                    ├─ undefined: no acceptable offer (no extension)
  *                                                    └─ InvalidExtensions  (400)
  * validateAnswer(values, config) ◄──────────────────
@@ -317,15 +317,25 @@ export const validateAnswer = (
 // Server side
 // ---------------------------------------------------------------------------------------------
 
+/** A client offer the server takes: what is agreed, and the `Sec-WebSocket-Extensions` answer for the 101. */
+export interface AcceptedOffer {
+  readonly _tag: "AcceptedOffer"
+  readonly agreed: Agreed
+  readonly header: string
+}
+
 /**
  * Picks the first of the client's permessage-deflate offers that `config` can accept (RFC 7692
  * §5: an offer with an unknown or invalid parameter is declined, not refused) and returns what
- * is agreed; `undefined` when no offer is acceptable (the connection runs uncompressed), or
+ * is agreed with the answer to send; `undefined` when no offer is acceptable (the connection runs uncompressed), or
  * `InvalidExtensions` for a header that is not an extension list (answer 400).
  *
  * @since 0.1.0
  */
-export const acceptOffer = (values: ReadonlyArray<string>, config: Config): Agreed | undefined | InvalidExtensions => {
+export const acceptOffer = (
+  values: ReadonlyArray<string>,
+  config: Config
+): AcceptedOffer | undefined | InvalidExtensions => {
   if (values.length === 0) return undefined
   const parsed = parse(values)
   if (!Array.isArray(parsed)) return parsed
@@ -345,28 +355,30 @@ export const acceptOffer = (values: ReadonlyArray<string>, config: Config): Agre
       clientLimit === undefined ? DEFAULT_WINDOW_BITS : Number(clientLimit),
       config.clientMaxWindowBits ?? DEFAULT_WINDOW_BITS
     )
-    return {
+    const agreed: Agreed = {
       _tag: "Agreed",
       serverNoContextTakeover: params.has("server_no_context_takeover") || config.serverNoContextTakeover === true,
       clientNoContextTakeover: params.has("client_no_context_takeover") || config.clientNoContextTakeover === true,
       serverMaxWindowBits: server,
       clientMaxWindowBits: client
     }
+    return { _tag: "AcceptedOffer", agreed, header: responseHeader(agreed, asked !== undefined) }
   }
   return undefined
 }
 
 /**
- * The server's `Sec-WebSocket-Extensions` answer for what was agreed: every parameter that
- * binds the client stated explicitly, window bits only when below 15.
- *
- * @since 0.1.0
+ * The answer for what was agreed: every parameter that binds the client stated explicitly;
+ * `server_max_window_bits` when below 15 or when the client asked for it (RFC 7692 §7.1.2.1:
+ * the server accepts that request by answering it), `client_max_window_bits` when below 15.
  */
-export const responseHeader = (agreed: Agreed): string => {
+const responseHeader = (agreed: Agreed, serverBitsAsked: boolean): string => {
   let header = EXTENSION
   if (agreed.serverNoContextTakeover) header += "; server_no_context_takeover"
   if (agreed.clientNoContextTakeover) header += "; client_no_context_takeover"
-  if (agreed.serverMaxWindowBits < MAX_WINDOW_BITS) header += `; server_max_window_bits=${agreed.serverMaxWindowBits}`
+  if (serverBitsAsked || agreed.serverMaxWindowBits < MAX_WINDOW_BITS) {
+    header += `; server_max_window_bits=${agreed.serverMaxWindowBits}`
+  }
   if (agreed.clientMaxWindowBits < MAX_WINDOW_BITS) header += `; client_max_window_bits=${agreed.clientMaxWindowBits}`
   return header
 }

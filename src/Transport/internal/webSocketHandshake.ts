@@ -189,16 +189,17 @@ export const server = (transport: Transport, options: AcceptOptions): Effect.Eff
       }))
     }
     const compression = compressionOf(options.compression)
-    const deflate = compression === undefined ? undefined : PerMessageDeflate.acceptOffer(verdict.extensions, compression)
-    if (deflate !== undefined && deflate._tag === "InvalidExtensions") {
-      yield* refuse(transport, 400, deflate.message)
-      return yield* Effect.fail(handshakeError(address, deflate))
+    const offer = compression === undefined ? undefined : PerMessageDeflate.acceptOffer(verdict.extensions, compression)
+    if (offer !== undefined && offer._tag === "InvalidExtensions") {
+      yield* refuse(transport, 400, offer.message)
+      return yield* Effect.fail(handshakeError(address, offer))
     }
+    const deflate = offer?.agreed
     const accepted = Handshake.acceptResponseHead({
       key: verdict.key,
       protocol,
       headers: options.headers,
-      extensions: deflate === undefined ? undefined : PerMessageDeflate.responseHeader(deflate)
+      extensions: offer?.header
     })
     if (accepted._tag === "InvalidHandshakeInput") {
       return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: accepted.message })))
