@@ -11,6 +11,13 @@
  * pre-built once, so the server's cost is the same for every client and a round measures the
  * client: read, inflate, UTF-8 check, hand the payload over (every consumer reads a byte of
  * each payload). It reports the bytes on the wire per message for both feeds.
+ *
+ * First, in-process, the question behind the design — which way to drive `node:zlib` for one
+ * message at a time: the transport's `Inflater` (one persistent raw-inflate context, its native
+ * handle's synchronous `writeSync`), `zlib.inflateRawSync` per message (a fresh context each
+ * time: usable only without context takeover), and a `createInflateRaw` stream written and
+ * flushed per message, awaiting the flush callback (what `ws` does). Same 256 payloads, rounds
+ * alternating, messages/s.
  */
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -18,6 +25,7 @@ import * as net from "node:net"
 import * as zlib from "node:zlib"
 import * as Effect from "effect/Effect"
 import WebSocket from "ws"
+import { Inflater } from "../src/Transport/internal/webSocketDeflate.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
 
@@ -162,7 +170,73 @@ const oursRecv = (compressed: boolean): Candidate => (url, count) =>
     return count / ((performance.now() - started) / 1000)
   })))
 
+/** The feed's deflated payloads (without the trailer), as a receiver sees them. */
+const payloads = (): Array<Buffer> =>
+  Array.from({ length: DISTINCT }, (_, i) => {
+    const deflated = zlib.deflateRawSync(Buffer.from(update(i)), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+    return deflated.subarray(0, deflated.length - 4)
+  })
+
+const TRAILER = Buffer.from([0, 0, 0xff, 0xff])
+
+const zlibDrivers = async (rounds: number, count: number): Promise<void> => {
+  const inputs = payloads()
+  const withTrailer = inputs.map((p) => Buffer.concat([p, TRAILER]))
+  const handle = (): number => {
+    const inflater = new Inflater(15, true, 1 << 24)
+    const t0 = performance.now()
+    for (let i = 0; i < count; i++) {
+      const p = inputs[i % DISTINCT]!
+      const n = inflater.inflate(p, 0, p.length) as number
+      touched += inflater.out[n - 1]!
+    }
+    const rate = count / ((performance.now() - t0) / 1000)
+    inflater.close()
+    return rate
+  }
+  const oneShot = (): number => {
+    const t0 = performance.now()
+    for (let i = 0; i < count; i++) {
+      const out = zlib.inflateRawSync(withTrailer[i % DISTINCT]!, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      touched += out[out.length - 1]!
+    }
+    return count / ((performance.now() - t0) / 1000)
+  }
+  const stream = async (): Promise<number> => {
+    const inflate = zlib.createInflateRaw({ windowBits: 15 })
+    let chunks: Array<Buffer> = []
+    inflate.on("data", (chunk: Buffer) => chunks.push(chunk))
+    const t0 = performance.now()
+    for (let i = 0; i < count; i++) {
+      inflate.write(withTrailer[i % DISTINCT]!)
+      await new Promise<void>((resolve) => inflate.flush(() => resolve()))
+      const out = Buffer.concat(chunks)
+      chunks = []
+      touched += out[out.length - 1]!
+      inflate.reset()
+    }
+    const rate = count / ((performance.now() - t0) / 1000)
+    inflate.close()
+    return rate
+  }
+  const rates: Array<Array<number>> = [[], [], []]
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0]
+    for (const k of order) rates[k]!.push(k === 0 ? handle() : k === 1 ? oneShot() : await stream())
+  }
+  const names = ["persistent context, native writeSync (ours)", "zlib.inflateRawSync per message", "stream write + flush per message (ws)"]
+  console.log(`inflate ~1 KiB JSON, ${count} messages per round, ${rounds} rounds, medians (machine shared):`)
+  console.log("| zlib driver | messages/s | × stream |")
+  console.log("| --- | ---: | ---: |")
+  const base = median(rates[2]!)
+  names.forEach((name, k) =>
+    console.log(`| ${name} | ${Math.round(median(rates[k]!)).toLocaleString("en-US")} | ${(median(rates[k]!) / base).toFixed(2)}× |`)
+  )
+  console.log("")
+}
+
 const main = async (): Promise<void> => {
+  await zlibDrivers(Number(process.env.ROUNDS ?? 5), Number(process.env.ZLIB_COUNT ?? 50_000))
   const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "server"], { stdio: ["pipe", "pipe", "inherit"] })
   const port = await new Promise<number>((resolve) =>
     child.stdout.once("data", (line: Buffer) => resolve((JSON.parse(line.toString()) as { port: number }).port))
