@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as http from "node:http"
 import * as net from "node:net"
 import { WebSocket as WsClient, WebSocketServer } from "ws"
 import * as FrameReader from "../../src/Codec/FrameReader.ts"
 import * as Handshake from "../../src/Codec/Handshake.ts"
+import * as Memory from "../../src/Transport/Memory.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { echo, eventually, serveOurs } from "../support/ourServer.ts"
 
@@ -191,6 +193,37 @@ describe("permessage-deflate: our client against a ws server", () => {
       yield* eventually(() => peer.closes.length === 1)
       assert.deepStrictEqual(peer.closes, [1009])
       yield* eventually(() => peer.open() === 0)
+    }))
+})
+
+describe("permessage-deflate: the three ways to consume, over a Memory pair", () => {
+  it.live("run, recv and messages all hand over inflated messages, batches included", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const [client, server] = yield* Effect.all([
+        WebSocket.connectOver(pair.client, "ws://memory.test/", { compression: true }),
+        WebSocket.accept(pair.server, { compression: { threshold: 0 } })
+      ], { concurrency: 2 })
+      const texts = Array.from({ length: 90 }, (_, i) => orderBook(i))
+      // one burst: the client's reader meets many compressed frames per read
+      yield* Effect.forEach(texts, (text) => server.sendText(text), { discard: true })
+      const viaRecv: Array<string> = []
+      for (let i = 0; i < 30; i++) {
+        const m = yield* client.recv
+        if (m._tag === "Text") viaRecv.push(m.text())
+      }
+      const viaRun: Array<string> = []
+      yield* Effect.catch(
+        WebSocket.run(client, (m) => {
+          if (m._tag === "Text") viaRun.push(m.text())
+          return viaRun.length === 30 ? Effect.fail("enough" as const) : undefined
+        }),
+        () => Effect.void
+      )
+      const viaStream = yield* Stream.runCollect(Stream.take(WebSocket.messages(client), 30))
+      assert.deepStrictEqual(viaRecv, texts.slice(0, 30))
+      assert.deepStrictEqual(viaRun, texts.slice(30, 60))
+      assert.deepStrictEqual(Array.from(viaStream), texts.slice(60).map((text) => ({ _tag: "Text" as const, text })))
     }))
 })
 
