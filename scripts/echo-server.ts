@@ -4,7 +4,8 @@
  * by `recv`'s automatic pong; a peer's close is echoed and the connection ends. A protocol
  * violation by the client is answered with the codec's close code, as the library does.
  *
- * Listens on 127.0.0.1 (`--host` to change it); `--port 0` picks a free port. Prints
+ * Listens on 127.0.0.1 (`--host` to change it); `--port 0` picks a free port. `--compression`
+ * accepts permessage-deflate offers (for Autobahn's sections 12 and 13). Prints
  * `listening PORT` on stdout once ready; exits 0 on SIGINT/SIGTERM after closing the listener
  * and every connection.
  *
@@ -25,7 +26,8 @@ const host = flag(process.argv.slice(2), "host") ?? "127.0.0.1"
 const options: WebSocket.AcceptOptions = {
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
-  maxFragments: 1 << 20
+  maxFragments: 1 << 20,
+  compression: process.argv.includes("--compression")
 }
 
 
