@@ -47,7 +47,9 @@ export interface StreamOptions {
 /**
  * permessage-deflate (RFC 7692) settings, for `compression` on either role. The negotiation
  * fields (`PerMessageDeflate.Config`) are requests on the client and decisions on the server;
- * the rest tune our own compressor. Defaults are given per field.
+ * the rest tune our own compressor. Defaults are given per field. A value out of its range (window
+ * bits 9–15, level 0–9, memLevel 1–9, a negative threshold) is caller misuse: a `RangeError`
+ * defect when the connection is made, as for the reader's limits.
  *
  * @since 0.1.0
  * @category models

@@ -665,17 +665,33 @@ export const open = (
 /** What `open` reads: the stream options and the role's `compression` setting. */
 export type OpenOptions = StreamOptions & { readonly compression?: boolean | CompressionOptions | undefined }
 
-/** Our compressor's settings: our role's window and context rule as agreed, the tuning as configured. */
-const senderCompression = (role: "client" | "server", agreed: PerMessageDeflate.Agreed, config: CompressionOptions) => ({
-  threshold: config.threshold ?? DEFAULT_COMPRESSION_THRESHOLD,
-  make: () =>
-    new Deflater({
-      windowBits: role === "client" ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
-      noContextTakeover: role === "client" ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover,
-      level: config.level ?? DEFAULT_COMPRESSION_LEVEL,
-      memLevel: config.memLevel ?? DEFAULT_COMPRESSION_MEM_LEVEL
-    })
-})
+/** Throws `RangeError` for a setting outside `min`–`max` (caller misuse, like the reader's limits). */
+const checkRange = (name: string, value: number, min: number, max: number): number => {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`WebSocket compression.${name} must be an integer from ${min} to ${max}, got ${value}`)
+  }
+  return value
+}
+
+/**
+ * Our compressor's settings: our role's window and context rule as agreed, the tuning as
+ * configured (checked here, at the handshake, not at the first compressed send).
+ */
+const senderCompression = (role: "client" | "server", agreed: PerMessageDeflate.Agreed, config: CompressionOptions) => {
+  const level = checkRange("level", config.level ?? DEFAULT_COMPRESSION_LEVEL, 0, 9)
+  const memLevel = checkRange("memLevel", config.memLevel ?? DEFAULT_COMPRESSION_MEM_LEVEL, 1, 9)
+  const threshold = checkRange("threshold", config.threshold ?? DEFAULT_COMPRESSION_THRESHOLD, 0, Number.MAX_SAFE_INTEGER)
+  return {
+    threshold,
+    make: () =>
+      new Deflater({
+        windowBits: role === "client" ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
+        noContextTakeover: role === "client" ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover,
+        level,
+        memLevel
+      })
+  }
+}
 
 const startHeartbeat = (socket: WebSocketImpl, options: StreamOptions): Effect.Effect<WebSocketImpl, never, Scope.Scope> =>
   options.heartbeat === undefined
