@@ -26,7 +26,9 @@ const options: WebSocket.ConnectOptions = {
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
   maxFragments: 1 << 20,
-  closeTimeout: "5 seconds"
+  closeTimeout: "5 seconds",
+  // `--compression` offers permessage-deflate (Autobahn's sections 12 and 13)
+  compression: process.argv.includes("--compression")
 }
 
 

@@ -7,7 +7,8 @@
  * not expected to answer pings on time) and its limits are raised for Autobahn's largest cases.
  *
  * Listens on 127.0.0.1 (`--host` to change it); `--port 0` picks a free port. With
- * `--workers N` (N > 1) it runs as N processes sharing the port (`reusePort`, Linux). Prints
+ * `--workers N` (N > 1) it runs as N processes sharing the port (`reusePort`, Linux).
+ * `--compression` accepts permessage-deflate offers (for Autobahn's sections 12 and 13). Prints
  * `listening PORT` on stdout once ready; exits 0 on SIGINT/SIGTERM after closing the listener
  * and every connection.
  *
@@ -35,7 +36,8 @@ const options: WebSocketServer.Options = {
   handshakeTimeout: "10 seconds",
   maxFrameSize: 64 * 1024 * 1024,
   maxMessageSize: 64 * 1024 * 1024,
-  maxFragments: 1 << 20
+  maxFragments: 1 << 20,
+  compression: process.argv.includes("--compression")
 }
 
 if (!Number.isInteger(port) || port < 0 || port > 65535 || !Number.isInteger(workers) || workers < 1) {

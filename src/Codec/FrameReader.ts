@@ -42,7 +42,14 @@
  * `maxFrameSize` fits; a bigger one is refused from its header (`FrameTooBig`) before its
  * payload is buffered.
  *
- * **Strictness.** RSV1–3 must be clear (no extension is negotiated); lengths must use the
+ * **Compression.** With `compression: true` (permessage-deflate was negotiated, RFC 7692) RSV1
+ * may be set on the first frame of a text or binary message, never on a continuation or control
+ * frame. Such a message is returned with `compressed: true` and its payload is the deflated
+ * bytes (joined when fragmented), unchecked as UTF-8: the transport inflates it and hands the
+ * result back through {@link FrameReader.inflated}, which checks the text and applies
+ * `maxMessageSize` to the inflated size. The codec itself never inflates.
+ *
+ * **Strictness.** RSV2 and RSV3 must be clear, RSV1 too unless compression is on; lengths must use the
  * minimal encoding — RFC 6455 §5.2 says "the minimal number of bytes MUST be used", so a
  * 16-bit length below 126 or a 64-bit length below 65536 is `NonMinimalLength` (1002).
  *
@@ -81,6 +88,8 @@ export interface Options {
   readonly maxFragments?: number | undefined
   /** The slab's `ReadBuf.compactAt` (used by callers that read through {@link FrameReader.readBuf}). Default 0.5. */
   readonly compactAt?: number | undefined
+  /** permessage-deflate was negotiated: RSV1 marks a compressed message. Default `false`. */
+  readonly compression?: boolean | undefined
 }
 
 /** Default initial slab capacity: 16 KiB. */
@@ -114,6 +123,11 @@ interface MessageBase {
   readonly length: number
   /** The payload as a `Buffer` view (allocates the view, never copies). */
   readonly payload: Buffer
+  /**
+   * RSV1 was set: the payload is still deflated (only with `compression` on, only text and
+   * binary). A transport inflates it before delivering; see the module doc.
+   */
+  readonly compressed: boolean
 }
 
 /**
@@ -190,6 +204,7 @@ class MessageView {
   start: number
   end: number
   code: number
+  compressed: boolean
 
   constructor(tag: Message["_tag"], buf: Buffer) {
     this._tag = tag
@@ -197,6 +212,7 @@ class MessageView {
     this.start = 0
     this.end = 0
     this.code = 0
+    this.compressed = false
   }
 
   get length(): number {
@@ -238,8 +254,9 @@ export const toOwned = (message: Message): OwnedMessage => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * RSV1, RSV2 or RSV3 was set, but no extension was negotiated (§5.2). `bits` holds the three
- * bits as they sit in the first header byte (`0x40 | 0x20 | 0x10`). Close code 1002.
+ * RSV1, RSV2 or RSV3 was set, but no extension was negotiated (§5.2) — or, with compression on,
+ * RSV1 on a continuation or control frame (RFC 7692 §6.1). `bits` holds the three bits as they
+ * sit in the first header byte (`0x40 | 0x20 | 0x10`). Close code 1002.
  */
 export interface ReservedBitsSet {
   readonly _tag: "ReservedBitsSet"
@@ -354,6 +371,17 @@ export interface InvalidUtf8 {
   readonly fragment: number
 }
 
+/**
+ * A compressed message whose payload zlib cannot inflate (not raw deflate, or a final block
+ * where the stream must go on); `detail` is zlib's message. Close code 1007, as `ws` sends.
+ */
+export interface InvalidCompressedData {
+  readonly _tag: "InvalidCompressedData"
+  readonly closeCode: 1007
+  readonly message: string
+  readonly detail: string
+}
+
 /** A frame whose payload exceeds `maxFrameSize` (refused from its header). Close code 1009. */
 export interface FrameTooBig {
   readonly _tag: "FrameTooBig"
@@ -396,6 +424,7 @@ export type FrameViolation =
   | InvalidCloseCode
   | InvalidCloseReason
   | InvalidUtf8
+  | InvalidCompressedData
   | FrameTooBig
   | MessageTooBig
   | TooManyFragments
@@ -437,6 +466,10 @@ export class FrameReader {
   private readonly rb: ReadBuf.ReadBuf
   /** 0x80 when frames must be masked (server), 0 when they must not (client). */
   private readonly maskBit: number
+  /** 0x40 when RSV1 may mark a compressed message (permessage-deflate), else 0. */
+  private readonly rsv1: number
+  /** The unfinished fragmented message is compressed (its first frame had RSV1). */
+  private fragCompressed: boolean
   private failure: FrameViolation | undefined
   /** Opcode of the unfinished fragmented message (1 or 2), 0 when none. */
   private fragOpcode: number
@@ -462,7 +495,8 @@ export class FrameReader {
     maxFrameSize: number,
     maxMessageSize: number,
     maxFragments: number,
-    compactAt: number = ReadBuf.DEFAULT_COMPACT_AT
+    compactAt: number = ReadBuf.DEFAULT_COMPACT_AT,
+    compression: boolean = false
   ) {
     this.role = role
     this.maxFrameSize = maxFrameSize
@@ -474,6 +508,8 @@ export class FrameReader {
       compactAt
     })
     this.maskBit = role === "server" ? 0x80 : 0
+    this.rsv1 = compression ? 0x40 : 0
+    this.fragCompressed = false
     this.failure = undefined
     this.fragOpcode = 0
     this.fragCount = 0
@@ -552,6 +588,7 @@ export class FrameReader {
     this.acc = EMPTY
     this.accLen = 0
     this.utf8Pos = 0
+    this.fragCompressed = false
   }
 
   /** Returns the next complete message, `NeedMore`, or the violation that failed the stream. */
@@ -565,8 +602,12 @@ export class FrameReader {
       const avail = rb.end - pos
       if (avail === 0) return NeedMore
       const b0 = buf[pos]!
-      if ((b0 & 0x70) !== 0) return this.fail(reservedBits(b0 & 0x70))
       const opcode = b0 & 0x0f
+      // RSV1 marks a compressed message: only with compression on, only on a message's first frame
+      const rsv = b0 & 0x70
+      if (rsv !== 0 && (rsv !== this.rsv1 || opcode === Opcode.Continuation || opcode >= 8)) {
+        return this.fail(reservedBits(rsv, this.rsv1 !== 0))
+      }
       const fin = (b0 & 0x80) !== 0
       if (opcode >= 8) {
         if (opcode > Opcode.Pong) return this.fail(reservedOpcode(opcode))
@@ -626,6 +667,16 @@ export class FrameReader {
         m.buf = buf
         m.start = start
         m.end = end
+        m.compressed = rsv !== 0
+        return m
+      }
+      if (rsv !== 0 && opcode === Opcode.Text && fin) {
+        // deflated: checked as UTF-8 once inflated (`inflated`)
+        const m = this.textMsg
+        m.buf = buf
+        m.start = start
+        m.end = end
+        m.compressed = true
         return m
       }
       if (opcode === Opcode.Text && fin) {
@@ -636,9 +687,11 @@ export class FrameReader {
         m.buf = buf
         m.start = start
         m.end = end
+        m.compressed = false
         return m
       }
       if (opcode < 8) {
+        if (opcode !== Opcode.Continuation) this.fragCompressed = rsv !== 0
         const result = this.fragment(opcode, fin, buf, start, end)
         if (result === undefined) continue
         return result
@@ -675,7 +728,7 @@ export class FrameReader {
     const acc = this.acc
     acc.set(buf.subarray(start, end), this.accLen)
     this.accLen = needed
-    if (this.fragOpcode === Opcode.Text) {
+    if (this.fragOpcode === Opcode.Text && !this.fragCompressed) {
       if (fin) {
         if (!isCompleteUtf8(acc, this.utf8Pos, needed)) return this.fail(invalidUtf8(this.fragCount))
       } else {
@@ -686,6 +739,8 @@ export class FrameReader {
     }
     if (!fin) return undefined
     const m = this.fragOpcode === Opcode.Text ? this.textMsg : this.binaryMsg
+    m.compressed = this.fragCompressed
+    this.fragCompressed = false
     this.fragOpcode = 0
     this.fragCount = 0
     this.accLen = 0
@@ -722,6 +777,41 @@ export class FrameReader {
     return m
   }
 
+  /**
+   * Delivers the inflated payload of a `compressed` message: `buf[start, end)` (the transport's
+   * inflate buffer) becomes the view of the same kind, with `compressed: false`. A text payload
+   * is checked as UTF-8 (`InvalidUtf8`, 1007, latched like any violation). The view is valid
+   * until the next call, as always, and as long as the transport leaves `buf` alone.
+   */
+  inflated(message: Text | Binary, buf: Buffer, start: number, end: number): Text | Binary | InvalidUtf8 {
+    if (message._tag === "Text" && !isCompleteUtf8(buf, start, end)) return this.fail(invalidUtf8(1)) as InvalidUtf8
+    const m = message._tag === "Text" ? this.textMsg : this.binaryMsg
+    m.buf = buf
+    m.start = start
+    m.end = end
+    m.compressed = false
+    return m as Text | Binary
+  }
+
+  /**
+   * Latches `MessageTooBig` (1009) for a compressed message whose inflated size passed
+   * `maxMessageSize` after `length` bytes (the transport stops inflating there: a deflate bomb
+   * never grows past the limit).
+   */
+  inflatedTooBig(length: number): MessageTooBig {
+    return this.fail(messageTooBig(length, this.maxMessageSize)) as MessageTooBig
+  }
+
+  /** Latches `InvalidCompressedData` (1007) for a compressed message zlib failed on with `detail`. */
+  inflateFailed(detail: string): InvalidCompressedData {
+    return this.fail({
+      _tag: "InvalidCompressedData",
+      closeCode: 1007,
+      message: `compressed message cannot be inflated: ${detail}`,
+      detail
+    }) as InvalidCompressedData
+  }
+
   /** Latches a violation: the stream is out of sync, nothing after it can be trusted. */
   private fail(violation: FrameViolation): FrameViolation {
     this.failure = violation
@@ -734,11 +824,15 @@ export class FrameReader {
 
 // Violation builders (allocate only on the failure path)
 
-const reservedBits = (bits: number): ReservedBitsSet => ({
+const reservedBits = (bits: number, compression: boolean): ReservedBitsSet => ({
   _tag: "ReservedBitsSet",
   closeCode: 1002,
   message: `reserved bits set (${[bits & 0x40 ? "RSV1" : "", bits & 0x20 ? "RSV2" : "", bits & 0x10 ? "RSV3" : ""]
-    .filter((s) => s !== "").join(", ")}) but no extension was negotiated`,
+    .filter((s) => s !== "").join(", ")}) ${
+    compression && bits === 0x40
+      ? "on a continuation or control frame: only a message's first frame may be compressed"
+      : "but no extension was negotiated"
+  }`,
   bits
 })
 
@@ -879,6 +973,7 @@ export const make = (options: Options): FrameReader => {
     positiveInteger("maxFrameSize", options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     positiveInteger("maxMessageSize", options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE),
     positiveInteger("maxFragments", options.maxFragments ?? DEFAULT_MAX_FRAGMENTS),
-    options.compactAt ?? ReadBuf.DEFAULT_COMPACT_AT
+    options.compactAt ?? ReadBuf.DEFAULT_COMPACT_AT,
+    options.compression === true
   )
 }

@@ -303,7 +303,8 @@ export class FrameWriter {
     }
     const n = payload.length
     if (kind >= 8 && n > MAX_CONTROL_PAYLOAD) return controlTooLarge(n, "the payload")
-    if (n > this.fragmentSize) {
+    // control frames are never fragmented (RFC 6455 §5.5), whatever fragmentSize says
+    if (kind < 8 && n > this.fragmentSize) {
       const total = this.fragmentedLength(n)
       const h = headerLength(this.fragmentSize, this.masked)
       if (total - h > buf.buf.length - p) return tooSmall(total - h, buf.buf.length - p)
@@ -315,6 +316,27 @@ export class FrameWriter {
     const written = this.frameBytes(buf.buf, buf.reserveFront(headerLength(n, this.masked)), 0x80 | kind, payload)
     buf.tail = p + n
     return written
+  }
+
+  /**
+   * Encodes one already deflated text or binary message (permessage-deflate, RFC 7692) at
+   * `dst[offset]`: like {@link encodeInto} for bytes, with RSV1 set on the first frame only
+   * (continuations never carry it). Returns the bytes written or an error.
+   */
+  encodeCompressedInto(dst: Uint8Array, offset: number, kind: Kind, payload: Uint8Array): number | EncodeError {
+    checkOffset(dst, offset)
+    if (kind !== Kind.Text && kind !== Kind.Binary) throw new RangeError(`FrameWriter: only text and binary messages are compressed, got kind ${kind}`)
+    const avail = dst.length - offset
+    const n = payload.length
+    if (n > this.fragmentSize) {
+      const total = this.fragmentedLength(n)
+      if (total > avail) return tooSmall(total, avail)
+      this.fragmentBytes(dst, offset, kind, payload, 0x40)
+      return total
+    }
+    const total = headerLength(n, this.masked) + n
+    if (total > avail) return tooSmall(total, avail)
+    return this.frameBytes(dst, offset, 0xc0 | kind, payload)
   }
 
   /**
@@ -346,7 +368,8 @@ export class FrameWriter {
     }
     const n = payload.length
     if (kind >= 8 && n > MAX_CONTROL_PAYLOAD) return controlTooLarge(n, "the payload")
-    if (n > this.fragmentSize) {
+    // control frames are never fragmented (RFC 6455 §5.5), whatever fragmentSize says
+    if (kind < 8 && n > this.fragmentSize) {
       const total = this.fragmentedLength(n)
       if (total > avail) return tooSmall(total, avail)
       this.fragmentBytes(dst, offset, kind, payload)
@@ -474,12 +497,12 @@ export class FrameWriter {
   }
 
   /** Writes `data` as fragments starting at `dst[pos]` (room already checked). */
-  private fragmentBytes(dst: Uint8Array, pos: number, kind: Kind, data: Uint8Array): void {
+  private fragmentBytes(dst: Uint8Array, pos: number, kind: Kind, data: Uint8Array, rsv: number = 0): void {
     const n = data.length
     const size = this.fragmentSize
     for (let a = 0; a < n; a += size) {
       const b = Math.min(n, a + size)
-      const b0 = (b === n ? 0x80 : 0) | (a === 0 ? kind : Opcode.Continuation)
+      const b0 = (b === n ? 0x80 : 0) | (a === 0 ? rsv | kind : Opcode.Continuation)
       const h = writeHeader(dst, pos, b0, b - a, this.masked)
       const p = pos + h
       dst.set(data.subarray(a, b), p)

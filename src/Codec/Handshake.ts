@@ -21,8 +21,9 @@
  * Leniency: header names and the `Upgrade` / `Connection` tokens compare case-insensitively,
  * `Connection` may list other tokens; the key must be 24 base64 characters decoding to 16
  * bytes; the client accepts a 101 without `Sec-WebSocket-Protocol` even when it offered some
- * (RFC 6455 §4.1 only forbids an unoffered choice); extensions are never negotiated, so any
- * `Sec-WebSocket-Extensions` in a 101 is an error. `upgradeRequestHead` and `acceptResponseHead`
+ * (RFC 6455 §4.1 only forbids an unoffered choice). The only extension is permessage-deflate
+ * (RFC 7692, negotiated by `PerMessageDeflate`): a 101 naming an extension when none was offered
+ * is `UnrequestedExtension`, an answer to an offer is checked by `PerMessageDeflate.validateAnswer`. `upgradeRequestHead` and `acceptResponseHead`
  * never throw: input they cannot send (a subprotocol or header name that is not a token, CR/LF/NUL
  * in a header value, a space, CR, LF or NUL in the request target) is returned as
  * `InvalidHandshakeInput`.
@@ -31,6 +32,7 @@
  */
 import { findInjection, isToken } from "./internal/http.ts"
 import { asBuffer, randomFill, sha1Base64 } from "./internal/node.ts"
+import * as PerMessageDeflate from "./PerMessageDeflate.ts"
 
 /** The GUID appended to the key before hashing (RFC 6455 §1.3). */
 export const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -90,6 +92,8 @@ export interface UpgradeRequestOptions {
   readonly origin?: string | undefined
   /** Extra headers (API keys, cookies), appended after the handshake headers. */
   readonly headers?: Headers | undefined
+  /** A permessage-deflate offer (`PerMessageDeflate.offerHeader`) sent as `Sec-WebSocket-Extensions`. */
+  readonly extensions?: string | undefined
 }
 
 /** A request head ready for `HttpWrite.writeRequest`. */
@@ -162,6 +166,7 @@ export const upgradeRequestHead = (options: UpgradeRequestOptions): RequestHead 
     headers.push(["Sec-WebSocket-Protocol", options.protocols.join(", ")])
   }
   if (options.origin !== undefined) headers.push(["Origin", options.origin])
+  if (options.extensions !== undefined) headers.push(["Sec-WebSocket-Extensions", options.extensions])
   for (const [name, value] of options.headers ?? []) headers.push([name, value])
   const invalid = checkHeaders(headers)
   if (invalid !== undefined) return invalid
@@ -225,22 +230,31 @@ export type ResponseViolation =
   | InvalidAcceptKey
   | UnofferedProtocol
   | UnrequestedExtension
+  | PerMessageDeflate.ExtensionViolation
 
-/** A successful client handshake: the agreed subprotocol, if any. */
+/** A successful client handshake: the agreed subprotocol and compression, if any. */
 export interface Accepted {
   readonly _tag: "Accepted"
   readonly protocol: string | undefined
+  /** The agreed permessage-deflate parameters; `undefined` when the connection is uncompressed. */
+  readonly deflate: PerMessageDeflate.Agreed | undefined
 }
 
 /**
  * Validates the server's answer to our upgrade request: status 101, `Upgrade: websocket`,
- * `Connection: upgrade`, the accept key, the subprotocol choice, no extensions.
+ * `Connection: upgrade`, the accept key, the subprotocol choice, and no extension unless
+ * `expected.deflate` says permessage-deflate was offered with that config (then the answer is
+ * checked against it).
  *
  * @since 0.1.0
  */
 export const validateResponse = (
   response: HeaderSource & { readonly status: number },
-  expected: { readonly key: string; readonly protocols?: ReadonlyArray<string> | undefined }
+  expected: {
+    readonly key: string
+    readonly protocols?: ReadonlyArray<string> | undefined
+    readonly deflate?: PerMessageDeflate.Config | undefined
+  }
 ): Accepted | ResponseViolation => {
   if (response.status !== 101) {
     return {
@@ -281,14 +295,16 @@ export const validateResponse = (
     protocol = value
   }
   const extensions = response.headerAll("sec-websocket-extensions")
-  if (extensions.length > 0) {
+  if (extensions.length > 0 && expected.deflate === undefined) {
     return {
       _tag: "UnrequestedExtension",
       message: `server selected extensions ${JSON.stringify(extensions.join(", "))} that were not requested`,
       extensions: extensions.join(", ")
     }
   }
-  return { _tag: "Accepted", protocol }
+  const deflate = PerMessageDeflate.validateAnswer(extensions, expected.deflate)
+  if (deflate !== undefined && deflate._tag !== "Agreed") return deflate
+  return { _tag: "Accepted", protocol, deflate }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,6 +359,8 @@ export interface UpgradeRequest {
   readonly origin: string | undefined
   /** The request target (path plus query). */
   readonly target: string
+  /** The `Sec-WebSocket-Extensions` values as sent (for `PerMessageDeflate.acceptOffer`). */
+  readonly extensions: Array<string>
 }
 
 const reject = <Tag extends string, Status extends number>(
@@ -401,7 +419,8 @@ export const validateUpgradeRequest = (
     protocols,
     host: hosts[0]!,
     origin: request.header("origin"),
-    target: request.target
+    target: request.target,
+    extensions: request.headerAll("sec-websocket-extensions")
   }
 }
 
@@ -416,8 +435,9 @@ export interface ResponseHead {
 
 /**
  * The server's 101 answer: `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`,
- * `Sec-WebSocket-Protocol` when a protocol was chosen (pick one the client offered), then the
- * extra headers. Returns `InvalidHandshakeInput` for a protocol or header name that is not a
+ * `Sec-WebSocket-Protocol` when a protocol was chosen (pick one the client offered),
+ * `Sec-WebSocket-Extensions` when compression was agreed (`PerMessageDeflate.acceptOffer`'s `header`),
+ * then the extra headers. Returns `InvalidHandshakeInput` for a protocol or header name that is not a
  * token, or CR/LF/NUL in a header value.
  *
  * @since 0.1.0
@@ -426,6 +446,7 @@ export const acceptResponseHead = (options: {
   readonly key: string
   readonly protocol?: string | undefined
   readonly headers?: Headers | undefined
+  readonly extensions?: string | undefined
 }): ResponseHead | InvalidHandshakeInput => {
   const headers: Array<[string, string]> = [
     ["Upgrade", "websocket"],
@@ -436,6 +457,7 @@ export const acceptResponseHead = (options: {
     if (!isToken(options.protocol)) return notAToken("protocol", options.protocol)
     headers.push(["Sec-WebSocket-Protocol", options.protocol])
   }
+  if (options.extensions !== undefined) headers.push(["Sec-WebSocket-Extensions", options.extensions])
   for (const [name, value] of options.headers ?? []) headers.push([name, value])
   const invalid = checkHeaders(headers)
   if (invalid !== undefined) return invalid

@@ -24,6 +24,8 @@ export * as MaskSource from "./MaskSource.ts"
 /** @since 0.1.0 */
 export * as NeedMore from "./NeedMore.ts"
 /** @since 0.1.0 */
+export * as PerMessageDeflate from "./PerMessageDeflate.ts"
+/** @since 0.1.0 */
 export * as ReadBuf from "./ReadBuf.ts"
 /** @since 0.1.0 */
 export * as RequestReader from "./RequestReader.ts"

@@ -79,8 +79,15 @@
  * wait for `recv` (up to `maxReadSize`, the `Tcp` read high-water mark, default 64 KiB); the
  * 64 KiB chunk libuv reads into is shared by every socket of the process.
  *
+ * **Compression** (permessage-deflate, RFC 7692) is off unless `compression` is set — on the
+ * client it is offered, on the server a client's offer is taken. Compressed messages are
+ * inflated synchronously inside `recv` / `run` / `messages`, with `maxMessageSize` applied to
+ * the inflated size (a deflate bomb closes with 1009 after at most that many bytes); messages
+ * of at least `threshold` bytes are deflated on send. `deflate` says what was agreed; memory
+ * and defaults are in docs/websocket.md.
+ *
  * Choices where the RFC or the issue is silent: the client never sends `Origin` unless asked;
- * no extension is negotiated (permessage-deflate is out of scope); the server picks the first
+ * the only extension is permessage-deflate; the server picks the first
  * subprotocol in *its* preference list that the client offered; `close()` is idempotent.
  *
  * @since 0.1.0
@@ -96,6 +103,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { CloseCode } from "../Codec/CloseCode.ts"
 import * as FrameReader from "../Codec/FrameReader.ts"
+import type * as PerMessageDeflate from "../Codec/PerMessageDeflate.ts"
 import * as Url from "../Codec/Url.ts"
 import * as HandshakeDriver from "./internal/webSocketHandshake.ts"
 import { fromTransport, type WebSocketError, WebSocketTimeout, wsError } from "./internal/webSocketErrors.ts"
@@ -126,10 +134,14 @@ export {
 } from "./internal/webSocketErrors.ts"
 export {
   type AcceptOptions,
+  type CompressionOptions,
   type ConnectOptions,
   type ConnectOverOptions,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_COMPRESSION_MEM_LEVEL,
+  DEFAULT_COMPRESSION_THRESHOLD,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_BATCH,
   DEFAULT_WRITE_BUFFER_CAPACITY,
@@ -153,6 +165,8 @@ export interface WebSocket {
   readonly remoteAddress: string
   /** The agreed subprotocol, if any. */
   readonly protocol: string | undefined
+  /** The agreed permessage-deflate parameters; `undefined` when the connection is uncompressed. */
+  readonly deflate: PerMessageDeflate.Agreed | undefined
   /** The upgrade request (server role only). */
   readonly upgrade: UpgradeInfo | undefined
   /** The transport underneath. */
@@ -222,7 +236,7 @@ const openClient = (
 ): Effect.Effect<WebSocket, WebSocketError, Scope.Scope> =>
   Effect.flatMap(
     HandshakeDriver.client(transport, url, options),
-    (agreed) => open("client", transport, agreed.protocol, undefined, agreed.leftover, options, options.maskSource)
+    (agreed) => open("client", transport, agreed, options, options.maskSource)
   )
 
 /**
@@ -299,7 +313,7 @@ export const accept: (
     const timeout = Duration.fromInputUnsafe(options.handshakeTimeout ?? DEFAULT_CONNECT_TIMEOUT)
     const handshake = Effect.flatMap(
       HandshakeDriver.server(transport, options),
-      (agreed) => open("server", transport, agreed.protocol, agreed.upgrade, agreed.leftover, options, undefined)
+      (agreed) => open("server", transport, agreed, options, undefined)
     )
     return yield* Effect.timeoutOrElse(handshake, {
       duration: timeout,

@@ -87,13 +87,6 @@ export * as Tcp from "./Tcp.ts"
  */
 export * as Tls from "./Tls.ts"
 /**
- * RFC 7692 permessage-deflate building blocks: negotiation, and a per-connection deflater and
- * inflater on `node:zlib` (not yet wired into the WebSocket stream).
- *
- * @since 0.1.0
- */
-export * as PerMessageDeflate from "./PerMessageDeflate.ts"
-/**
  * The byte seam: the `Transport` interface and its errors.
  *
  * @since 0.1.0

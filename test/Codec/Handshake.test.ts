@@ -261,15 +261,19 @@ describe("Handshake server side", () => {
     Handshake.validateUpgradeRequest(parseRequest(`${requestLine}\r\n${lines}\r\n`))
   const valid = `Host: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n`
 
-  it("accepts a valid upgrade request and reports key, protocols, host, origin and target", () => {
-    expect(upgrade(valid + "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Protocol: v3\r\n"))
+  it("accepts a valid upgrade request and reports key, protocols, host, origin, target and extensions", () => {
+    expect(upgrade(
+      valid + "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Protocol: v3\r\n" +
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    ))
       .toEqual({
         _tag: "UpgradeRequest",
         key: KEY,
         protocols: ["chat", "superchat", "v3"],
         host: "server.example.com",
         origin: "http://example.com",
-        target: "/chat"
+        target: "/chat",
+        extensions: ["permessage-deflate; client_max_window_bits"]
       })
   })
 

@@ -1,5 +1,5 @@
 /**
- * The case list: Autobahn testsuite sections 1–7, 9 and 10 (compression, 12/13, excluded),
+ * The case list: Autobahn testsuite sections 1–7, 9 and 10 (compression, 12/13: see test/conformance.deflate.test.ts),
  * re-written from the public case descriptions of crossbario/autobahn-testsuite
  * (`autobahntestsuite/case/case*.py`) and RFC 6455. Ids, payloads, order and expectations
  * follow Autobahn; section 9 is scaled down (see {@link LIMITS_SCALE}).

@@ -10,8 +10,9 @@
  * pings/pongs, 3 reserved bits, 4 opcodes, 5 fragmentation, 6 UTF-8 handling (incl. 6.4
  * fail-fast and Markus Kuhn's decoder test sequences as 6.5–6.23), 7 close handling (incl. the
  * valid 7.7 and invalid 7.9 close codes and the informational 7.1.6 and 7.13), 9
- * limits/performance and 10 misc. Compression (12, 13) is excluded: we negotiate no
- * extension. 301 cases: 1: 16, 2: 11, 3: 7, 4: 10, 5: 20, 6: 145, 7: 37, 9: 54, 10: 1 (7.9 uses
+ * limits/performance and 10 misc. Compression (12, 13) is not in this fuzzer (its frame reader
+ * refuses RSV1): test/conformance.deflate.test.ts runs cases of their shape with `ws` as the
+ * compressing peer. 301 cases: 1: 16, 2: 11, 3: 7, 4: 10, 5: 20, 6: 145, 7: 37, 9: 54, 10: 1 (7.9 uses
  * the current Autobahn list of nine invalid codes, which no longer includes 1012–1015). Ids and
  * order are Autobahn's, so `/runCase?case=N` runs the same case as Autobahn
  * would. Deviations: section 9 is scaled down by `Cases.LIMITS_SCALE` (¼: messages of 16 KiB

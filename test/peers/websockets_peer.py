@@ -3,6 +3,8 @@
 server:  websockets_peer.py server          prints "listening PORT", then one line per event
 client:  websockets_peer.py client URL SCENARIO   prints one JSON line per result, exits 0
 
+Client scenarios: echo, deflate (reports the agreed permessage-deflate and echoes compressible
+traffic), serverclose, violation, reset.
 Server paths: /echo (echo), /fragment (answer in three fragments), /ping (ping us, report the
 pong), /close (close 4004 "py done" after the first message), /violation (raw RSV2 frame),
 /reset (half a frame, then a TCP RST). Every connection prints "closed CODE REASON" at the end.
@@ -85,6 +87,24 @@ async def client(url, scenario):
             emit({"pong": True})
             await ws.close(1000, "py bye")
             emit({"closed": ws.close_code, "reason": ws.close_reason})
+        elif scenario == "deflate":
+            # compression as agreed from our side's answer, then compressible traffic both ways
+            emit({"extensions": [
+                [e.name, e.local_no_context_takeover, e.remote_no_context_takeover, e.local_max_window_bits, e.remote_max_window_bits]
+                for e in ws.extensions
+            ]})
+            for i in range(20):
+                text = '{"e":"depthUpdate","u":%d,"b":[["64000.10","1.25"],["63999.90","0.50"]],"a":[["64000.20","2.00"]]}' % i * 8
+                await ws.send(text)
+                if await ws.recv() != text:
+                    emit({"mismatch": i})
+            await ws.send(["frag" * 100, "men" * 100, "ted ✓" * 100])
+            emit({"fragmented": await ws.recv() == "frag" * 100 + "men" * 100 + "ted ✓" * 100})
+            big = bytes((i // 64) & 0xFF for i in range(1 << 20))
+            await ws.send(big)
+            emit({"binary": await ws.recv() == big})
+            await ws.close(1000, "py bye")
+            emit({"closed": ws.close_code})
         elif scenario == "serverclose":
             await ws.send("x")
             try:

@@ -10,6 +10,7 @@
 import * as Effect from "effect/Effect"
 import * as Handshake from "../../Codec/Handshake.ts"
 import * as HttpWrite from "../../Codec/HttpWrite.ts"
+import * as PerMessageDeflate from "../../Codec/PerMessageDeflate.ts"
 import type { NeedMore } from "../../Codec/NeedMore.ts"
 import * as ReadBuf from "../../Codec/ReadBuf.ts"
 import * as RequestReader from "../../Codec/RequestReader.ts"
@@ -24,7 +25,7 @@ import {
   type WebSocketError,
   wsError
 } from "./webSocketErrors.ts"
-import type { AcceptOptions, ConnectOverOptions, UpgradeInfo } from "./webSocketOptions.ts"
+import { type AcceptOptions, compressionOf, type ConnectOverOptions, type UpgradeInfo } from "./webSocketOptions.ts"
 
 /** What a handshake agreed: the stream is opened with it. */
 export interface Agreed {
@@ -34,6 +35,8 @@ export interface Agreed {
   readonly upgrade: UpgradeInfo | undefined
   /** Bytes that arrived behind the head (frames sent right after it). */
   readonly leftover: Uint8Array
+  /** The agreed permessage-deflate parameters, when compression was negotiated. */
+  readonly deflate: PerMessageDeflate.Agreed | undefined
 }
 
 const HANDSHAKE_READ_CAPACITY = 4096
@@ -96,7 +99,9 @@ export const client = (
   Effect.gen(function*() {
     const address = transport.remoteAddress
     const key = Handshake.generateKey()
+    const compression = compressionOf(options.compression)
     const head = Handshake.upgradeRequestHead({
+      extensions: compression === undefined ? undefined : PerMessageDeflate.offerHeader(compression),
       host: url.hostHeader,
       pathAndQuery: url.pathAndQuery,
       key,
@@ -121,12 +126,12 @@ export const client = (
       return yield* Effect.fail(handshakeError(address, after._tag === "NeedMore" || after._tag === "Response" ? unexpectedEnd : after))
     }
     if (result._tag !== "Response") return yield* Effect.fail(handshakeError(address, result))
-    const verdict = Handshake.validateResponse(result, { key, protocols: options.protocols })
+    const verdict = Handshake.validateResponse(result, { key, protocols: options.protocols, deflate: compression })
     if (verdict._tag !== "Accepted") {
       yield* transport.end()
       return yield* Effect.fail(handshakeError(address, verdict))
     }
-    return { protocol: verdict.protocol, upgrade: undefined, leftover: responses.takeLeftover() }
+    return { protocol: verdict.protocol, upgrade: undefined, leftover: responses.takeLeftover(), deflate: verdict.deflate }
   })
 
 /** Answers `status` with a plain-text `body` and `Connection: close`, then half-closes. */
@@ -194,7 +199,19 @@ export const server = (transport: Transport, options: AcceptOptions): Effect.Eff
         message: `refused by the server's verify with ${refusal.status}: ${refusal.reason}`
       }))
     }
-    const accepted = Handshake.acceptResponseHead({ key: verdict.key, protocol, headers: options.headers })
+    const compression = compressionOf(options.compression)
+    const offer = compression === undefined ? undefined : PerMessageDeflate.acceptOffer(verdict.extensions, compression)
+    if (offer !== undefined && offer._tag === "InvalidExtensions") {
+      yield* refuse(transport, 400, offer.message)
+      return yield* Effect.fail(handshakeError(address, offer))
+    }
+    const deflate = offer?.agreed
+    const accepted = Handshake.acceptResponseHead({
+      key: verdict.key,
+      protocol,
+      headers: options.headers,
+      extensions: offer?.header
+    })
     if (accepted._tag === "InvalidHandshakeInput") {
       return yield* Effect.fail(wsError(address, new InvalidMessage({ detail: accepted.message })))
     }
@@ -204,5 +221,5 @@ export const server = (transport: Transport, options: AcceptOptions): Effect.Eff
     }
     const leftover = requests.takeLeftover()
     yield* Effect.mapError(transport.write(response), fromTransport)
-    return { protocol, upgrade, leftover }
+    return { protocol, upgrade, leftover, deflate }
   })

@@ -9,6 +9,7 @@
 import * as Duration from "effect/Duration"
 import type * as Handshake from "../../Codec/Handshake.ts"
 import type * as MaskSource from "../../Codec/MaskSource.ts"
+import type * as PerMessageDeflate from "../../Codec/PerMessageDeflate.ts"
 import type * as Dial from "../Dial.ts"
 
 /**
@@ -45,6 +46,27 @@ export interface StreamOptions {
 }
 
 /**
+ * permessage-deflate (RFC 7692) settings, for `compression` on either role. The negotiation
+ * fields (`PerMessageDeflate.Config`) are requests on the client and decisions on the server;
+ * the rest tune our own compressor. Defaults are given per field. A value out of its range (window
+ * bits 9–15, level 0–9, memLevel 1–9, a negative threshold) is caller misuse: a `RangeError`
+ * defect when the connection is made, as for the reader's limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CompressionOptions extends PerMessageDeflate.Config {
+  /**
+   * Text and binary messages shorter than this (bytes; for a string, UTF-16 code units) are
+   * sent uncompressed: below it deflate saves little and costs a zlib call. Default 128 bytes.
+   */
+  readonly threshold?: number | undefined
+  /** zlib compression level, 0–9. Default 6 (zlib's own default, as `ws` and Python `websockets` use). */
+  readonly level?: number | undefined
+  /** zlib memLevel, 1–9: the compressor's hash memory is 2^(memLevel + 9) bytes. Default 8. */
+  readonly memLevel?: number | undefined
+}
+/**
  * Options of {@link connectOver}: the opening handshake and the stream. They hold nothing about
  * how the transport was dialed (`tls`, `proxy`, `noDelay`, … are {@link DialOptions}, which
  * `connectOver` does not take: the transport is already connected).
@@ -66,6 +88,11 @@ export interface ConnectOverOptions extends StreamOptions {
   readonly connectTimeout?: Duration.Input | undefined
   /** Where masking keys come from. Default one `MaskSource.crypto()` pool shared by all connections. */
   readonly maskSource?: MaskSource.MaskSource | undefined
+  /**
+   * Offer permessage-deflate (`true` for the defaults, or settings). Default off: compression
+   * costs CPU and per-connection memory on both ends, so it is opted into for feeds it pays for.
+   */
+  readonly compression?: boolean | CompressionOptions | undefined
 }
 
 /**
@@ -121,6 +148,11 @@ export interface AcceptOptions extends StreamOptions {
    * `RefusedByServer`. Default: accept every valid request.
    */
   readonly verify?: ((upgrade: UpgradeInfo) => { readonly status: number; readonly reason: string } | undefined) | undefined
+  /**
+   * Accept a client's permessage-deflate offer (`true` for the defaults, or settings). Default
+   * off: a server takes the compressor's memory once per client, so it is configured, not assumed.
+   */
+  readonly compression?: boolean | CompressionOptions | undefined
 }
 
 /** Default initial read slab: 8 KiB. */
@@ -131,6 +163,17 @@ export const DEFAULT_WRITE_BUFFER_CAPACITY = 8 * 1024
 export const DEFAULT_CLOSE_TIMEOUT: Duration.Duration = Duration.seconds(5)
 /** Default connect (dial + handshake) timeout: 10 seconds. */
 export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
+/** Default `compression.threshold`: messages under 128 bytes are sent uncompressed. */
+export const DEFAULT_COMPRESSION_THRESHOLD = 128
+/** Default `compression.level`: 6, zlib's default. */
+export const DEFAULT_COMPRESSION_LEVEL = 6
+/** Default `compression.memLevel`: 8, zlib's default. */
+export const DEFAULT_COMPRESSION_MEM_LEVEL = 8
+
+/** The settings `compression` stands for, or `undefined` when it is off. */
+export const compressionOf = (option: boolean | CompressionOptions | undefined): CompressionOptions | undefined =>
+  option === true ? {} : option === false || option === undefined ? undefined : option
+
 /**
  * Default messages delivered before `recv` / `run` yields: 256. Measured with
  * `bench/loopback.ts` firehose (40 B messages, `run`): 64 cost about a fifth of the throughput

@@ -18,6 +18,12 @@
  * completing when the write that carries its frame does. A send interrupted while it waits is
  * taken out of the group and its frame is never written.
  *
+ * **Compression.** With permessage-deflate agreed, a text or binary message of at least
+ * `threshold` bytes (UTF-16 units for a string) is deflated first (synchronously, into the
+ * compressor's own buffer; a string is first written as UTF-8 into a scratch buffer, not a fresh
+ * one) and that is framed with RSV1 into the slab as above; shorter ones and control frames go
+ * out as they are. The compressor is made on the first compressed send.
+ *
  * A failed or interrupted write poisons the sender: every later write fails at once with
  * `ConnectionPoisoned` naming the first failure, and `onPoisoned` tells the stream. After the
  * close frame (`closeSent`) the stream sends nothing but what it already decided to.
@@ -29,10 +35,13 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FrameWriter from "../../Codec/FrameWriter.ts"
 import type * as MaskSource from "../../Codec/MaskSource.ts"
+import type { Deflater } from "./webSocketDeflate.ts"
 import type { Transport, TransportError } from "../Transport.ts"
 import { ConnectionPoisoned } from "../Transport.ts"
 import type { WebSocketErrorReason } from "./webSocketErrors.ts"
 import { fromTransport, InvalidMessage, type WebSocketError, WriteInterrupted, wsError } from "./webSocketErrors.ts"
+
+const EMPTY = Buffer.alloc(0)
 
 type Waiter = (effect: Effect.Effect<void, WebSocketError>) => void
 
@@ -46,6 +55,8 @@ export interface SenderOptions {
   readonly writeBufferCapacity: number
   /** Called once, when the first write fails or is interrupted. */
   readonly onPoisoned: () => void
+  /** permessage-deflate: the size from which messages are compressed, and how to make the compressor. */
+  readonly compression: { readonly threshold: number; readonly make: () => Deflater } | undefined
 }
 
 /**
@@ -89,6 +100,12 @@ export class Sender {
   /** Frames waiting for the next group write, and the sends waiting on each (same index). */
   private pending: Array<Uint8Array>
   private waiters: Array<Waiter>
+  /** Messages at least this long are compressed (Infinity: compression off). */
+  private readonly threshold: number
+  private readonly makeDeflater: (() => Deflater) | undefined
+  private deflater: Deflater | undefined
+  /** UTF-8 of a string about to be compressed. */
+  private scratch: Buffer
 
   constructor(transport: Transport, options: SenderOptions) {
     this.transport = transport
@@ -105,6 +122,16 @@ export class Sender {
     this.writing = false
     this.pending = []
     this.waiters = []
+    this.threshold = options.compression?.threshold ?? Infinity
+    this.makeDeflater = options.compression?.make
+    this.deflater = undefined
+    this.scratch = EMPTY
+  }
+
+  /** Frees the compressor's zlib state, if one was made. */
+  releaseCompression(): void {
+    this.deflater?.close()
+    this.deflater = undefined
   }
 
   /** The error of a send after the first write failure. */
@@ -114,12 +141,42 @@ export class Sender {
 
   /** Encodes and writes one message (no state checks: the stream makes them). */
   frame(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    if (payload.length >= this.threshold && kind < 8) return this.compressed(kind, payload)
     let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
     if (typeof n !== "number") {
       if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
       if (n.needed > this.slabSize) return this.frameAlone(kind, payload)
       this.freshSlab()
       n = this.writer.encodeInto(this.slab, 0, kind, payload)
+      if (typeof n !== "number") return this.invalid(n.message)
+    }
+    return this.write(this.take(n))
+  }
+
+  /** Deflates a data message and frames it with RSV1, into the slab or (larger) a buffer of its own. */
+  private compressed(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    const deflater = this.deflater ??= this.makeDeflater!()
+    let bytes: Uint8Array
+    if (typeof payload === "string") {
+      if (this.scratch.length < payload.length * 3) this.scratch = Buffer.allocUnsafeSlow(Math.max(4096, payload.length * 3))
+      bytes = this.scratch.subarray(0, this.scratch.write(payload, 0, "utf8"))
+    } else {
+      bytes = payload
+    }
+    const length = deflater.deflate(bytes)
+    if (typeof length === "string") return this.invalid(`compression failed: ${length}`)
+    const deflated = deflater.out.subarray(0, length)
+    let n = this.writer.encodeCompressedInto(this.slab, this.at, kind, deflated)
+    if (typeof n !== "number") {
+      if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
+      if (n.needed > this.slabSize) {
+        const dst = Buffer.allocUnsafe(n.needed)
+        const written = this.writer.encodeCompressedInto(dst, 0, kind, deflated)
+        if (typeof written !== "number") return this.invalid(written.message)
+        return this.write(dst.subarray(0, written))
+      }
+      this.freshSlab()
+      n = this.writer.encodeCompressedInto(this.slab, 0, kind, deflated)
       if (typeof n !== "number") return this.invalid(n.message)
     }
     return this.write(this.take(n))

@@ -18,6 +18,7 @@ import { CloseCode } from "../../Codec/CloseCode.ts"
 import * as FrameReader from "../../Codec/FrameReader.ts"
 import * as FrameWriter from "../../Codec/FrameWriter.ts"
 import * as MaskSource from "../../Codec/MaskSource.ts"
+import * as PerMessageDeflate from "../../Codec/PerMessageDeflate.ts"
 import type * as ReadBuf from "../../Codec/ReadBuf.ts"
 import { copyInto } from "../Transport.ts"
 import type { Transport, TransportError } from "../Transport.ts"
@@ -30,9 +31,16 @@ import {
   WebSocketTimeout,
   wsError
 } from "./webSocketErrors.ts"
+import { Deflater, Inflater } from "./webSocketDeflate.ts"
+import type { Agreed } from "./webSocketHandshake.ts"
 import {
+  compressionOf,
+  type CompressionOptions,
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_COMPRESSION_MEM_LEVEL,
+  DEFAULT_COMPRESSION_THRESHOLD,
   DEFAULT_MAX_BATCH,
   DEFAULT_WRITE_BUFFER_CAPACITY,
   type StreamOptions,
@@ -72,11 +80,14 @@ export class WebSocketImpl {
   readonly role: "client" | "server"
   readonly remoteAddress: string
   readonly protocol: string | undefined
+  readonly deflate: PerMessageDeflate.Agreed | undefined
   readonly upgrade: UpgradeInfo | undefined
   readonly transport: Transport
   state: "open" | "closing" | "closed" | "failed"
   readonly recv: Effect.Effect<FrameReader.Message, WebSocketError>
   private readonly reader: FrameReader.FrameReader
+  /** The decompressor, when permessage-deflate was agreed. */
+  private readonly inflater: Inflater | undefined
   private readonly rb: ReadBuf.ReadBuf
   private readonly sender: Sender
   private readonly autoPong: boolean
@@ -111,15 +122,16 @@ export class WebSocketImpl {
   constructor(
     role: "client" | "server",
     transport: Transport,
-    protocol: string | undefined,
-    upgrade: UpgradeInfo | undefined,
-    options: StreamOptions,
+    agreed: Agreed,
+    options: OpenOptions,
     maskSource: MaskSource.MaskSource | undefined
   ) {
+    const deflate = agreed.deflate
     this.role = role
     this.remoteAddress = transport.remoteAddress
-    this.protocol = protocol
-    this.upgrade = upgrade
+    this.protocol = agreed.protocol
+    this.deflate = deflate
+    this.upgrade = agreed.upgrade
     this.transport = transport
     this.state = "open"
     this.reader = FrameReader.make({
@@ -128,14 +140,21 @@ export class WebSocketImpl {
       maxFrameSize: options.maxFrameSize,
       maxMessageSize: options.maxMessageSize,
       maxFragments: options.maxFragments,
-      compactAt: options.compactAt
+      compactAt: options.compactAt,
+      compression: deflate !== undefined
     })
+    this.inflater = deflate === undefined ? undefined : new Inflater(
+      PerMessageDeflate.inflateWindowBits(role === "client" ? deflate.serverMaxWindowBits : deflate.clientMaxWindowBits),
+      role === "client" ? deflate.serverNoContextTakeover : deflate.clientNoContextTakeover,
+      this.reader.maxMessageSize
+    )
     this.rb = this.reader.readBuf
     this.sender = new Sender(transport, {
       role,
       maskSource: role === "client" ? maskSource ?? sharedMaskSource() : undefined,
       fragmentSize: options.fragmentSize,
       writeBufferCapacity: options.writeBufferCapacity ?? DEFAULT_WRITE_BUFFER_CAPACITY,
+      compression: deflate === undefined ? undefined : senderCompression(role, deflate, compressionOf(options.compression) ?? {}),
       onPoisoned: () => {
         this.state = this.state === "open" ? "failed" : this.state
       }
@@ -210,7 +229,7 @@ export class WebSocketImpl {
           this.batch = 0
           return Effect.andThen(Effect.yieldNow, loop)
         }
-        const result = this.reader.next()
+        const result = this.next()
         if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
           this.batch++
           const effect = handler(result)
@@ -245,7 +264,7 @@ export class WebSocketImpl {
 
   private fillOwned(out: Array<FrameReader.OwnedMessage>): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
     while (this.batch < this.maxBatch) {
-      const result = this.reader.next()
+      const result = this.next()
       if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
         this.batch++
         out.push(this.own(result))
@@ -303,7 +322,24 @@ export class WebSocketImpl {
 
   /** Drains the codec; reads only on NeedMore. */
   private step(): Effect.Effect<FrameReader.Message, WebSocketError> {
-    return this.dispatch(this.reader.next())
+    return this.dispatch(this.next())
+  }
+
+  /** The reader's next result, a compressed message inflated (synchronously) on the way. */
+  private next(): FrameReader.ReadResult {
+    const result = this.reader.next()
+    if (this.inflater === undefined || (result._tag !== "Text" && result._tag !== "Binary") || !result.compressed) {
+      return result
+    }
+    const n = this.inflater.inflate(result.buf, result.start, result.end)
+    if (typeof n === "number") return this.reader.inflated(result, this.inflater.out, 0, n)
+    return n._tag === "TooBig" ? this.reader.inflatedTooBig(n.length) : this.reader.inflateFailed(n.detail)
+  }
+
+  /** Frees the zlib state (scope close). */
+  releaseCompression(): void {
+    this.inflater?.close()
+    this.sender.releaseCompression()
   }
 
   /**
@@ -612,15 +648,49 @@ export class WebSocketImpl {
 export const open = (
   role: "client" | "server",
   transport: Transport,
-  protocol: string | undefined,
-  upgrade: UpgradeInfo | undefined,
-  leftover: Uint8Array,
-  options: StreamOptions,
+  agreed: Agreed,
+  options: OpenOptions,
   maskSource: MaskSource.MaskSource | undefined
 ): Effect.Effect<WebSocketImpl, never, Scope.Scope> => {
-  const socket = new WebSocketImpl(role, transport, protocol, upgrade, options, maskSource)
-  socket.feedLeftover(leftover)
-  return Effect.andThen(Effect.addFinalizer(() => socket.finish()), startHeartbeat(socket, options))
+  const socket = new WebSocketImpl(role, transport, agreed, options, maskSource)
+  socket.feedLeftover(agreed.leftover)
+  const release = Effect.addFinalizer(() => Effect.sync(() => socket.releaseCompression()))
+  // finalizers run last-in first: the graceful finish (which may still read) before the zlib release
+  return Effect.andThen(
+    Effect.andThen(release, Effect.addFinalizer(() => socket.finish())),
+    startHeartbeat(socket, options)
+  )
+}
+
+/** What `open` reads: the stream options and the role's `compression` setting. */
+export type OpenOptions = StreamOptions & { readonly compression?: boolean | CompressionOptions | undefined }
+
+/** Throws `RangeError` for a setting outside `min`–`max` (caller misuse, like the reader's limits). */
+const checkRange = (name: string, value: number, min: number, max: number): number => {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`WebSocket compression.${name} must be an integer from ${min} to ${max}, got ${value}`)
+  }
+  return value
+}
+
+/**
+ * Our compressor's settings: our role's window and context rule as agreed, the tuning as
+ * configured (checked here, at the handshake, not at the first compressed send).
+ */
+const senderCompression = (role: "client" | "server", agreed: PerMessageDeflate.Agreed, config: CompressionOptions) => {
+  const level = checkRange("level", config.level ?? DEFAULT_COMPRESSION_LEVEL, 0, 9)
+  const memLevel = checkRange("memLevel", config.memLevel ?? DEFAULT_COMPRESSION_MEM_LEVEL, 1, 9)
+  const threshold = checkRange("threshold", config.threshold ?? DEFAULT_COMPRESSION_THRESHOLD, 0, Number.MAX_SAFE_INTEGER)
+  return {
+    threshold,
+    make: () =>
+      new Deflater({
+        windowBits: role === "client" ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
+        noContextTakeover: role === "client" ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover,
+        level,
+        memLevel
+      })
+  }
 }
 
 const startHeartbeat = (socket: WebSocketImpl, options: StreamOptions): Effect.Effect<WebSocketImpl, never, Scope.Scope> =>
