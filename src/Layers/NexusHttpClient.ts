@@ -70,8 +70,9 @@ import type { QueryPhase, Request, RequestError, RequestWriter } from "../Codec/
 import * as ResponseReader from "../Codec/ResponseReader.ts"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
+import type * as Transport from "../Transport/Transport.ts"
 import { NexusResponse, own, PendingBody } from "./internal/nexusResponse.ts"
-import { ProxySettings } from "./ProxySettings.ts"
+import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -561,7 +562,7 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
   const poolOptions: Omit<ClientPool.DialOptions, "url"> = {
     ...rest,
     tls: options.tls ?? Option.getOrUndefined(yield* Effect.serviceOption(TlsSettings)),
-    proxy: options.proxy ?? Option.getOrUndefined(yield* Effect.serviceOption(ProxySettings))
+    proxy: options.proxy ?? Option.getOrUndefined(yield* Effect.serviceOption(ProxySettings.ProxySettings))
   }
   const scope = yield* Effect.scope
   const run = yield* FiberSet.makeRuntime<never, void, never>()
@@ -629,19 +630,24 @@ export const config = (prefix = "NEXUS_HTTP"): Config.Config<Options> =>
   )
 
 /**
- * A layer from the environment (see {@link config}); `overrides` win over what it reads.
+ * A layer from the environment (see {@link config}); `overrides` win over what it reads. The
+ * proxy is the `ProxySettings` service when one is provided, otherwise `HTTPS_PROXY` /
+ * `HTTP_PROXY` / `NO_PROXY` (`ProxySettings.fromConfig`); a proxy URL that does not parse fails
+ * the layer with `ProxyError` kind `"InvalidProxyUrl"`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
   options: { readonly prefix?: string | undefined; readonly overrides?: Options | undefined } = {}
-): Layer.Layer<HttpClient.HttpClient, Config.ConfigError> =>
+): Layer.Layer<HttpClient.HttpClient, Config.ConfigError | Transport.TransportError> =>
   Layer.effect(
     HttpClient.HttpClient,
     Effect.gen(function*() {
       const fromEnv = yield* config(options.prefix)
-      return yield* make({ ...fromEnv, ...options.overrides })
+      const provided = yield* Effect.serviceOption(ProxySettings.ProxySettings)
+      const proxy = Option.isSome(provided) ? provided.value : yield* ProxySettings.fromConfig
+      return yield* make({ ...fromEnv, proxy, ...options.overrides })
     })
   )
 

@@ -311,6 +311,23 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
       assert.deepStrictEqual(seen, ["secure nginx", 1])
     }))
 
+  it.live("NexusHttpClient.layerConfig: HTTPS_PROXY routes every origin's pool through the proxy", () =>
+    Effect.gen(function*() {
+      const before = establishedAt(ports.auth)
+      const seen = yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const response = yield* client.get(`https://127.0.0.1:${ports.tls}/hello`)
+        return [yield* response.text, establishedAt(ports.auth) - before]
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(NexusHttpClient.layerConfig({ overrides: { connections: 1 } }).pipe(Layer.provide(Layer.mergeAll(
+          ConfigProvider.layer(ConfigProvider.fromEnvRecord({ HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}` })),
+          Layer.succeed(TlsSettings.TlsSettings, trusted())
+        ))))
+      )
+      assert.deepStrictEqual(seen, ["secure nginx", 1])
+    }))
+
   it.live("BasicAuth: the right credentials tunnel; none is 407, wrong ones 401 (tinyproxy's answer)", () =>
     Effect.gen(function*() {
       const url = `http://127.0.0.1:${ports.plain}`
