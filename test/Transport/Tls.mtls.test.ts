@@ -17,6 +17,7 @@ import {
   hasOpenssl,
   makeClientCertificate,
   makeThrowawayCa,
+  mtlsEchoServer,
   OPENSSL_HINT,
   type ThrowawayCa
 } from "../support/throwawayCa.ts"
@@ -55,12 +56,8 @@ afterAll(async () => {
   ca?.remove()
 })
 
-/** A node:tls echo server that requires a client certificate chaining to the throwaway CA. */
-const mtlsServer = (options: tls.TlsOptions = {}) =>
-  serve((socket) => {
-    socket.on("data", (chunk) => socket.write(chunk))
-    socket.on("end", () => socket.end())
-  }, { tls: { key: ca!.key, cert: ca!.cert, ca: [ca!.caPem], requestCert: true, rejectUnauthorized: true, ...options } })
+/** The mTLS echo server of the throwaway CA. */
+const mtlsServer = (options: tls.TlsOptions = {}) => mtlsEchoServer(ca!, options)
 
 const withCertificate = (certificate: Tls.ClientCertificate | undefined) =>
   Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem], useSystemRoots: false, clientCertificate: certificate })
