@@ -1,14 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import { client } from "../support/nexusHttpClient.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import { nginxAccepts, nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
 import { freePort, type Peer } from "../support/peers.ts"
@@ -66,9 +64,6 @@ afterAll(async () => {
 
 /** nginx's own count of accepted connections (stub_status). */
 const accepts = () => Effect.promise(() => nginxAccepts(port))
-
-const client = (options: NexusHttpClient.Options = {}) =>
-  Effect.map(Layer.build(NexusHttpClient.layer(options)), (context) => Context.get(context, HttpClient.HttpClient))
 
 /** 8 MiB with a pattern that shows any shifted, lost or repeated byte. */
 const upload = (() => {
