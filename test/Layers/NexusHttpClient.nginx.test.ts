@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { client } from "../support/nexusHttpClient.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { nginxAccepts, nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
+import { nginxAccepts, nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
 import { freePort, type Peer } from "../support/peers.ts"
 import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
@@ -17,11 +17,7 @@ import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 // back byte for byte), a static file streamed down, keepalive_requests 3 so nginx ends reused
 // connections with Connection: close, and TLS with a throwaway CA.
 
-if (!nginxAvailable) {
-  console.warn(
-    "NexusHttpClient.nginx: skipped — nginx or openssl missing; install with `apt-get install -y nginx openssl` (.ci/run does)"
-  )
-}
+const available = nginxAvailableFor("NexusHttpClient.nginx")
 
 let ca: ThrowawayCa | undefined
 let peer: Peer | undefined
@@ -44,7 +40,7 @@ const servers = (dir: string) => `
   }`
 
 beforeAll(async () => {
-  if (!nginxAvailable) return
+  if (!available) return
   ca = makeThrowawayCa()
   port = await freePort()
   tlsPort = await freePort()
@@ -72,7 +68,7 @@ const upload = (() => {
   return bytes
 })()
 
-describe.skipIf(!nginxAvailable)("NexusHttpClient against nginx", () => {
+describe.skipIf(!available)("NexusHttpClient against nginx", () => {
   it.live("an 8 MiB PUT from bytes and an 8 MiB chunked Stream PUT land on nginx's disk byte for byte", () =>
     Effect.gen(function*() {
       const http = HttpClient.filterStatusOk(yield* client({ connections: 1 }))

@@ -8,7 +8,7 @@ import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { nginxAccepts, nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
+import { nginxAccepts, nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
 import { awaitEstablished, freePort, type Peer } from "../support/peers.ts"
 import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
@@ -16,12 +16,7 @@ import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 // ports, plain and TLS (a throwaway CA made by openssl). keepalive_requests 3 and
 // keepalive_timeout 2s make nginx end reused connections itself.
 
-if (!nginxAvailable) {
-  console.warn(
-    "HttpConnection.nginx: skipped — nginx or openssl missing; install with " +
-      "`apt-get install -y nginx openssl` (.ci/run does)"
-  )
-}
+const available = nginxAvailableFor("HttpConnection.nginx")
 
 let ca: ThrowawayCa | undefined
 let peer: Peer | undefined
@@ -49,7 +44,7 @@ const servers = (dir: string) => `
   }`
 
 beforeAll(async () => {
-  if (!nginxAvailable) return
+  if (!available) return
   ca = makeThrowawayCa()
   port = await freePort()
   tlsPort = await freePort()
@@ -74,7 +69,7 @@ const established = (at: number, n: number) => Effect.promise(() => awaitEstabli
 
 const writer = () => RequestWriter.make({ host: `127.0.0.1:${port}` })
 
-describe.skipIf(!nginxAvailable)("HttpConnection against nginx", () => {
+describe.skipIf(!available)("HttpConnection against nginx", () => {
   it.live("nginx ends every third request with Connection: close; nine requests take three connections, none leaked", () =>
     Effect.gen(function*() {
       const before = yield* accepts()

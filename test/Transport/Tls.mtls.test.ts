@@ -10,7 +10,7 @@ import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import type { Transport } from "../../src/Transport/Transport.ts"
 import { serve } from "../support/netServer.ts"
-import { nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
+import { nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
 import { freePort, type Peer } from "../support/peers.ts"
 import {
   type ClientCertificate,
@@ -31,7 +31,7 @@ let nginx: Peer | undefined
 let nginxPort = 0
 
 if (!hasOpenssl) console.warn(OPENSSL_HINT)
-if (!nginxAvailable) console.warn("Tls.mtls: nginx cases skipped — install with `apt-get install -y nginx openssl`")
+const nginxAvailable = nginxAvailableFor("Tls.mtls, its nginx cases")
 
 beforeAll(async () => {
   if (!hasOpenssl) return

@@ -14,6 +14,17 @@ export const NGINX = "/usr/sbin/nginx"
 export const nginxAvailable: boolean = executable(NGINX) && executable("/usr/bin/openssl")
 
 /**
+ * {@link nginxAvailable}; when not, says on stderr that `suite` (or its nginx cases) is skipped
+ * and how to install nginx and openssl.
+ */
+export const nginxAvailableFor = (suite: string): boolean => {
+  if (!nginxAvailable) {
+    console.warn(`${suite}: skipped — nginx or openssl missing; install with \`apt-get install -y nginx openssl\` (.ci/run does)`)
+  }
+  return nginxAvailable
+}
+
+/**
  * A config whose pid, logs and temp paths live in `dir`, around `servers`: the `server { }`
  * blocks and any other `http`-level directives (keepalive, gzip). `defaultType` is nginx's
  * `default_type` (here rather than in `servers`, which may not set it twice).
