@@ -532,16 +532,10 @@ export class SessionReader {
 
   /** The next record, `NeedMore`, or a violation. */
   next(): RecordView | NeedMore | Violation {
-    if (this.failure !== undefined) return this.failure
-    if (!this.headerDone) {
-      const header = this.readHeader()
-      if (header !== undefined) return header
-    }
-    if (this.blockEnd === -1) {
-      const block = this.openBlock()
-      if (block !== undefined) return block
-    }
-    return this.readRecord()
+    // the hot path, inside a block, tests only what it must
+    if (this.blockEnd !== -1 && this.failure === undefined) return this.readRecord()
+    const outside = this.enterBlock()
+    return outside === undefined ? this.readRecord() : outside
   }
 
   /**
@@ -550,15 +544,8 @@ export class SessionReader {
    * Use it instead of `next` for a whole file, never between `next` calls inside a block.
    */
   skipBlock(): true | NeedMore | Violation {
-    if (this.failure !== undefined) return this.failure
-    if (!this.headerDone) {
-      const header = this.readHeader()
-      if (header !== undefined) return header
-    }
-    if (this.blockEnd === -1) {
-      const block = this.openBlock()
-      if (block !== undefined) return block
-    }
+    const outside = this.enterBlock()
+    if (outside !== undefined) return outside
     this.pos = this.blockEnd
     this.blockEnd = -1
     return true
@@ -573,6 +560,19 @@ export class SessionReader {
     if (!this.headerDone) return this.fail(notASessionFile(`the file ends after ${this.end - this.pos} bytes, inside the 8-byte header`))
     if (this.pos === this.end) return Complete
     return { _tag: "Torn", offset: this.base + this.pos, bytes: this.end - this.pos }
+  }
+
+  /**
+   * Gets inside a block: the latched violation, else reads the header and opens the next block
+   * as needed; `undefined` once `[pos, blockEnd)` holds the block's records.
+   */
+  private enterBlock(): NeedMore | Violation | undefined {
+    if (this.failure !== undefined) return this.failure
+    if (!this.headerDone) {
+      const header = this.readHeader()
+      if (header !== undefined) return header
+    }
+    return this.blockEnd === -1 ? this.openBlock() : undefined
   }
 
   private fail<V extends Violation>(violation: V): V {

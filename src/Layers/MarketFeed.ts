@@ -40,7 +40,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as SubscriptionRef from "effect/SubscriptionRef"
 import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
@@ -49,6 +48,7 @@ import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
 import { Batch } from "./internal/batch.ts"
+import type * as FeedService from "./internal/feedService.ts"
 import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
@@ -58,34 +58,15 @@ import { TlsSettings } from "./TlsSettings.ts"
  * @since 0.1.0
  * @category models
  */
-export type FeedEvent =
-  /** A text or binary message (an owned copy). */
-  | { readonly _tag: "Message"; readonly message: FrameReader.OwnedMessage }
-  /** The connection was lost: messages may be missing until the next `Connected`. */
-  | { readonly _tag: "Gap"; readonly gap: Supervisor.Gap }
-  /** A (re)connect completed and subscriptions are being sent; `session` counts from 1. */
-  | { readonly _tag: "Connected"; readonly session: number; readonly renewal: boolean }
+export type FeedEvent = FeedService.FeedEvent
 
 /**
- * The feed service.
+ * The feed service (`MarketFeed.layerReplay` serves the same shape from a recording).
  *
  * @since 0.1.0
  * @category models
  */
-export interface MarketFeedService {
-  /** Every event, in order; read from one fiber. */
-  readonly events: Stream.Stream<FeedEvent>
-  /** The supervisor's state (`Connecting`, `Connected`, `Reconnecting`, `Stopped`). */
-  readonly state: SubscriptionRef.SubscriptionRef<Supervisor.FeedState>
-  /** Adds topics (sent now when connected, and after every reconnect). */
-  subscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
-  /** Removes topics. */
-  unsubscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
-  /** The current topics. */
-  readonly subscriptions: Effect.Effect<ReadonlyArray<string>>
-  /** Stops the feed; the events stream ends. */
-  readonly stop: Effect.Effect<void>
-}
+export type MarketFeedService = FeedService.MarketFeedService
 
 /**
  * The application's market-data feed.

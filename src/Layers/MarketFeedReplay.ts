@@ -17,8 +17,8 @@
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
  *
- * This module takes nothing from `MarketFeed.ts` (which imports it): its events and service are
- * written here by shape, the recorded subset of `MarketFeed.FeedEvent`.
+ * `MarketFeed.ts` imports this module, so the events and the service it serves come from
+ * `internal/feedService.ts`, where both modules take them.
  *
  * @since 0.1.0
  */
@@ -29,9 +29,9 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as FrameReader from "../Codec/FrameReader.ts"
 import * as SessionFile from "../Codec/SessionFile.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
+import type { FeedEvent, MarketFeedService } from "./internal/feedService.ts"
 import * as RecordedError from "./internal/recordedError.ts"
 import * as SessionLog from "./SessionLog.ts"
 
@@ -59,36 +59,10 @@ export interface Options {
   readonly chunkSize?: number | undefined
 }
 
-/**
- * The events a recording holds (those of `MarketFeed.FeedEvent`).
- *
- * @since 0.1.0
- * @category models
- */
-export type ReplayEvent =
-  | { readonly _tag: "Message"; readonly message: FrameReader.OwnedMessage }
-  | { readonly _tag: "Gap"; readonly gap: Supervisor.Gap }
-  | { readonly _tag: "Connected"; readonly session: number; readonly renewal: boolean }
-
-/**
- * The replayed feed: the shape of `MarketFeed.MarketFeedService`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ReplayFeed {
-  readonly events: Stream.Stream<ReplayEvent>
-  readonly state: SubscriptionRef.SubscriptionRef<Supervisor.FeedState>
-  subscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
-  unsubscribe(...topics: ReadonlyArray<string>): Effect.Effect<void>
-  readonly subscriptions: Effect.Effect<ReadonlyArray<string>>
-  readonly stop: Effect.Effect<void>
-}
-
 /** A decoded record: an event to deliver and/or a state to enter, at `time` µs. */
 interface Item {
   readonly time: number
-  readonly event: ReplayEvent | undefined
+  readonly event: FeedEvent | undefined
   readonly state: Supervisor.FeedState | undefined
 }
 
@@ -109,7 +83,7 @@ const stateOf = (entry: SessionFile.Entry, sinceMillis: number): Supervisor.Feed
 }
 
 /** The feed event of a record, or `undefined` (messages are decoded without an `Entry` on the hot path). */
-const eventOf = (record: SessionFile.RecordView): ReplayEvent | undefined => {
+const eventOf = (record: SessionFile.RecordView): FeedEvent | undefined => {
   switch (record.kind) {
     case SessionFile.Kind.InText:
       return { _tag: "Message", message: { _tag: "Text", text: record.text() } }
@@ -148,7 +122,7 @@ const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kin
  * @since 0.1.0
  * @category constructors
  */
-export const make = (file: string, options: Options = {}): Effect.Effect<ReplayFeed, SessionLog.SessionError, Scope.Scope> =>
+export const make = (file: string, options: Options = {}): Effect.Effect<MarketFeedService, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
     const timing = options.timing ?? "recorded"
     // one pass at CRC speed: a corrupt or newer file fails the layer, not the stream later
@@ -165,10 +139,10 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
     const originNanos = yield* Clock.currentTimeNanos
     const end = SubscriptionRef.set(state, { _tag: "Stopped", reason: "Stopped" })
 
-    const fast: Stream.Stream<ReplayEvent> = Stream.suspend(() => {
+    const fast: Stream.Stream<FeedEvent> = Stream.suspend(() => {
       // state records are rare: collected per chunk and entered when the chunk is emitted
       let pending: Array<Supervisor.FeedState> = []
-      const decoded = SessionLog.records<ReplayEvent>(file, (record) => {
+      const decoded = SessionLog.records<FeedEvent>(file, (record) => {
         const event = eventOf(record)
         if (isStateKind(record.kind)) {
           const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
@@ -184,7 +158,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
       })
     }).pipe(Stream.orDie)
 
-    const recorded: Stream.Stream<ReplayEvent> = SessionLog.records<Item>(file, (record) => {
+    const recorded: Stream.Stream<FeedEvent> = SessionLog.records<Item>(file, (record) => {
       const event = eventOf(record)
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
@@ -203,7 +177,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ReplayF
           return item.event
         })
       ),
-      Stream.filter((event): event is ReplayEvent => event !== undefined)
+      Stream.filter((event): event is FeedEvent => event !== undefined)
     )
 
     return {

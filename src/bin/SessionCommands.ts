@@ -23,7 +23,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
-import { parseDuration, parseHeader } from "./WsCommand.ts"
+import * as Flags from "./Flags.ts"
 
 /**
  * The `record` subcommand.
@@ -34,19 +34,11 @@ import { parseDuration, parseHeader } from "./WsCommand.ts"
 export const record = Command.make("record", {
   url: Argument.String("url").pipe(Argument.withDescription("ws:// or wss:// URL of the feed")),
   out: Flag.String("out").pipe(Flag.withMetavar("FILE"), Flag.withDescription("The session file to write (truncated)")),
-  duration: Flag.String("duration").pipe(
-    Flag.withMetavar("DURATION"),
+  duration: Flags.duration("duration").pipe(
     Flag.withDescription("Stop after DURATION (500ms, 60s, 5m); default: until Ctrl-C"),
-    Flag.filterMap(parseDuration, () => "Expected a positive duration such as 500ms, 60s or 5m"),
     Flag.optional
   ),
-  headers: Flag.String("header").pipe(
-    Flag.withAlias("H"),
-    Flag.withMetavar("\"NAME: VALUE\""),
-    Flag.withDescription("Extra handshake header (repeatable); API-key and Authorization values are never recorded"),
-    Flag.filterMap(parseHeader, () => "Expected \"Name: value\" with a token (RFC 9110) name"),
-    Flag.atLeast(0)
-  ),
+  headers: Flags.headers("Extra handshake header (repeatable); API-key and Authorization values are never recorded"),
   subscribe: Flag.String("subscribe").pipe(
     Flag.withMetavar("TOPIC"),
     Flag.withDescription("Topic to subscribe to after every (re)connect (repeatable)"),

@@ -33,54 +33,10 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
+import * as Flags from "./Flags.ts"
 import { HEARTBEAT_MISSES } from "./WsOptions.ts"
-
-// RFC 9110 §5.6.2 token characters: what a header name may be made of
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-/**
- * Parses `"Name: value"` (the value trimmed; it may be empty) into a header pair.
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseHeader = (text: string): Option.Option<readonly [string, string]> => {
-  const colon = text.indexOf(":")
-  if (colon <= 0) return Option.none()
-  const name = text.slice(0, colon).trim()
-  const value = text.slice(colon + 1).trim()
-  if (!HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) return Option.none()
-  return Option.some([name, value] as const)
-}
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
-const UNIT_MILLIS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
-
-/**
- * Parses a positive duration: `250ms`, `5s`, `1.5s`, `2m`, `1h`, a bare number of seconds, or
- * Effect's own spelling (`"5 seconds"`).
- *
- * @since 0.1.0
- * @category parsing
- */
-export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
-  const match = DURATION.exec(text.trim())
-  if (match !== null) {
-    const millis = Number(match[1]) * UNIT_MILLIS[(match[2] ?? "s") as keyof typeof UNIT_MILLIS]
-    return millis > 0 ? Option.some(Duration.millis(millis)) : Option.none()
-  }
-  return Option.filter(Duration.fromInput(text as Duration.Input), (d) => Duration.isGreaterThan(d, Duration.zero))
-}
-
-const durationFlag = (name: string) =>
-  Flag.String(name).pipe(
-    Flag.withMetavar("DURATION"),
-    Flag.filterMap(parseDuration, () => "Expected a positive duration such as 500ms, 5s or 2m")
-  )
 
 /**
  * The `ws` subcommand.
@@ -90,23 +46,17 @@ const durationFlag = (name: string) =>
  */
 export const command = Command.make("ws", {
   url: Argument.String("url").pipe(Argument.withDescription("ws:// or wss:// URL to connect to")),
-  headers: Flag.String("header").pipe(
-    Flag.withAlias("H"),
-    Flag.withMetavar("\"NAME: VALUE\""),
-    Flag.withDescription("Extra handshake header (repeatable), e.g. --header \"Authorization: Bearer …\""),
-    Flag.filterMap(parseHeader, () => "Expected \"Name: value\" with a token (RFC 9110) name"),
-    Flag.atLeast(0)
-  ),
+  headers: Flags.headers("Extra handshake header (repeatable), e.g. --header \"Authorization: Bearer …\""),
   subprotocols: Flag.String("subprotocol").pipe(
     Flag.withMetavar("NAME"),
     Flag.withDescription("Subprotocol to offer (repeatable, most preferred first)"),
     Flag.atLeast(0)
   ),
-  pingInterval: durationFlag("ping-interval").pipe(
+  pingInterval: Flags.duration("ping-interval").pipe(
     Flag.withDescription(`Send a ping every DURATION; fail when nothing arrives for ${HEARTBEAT_MISSES}×DURATION`),
     Flag.optional
   ),
-  connectTimeout: durationFlag("connect-timeout").pipe(
+  connectTimeout: Flags.duration("connect-timeout").pipe(
     Flag.withDescription("Time for the dial, TLS and the opening handshake (default 10s)"),
     Flag.optional
   ),

@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as RequestReader from "../../src/Codec/RequestReader.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
-import { latin1 } from "../support/bytes.ts"
+import { chop, latin1 } from "../support/bytes.ts"
 
 const RESERVED = new Set(["content-length", "transfer-encoding", "connection", "trailer"])
 
@@ -85,19 +85,6 @@ const encode = (startLine: string, m: Message): Buffer => {
 
 const framingHeader = (m: Message): [string, string] =>
   m.chunked === undefined ? ["Content-Length", String(m.body.length)] : ["Transfer-Encoding", "chunked"]
-
-/** Splits `wire` at the given (possibly repeated or out-of-range) offsets. */
-const chop = (wire: Buffer, cuts: ReadonlyArray<number>): Array<Buffer> => {
-  const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b)
-  const pieces: Array<Buffer> = []
-  let last = 0
-  for (const p of points) {
-    pieces.push(wire.subarray(last, p))
-    last = p
-  }
-  pieces.push(wire.subarray(last))
-  return pieces
-}
 
 const streams = fc.tuple(fc.array(message, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 12 }))
 

@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { NeedMore } from "../../src/Codec/NeedMore.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
-import { latin1 as bytes } from "../support/bytes.ts"
+import { chop, latin1 as bytes } from "../support/bytes.ts"
 
 // nextHead/nextBody: the head handed out before a long body, the body read in runs as it
 // arrives, with the reader's buffer bounded whatever the body's size.
@@ -46,19 +46,6 @@ const stream = (pieces: ReadonlyArray<Uint8Array>, bufferUpTo: number, options: 
     drain()
   }
   return { head, body: Buffer.concat(body).toString("latin1"), ended, reader }
-}
-
-/** `raw` cut at `cuts` (sorted offsets). */
-const chop = (raw: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
-  const points = [...new Set(cuts.map((c) => c % (raw.length + 1)))].sort((a, b) => a - b)
-  const out: Array<Uint8Array> = []
-  let from = 0
-  for (const p of points) {
-    out.push(raw.subarray(from, p))
-    from = p
-  }
-  out.push(raw.subarray(from))
-  return out
 }
 
 const chunked = (parts: ReadonlyArray<string>) => parts.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join("") + "0\r\n\r\n"

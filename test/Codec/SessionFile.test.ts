@@ -1,6 +1,7 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as SessionFile from "../../src/Codec/SessionFile.ts"
+import { chop } from "../support/bytes.ts"
 
 // The session file codec (issue #15): every entry kind round-trips, any chopping of the bytes
 // gives the same entries, every truncation point yields a prefix of whole blocks (the torn block
@@ -83,17 +84,6 @@ const read = (chunks: ReadonlyArray<Uint8Array>, into = false) => {
     if (violation !== undefined) return { entries, end: violation }
   }
   return { entries, end: reader.finish() }
-}
-
-const chop = (file: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
-  const points = [...new Set(cuts.map((c) => c % (file.byteLength + 1)))].sort((a, b) => a - b)
-  const out: Array<Uint8Array> = []
-  let last = 0
-  for (const p of [...points, file.byteLength]) {
-    out.push(file.subarray(last, p))
-    last = p
-  }
-  return out
 }
 
 /** What a reader sees of an entry (empty `source` and `undefined` both survive JSON as written). */

@@ -1,8 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
@@ -10,6 +8,7 @@ import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import { afterAll, beforeAll } from "vitest"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import { client } from "../support/nexusHttpClient.ts"
 import { awaitEstablished, freePort, httpbinAvailable, type Peer, startHttpbin } from "../support/peers.ts"
 
 // Effect's HttpClient on our pools against httpbin (Debian python3-httpbin) under gunicorn's
@@ -30,10 +29,7 @@ afterAll(async () => {
   await peer?.stop()
 })
 
-const client = Effect.map(
-  Layer.build(NexusHttpClient.layer({ connections: 2 })),
-  (context) => Context.get(context, HttpClient.HttpClient)
-)
+const twoConnections = client({ connections: 2 })
 
 const Echo = Schema.Struct({
   args: Schema.Record(Schema.String, Schema.String),
@@ -46,7 +42,7 @@ const Echo = Schema.Struct({
 describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)", () => {
   it.live("GET with query and headers, POST JSON and a form, decoded with schemaBodyJson, on two kept-alive connections", () =>
     Effect.gen(function*() {
-      const http = HttpClient.filterStatusOk(yield* client)
+      const http = HttpClient.filterStatusOk(yield* twoConnections)
       const base = `http://127.0.0.1:${port}`
       const get = yield* http.execute(
         HttpClientRequest.get(`${base}/get`).pipe(
@@ -70,7 +66,7 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("a chunked /stream-bytes body, a HEAD, a 204 and a 418 through filterStatusOk", () =>
     Effect.gen(function*() {
-      const http = yield* client
+      const http = yield* twoConnections
       const base = `http://127.0.0.1:${port}`
       const bytes = yield* http.get(`${base}/stream-bytes/50000?seed=1&chunk_size=1000`)
       assert.strictEqual(bytes.headers["transfer-encoding"], "chunked")
@@ -87,7 +83,7 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("status codes 200–503 as they are, and filterStatusOk fails each non-2xx with StatusCodeError", () =>
     Effect.gen(function*() {
-      const http = yield* client
+      const http = yield* twoConnections
       const base = `http://127.0.0.1:${port}`
       const codes = [200, 201, 202, 301, 400, 401, 404, 409, 429, 500, 503]
       const statuses = yield* Effect.forEach(codes, (code) => Effect.map(http.get(`${base}/status/${code}`), (r) => r.status))
@@ -98,7 +94,7 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("/stream-bytes streams a chunked body not complete with its head in pieces, the same bytes for the same seed", () =>
     Effect.gen(function*() {
-      const http = yield* client
+      const http = yield* twoConnections
       const url = `http://127.0.0.1:${port}/stream-bytes/100000?seed=7&chunk_size=4096`
       const streamed = yield* Stream.runCollect((yield* http.get(url)).stream)
       assert.isAbove(streamed.length, 1, "more than one chunk")
@@ -110,14 +106,11 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("/delay past Effect.timeout is interrupted and past readTimeout fails with ReadTimeout; the pool goes on", () =>
     Effect.gen(function*() {
-      const http = yield* client
+      const http = yield* twoConnections
       const base = `http://127.0.0.1:${port}`
       const timedOut = yield* Effect.exit(Effect.timeout(http.get(`${base}/delay/3`), "300 millis"))
       assert.isTrue(Exit.isFailure(timedOut))
-      const patient = yield* Effect.map(
-        Layer.build(NexusHttpClient.layer({ connections: 1, readTimeout: "300 millis" })),
-        (context) => Context.get(context, HttpClient.HttpClient)
-      )
+      const patient = yield* client({ connections: 1, readTimeout: "300 millis" })
       const error = yield* Effect.flip(patient.get(`${base}/delay/3`))
       const cause = error.reason.cause as { reason: { _tag: string }; requestSent: boolean }
       assert.deepStrictEqual([error.reason._tag, cause.reason._tag, cause.requestSent], ["TransportError", "ReadTimeout", true])
@@ -128,7 +121,7 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("/redirect/3 with HttpClient.followRedirects ends at /get; without it the 302 is returned", () =>
     Effect.gen(function*() {
-      const http = yield* client
+      const http = yield* twoConnections
       const base = `http://127.0.0.1:${port}`
       const followed = yield* HttpClient.followRedirects(http, 5).get(`${base}/redirect/3`)
       assert.deepStrictEqual([followed.status, new URL(followed.url).pathname], [200, "/get"])
@@ -138,7 +131,7 @@ describe.skipIf(!available)("NexusHttpClient against httpbin (gunicorn gthread)"
 
   it.live("an 8 MiB text upload to /anything comes back in httpbin's JSON, streamed and decoded with Schema", () =>
     Effect.gen(function*() {
-      const http = HttpClient.filterStatusOk(yield* client)
+      const http = HttpClient.filterStatusOk(yield* twoConnections)
       const text = "effect-nexus ".repeat(Math.ceil((8 * 1024 * 1024) / 13)).slice(0, 8 * 1024 * 1024)
       const echoed = yield* http.execute(
         HttpClientRequest.post(`http://127.0.0.1:${port}/anything`).pipe(HttpClientRequest.bodyText(text, "text/plain"))

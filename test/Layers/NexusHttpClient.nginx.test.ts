@@ -1,17 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import { client } from "../support/nexusHttpClient.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { executable, freePort, type Peer, startPeer } from "../support/peers.ts"
+import { nginxAccepts, nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
+import { freePort, type Peer } from "../support/peers.ts"
 import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // Effect's HttpClient on our pools against nginx (Debian) from its own prefix directory on
@@ -19,13 +17,7 @@ import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 // back byte for byte), a static file streamed down, keepalive_requests 3 so nginx ends reused
 // connections with Connection: close, and TLS with a throwaway CA.
 
-const NGINX = "/usr/sbin/nginx"
-const available = executable(NGINX) && executable("/usr/bin/openssl")
-if (!available) {
-  console.warn(
-    "NexusHttpClient.nginx: skipped — nginx or openssl missing; install with `apt-get install -y nginx openssl` (.ci/run does)"
-  )
-}
+const available = nginxAvailableFor("NexusHttpClient.nginx")
 
 let ca: ThrowawayCa | undefined
 let peer: Peer | undefined
@@ -33,19 +25,7 @@ let port = 0
 let tlsPort = 0
 let file = Buffer.alloc(0)
 
-const config = (dir: string) => `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 128; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  default_type application/octet-stream;
+const servers = (dir: string) => `
   keepalive_requests 3;
   keepalive_timeout 5s;
   server {
@@ -57,28 +37,20 @@ http {
     location /up/ { dav_methods PUT; create_full_put_path on; client_max_body_size 64m; }
     location = /small { return 200 "hello from nginx"; }
     location = /status { stub_status; }
-  }
-}
-`
+  }`
 
 beforeAll(async () => {
   if (!available) return
   ca = makeThrowawayCa()
   port = await freePort()
   tlsPort = await freePort()
-  // nginx's workers may run as another user: let them reach the docroot and write uploads
-  fs.chmodSync(ca.dir, 0o711)
+  // nginx's workers may run as another user: let them write uploads in the docroot
   fs.mkdirSync(path.join(ca.dir, "www"), { mode: 0o777 })
   fs.chmodSync(path.join(ca.dir, "www"), 0o777)
   file = Buffer.allocUnsafe(4 * 1024 * 1024)
   for (let i = 0; i < file.length; i++) file[i] = (i * 31 + (i >>> 12)) & 0xff
   fs.writeFileSync(path.join(ca.dir, "www", "data.bin"), file, { mode: 0o644 })
-  fs.writeFileSync(path.join(ca.dir, "nginx.conf"), config(ca.dir))
-  peer = await startPeer({
-    command: NGINX,
-    args: ["-p", ca.dir, "-c", path.join(ca.dir, "nginx.conf"), "-g", "daemon off;"],
-    ports: [port, tlsPort]
-  })
+  peer = await startNginx(ca.dir, nginxConfig(ca.dir, servers(ca.dir), "application/octet-stream"), [port, tlsPort])
 }, 30_000)
 
 afterAll(async () => {
@@ -86,20 +58,8 @@ afterAll(async () => {
   ca?.remove()
 })
 
-/** nginx's own count of accepted connections (stub_status), read over a throwaway node:http connection. */
-const accepts = () =>
-  Effect.promise(() =>
-    new Promise<number>((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: "/status", agent: false }, (res) => {
-        let text = ""
-        res.on("data", (chunk: Buffer) => (text += chunk.toString()))
-        res.on("end", () => resolve(Number(/\n\s*(\d+)\s+\d+\s+\d+/.exec(text)![1])))
-      }).on("error", reject)
-    })
-  )
-
-const client = (options: NexusHttpClient.Options = {}) =>
-  Effect.map(Layer.build(NexusHttpClient.layer(options)), (context) => Context.get(context, HttpClient.HttpClient))
+/** nginx's own count of accepted connections (stub_status). */
+const accepts = () => Effect.promise(() => nginxAccepts(port))
 
 /** 8 MiB with a pattern that shows any shifted, lost or repeated byte. */
 const upload = (() => {

@@ -1,15 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as http from "node:http"
 import type * as net from "node:net"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import { client, until } from "../support/nexusHttpClient.ts"
 
 // Streamed bodies both ways over loopback, against node:http: a response body read as the
 // consumer pulls (its connection returned at the end, poisoned when given up early), request
@@ -123,19 +122,6 @@ const startOrigin = (): Promise<Origin> =>
 
 const withOrigin = <A, E, R>(f: (origin: Origin) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(Effect.promise(startOrigin), f, (origin) => Effect.promise(() => origin.close()))
-
-/** Waits in real time until `check()` holds, dying after 5 s. */
-const until = (check: () => boolean, what: string) =>
-  Effect.promise(() =>
-    new Promise<boolean>((ok) => {
-      const started = Date.now()
-      const poll = () => (check() ? ok(true) : Date.now() - started > 5000 ? ok(false) : setTimeout(poll, 5))
-      poll()
-    })
-  ).pipe(Effect.flatMap((reached) => (reached ? Effect.void : Effect.die(new Error(`not reached within 5 s: ${what}`)))))
-
-const client = (options: NexusHttpClient.Options = {}) =>
-  Effect.map(Layer.build(NexusHttpClient.layer(options)), (context) => Context.get(context, HttpClient.HttpClient))
 
 /** Checks that `bytes` continue the `i % 251` pattern from `offset`; returns the next offset. */
 const checkPattern = (bytes: Uint8Array, offset: number): number => {

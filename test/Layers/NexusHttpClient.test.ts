@@ -1,9 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
@@ -15,6 +13,7 @@ import * as UrlParams from "effect/http/UrlParams"
 import * as http from "node:http"
 import type * as net from "node:net"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
+import { client, until } from "../support/nexusHttpClient.ts"
 import { freePort } from "../support/peers.ts"
 
 // Effect's HttpClient over our pools against real node:http servers on 127.0.0.1. Each server
@@ -139,19 +138,6 @@ const startOrigin = (keepAliveSeconds = 60): Promise<Origin> =>
 /** Runs `f` with a fresh origin, closed afterwards however the test ends. */
 const withOrigin = <A, E, R>(f: (origin: Origin) => Effect.Effect<A, E, R>, keepAliveSeconds?: number) =>
   Effect.acquireUseRelease(Effect.promise(() => startOrigin(keepAliveSeconds)), f, (origin) => Effect.promise(() => origin.close()))
-
-/** Waits in real time (not the test clock) until `check()` holds, failing after 5 s. */
-const until = (check: () => boolean, what: string) =>
-  Effect.promise(() =>
-    new Promise<boolean>((ok) => {
-      const started = Date.now()
-      const poll = () => (check() ? ok(true) : Date.now() - started > 5000 ? ok(false) : setTimeout(poll, 5))
-      poll()
-    })
-  ).pipe(Effect.flatMap((reached) => (reached ? Effect.void : Effect.die(new Error(`not reached within 5 s: ${what}`)))))
-
-const client = (options: NexusHttpClient.Options = {}) =>
-  Effect.map(Layer.build(NexusHttpClient.layer(options)), (context) => Context.get(context, HttpClient.HttpClient))
 
 const Thing = Schema.Struct({ id: Schema.Number, name: Schema.String })
 

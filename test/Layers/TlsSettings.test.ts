@@ -7,12 +7,12 @@ import { afterAll, beforeAll } from "vitest"
 import * as ReadBuf from "../../src/Codec/ReadBuf.ts"
 import * as TlsSettings from "../../src/Layers/TlsSettings.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { serve } from "../support/netServer.ts"
 import {
   type ClientCertificate,
   hasOpenssl,
   makeClientCertificate,
   makeThrowawayCa,
+  mtlsEchoServer,
   OPENSSL_HINT,
   type ThrowawayCa
 } from "../support/throwawayCa.ts"
@@ -43,10 +43,7 @@ const fromEnv = (record: Record<string, string>) =>
 /** Dials the mTLS echo server with `config` and echoes one byte. */
 const roundTrip = (config: Tls.TlsConfig) =>
   Effect.gen(function*() {
-    const server = yield* serve((socket) => {
-      socket.on("data", (chunk) => socket.write(chunk))
-      socket.on("end", () => socket.end())
-    }, { tls: { key: ca!.key, cert: ca!.cert, ca: [ca!.caPem], requestCert: true, rejectUnauthorized: true } })
+    const server = yield* mtlsEchoServer(ca!)
     const transport = yield* Tls.connect({ host: "127.0.0.1", port: server.port, servername: "localhost", config })
     yield* transport.write(Buffer.from("!"))
     const buf = ReadBuf.make()

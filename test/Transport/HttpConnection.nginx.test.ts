@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { afterAll, beforeAll } from "vitest"
@@ -9,21 +8,15 @@ import * as RequestWriter from "../../src/Codec/RequestWriter.ts"
 import * as ResponseReader from "../../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
-import { awaitEstablished, executable, freePort, type Peer, startPeer } from "../support/peers.ts"
+import { nginxAccepts, nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
+import { awaitEstablished, freePort, type Peer } from "../support/peers.ts"
 import { makeThrowawayCa, type ThrowawayCa } from "../support/throwawayCa.ts"
 
 // nginx (Debian) as a real peer, from its own prefix directory on 127.0.0.1 with ephemeral
 // ports, plain and TLS (a throwaway CA made by openssl). keepalive_requests 3 and
 // keepalive_timeout 2s make nginx end reused connections itself.
 
-const NGINX = "/usr/sbin/nginx"
-const available = executable(NGINX) && executable("/usr/bin/openssl")
-if (!available) {
-  console.warn(
-    "HttpConnection.nginx: skipped — nginx or openssl missing; install with " +
-      "`apt-get install -y nginx openssl` (.ci/run does)"
-  )
-}
+const available = nginxAvailableFor("HttpConnection.nginx")
 
 let ca: ThrowawayCa | undefined
 let peer: Peer | undefined
@@ -31,19 +24,7 @@ let port = 0
 let tlsPort = 0
 let file = Buffer.alloc(0)
 
-const config = (dir: string) => `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 128; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  default_type application/octet-stream;
+const servers = (dir: string) => `
   keepalive_requests 3;
   keepalive_timeout 2s;
   gzip on;
@@ -60,28 +41,19 @@ http {
     location = /hinted { keepalive_timeout 2s 2s; return 200 "hinted"; }
     location = /redirect { return 302 /small; }
     location = /status { stub_status; }
-  }
-}
-`
+  }`
 
 beforeAll(async () => {
   if (!available) return
   ca = makeThrowawayCa()
   port = await freePort()
   tlsPort = await freePort()
-  // nginx's workers may run as another user (nobody / www-data): let them reach the docroot
-  fs.chmodSync(ca.dir, 0o711)
   fs.mkdirSync(path.join(ca.dir, "www"), { mode: 0o755 })
   // compressible but not trivial: gzip keeps it chunked and far smaller than the original
   file = Buffer.alloc(200_000)
   for (let i = 0; i < file.length; i++) file[i] = 97 + ((i * 7) % 13)
   fs.writeFileSync(path.join(ca.dir, "www", "data.bin"), file, { mode: 0o644 })
-  fs.writeFileSync(path.join(ca.dir, "nginx.conf"), config(ca.dir))
-  peer = await startPeer({
-    command: NGINX,
-    args: ["-p", ca.dir, "-c", path.join(ca.dir, "nginx.conf"), "-g", "daemon off;"],
-    ports: [port, tlsPort]
-  })
+  peer = await startNginx(ca.dir, nginxConfig(ca.dir, servers(ca.dir), "application/octet-stream"), [port, tlsPort])
 })
 
 afterAll(async () => {
@@ -89,17 +61,8 @@ afterAll(async () => {
   ca?.remove()
 })
 
-/** nginx's own count of accepted connections (stub_status), read over a throwaway node:http connection. */
-const accepts = () =>
-  Effect.promise(() =>
-    new Promise<number>((resolve, reject) => {
-      http.get({ host: "127.0.0.1", port, path: "/status", agent: false }, (res) => {
-        let text = ""
-        res.on("data", (chunk: Buffer) => (text += chunk.toString()))
-        res.on("end", () => resolve(Number(/\n\s*(\d+)\s+\d+\s+\d+/.exec(text)![1])))
-      }).on("error", reject)
-    })
-  )
+/** nginx's own count of accepted connections (stub_status). */
+const accepts = () => Effect.promise(() => nginxAccepts(port))
 
 /** Waits until the server side holds `n` established connections on `at`; returns the count seen. */
 const established = (at: number, n: number) => Effect.promise(() => awaitEstablished(at, n))

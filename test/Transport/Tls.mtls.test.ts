@@ -10,13 +10,14 @@ import * as HttpConnection from "../../src/Transport/HttpConnection.ts"
 import * as Tls from "../../src/Transport/Tls.ts"
 import type { Transport } from "../../src/Transport/Transport.ts"
 import { serve } from "../support/netServer.ts"
-import { nginxAvailable, nginxConfig, startNginx } from "../support/nginx.ts"
+import { nginxAvailableFor, nginxConfig, startNginx } from "../support/nginx.ts"
 import { freePort, type Peer } from "../support/peers.ts"
 import {
   type ClientCertificate,
   hasOpenssl,
   makeClientCertificate,
   makeThrowawayCa,
+  mtlsEchoServer,
   OPENSSL_HINT,
   type ThrowawayCa
 } from "../support/throwawayCa.ts"
@@ -30,7 +31,7 @@ let nginx: Peer | undefined
 let nginxPort = 0
 
 if (!hasOpenssl) console.warn(OPENSSL_HINT)
-if (!nginxAvailable) console.warn("Tls.mtls: nginx cases skipped — install with `apt-get install -y nginx openssl`")
+const nginxAvailable = nginxAvailableFor("Tls.mtls, its nginx cases")
 
 beforeAll(async () => {
   if (!hasOpenssl) return
@@ -55,12 +56,8 @@ afterAll(async () => {
   ca?.remove()
 })
 
-/** A node:tls echo server that requires a client certificate chaining to the throwaway CA. */
-const mtlsServer = (options: tls.TlsOptions = {}) =>
-  serve((socket) => {
-    socket.on("data", (chunk) => socket.write(chunk))
-    socket.on("end", () => socket.end())
-  }, { tls: { key: ca!.key, cert: ca!.cert, ca: [ca!.caPem], requestCert: true, rejectUnauthorized: true, ...options } })
+/** The mTLS echo server of the throwaway CA. */
+const mtlsServer = (options: tls.TlsOptions = {}) => mtlsEchoServer(ca!, options)
 
 const withCertificate = (certificate: Tls.ClientCertificate | undefined) =>
   Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem], useSystemRoots: false, clientCertificate: certificate })

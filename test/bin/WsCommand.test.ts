@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import { assert, describe, it } from "vitest"
-import { parseDuration, parseHeader } from "../../src/bin/WsCommand.ts"
+import { parseDuration, parseHeader } from "../../src/bin/Flags.ts"
 import { describeBinary, escapeControls } from "../../src/bin/Output.ts"
 
 describe("parseHeader", () => {

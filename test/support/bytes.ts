@@ -33,3 +33,20 @@ export const readText = <E>(
     }
     return buf.data().toString("latin1")
   })
+
+/**
+ * `bytes` cut at `cuts` — offsets taken modulo `length + 1`, deduplicated and sorted, so any
+ * array of naturals (fast-check's) is a valid chopping; the pieces, some possibly empty, are
+ * views that concatenate back to `bytes`.
+ */
+export const chop = <B extends Uint8Array>(bytes: B, cuts: ReadonlyArray<number>): Array<B> => {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b)
+  const pieces: Array<B> = []
+  let last = 0
+  for (const p of points) {
+    pieces.push(bytes.subarray(last, p) as B)
+    last = p
+  }
+  pieces.push(bytes.subarray(last) as B)
+  return pieces
+}

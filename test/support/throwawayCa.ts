@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type * as tls from "node:tls"
+import { serve } from "./netServer.ts"
 
 /** Whether `openssl` runs here; suites that need a throwaway CA skip without it. */
 export const hasOpenssl: boolean = spawnSync("openssl", ["version"], { stdio: "ignore" }).status === 0
@@ -80,3 +82,14 @@ export const makeClientCertificate = (ca: ThrowawayCa, passphrase = "correct hor
     passphrase
   }
 }
+
+/**
+ * A node:tls echo server on 127.0.0.1 for the test's scope, with `ca`'s server certificate,
+ * that requires a client certificate chaining to `ca`; `options` override its TLS options
+ * (e.g. `maxVersion`).
+ */
+export const mtlsEchoServer = (ca: ThrowawayCa, options: tls.TlsOptions = {}) =>
+  serve((socket) => {
+    socket.on("data", (chunk) => socket.write(chunk))
+    socket.on("end", () => socket.end())
+  }, { tls: { key: ca.key, cert: ca.cert, ca: [ca.caPem], requestCert: true, rejectUnauthorized: true, ...options } })
