@@ -4,7 +4,7 @@
  * against the same servers (`bench/loopback-server.ts`, in a child process of its own).
  *
  * Questions answered (each candidate in every round, the order alternating between rounds; the
- * table quotes the median of the rounds):
+ * table quotes the median of the rounds; a rate table's ratios are medians of the per-round ratios):
  * - WebSocket firehose: the server streams 40 B and 128 B binary messages as fast as the socket
  *   takes them; messages/second received, every consumer reading each payload as it is handed
  *   out (a byte of it into a sink: the work a `ws` `message` listener gets). Ours on each path a
@@ -353,9 +353,6 @@ const runRounds = async (question: Question<() => Promise<number>>): Promise<Rea
   return rates
 }
 
-const runRates = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<number>> =>
-  (await runRounds(question)).map(median)
-
 /**
  * A rate table whose ratios are medians of the per-round ratios against each base (candidates
  * of one round run back to back, so a slow spell of the shared machine hits both sides).
@@ -424,13 +421,8 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsMessages!(size, STREAM_COUNT)])
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
-    const rates = await runRates({ name, candidates })
-    print(`### ${name} (${STREAM_COUNT} messages per round)\n`)
-    print("| client | messages/s | vs ws |")
-    print("| --- | ---: | ---: |")
-    const ws = rates[candidates.findIndex(([n]) => n === "ws")]!
-    candidates.forEach(([n], i) => print(`| ${n} | ${fmtRate(rates[i]!)} | ${(rates[i]! / ws).toFixed(2)}× |`))
-    print("")
+    // per-round ratios, as the other firehose tables: a slow spell of the shared machine hits both sides
+    await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")])
   }
   for (const size of [40, 128]) {
     const name = `feed firehose ${size} B`
