@@ -293,38 +293,31 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
       )
     }))
 
-  it.live("NexusHttpClient takes its proxy from the ProxySettings service", () =>
+  /** GET /hello on the TLS nginx through an HttpClient layer, and the proxy connections it opened meanwhile. */
+  const helloThrough = (client: Layer.Layer<HttpClient.HttpClient, unknown>) =>
     Effect.gen(function*() {
       const before = establishedAt(ports.auth)
-      const seen = yield* Effect.gen(function*() {
-        const client = yield* HttpClient.HttpClient
-        const response = yield* client.get(`https://127.0.0.1:${ports.tls}/hello`)
-        // counted while the layer (and its pool's connection) is open
-        return [yield* response.text, establishedAt(ports.auth) - before]
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(NexusHttpClient.layer({ connections: 1 }).pipe(Layer.provide(Layer.mergeAll(
-          Layer.succeed(TlsSettings.TlsSettings, trusted()),
-          ProxySettings.layer({ https: proxy(ports.auth, { username: "alice", password: Redacted.make("s3cret") }) })
-        ))))
-      )
+      const http = yield* HttpClient.HttpClient
+      const response = yield* http.get(`https://127.0.0.1:${ports.tls}/hello`)
+      // counted while the layer (and its pool's connection) is open
+      return [yield* response.text, establishedAt(ports.auth) - before]
+    }).pipe(Effect.scoped, Effect.provide(client))
+
+  it.live("NexusHttpClient takes its proxy from the ProxySettings service", () =>
+    Effect.gen(function*() {
+      const seen = yield* helloThrough(NexusHttpClient.layer({ connections: 1 }).pipe(Layer.provide(Layer.mergeAll(
+        Layer.succeed(TlsSettings.TlsSettings, trusted()),
+        ProxySettings.layer({ https: proxy(ports.auth, { username: "alice", password: Redacted.make("s3cret") }) })
+      ))))
       assert.deepStrictEqual(seen, ["secure nginx", 1])
     }))
 
   it.live("NexusHttpClient.layerConfig: HTTPS_PROXY routes every origin's pool through the proxy", () =>
     Effect.gen(function*() {
-      const before = establishedAt(ports.auth)
-      const seen = yield* Effect.gen(function*() {
-        const client = yield* HttpClient.HttpClient
-        const response = yield* client.get(`https://127.0.0.1:${ports.tls}/hello`)
-        return [yield* response.text, establishedAt(ports.auth) - before]
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(NexusHttpClient.layerConfig({ overrides: { connections: 1 } }).pipe(Layer.provide(Layer.mergeAll(
-          ConfigProvider.layer(ConfigProvider.fromEnvRecord({ HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}` })),
-          Layer.succeed(TlsSettings.TlsSettings, trusted())
-        ))))
-      )
+      const seen = yield* helloThrough(NexusHttpClient.layerConfig({ overrides: { connections: 1 } }).pipe(Layer.provide(Layer.mergeAll(
+        ConfigProvider.layer(ConfigProvider.fromEnvRecord({ HTTPS_PROXY: `http://alice:s3cret@127.0.0.1:${ports.auth}` })),
+        Layer.succeed(TlsSettings.TlsSettings, trusted())
+      ))))
       assert.deepStrictEqual(seen, ["secure nginx", 1])
     }))
 
