@@ -11,7 +11,7 @@
  * recv ─► Text | Binary | Ping | Pong | Close      (a view, valid until the next recv)
  * run(ws, handler)                                 (push loop: many messages per Effect step)
  * sendText · sendBinary · sendPing · sendPong · close(code, reason)
- * messages(ws): Stream<OwnedMessage> · sink(ws): Sink<void, Outgoing>
+ * messages(ws): Stream<OwnedMessage> · sink(ws): Sink<void, Outgoing> · send(ws, message)
  * ```
  *
  * **Lifetimes.** The WebSocket lives in the `Scope` it was made in; closing the scope destroys
@@ -387,26 +387,36 @@ export const messages = (socket: WebSocket): Stream.Stream<FrameReader.OwnedMess
   }))
 
 /**
+ * Sends one {@link Outgoing} message with the matching `send*` method: a string as text, bytes
+ * as binary, an owned message as its kind (a `Close` as `close`, its `NoStatus` code sent as
+ * `Normal`, since 1005 may not go on the wire).
+ *
+ * @since 0.1.0
+ * @category senders
+ */
+export const send = (socket: WebSocket, message: Outgoing): Effect.Effect<void, WebSocketError> => {
+  if (typeof message === "string") return socket.sendText(message)
+  if (message instanceof Uint8Array) return socket.sendBinary(message)
+  switch (message._tag) {
+    case "Text":
+      return socket.sendText(message.text)
+    case "Binary":
+      return socket.sendBinary(message.payload)
+    case "Ping":
+      return socket.sendPing(message.payload)
+    case "Pong":
+      return socket.sendPong(message.payload)
+    case "Close":
+      return socket.close(message.code === CloseCode.NoStatus ? CloseCode.Normal : message.code, message.reason)
+  }
+}
+
+/**
  * A `Sink` that sends every element (see {@link Outgoing}) in order, with the backpressure of
- * the `send*` methods.
+ * the `send*` methods ({@link send} per element).
  *
  * @since 0.1.0
  * @category sinks
  */
 export const sink = (socket: WebSocket): Sink.Sink<void, Outgoing, never, WebSocketError> =>
-  Sink.forEach((message: Outgoing) => {
-    if (typeof message === "string") return socket.sendText(message)
-    if (message instanceof Uint8Array) return socket.sendBinary(message)
-    switch (message._tag) {
-      case "Text":
-        return socket.sendText(message.text)
-      case "Binary":
-        return socket.sendBinary(message.payload)
-      case "Ping":
-        return socket.sendPing(message.payload)
-      case "Pong":
-        return socket.sendPong(message.payload)
-      case "Close":
-        return socket.close(message.code === CloseCode.NoStatus ? CloseCode.Normal : message.code, message.reason)
-    }
-  })
+  Sink.forEach((message: Outgoing) => send(socket, message))
