@@ -24,10 +24,10 @@ import { createHash } from "node:crypto"
 import * as net from "node:net"
 import * as zlib from "node:zlib"
 import * as Effect from "effect/Effect"
-import WebSocket from "ws"
 import { Inflater } from "../src/Transport/internal/webSocketDeflate.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
+import { wsReceiveRate } from "./ws-receive.ts"
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 const DISTINCT = 256
@@ -112,23 +112,12 @@ let touched = 0
 const DONE = "done" as const
 
 const wsClient = (compressed: boolean): Candidate => (url, count) =>
-  new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { perMessageDeflate: compressed })
-    let received = 0
-    let started = 0
-    socket.on("open", () => {
-      if (compressed && !socket.extensions.includes("permessage-deflate")) reject(new Error("ws: no compression agreed"))
-      started = performance.now()
-    })
-    socket.on("message", (data: Buffer) => {
-      touched += data[0]!
-      if (++received === count) {
-        const elapsed = performance.now() - started
-        socket.terminate()
-        resolve(count / (elapsed / 1000))
-      }
-    })
-    socket.on("error", reject)
+  wsReceiveRate(url, count, {
+    client: { perMessageDeflate: compressed },
+    onOpen: (socket) => {
+      if (compressed && !socket.extensions.includes("permessage-deflate")) throw new Error("ws: no compression agreed")
+    },
+    touch: (data) => void (touched += data[0]!)
   })
 
 const oursRun = (compressed: boolean): Candidate => (url, count) =>

@@ -54,6 +54,7 @@ import * as Deferred from "effect/Deferred"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
+import { wsReceiveRate } from "./ws-receive.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -141,21 +142,7 @@ const touch = (bytes: Uint8Array): void => {
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
 
 const wsStream: StreamCandidate = (size, count) =>
-  new Promise((resolve, reject) => {
-    const socket = new WebSocket(streamUrl(size, count))
-    let received = 0
-    let started = 0
-    socket.on("open", () => (started = performance.now()))
-    socket.on("message", (data: Buffer) => {
-      touched += data[0]!
-      if (++received === count) {
-        const elapsed = performance.now() - started
-        socket.terminate()
-        resolve(count / (elapsed / 1000))
-      }
-    })
-    socket.on("error", reject)
-  })
+  wsReceiveRate(streamUrl(size, count), count, { touch: (data) => void (touched += data[0]!) })
 
 const wsRtt: RttCandidate = (count) =>
   new Promise((resolve, reject) => {
