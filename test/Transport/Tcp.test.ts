@@ -356,7 +356,9 @@ describe("Tcp", () => {
       while (buf.length < 11) yield* transport.read(buf)
       // the bytes are consumed: "Open" (or "Readable" while the FIN is still pending) until the
       // FIN is seen — it may trail the data — then "Ended", with no read parked
-      while (transport.inboundState === "Open" || transport.inboundState === "Readable") yield* Effect.sleep("1 millis")
+      // (read through a function: TypeScript narrowed the field at the assertion above)
+      const state = () => transport.inboundState
+      while (state() === "Open" || state() === "Readable") yield* Effect.sleep("1 millis")
       assert.strictEqual(transport.inboundState, "Ended")
       yield* transport.destroy()
       assert.strictEqual(transport.inboundState, "Closed")
