@@ -36,7 +36,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { parseArgs } from "node:util"
 import * as Broadcast from "../src/Transport/Broadcast.ts"
-import type { TransportError } from "../src/Transport/Transport.ts"
+import type { ListenFailure } from "../src/Transport/Listener.ts"
 import * as WebSocketServer from "../src/Transport/WebSocketServer.ts"
 import { numberOption, runProgram } from "./internal/program.ts"
 import { onRelay, relay, reportListening, startWorkers, workerNumber } from "./internal/workers.ts"
@@ -109,7 +109,7 @@ export const optionsFrom = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv)
  * @since 0.1.0
  * @category running
  */
-export const main = (options: Options): Effect.Effect<Summary, TransportError> => {
+export const main = (options: Options): Effect.Effect<Summary, ListenFailure> => {
   const prefix = workerNumber === undefined ? "" : `[worker ${workerNumber}] `
   const print = (line: string) => (options.print ?? console.log)(prefix + line)
   return Effect.scoped(Effect.gen(function*() {

@@ -96,18 +96,14 @@ import * as Dial from "./Dial.ts"
 import { ConnectionPoisoned, InvalidUrl } from "./Transport.ts"
 import type {
   ConnectError,
-  ListenError,
   ProxyError,
   ReadError,
   TlsError,
   Transport,
   TransportClosed,
   TransportError,
-  TransportErrorReason,
   WriteError
 } from "./Transport.ts"
-
-type DialReason = Exclude<TransportErrorReason, ListenError>
 
 /**
  * Brand carried by every connection.
@@ -1198,8 +1194,7 @@ export const connect: {
     }
     const transport = yield* Effect.mapError(
       Dial.connect(parsed, options),
-      // a dial fails with a dial or stream reason, never a server socket's ListenError
-      (error) => new HttpError({ address: error.address, reason: error.reason as DialReason, requestSent: false })
+      (error) => new HttpError({ address: error.address, reason: error.reason, requestSent: false })
     )
     return yield* make(transport, options)
   }

@@ -25,7 +25,7 @@ import type * as Scope from "effect/Scope"
 import * as HttpWrite from "../Codec/HttpWrite.ts"
 import * as RequestReader from "../Codec/RequestReader.ts"
 import * as Listener from "./Listener.ts"
-import type { Transport, TransportError } from "./Transport.ts"
+import type { Transport } from "./Transport.ts"
 
 /**
  * A request as the handler sees it: owned copies, valid after the next request is parsed.
@@ -144,7 +144,7 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
 export const listen = (
   handler: Handler,
   options: Listener.Options & Omit<Options, "connection"> = {}
-): Effect.Effect<Listener.Listener, TransportError, Scope.Scope> =>
+): Effect.Effect<Listener.Listener, Listener.ListenFailure, Scope.Scope> =>
   Effect.suspend(() => {
     let connections = 0
     return Listener.listen((transport) => serve(transport, handler, { ...options, connection: ++connections }), options)

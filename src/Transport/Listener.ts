@@ -21,8 +21,9 @@
  * - **Limits.** Above `maxConnections` open connections (default
  *   {@link DEFAULT_MAX_CONNECTIONS}) a new connection is destroyed at once, before any byte is
  *   read, and counted in `refused`; the handler never sees it.
- * - **Errors.** A listening socket that cannot be opened fails `listen` with `TransportError`
- *   reason `ListenError` operation `"listen"` (kind `AddressInUse`, `AccessDenied`, …). A failed
+ * - **Errors.** A listening socket that cannot be opened fails `listen` with a
+ *   {@link ListenFailure} (`TransportError<ListenError>`), operation `"listen"` (kind
+ *   `AddressInUse`, `AccessDenied`, …). A failed
  *   accept (`EMFILE` when the process is out of descriptors) does not stop the listener: it is
  *   a `ListenError` operation `"accept"`, handed to `onAcceptError` (default: counted in
  *   `acceptErrors` only).
@@ -42,6 +43,15 @@ import type * as Scope from "effect/Scope"
 import * as net from "node:net"
 import * as Tcp from "./Tcp.ts"
 import { formatAddress, ListenError, type ListenErrorKind, type Transport, type TransportError, transportError } from "./Transport.ts"
+
+/**
+ * How a listener fails: the transport wrapper over a server socket's own reason, `ListenError`
+ * (no dial or stream reason can occur here, and no client-side error admits this one).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListenFailure = TransportError<ListenError>
 
 /**
  * Options of {@link listen}. Defaults are given per field.
@@ -65,7 +75,7 @@ export interface Options {
   /** The transport's read high-water mark per connection. Default 64 KiB (`Tcp.DEFAULT_READ_HIGH_WATER_MARK`). */
   readonly readHighWaterMark?: number | undefined
   /** Sees every failed accept (`ListenError` operation `"accept"`). Default: counted only. */
-  readonly onAcceptError?: ((error: TransportError) => void) | undefined
+  readonly onAcceptError?: ((error: ListenFailure) => void) | undefined
 }
 
 /**
@@ -154,7 +164,7 @@ export const listenErrorKind = (cause: unknown): ListenErrorKind => {
 export const listen = <E, R>(
   handler: (transport: Transport) => Effect.Effect<unknown, E, R>,
   options: Options = {}
-): Effect.Effect<Listener, TransportError, Scope.Scope | Exclude<R, Scope.Scope>> =>
+): Effect.Effect<Listener, ListenFailure, Scope.Scope | Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
     const host = options.host ?? LOOPBACK
     const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
@@ -211,7 +221,7 @@ export const listen = <E, R>(
         yield* Effect.promise(() => closed)
       })
     )
-    yield* Effect.callback<void, TransportError>((resume) => {
+    yield* Effect.callback<void, ListenFailure>((resume) => {
       const onError = (cause: Error) => {
         server.off("listening", onListening)
         resume(Effect.fail(transportError(address, new ListenError({ operation: "listen", kind: listenErrorKind(cause), cause }))))

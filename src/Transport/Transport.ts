@@ -22,9 +22,11 @@
  *   error) without reading; the HTTP connection uses it to refuse writing into a dead socket.
  *
  * Every failure is a `TransportError { address, reason }`: the reasons (`ConnectError`,
- * `TlsError`, `ReadError`, `WriteError`, `TransportClosed`) name the fault and not the address,
- * which the wrapper carries once. The subsystems above (`WebSocketError`, `HttpError`) take the
- * same reason classes as their own reasons, under their own wrapper.
+ * `TlsError`, `ProxyError`, `ReadError`, `WriteError`, `TransportClosed`) name the fault and not
+ * the address, which the wrapper carries once. A listener fails with the same wrapper over its
+ * own reason, `TransportError<ListenError>`, which no dial or stream can meet. The subsystems
+ * above (`WebSocketError`, `HttpError`) take the same reason classes as their own reasons, under
+ * their own wrapper.
  *
  * @since 0.1.0
  */
@@ -412,40 +414,45 @@ export class TransportClosed extends Data.TaggedError("TransportClosed")<{
 }
 
 /**
- * Every reason a {@link TransportError} carries: the dial (`ConnectError`, `TlsError`, `ProxyError`), the
- * connected stream (`ReadError`, `WriteError`, `TransportClosed`) and a server socket
- * (`ListenError`). The WebSocket and HTTP
- * wrappers carry these same classes directly as their own reasons.
+ * Every reason a dial or a connected stream fails with: the dial (`ConnectError`, `TlsError`,
+ * `ProxyError`) and the stream (`ReadError`, `WriteError`, `TransportClosed`; `TlsError` too, when
+ * TLS 1.3 refuses a client certificate on the first read). A server socket's `ListenError` is not
+ * one of them: only `Listener.listen` meets it, as `TransportError<ListenError>`. The WebSocket
+ * and HTTP wrappers carry these same classes directly as their own reasons.
  *
  * @since 0.1.0
  * @category errors
  */
-export type TransportErrorReason = ConnectError | TlsError | ProxyError | ReadError | WriteError | TransportClosed | ListenError
+export type TransportErrorReason = ConnectError | TlsError | ProxyError | ReadError | WriteError | TransportClosed
 
 /**
  * The one error of the transport layer: what failed (`reason`) and with whom (`address`, as
  * `host:port`; `"(url)"` for a URL that could not be parsed, `"config"` for a bad `TlsConfig`).
- * Its message names the address once, then the reason's message.
+ * Its message names the address once, then the reason's message. `R` is what the failing
+ * operation can meet: a dial or a stream's {@link TransportErrorReason} (the default), or a
+ * listener's {@link ListenError} — so a client's error type never admits a server socket's fault.
  *
  * @since 0.1.0
  * @category errors
  */
-export class TransportError extends Data.TaggedError("TransportError")<{
-  readonly address: string
-  readonly reason: TransportErrorReason
-}> {
+export class TransportError<R extends TransportErrorReason | ListenError = TransportErrorReason>
+  extends Data.TaggedError("TransportError")<{
+    readonly address: string
+    readonly reason: R
+  }>
+{
   override get message(): string {
     return `transport ${this.address}: ${this.reason.message}`
   }
 }
 
 /**
- * The `TransportError` a failing `read` or `write` gives for `reason` on `address`.
+ * The `TransportError` for `reason` on `address`, typed by its reason.
  *
  * @since 0.1.0
  * @category errors
  */
-export const transportError = (address: string, reason: TransportErrorReason): TransportError =>
+export const transportError = <R extends TransportErrorReason | ListenError>(address: string, reason: R): TransportError<R> =>
   new TransportError({ address, reason })
 
 /**

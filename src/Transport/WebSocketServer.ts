@@ -42,7 +42,6 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import { CloseCode } from "../Codec/CloseCode.ts"
 import * as Listener from "./Listener.ts"
-import type { TransportError } from "./Transport.ts"
 import * as WebSocket from "./WebSocket.ts"
 
 /**
@@ -169,7 +168,7 @@ const acceptOptions = (options: Options): WebSocket.AcceptOptions => {
 export const serve = <E, R>(
   handler: (socket: WebSocket.WebSocket) => Effect.Effect<unknown, E, R>,
   options: Options = {}
-): Effect.Effect<Server, TransportError, Scope.Scope | Exclude<R, Scope.Scope>> =>
+): Effect.Effect<Server, Listener.ListenFailure, Scope.Scope | Exclude<R, Scope.Scope>> =>
   Effect.gen(function*() {
     const accept = acceptOptions(options)
     const clients = new Set<WebSocket.WebSocket>()

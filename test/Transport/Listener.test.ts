@@ -98,7 +98,7 @@ describe("Listener", () => {
       const first = yield* Listener.listen(echo)
       const before = openFds()
       const error = yield* Effect.flip(Effect.scoped(Listener.listen(echo, { port: first.port })))
-      assert.instanceOf(error, TransportError)
+      assert.isTrue(error instanceof TransportError)
       assert.instanceOf(error.reason, ListenError)
       assert.deepStrictEqual(
         { tag: error.reason._tag, address: error.address, operation: error.reason.operation, kind: error.reason.kind },
