@@ -109,6 +109,7 @@ import type { Response, ResponseReader } from "../Codec/ResponseReader.ts"
 import * as ResponseReaderModule from "../Codec/ResponseReader.ts"
 import * as Url from "../Codec/Url.ts"
 import * as Backoff from "../Transport/Backoff.ts"
+import type * as Dial from "../Transport/Dial.ts"
 import * as HttpConnection from "../Transport/HttpConnection.ts"
 import { InvalidUrl } from "../Transport/Transport.ts"
 import type { NoRecordedExchange } from "./NoRecordedExchange.ts"
@@ -180,7 +181,7 @@ export interface DialOptions extends PoolOptions, HttpConnection.ConnectOptions 
 export type CustomConnectOptions = PoolOptions & {
   /** How one connection is opened (once per slot, and again on every heal). */
   readonly connect: Effect.Effect<HttpConnection.HttpConnection, HttpConnection.HttpError, Scope.Scope>
-} & { readonly [K in keyof HttpConnection.ConnectOptions]?: never }
+} & Dial.NoneOf<HttpConnection.ConnectOptions>
 
 /** Default number of connections. */
 export const DEFAULT_CONNECTIONS = 4

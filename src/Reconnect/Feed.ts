@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { CloseCode } from "../Codec/CloseCode.ts"
 import type * as FrameReader from "../Codec/FrameReader.ts"
+import type * as Dial from "../Transport/Dial.ts"
 import type { Transport } from "../Transport/Transport.ts"
 import * as WebSocket from "../Transport/WebSocket.ts"
 import * as Supervisor from "./Supervisor.ts"
@@ -90,7 +91,7 @@ export interface CustomDial<R> {
  * @since 0.1.0
  * @category models
  */
-export type NoDialOptions = { readonly [K in keyof WebSocket.DialOptions]?: never }
+export type NoDialOptions = Dial.NoneOf<WebSocket.DialOptions>
 
 /**
  * The server closed the feed with 1012 (Service Restart) or 1013 (Try Again Later): it asks to

@@ -73,6 +73,17 @@ export interface Options extends SocketOptions {
 }
 
 /**
+ * Every key of `T` as `never`: the options of `T` that an object may not hold. Where a caller
+ * brings its own connection (a custom `connect` or `dial`), the dial options would do nothing,
+ * so `ClientPool.CustomConnectOptions` and `Feed.NoDialOptions` reject them with this rather
+ * than ignore them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NoneOf<T> = { readonly [K in keyof T]?: never }
+
+/**
  * Parses a `http:`, `https:`, `ws:` or `wss:` URL into an {@link Endpoint} with `Url.parse`
  * (the WHATWG parser; IPv6 brackets stripped, default ports applied), or fails with a
  * `TransportError` whose reason is a `ConnectError` kind `"Other"` and whose cause says what is
