@@ -1,5 +1,5 @@
 /**
- * The case list: Autobahn testsuite sections 1–7, 9 and 10 (compression, 12/13: see test/conformance.deflate.test.ts),
+ * The case list: Autobahn testsuite sections 1–7, 9 and 10 (compression, 12/13: `DeflateCases.ts`),
  * re-written from the public case descriptions of crossbario/autobahn-testsuite
  * (`autobahntestsuite/case/case*.py`) and RFC 6455. Ids, payloads, order and expectations
  * follow Autobahn; section 9 is scaled down (see {@link LIMITS_SCALE}).
@@ -23,15 +23,15 @@ const PROTOCOL_ERROR = 1002
 const INVALID_PAYLOAD = 1007
 
 /** The peer must fail the connection with `code` (closing frame from the peer, may be unclean). */
-const peerFails = (f: Fuzz, code = PROTOCOL_ERROR) => {
+export const peerFails = (f: Fuzz, code = PROTOCOL_ERROR) => {
   f.expectedClose = { closedByMe: false, closeCode: [code], requireClean: false }
 }
 /** The fuzzer closes (1000) once the events match; the close must be clean. */
-const cleanClose = (f: Fuzz) => {
+export const cleanClose = (f: Fuzz) => {
   f.expectedClose = { closedByMe: true, closeCode: [NORMAL], requireClean: true }
 }
 /** Sets the event lists that grade OK and (optionally) NON-STRICT. */
-const expect = (f: Fuzz, ok: ReadonlyArray<Event>, nonStrict?: ReadonlyArray<Event>) => {
+export const expect = (f: Fuzz, ok: ReadonlyArray<Event>, nonStrict?: ReadonlyArray<Event>) => {
   f.expected.OK = ok
   if (nonStrict !== undefined) f.expected["NON-STRICT"] = nonStrict
 }
@@ -615,10 +615,10 @@ add("10.1.1", "Send text message with payload of length 65536 auto-fragmented wi
 /** Every case in Autobahn's order; `/runCase?case=N` runs `all[N - 1]`. */
 export const all: ReadonlyArray<CaseDef> = cases
 
-/** The number of cases per section ("1", "2", ...). */
-export const countBySection = (): Record<string, number> => {
+/** The number of cases per section ("1", "2", ...) of `cases` (default: {@link all}). */
+export const countBySection = (cases: ReadonlyArray<CaseDef> = all): Record<string, number> => {
   const out: Record<string, number> = {}
-  for (const c of all) {
+  for (const c of cases) {
     const s = c.id.split(".")[0]
     out[s] = (out[s] ?? 0) + 1
   }

@@ -14,6 +14,7 @@
  */
 import { Buffer } from "node:buffer"
 import type * as net from "node:net"
+import type * as PerMessageDeflate from "../../src/Codec/PerMessageDeflate.ts"
 import * as Wire from "./Wire.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -68,6 +69,8 @@ export interface ExpectedClose {
 /** The API a case definition drives. */
 export interface Fuzz {
   readonly role: Wire.Role
+  /** What permessage-deflate agreed for this connection, if the case negotiated it. */
+  readonly deflate: PerMessageDeflate.Agreed | undefined
   /** Expected event lists by behaviour (`OK`, `NON-STRICT`). */
   readonly expected: { OK?: ReadonlyArray<Event>; "NON-STRICT"?: ReadonlyArray<Event> }
   expectedClose: ExpectedClose
@@ -85,6 +88,11 @@ export interface Fuzz {
   sendBytes(bytes: Buffer, chopsize?: number): void
   /** Sends a message split into `fragmentSize` frames. */
   sendMessage(payload: Buffer, binary: boolean, fragmentSize: number): void
+  /**
+   * Sends a message compressed with the agreed context (RSV1 on its first frame), split into
+   * frames of `fragmentSize` compressed bytes when given. Throws when nothing was agreed.
+   */
+  sendCompressed(payload: Buffer, binary: boolean, fragmentSize?: number | undefined): void
   /** Sends a close frame with `payload` (code and reason, possibly invalid) and enters CLOSING. */
   sendClose(payload?: Buffer): void
   /** Runs `fn` after `seconds` (scaled) if the connection is still open. */
@@ -115,6 +123,19 @@ export interface CaseDef {
   readonly wrongCodeIsFatal?: boolean | undefined
   /** The case is informational: events and closing are reported, never graded. */
   readonly informational?: boolean | undefined
+  /** The case runs compressed: permessage-deflate must be agreed, else it fails at once. */
+  readonly deflate?: DeflateCase | undefined
+}
+
+/** How a compression case negotiates permessage-deflate (Autobahn 12/13). */
+export interface DeflateCase {
+  /**
+   * What the fuzzing client offers, one permessage-deflate element each, in order (several:
+   * Autobahn 13.7); the server's answer must satisfy one of them.
+   */
+  readonly offers: ReadonlyArray<PerMessageDeflate.Config>
+  /** What the fuzzing server accepts a client's offer with (`PerMessageDeflate.acceptOffer`). */
+  readonly accept: PerMessageDeflate.Config
 }
 
 /** The record of one case run. */
@@ -129,6 +150,8 @@ export interface CaseResult {
   readonly received: ReadonlyArray<string>
   readonly remoteCloseCode: number | null
   readonly durationMs: number
+  /** Compressed messages received from the peer (cases that negotiated permessage-deflate). */
+  readonly compressedIn?: number | undefined
 }
 
 /** Session options. */
@@ -194,6 +217,9 @@ export const gradeOf = (behavior: Behavior, close: BehaviorClose): Grade => {
 // Session
 // ---------------------------------------------------------------------------------------------
 
+/** The largest message the fuzzer reads, inflated or not (a peer's bomb stops here). */
+const MAX_MESSAGE = 64 * 1024 * 1024
+
 /**
  * Runs `def` over `socket`, whose opening handshake is complete; `leftover` holds bytes read
  * after the handshake. Resolves when the TCP connection is closed, never rejects.
@@ -203,13 +229,16 @@ export const runCase = (
   socket: net.Socket,
   role: Wire.Role,
   leftover: Buffer,
-  options: SessionOptions = {}
+  options: SessionOptions = {},
+  agreed?: PerMessageDeflate.Agreed | undefined
 ): Promise<CaseResult> =>
   new Promise((resolve) => {
     const scale = options.waitScale ?? 0.5
     const killScale = options.killScale ?? 2
     const started = Date.now()
-    const reader = new Wire.FrameReader(role)
+    const zlib = agreed === undefined ? undefined : Wire.contexts(agreed, role, MAX_MESSAGE)
+    const reader = new Wire.FrameReader(role, {}, MAX_MESSAGE, zlib?.inflate)
+    let compressedIn = 0
     const mask = role === "client"
     const received: Array<Event> = []
     const timers = new Set<NodeJS.Timeout>()
@@ -302,6 +331,7 @@ export const runCase = (
 
     const f: Fuzz = {
       role,
+      deflate: agreed,
       expected: {},
       expectedClose: { closedByMe: true, closeCode: [1000], requireClean: true },
       suppressClose: false,
@@ -320,6 +350,18 @@ export const runCase = (
             fin: last,
             payload: payload.subarray(i, i + fragmentSize)
           }))
+          if (last) break
+        }
+        sendBytes(Buffer.concat(frames))
+      },
+      sendCompressed: (payload, binary, fragmentSize) => {
+        if (zlib === undefined) throw new Error("sendCompressed: permessage-deflate was not agreed")
+        const deflated = zlib.deflate.compress(payload)
+        const step = fragmentSize ?? Math.max(deflated.length, 1)
+        const frames: Array<Buffer> = []
+        for (let i = 0; i < deflated.length || i === 0; i += step) {
+          const last = i + step >= deflated.length
+          frames.push(encode({ opcode: i === 0 ? (binary ? 2 : 1) : 0, rsv: i === 0 ? 4 : 0, fin: last, payload: deflated.subarray(i, i + step) }))
           if (last) break
         }
         sendBytes(Buffer.concat(frames))
@@ -360,6 +402,7 @@ export const runCase = (
         }
         switch (item._tag) {
           case "Message":
+            if (item.compressed) compressedIn++
             if (def.onMessage) def.onMessage(f, item.binary, item.payload)
             else f.record({ kind: "message", binary: item.binary, payload: item.payload })
             break
@@ -459,12 +502,17 @@ export const runCase = (
         resultClose,
         received: received.map(showEvent),
         remoteCloseCode,
-        durationMs: Date.now() - started
+        durationMs: Date.now() - started,
+        ...(agreed !== undefined && { compressedIn })
       }
     }
 
     try {
-      def.onOpen(f)
+      if (def.deflate !== undefined && agreed === undefined) {
+        // Autobahn's UNIMPLEMENTED: nothing to compress with, so nothing this case can check
+        earlyFailure = "permessage-deflate was not agreed"
+        sendClose(Wire.closePayload(1000))
+      } else def.onOpen(f)
     } catch (e) {
       earlyFailure = `the case threw: ${String(e)}`
       drop()

@@ -1,12 +1,15 @@
 /**
  * The fuzzing client: connects to an echo server once per case and runs the case against it in
  * the client role (every frame masked; after the closing handshake the server is expected to
- * close TCP, as RFC 6455 §7.1.1 asks).
+ * close TCP, as RFC 6455 §7.1.1 asks). A compression case (`deflate`) offers permessage-deflate
+ * as the case says and checks the answer against the offers (`PerMessageDeflate.validateAnswer`);
+ * every other case offers no extension.
  *
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
 import * as net from "node:net"
+import * as PerMessageDeflate from "../../src/Codec/PerMessageDeflate.ts"
 import * as Cases from "./Cases.ts"
 import { type CaseDef, type CaseResult, runCase, type SessionOptions } from "./Fuzzer.ts"
 import * as Wire from "./Wire.ts"
@@ -36,7 +39,9 @@ export const runOne = (def: CaseDef, host: string, port: number, options: Option
   new Promise((resolve) => {
     const started = Date.now()
     const socket = net.connect({ host, port })
-    const { request, key } = Wire.upgradeRequest(`${host}:${port}`, `/runCase?case=${encodeURIComponent(def.id)}`)
+    const offers = def.deflate?.offers ?? []
+    const offer = offers.length === 0 ? undefined : offers.map(PerMessageDeflate.offerHeader).join(", ")
+    const { request, key } = Wire.upgradeRequest(`${host}:${port}`, `/runCase?case=${encodeURIComponent(def.id)}`, offer)
     let buf = Buffer.alloc(0)
     const fail = (why: string) => {
       clearTimeout(timer)
@@ -55,7 +60,19 @@ export const runOne = (def: CaseDef, host: string, port: number, options: Option
       socket.removeAllListeners("error")
       const wrong = Wire.checkUpgradeResponse(taken.head, key)
       if (wrong !== undefined) return fail(wrong)
-      runCase(def, socket, "client", taken.rest, options).then(resolve)
+      const answer = taken.head.headers.get("sec-websocket-extensions")
+      let agreed: PerMessageDeflate.Agreed | undefined
+      if (answer !== undefined) {
+        // the server took one of the offers: the first it satisfies is the one
+        const verdicts = (offers.length === 0 ? [undefined] : offers).map((o) => PerMessageDeflate.validateAnswer([answer], o))
+        const found = verdicts.find((v) => v?._tag === "Agreed")
+        if (found?._tag !== "Agreed") {
+          const first = verdicts[0]
+          return fail(`Sec-WebSocket-Extensions answer refused: ${first === undefined || first._tag === "Agreed" ? answer : first.message}`)
+        }
+        agreed = found
+      }
+      runCase(def, socket, "client", taken.rest, options, agreed).then(resolve)
     }
     socket.on("data", onData)
   })

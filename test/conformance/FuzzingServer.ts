@@ -9,12 +9,15 @@
  * ```
  *
  * The client must echo every text and binary message and answer pings. Each finished case is
- * recorded under its agent in `results`.
+ * recorded under its agent in `results`. A compression case (`deflate`) accepts the client's
+ * permessage-deflate offer with the case's parameters (`PerMessageDeflate.acceptOffer`); every
+ * other request is answered without extensions, whatever the client offers.
  *
  * @since 0.1.0
  */
 import { Buffer } from "node:buffer"
 import * as net from "node:net"
+import * as PerMessageDeflate from "../../src/Codec/PerMessageDeflate.ts"
 import * as Cases from "./Cases.ts"
 import { type CaseDef, type CaseResult, runCase, type SessionOptions } from "./Fuzzer.ts"
 import * as Wire from "./Wire.ts"
@@ -80,9 +83,14 @@ export const start = (options: Options = {}): Promise<FuzzingServer> => {
         const n = Number(url.searchParams.get("case"))
         const def = Number.isInteger(n) ? cases[n - 1] : undefined
         if (def === undefined) return void socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-        socket.write(answer.response)
+        const offers = taken.head.headers.get("sec-websocket-extensions")
+        const accepted = def.deflate === undefined || offers === undefined
+          ? undefined
+          : PerMessageDeflate.acceptOffer([offers], def.deflate.accept)
+        if (accepted?._tag === "InvalidExtensions") return void socket.end(Wire.BAD_REQUEST)
+        socket.write(accepted === undefined ? answer.response : Wire.answerUpgrade(taken.head, accepted.header).response)
         running++
-        runCase(def, socket, "server", taken.rest, options).then((result) => {
+        runCase(def, socket, "server", taken.rest, options, accepted?.agreed).then((result) => {
           running--
           let byCase = results.get(agent)
           if (byCase === undefined) results.set(agent, byCase = new Map())

@@ -3,13 +3,20 @@
  * an incremental frame reader that reports every rule the peer breaks, and the opening
  * handshake for both roles.
  *
- * It deliberately shares no code with `src/Codec`: an oracle that reused the codec it grades
- * would share its bugs. Everything here is plain `node:buffer` / `node:crypto`.
+ * It deliberately shares no framing code with `src/Codec`: an oracle that reused the codec it
+ * grades would share its bugs. Everything here is plain `node:buffer` / `node:crypto`, and
+ * `node:zlib` for permessage-deflate (RFC 7692): {@link Deflate} and {@link Inflate} are zlib's
+ * raw deflate, with the LZ77 window carried from one message to the next as zlib's preset
+ * dictionary (context takeover). Only the extension *negotiation* is the package's
+ * (`src/Codec/PerMessageDeflate.ts`: pure header functions); the suite checks it against `ws`
+ * and Python `websockets` with compression on, in both roles (test/conformance.deflate.test.ts).
  *
  * @since 0.1.0
  */
 import { Buffer, isUtf8 } from "node:buffer"
 import { createHash, randomBytes } from "node:crypto"
+import * as zlib from "node:zlib"
+import * as PerMessageDeflate from "../../src/Codec/PerMessageDeflate.ts"
 
 /** The GUID of RFC 6455 §1.3. */
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -94,12 +101,100 @@ export const closePayload = (code?: number | undefined, reason?: Uint8Array | st
 }
 
 // ---------------------------------------------------------------------------------------------
+// permessage-deflate (RFC 7692 §7.2), on node:zlib
+// ---------------------------------------------------------------------------------------------
+
+/** The four bytes a sender strips from each compressed message and the receiver puts back (§7.2.1). */
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff])
+const SYNC = { finishFlush: zlib.constants.Z_SYNC_FLUSH }
+
+/**
+ * The last `2^bits` bytes of everything a context has seen: what an LZ77 window holds, handed to
+ * zlib as the preset dictionary of the next message (context takeover). A fresh engine per
+ * message with the history as its dictionary emits (and reads) exactly the back references a
+ * long-lived engine would allow, so everything stays synchronous.
+ */
+class History {
+  private bytes: Buffer = Buffer.alloc(0)
+  private readonly size: number
+  constructor(bits: number) {
+    this.size = 1 << bits
+  }
+  get dictionary(): Buffer | undefined {
+    return this.bytes.length === 0 ? undefined : this.bytes
+  }
+  push(message: Buffer): void {
+    const joined = message.length >= this.size ? message : Buffer.concat([this.bytes, message])
+    this.bytes = Buffer.from(joined.subarray(Math.max(0, joined.length - this.size)))
+  }
+}
+
+/** One side's compressor: `compress` returns a message's deflated payload, the trailer removed. */
+export class Deflate {
+  private readonly history: History | undefined
+  private readonly windowBits: number
+  /** `windowBits` 9–15; `noContextTakeover`: every message starts from an empty window. */
+  constructor(windowBits: number, noContextTakeover: boolean) {
+    this.windowBits = windowBits
+    this.history = noContextTakeover ? undefined : new History(windowBits)
+  }
+  compress(payload: Buffer): Buffer {
+    const dictionary = this.history?.dictionary
+    const out = zlib.deflateRawSync(payload, { ...SYNC, windowBits: this.windowBits, ...(dictionary && { dictionary }) })
+    this.history?.push(payload)
+    // a sync flush ends in an empty stored block, 00 00 ff ff: the part a sender strips
+    return out.subarray(0, out.length - TRAILER.length)
+  }
+}
+
+/**
+ * One side's decompressor for the peer's messages: `inflate` returns the message, or why it is
+ * not one (zlib's error: bad data, a back reference past the window the peer agreed — or, under
+ * no_context_takeover, into an earlier message — or more than `maxMessage` bytes).
+ */
+export class Inflate {
+  private readonly history: History | undefined
+  private readonly windowBits: number
+  private readonly maxMessage: number
+  /** `windowBits` is the peer's agreed window (read with at least 9, as zlib requires). */
+  constructor(windowBits: number, noContextTakeover: boolean, maxMessage: number) {
+    this.windowBits = PerMessageDeflate.inflateWindowBits(windowBits)
+    this.history = noContextTakeover ? undefined : new History(this.windowBits)
+    this.maxMessage = maxMessage
+  }
+  inflate(payload: Buffer): Buffer | { readonly error: string } {
+    const dictionary = this.history?.dictionary
+    try {
+      const out = zlib.inflateRawSync(Buffer.concat([payload, TRAILER]), {
+        ...SYNC,
+        windowBits: this.windowBits,
+        maxOutputLength: this.maxMessage,
+        ...(dictionary && { dictionary })
+      })
+      this.history?.push(out)
+      return out
+    } catch (e) {
+      const code = (e as { code?: unknown }).code
+      return { error: code === "ERR_BUFFER_TOO_LARGE" ? `inflates past ${this.maxMessage} bytes` : `does not inflate (${(e as Error).message})` }
+    }
+  }
+}
+
+/** What was agreed, seen from `role`: its own compressor and its decompressor for the peer. */
+export const contexts = (agreed: PerMessageDeflate.Agreed, role: Role, maxMessage: number): { deflate: Deflate; inflate: Inflate } => {
+  const client = { bits: agreed.clientMaxWindowBits, reset: agreed.clientNoContextTakeover }
+  const server = { bits: agreed.serverMaxWindowBits, reset: agreed.serverNoContextTakeover }
+  const [own, peer] = role === "client" ? [client, server] : [server, client]
+  return { deflate: new Deflate(own.bits, own.reset), inflate: new Inflate(peer.bits, peer.reset, maxMessage) }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
 /** What the reader produced from the peer's bytes. */
 export type Incoming =
-  | { readonly _tag: "Message"; readonly binary: boolean; readonly payload: Buffer }
+  | { readonly _tag: "Message"; readonly binary: boolean; readonly payload: Buffer; readonly compressed: boolean }
   | { readonly _tag: "Ping"; readonly payload: Buffer }
   | { readonly _tag: "Pong"; readonly payload: Buffer }
   | { readonly _tag: "Close"; readonly code: number | null; readonly reason: Buffer }
@@ -127,12 +222,16 @@ export class FrameReader {
   private buf: Buffer = Buffer.alloc(0)
   private fragments: Array<Buffer> = []
   private fragmentOpcode = 0
+  private fragmentCompressed = false
   private failed = false
   readonly role: Role
   readonly checks: Required<ReaderChecks>
   readonly maxMessage: number
+  /** Set when permessage-deflate was agreed: RSV1 then marks a compressed message (RFC 7692 §6). */
+  readonly inflate: Inflate | undefined
 
-  constructor(role: Role, checks: ReaderChecks = {}, maxMessage = 64 * 1024 * 1024) {
+  constructor(role: Role, checks: ReaderChecks = {}, maxMessage = 64 * 1024 * 1024, inflate?: Inflate | undefined) {
+    this.inflate = inflate
     this.role = role
     this.checks = {
       rsv: checks.rsv ?? true,
@@ -189,8 +288,13 @@ export class FrameReader {
         if (len < 65536) return this.violation(`64-bit length form for a ${len}-byte payload`)
       }
       // header checks in RFC order, each before any payload is buffered
-      if (this.checks.rsv && rsv !== 0) return this.violation(`RSV bits ${rsv} set without an extension`)
       const control = opcode >= 8
+      if (this.checks.rsv && rsv !== 0) {
+        // with permessage-deflate, RSV1 may mark the first frame of a data message, nothing else
+        if (this.inflate === undefined || (rsv & 3) !== 0) return this.violation(`RSV bits ${rsv} set without an extension`)
+        if (control) return this.violation(`RSV1 set on a control frame (opcode ${opcode})`)
+        if (opcode === 0) return this.violation("RSV1 set on a continuation frame")
+      }
       if (this.checks.opcodes && ((opcode >= 3 && opcode <= 7) || opcode >= 11)) {
         return this.violation(`reserved opcode ${opcode}`)
       }
@@ -227,15 +331,20 @@ export class FrameReader {
       } else if (opcode === 1 || opcode === 2) {
         if (this.fragmentOpcode !== 0) return this.violation("new data frame inside a fragmented message")
         this.fragmentOpcode = opcode
+        this.fragmentCompressed = (rsv & 4) !== 0 && this.inflate !== undefined
         this.fragments = [payload]
       } else continue // reserved data opcode with checks off: ignore
       if (!fin) continue
-      const whole = this.fragments.length === 1 ? this.fragments[0] : Buffer.concat(this.fragments)
+      const joined = this.fragments.length === 1 ? this.fragments[0] : Buffer.concat(this.fragments)
       const binary = this.fragmentOpcode === 2
+      const compressed = this.fragmentCompressed
       this.fragments = []
       this.fragmentOpcode = 0
+      this.fragmentCompressed = false
+      const whole = compressed ? this.inflate!.inflate(joined) : joined
+      if (!Buffer.isBuffer(whole)) return this.violation(`compressed message ${whole.error}`)
       if (!binary && this.checks.utf8 && !isUtf8(whole)) return this.violation("text message is not valid UTF-8")
-      return { _tag: "Message", binary, payload: whole }
+      return { _tag: "Message", binary, payload: whole, compressed }
     }
   }
 }
@@ -267,11 +376,14 @@ export const takeHead = (buf: Buffer): { head: HttpHead; rest: Buffer } | undefi
   return { head: { line: lines[0], headers }, rest: buf.subarray(end + 4) }
 }
 
+/** The answer to an upgrade request the fuzzing server refuses. */
+export const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
 /**
  * Validates an upgrade request (RFC 6455 §4.2.1) and returns the 101 response, or the error
  * response for a bad one.
  */
-export const answerUpgrade = (head: HttpHead): { ok: true; response: string; path: string } | {
+export const answerUpgrade = (head: HttpHead, extensions?: string | undefined): { ok: true; response: string; path: string } | {
   ok: false
   response: string
 } => {
@@ -282,22 +394,24 @@ export const answerUpgrade = (head: HttpHead): { ok: true; response: string; pat
     !(h.get("upgrade") ?? "").toLowerCase().split(/\s*,\s*/).includes("websocket") ||
     !(h.get("connection") ?? "").toLowerCase().split(/\s*,\s*/).includes("upgrade") ||
     h.get("sec-websocket-version") !== "13" || key === undefined || Buffer.from(key, "base64").length !== 16
-  if (bad) return { ok: false, response: "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n" }
+  if (bad) return { ok: false, response: BAD_REQUEST }
   return {
     ok: true,
     path: path ?? "/",
     response: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-      `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`
+      `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
+      (extensions === undefined ? "" : `Sec-WebSocket-Extensions: ${extensions}\r\n`) + "\r\n"
   }
 }
 
-/** An upgrade request for `path` on `host`, with its key. */
-export const upgradeRequest = (host: string, path: string): { request: string; key: string } => {
+/** An upgrade request for `path` on `host`, with its key; `extensions` is a `Sec-WebSocket-Extensions` offer. */
+export const upgradeRequest = (host: string, path: string, extensions?: string | undefined): { request: string; key: string } => {
   const key = randomBytes(16).toString("base64")
   return {
     key,
     request: `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: effect-nexus-fuzzer\r\n\r\n`
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: effect-nexus-fuzzer\r\n` +
+      (extensions === undefined ? "" : `Sec-WebSocket-Extensions: ${extensions}\r\n`) + "\r\n"
   }
 }
 

@@ -10,10 +10,12 @@
  * pings/pongs, 3 reserved bits, 4 opcodes, 5 fragmentation, 6 UTF-8 handling (incl. 6.4
  * fail-fast and Markus Kuhn's decoder test sequences as 6.5–6.23), 7 close handling (incl. the
  * valid 7.7 and invalid 7.9 close codes and the informational 7.1.6 and 7.13), 9
- * limits/performance and 10 misc. Compression (12, 13) is not in this fuzzer (its frame reader
- * refuses RSV1): test/conformance.deflate.test.ts runs cases of their shape with `ws` as the
- * compressing peer. 301 cases: 1: 16, 2: 11, 3: 7, 4: 10, 5: 20, 6: 145, 7: 37, 9: 54, 10: 1 (7.9 uses
- * the current Autobahn list of nine invalid codes, which no longer includes 1012–1015). Ids and
+ * limits/performance and 10 misc in `Cases.all`; compression — Autobahn's 12 and 13, and a
+ * section 14 of our own for broken compressed input — in `DeflateCases.all` (run with `cases:
+ * DeflateCases.all`; the peer must have permessage-deflate on). 301 cases in `Cases.all`: 1: 16,
+ * 2: 11, 3: 7, 4: 10, 5: 20, 6: 145, 7: 37, 9: 54, 10: 1 (7.9 uses the current Autobahn list of
+ * nine invalid codes, which no longer includes 1012–1015); 234 in `DeflateCases.all`: 12: 95,
+ * 13: 133, 14: 6. Ids and
  * order are Autobahn's, so `/runCase?case=N` runs the same case as Autobahn
  * would. Deviations: section 9 is scaled down by `Cases.LIMITS_SCALE` (¼: messages of 16 KiB
  * to 4 MiB, 250 round trips instead of 1000) and checks the echoed bytes, not just the length;
@@ -59,9 +61,18 @@
  *   fuzzer records a ping as an event, so it fails the case. Limits (fragments per message,
  *   message size) must allow section 9: 65536 fragments and 4 MiB messages.
  *
- * Modules: `Wire` (frames and handshake, independent of `src/Codec` so the oracle does not
- * share the bugs it looks for), `Fuzzer` (one case over one connection, grading), `Cases`,
- * `FuzzingServer`, `FuzzingClient`, and the runners below.
+ * **Compression.** A case with `deflate` negotiates permessage-deflate (the fuzzing client
+ * offers, the fuzzing server accepts, each as the case says) and fails when the peer does not
+ * agree it; every other case offers and accepts no extension, so sections 1–10 run the same
+ * against a peer with compression on. The fuzzer compresses with `node:zlib` raw deflate and
+ * inflates the peer's messages with the peer's agreed window and context, so a peer that breaks
+ * its agreement is caught (test/conformance.deflate.test.ts checks it against `ws` and Python
+ * `websockets` with compression on, and against our client and server).
+ *
+ * Modules: `Wire` (frames, compression contexts and handshake; its framing independent of
+ * `src/Codec` so the oracle does not share the bugs it looks for), `Fuzzer` (one case over one
+ * connection, grading), `Cases`, `DeflateCases`, `FuzzingServer`, `FuzzingClient`, and the
+ * runners below.
  *
  * @since 0.1.0
  */
@@ -72,6 +83,7 @@ import * as FuzzingClient from "./FuzzingClient.ts"
 import * as FuzzingServer from "./FuzzingServer.ts"
 
 export * as Cases from "./Cases.ts"
+export * as DeflateCases from "./DeflateCases.ts"
 export * as Fuzzer from "./Fuzzer.ts"
 export * as FuzzingClient from "./FuzzingClient.ts"
 export * as FuzzingServer from "./FuzzingServer.ts"

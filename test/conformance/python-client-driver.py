@@ -2,7 +2,8 @@
 independent client the conformance suite is checked against.
 
 CLI like ws-client-driver.ts: `/usr/bin/python3 python-client-driver.py --url URL --agent NAME`.
-No keepalive pings (the fuzzer would record them), no compression."""
+No keepalive pings (the fuzzer would record them); permessage-deflate offered only with
+`--compression` (the compression cases)."""
 import asyncio
 import sys
 import urllib.parse
@@ -11,13 +12,14 @@ import websockets
 
 url = sys.argv[sys.argv.index("--url") + 1].rstrip("/")
 agent = urllib.parse.quote(sys.argv[sys.argv.index("--agent") + 1])
+compression = "deflate" if "--compression" in sys.argv else None
 
 
 async def session(path):
     first = None
     try:
         async with websockets.connect(url + path, max_size=64 * 1024 * 1024, ping_interval=None,
-                                      compression=None, close_timeout=2) as ws:
+                                      compression=compression, close_timeout=2) as ws:
             async for message in ws:
                 if first is None and isinstance(message, str):
                     first = message

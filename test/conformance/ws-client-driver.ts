@@ -3,6 +3,8 @@
  * validated with. CLI: `node ws-client-driver.ts --url ws://127.0.0.1:PORT --agent NAME`.
  * Asks `/getCaseCount`, runs `/runCase?case=N&agent=NAME` for every case (echoing every text
  * and binary message; `ws` answers pings itself), then calls `/updateReports?agent=NAME`.
+ * Offers permessage-deflate on every connection (ws's client default), which the fuzzing server
+ * takes only in the compression cases.
  * Exits 0 when every connection ended, 1 on a driver error.
  *
  * @since 0.1.0
