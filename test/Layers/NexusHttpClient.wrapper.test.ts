@@ -213,15 +213,29 @@ describe("NexusHttpClient's wrapper beside HttpClient.make", () => {
       }])
     }))
 
-  it.effect("under the native tracer both send a traceparent of the caller's trace", () =>
+  it.effect("under the native tracer (no span kept) both send the same b3 / traceparent of the caller's trace", () =>
     Effect.gen(function*() {
-      const traces = yield* Effect.forEach(clients(200), ([recorded, client]) =>
-        Effect.gen(function*() {
-          const outer = yield* Effect.currentSpan
-          yield* client.execute(HttpClientRequest.get("http://127.0.0.1:8080/"))
-          const traceparent = recorded.sent[0]!.headers.traceparent!
-          return [traceparent.split("-")[1] === outer.traceId.padStart(32, "0"), traceparent.length] as const
-        }).pipe(Effect.withSpan("outer")))
-      assert.deepStrictEqual(traces, [[true, 55], [true, 55]])
+      const sent = (configure: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+        Effect.forEach(clients(200), ([recorded, client]) =>
+          Effect.gen(function*() {
+            const outer = yield* Effect.currentSpan
+            yield* client.execute(HttpClientRequest.get("http://127.0.0.1:8080/", { headers: { accept: "*/*" } }))
+            return Object.entries(recorded.sent[0]!.headers).map(([name, value]) => [
+              name,
+              value.replace(outer.traceId.padStart(32, "0"), "<trace>").replace(outer.traceId, "<trace>")
+                .replace(outer.spanId, "<outer>").replace(/[0-9a-f]{16}/, "<client>")
+            ])
+          }).pipe(Effect.withSpan("outer"), configure))
+      const sampled = yield* sent((effect) => effect)
+      assert.deepStrictEqual(sampled, [
+        [["accept", "*/*"], ["b3", "<trace>-<client>-1-<outer>"], ["traceparent", "00-<trace>-<client>-01"]],
+        [["accept", "*/*"], ["b3", "<trace>-<client>-1-<outer>"], ["traceparent", "00-<trace>-<client>-01"]]
+      ])
+      // an unsampled parent: the client span is unsampled too
+      const unsampled = yield* sent((effect) => Effect.withSpan(effect, "root", { sampled: false }))
+      assert.deepStrictEqual(unsampled[1], unsampled[0])
+      assert.deepStrictEqual(unsampled[0]![2], ["traceparent", "00-<trace>-<client>-00"])
+      const off = yield* sent((effect) => Effect.provideService(effect, HttpClient.TracerPropagationEnabled, false))
+      assert.deepStrictEqual(off, [[["accept", "*/*"]], [["accept", "*/*"]]])
     }))
 })
