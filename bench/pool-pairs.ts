@@ -14,7 +14,8 @@
  * undici's `Pool.request`, to undici's fastest API and to the raw floor, and the median over the
  * runs (undici's fastest: the faster of its `Pool.request` and `Pool.dispatch` in that run); per
  * label, the lease rows (ns) of each run; and the HttpClient ratio lines each run printed
- * (Effect's HttpClient on NexusHttpClient against undici `Pool.request` and `layerUndici`).
+ * (Effect's HttpClient on NexusHttpClient against undici `Pool.request` and `layerUndici`), and
+ * the sequential latency (1 connection) each adds over the raw floor.
  */
 import { readFileSync } from "node:fs"
 import { median } from "./harness.ts"
@@ -98,6 +99,22 @@ for (const [label, byConnections] of rates) {
       } | ${fmt(list.map((rows) => rows.get(HTTP_CLIENT)! / rows.get(REQUEST)!))} |`
     )
   }
+}
+// sequential latency (1 connection, 1 caller) added over the raw floor: 1/rate − 1/floor, in µs
+console.log(
+  "\n| checkout | µs added over the raw floor, 1 connection: HttpClient | request | undici Pool.request | HttpClient's ÷ undici's |"
+)
+console.log("| --- | --- | --- | --- | --- |")
+for (const [label, byConnections] of rates) {
+  const list = byConnections.get(1)
+  if (list === undefined || !list.every((rows) => rows.has(HTTP_CLIENT))) continue
+  const added = (name: string) => list.map((rows) => 1e6 / rows.get(name)! - 1e6 / rows.get("raw node:net floor")!)
+  const us = (xs: ReadonlyArray<number>) => `${xs.map((x) => x.toFixed(1)).join(" / ")} (median ${median([...xs]).toFixed(1)})`
+  const client = added(HTTP_CLIENT)
+  const undici = added("undici Pool.request")
+  console.log(
+    `| ${label} | ${us(client)} | ${us(added(REQUEST))} | ${us(undici)} | ${fmt(client.map((x, i) => x / undici[i]!))} |`
+  )
 }
 console.log("\n| checkout | lease | ns, each run |")
 console.log("| --- | --- | --- |")
