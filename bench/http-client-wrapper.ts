@@ -1,3 +1,10 @@
+/**
+ * `npx node bench/http-client-wrapper.ts` — what Effect's `HttpClient.make` and NexusHttpClient's
+ * wrapper (`src/Layers/internal/clientWrapper.ts`) cost per request around one runner that answers
+ * at once with a ready `NexusResponse` (no I/O), with tracing on (the default native tracer) and
+ * off (`HttpClient.TracerDisabledWhen`), beside the bare runner. 200 000 executes per row, three
+ * rounds in the same order; µs per request.
+ */
 import * as Effect from "effect/Effect"
 import { constTrue } from "effect/Function"
 import * as HttpClient from "effect/http/HttpClient"
