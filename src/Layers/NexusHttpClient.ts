@@ -239,11 +239,11 @@ class Origins {
         entry.inFlight++
       }
       const held = entry
-      const pool = held.pool !== undefined ? Effect.succeed(held.pool) : Deferred.await(held.ready)
-      return Effect.onExit(
-        restore(Effect.flatMap(pool, (pool) => f(pool, held.retain))),
-        () => Effect.sync(() => this.release(held))
-      )
+      // an open pool (every request but an origin's first few) needs no step to be reached
+      const run = held.pool !== undefined
+        ? f(held.pool, held.retain)
+        : Effect.flatMap(Deferred.await(held.ready), (pool) => f(pool, held.retain))
+      return Effect.onExit(restore(run), () => Effect.sync(() => this.release(held)))
     })
   }
 
