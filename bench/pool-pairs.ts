@@ -13,7 +13,9 @@
  * Per label and connection count it prints each run's ratio of ours (`request`, `withSlot`) to
  * undici's `Pool.request`, to undici's fastest API and to the raw floor, and the median over the
  * runs (undici's fastest: the faster of its `Pool.request` and `Pool.dispatch` in that run); per
- * label, the lease rows (ns) of each run.
+ * label, the lease rows (ns) of each run; and the HttpClient ratio lines each run printed
+ * (Effect's HttpClient on NexusHttpClient against undici `Pool.request` and `layerUndici`), and
+ * the sequential latency (1 connection) each adds over the raw floor.
  */
 import { readFileSync } from "node:fs"
 import { median } from "./harness.ts"
@@ -23,6 +25,9 @@ const runs = log.split(/^=== /m).slice(1)
 
 /** label → connections → rows (client → req/s) of each run. */
 const rates = new Map<string, Map<number, Array<Map<string, number>>>>()
+/** The keys under which a run's printed HttpClient ratios (medians of its in-round ratios) are kept. */
+const HC_UNDICI = "HttpClient ÷ undici Pool.request (printed)"
+const HC_LAYER = "HttpClient ÷ layerUndici (printed)"
 const leases = new Map<string, Array<Map<string, number>>>()
 
 for (const run of runs) {
@@ -35,6 +40,11 @@ for (const run of runs) {
       if (rate !== null) rows.set(rate[1]!, Number(rate[2]) * 1e3)
       const ns = /^\| (.+?) \| (\d+) \|$/.exec(line)
       if (ns !== null) rows.set(ns[1]!, Number(ns[2]))
+      const client = /^Effect HttpClient on NexusHttpClient: ([\d.]+)× undici Pool\.request, ([\d.]+)× on layerUndici/.exec(line)
+      if (client !== null) {
+        rows.set(HC_UNDICI, Number(client[1]))
+        rows.set(HC_LAYER, Number(client[2]))
+      }
     }
     if (connections !== null) {
       const byConnections = rates.get(label) ?? new Map()
@@ -51,6 +61,7 @@ for (const run of runs) {
 }
 
 const REQUEST = "effect-nexus request (owned copy)"
+const HTTP_CLIENT = "Effect HttpClient on NexusHttpClient"
 const WITH_SLOT = "effect-nexus withSlot + send (view)"
 const fmt = (xs: ReadonlyArray<number>) => `${xs.map((x) => x.toFixed(2)).join(" / ")} (median ${median([...xs]).toFixed(2)})`
 
@@ -74,6 +85,36 @@ for (const [label, byConnections] of rates) {
       } | ${fmt(ratio(WITH_SLOT, floor))} |`
     )
   }
+}
+console.log(
+  "\n| checkout | connections | HttpClient ÷ undici Pool.request (printed) | HttpClient ÷ layerUndici (printed) | HttpClient ÷ request (tables' medians) |"
+)
+console.log("| --- | ---: | --- | --- | --- |")
+for (const [label, byConnections] of rates) {
+  for (const [connections, list] of byConnections) {
+    if (!list.every((rows) => rows.has(HC_UNDICI))) continue
+    console.log(
+      `| ${label} | ${connections} | ${fmt(list.map((rows) => rows.get(HC_UNDICI)!))} | ${
+        fmt(list.map((rows) => rows.get(HC_LAYER)!))
+      } | ${fmt(list.map((rows) => rows.get(HTTP_CLIENT)! / rows.get(REQUEST)!))} |`
+    )
+  }
+}
+// sequential latency (1 connection, 1 caller) added over the raw floor: 1/rate − 1/floor, in µs
+console.log(
+  "\n| checkout | µs added over the raw floor, 1 connection: HttpClient | request | undici Pool.request | HttpClient's ÷ undici's |"
+)
+console.log("| --- | --- | --- | --- | --- |")
+for (const [label, byConnections] of rates) {
+  const list = byConnections.get(1)
+  if (list === undefined || !list.every((rows) => rows.has(HTTP_CLIENT))) continue
+  const added = (name: string) => list.map((rows) => 1e6 / rows.get(name)! - 1e6 / rows.get("raw node:net floor")!)
+  const us = (xs: ReadonlyArray<number>) => `${xs.map((x) => x.toFixed(1)).join(" / ")} (median ${median([...xs]).toFixed(1)})`
+  const client = added(HTTP_CLIENT)
+  const undici = added("undici Pool.request")
+  console.log(
+    `| ${label} | ${us(client)} | ${us(added(REQUEST))} | ${us(undici)} | ${fmt(client.map((x, i) => x / undici[i]!))} |`
+  )
 }
 console.log("\n| checkout | lease | ns, each run |")
 console.log("| --- | --- | --- |")

@@ -5,7 +5,7 @@
  * in the files that use both; it lives in `Layers` because it reads the `TlsSettings` service.
  *
  * ```text
- *   HttpClient.execute(request) ── HttpClient.make: URL, span, trace headers ──► runner
+ *   HttpClient.execute(request) ── the wrapper (as HttpClient.make): URL, span, trace headers ──► runner
  *     runner: origin of the URL ──► its ClientPool (opened on first use, in the layer's scope)
  *       ├─ a slot leased in a scope of its own; the head built with the slot's RequestWriter,
  *       │   a body that fits written with it, a larger one or a Stream after it (HttpConnection.open)
@@ -46,8 +46,13 @@
  *   A malformed or too-large response head is a `TransportError`: no response object exists yet.
  * - **The keep-alive race**: an idempotent request (or any request none of whose bytes went out)
  *   that a reused connection drops before any response byte is sent once more on another slot.
- * - Interrupting a request mid-flight poisons its connection only (the pool heals that slot);
- *   tracing and trace-context propagation are `HttpClient.make`'s, as in Effect's own clients.
+ * - Interrupting a request mid-flight poisons its connection only (the pool heals that slot).
+ * - **Tracing**: the client is `HttpClient.makeWith` around `internal/clientWrapper.ts`, which
+ *   does what `HttpClient.make` does (the same `InvalidUrlError`, span name and attributes,
+ *   propagation headers, 4xx/5xx span status; tested side by side with `make`) at a fraction
+ *   of its cost (`bench/http-client-wrapper.ts`): a per-client URL cache, no `AbortController` and no response tracking for a body
+ *   already copied. A body still on the wire goes through `make` itself for its tracking
+ *   (`withScope`, garbage collection, `followRedirects`). See docs/httpclient.md.
  *
  * @since 0.1.0
  */
@@ -66,11 +71,14 @@ import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientError from "effect/http/HttpClientError"
 import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpClientResponse from "effect/http/HttpClientResponse"
 import type { QueryPhase, Request, RequestError, RequestWriter } from "../Codec/RequestWriter.ts"
 import * as ResponseReader from "../Codec/ResponseReader.ts"
 import * as ClientPool from "../Pool/ClientPool.ts"
 import type * as HttpConnection from "../Transport/HttpConnection.ts"
 import type * as Transport from "../Transport/Transport.ts"
+import * as ClientWrapper from "./internal/clientWrapper.ts"
+import { track } from "./internal/clientWrapper.ts"
 import { NexusResponse, own, PendingBody } from "./internal/nexusResponse.ts"
 import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
@@ -231,11 +239,11 @@ class Origins {
         entry.inFlight++
       }
       const held = entry
-      const pool = held.pool !== undefined ? Effect.succeed(held.pool) : Deferred.await(held.ready)
-      return Effect.onExit(
-        restore(Effect.flatMap(pool, (pool) => f(pool, held.retain))),
-        () => Effect.sync(() => this.release(held))
-      )
+      // an open pool (every request but an origin's first few) needs no step to be reached
+      const run = held.pool !== undefined
+        ? f(held.pool, held.retain)
+        : Effect.flatMap(Deferred.await(held.ready), (pool) => f(pool, held.retain))
+      return Effect.onExit(restore(run), () => Effect.sync(() => this.release(held)))
     })
   }
 
@@ -381,7 +389,8 @@ class Outgoing {
     let phase = begin(writer, this.request.method, this.target) as ReturnType<QueryPhase["header"]>
     const headers = this.request.headers
     const contentType = this.contentType
-    for (const name in headers) {
+    // `Object.keys`, not `for in`: a `Headers` has a prototype, which takes `for in` off its fast path
+    for (const name of Object.keys(headers)) {
       if (WRITER_HEADERS.has(name)) continue
       if (contentType !== undefined && name === "content-type") continue
       phase = phase.header(name, headers[name]!)
@@ -489,10 +498,10 @@ const exchange = (
   retain: () => () => void,
   out: Outgoing,
   href: string,
-  signal: AbortSignal,
+  original: HttpClientRequest.HttpClientRequest,
   context: Exchange,
   retry: boolean
-): Effect.Effect<NexusResponse, ExchangeError> =>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, ExchangeError> =>
   Effect.uninterruptibleMask((restore) => {
     const lease = Scope.makeUnsafe()
     let slot: ClientPool.Slot | undefined
@@ -514,8 +523,8 @@ const exchange = (
           return Effect.as(Scope.close(lease, Exit.void), new NexusResponse(out.request, href, owned))
         }
         const pending = new PendingBody(leased.connection, lease, retain(), context.run, context.maxBodySize)
-        signal.addEventListener("abort", pending.onAbort, { once: true })
-        return Effect.succeed(new NexusResponse(out.request, href, own(response, pending)))
+        // tracked as `HttpClient.make` tracks a response (scope, GC, redirects), still uninterruptible
+        return Effect.orDie(track(original, new NexusResponse(out.request, href, own(response, pending)), pending.onAbort))
       },
       onFailure: (cause) => {
         // however the exchange ended — a failure, an interruption, a defect — the lease goes back
@@ -526,7 +535,7 @@ const exchange = (
           slot.connection.transport.bytesRead === readBefore &&
           ClientPool.isRetryable(out.request.method, error)
         return again
-          ? Effect.andThen(closed, restore(exchange(pool, retain, out, href, signal, context, false)))
+          ? Effect.andThen(closed, restore(exchange(pool, retain, out, href, original, context, false)))
           : Effect.andThen(closed, Effect.failCause(cause))
       }
     })
@@ -573,24 +582,41 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
 
   const inline: HttpConnection.OpenOptions = { bufferUpTo }
   const context: Exchange = { run, maxBodySize: options.maxBodySize ?? ResponseReader.DEFAULT_MAX_BODY_SIZE }
-  return HttpClient.make((request, url, signal) => {
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      return Effect.fail(invalidUrl(request, `scheme "${url.protocol.slice(0, -1)}" is not HTTP; use http or https`))
-    }
-    if (url.username !== "" || url.password !== "") {
-      return Effect.fail(invalidUrl(request, "credentials in the URL are not sent; set an Authorization header"))
-    }
-    const origin = `${url.protocol}//${url.host}`
-    const target = url.pathname + url.search
-    const href = url.hash === "" ? url.href : url.href.slice(0, url.href.length - url.hash.length)
+  const targets = new WeakMap<URL, Target | string>()
+  return ClientWrapper.make((request, url, original) => {
+    let where = targets.get(url)
+    if (where === undefined) targets.set(url, where = target(url))
+    if (typeof where === "string") return Effect.fail(invalidUrl(request, where))
+    const { origin, path, href } = where
     const send = (out: Outgoing) =>
-      origins.use(origin, (pool, retain) => exchange(pool, retain, out, href, signal, context, true)).pipe(
-        Effect.mapError((error) => toClientError(request, error))
+      Effect.mapError(
+        origins.use(origin, (pool, retain) => exchange(pool, retain, out, href, original, context, true)),
+        (error) => toClientError(request, error)
       )
-    const out = outgoing(request, target, inline)
+    const out = outgoing(request, path, inline)
     return out instanceof Outgoing ? send(out) : Effect.flatMap(out, send)
   })
 })
+
+/** Where a URL's request goes: its origin's pool, the request target, the response's `url`. */
+interface Target {
+  readonly origin: string
+  readonly path: string
+  readonly href: string
+}
+
+/** The target of a URL, or why it cannot be requested (an `InvalidUrlError`'s description). */
+const target = (url: URL): Target | string => {
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `scheme "${url.protocol.slice(0, -1)}" is not HTTP; use http or https`
+  }
+  if (url.username !== "" || url.password !== "") return "credentials in the URL are not sent; set an Authorization header"
+  return {
+    origin: `${url.protocol}//${url.host}`,
+    path: url.pathname + url.search,
+    href: url.hash === "" ? url.href : url.href.slice(0, url.href.length - url.hash.length)
+  }
+}
 
 /**
  * A layer providing Effect's `HttpClient` over effect-nexus pools; swap it in for

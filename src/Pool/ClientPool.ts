@@ -746,8 +746,14 @@ class PoolImpl implements ClientPool {
     )
   })
 
-  readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope> = Effect.uninterruptible(
-    Effect.withFiber((fiber): Effect.Effect<Option.Option<Slot>, never, Scope.Scope> => {
+  // The fast paths of `tryAcquire` and `acquire` need no uninterruptible region of their own:
+  // Effect's `Pool.get` takes the item and registers its release in the caller's scope in one
+  // uninterruptible step, and an interruption before it takes nothing. (Measured in
+  // `bench:pool`'s lease table, three paired runs on the shared VM: acquire + release
+  // 829–843 ns with the mask, 673–716 ns without, beside 559–686 ns for `Pool.get` + release.)
+
+  readonly tryAcquire: Effect.Effect<Option.Option<Slot>, never, Scope.Scope> = Effect.withFiber(
+    (fiber): Effect.Effect<Option.Option<Slot>, never, Scope.Scope> => {
       if (this.closed) return Effect.succeedNone
       // (`get` fails with the pool's error only when it waited for an acquisition that failed;
       // with a ready head it does not wait)
@@ -758,32 +764,35 @@ class PoolImpl implements ClientPool {
         case 1:
           return Effect.andThen(Effect.yieldNow, this.tryAcquire)
         case 2:
-          return Effect.andThen(this.ejectStaleHead, this.tryAcquire)
+          return Effect.andThen(Effect.uninterruptible(this.ejectStaleHead), this.tryAcquire)
         default:
           return Effect.succeedNone
       }
-    })
+    }
   )
 
-  readonly acquire: Effect.Effect<Slot, PoolError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
-    Effect.withFiber((fiber): Effect.Effect<Slot, PoolError, Scope.Scope> => {
+  readonly acquire: Effect.Effect<Slot, PoolError, Scope.Scope> = Effect.withFiber(
+    (fiber): Effect.Effect<Slot, PoolError, Scope.Scope> => {
       if (this.closed) return this.failClosed
       if (this.headReady(fiber)) return EffectPool.get(this.pool) as Effect.Effect<Slot, PoolError, Scope.Scope>
       switch (this.whyNotReady(fiber)) {
-        // (again through `restore`, so the wait of the second look stays interruptible)
         case 1:
-          return Effect.andThen(Effect.yieldNow, restore(this.acquire))
+          return Effect.andThen(Effect.yieldNow, this.acquire)
         case 2:
-          return Effect.andThen(this.ejectStaleHead, restore(this.acquire))
+          return Effect.andThen(Effect.uninterruptible(this.ejectStaleHead), this.acquire)
         default:
           if (this.isClosed()) return this.failClosed
-          return Effect.flatMap(restore(this.wait), ({ scope: leaseScope, slot }) =>
-            Effect.as(
-              Scope.addFinalizerExit(Context.getUnsafe(fiber.context, Scope.Scope), (exit) => Scope.close(leaseScope, exit)),
-              slot
-            ))
+          // the wait is interruptible; the lease it won is tied to the caller's scope in the
+          // same uninterruptible step
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(restore(this.wait), ({ scope: leaseScope, slot }) =>
+              Effect.as(
+                Scope.addFinalizerExit(Context.getUnsafe(fiber.context, Scope.Scope), (exit) => Scope.close(leaseScope, exit)),
+                slot
+              ))
+          )
       }
-    })
+    }
   )
 
   withSlot<A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PoolError, R> {

@@ -67,6 +67,12 @@ const startOrigin = (): Promise<Origin> =>
         origin.resets++
         return void req.socket.resetAndDestroy()
       }
+      if (url.pathname === "/moved") {
+        // a redirect whose body stays on the wire: 10 bytes of 1000, then nothing
+        res.writeHead(302, { location: "/", "content-length": "1000" })
+        res.write(Buffer.alloc(10, 1))
+        return
+      }
       if (url.pathname === "/stall") {
         origin.stalled = req.socket
         res.writeHead(200, { "content-length": "1000" })
@@ -200,6 +206,16 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
         yield* until(() => origin.writtenAtClose !== undefined, "the abandoned connection closed")
         assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
         assert.strictEqual(origin.accepted, 2)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("followRedirects gives up a redirect whose body is still on the wire: its connection is closed, the slot serves the next hop", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = HttpClient.followRedirects(yield* client({ connections: 1, bufferBodyUpTo: 0 }))
+        const response = yield* http.get(`${origin.url}/moved`)
+        assert.deepStrictEqual([response.status, yield* response.text], [200, "ok"])
+        assert.strictEqual(origin.accepted, 2, "the redirect's connection was abandoned and the slot healed")
       }).pipe(Effect.scoped)
     ))
 
