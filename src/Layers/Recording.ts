@@ -54,12 +54,12 @@ import { Recorder, type SessionRecorder } from "./SessionRecorder.ts"
 /** Records one feed event; returns it. */
 const recordEvent = (recorder: SessionRecorder, event: FeedEvent): FeedEvent => {
   switch (event._tag) {
-    case "Message": {
-      const message = event.message
-      if (message._tag === "Text") recorder.text(Kind.InText, message.text)
-      else if (message._tag === "Binary") recorder.binary(Kind.InBinary, message.payload)
+    case "Messages":
+      for (let i = 0; i < event.count; i++) {
+        if (event.isText(i)) recorder.text(Kind.InText, event.text(i))
+        else recorder.binary(Kind.InBinary, event.payload(i))
+      }
       break
-    }
     case "Gap":
       recorder.json(Kind.Gap, {
         connectedForMicros: Math.round(Duration.toMillis(event.gap.connectedFor) * 1000),

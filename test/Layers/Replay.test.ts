@@ -50,21 +50,22 @@ const API_KEY = "sk-live-0123456789abcdef"
 const BEARER = "Bearer tok-SECRET-42"
 const FEED_SECRET = Redacted.make("feed-login-SECRET-xyz")
 
-/** What an application sees of the feed: each event with the Clock millis it was read at. */
-const label = (event: MarketFeed.FeedEvent): string =>
-  event._tag === "Message" && event.message._tag === "Text"
-    ? event.message.text
-    : event._tag === "Connected"
-    ? `connected ${event.session}`
-    : event._tag === "Gap"
-    ? `gap ${(event.gap.error as { _tag?: string } | undefined)?._tag ?? "clean"}`
-    : event._tag
+/** What an application sees of an event: a label per message of a batch, else one for the event. */
+const labels = (event: MarketFeed.FeedEvent): Array<string> =>
+  event._tag === "Messages"
+    ? [...event].map((message) => message._tag === "Text" ? message.text : message._tag)
+    : [
+      event._tag === "Connected"
+        ? `connected ${event.session}`
+        : `gap ${(event.gap.error as { _tag?: string } | undefined)?._tag ?? "clean"}`
+    ]
 
+/** What an application sees of the feed: each message and event with the Clock millis it was read at. */
 const readFeed = Effect.gen(function*() {
   const feed = yield* MarketFeed.MarketFeed
   const seen: Array<string> = []
   const fiber = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
-    Effect.map(Clock.currentTimeMillis, (at) => void seen.push(`${at} ${label(event)}`))))
+    Effect.map(Clock.currentTimeMillis, (at) => void seen.push(...labels(event).map((l) => `${at} ${l}`)))))
   return { seen, fiber }
 })
 
@@ -127,7 +128,7 @@ describe("MarketFeed.layerReplay", () => {
       yield* Effect.gen(function*() {
         const feed = yield* MarketFeed.MarketFeed
         const events = yield* Stream.runCollect(feed.events)
-        assert.deepStrictEqual([...events].map(label), live.map((l) => l.replace(/^\d+ /, "").replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
+        assert.deepStrictEqual([...events].flatMap(labels), live.map((l) => l.replace(/^\d+ /, "").replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
         assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
         assert.deepStrictEqual(yield* feed.subscriptions, ["BTC-USD@quote"])
       }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast" })))
