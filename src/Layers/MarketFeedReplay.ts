@@ -5,9 +5,11 @@
  * (so under `TestClock` every timeout and schedule around them behaves as it did), or as fast as
  * the application reads (`timing: "fast"`).
  *
- * What is served: every recorded message (text and binary), `Gap` (its error rebuilt as the
- * package's error of the same tag and fields, or a plain `{ _tag, message }` value for a foreign
- * one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
+ * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
+ * timing a batch of one per message at its time; fast, the consecutive messages of one read of
+ * the file as one batch that indexes the read's buffer in place, never reused, so owned), `Gap`
+ * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
+ * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *

@@ -5,7 +5,8 @@
  * ({@link clientPool}). Replay them with `MarketFeed.layerReplay` and `RestClient.layerReplay`.
  *
  * What is written, each with its `Clock` time:
- * - feed: every event the application reads — message, `Gap` (with its error), `Connected` —
+ * - feed: every event the application reads — each message of a `Messages` batch, `Gap` (with
+ *   its error), `Connected` —
  *   stamped when the application *reads* it (what it saw, so a replay shows the same timings to
  *   the same code), every `Reconnecting` state, and the subscriptions at the start and after each
  *   change;

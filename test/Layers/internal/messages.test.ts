@@ -31,8 +31,8 @@ const view = (tag: "Text" | "Binary", payload: Uint8Array, at: number): FrameRea
 }
 
 /** Every message of a list of events, copied out, with the other events as their tags. */
-const flatten = (events: ReadonlyArray<Messages | "Gap">) =>
-  events.flatMap((event) =>
+const flatten = (events: ReadonlyArray<Messages | "Gap">): Array<unknown> =>
+  events.flatMap((event): Array<unknown> =>
     event === "Gap"
       ? ["Gap"]
       : Array.from({ length: event.count }, (_, i) => ({ text: event.isText(i), bytes: Buffer.from(event.bytes.subarray(event.start(i), event.end(i))).toString("hex") }))
