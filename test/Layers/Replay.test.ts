@@ -173,7 +173,7 @@ describe("MarketFeed.layerReplay", () => {
         }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", chunkSize })))
         const seen = [...events].flatMap((event) =>
           event._tag === "Messages"
-            ? [...event].map((m) => m._tag === "Text" ? m.text : m._tag === "Binary" ? Buffer.from(m.payload).toString("hex") : m._tag)
+            ? [...event].map((m) => m._tag === "Text" ? m.text : Buffer.from(m.payload).toString("hex"))
             : labels(event)
         )
         assert.deepStrictEqual(seen, expected)

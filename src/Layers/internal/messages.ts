@@ -24,7 +24,12 @@ import { Batch } from "./batch.ts"
  * bytes through `start`/`end` allocates nothing; `text(i)`, `payload(i)`, `message(i)` and the
  * iterator each allocate their result. `bytes` may hold other bytes between the payloads.
  */
-export interface Messages extends Iterable<FrameReader.OwnedMessage> {
+/** One message of a batch, owned: `Text` with its string, or `Binary` with a view of the batch's bytes. */
+export type OwnedDataMessage =
+  | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "Binary"; readonly payload: Uint8Array }
+
+export interface Messages extends Iterable<OwnedDataMessage> {
   readonly _tag: "Messages"
   /** How many messages (at least 1). */
   readonly count: number
@@ -41,7 +46,7 @@ export interface Messages extends Iterable<FrameReader.OwnedMessage> {
   /** Message `i`'s payload as a `Buffer` view of `bytes` (owned: valid for ever). */
   payload(i: number): Buffer
   /** Message `i` as an owned message: `Text` with its string, or `Binary` with its {@link payload}. */
-  message(i: number): FrameReader.OwnedMessage
+  message(i: number): OwnedDataMessage
 }
 
 const EMPTY_BYTES = Buffer.alloc(0)
@@ -82,11 +87,11 @@ export class MessageRun implements Messages {
     return this.bytes.subarray(this.index[2 * i]!, this.index[2 * i + 1]! >>> 1)
   }
 
-  message(i: number): FrameReader.OwnedMessage {
+  message(i: number): OwnedDataMessage {
     return this.isText(i) ? { _tag: "Text", text: this.text(i) } : { _tag: "Binary", payload: this.payload(i) }
   }
 
-  *[Symbol.iterator](): Iterator<FrameReader.OwnedMessage> {
+  *[Symbol.iterator](): Iterator<OwnedDataMessage> {
     for (let i = 0; i < this.count; i++) yield this.message(i)
   }
 }
