@@ -15,7 +15,8 @@
  * - Feed firehose: the same firehose read through the reconnecting feeds, the consumer touching
  *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
  *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
- *   (owned copies through its bounded queue, read as a Stream of chunks) and `WebSocket.run`,
+ *   (`Messages` batches — payloads copied once into one owned buffer with an index — through its
+ *   bounded queue, read as a Stream of chunks, each payload read through the index) and `WebSocket.run`,
  *   beside `ws` touching the same bytes. Target: Feed and MarketFeed ≥ 2× `ws`.
  * - Effect Socket firehose: the same firehose through Effect's `Socket` interface (`reader.pull`,
  *   batches of owned frames, each touched): `Layers/NexusSocket` vs Effect's own `Socket` on `ws`
@@ -602,7 +603,11 @@ const oursFeed: StreamCandidate = (size, count) =>
     return count / (elapsed / 1000)
   })))
 
-/** `Layers/MarketFeed` on the firehose: owned messages through its queue, read as chunks. */
+/**
+ * `Layers/MarketFeed` on the firehose: `Messages` events (each a batch's payloads in one owned
+ * buffer) through its bounded queue, read as chunks; every payload's first and last byte read
+ * through the batch's index, as the API hands them out.
+ */
 const oursMarketFeed: StreamCandidate = (size, count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const feed = yield* MarketFeed.make({ url: streamUrl(size, count) })
@@ -613,9 +618,13 @@ const oursMarketFeed: StreamCandidate = (size, count) =>
       const chunk = yield* pull
       for (const event of chunk) {
         if (event._tag === "Connected") started = performance.now()
-        else if (event._tag === "Message" && event.message._tag === "Binary") {
-          touch(event.message.payload)
-          received++
+        else if (event._tag === "Messages") {
+          const bytes = event.bytes
+          for (let i = 0; i < event.count; i++) {
+            if (event.isText(i)) continue
+            touched = (touched + bytes[event.start(i)]! + bytes[event.end(i) - 1]!) | 0
+            received++
+          }
         }
       }
     }

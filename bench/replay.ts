@@ -5,12 +5,16 @@
  * `WebSocket.run` rate over loopback, measured in the same run? And what does the file cost
  * against the raw payload bytes for 40 B and 128 B messages?
  *
- * Candidates, per message size, interleaved in every round (the order alternating):
+ * Candidates, per message size, interleaved in every round (the order alternating); every one
+ * reads each payload's first and last byte, as the API hands the payload out:
  * - `replay, runForEach`: build the replayed feed (which checks the whole file's CRCs first) and
- *   read all 1M events with `Stream.runForEach` (one Effect per event: the usual door).
- * - `replay, runForEachArray`: the same, read an array at a time (one Effect per file chunk).
+ *   read every event with `Stream.runForEach` (one Effect per event: the usual door; a
+ *   `Messages` event holds every message of one read of the file), each payload read through
+ *   the batch's index.
+ * - `replay, runForEachArray`: the same, read an array of events at a time.
  * - `live WebSocket.run`: our client on `bench/loopback-server.ts`'s firehose (a child process,
- *   the other core) streaming 1M binary messages of the same size, pushed to a handler.
+ *   the other core) streaming 1M binary messages of the same size, pushed to a handler that
+ *   reads the view's bytes in place.
  *
  * The session file holds 1M binary messages of the size, 1 ms apart (a Δt of 1000 µs: 2 bytes),
  * with the recorder's Meta and End records, written by `SessionFile`'s writer in 64 KiB blocks.
@@ -23,6 +27,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as SessionFile from "../src/Codec/SessionFile.ts"
+import type * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as MarketFeedReplay from "../src/Layers/MarketFeedReplay.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
@@ -59,19 +64,29 @@ const writeSession = (size: number, count: number): { file: string; bytes: numbe
   return { file, bytes }
 }
 
+/** Every consumer reads each payload's first and last byte into this sink. */
+let touched = 0
+
 const replayRate = (file: string, arrays: boolean): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const t0 = performance.now()
     const feed = yield* MarketFeedReplay.make(file, { timing: "fast" })
     let received = 0
+    // each payload as the API hands it out: through the batch's index into its owned buffer
+    const touchAll = (event: MarketFeed.FeedEvent) => {
+      if (event._tag !== "Messages") return
+      const bytes = event.bytes
+      for (let i = 0; i < event.count; i++) touched = (touched + bytes[event.start(i)]! + bytes[event.end(i) - 1]!) | 0
+      received += event.count
+    }
     if (arrays) {
       yield* Stream.runForEachArray(feed.events, (events) => {
-        for (const event of events) if (event._tag === "Message") received++
+        for (const event of events) touchAll(event)
         return Effect.void
       })
     } else {
       yield* Stream.runForEach(feed.events, (event) => {
-        if (event._tag === "Message") received++
+        touchAll(event)
         return Effect.void
       })
     }
@@ -88,7 +103,10 @@ const liveRate = (size: number): Promise<number> =>
     let received = 0
     let elapsed = 0
     yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary" && ++received === COUNT) elapsed = performance.now() - started
+      if (message._tag !== "Binary") return
+      // the view's bytes, read in place (no payload view allocated)
+      touched = (touched + message.buf[message.start]! + message.buf[message.end - 1]!) | 0
+      if (++received === COUNT) elapsed = performance.now() - started
     })
     if (received < COUNT) throw new Error(`firehose closed after ${received} messages`)
     return COUNT / (elapsed / 1000)
@@ -119,6 +137,7 @@ try {
     console.log(`replay (runForEachArray) / live, median of per-round ratios: ${median(arrayRatios).toFixed(2)}× (rounds: ${arrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
     fs.rmSync(file)
   }
+  if (touched === 0) console.log("(no payload byte was non-zero)")
 } finally {
   ports.stop()
   fs.rmSync(dir, { recursive: true, force: true })

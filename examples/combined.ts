@@ -150,6 +150,26 @@ export const trade = (
           .finish()
       )
 
+    let stopping = false
+    const onQuote = (text: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const quote = parseQuote(text)
+        if (quote === undefined) return
+        summary.quotes++
+        if (summary.quotes % options.orderEvery === 0) {
+          // a POST is never retried: on failure, reconcile through the clientOrderId instead
+          const placed = yield* Effect.result(order(quote.bid))
+          if (placed._tag === "Success") {
+            summary.ordersOk++
+            print(`quote seq=${quote.seq} bid=${quote.bid}: order → ${placed.success.status} ${placed.success.text}`)
+          } else {
+            summary.ordersFailed++
+            print(`quote seq=${quote.seq}: order failed, not retried: ${placed.failure.message}`)
+          }
+        }
+        if (summary.quotes === options.quotes) yield* Deferred.succeed(enough, undefined)
+      })
+
     const handle = (event: MarketFeed.FeedEvent): Effect.Effect<void> =>
       Effect.gen(function*() {
         switch (event._tag) {
@@ -167,31 +187,17 @@ export const trade = (
           case "Gap":
             print(`feed gap after ${Duration.format(event.gap.connectedFor)}; it reconnects by itself`)
             return
-          case "Message": {
-            if (event.message._tag !== "Text") return
-            const quote = parseQuote(event.message.text)
-            if (quote === undefined) return
-            summary.quotes++
-            if (summary.quotes % options.orderEvery === 0) {
-              // a POST is never retried: on failure, reconcile through the clientOrderId instead
-              const placed = yield* Effect.result(order(quote.bid))
-              if (placed._tag === "Success") {
-                summary.ordersOk++
-                print(`quote seq=${quote.seq} bid=${quote.bid}: order → ${placed.success.status} ${placed.success.text}`)
-              } else {
-                summary.ordersFailed++
-                print(`quote seq=${quote.seq}: order failed, not retried: ${placed.failure.message}`)
-              }
+          case "Messages":
+            // a batch of messages, owned; each text one is a quote or not
+            for (let i = 0; i < event.count && !stopping; i++) {
+              if (event.isText(i)) yield* onQuote(event.text(i))
             }
-            if (summary.quotes === options.quotes) yield* Deferred.succeed(enough, undefined)
             return
-          }
         }
       })
 
-    // a graceful stop: the event in hand (an order in flight) completes, later ones are skipped,
-    // so the run never cuts its own POST in half
-    let stopping = false
+    // a graceful stop: the message in hand (an order in flight) completes, later ones are
+    // skipped, so the run never cuts its own POST in half
     const consumer = yield* Effect.forkChild(
       Stream.runForEach(feed.events, (event) => (stopping ? Effect.void : handle(event)))
     )

@@ -489,7 +489,8 @@ export class SessionReader {
   /**
    * Moves to `target`: copies the {@link pending} bytes to its start and reads from it from now
    * on; fill it after them and call {@link filled}. The way to feed a file without copying each
-   * chunk: read straight into the buffer the reader reads. Invalidates the last view.
+   * chunk: read straight into the buffer the reader reads. `target` may be the buffer the reader
+   * reads now (the pending bytes move to its start). Invalidates the last view.
    */
   moveTo(target: Buffer): number {
     const left = this.end - this.pos

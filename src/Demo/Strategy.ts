@@ -18,7 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Stream from "effect/Stream"
-import { MarketFeed, type FeedEvent } from "../Layers/MarketFeed.ts"
+import { MarketFeed, type Messages } from "../Layers/MarketFeed.ts"
 import { RestClient, retryIdempotent } from "../Layers/RestClient.ts"
 
 /**
@@ -109,10 +109,11 @@ interface Quote {
 
 const decoder = new TextDecoder()
 
-const parseQuote = (event: FeedEvent): Quote | undefined => {
-  if (event._tag !== "Message" || event.message._tag !== "Text") return undefined
+/** Message `i` of a batch as a quote, if it is one. */
+const parseQuote = (messages: Messages, i: number): Quote | undefined => {
+  if (!messages.isText(i)) return undefined
   try {
-    const value = JSON.parse(event.message.text) as Partial<Quote>
+    const value = JSON.parse(messages.text(i)) as Partial<Quote>
     return value.type === "quote" && typeof value.seq === "number" ? (value as Quote) : undefined
   } catch {
     return undefined
@@ -164,6 +165,20 @@ export const run = (options: Options, stats: Stats): Effect.Effect<void, never, 
       }
     })
 
+    const onQuote = (quote: Quote) =>
+      Effect.gen(function*() {
+        stats.quotes++
+        if (stats.lastSeq >= 0 && quote.seq !== stats.lastSeq + 1 && quote.seq > stats.lastSeq) stats.sequenceBreaks++
+        stats.lastSeq = Math.max(stats.lastSeq, quote.seq)
+        if (stats.quotes % orderEvery !== 0) return
+        if (stats.openOrders >= maxOpen) {
+          stats.ordersSkipped++
+          return
+        }
+        stats.openOrders++
+        yield* FiberSet.run(orders, placeOrder(quote))
+      })
+
     yield* Stream.runForEach(feed.events, (event) =>
       Effect.gen(function*() {
         switch (event._tag) {
@@ -176,20 +191,11 @@ export const run = (options: Options, stats: Stats): Effect.Effect<void, never, 
               yield* resync
             }
             return
-          case "Message": {
-            const quote = parseQuote(event)
-            if (quote === undefined || quote.symbol !== options.symbol) return
-            stats.quotes++
-            if (stats.lastSeq >= 0 && quote.seq !== stats.lastSeq + 1 && quote.seq > stats.lastSeq) stats.sequenceBreaks++
-            stats.lastSeq = Math.max(stats.lastSeq, quote.seq)
-            if (stats.quotes % orderEvery !== 0) return
-            if (stats.openOrders >= maxOpen) {
-              stats.ordersSkipped++
-              return
+          case "Messages":
+            for (let i = 0; i < event.count; i++) {
+              const quote = parseQuote(event, i)
+              if (quote !== undefined && quote.symbol === options.symbol) yield* onQuote(quote)
             }
-            stats.openOrders++
-            yield* FiberSet.run(orders, placeOrder(quote))
-          }
         }
       }))
   }).pipe(Effect.scoped)

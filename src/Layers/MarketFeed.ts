@@ -4,17 +4,21 @@
  * subscriptions while the feed runs. Layers from options and from the environment (the test
  * layer over a scripted in-memory exchange is `MarketFeedTest.layer` in `effect-nexus/testing`).
  *
- * Messages arrive through the feed's push loop, queued without an Effect step each, and are
- * read in chunks: every event queued since the last pull is one chunk of the stream, so a busy
- * feed costs the consumer one pull per batch, not per message.
+ * Messages come a batch at a time: a {@link Messages} event holds every text and binary message
+ * the push loop handed over since the last event, their payloads copied once into one owned
+ * buffer with an index (`count`, `start(i)`, `end(i)`, `isText(i)`, `text(i)`, `payload(i)`, or
+ * `for (const message of event)` for owned messages one by one). Reading the bytes through the
+ * index allocates nothing per message; the buffer is never written again, so what you keep stays
+ * valid. `Connected` and `Gap` sit between the batches in order. Every event queued since the
+ * last pull is one chunk of the stream: a busy feed costs the consumer one pull per batch.
  *
- * The events queue is bounded (`bufferSize`, default 4096): once it holds that many, the feed
- * stops reading until the consumer pulls — a consumer that falls behind slows the feed down
- * (and, through the socket, the exchange) instead of growing memory without bound. Read it from
- * one fiber. `stop` never waits for the consumer: events already queued can still be read, later
- * ones are dropped, then the stream ends. The stream also
+ * The events queue is bounded (`bufferSize`, default 4096 messages and other events): once it
+ * holds that many, the feed stops reading until the consumer pulls — a consumer that falls
+ * behind slows the feed down (and, through the socket, the exchange) instead of growing memory
+ * without bound. Read it from one fiber. `stop` never waits for the consumer: events already
+ * queued can still be read, later ones are dropped, then the stream ends. The stream also
  * ends when the supervisor stops by itself (a finite `schedule` gave up). For the zero-copy
- * path use `Reconnect/Feed` directly with a handler.
+ * path (views valid during a handler) use `Reconnect/Feed` directly.
  *
  * Environment (`layerConfig`, prefix `NEXUS_FEED` by default):
  * - `NEXUS_FEED_URL` — `wss://…` (required).
@@ -40,15 +44,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as FrameReader from "../Codec/FrameReader.ts"
 import * as Feed from "../Reconnect/Feed.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
 import type { TransportError } from "../Transport/Transport.ts"
 import type * as WebSocket from "../Transport/WebSocket.ts"
 import * as MarketFeedReplay from "./MarketFeedReplay.ts"
 import type * as SessionLog from "./SessionLog.ts"
-import { Batch } from "./internal/batch.ts"
 import type * as FeedService from "./internal/feedService.ts"
+import { FeedEvents, type Messages as MessagesRun } from "./internal/messages.ts"
 import * as ProxySettings from "./ProxySettings.ts"
 import { TlsSettings } from "./TlsSettings.ts"
 
@@ -59,6 +62,15 @@ import { TlsSettings } from "./TlsSettings.ts"
  * @category models
  */
 export type FeedEvent = FeedService.FeedEvent
+
+/**
+ * A batch of consecutive text and binary messages, owned (see the module doc): message `i` is
+ * `bytes[start(i), end(i))`, text when `isText(i)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Messages = MessagesRun
 
 /**
  * The feed service (`MarketFeed.layerReplay` serves the same shape from a recording).
@@ -138,11 +150,11 @@ export const DEFAULT_BUFFER_SIZE = 4096
  */
 export const make = (options: Options): Effect.Effect<MarketFeedService, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // the push loop's handler queues without an Effect step below the mark; the stream takes
-    // everything queued per pull
-    const events = new Batch<FeedEvent, Cause.Done>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
-    const emit = (event: FeedEvent): Effect.Effect<void> => events.offer(event, 1) ?? Effect.void
-    const end = Effect.sync(() => events.end(Cause.Done()))
+    // the push loop's handler copies into the current run without an Effect step below the
+    // mark; the stream takes everything queued per pull
+    const events = new FeedEvents<Exclude<FeedEvent, Messages>>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
+    const emit = (event: Exclude<FeedEvent, Messages>): Effect.Effect<void> => events.event(event) ?? Effect.void
+    const end = Effect.sync(() => events.batch.end(Cause.Done()))
     // the shared TlsConfig and proxy rules, unless the options name their own; built once here, so
     // every reconnect dials with the same TlsConfig and resumes its session
     const tls = yield* Effect.serviceOption(TlsSettings)
@@ -168,14 +180,14 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       maxSessionLifetime: options.maxSessionLifetime,
       onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
       onGap: (gap) => emit({ _tag: "Gap", gap }),
-      onMessage: (message) => events.offer({ _tag: "Message", message: FrameReader.toOwned(message) }, 1)
+      onMessage: (message) => events.message(message)
     })
     // ending first lets a handler parked on a full batch go, so the supervisor stops at once
     const stop = Effect.andThen(end, supervisor.stop)
     // a supervisor that stops by itself (a finite schedule gave up) ends the events stream too
     yield* Effect.forkScoped(Effect.andThen(Effect.exit(supervisor.await), end))
     return {
-      events: Stream.fromPull(Effect.succeed(events.take)),
+      events: Stream.fromPull(Effect.succeed(events.batch.take)),
       state: supervisor.state,
       subscribe: supervisor.subscribe,
       unsubscribe: supervisor.unsubscribe,

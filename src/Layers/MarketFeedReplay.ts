@@ -5,9 +5,11 @@
  * (so under `TestClock` every timeout and schedule around them behaves as it did), or as fast as
  * the application reads (`timing: "fast"`).
  *
- * What is served: every recorded message (text and binary), `Gap` (its error rebuilt as the
- * package's error of the same tag and fields, or a plain `{ _tag, message }` value for a foreign
- * one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
+ * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
+ * timing a batch of one per message at its time; fast, the consecutive messages of one read of
+ * the file as one batch that indexes the read's buffer in place, never reused, so owned), `Gap`
+ * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
+ * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *
@@ -32,6 +34,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as SessionFile from "../Codec/SessionFile.ts"
 import type * as Supervisor from "../Reconnect/Supervisor.ts"
 import type { FeedEvent, MarketFeedService } from "./internal/feedService.ts"
+import * as Messages from "./internal/messages.ts"
 import * as RecordedError from "./internal/recordedError.ts"
 import * as SessionLog from "./SessionLog.ts"
 
@@ -59,6 +62,9 @@ export interface Options {
   readonly chunkSize?: number | undefined
 }
 
+/** The events other than messages. */
+type ControlEvent = Exclude<FeedEvent, Messages.Messages>
+
 /** A decoded record: an event to deliver and/or a state to enter, at `time` µs. */
 interface Item {
   readonly time: number
@@ -82,32 +88,31 @@ const stateOf = (entry: SessionFile.Entry, sinceMillis: number): Supervisor.Feed
   }
 }
 
-/** The feed event of a record, or `undefined` (messages are decoded without an `Entry` on the hot path). */
+/** The `Gap` or `Connected` event of a record (decoded as an `Entry`: they are rare), or `undefined`. */
+const controlEventOf = (record: SessionFile.RecordView): ControlEvent | undefined => {
+  const entry = SessionFile.decodeEntry(record)
+  if (entry._tag === "Connected") return { _tag: "Connected", session: entry.session, renewal: entry.renewal }
+  if (entry._tag !== "Gap") return undefined
+  return {
+    _tag: "Gap",
+    gap: {
+      error: entry.error === undefined ? undefined : RecordedError.decodeOrPlain(entry.error),
+      connectedFor: Duration.micros(BigInt(Math.max(0, Math.round(entry.connectedForMicros)))),
+      at: entry.at
+    }
+  }
+}
+
+/** The event of a record on the paced path: a message as a run of its own, `Gap`, `Connected`, or `undefined`. */
 const eventOf = (record: SessionFile.RecordView): FeedEvent | undefined => {
   switch (record.kind) {
     case SessionFile.Kind.InText:
-      return { _tag: "Message", message: { _tag: "Text", text: record.text() } }
     case SessionFile.Kind.InBinary:
-      // the read buffers are never reused (SessionLog.records): the view is owned as it is
-      // a plain Uint8Array view: cheaper to make than Buffer#subarray's FastBuffer
-      return {
-        _tag: "Message",
-        message: { _tag: "Binary", payload: new Uint8Array(record.buf.buffer, record.buf.byteOffset + record.start, record.end - record.start) }
-      }
+      // the read buffers are never reused (SessionLog.records): the payload is owned where it lies
+      return Messages.single(record.buf, record.start, record.end, record.kind === SessionFile.Kind.InText)
     case SessionFile.Kind.Connected:
-    case SessionFile.Kind.Gap: {
-      const entry = SessionFile.decodeEntry(record)
-      if (entry._tag === "Connected") return { _tag: "Connected", session: entry.session, renewal: entry.renewal }
-      if (entry._tag !== "Gap") return undefined
-      return {
-        _tag: "Gap",
-        gap: {
-          error: entry.error === undefined ? undefined : RecordedError.decodeOrPlain(entry.error),
-          connectedFor: Duration.micros(BigInt(Math.max(0, Math.round(entry.connectedForMicros)))),
-          at: entry.at
-        }
-      }
-    }
+    case SessionFile.Kind.Gap:
+      return controlEventOf(record)
     default:
       return undefined
   }
@@ -140,17 +145,27 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     const end = SubscriptionRef.set(state, { _tag: "Stopped", reason: "Stopped" })
 
     const fast: Stream.Stream<FeedEvent> = Stream.suspend(() => {
-      // state records are rare: collected per chunk and entered when the chunk is emitted
+      // every read of the file is decoded in one go: consecutive messages become one run over
+      // the read buffer (no copy, no object per message); state records are rare, collected per
+      // read and entered when its events are emitted
       let pending: Array<Supervisor.FeedState> = []
+      const runs = new Messages.RunBuilder()
       const decoded = SessionLog.records<FeedEvent>(file, (record) => {
-        const event = eventOf(record)
-        if (isStateKind(record.kind)) {
+        const kind = record.kind
+        if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
+          return runs.add(record.buf, record.start, record.end, kind === SessionFile.Kind.InText)
+        }
+        if (kind !== SessionFile.Kind.Connected && kind !== SessionFile.Kind.Gap && kind !== SessionFile.Kind.Reconnecting) return undefined
+        runs.seal()
+        if (isStateKind(kind)) {
           const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
           if (next !== undefined) pending.push(next)
         }
-        return event
+        return kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
       }, { checksums: false, chunkSize: options.chunkSize })
       return Stream.mapArrayEffect(decoded, (events) => {
+        // the read's last run ends with it (the next read goes to a new buffer)
+        runs.seal()
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
         pending = []

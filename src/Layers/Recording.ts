@@ -5,7 +5,8 @@
  * ({@link clientPool}). Replay them with `MarketFeed.layerReplay` and `RestClient.layerReplay`.
  *
  * What is written, each with its `Clock` time:
- * - feed: every event the application reads — message, `Gap` (with its error), `Connected` —
+ * - feed: every event the application reads — each message of a `Messages` batch, `Gap` (with
+ *   its error), `Connected` —
  *   stamped when the application *reads* it (what it saw, so a replay shows the same timings to
  *   the same code), every `Reconnecting` state, and the subscriptions at the start and after each
  *   change;
@@ -54,12 +55,12 @@ import { Recorder, type SessionRecorder } from "./SessionRecorder.ts"
 /** Records one feed event; returns it. */
 const recordEvent = (recorder: SessionRecorder, event: FeedEvent): FeedEvent => {
   switch (event._tag) {
-    case "Message": {
-      const message = event.message
-      if (message._tag === "Text") recorder.text(Kind.InText, message.text)
-      else if (message._tag === "Binary") recorder.binary(Kind.InBinary, message.payload)
+    case "Messages":
+      for (let i = 0; i < event.count; i++) {
+        if (event.isText(i)) recorder.text(Kind.InText, event.text(i))
+        else recorder.binary(Kind.InBinary, event.payload(i))
+      }
       break
-    }
     case "Gap":
       recorder.json(Kind.Gap, {
         connectedForMicros: Math.round(Duration.toMillis(event.gap.connectedFor) * 1000),

@@ -194,8 +194,11 @@ export const check = (file: string, options: ReadOptions = {}): Effect.Effect<vo
       try {
         const reader = SessionFile.makeReader()
         const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
+        // no view outlives a read here: one buffer for every read (grown for a straddling block
+        // bigger than a read), so checking a big file does not allocate its size in fresh memory
+        let buffer = Buffer.allocUnsafeSlow(chunkSize)
         for (;;) {
-          const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+          if (buffer.byteLength < reader.pending + chunkSize) buffer = Buffer.allocUnsafeSlow(reader.pending + chunkSize)
           const at = reader.moveTo(buffer)
           const bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
           if (bytesRead === 0) break

@@ -50,7 +50,7 @@ export const record = (options: RecordOptions) =>
     const counts = { messages: 0, gaps: 0, connects: 0 }
     const reader = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
       Effect.sync(() => {
-        if (event._tag === "Message") counts.messages++
+        if (event._tag === "Messages") counts.messages += event.count
         else if (event._tag === "Gap") counts.gaps++
         else counts.connects++
       })))

@@ -23,15 +23,10 @@ describe("MarketFeed on the test layer", () => {
       const exchange = yield* TestFeedPeer
       const seen: Array<string> = []
       const reader = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
-        Effect.sync(() =>
-          void seen.push(
-            event._tag === "Message" && event.message._tag === "Text"
-              ? event.message.text
-              : event._tag === "Connected"
-              ? `connected ${event.session}`
-              : event._tag
-          )
-        )))
+        Effect.sync(() => {
+          if (event._tag === "Messages") for (const message of event) seen.push(message._tag === "Text" ? message.text : message._tag)
+          else seen.push(event._tag === "Connected" ? `connected ${event.session}` : event._tag)
+        })))
       yield* settle
       yield* exchange.publish("q1")
       yield* settle
@@ -62,7 +57,7 @@ describe("MarketFeed on the test layer", () => {
       yield* feed.stop
       assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
       const rest = yield* Stream.runCollect(feed.events)
-      assert.deepStrictEqual(rest.map((e) => e._tag), ["Connected", "Message"])
+      assert.deepStrictEqual(rest.map((e) => e._tag === "Messages" ? [...e] : e._tag), ["Connected", [{ _tag: "Text", text: "q1" }]])
     }).pipe(Effect.provide(MarketFeedTest.layer({ bufferSize: 2 }))))
 
   it.effect("the events stream ends when a finite schedule gives up", () =>

@@ -50,21 +50,22 @@ const API_KEY = "sk-live-0123456789abcdef"
 const BEARER = "Bearer tok-SECRET-42"
 const FEED_SECRET = Redacted.make("feed-login-SECRET-xyz")
 
-/** What an application sees of the feed: each event with the Clock millis it was read at. */
-const label = (event: MarketFeed.FeedEvent): string =>
-  event._tag === "Message" && event.message._tag === "Text"
-    ? event.message.text
-    : event._tag === "Connected"
-    ? `connected ${event.session}`
-    : event._tag === "Gap"
-    ? `gap ${(event.gap.error as { _tag?: string } | undefined)?._tag ?? "clean"}`
-    : event._tag
+/** What an application sees of an event: a label per message of a batch, else one for the event. */
+const labels = (event: MarketFeed.FeedEvent): Array<string> =>
+  event._tag === "Messages"
+    ? [...event].map((message) => message._tag === "Text" ? message.text : message._tag)
+    : [
+      event._tag === "Connected"
+        ? `connected ${event.session}`
+        : `gap ${(event.gap.error as { _tag?: string } | undefined)?._tag ?? "clean"}`
+    ]
 
+/** What an application sees of the feed: each message and event with the Clock millis it was read at. */
 const readFeed = Effect.gen(function*() {
   const feed = yield* MarketFeed.MarketFeed
   const seen: Array<string> = []
   const fiber = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
-    Effect.map(Clock.currentTimeMillis, (at) => void seen.push(`${at} ${label(event)}`))))
+    Effect.map(Clock.currentTimeMillis, (at) => void seen.push(...labels(event).map((l) => `${at} ${l}`)))))
   return { seen, fiber }
 })
 
@@ -127,10 +128,59 @@ describe("MarketFeed.layerReplay", () => {
       yield* Effect.gen(function*() {
         const feed = yield* MarketFeed.MarketFeed
         const events = yield* Stream.runCollect(feed.events)
-        assert.deepStrictEqual([...events].map(label), live.map((l) => l.replace(/^\d+ /, "").replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
+        assert.deepStrictEqual([...events].flatMap(labels), live.map((l) => l.replace(/^\d+ /, "").replace(Redacted.value(FEED_SECRET), SessionRecorder.REDACTED)))
         assert.deepStrictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
         assert.deepStrictEqual(yield* feed.subscriptions, ["BTC-USD@quote"])
       }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast" })))
+    }))
+
+  it.effect("fast: messages of any size and kind come back in order as owned batches, whatever the read size, with gaps and connects between them", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const writer = SessionFile.makeWriter({ blockSize: 512 })
+      const blocks: Array<Uint8Array> = [SessionFile.header()]
+      const expected: Array<string> = []
+      let t = 0
+      const flushIfFull = () => {
+        if (writer.isFull) blocks.push(Uint8Array.from(writer.flush()))
+      }
+      writer.appendJson(SessionFile.Kind.Connected, t, { session: 1, renewal: false })
+      expected.push("connected 1")
+      for (let i = 0; i < 600; i++) {
+        t += 7
+        if (i % 3 === 0) {
+          writer.appendText(SessionFile.Kind.InText, t, `q${i}`)
+          expected.push(`q${i}`)
+        } else {
+          // 0 to 300 bytes: records straddle every read of 100 bytes
+          const bytes = Uint8Array.from({ length: (i * 37) % 301 }, (_, j) => (i + j) & 0xff)
+          writer.append(SessionFile.Kind.InBinary, t, bytes)
+          expected.push(Buffer.from(bytes).toString("hex"))
+        }
+        if (i === 300) {
+          writer.appendJson(SessionFile.Kind.Gap, t, { connectedForMicros: 2100, at: 2 })
+          writer.appendJson(SessionFile.Kind.Connected, t, { session: 2, renewal: false })
+          expected.push("gap clean", "connected 2")
+        }
+        flushIfFull()
+      }
+      writer.appendJson(SessionFile.Kind.End, t, {})
+      blocks.push(Uint8Array.from(writer.flush()))
+      fs.writeFileSync(file, Buffer.concat(blocks))
+      for (const chunkSize of [100, 4096, 1 << 20]) {
+        const events = yield* Effect.gen(function*() {
+          return yield* Stream.runCollect((yield* MarketFeed.MarketFeed).events)
+        }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", chunkSize })))
+        const seen = [...events].flatMap((event) =>
+          event._tag === "Messages"
+            ? [...event].map((m) => m._tag === "Text" ? m.text : Buffer.from(m.payload).toString("hex"))
+            : labels(event)
+        )
+        assert.deepStrictEqual(seen, expected)
+        // batches, not an event per message: a read's messages are one event (with 100-byte
+        // reads most hold one message, or none)
+        if (chunkSize >= 4096) assert.isBelow(events.length, 40)
+      }
     }))
 
   it.effect("drops a torn last block (a crash while recording) and replays what came before", () =>

@@ -219,8 +219,8 @@ describe.skipIf(!available)("Dial through tinyproxy", () => {
       const seen = yield* Effect.gen(function*() {
         const feed = yield* MarketFeed.MarketFeed
         return yield* feed.events.pipe(
-          Stream.filter((event) => event._tag === "Message"),
-          Stream.map((event) => event._tag === "Message" && event.message._tag === "Text" ? JSON.parse(event.message.text).params : []),
+          Stream.flatMap((event) => Stream.fromIterable(event._tag === "Messages" ? event : [])),
+          Stream.map((message) => message._tag === "Text" ? JSON.parse(message.text).params : []),
           Stream.take(3),
           Stream.runCollect
         )

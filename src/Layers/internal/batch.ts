@@ -13,6 +13,9 @@
  *   than its first item. `flush` wakes it now.
  * - `end(error)` is final (the first one wins): later offers are dropped, a producer waiting for
  *   room is let go, and once the queued items are taken every `take` fails with `error`.
+ * - An item may keep growing after it was offered (`MarketFeed`'s run of messages): `add` counts
+ *   the weight of what it took in, and `seal` (given to the constructor) finishes it just
+ *   before each batch is handed to the consumer.
  *
  * @internal
  */
@@ -31,13 +34,15 @@ export class Batch<A, E> {
   private parkedTake: Resume<Arr.NonEmptyReadonlyArray<A>, E> | undefined
   private parkedOffer: Resume<void, never> | undefined
   private wakeQueued: boolean
+  private readonly seal: (() => void) | undefined
   /** Waits until the consumer took the batch (or the batch ended). */
   private readonly room: Effect.Effect<void>
   /** Everything queued, as soon as there is something; fails with the end once drained. */
   readonly take: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E>
 
-  constructor(highWaterMark: number) {
+  constructor(highWaterMark: number, seal?: () => void) {
     this.highWaterMark = Math.max(1, highWaterMark)
+    this.seal = seal
     this.items = []
     this.weight = 0
     this.ended = false
@@ -74,6 +79,18 @@ export class Batch<A, E> {
     return this.weight >= this.highWaterMark ? this.room : undefined
   }
 
+  /** Counts `weight` more toward the mark for an item already queued that grew; as {@link offer}. */
+  add(weight: number): Effect.Effect<void> | undefined {
+    if (this.ended) return undefined
+    this.weight += weight
+    return this.weight >= this.highWaterMark ? this.room : undefined
+  }
+
+  /** Whether `end` was called: offers are dropped. */
+  get isEnded(): boolean {
+    return this.ended
+  }
+
   /** No more items; once the queued ones are taken, `take` fails with `error`. The first end wins. */
   end(error: E): void {
     if (this.ended) return
@@ -100,6 +117,7 @@ export class Batch<A, E> {
   }
 
   private takeAll(): Arr.NonEmptyReadonlyArray<A> {
+    if (this.seal !== undefined) this.seal()
     const items = this.items as unknown as Arr.NonEmptyReadonlyArray<A>
     this.items = []
     this.weight = 0

@@ -8,13 +8,13 @@
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
-import type * as FrameReader from "../../Codec/FrameReader.ts"
 import type * as Supervisor from "../../Reconnect/Supervisor.ts"
+import type { Messages } from "./messages.ts"
 
 /** What the application reads from the feed, in order. */
 export type FeedEvent =
-  /** A text or binary message (an owned copy). */
-  | { readonly _tag: "Message"; readonly message: FrameReader.OwnedMessage }
+  /** Consecutive text and binary messages, owned (see `Messages`): a batch of the push loop, or of a replayed read. */
+  | Messages
   /** The connection was lost: messages may be missing until the next `Connected`. */
   | { readonly _tag: "Gap"; readonly gap: Supervisor.Gap }
   /** A (re)connect completed and subscriptions are being sent; `session` counts from 1. */

@@ -1,0 +1,158 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import fc from "fast-check"
+import { Buffer } from "node:buffer"
+import type * as FrameReader from "../../../src/Codec/FrameReader.ts"
+import { FeedEvents, type Messages, RunBuilder } from "../../../src/Layers/internal/messages.ts"
+
+/** Lets queued microtasks and forked fibers run. */
+const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** A reader-like view of `payload` inside a reused slab (overwritten after the call, as the reader's is). */
+const slab = Buffer.alloc(256 * 1024)
+const view = (tag: "Text" | "Binary", payload: Uint8Array, at: number): FrameReader.Text | FrameReader.Binary => {
+  slab.set(payload, at)
+  const start = at
+  const end = at + payload.byteLength
+  return {
+    _tag: tag,
+    buf: slab,
+    start,
+    end,
+    length: end - start,
+    compressed: false,
+    get payload() {
+      return slab.subarray(start, end)
+    },
+    text: () => slab.toString("utf8", start, end)
+  } as FrameReader.Text & FrameReader.Binary
+}
+
+/** Every message of a list of events, copied out, with the other events as their tags. */
+const flatten = (events: ReadonlyArray<Messages | "Gap">): Array<unknown> =>
+  events.flatMap((event): Array<unknown> =>
+    event === "Gap"
+      ? ["Gap"]
+      : Array.from({ length: event.count }, (_, i) => ({ text: event.isText(i), bytes: Buffer.from(event.bytes.subarray(event.start(i), event.end(i))).toString("hex") }))
+  )
+
+const item = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ text: fc.boolean(), bytes: fc.uint8Array({ maxLength: 200 }) }) },
+  { weight: 1, arbitrary: fc.record({ text: fc.boolean(), bytes: fc.uint8Array({ minLength: 70 * 1024, maxLength: 70 * 1024 }) }) },
+  { weight: 1, arbitrary: fc.constant("Gap" as const) },
+  { weight: 1, arbitrary: fc.constant("take" as const) }
+)
+
+describe("FeedEvents", () => {
+  it("hands back every message's bytes and kind in order, across slabs, events and takes, and a run taken stays intact while later ones are written", () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 3000 }), fc.nat(1000), (items, offset) => {
+        const events = new FeedEvents<"Gap">(1 << 30)
+        const taken: Array<Messages | "Gap"> = []
+        const expected: Array<unknown> = []
+        // what each take returned, checked again at the end: nothing written later changed it
+        const snapshots: Array<[ReadonlyArray<Messages | "Gap">, ReadonlyArray<unknown>]> = []
+        let queued = false
+        const take = () => {
+          // a take with nothing queued would park
+          if (!queued) return
+          queued = false
+          const got = Effect.runSync(events.batch.take)
+          taken.push(...got)
+          snapshots.push([got, flatten(got)])
+        }
+        for (const it of items) {
+          if (it === "take") take()
+          else if (it === "Gap") {
+            events.event("Gap")
+            queued = true
+            expected.push("Gap")
+          } else {
+            events.message(view(it.text ? "Text" : "Binary", it.bytes, offset))
+            queued = true
+            // the reader's slab is reused: the copy must not depend on it
+            slab.fill(0xee, offset, offset + it.bytes.byteLength)
+            expected.push({ text: it.text, bytes: Buffer.from(it.bytes).toString("hex") })
+          }
+        }
+        take()
+        assert.deepStrictEqual(flatten(taken), expected)
+        for (const [events, copy] of snapshots) assert.deepStrictEqual(flatten(events), copy)
+        for (const event of taken) if (event !== "Gap") assert.isAtLeast(event.count, 1)
+      }),
+      { numRuns: 60 }
+    )
+  })
+
+  it("a batch longer than an index slab (4096 messages) continues in a second run", () => {
+    const events = new FeedEvents<never>(1 << 30)
+    const sent = Array.from({ length: 10_000 }, (_, i) => Buffer.from(String(i)))
+    sent.forEach((bytes, i) => events.message(view("Text", bytes, i % 100)))
+    const runs = Effect.runSync(events.batch.take) as ReadonlyArray<Messages>
+    assert.deepStrictEqual(runs.map((run) => run.count), [4096, 4096, 1808])
+    assert.deepStrictEqual(runs.flatMap((run) => Array.from({ length: run.count }, (_, i) => run.text(i))), sent.map(String))
+  })
+
+  it("text, payload, message and the iterator read the same messages", () => {
+    const events = new FeedEvents<never>(100)
+    events.message(view("Text", Buffer.from("héllo"), 3))
+    events.message(view("Binary", Uint8Array.of(1, 2, 3), 40))
+    events.message(view("Text", new Uint8Array(0), 0))
+    const [run] = Effect.runSync(events.batch.take) as ReadonlyArray<Messages>
+    assert.strictEqual(run!.count, 3)
+    assert.deepStrictEqual([run!.text(0), run!.isText(0), run!.isText(1), run!.text(2)], ["héllo", true, false, ""])
+    assert.deepStrictEqual([...run!.payload(1)], [1, 2, 3])
+    assert.deepStrictEqual(run!.message(0), { _tag: "Text", text: "héllo" })
+    assert.deepStrictEqual([...run!].map((m) => m._tag === "Binary" ? [...m.payload] : m), [
+      { _tag: "Text", text: "héllo" },
+      [1, 2, 3],
+      { _tag: "Text", text: "" }
+    ])
+  })
+
+  it.live("bufferSize counts messages: at the mark the push loop waits until the consumer takes the batch", () =>
+    Effect.gen(function*() {
+      const events = new FeedEvents<"Gap">(3)
+      assert.isUndefined(events.message(view("Binary", Uint8Array.of(1), 0)))
+      assert.isUndefined(events.event("Gap"))
+      const wait = events.message(view("Binary", Uint8Array.of(2), 0))
+      assert.isDefined(wait)
+      const producer = yield* Effect.forkChild(wait!)
+      yield* settle
+      assert.isUndefined(producer.pollUnsafe())
+      assert.deepStrictEqual(flatten(yield* events.batch.take), [{ text: false, bytes: "01" }, "Gap", { text: false, bytes: "02" }])
+      assert.deepStrictEqual(yield* Fiber.await(producer), Exit.void)
+    }))
+
+  it.live("after the end, messages are dropped and the queued ones are still read", () =>
+    Effect.gen(function*() {
+      const events = new FeedEvents<never>(100)
+      events.message(view("Text", Buffer.from("kept"), 0))
+      events.batch.end("done" as never)
+      assert.isUndefined(events.message(view("Text", Buffer.from("dropped"), 0)))
+      assert.deepStrictEqual(flatten(yield* events.batch.take), [{ text: true, bytes: Buffer.from("kept").toString("hex") }])
+      assert.deepStrictEqual(yield* Effect.flip(events.batch.take), "done" as never)
+    }))
+})
+
+describe("RunBuilder", () => {
+  it("indexes messages in place, one run per buffer, and a seal ends the run", () => {
+    const a = Buffer.from("xxhelloyyworld")
+    const b = Buffer.from("zzbye")
+    const runs = new RunBuilder()
+    const first = runs.add(a, 2, 7, true)
+    assert.isUndefined(runs.add(a, 9, 14, false))
+    const second = runs.add(b, 2, 5, true)
+    runs.seal()
+    const third = runs.add(b, 0, 2, false)
+    runs.seal()
+    assert.deepStrictEqual([first, second, third].map((run) => run === undefined ? undefined : [...run]), [
+      [{ _tag: "Text", text: "hello" }, { _tag: "Binary", payload: a.subarray(9, 14) }],
+      [{ _tag: "Text", text: "bye" }],
+      [{ _tag: "Binary", payload: b.subarray(0, 2) }]
+    ])
+    assert.strictEqual(first!.bytes, a)
+  })
+})
