@@ -253,6 +253,10 @@ export class SocketTransport implements Transport {
   private ended: boolean
   private destroyed: boolean
   private failure: unknown
+  /** A `writeNow` happened this tick (its `endBatch` is scheduled). */
+  private batching: boolean
+  /** `writeNow` corked the socket; `endBatch` (or a destroy) uncorks it. */
+  private corked: boolean
 
   constructor(remoteAddress: string, readHighWaterMark: number) {
     this.remoteAddress = remoteAddress
@@ -270,6 +274,8 @@ export class SocketTransport implements Transport {
     this.ended = false
     this.destroyed = false
     this.failure = undefined
+    this.batching = false
+    this.corked = false
   }
 
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
@@ -417,6 +423,38 @@ export class SocketTransport implements Transport {
     })
   }
 
+  /**
+   * See `Transport.writeNow`. The first write of a tick goes to the socket at once (the latency
+   * path: no waiting); a second one in the same tick corks the socket, and a `nextTick` uncorks
+   * it, so the rest of the tick's writes (a batch of echoes of one read) leave as one `writev`.
+   */
+  readonly writeNow = (bytes: Uint8Array): Effect.Effect<void, TransportError> | undefined => {
+    const failure = this.writeFailure()
+    if (failure !== undefined) return Effect.fail(failure)
+    const socket = this.socket!
+    this.bytesWritten += bytes.length
+    if (!this.batching) {
+      this.batching = true
+      process.nextTick(this.endBatch)
+    } else if (!this.corked) {
+      this.corked = true
+      socket.cork()
+    }
+    return socket.write(bytes) ? undefined : this.awaitDrain(socket)
+  }
+
+  /** The end of a tick's batch of `writeNow`s: uncork, so the corked writes leave as one flush. */
+  private readonly endBatch = (): void => {
+    this.batching = false
+    this.uncork()
+  }
+
+  private uncork(): void {
+    if (!this.corked) return
+    this.corked = false
+    this.socket!.uncork()
+  }
+
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
     return Effect.suspend(() => {
       const failure = this.writeFailure()
@@ -437,6 +475,7 @@ export class SocketTransport implements Transport {
     return Effect.sync(() => {
       if (this.ended || this.destroyed) return
       this.ended = true
+      this.uncork()
       this.socket?.end()
     })
   }
@@ -445,6 +484,8 @@ export class SocketTransport implements Transport {
   destroyNow(): void {
     if (this.destroyed) return
     this.destroyed = true
+    // the tick's corked writes go to the kernel first: a close frame before a destroy is sent
+    this.uncork()
     this.socket?.destroy()
     this.wake()
   }

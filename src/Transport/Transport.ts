@@ -62,6 +62,15 @@ export interface Transport {
   write(bytes: Uint8Array): Effect.Effect<void, TransportError>
   /** Writes several buffers as one flush (corked), with the same backpressure as `write`. */
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError>
+  /**
+   * Optional synchronous `write` for bytes the caller never changes again (the transport may
+   * hold them until the kernel takes them): hands `bytes` to the socket now, and the writes
+   * after the first in one event-loop tick leave together in one flush at the end of the tick.
+   * Returns `undefined` when the socket accepted them with room to spare — the write is done,
+   * with no Effect to run — or the Effect to wait on: `'drain'` when the buffer is full, or the
+   * failure. A transport without it is written through `write`.
+   */
+  readonly writeNow?: ((bytes: Uint8Array) => Effect.Effect<void, TransportError> | undefined) | undefined
   /** Half-closes: sends FIN after the queued bytes; reading continues until the peer ends. Idempotent. */
   end(): Effect.Effect<void>
   /** Tears the connection down now; pending and later reads and writes fail with `TransportClosed`. Idempotent. */

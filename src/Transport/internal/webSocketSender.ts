@@ -84,6 +84,8 @@ const mergeAdjacent = (chunks: ReadonlyArray<Uint8Array>): Array<Uint8Array> => 
 /** One connection's send side: the frame encoder, the send slab and the write slot. */
 export class Sender {
   private readonly transport: Transport
+  /** The transport's `writeNow`, when it has one. */
+  private readonly writeSync: ((bytes: Uint8Array) => Effect.Effect<void, TransportError> | undefined) | undefined
   private readonly address: string
   private readonly writer: FrameWriter.FrameWriter
   private readonly onPoisoned: () => void
@@ -109,6 +111,7 @@ export class Sender {
 
   constructor(transport: Transport, options: SenderOptions) {
     this.transport = transport
+    this.writeSync = transport.writeNow
     this.address = transport.remoteAddress
     this.writer = options.role === "client"
       ? FrameWriter.make({ role: "client", maskSource: options.maskSource!, fragmentSize: options.fragmentSize })
@@ -223,8 +226,11 @@ export class Sender {
   /** Writes now when the slot is free; otherwise joins the next group write. Any failure poisons. */
   private write(bytes: Uint8Array): Effect.Effect<void, WebSocketError> {
     if (!this.writing) {
+      // the synchronous path: accepted at once, the send is done with no write to wait on
+      const wait = this.writeSync === undefined ? this.transport.write(bytes) : this.writeSync(bytes)
+      if (wait === undefined) return Effect.void
       this.writing = true
-      return this.writeNow(this.transport.write(bytes))
+      return this.writeNow(wait)
     }
     return Effect.callback<void, WebSocketError>((resume) => {
       this.pending.push(bytes)
