@@ -42,6 +42,13 @@
  * `read` that drains the inbox resumes it. Write-side: `write` waits for `'drain'` when
  * `socket.write` returns `false` (`writeHighWaterMark`, Node's default 64 KiB).
  *
+ * The WebSocket sender's two fast writes: `writeNow` (bytes it never reuses, from its send slab)
+ * is synchronous — the first of an event-loop tick goes to the socket at once, the later ones
+ * are held and leave as one write when the tick ends, so the echoes of one read cost one
+ * `socket.write` rather than one each (`bench:server`); `writeBorrowed` (a caller's large
+ * payload behind its header, uncopied) completes when Node has let go of the payload — at once
+ * when the kernel took every byte, else at the write's callback.
+ *
  * Socket buffer sizes: Node has no `SO_RCVBUF`/`SO_SNDBUF` setter on `net.Socket` (only UDP
  * sockets have one), so the kernel's autotuned sizes apply; what Node does offer is the
  * stream high-water marks above. `allowHalfOpen` is always on: a peer's FIN ends our reads
@@ -103,6 +110,8 @@ const CHUNK_SIZE = 64 * 1024
 
 /** The one read chunk every socket transport shares (see the module doc for why that is safe). */
 const SHARED_CHUNK = Buffer.allocUnsafe(CHUNK_SIZE)
+/** `heldMemory` when nothing is held. */
+const NO_MEMORY: ArrayBufferLike = new ArrayBuffer(0)
 
 /** Initial inbox size: it grows (doubling) only while bytes wait for a `read`. */
 const INBOX_INITIAL_CAPACITY = 4 * 1024
@@ -255,8 +264,10 @@ export class SocketTransport implements Transport {
   private failure: unknown
   /** A `writeNow` happened this tick (its `endBatch` is scheduled). */
   private batching: boolean
-  /** `writeNow` corked the socket; `endBatch` (or a destroy) uncorks it. */
-  private corked: boolean
+  /** Bytes `writeNow` holds back until the tick ends: `heldMemory[heldStart, heldEnd)` (none: both -1). */
+  private heldMemory: ArrayBufferLike
+  private heldStart: number
+  private heldEnd: number
 
   constructor(remoteAddress: string, readHighWaterMark: number) {
     this.remoteAddress = remoteAddress
@@ -275,7 +286,9 @@ export class SocketTransport implements Transport {
     this.destroyed = false
     this.failure = undefined
     this.batching = false
-    this.corked = false
+    this.heldMemory = NO_MEMORY
+    this.heldStart = -1
+    this.heldEnd = -1
   }
 
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
@@ -390,8 +403,17 @@ export class SocketTransport implements Transport {
     return undefined
   }
 
+  /** The failure of a write whose socket closed under it. */
+  private closedWrite(): TransportError {
+    return this.writeFailure() ??
+      transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
+  }
+
   private awaitDrain(socket: net.Socket): Effect.Effect<void, TransportError> {
     return Effect.callback<void, TransportError>((resume) => {
+      // run after the event it waits for (a caller that held the Effect a while): answer now
+      if (socket.destroyed) return resume(Effect.fail(this.closedWrite()))
+      if (!socket.writableNeedDrain) return resume(Effect.void)
       const cleanup = () => {
         socket.off("drain", onDrain)
         socket.off("close", onClose)
@@ -402,10 +424,7 @@ export class SocketTransport implements Transport {
       }
       const onClose = () => {
         cleanup()
-        const failure = this.writeFailure()
-        resume(Effect.fail(
-          failure ?? transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
-        ))
+        resume(Effect.fail(this.closedWrite()))
       }
       socket.on("drain", onDrain)
       socket.on("close", onClose)
@@ -418,6 +437,7 @@ export class SocketTransport implements Transport {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       const socket = this.socket!
+      this.flushHeld(socket)
       this.bytesWritten += bytes.length
       return socket.write(bytes) ? Effect.void : this.awaitDrain(socket)
     })
@@ -425,8 +445,13 @@ export class SocketTransport implements Transport {
 
   /**
    * See `Transport.writeNow`. The first write of a tick goes to the socket at once (the latency
-   * path: no waiting); a second one in the same tick corks the socket, and a `nextTick` uncorks
-   * it, so the rest of the tick's writes (a batch of echoes of one read) leave as one `writev`.
+   * path: no waiting). Later ones in the same tick are held back and leave together when the
+   * tick ends (a `nextTick`): bytes that continue the held ones in the same memory (frames
+   * encoded back to back into one slab) only extend the held range, so a batch of echoes of one
+   * read is one `socket.write` of one region. What is held stays under the high-water mark: at
+   * the mark it is written at once and the caller waits for `'drain'`, as for `write`. Every
+   * other write (`write`, `writev`, `writeBorrowed`, `end`, `destroy`) first writes what is held,
+   * so the order on the wire is the order of the calls.
    */
   readonly writeNow = (bytes: Uint8Array): Effect.Effect<void, TransportError> | undefined => {
     const failure = this.writeFailure()
@@ -436,23 +461,78 @@ export class SocketTransport implements Transport {
     if (!this.batching) {
       this.batching = true
       process.nextTick(this.endBatch)
-    } else if (!this.corked) {
-      this.corked = true
-      socket.cork()
+      return socket.write(bytes) ? undefined : this.awaitDrain(socket)
     }
-    return socket.write(bytes) ? undefined : this.awaitDrain(socket)
+    if (this.heldEnd !== bytes.byteOffset || this.heldMemory !== bytes.buffer) {
+      if (!this.flushHeld(socket)) {
+        // the held bytes filled the buffer: these go behind them, then wait like `write`
+        socket.write(bytes)
+        return this.awaitDrain(socket)
+      }
+      this.heldMemory = bytes.buffer
+      this.heldStart = bytes.byteOffset
+    }
+    this.heldEnd = bytes.byteOffset + bytes.length
+    if (socket.writableLength + this.heldEnd - this.heldStart < socket.writableHighWaterMark) return undefined
+    return this.flushHeld(socket) ? undefined : this.awaitDrain(socket)
   }
 
-  /** The end of a tick's batch of `writeNow`s: uncork, so the corked writes leave as one flush. */
+  /**
+   * Hands `chunks` to the socket now, in order behind everything written before, and returns
+   * `undefined` when the kernel took them all at once — Node keeps no reference, so the caller
+   * may change them — or the Effect that completes when the socket has let go of them (the last
+   * chunk's write callback: written, or failed). For a large payload sent uncopied, behind a
+   * header; the transport's own `'drain'` wait is not needed, the socket's buffer is flushed up
+   * to these chunks when the Effect completes.
+   */
+  readonly writeBorrowed = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> | undefined => {
+    const failure = this.writeFailure()
+    if (failure !== undefined) return Effect.fail(failure)
+    const socket = this.socket!
+    this.flushHeld(socket)
+    let written: Error | null | undefined
+    let resume: ((effect: Effect.Effect<void, TransportError>) => void) | undefined
+    const outcome = (error: Error | null | undefined): Effect.Effect<void, TransportError> =>
+      error == null ? Effect.void : Effect.fail(
+        this.writeFailure() ??
+          transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(error), cause: error }))
+      )
+    const last = chunks.length - 1
+    socket.cork()
+    for (let i = 0; i < last; i++) {
+      this.bytesWritten += chunks[i]!.length
+      socket.write(chunks[i]!)
+    }
+    this.bytesWritten += chunks[last]!.length
+    socket.write(chunks[last]!, (error) => {
+      written = error ?? null
+      if (resume !== undefined) resume(outcome(written))
+    })
+    socket.uncork()
+    // the write completed synchronously (libuv's try-write took every byte): nothing is held
+    if (socket.writableLength === 0) return undefined
+    return Effect.callback<void, TransportError>((wake) => {
+      if (written !== undefined) return wake(outcome(written))
+      resume = wake
+      return Effect.sync(() => {
+        resume = undefined
+      })
+    })
+  }
+
+  /** The end of a tick's batch of `writeNow`s: the held bytes go to the socket. */
   private readonly endBatch = (): void => {
     this.batching = false
-    this.uncork()
+    if (this.heldEnd > this.heldStart && !this.destroyed) this.flushHeld(this.socket!)
   }
 
-  private uncork(): void {
-    if (!this.corked) return
-    this.corked = false
-    this.socket!.uncork()
+  /** Writes the held bytes, if any; `false` when the socket's buffer is now full. */
+  private flushHeld(socket: net.Socket): boolean {
+    const start = this.heldStart
+    const end = this.heldEnd
+    if (end === start) return true
+    this.heldStart = this.heldEnd = -1
+    return socket.write(Buffer.from(this.heldMemory as ArrayBuffer, start, end - start))
   }
 
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
@@ -460,7 +540,7 @@ export class SocketTransport implements Transport {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       const socket = this.socket!
-      let full = false
+      let full = !this.flushHeld(socket)
       socket.cork()
       for (let i = 0; i < chunks.length; i++) {
         this.bytesWritten += chunks[i]!.length
@@ -475,7 +555,7 @@ export class SocketTransport implements Transport {
     return Effect.sync(() => {
       if (this.ended || this.destroyed) return
       this.ended = true
-      this.uncork()
+      if (this.socket !== undefined) this.flushHeld(this.socket)
       this.socket?.end()
     })
   }
@@ -484,8 +564,8 @@ export class SocketTransport implements Transport {
   destroyNow(): void {
     if (this.destroyed) return
     this.destroyed = true
-    // the tick's corked writes go to the kernel first: a close frame before a destroy is sent
-    this.uncork()
+    // the tick's held writes go to the kernel first: a close frame before a destroy is sent
+    if (this.socket !== undefined) this.flushHeld(this.socket)
     this.socket?.destroy()
     this.wake()
   }

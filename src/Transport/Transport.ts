@@ -71,6 +71,13 @@ export interface Transport {
    * failure. A transport without it is written through `write`.
    */
   readonly writeNow?: ((bytes: Uint8Array) => Effect.Effect<void, TransportError> | undefined) | undefined
+  /**
+   * Optional write of bytes the caller lends: hands `chunks` to the socket now, in order behind
+   * every earlier write, and returns `undefined` when the kernel took them all at once (nothing
+   * keeps a reference: the caller may change them), else the Effect that completes once the
+   * socket has let go of them (written, or failed). For a large payload sent uncopied.
+   */
+  readonly writeBorrowed?: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined) | undefined
   /** Half-closes: sends FIN after the queued bytes; reading continues until the peer ends. Idempotent. */
   end(): Effect.Effect<void>
   /** Tears the connection down now; pending and later reads and writes fail with `TransportClosed`. Idempotent. */

@@ -86,6 +86,8 @@ export class Sender {
   private readonly transport: Transport
   /** The transport's `writeNow`, when it has one. */
   private readonly writeSync: ((bytes: Uint8Array) => Effect.Effect<void, TransportError> | undefined) | undefined
+  /** The transport's `writeBorrowed`, when it has one (server role only: a client's payload is masked in a copy). */
+  private readonly lend: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined) | undefined
   private readonly address: string
   private readonly writer: FrameWriter.FrameWriter
   private readonly onPoisoned: () => void
@@ -112,6 +114,7 @@ export class Sender {
   constructor(transport: Transport, options: SenderOptions) {
     this.transport = transport
     this.writeSync = transport.writeNow
+    this.lend = options.role === "server" ? transport.writeBorrowed : undefined
     this.address = transport.remoteAddress
     this.writer = options.role === "client"
       ? FrameWriter.make({ role: "client", maskSource: options.maskSource!, fragmentSize: options.fragmentSize })
@@ -148,7 +151,12 @@ export class Sender {
     let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
     if (typeof n !== "number") {
       if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
-      if (n.needed > this.slabSize) return this.frameAlone(kind, payload)
+      if (n.needed > this.slabSize) {
+        return this.lend === undefined || this.writing || typeof payload === "string" ||
+            kind >= 8 || payload.length > this.writer.fragmentSize
+          ? this.frameAlone(kind, payload)
+          : this.gathered(kind, payload, this.lend)
+      }
       this.freshSlab()
       n = this.writer.encodeInto(this.slab, 0, kind, payload)
       if (typeof n !== "number") return this.invalid(n.message)
@@ -213,6 +221,28 @@ export class Sender {
     this.at = 0
   }
 
+  /**
+   * A server's message larger than a slab, sent uncopied while the slot is free: the header into
+   * the slab, then the caller's payload behind it in one gathered write. The send completes once
+   * the socket has let go of the payload (at once when the kernel took it all), so the caller may
+   * reuse it when the send returns, as for a copied one.
+   */
+  private gathered(
+    kind: FrameWriter.Kind,
+    payload: Uint8Array,
+    lend: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined
+  ): Effect.Effect<void, WebSocketError> {
+    let h = this.writer.encodeHeaderInto(this.slab, this.at, kind, payload.length)
+    if (typeof h !== "number") {
+      this.freshSlab()
+      h = this.writer.encodeHeaderInto(this.slab, 0, kind, payload.length) as number
+    }
+    const wait = lend([this.take(h), payload])
+    if (wait === undefined) return Effect.void
+    this.writing = true
+    return this.track(wait)
+  }
+
   /** A message larger than a slab, framed into a buffer of its own. */
   private frameAlone(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     const length = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length
@@ -230,7 +260,7 @@ export class Sender {
       const wait = this.writeSync === undefined ? this.transport.write(bytes) : this.writeSync(bytes)
       if (wait === undefined) return Effect.void
       this.writing = true
-      return this.writeNow(wait)
+      return this.track(wait)
     }
     return Effect.callback<void, WebSocketError>((resume) => {
       this.pending.push(bytes)
@@ -246,7 +276,7 @@ export class Sender {
     })
   }
 
-  private writeNow(write: Effect.Effect<void, TransportError>): Effect.Effect<void, WebSocketError> {
+  private track(write: Effect.Effect<void, TransportError>): Effect.Effect<void, WebSocketError> {
     return Effect.onExit(Effect.mapError(write, fromTransport), this.afterWrite)
   }
 
@@ -281,7 +311,7 @@ export class Sender {
       return
     }
     const merged = chunks.length === 1 ? chunks : mergeAdjacent(chunks)
-    const write = this.writeNow(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
+    const write = this.track(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
     if (waiters.length === 1) return waiters[0]!(write)
     waiters[0]!(Effect.onExit(write, (exit) =>
       Effect.sync(() => {
