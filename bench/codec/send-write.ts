@@ -4,16 +4,17 @@
  * socket uncopied (a gathered write: header in the slab, then the caller's buffer) beat copying it
  * into the send slab?
  *
- * The socket is a `node:stream` `Writable` whose `write`/`writev` take the bytes synchronously
+ * The socket is a `node:stream` `Duplex` whose `write`/`writev` take the bytes synchronously
  * (the same `Writable` machinery a `net.Socket` runs, without the syscall, which is the same for
  * every candidate): every `socket.write` call and every chunk of a flush is counted, not the
  * kernel. One op is one event-loop tick's worth of sends, as an echo of one read:
  *
- * - ours, copy (what `WebSocket`'s sender does): `encodeInto` the 8 KiB slab at its bump offset
- *   (a fresh slab when the frame does not fit; a frame larger than a slab into a buffer of its
- *   own) and `socket.write` the region; as `SocketTransport.writeNow`, the first write of the
- *   tick goes straight to the socket and the rest are corked until the tick's end.
- * - ours, gathered: the header alone into the slab, then `socket.write(header)` and
+ * - ours: the WebSocket's own send path — `Sender.frame` over a `SocketTransport` on the
+ *   stand-in: a frame that fits the 8 KiB send slab is encoded into it and handed to
+ *   `writeNow` (the first of the tick written at once, the rest held and written as one region
+ *   when the tick ends); a server's larger one goes gathered through `writeBorrowed` (header in
+ *   the slab, the caller's payload uncopied);
+ * - ours, gathered at every size (a model, for the crossover): the header alone into the slab, then `socket.write(header)` and
  *   `socket.write(payload)` — the caller's buffer uncopied — under the same per-tick cork.
  * - ws: `Sender.frame(payload, { readOnly: true, ... })` then what its `sendFrame` does with the
  *   list: one `write`, or `cork(); write(header); write(payload); uncork()` for two.
@@ -22,11 +23,15 @@
  * is possible; masked (client role) 128 B binary and 128 B text, where it is not (the mask is
  * applied to a copy: the caller's bytes are never changed), so ours copies and ws copies too.
  */
-import { Writable } from "node:stream"
+import * as Effect from "effect/Effect"
+import type * as net from "node:net"
+import { Duplex } from "node:stream"
 import * as ws from "ws"
 import type { Candidate, Suite } from "../harness.ts"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
+import * as WebSocketSender from "../../src/Transport/internal/webSocketSender.ts"
+import { SocketTransport } from "../../src/Transport/SocketTransport.ts"
 import { TEXT_128 } from "./encode.ts"
 
 interface WsSender {
@@ -47,9 +52,10 @@ const SLAB_SIZE = 8 * 1024
 /** Bytes every stand-in socket has been handed (checked per candidate before the runs). */
 let written = 0
 
-/** A socket stand-in: Node's `Writable` with a synchronous flush that counts what it is given. */
-const socket = (): Writable =>
-  new Writable({
+/** A socket stand-in: Node's stream with a synchronous flush that counts what it is given. */
+const socket = (): Duplex =>
+  new Duplex({
+    read() {},
     highWaterMark: 1 << 30,
     write(chunk: Buffer, _encoding, callback) {
       written += chunk.length
@@ -68,38 +74,30 @@ const socket = (): Writable =>
 /** Messages per op (one tick): fewer for large payloads, so an op stays comparable in bytes. */
 const perOp = (size: number): number => Math.max(4, Math.min(100, Math.floor(256 * 1024 / size)))
 
-const writerOf = (masked: boolean): FrameWriter.FrameWriter =>
-  masked
-    ? FrameWriter.make({ role: "client", maskSource: MaskSource.crypto() })
-    : FrameWriter.make({ role: "server" })
-
-const oursCopy = (masked: boolean, kind: FrameWriter.Kind, payload: string | Uint8Array, count: number): Candidate => {
-  const writer = writerOf(masked)
-  const out = socket()
-  let slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
-  let at = 0
-  const frameOf = (): Buffer => {
-    let n = writer.encodeInto(slab, at, kind, payload)
-    if (typeof n !== "number") {
-      if (n._tag === "BufferTooSmall" && n.needed > SLAB_SIZE) {
-        const own = Buffer.allocUnsafe(n.needed)
-        return own.subarray(0, writer.encodeInto(own, 0, kind, payload) as number)
-      }
-      slab = Buffer.allocUnsafeSlow(SLAB_SIZE)
-      at = 0
-      n = writer.encodeInto(slab, 0, kind, payload) as number
-    }
-    const region = slab.subarray(at, at + n)
-    at += n
-    return region
-  }
+/**
+ * The real send path: `Sender.frame` (the WebSocket's send serializer, as `sendBinary` /
+ * `sendText` reach it) over a `SocketTransport` attached to the stand-in socket. Each op ends its
+ * tick with `endBatch`, which the transport's `nextTick` would run (a synchronous benchmark loop
+ * gives Node no tick in between). A send must complete at once (`Effect.void`): nothing here waits.
+ */
+const oursSender = (masked: boolean, kind: FrameWriter.Kind, payload: string | Uint8Array, count: number): Candidate => {
+  const transport = new SocketTransport("bench", 64 * 1024)
+  transport.attach(socket() as unknown as net.Socket)
+  const sender = new WebSocketSender.Sender(transport, {
+    role: masked ? "client" : "server",
+    maskSource: masked ? MaskSource.crypto() : undefined,
+    fragmentSize: undefined,
+    writeBufferCapacity: SLAB_SIZE,
+    onPoisoned: () => {},
+    compression: undefined
+  })
   const fn = () => {
-    out.write(frameOf())
-    out.cork()
-    for (let i = 1; i < count; i++) out.write(frameOf())
-    out.uncork()
+    for (let i = 0; i < count; i++) {
+      if (sender.frame(kind, payload) !== Effect.void) throw new Error("a send had to wait")
+    }
+    transport.endBatch()
   }
-  return { name: "ours: copy into the slab, one write (per-tick cork)", fn }
+  return { name: "ours: Sender.frame → SocketTransport.writeNow / writeBorrowed", fn }
 }
 
 const oursGathered = (payload: Uint8Array, count: number): Candidate => {
@@ -137,7 +135,7 @@ const oursGathered = (payload: Uint8Array, count: number): Candidate => {
     }
     out.uncork()
   }
-  return { name: "ours: gathered [header, caller's payload] (per-tick cork)", fn }
+  return { name: "model: gathered [header, caller's payload] at any size (per-tick cork)", fn }
 }
 
 const wsSend = (masked: boolean, opcode: number, payload: string | Buffer, count: number): Candidate => {
@@ -178,7 +176,7 @@ const binarySuite = (size: number, masked: boolean): Suite => {
   const frameBytes = headerOf(size, masked) + size
   const label = masked ? "client→server masked" : "server→client unmasked"
   const candidates = [
-    checked(oursCopy(masked, FrameWriter.Kind.Binary, payload, count), count, frameBytes),
+    checked(oursSender(masked, FrameWriter.Kind.Binary, payload, count), count, frameBytes),
     checked(wsSend(masked, 2, payload, count), count, frameBytes),
     ...(masked ? [] : [checked(oursGathered(payload, count), count, frameBytes)])
   ]
@@ -190,7 +188,7 @@ const binarySuite = (size: number, masked: boolean): Suite => {
   }
 }
 
-/** The suites of this file: ours (copy) first, ws second, then ours gathered where it applies. */
+/** The suites of this file: ours first, ws second, then the gathered model where it applies. */
 export const suites: ReadonlyArray<Suite> = [
   ...[128, 1024, 4096, 16384, 65536].map((size) => binarySuite(size, false)),
   binarySuite(128, true),
@@ -198,7 +196,7 @@ export const suites: ReadonlyArray<Suite> = [
     name: "send + write text 128 B client→server masked",
     messagesPerOp: 100,
     candidates: [
-      checked(oursCopy(true, FrameWriter.Kind.Text, TEXT_128, 100), 100, 8 + 128),
+      checked(oursSender(true, FrameWriter.Kind.Text, TEXT_128, 100), 100, 8 + 128),
       checked(wsSend(true, 1, TEXT_128, 100), 100, 8 + 128)
     ],
     target: 2
@@ -207,7 +205,7 @@ export const suites: ReadonlyArray<Suite> = [
     name: "send + write text 128 B server→client unmasked",
     messagesPerOp: 100,
     candidates: [
-      checked(oursCopy(false, FrameWriter.Kind.Text, TEXT_128, 100), 100, 4 + 128),
+      checked(oursSender(false, FrameWriter.Kind.Text, TEXT_128, 100), 100, 4 + 128),
       checked(wsSend(false, 1, TEXT_128, 100), 100, 4 + 128)
     ],
     target: 2

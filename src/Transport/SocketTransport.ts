@@ -110,8 +110,8 @@ const CHUNK_SIZE = 64 * 1024
 
 /** The one read chunk every socket transport shares (see the module doc for why that is safe). */
 const SHARED_CHUNK = Buffer.allocUnsafe(CHUNK_SIZE)
-/** `heldMemory` when nothing is held. */
-const NO_MEMORY: ArrayBufferLike = new ArrayBuffer(0)
+/** `held` when nothing is held. */
+const NO_BYTES = new Uint8Array(0)
 
 /** Initial inbox size: it grows (doubling) only while bytes wait for a `read`. */
 const INBOX_INITIAL_CAPACITY = 4 * 1024
@@ -264,10 +264,19 @@ export class SocketTransport implements Transport {
   private failure: unknown
   /** A `writeNow` happened this tick (its `endBatch` is scheduled). */
   private batching: boolean
-  /** Bytes `writeNow` holds back until the tick ends: `heldMemory[heldStart, heldEnd)` (none: both -1). */
-  private heldMemory: ArrayBufferLike
+  /** Bytes `writeNow` holds back until the tick ends: `held[heldStart, heldEnd)` (none: both -1). */
+  private held: Uint8Array
   private heldStart: number
   private heldEnd: number
+  /** The socket's `writableHighWaterMark`, read once at `attach`. */
+  private writeHighWaterMark: number
+  /** `writeBorrowed` calls so far, and how many of their write callbacks have fired. */
+  private lentIssued: number
+  private lentDone: number
+  /** The first error a `writeBorrowed` write callback reported. */
+  private lentError: Error | undefined
+  /** `writeBorrowed` waits for their callback, by call number. */
+  private lentWaiters: Array<{ readonly n: number; readonly resume: (effect: Effect.Effect<void, TransportError>) => void }>
 
   constructor(remoteAddress: string, readHighWaterMark: number) {
     this.remoteAddress = remoteAddress
@@ -286,9 +295,14 @@ export class SocketTransport implements Transport {
     this.destroyed = false
     this.failure = undefined
     this.batching = false
-    this.heldMemory = NO_MEMORY
+    this.held = NO_BYTES
+    this.writeHighWaterMark = 16 * 1024
     this.heldStart = -1
     this.heldEnd = -1
+    this.lentIssued = 0
+    this.lentDone = 0
+    this.lentError = undefined
+    this.lentWaiters = []
   }
 
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
@@ -307,6 +321,7 @@ export class SocketTransport implements Transport {
   /** Wires the socket's events; call once, right after creating the socket. */
   attach(socket: net.Socket): void {
     this.socket = socket
+    this.writeHighWaterMark = socket.writableHighWaterMark
     socket.on("end", () => {
       this.eof = true
       this.wake()
@@ -453,27 +468,27 @@ export class SocketTransport implements Transport {
    * other write (`write`, `writev`, `writeBorrowed`, `end`, `destroy`) first writes what is held,
    * so the order on the wire is the order of the calls.
    */
-  readonly writeNow = (bytes: Uint8Array): Effect.Effect<void, TransportError> | undefined => {
+  readonly writeNow = (buffer: Uint8Array, start: number, end: number): Effect.Effect<void, TransportError> | undefined => {
     const failure = this.writeFailure()
     if (failure !== undefined) return Effect.fail(failure)
     const socket = this.socket!
-    this.bytesWritten += bytes.length
+    this.bytesWritten += end - start
     if (!this.batching) {
       this.batching = true
       process.nextTick(this.endBatch)
-      return socket.write(bytes) ? undefined : this.awaitDrain(socket)
+      return socket.write(buffer.subarray(start, end)) ? undefined : this.awaitDrain(socket)
     }
-    if (this.heldEnd !== bytes.byteOffset || this.heldMemory !== bytes.buffer) {
+    if (this.heldEnd !== start || this.held !== buffer) {
       if (!this.flushHeld(socket)) {
         // the held bytes filled the buffer: these go behind them, then wait like `write`
-        socket.write(bytes)
+        socket.write(buffer.subarray(start, end))
         return this.awaitDrain(socket)
       }
-      this.heldMemory = bytes.buffer
-      this.heldStart = bytes.byteOffset
+      this.held = buffer
+      this.heldStart = start
     }
-    this.heldEnd = bytes.byteOffset + bytes.length
-    if (socket.writableLength + this.heldEnd - this.heldStart < socket.writableHighWaterMark) return undefined
+    this.heldEnd = end
+    if (socket.writableLength + end - this.heldStart < this.writeHighWaterMark) return undefined
     return this.flushHeld(socket) ? undefined : this.awaitDrain(socket)
   }
 
@@ -490,13 +505,6 @@ export class SocketTransport implements Transport {
     if (failure !== undefined) return Effect.fail(failure)
     const socket = this.socket!
     this.flushHeld(socket)
-    let written: Error | null | undefined
-    let resume: ((effect: Effect.Effect<void, TransportError>) => void) | undefined
-    const outcome = (error: Error | null | undefined): Effect.Effect<void, TransportError> =>
-      error == null ? Effect.void : Effect.fail(
-        this.writeFailure() ??
-          transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(error), cause: error }))
-      )
     const last = chunks.length - 1
     socket.cork()
     for (let i = 0; i < last; i++) {
@@ -504,26 +512,63 @@ export class SocketTransport implements Transport {
       socket.write(chunks[i]!)
     }
     this.bytesWritten += chunks[last]!.length
-    socket.write(chunks[last]!, (error) => {
-      written = error ?? null
-      if (resume !== undefined) resume(outcome(written))
-    })
+    // one shared callback (Node merges a run of them into one tick), counted: they fire in order
+    socket.write(chunks[last]!, this.onLentWritten)
     socket.uncork()
+    const n = ++this.lentIssued
     // the write completed synchronously (libuv's try-write took every byte): nothing is held
     if (socket.writableLength === 0) return undefined
-    return Effect.callback<void, TransportError>((wake) => {
-      if (written !== undefined) return wake(outcome(written))
-      resume = wake
+    return Effect.callback<void, TransportError>((resume) => {
+      if (this.lentDone >= n) return resume(this.lentOutcome())
+      const waiter = { n, resume }
+      this.lentWaiters.push(waiter)
       return Effect.sync(() => {
-        resume = undefined
+        const i = this.lentWaiters.indexOf(waiter)
+        if (i >= 0) this.lentWaiters.splice(i, 1)
       })
     })
   }
 
-  /** The end of a tick's batch of `writeNow`s: the held bytes go to the socket. */
-  private readonly endBatch = (): void => {
+  /** The write callback of every `writeBorrowed`: counts it and wakes the waits it completes. */
+  private readonly onLentWritten = (error?: Error | null): void => {
+    this.lentDone++
+    if (error != null) this.lentError ??= error
+    if (this.lentWaiters.length === 0) return
+    const done = this.lentWaiters.filter((w) => w.n <= this.lentDone)
+    if (done.length === 0) return
+    this.lentWaiters = this.lentWaiters.filter((w) => w.n > this.lentDone)
+    const outcome = this.lentOutcome()
+    for (const w of done) w.resume(outcome)
+  }
+
+  /** What a completed `writeBorrowed` reports: done, or the first write failure. */
+  private lentOutcome(): Effect.Effect<void, TransportError> {
+    const error = this.lentError
+    if (error === undefined) return Effect.void
+    return Effect.fail(
+      this.writeFailure() ?? transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(error), cause: error }))
+    )
+  }
+
+  /**
+   * Ends the tick's batch of `writeNow`s now, as the `nextTick` scheduled by its first write
+   * would: the held bytes go to the socket. For a caller that knows its batch is over (a
+   * benchmark's op stands for one tick).
+   */
+  readonly endBatch = (): void => {
     this.batching = false
     if (this.heldEnd > this.heldStart && !this.destroyed) this.flushHeld(this.socket!)
+  }
+
+  /**
+   * See `Transport.release`: writes the held bytes, then answers whether the socket's buffer is
+   * empty (the kernel took every byte, so Node keeps no reference to any of them).
+   */
+  readonly release = (): boolean => {
+    const socket = this.socket
+    if (socket === undefined || this.destroyed) return false
+    this.flushHeld(socket)
+    return socket.writableLength === 0
   }
 
   /** Writes the held bytes, if any; `false` when the socket's buffer is now full. */
@@ -532,7 +577,9 @@ export class SocketTransport implements Transport {
     const end = this.heldEnd
     if (end === start) return true
     this.heldStart = this.heldEnd = -1
-    return socket.write(Buffer.from(this.heldMemory as ArrayBuffer, start, end - start))
+    const held = this.held
+    this.held = NO_BYTES
+    return socket.write(held.subarray(start, end))
   }
 
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {

@@ -32,10 +32,25 @@ const collector = () => {
   return { onSocket, bytes }
 }
 
+/** Where each region made by {@link regions} sits: its slab and offset. */
+const slabOf = new WeakMap<Uint8Array, { readonly slab: Buffer; readonly start: number }>()
+
 /** `count` frames of `size` bytes encoded back to back into one slab, each as its own region. */
 const regions = (count: number, size: number): Array<Buffer> => {
   const slab = Buffer.allocUnsafeSlow(count * size)
-  return Array.from({ length: count }, (_, i) => slab.subarray(i * size, (i + 1) * size).fill(i & 0xff))
+  return Array.from({ length: count }, (_, i) => {
+    const region = slab.subarray(i * size, (i + 1) * size).fill(i & 0xff)
+    slabOf.set(region, { slab, start: i * size })
+    return region
+  })
+}
+
+/** `transport.writeNow` of `bytes`: a region of {@link regions} as its slab range, else the whole buffer. */
+const put = (transport: SocketTransport, bytes: Buffer) => {
+  const at = slabOf.get(bytes)
+  return at === undefined
+    ? transport.writeNow(bytes, 0, bytes.length)
+    : transport.writeNow(at.slab, at.start, at.start + bytes.length)
 }
 
 /** Counts the `socket.write` calls of a transport's socket (the writes Node's stream is handed). */
@@ -50,6 +65,33 @@ const countWrites = (transport: SocketTransport): { readonly calls: number } => 
   return counter
 }
 
+/** A ws client whose socket is paused until `resume()`; its messages in order. */
+const pausedClient = (port: number) =>
+  Effect.promise(() =>
+    new Promise<{ client: WS; messages: Array<Buffer>; resume: () => void; received: (n: number) => Promise<void> }>(
+      (resolve, reject) => {
+        const client = new WS(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 })
+        const messages: Array<Buffer> = []
+        const waits: Array<{ n: number; wake: () => void }> = []
+        client.on("message", (data: Buffer) => {
+          messages.push(data)
+          for (const w of waits.filter((w) => messages.length >= w.n)) w.wake()
+        })
+        client.once("open", () => {
+          const socket = (client as unknown as { _socket: net.Socket })._socket
+          socket.pause()
+          resolve({
+            client,
+            messages,
+            resume: () => socket.resume(),
+            received: (n) => new Promise((wake) => messages.length >= n ? wake() : waits.push({ n, wake }))
+          })
+        })
+        client.once("error", reject)
+      }
+    )
+  )
+
 describe("SocketTransport.writeNow", () => {
   it.live("writes the first of a tick at once and the rest, adjacent in memory, as one region when the tick ends", () =>
     Effect.gen(function*() {
@@ -59,7 +101,7 @@ describe("SocketTransport.writeNow", () => {
       const writes = countWrites(transport)
       const frames = regions(16, 100)
       // one tick: every call returns undefined (accepted, nothing to wait for)
-      const results = yield* Effect.sync(() => frames.map((f) => transport.writeNow(f)))
+      const results = yield* Effect.sync(() => frames.map((f) => put(transport, f)))
       assert.deepStrictEqual(results, frames.map(() => undefined))
       assert.strictEqual(writes.calls, 1)
       const got = yield* peer.bytes(1600)
@@ -76,10 +118,10 @@ describe("SocketTransport.writeNow", () => {
       const [a, b, c] = regions(3, 10)
       const other = Buffer.alloc(10, 0xee)
       yield* Effect.sync(() => {
-        transport.writeNow(a!)
-        transport.writeNow(b!)
-        transport.writeNow(other)
-        transport.writeNow(c!)
+        put(transport, a!)
+        put(transport, b!)
+        put(transport, other)
+        put(transport, c!)
       })
       yield* transport.write(Buffer.from("end"))
       const got = yield* peer.bytes(43)
@@ -93,7 +135,7 @@ describe("SocketTransport.writeNow", () => {
       const transport = (yield* Tcp.connect({ host: "127.0.0.1", port: server.port })) as SocketTransport
       const frames = regions(4, 50)
       yield* Effect.sync(() => {
-        for (const f of frames) transport.writeNow(f)
+        for (const f of frames) put(transport, f)
         transport.destroyNow()
       })
       const got = yield* peer.bytes(200)
@@ -110,7 +152,7 @@ describe("SocketTransport.writeNow", () => {
       const frames = regions(12, 100)
       const calls = yield* Effect.sync(() =>
         frames.map((f) => {
-          transport.writeNow(f)
+          put(transport, f)
           return writes.calls
         })
       )
@@ -132,7 +174,7 @@ describe("SocketTransport.writeNow", () => {
       // more than loopback's socket buffers hold while the peer does not read
       const big = Buffer.alloc(16 << 20, 1)
       const frames = regions(3, 100)
-      const waits = yield* Effect.sync(() => [big, ...frames].map((f) => transport.writeNow(f)))
+      const waits = yield* Effect.sync(() => [big, ...frames].map((f) => put(transport, f)))
       assert.deepStrictEqual(waits.map((w) => w !== undefined), [true, true, true, true])
       const accepted = yield* Effect.forkChild(Effect.all(waits as Array<Effect.Effect<void, unknown>>))
       const socket = yield* Effect.promise(() => server.connected(1))
@@ -144,33 +186,6 @@ describe("SocketTransport.writeNow", () => {
 })
 
 describe("WebSocket server send of a payload larger than the send slab", () => {
-  /** A ws client whose socket is paused until `resume()`; its messages in order. */
-  const pausedClient = (port: number) =>
-    Effect.promise(() =>
-      new Promise<{ client: WS; messages: Array<Buffer>; resume: () => void; received: (n: number) => Promise<void> }>(
-        (resolve, reject) => {
-          const client = new WS(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: 64 << 20 })
-          const messages: Array<Buffer> = []
-          const waits: Array<{ n: number; wake: () => void }> = []
-          client.on("message", (data: Buffer) => {
-            messages.push(data)
-            for (const w of waits.filter((w) => messages.length >= w.n)) w.wake()
-          })
-          client.once("open", () => {
-            const socket = (client as unknown as { _socket: net.Socket })._socket
-            socket.pause()
-            resolve({
-              client,
-              messages,
-              resume: () => socket.resume(),
-              received: (n) => new Promise((wake) => messages.length >= n ? wake() : waits.push({ n, wake }))
-            })
-          })
-          client.once("error", reject)
-        }
-      )
-    )
-
   it.live("completes only once the socket let go of it: changing the payload after the send does not change what the client receives", () =>
     Effect.gen(function*() {
       // 16 MiB is more than loopback's socket buffers take while the client is paused, so the
@@ -217,6 +232,30 @@ describe("WebSocket server send of a payload larger than the send slab", () => {
       const texts = peer.messages.map((m) => m.length === big.length ? "big" : m.toString())
       assert.deepStrictEqual(texts.filter((t) => t !== "other fiber"), ["before", "big", "after"])
       assert.isTrue(peer.messages[texts.indexOf("big")]!.equals(big))
+      peer.client.close()
+    }))
+})
+
+describe("WebSocket server sends through the send slab", () => {
+  it.live("deliver every frame intact whether the slab is reused (a reading client) or replaced (a paused one)", () =>
+    Effect.gen(function*() {
+      // 3000 B frames: two fit an 8 KiB slab, so every third send needs the next slab
+      const message = (i: number) => Buffer.alloc(3000, i & 0xff)
+      const count = 300
+      const server = yield* WebSocketServer.serve((socket) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < count; i++) {
+            yield* socket.sendBinary(message(i))
+            // every 50 sends, let the client read (the socket empties and the slab may be reused)
+            if (i % 50 === 49) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+          }
+          yield* socket.recv
+        }), { port: 0, host: "127.0.0.1", heartbeat: false })
+      const peer = yield* pausedClient(server.port)
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+      peer.resume()
+      yield* Effect.promise(() => peer.received(count))
+      for (let i = 0; i < count; i++) assert.isTrue(peer.messages[i]!.equals(message(i)), `message ${i}`)
       peer.client.close()
     }))
 })

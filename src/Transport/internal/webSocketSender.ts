@@ -85,7 +85,11 @@ const mergeAdjacent = (chunks: ReadonlyArray<Uint8Array>): Array<Uint8Array> => 
 export class Sender {
   private readonly transport: Transport
   /** The transport's `writeNow`, when it has one. */
-  private readonly writeSync: ((bytes: Uint8Array) => Effect.Effect<void, TransportError> | undefined) | undefined
+  private readonly writeSync:
+    | ((buffer: Uint8Array, start: number, end: number) => Effect.Effect<void, TransportError> | undefined)
+    | undefined
+  /** The transport's `release`, when it has one. */
+  private readonly release: (() => boolean) | undefined
   /** The transport's `writeBorrowed`, when it has one (server role only: a client's payload is masked in a copy). */
   private readonly lend: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined) | undefined
   private readonly address: string
@@ -115,6 +119,7 @@ export class Sender {
     this.transport = transport
     this.writeSync = transport.writeNow
     this.lend = options.role === "server" ? transport.writeBorrowed : undefined
+    this.release = transport.release
     this.address = transport.remoteAddress
     this.writer = options.role === "client"
       ? FrameWriter.make({ role: "client", maskSource: options.maskSource!, fragmentSize: options.fragmentSize })
@@ -148,20 +153,19 @@ export class Sender {
   /** Encodes and writes one message (no state checks: the stream makes them). */
   frame(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     if (payload.length >= this.threshold && kind < 8) return this.compressed(kind, payload)
+    // bytes that cannot fit a slab skip the attempt (and the BufferTooSmall it would build)
+    if (typeof payload !== "string" && payload.length > this.slabSize - FrameWriter.MAX_HEADER_SIZE) {
+      return this.large(kind, payload)
+    }
     let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
     if (typeof n !== "number") {
       if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
-      if (n.needed > this.slabSize) {
-        return this.lend === undefined || this.writing || typeof payload === "string" ||
-            kind >= 8 || payload.length > this.writer.fragmentSize
-          ? this.frameAlone(kind, payload)
-          : this.gathered(kind, payload, this.lend)
-      }
-      this.freshSlab()
+      if (n.needed > this.slabSize) return this.large(kind, payload)
+      this.nextSlab()
       n = this.writer.encodeInto(this.slab, 0, kind, payload)
       if (typeof n !== "number") return this.invalid(n.message)
     }
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   /** Deflates a data message and frames it with RSV1, into the slab or (larger) a buffer of its own. */
@@ -184,25 +188,25 @@ export class Sender {
         const dst = Buffer.allocUnsafe(n.needed)
         const written = this.writer.encodeCompressedInto(dst, 0, kind, deflated)
         if (typeof written !== "number") return this.invalid(written.message)
-        return this.write(dst.subarray(0, written))
+        return this.write(dst, 0, written)
       }
-      this.freshSlab()
+      this.nextSlab()
       n = this.writer.encodeCompressedInto(this.slab, 0, kind, deflated)
       if (typeof n !== "number") return this.invalid(n.message)
     }
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   /** Encodes and writes a close frame, and marks it sent (no state checks). */
   close(code: number | undefined, reason: string): Effect.Effect<void, WebSocketError> {
     let n = this.writer.encodeCloseInto(this.slab, this.at, code, reason)
     if (typeof n !== "number" && n._tag === "BufferTooSmall") {
-      this.freshSlab()
+      this.nextSlab()
       n = this.writer.encodeCloseInto(this.slab, 0, code, reason)
     }
     if (typeof n !== "number") return this.invalid(n.message)
     this.closeSent = true
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   private invalid(detail: string): Effect.Effect<never, WebSocketError> {
@@ -216,9 +220,35 @@ export class Sender {
     return this.slab.subarray(at, at + n)
   }
 
+  /** Writes the `n` bytes just encoded at `at` (no view made unless the write needs one). */
+  private writeSlab(n: number): Effect.Effect<void, WebSocketError> {
+    const at = this.at
+    this.at = at + n
+    return this.write(this.slab, at, at + n)
+  }
+
   private freshSlab(): void {
     this.slab = Buffer.allocUnsafeSlow(this.slabSize)
     this.at = 0
+  }
+
+  /**
+   * Room for the next frame: the same slab from its start when no frame waits in it and the
+   * transport keeps none of its regions any more (the kernel took them: no allocation, and the slab stays in cache), else a
+   * fresh one.
+   */
+  private nextSlab(): void {
+    // while a write is in flight, queued frames still sit in the slab, not yet handed over
+    if (!this.writing && this.release !== undefined && this.release()) this.at = 0
+    else this.freshSlab()
+  }
+
+  /** A message that does not fit a slab: gathered when it can be, else framed into a buffer of its own. */
+  private large(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    return this.lend === undefined || this.writing || typeof payload === "string" || kind >= 8 ||
+        payload.length > this.writer.fragmentSize
+      ? this.frameAlone(kind, payload)
+      : this.gathered(kind, payload, this.lend)
   }
 
   /**
@@ -234,7 +264,7 @@ export class Sender {
   ): Effect.Effect<void, WebSocketError> {
     let h = this.writer.encodeHeaderInto(this.slab, this.at, kind, payload.length)
     if (typeof h !== "number") {
-      this.freshSlab()
+      this.nextSlab()
       h = this.writer.encodeHeaderInto(this.slab, 0, kind, payload.length) as number
     }
     const wait = lend([this.take(h), payload])
@@ -250,18 +280,24 @@ export class Sender {
     const dst = Buffer.allocUnsafe(length + frames * FrameWriter.MAX_HEADER_SIZE)
     const written = this.writer.encodeInto(dst, 0, kind, payload)
     if (typeof written !== "number") return this.invalid(written.message)
-    return this.write(dst.subarray(0, written))
+    return this.write(dst, 0, written)
   }
 
-  /** Writes now when the slot is free; otherwise joins the next group write. Any failure poisons. */
-  private write(bytes: Uint8Array): Effect.Effect<void, WebSocketError> {
+  /**
+   * Writes `buffer[start, end)` now when the slot is free; otherwise joins the next group write.
+   * Any failure poisons.
+   */
+  private write(buffer: Uint8Array, start: number, end: number): Effect.Effect<void, WebSocketError> {
     if (!this.writing) {
       // the synchronous path: accepted at once, the send is done with no write to wait on
-      const wait = this.writeSync === undefined ? this.transport.write(bytes) : this.writeSync(bytes)
+      const wait = this.writeSync === undefined
+        ? this.transport.write(buffer.subarray(start, end))
+        : this.writeSync(buffer, start, end)
       if (wait === undefined) return Effect.void
       this.writing = true
       return this.track(wait)
     }
+    const bytes = buffer.subarray(start, end)
     return Effect.callback<void, WebSocketError>((resume) => {
       this.pending.push(bytes)
       this.waiters.push(resume)
