@@ -4,15 +4,24 @@
  *
  * **One copy.** A frame is encoded straight into the connection's send slab (`writeBufferCapacity`
  * bytes, default 8 KiB): the payload copied once (and, in the client role, masked there), the
- * header written in front, and that region handed to the transport. The slab is filled front to
- * back and never written twice — a Node socket may keep a region until the kernel takes it — so
- * when the next frame does not fit, a fresh slab is taken (as Node's own `Buffer` pool does) and
- * the old one is left to the regions still in flight. A message larger than a slab is framed into
- * a buffer of its own. The caller's payload is never kept: it may be reused (or be a `recv` view
- * that the next read overwrites) as soon as the send returns.
+ * header written in front, and that range handed to the transport. A Node socket may keep a
+ * region until the kernel takes it, so the slab is filled front to back and started over only
+ * when no frame waits in it and the transport says it keeps none of its bytes (`release`);
+ * otherwise a fresh slab is taken and the old one is left to the regions still in flight.
  *
- * **Group writes.** When the transport is free, a frame is written at once (the latency path: no
- * waiting for a tick). While a write is in flight — Node's buffer is full and we wait for
+ * **No copy above the slab.** A server's binary (or bytes-as-text) message that does not fit a
+ * slab, uncompressed and unfragmented, sent while the slot is free, goes gathered: its header into
+ * the slab, then the caller's payload uncopied (`transport.writeBorrowed`); the send completes
+ * once Node has let go of the payload. Otherwise (a client masks; a string; a write in flight) it
+ * is framed into a buffer of its own. Either way the caller may reuse its payload (or it may be a
+ * `recv` view that the next read overwrites) as soon as the send returns.
+ *
+ * **Synchronous sends and batches.** When the transport is free a frame goes to the transport's
+ * `writeNow` and, accepted, the send completes in the same step with a cached `Effect.void` — no
+ * write Effect, no fiber suspension. The transport writes the tick's first frame at once and
+ * holds the later ones, one socket write when the tick ends (see `SocketTransport.writeNow`).
+ *
+ * **Group writes.** While a write is in flight — Node's buffer is full and we wait for
  * `'drain'`, or another fiber's send is being written — later frames queue and leave together in
  * one write (one `writev` of the regions, adjacent slab regions merged into one), each send
  * completing when the write that carries its frame does. A send interrupted while it waits is
