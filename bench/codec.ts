@@ -5,6 +5,8 @@
  * - parse (`bench/codec/parse.ts`): server→client unmasked binary and text frames of 40, 128,
  *   512 and 2048 B, one frame per chunk and 100 frames per chunk; client→server masked 128 B;
  * - encode (`bench/codec/encode.ts`): 128 B text, masked and unmasked;
+ * - send + write (`bench/codec/send-write.ts`): the encode plus the writes the socket needs, and
+ *   copy vs gathered write from 128 B to 64 KiB;
  * - HTTP (`bench/codec/http-*.ts`, `order-entry.ts`): order-entry request build, response parse
  *   and the combined round (target < 1 µs).
  *
@@ -20,6 +22,7 @@ import * as HttpBuild from "./codec/http-build.ts"
 import * as HttpParse from "./codec/http-parse.ts"
 import * as OrderEntry from "./codec/order-entry.ts"
 import * as Parse from "./codec/parse.ts"
+import * as SendWrite from "./codec/send-write.ts"
 
 /** Whether `ws` can load its optional native helper `name` (it requires them from its own dir). */
 const loaded = (name: string): string => {
@@ -35,6 +38,7 @@ const filter = process.argv[2] === undefined ? undefined : new RegExp(process.ar
 const suites: ReadonlyArray<Suite> = [
   ...Parse.suites,
   ...Encode.suites,
+  ...SendWrite.suites,
   ...HttpBuild.suites,
   ...HttpParse.suites,
   ...OrderEntry.suites
@@ -45,7 +49,7 @@ const results = await runSuites(suites, { rounds: 5, timeMs: 400, filter })
 console.log(toMarkdown(results))
 // every file whose suites ran must have fed its sink (nothing optimised away)
 const ran = (m: { readonly suites: ReadonlyArray<Suite> }) => m.suites.some((s) => filter === undefined || filter.test(s.name))
-const sinks = [Parse, Encode, HttpBuild, HttpParse, OrderEntry].every((m) => !ran(m) || m.sinkValue() !== 0)
+const sinks = [Parse, Encode, SendWrite, HttpBuild, HttpParse, OrderEntry].every((m) => !ran(m) || m.sinkValue() !== 0)
 console.log(
   `\nnode ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ` +
     `ws with bufferutil ${loaded("bufferutil")}, utf-8-validate ${loaded("utf-8-validate")}; ` +

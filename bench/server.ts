@@ -2,7 +2,9 @@
  * `npm run bench:server [-- --seconds S --rounds R --connections C --window W]` — messages per
  * second echoed by a WebSocket server under the same client load: `WebSocketServer.serve`
  * (`scripts/echo-server.ts`) in one process, the same with `--workers 2` (two processes on one
- * port, `reusePort`), and `ws`'s `WebSocketServer` (`bench/ws-echo-server.ts`).
+ * port, `reusePort`), `ws`'s `WebSocketServer` (`bench/ws-echo-server.ts`), and the load's
+ * ceiling: a raw TCP server that writes pre-built echoes without parsing anything
+ * (`bench/raw-echo-server.ts`) — a server near its rate is bounded by the client.
  *
  * The load is the cheapest client we can write, in this process: C raw TCP connections, each
  * keeping W masked 64 B binary frames in flight (pre-built bytes; an echoed frame is counted by
@@ -50,7 +52,8 @@ const NODE = process.execPath
 const CANDIDATES: ReadonlyArray<Candidate> = [
   { name: "WebSocketServer.serve (1 process)", command: [NODE, "scripts/echo-server.ts", "--port", "0"] },
   { name: "ws WebSocketServer (1 process)", command: [NODE, "bench/ws-echo-server.ts"] },
-  { name: "WebSocketServer.serve (2 workers)", command: [NODE, "scripts/echo-server.ts", "--port", "0", "--workers", "2"] }
+  { name: "WebSocketServer.serve (2 workers)", command: [NODE, "scripts/echo-server.ts", "--port", "0", "--workers", "2"] },
+  { name: "raw TCP, no WebSocket (load ceiling)", command: [NODE, "bench/raw-echo-server.ts"] }
 ]
 
 const startServer = (candidate: Candidate): Promise<{ child: ChildProcess; port: number }> =>
@@ -125,6 +128,7 @@ const measure = async (candidate: Candidate): Promise<number> => {
 const rates = new Map<string, Array<number>>(CANDIDATES.map((c) => [c.name, []]))
 const ratiosVsWs: Array<number> = []
 const ratiosWorkers: Array<number> = []
+const ratiosCeiling: Array<number> = []
 for (let round = 0; round < ROUNDS; round++) {
   const order = CANDIDATES.map((_, i) => CANDIDATES[(i + round) % CANDIDATES.length]!)
   const inRound = new Map<string, number>()
@@ -136,6 +140,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const ours = inRound.get(CANDIDATES[0]!.name)!
   ratiosVsWs.push(ours / inRound.get(CANDIDATES[1]!.name)!)
   ratiosWorkers.push(inRound.get(CANDIDATES[2]!.name)! / ours)
+  ratiosCeiling.push(ours / inRound.get(CANDIDATES[3]!.name)!)
   console.log(`round ${round + 1}: ${order.map((c) => `${c.name} ${Math.round(inRound.get(c.name)!)} msg/s`).join(", ")}`)
 }
 
@@ -144,3 +149,4 @@ console.log("| server | median msg/s |\n| --- | --- |")
 for (const [name, list] of rates) console.log(`| ${name} | ${Math.round(median(list))} |`)
 console.log(`\nserve / ws (1 process), median of in-round ratios: ${median(ratiosVsWs).toFixed(2)}x (rounds: ${ratiosVsWs.map((r) => r.toFixed(2)).join(", ")})`)
 console.log(`2 workers / 1 process, median of in-round ratios: ${median(ratiosWorkers).toFixed(2)}x (rounds: ${ratiosWorkers.map((r) => r.toFixed(2)).join(", ")})`)
+console.log(`serve (1 process) / raw TCP ceiling, median of in-round ratios: ${median(ratiosCeiling).toFixed(2)}x (rounds: ${ratiosCeiling.map((r) => r.toFixed(2)).join(", ")})`)

@@ -12,9 +12,10 @@
  *   returns `[header, payload]` (ws's `sendFrame` writes the two with a cork). The list is taken
  *   as ws's final bytes — no concat is charged to ws.
  *
- * - ours, send slab (text and binary): what `WebSocket`'s sender does per send — `encodeInto` the
- *   connection's 8 KiB slab at its bump offset (a fresh slab when the frame does not fit) and
- *   take the frame's region (`subarray`), the one `Buffer` its transport write gets. For binary,
+ * - ours, send slab (text and binary): what `WebSocket`'s sender encodes per send — `encodeInto`
+ *   the connection's 8 KiB slab at its bump offset (a fresh slab when the frame does not fit);
+ *   the transport gets the slab range (`writeNow(slab, start, end)`), and a view is made once per
+ *   batch of one tick, not per frame (`bench/codec/send-write.ts` counts those writes). For binary,
  *   ws gets a `Buffer` payload with `readOnly: true`, as `ws.send(buffer)` passes it: unmasked,
  *   ws hands the caller's payload on uncopied (`[header, payload]`); masked, it copies and masks
  *   into one fresh buffer.
@@ -139,15 +140,14 @@ const oursSlab = (masked: boolean, binary: boolean): Candidate => {
         at = 0
         n = writer.encodeInto(slab, 0, kind, payload) as number
       }
-      const region = slab.subarray(at, at + n)
+      sink += n + slab[at + 1]!
       at += n
-      sink += region.length + region[1]!
     }
   }
   fn()
   const n = writer.encodeInto(Buffer.allocUnsafe(4096), 0, kind, payload)
   if (n !== expected) throw new Error(`ours wrote ${JSON.stringify(n)} bytes, expected ${expected}`)
-  return { name: "send slab: encodeInto + region", fn }
+  return { name: "send slab: encodeInto at the bump offset", fn }
 }
 
 /**

@@ -7,6 +7,7 @@
  * ```text
  * encode(buf: WriteBuf, kind, payload)          payload into buf, header prepended ─► bytes | EncodeError
  * encodeInto(dst, offset, kind, payload)        frame(s) at dst[offset..]          ─► bytes | EncodeError
+ * encodeHeaderInto(dst, offset, kind, length)   the header alone (server role)     ─► bytes | EncodeError
  * encodeClose(buf, code?, reason?) / encodeCloseInto(dst, offset, code?, reason?)
  * ```
  *
@@ -378,6 +379,23 @@ export class FrameWriter {
     const total = headerLength(n, masked) + n
     if (total > avail) return tooSmall(total, avail)
     return this.frameBytes(dst, offset, 0x80 | kind, payload)
+  }
+
+  /**
+   * Writes at `dst[offset]` only the header of one unfragmented, unmasked text or binary frame
+   * of `length` payload bytes — for a server that hands the payload to the socket itself, behind
+   * the header (a gathered write, no copy). Returns the header length or `BufferTooSmall`.
+   * Throws `RangeError` in the client role (its payload is masked, so it must be copied: use
+   * {@link encodeInto}), for a kind other than text or binary, or a `length` over `fragmentSize`.
+   */
+  encodeHeaderInto(dst: Uint8Array, offset: number, kind: Kind, length: number): number | EncodeError {
+    checkOffset(dst, offset)
+    if (this.masked) throw new RangeError("FrameWriter.encodeHeaderInto: a client masks its payload, so it is copied (encodeInto)")
+    if (kind !== Kind.Text && kind !== Kind.Binary) throw new RangeError(`FrameWriter.encodeHeaderInto: text or binary only, got kind ${kind}`)
+    if (length > this.fragmentSize) throw new RangeError(`FrameWriter.encodeHeaderInto: ${length} bytes would be fragmented (fragmentSize ${this.fragmentSize})`)
+    const h = headerLength(length, false)
+    if (h > dst.length - offset) return tooSmall(h, dst.length - offset)
+    return writeHeader(dst, offset, 0x80 | kind, length, false)
   }
 
   /**

@@ -42,6 +42,13 @@
  * `read` that drains the inbox resumes it. Write-side: `write` waits for `'drain'` when
  * `socket.write` returns `false` (`writeHighWaterMark`, Node's default 64 KiB).
  *
+ * The WebSocket sender's two fast writes: `writeNow` (bytes it never reuses, from its send slab)
+ * is synchronous — the first of an event-loop tick goes to the socket at once, the later ones
+ * are held and leave as one write when the tick ends, so the echoes of one read cost one
+ * `socket.write` rather than one each (`bench:server`); `writeBorrowed` (a caller's large
+ * payload behind its header, uncopied) completes when Node has let go of the payload — at once
+ * when the kernel took every byte, else at the write's callback.
+ *
  * Socket buffer sizes: Node has no `SO_RCVBUF`/`SO_SNDBUF` setter on `net.Socket` (only UDP
  * sockets have one), so the kernel's autotuned sizes apply; what Node does offer is the
  * stream high-water marks above. `allowHalfOpen` is always on: a peer's FIN ends our reads
@@ -103,6 +110,8 @@ const CHUNK_SIZE = 64 * 1024
 
 /** The one read chunk every socket transport shares (see the module doc for why that is safe). */
 const SHARED_CHUNK = Buffer.allocUnsafe(CHUNK_SIZE)
+/** `held` when nothing is held. */
+const NO_BYTES = new Uint8Array(0)
 
 /** Initial inbox size: it grows (doubling) only while bytes wait for a `read`. */
 const INBOX_INITIAL_CAPACITY = 4 * 1024
@@ -253,6 +262,21 @@ export class SocketTransport implements Transport {
   private ended: boolean
   private destroyed: boolean
   private failure: unknown
+  /** A `writeNow` happened this tick (its `endBatch` is scheduled). */
+  private batching: boolean
+  /** Bytes `writeNow` holds back until the tick ends: `held[heldStart, heldEnd)` (none: both -1). */
+  private held: Uint8Array
+  private heldStart: number
+  private heldEnd: number
+  /** The socket's `writableHighWaterMark`, read once at `attach`. */
+  private writeHighWaterMark: number
+  /** `writeBorrowed` calls so far, and how many of their write callbacks have fired. */
+  private lentIssued: number
+  private lentDone: number
+  /** The first error a `writeBorrowed` write callback reported. */
+  private lentError: Error | undefined
+  /** `writeBorrowed` waits for their callback, by call number. */
+  private lentWaiters: Array<{ readonly n: number; readonly resume: (effect: Effect.Effect<void, TransportError>) => void }>
 
   constructor(remoteAddress: string, readHighWaterMark: number) {
     this.remoteAddress = remoteAddress
@@ -270,6 +294,15 @@ export class SocketTransport implements Transport {
     this.ended = false
     this.destroyed = false
     this.failure = undefined
+    this.batching = false
+    this.held = NO_BYTES
+    this.writeHighWaterMark = 16 * 1024
+    this.heldStart = -1
+    this.heldEnd = -1
+    this.lentIssued = 0
+    this.lentDone = 0
+    this.lentError = undefined
+    this.lentWaiters = []
   }
 
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
@@ -288,6 +321,7 @@ export class SocketTransport implements Transport {
   /** Wires the socket's events; call once, right after creating the socket. */
   attach(socket: net.Socket): void {
     this.socket = socket
+    this.writeHighWaterMark = socket.writableHighWaterMark
     socket.on("end", () => {
       this.eof = true
       this.wake()
@@ -384,8 +418,17 @@ export class SocketTransport implements Transport {
     return undefined
   }
 
+  /** The failure of a write whose socket closed under it. */
+  private closedWrite(): TransportError {
+    return this.writeFailure() ??
+      transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
+  }
+
   private awaitDrain(socket: net.Socket): Effect.Effect<void, TransportError> {
     return Effect.callback<void, TransportError>((resume) => {
+      // run after the event it waits for (a caller that held the Effect a while): answer now
+      if (socket.destroyed) return resume(Effect.fail(this.closedWrite()))
+      if (!socket.writableNeedDrain) return resume(Effect.void)
       const cleanup = () => {
         socket.off("drain", onDrain)
         socket.off("close", onClose)
@@ -396,10 +439,7 @@ export class SocketTransport implements Transport {
       }
       const onClose = () => {
         cleanup()
-        const failure = this.writeFailure()
-        resume(Effect.fail(
-          failure ?? transportError(this.remoteAddress, new WriteError({ kind: "Other", cause: new Error("socket closed") }))
-        ))
+        resume(Effect.fail(this.closedWrite()))
       }
       socket.on("drain", onDrain)
       socket.on("close", onClose)
@@ -412,9 +452,134 @@ export class SocketTransport implements Transport {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       const socket = this.socket!
+      this.flushHeld(socket)
       this.bytesWritten += bytes.length
       return socket.write(bytes) ? Effect.void : this.awaitDrain(socket)
     })
+  }
+
+  /**
+   * See `Transport.writeNow`. The first write of a tick goes to the socket at once (the latency
+   * path: no waiting). Later ones in the same tick are held back and leave together when the
+   * tick ends (a `nextTick`): bytes that continue the held ones in the same memory (frames
+   * encoded back to back into one slab) only extend the held range, so a batch of echoes of one
+   * read is one `socket.write` of one region. What is held stays under the high-water mark: at
+   * the mark it is written at once and the caller waits for `'drain'`, as for `write`. Every
+   * other write (`write`, `writev`, `writeBorrowed`, `end`, `destroy`) first writes what is held,
+   * so the order on the wire is the order of the calls.
+   */
+  readonly writeNow = (buffer: Uint8Array, start: number, end: number): Effect.Effect<void, TransportError> | undefined => {
+    const failure = this.writeFailure()
+    if (failure !== undefined) return Effect.fail(failure)
+    const socket = this.socket!
+    this.bytesWritten += end - start
+    if (!this.batching) {
+      this.batching = true
+      process.nextTick(this.endBatch)
+      return socket.write(buffer.subarray(start, end)) ? undefined : this.awaitDrain(socket)
+    }
+    if (this.heldEnd !== start || this.held !== buffer) {
+      if (!this.flushHeld(socket)) {
+        // the held bytes filled the buffer: these go behind them, then wait like `write`
+        socket.write(buffer.subarray(start, end))
+        return this.awaitDrain(socket)
+      }
+      this.held = buffer
+      this.heldStart = start
+    }
+    this.heldEnd = end
+    if (socket.writableLength + end - this.heldStart < this.writeHighWaterMark) return undefined
+    return this.flushHeld(socket) ? undefined : this.awaitDrain(socket)
+  }
+
+  /**
+   * Hands `chunks` to the socket now, in order behind everything written before, and returns
+   * `undefined` when the kernel took them all at once — Node keeps no reference, so the caller
+   * may change them — or the Effect that completes when the socket has let go of them (the last
+   * chunk's write callback: written, or failed). For a large payload sent uncopied, behind a
+   * header; the transport's own `'drain'` wait is not needed, the socket's buffer is flushed up
+   * to these chunks when the Effect completes.
+   */
+  readonly writeBorrowed = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> | undefined => {
+    const failure = this.writeFailure()
+    if (failure !== undefined) return Effect.fail(failure)
+    const socket = this.socket!
+    this.flushHeld(socket)
+    const last = chunks.length - 1
+    socket.cork()
+    for (let i = 0; i < last; i++) {
+      this.bytesWritten += chunks[i]!.length
+      socket.write(chunks[i]!)
+    }
+    this.bytesWritten += chunks[last]!.length
+    // one shared callback (Node merges a run of them into one tick), counted: they fire in order
+    socket.write(chunks[last]!, this.onLentWritten)
+    socket.uncork()
+    const n = ++this.lentIssued
+    // the write completed synchronously (libuv's try-write took every byte): nothing is held
+    if (socket.writableLength === 0) return undefined
+    return Effect.callback<void, TransportError>((resume) => {
+      if (this.lentDone >= n) return resume(this.lentOutcome())
+      const waiter = { n, resume }
+      this.lentWaiters.push(waiter)
+      return Effect.sync(() => {
+        const i = this.lentWaiters.indexOf(waiter)
+        if (i >= 0) this.lentWaiters.splice(i, 1)
+      })
+    })
+  }
+
+  /** The write callback of every `writeBorrowed`: counts it and wakes the waits it completes. */
+  private readonly onLentWritten = (error?: Error | null): void => {
+    this.lentDone++
+    if (error != null) this.lentError ??= error
+    if (this.lentWaiters.length === 0) return
+    const done = this.lentWaiters.filter((w) => w.n <= this.lentDone)
+    if (done.length === 0) return
+    this.lentWaiters = this.lentWaiters.filter((w) => w.n > this.lentDone)
+    const outcome = this.lentOutcome()
+    for (const w of done) w.resume(outcome)
+  }
+
+  /** What a completed `writeBorrowed` reports: done, or the first write failure. */
+  private lentOutcome(): Effect.Effect<void, TransportError> {
+    const error = this.lentError
+    if (error === undefined) return Effect.void
+    return Effect.fail(
+      this.writeFailure() ?? transportError(this.remoteAddress, new WriteError({ kind: writeErrorKind(error), cause: error }))
+    )
+  }
+
+  /**
+   * Ends the tick's batch of `writeNow`s now, as the `nextTick` scheduled by its first write
+   * would: the held bytes go to the socket. For a caller that knows its batch is over (a
+   * benchmark's op stands for one tick).
+   */
+  readonly endBatch = (): void => {
+    this.batching = false
+    if (this.heldEnd > this.heldStart && !this.destroyed) this.flushHeld(this.socket!)
+  }
+
+  /**
+   * See `Transport.release`: writes the held bytes, then answers whether the socket's buffer is
+   * empty (the kernel took every byte, so Node keeps no reference to any of them).
+   */
+  readonly release = (): boolean => {
+    const socket = this.socket
+    if (socket === undefined || this.destroyed) return false
+    this.flushHeld(socket)
+    return socket.writableLength === 0
+  }
+
+  /** Writes the held bytes, if any; `false` when the socket's buffer is now full. */
+  private flushHeld(socket: net.Socket): boolean {
+    const start = this.heldStart
+    const end = this.heldEnd
+    if (end === start) return true
+    this.heldStart = this.heldEnd = -1
+    const held = this.held
+    this.held = NO_BYTES
+    return socket.write(held.subarray(start, end))
   }
 
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
@@ -422,7 +587,7 @@ export class SocketTransport implements Transport {
       const failure = this.writeFailure()
       if (failure !== undefined) return Effect.fail(failure)
       const socket = this.socket!
-      let full = false
+      let full = !this.flushHeld(socket)
       socket.cork()
       for (let i = 0; i < chunks.length; i++) {
         this.bytesWritten += chunks[i]!.length
@@ -437,6 +602,7 @@ export class SocketTransport implements Transport {
     return Effect.sync(() => {
       if (this.ended || this.destroyed) return
       this.ended = true
+      if (this.socket !== undefined) this.flushHeld(this.socket)
       this.socket?.end()
     })
   }
@@ -445,6 +611,8 @@ export class SocketTransport implements Transport {
   destroyNow(): void {
     if (this.destroyed) return
     this.destroyed = true
+    // the tick's held writes go to the kernel first: a close frame before a destroy is sent
+    if (this.socket !== undefined) this.flushHeld(this.socket)
     this.socket?.destroy()
     this.wake()
   }

@@ -64,6 +64,30 @@ export interface Transport {
   write(bytes: Uint8Array): Effect.Effect<void, TransportError>
   /** Writes several buffers as one flush (corked), with the same backpressure as `write`. */
   writev(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError>
+  /**
+   * Optional synchronous `write` of `buffer[start, end)`, bytes the caller never changes again
+   * (the transport may hold them until the kernel takes them): hands them to the socket now, and
+   * the writes after the first in one event-loop tick leave together in one flush at the end of
+   * the tick. Returns `undefined` when the socket accepted them with room to spare — the write is
+   * done, with no Effect to run — or the Effect to wait on: `'drain'` when the buffer is full, or
+   * the failure. A transport without it is written through `write`.
+   */
+  readonly writeNow?:
+    | ((buffer: Uint8Array, start: number, end: number) => Effect.Effect<void, TransportError> | undefined)
+    | undefined
+  /**
+   * Optional write of bytes the caller lends: hands `chunks` to the socket now, in order behind
+   * every earlier write, and returns `undefined` when the kernel took them all at once (nothing
+   * keeps a reference: the caller may change them), else the Effect that completes once the
+   * socket has let go of them (written, or failed). For a large payload sent uncopied.
+   */
+  readonly writeBorrowed?: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined) | undefined
+  /**
+   * Optional: hands over whatever `writeNow` still holds, then answers whether the transport
+   * keeps none of the bytes given to it so far (the kernel has them all), so the memory they
+   * were written from may be reused.
+   */
+  readonly release?: (() => boolean) | undefined
   /** Half-closes: sends FIN after the queued bytes; reading continues until the peer ends. Idempotent. */
   end(): Effect.Effect<void>
   /** Tears the connection down now; pending and later reads and writes fail with `TransportClosed`. Idempotent. */

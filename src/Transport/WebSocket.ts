@@ -46,10 +46,14 @@
  * frame is `AbnormalClosure` (1006); a reset is the transport's `ReadError`, carried directly.
  *
  * **Sending.** Sends may come from several fibers; they are serialized, so frames never
- * interleave. Each frame is encoded once into the connection's send slab, filled front to back
- * and never rewritten (a Node socket may keep a written region until the kernel takes it), and
- * that region is handed to the transport; a message over `writeBufferCapacity` is framed into a
- * buffer of its own. Frames sent while a write is in flight leave together in one write.
+ * interleave. Each frame is encoded once into the connection's send slab (rewound only when the
+ * socket's buffer is empty: a Node socket may keep a written region until the kernel takes it),
+ * and that range is handed to the transport; when the transport is free the send completes
+ * synchronously, and the frames of one event-loop tick after the first leave as one socket write.
+ * A server's message over `writeBufferCapacity` goes uncopied behind its header (the send
+ * completes once Node has let go of the payload); a client's is framed into a buffer of its own.
+ * Frames sent while a write is in flight leave together in one write. The payload may be reused
+ * once the send returns (docs/websocket.md, "The send-buffer contract").
  * `send*` waits for the transport to accept the bytes — for a socket that means waiting for
  * `'drain'` when Node's buffer is full — so a fast producer is slowed to the socket's pace. A failed or interrupted write poisons the stream:
  * every later send fails at once with `ConnectionPoisoned` naming the first failure.

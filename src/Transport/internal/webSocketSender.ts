@@ -4,15 +4,24 @@
  *
  * **One copy.** A frame is encoded straight into the connection's send slab (`writeBufferCapacity`
  * bytes, default 8 KiB): the payload copied once (and, in the client role, masked there), the
- * header written in front, and that region handed to the transport. The slab is filled front to
- * back and never written twice — a Node socket may keep a region until the kernel takes it — so
- * when the next frame does not fit, a fresh slab is taken (as Node's own `Buffer` pool does) and
- * the old one is left to the regions still in flight. A message larger than a slab is framed into
- * a buffer of its own. The caller's payload is never kept: it may be reused (or be a `recv` view
- * that the next read overwrites) as soon as the send returns.
+ * header written in front, and that range handed to the transport. A Node socket may keep a
+ * region until the kernel takes it, so the slab is filled front to back and started over only
+ * when no frame waits in it and the transport says it keeps none of its bytes (`release`);
+ * otherwise a fresh slab is taken and the old one is left to the regions still in flight.
  *
- * **Group writes.** When the transport is free, a frame is written at once (the latency path: no
- * waiting for a tick). While a write is in flight — Node's buffer is full and we wait for
+ * **No copy above the slab.** A server's binary (or bytes-as-text) message that does not fit a
+ * slab, uncompressed and unfragmented, sent while the slot is free, goes gathered: its header into
+ * the slab, then the caller's payload uncopied (`transport.writeBorrowed`); the send completes
+ * once Node has let go of the payload. Otherwise (a client masks; a string; a write in flight) it
+ * is framed into a buffer of its own. Either way the caller may reuse its payload (or it may be a
+ * `recv` view that the next read overwrites) as soon as the send returns.
+ *
+ * **Synchronous sends and batches.** When the transport is free a frame goes to the transport's
+ * `writeNow` and, accepted, the send completes in the same step with a cached `Effect.void` — no
+ * write Effect, no fiber suspension. The transport writes the tick's first frame at once and
+ * holds the later ones, one socket write when the tick ends (see `SocketTransport.writeNow`).
+ *
+ * **Group writes.** While a write is in flight — Node's buffer is full and we wait for
  * `'drain'`, or another fiber's send is being written — later frames queue and leave together in
  * one write (one `writev` of the regions, adjacent slab regions merged into one), each send
  * completing when the write that carries its frame does. A send interrupted while it waits is
@@ -84,6 +93,14 @@ const mergeAdjacent = (chunks: ReadonlyArray<Uint8Array>): Array<Uint8Array> => 
 /** One connection's send side: the frame encoder, the send slab and the write slot. */
 export class Sender {
   private readonly transport: Transport
+  /** The transport's `writeNow`, when it has one. */
+  private readonly writeSync:
+    | ((buffer: Uint8Array, start: number, end: number) => Effect.Effect<void, TransportError> | undefined)
+    | undefined
+  /** The transport's `release`, when it has one. */
+  private readonly release: (() => boolean) | undefined
+  /** The transport's `writeBorrowed`, when it has one (server role only: a client's payload is masked in a copy). */
+  private readonly lend: ((chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined) | undefined
   private readonly address: string
   private readonly writer: FrameWriter.FrameWriter
   private readonly onPoisoned: () => void
@@ -109,6 +126,9 @@ export class Sender {
 
   constructor(transport: Transport, options: SenderOptions) {
     this.transport = transport
+    this.writeSync = transport.writeNow
+    this.lend = options.role === "server" ? transport.writeBorrowed : undefined
+    this.release = transport.release
     this.address = transport.remoteAddress
     this.writer = options.role === "client"
       ? FrameWriter.make({ role: "client", maskSource: options.maskSource!, fragmentSize: options.fragmentSize })
@@ -142,15 +162,19 @@ export class Sender {
   /** Encodes and writes one message (no state checks: the stream makes them). */
   frame(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     if (payload.length >= this.threshold && kind < 8) return this.compressed(kind, payload)
+    // bytes that cannot fit a slab skip the attempt (and the BufferTooSmall it would build)
+    if (typeof payload !== "string" && payload.length > this.slabSize - FrameWriter.MAX_HEADER_SIZE) {
+      return this.large(kind, payload)
+    }
     let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
     if (typeof n !== "number") {
       if (n._tag !== "BufferTooSmall") return this.invalid(n.message)
-      if (n.needed > this.slabSize) return this.frameAlone(kind, payload)
-      this.freshSlab()
+      if (n.needed > this.slabSize) return this.large(kind, payload)
+      this.nextSlab()
       n = this.writer.encodeInto(this.slab, 0, kind, payload)
       if (typeof n !== "number") return this.invalid(n.message)
     }
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   /** Deflates a data message and frames it with RSV1, into the slab or (larger) a buffer of its own. */
@@ -173,25 +197,25 @@ export class Sender {
         const dst = Buffer.allocUnsafe(n.needed)
         const written = this.writer.encodeCompressedInto(dst, 0, kind, deflated)
         if (typeof written !== "number") return this.invalid(written.message)
-        return this.write(dst.subarray(0, written))
+        return this.write(dst, 0, written)
       }
-      this.freshSlab()
+      this.nextSlab()
       n = this.writer.encodeCompressedInto(this.slab, 0, kind, deflated)
       if (typeof n !== "number") return this.invalid(n.message)
     }
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   /** Encodes and writes a close frame, and marks it sent (no state checks). */
   close(code: number | undefined, reason: string): Effect.Effect<void, WebSocketError> {
     let n = this.writer.encodeCloseInto(this.slab, this.at, code, reason)
     if (typeof n !== "number" && n._tag === "BufferTooSmall") {
-      this.freshSlab()
+      this.nextSlab()
       n = this.writer.encodeCloseInto(this.slab, 0, code, reason)
     }
     if (typeof n !== "number") return this.invalid(n.message)
     this.closeSent = true
-    return this.write(this.take(n))
+    return this.writeSlab(n)
   }
 
   private invalid(detail: string): Effect.Effect<never, WebSocketError> {
@@ -205,9 +229,57 @@ export class Sender {
     return this.slab.subarray(at, at + n)
   }
 
+  /** Writes the `n` bytes just encoded at `at` (no view made unless the write needs one). */
+  private writeSlab(n: number): Effect.Effect<void, WebSocketError> {
+    const at = this.at
+    this.at = at + n
+    return this.write(this.slab, at, at + n)
+  }
+
   private freshSlab(): void {
     this.slab = Buffer.allocUnsafeSlow(this.slabSize)
     this.at = 0
+  }
+
+  /**
+   * Room for the next frame: the same slab from its start when no frame waits in it and the
+   * transport keeps none of its regions any more (the kernel took them: no allocation, and the slab stays in cache), else a
+   * fresh one.
+   */
+  private nextSlab(): void {
+    // while a write is in flight, queued frames still sit in the slab, not yet handed over
+    if (!this.writing && this.release !== undefined && this.release()) this.at = 0
+    else this.freshSlab()
+  }
+
+  /** A message that does not fit a slab: gathered when it can be, else framed into a buffer of its own. */
+  private large(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
+    return this.lend === undefined || this.writing || typeof payload === "string" || kind >= 8 ||
+        payload.length > this.writer.fragmentSize
+      ? this.frameAlone(kind, payload)
+      : this.gathered(kind, payload, this.lend)
+  }
+
+  /**
+   * A server's message larger than a slab, sent uncopied while the slot is free: the header into
+   * the slab, then the caller's payload behind it in one gathered write. The send completes once
+   * the socket has let go of the payload (at once when the kernel took it all), so the caller may
+   * reuse it when the send returns, as for a copied one.
+   */
+  private gathered(
+    kind: FrameWriter.Kind,
+    payload: Uint8Array,
+    lend: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError> | undefined
+  ): Effect.Effect<void, WebSocketError> {
+    let h = this.writer.encodeHeaderInto(this.slab, this.at, kind, payload.length)
+    if (typeof h !== "number") {
+      this.nextSlab()
+      h = this.writer.encodeHeaderInto(this.slab, 0, kind, payload.length) as number
+    }
+    const wait = lend([this.take(h), payload])
+    if (wait === undefined) return Effect.void
+    this.writing = true
+    return this.track(wait)
   }
 
   /** A message larger than a slab, framed into a buffer of its own. */
@@ -217,15 +289,24 @@ export class Sender {
     const dst = Buffer.allocUnsafe(length + frames * FrameWriter.MAX_HEADER_SIZE)
     const written = this.writer.encodeInto(dst, 0, kind, payload)
     if (typeof written !== "number") return this.invalid(written.message)
-    return this.write(dst.subarray(0, written))
+    return this.write(dst, 0, written)
   }
 
-  /** Writes now when the slot is free; otherwise joins the next group write. Any failure poisons. */
-  private write(bytes: Uint8Array): Effect.Effect<void, WebSocketError> {
+  /**
+   * Writes `buffer[start, end)` now when the slot is free; otherwise joins the next group write.
+   * Any failure poisons.
+   */
+  private write(buffer: Uint8Array, start: number, end: number): Effect.Effect<void, WebSocketError> {
     if (!this.writing) {
+      // the synchronous path: accepted at once, the send is done with no write to wait on
+      const wait = this.writeSync === undefined
+        ? this.transport.write(buffer.subarray(start, end))
+        : this.writeSync(buffer, start, end)
+      if (wait === undefined) return Effect.void
       this.writing = true
-      return this.writeNow(this.transport.write(bytes))
+      return this.track(wait)
     }
+    const bytes = buffer.subarray(start, end)
     return Effect.callback<void, WebSocketError>((resume) => {
       this.pending.push(bytes)
       this.waiters.push(resume)
@@ -240,7 +321,7 @@ export class Sender {
     })
   }
 
-  private writeNow(write: Effect.Effect<void, TransportError>): Effect.Effect<void, WebSocketError> {
+  private track(write: Effect.Effect<void, TransportError>): Effect.Effect<void, WebSocketError> {
     return Effect.onExit(Effect.mapError(write, fromTransport), this.afterWrite)
   }
 
@@ -275,7 +356,7 @@ export class Sender {
       return
     }
     const merged = chunks.length === 1 ? chunks : mergeAdjacent(chunks)
-    const write = this.writeNow(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
+    const write = this.track(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
     if (waiters.length === 1) return waiters[0]!(write)
     waiters[0]!(Effect.onExit(write, (exit) =>
       Effect.sync(() => {
