@@ -62,7 +62,7 @@
 import { CloseCode, isValidOnWire } from "./CloseCode.ts"
 import { checkUtf8Prefix, isCompleteUtf8 } from "./internal/frameUtf8.ts"
 import { isAscii, MAX_WORD_ASCII, maskInPlace, wordsOf } from "./internal/frameWords.ts"
-import { allocUnsafe, type Buffer, copyOut, decodeUtf8 } from "./internal/node.ts"
+import { allocUnsafe, type Buffer, bufferView, copyOut, decodeUtf8 } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
@@ -205,6 +205,10 @@ class MessageView {
   end: number
   code: number
   compressed: boolean
+  /** The `buf` that `ab` and `base` describe (the slab changes rarely: cached per buffer). */
+  private viewOf: Buffer
+  private ab: ArrayBufferLike
+  private base: number
 
   constructor(tag: Message["_tag"], buf: Buffer) {
     this._tag = tag
@@ -213,6 +217,9 @@ class MessageView {
     this.end = 0
     this.code = 0
     this.compressed = false
+    this.viewOf = buf
+    this.ab = buf.buffer
+    this.base = buf.byteOffset
   }
 
   get length(): number {
@@ -220,7 +227,14 @@ class MessageView {
   }
 
   get payload(): Buffer {
-    return this.buf.subarray(this.start, this.end)
+    // the view every consumer of a view pays for: `bufferView` skips `subarray`'s `buffer` getter
+    const buf = this.buf
+    if (buf !== this.viewOf) {
+      this.viewOf = buf
+      this.ab = buf.buffer
+      this.base = buf.byteOffset
+    }
+    return bufferView(this.ab, this.base + this.start, this.end - this.start)
   }
 
   get reason(): string {

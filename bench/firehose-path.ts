@@ -1,0 +1,121 @@
+/**
+ * `npx node bench/firehose-path.ts PATH [SIZE] [COUNT] [ROUNDS]` — one receive path alone on the
+ * loopback firehose (`bench/loopback-server.ts`), for profiling (`npx node --cpu-prof ...`):
+ * PATH is `run`, `recv`, `messages`, `ws` or `raw` (a `node:net` client that only counts bytes:
+ * the server's ceiling). Prints messages/second per round.
+ */
+import * as net from "node:net"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
+import { startLoopbackServers } from "./loopback-peer.ts"
+import { wsReceiveRate } from "./ws-receive.ts"
+
+const path = process.argv[2] ?? "run"
+const size = Number(process.argv[3] ?? 40)
+const count = Number(process.argv[4] ?? 2_000_000)
+const rounds = Number(process.argv[5] ?? 3)
+const ports = await startLoopbackServers()
+const url = `ws://127.0.0.1:${ports.ws}/stream?size=${size}&count=${count}`
+let touched = 0
+const connectOptions = {
+  ...(process.env.MAX_READ_SIZE === undefined ? {} : { maxReadSize: Number(process.env.MAX_READ_SIZE) }),
+  ...(process.env.BUFFER_CAPACITY === undefined ? {} : { bufferCapacity: Number(process.env.BUFFER_CAPACITY) }),
+  ...(process.env.MAX_BATCH === undefined ? {} : { maxBatch: Number(process.env.MAX_BATCH) })
+}
+
+const frameBytes = size + (size < 126 ? 2 : 4)
+
+/** Counts bytes only: the upgrade response head, then `count` frames and the close frame. */
+const raw = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const key = "dGhlIHNhbXBsZSBub25jZQ=="
+    const socket = net.connect({ host: "127.0.0.1", port: ports.ws, noDelay: true })
+    let got = -1
+    let started = 0
+    const want = count * frameBytes + 4
+    socket.on("data", (chunk: Buffer) => {
+      if (got < 0) {
+        const end = chunk.indexOf("\r\n\r\n")
+        if (end < 0) return
+        got = chunk.length - end - 4
+        started = performance.now()
+      } else got += chunk.length
+      touched += chunk[0]!
+      if (got >= want) {
+        socket.destroy()
+        resolve(count / ((performance.now() - started) / 1000))
+      }
+    })
+    socket.on("error", reject)
+    socket.write(
+      `GET /stream?size=${size}&count=${count} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+    )
+  })
+
+const run = (): Promise<number> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(url, connectOptions)
+    const started = performance.now()
+    let received = 0
+    let elapsed = 0
+    yield* NexusWebSocket.run(ws, (message) => {
+      if (message._tag === "Binary") {
+        touched += message.payload[0]!
+        if (++received === count) elapsed = performance.now() - started
+      }
+    })
+    return count / (elapsed / 1000)
+  })))
+
+const recv = (): Promise<number> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(url, connectOptions)
+    const started = performance.now()
+    let received = 0
+    while (received < count) {
+      const message = yield* ws.recv
+      if (message._tag === "Binary") {
+        touched += message.payload[0]!
+        received++
+      }
+    }
+    return count / ((performance.now() - started) / 1000)
+  })))
+
+const messages = (): Promise<number> =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(url, connectOptions)
+    const started = performance.now()
+    let received = 0
+    let elapsed = 0
+    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
+      for (const message of batch) {
+        if (message._tag === "Binary") {
+          touched += message.payload[0]!
+          if (++received === count) elapsed = performance.now() - started
+        }
+      }
+      return Effect.void
+    })
+    return count / (elapsed / 1000)
+  })))
+
+const ws = (): Promise<number> => wsReceiveRate(url, count, { touch: (data) => void (touched += data[0]!) })
+
+const candidates: Record<string, () => Promise<number>> = { run, recv, messages, ws, raw }
+const candidate = candidates[path]
+if (candidate === undefined) throw new Error(`unknown path ${path}`)
+for (let i = 0; i < rounds; i++) {
+  const elu0 = performance.eventLoopUtilization()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const rate = await candidate()
+  const cpu = process.cpuUsage(cpu0)
+  const elu = performance.eventLoopUtilization(elu0)
+  const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - t0)
+  console.log(`${path} ${size} B: ${(rate / 1e6).toFixed(2)} M msg/s, ${((cpu.user + cpu.system) * 1000 / count).toFixed(0)} ns CPU/msg (client CPU ${(100 * busy).toFixed(0)}% of the round, connect included; event loop utilization ${(100 * elu.utilization).toFixed(0)}%)`)
+}
+if (touched === 0) throw new Error("no payload was read")
+ports.stop()
