@@ -4,11 +4,11 @@
  * PATH is `run`, `recv`, `messages`, `ws` or `raw` (a `node:net` client that only counts bytes:
  * the server's ceiling). Prints messages/second per round.
  */
-import * as net from "node:net"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
+import { rawFirehoseRate } from "./raw-client.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 
 const path = process.argv[2] ?? "run"
@@ -24,35 +24,7 @@ const connectOptions = {
   ...(process.env.MAX_BATCH === undefined ? {} : { maxBatch: Number(process.env.MAX_BATCH) })
 }
 
-const frameBytes = size + (size < 126 ? 2 : 4)
-
-/** Counts bytes only: the upgrade response head, then `count` frames and the close frame. */
-const raw = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const key = "dGhlIHNhbXBsZSBub25jZQ=="
-    const socket = net.connect({ host: "127.0.0.1", port: ports.ws, noDelay: true })
-    let got = -1
-    let started = 0
-    const want = count * frameBytes + 4
-    socket.on("data", (chunk: Buffer) => {
-      if (got < 0) {
-        const end = chunk.indexOf("\r\n\r\n")
-        if (end < 0) return
-        got = chunk.length - end - 4
-        started = performance.now()
-      } else got += chunk.length
-      touched += chunk[0]!
-      if (got >= want) {
-        socket.destroy()
-        resolve(count / ((performance.now() - started) / 1000))
-      }
-    })
-    socket.on("error", reject)
-    socket.write(
-      `GET /stream?size=${size}&count=${count} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`
-    )
-  })
+const raw = (): Promise<number> => rawFirehoseRate(ports.ws, size, count, (chunk) => void (touched += chunk[0]!))
 
 const run = (): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {

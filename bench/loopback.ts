@@ -11,7 +11,8 @@
  *   user takes — `WebSocket.run` (the push loop, `message.payload`), the `recv` loop, and the
  *   `messages` Stream (owned copies, consumed a chunk at a time with `Stream.runForEachArray`) —
  *   vs `ws` vs Effect's `effect/socket` WebSocket (`NodeSocket.layerWebSocket`, i.e. Node's
- *   global WebSocket). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
+ *   global WebSocket), and a raw `node:net` client that only counts bytes (the server's
+ *   ceiling in the same run). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
  * - Feed firehose: the same firehose read through the reconnecting feeds, the consumer touching
  *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
  *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
@@ -23,7 +24,8 @@
  *   WebSocket (`NodeSocket.layerWebSocket`), beside `ws` touching the same bytes. Target: ≥ 3×
  *   Effect's `Socket` on `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
- *   Ours through `recv` and through `run`. Target: our p50 ≤ 0.9× `ws`'s.
+ *   Ours through `recv` and through `run`, beside a raw `node:net` floor (a pre-masked frame
+ *   written, the echo's byte count awaited: no client work). Target: our p50 ≤ 0.9× `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
  *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
  *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
@@ -54,6 +56,7 @@ import * as Deferred from "effect/Deferred"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
+import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -140,6 +143,8 @@ const touch = (bytes: Uint8Array): void => {
   touched = (touched + bytes[0]! + bytes[bytes.length - 1]!) | 0
 }
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
+/** The raw ceiling client's touch: a byte of each chunk (it parses no frames). */
+const touchChunk = (chunk: Buffer): void => void (touched += chunk[0]!)
 
 const wsStream: StreamCandidate = (size, count) =>
   wsReceiveRate(streamUrl(size, count), count, { touch: (data) => void (touched += data[0]!) })
@@ -408,6 +413,8 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsMessages!(size, STREAM_COUNT)])
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
+    // the server's ceiling in the same run: a client that only counts bytes
+    candidates.push(["raw node:net, counts bytes (ceiling)", () => rawFirehoseRate(ports.ws, size, STREAM_COUNT, touchChunk)])
     // per-round ratios, as the other firehose tables: a slow spell of the shared machine hits both sides
     await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")])
   }
@@ -446,6 +453,8 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
     candidates.push(["ws", () => wsRtt(RTT_COUNT)])
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
+    // the floor: sockets, kernel and server, no client work (a pre-masked frame, the echo's length awaited)
+    candidates.push(["raw node:net floor", () => rawRoundTrip(ports.ws, (step) => timeSteps(RTT_COUNT, step))])
     latencyTable(`ws round trip 40 B (${RTT_COUNT} per round)`, candidates, await runLatencies({ name: "rtt", candidates }), "ws")
   }
   if (filter === undefined || filter.test("http order entry")) {
