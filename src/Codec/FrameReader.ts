@@ -480,6 +480,8 @@ export class FrameReader {
   private readonly rb: ReadBuf.ReadBuf
   /** 0x80 when frames must be masked (server), 0 when they must not (client). */
   private readonly maskBit: number
+  /** Largest payload the one-frame binary fast path of `next` takes: 125, or a lower frame or message limit. */
+  private readonly smallMax: number
   /** 0x40 when RSV1 may mark a compressed message (permessage-deflate), else 0. */
   private readonly rsv1: number
   /** The unfinished fragmented message is compressed (its first frame had RSV1). */
@@ -522,6 +524,7 @@ export class FrameReader {
       compactAt
     })
     this.maskBit = role === "server" ? 0x80 : 0
+    this.smallMax = Math.min(125, maxFrameSize, maxMessageSize)
     this.rsv1 = compression ? 0x40 : 0
     this.fragCompressed = false
     this.failure = undefined
@@ -616,6 +619,27 @@ export class FrameReader {
       const avail = rb.end - pos
       if (avail === 0) return NeedMore
       const b0 = buf[pos]!
+      // the feed's common frame first: FIN binary, no RSV, a 7-bit length within the limits, the
+      // mask bit as the role wants it (`^` clears it then; a wrong one makes `len` ≥ 128), whole
+      // in the slab. Everything else, violations included, goes the general way below.
+      if (b0 === 0x82 && avail >= 2 && this.fragOpcode === 0) {
+        const len = buf[pos + 1]! ^ this.maskBit
+        const header = this.maskBit === 0 ? 2 : 6
+        if (len <= this.smallMax && avail >= header + len) {
+          const start = pos + header
+          const end = start + len
+          if (this.maskBit !== 0 && len > 0) {
+            maskInPlace(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end, pos + 2)
+          }
+          rb.advance(header + len)
+          const m = this.binaryMsg
+          m.buf = buf
+          m.start = start
+          m.end = end
+          m.compressed = false
+          return m
+        }
+      }
       const opcode = b0 & 0x0f
       // RSV1 marks a compressed message: only with compression on, only on a message's first frame
       const rsv = b0 & 0x70
