@@ -393,6 +393,10 @@ export class WebSocketImpl {
     // one transport read at a time: a second fiber (close() draining while a consumer pulls)
     // waits for the outstanding read, then steps again — the transports keep a single waiter
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
+    // read-ahead the transport already holds (a busy feed: every read but the ones that wait)
+    // comes in without an Effect step; only an empty transport goes through `read` and may park
+    const transport = this.transport
+    if (transport.readBuffered !== undefined && transport.readBuffered(rb) > 0) return this.step()
     this.reading = true
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
