@@ -334,33 +334,52 @@ const effectSocketGlobal = socketFirehose((url) => Effect.provide(Socket.makeWeb
 const alternate = <T>(items: ReadonlyArray<T>, round: number): ReadonlyArray<T> =>
   round % 2 === 0 ? items : [...items].reverse()
 
-/** Every round's rate per candidate (`rates[candidate][round]`), the order alternating between rounds. */
-const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<ReadonlyArray<number>>> => {
-  const rates = question.candidates.map(() => [] as Array<number>)
+/** One candidate's rounds: its rates, and the main-thread CPU time (µs) each round's run took. */
+interface Rounds {
+  readonly rates: ReadonlyArray<number>
+  readonly cpu: ReadonlyArray<number>
+}
+
+/**
+ * Every round's rate per candidate, the order alternating between rounds, with the main
+ * thread's CPU time of each run (`process.threadCpuUsage`: connect and close included, GC
+ * helper threads and the server not) — the work the client did, whatever share of a core the
+ * shared machine gave it.
+ */
+const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<Rounds>> => {
+  const rounds = question.candidates.map(() => ({ rates: [] as Array<number>, cpu: [] as Array<number> }))
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of alternate(question.candidates.map((_, i) => i), round)) {
-      rates[i]!.push(await question.candidates[i]![1]())
+      const cpu0 = process.threadCpuUsage()
+      rounds[i]!.rates.push(await question.candidates[i]![1]())
+      const cpu = process.threadCpuUsage(cpu0)
+      rounds[i]!.cpu.push(cpu.user + cpu.system)
     }
   }
-  return rates
+  return rounds
 }
 
 /**
  * A rate table whose ratios are medians of the per-round ratios against each base (candidates
- * of one round run back to back, so a slow spell of the shared machine hits both sides).
+ * of one round run back to back, so a slow spell of the shared machine hits both sides), and
+ * the client's main-thread CPU per message beside it (its ratio: the base's CPU over ours, so
+ * above 1× is less work than the base), which a busy machine moves much less than the rates.
  */
 const pairedTable = async (
   title: string,
   candidates: ReadonlyArray<readonly [string, () => Promise<number>]>,
-  bases: ReadonlyArray<number>
+  bases: ReadonlyArray<number>,
+  count: number
 ): Promise<void> => {
   const rounds = await runRounds({ name: title, candidates })
-  const ratio = (i: number, base: number) => median(rounds[i]!.map((rate, round) => rate / rounds[base]![round]!))
+  const ratio = (i: number, base: number) => median(rounds[i]!.rates.map((rate, round) => rate / rounds[base]!.rates[round]!))
+  const cpuRatio = (i: number, base: number) => median(rounds[i]!.cpu.map((cpu, round) => rounds[base]!.cpu[round]! / cpu))
+  const cpuPerMessage = (i: number) => (median(rounds[i]!.cpu) * 1000) / count
   print(`### ${title}\n`)
-  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} |`)
-  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} |`)
+  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} | main-thread CPU ns/msg | ${bases.map((b) => `CPU: ${candidates[b]![0]}'s / ours`).join(" | ")} |`)
+  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} | ---: | ${bases.map(() => "---:").join(" | ")} |`)
   candidates.forEach(([n], i) =>
-    print(`| ${n} | ${fmtRate(median(rounds[i]!))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} |`))
+    print(`| ${n} | ${fmtRate(median(rounds[i]!.rates))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} | ${cpuPerMessage(i).toFixed(0)} | ${bases.map((b) => `${cpuRatio(i, b).toFixed(2)}×`).join(" | ")} |`))
   print("")
 }
 
@@ -416,14 +435,14 @@ const run = async (ours: Ours): Promise<void> => {
     // the server's ceiling in the same run: a client that only counts bytes
     candidates.push(["raw node:net, counts bytes (ceiling)", () => rawFirehoseRate(ports.ws, size, STREAM_COUNT, touchChunk)])
     // per-round ratios, as the other firehose tables: a slow spell of the shared machine hits both sides
-    await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")])
+    await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")], STREAM_COUNT)
   }
   for (const size of [40, 128]) {
     const name = `feed firehose ${size} B`
     if (ours.feeds === undefined || (filter !== undefined && !filter.test(name))) continue
     const candidates: Array<readonly [string, () => Promise<number>]> = ours.feeds.map(([n, c]) => [n, () => c(size, STREAM_COUNT)])
     candidates.push(["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)])
-    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1])
+    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1], STREAM_COUNT)
   }
   for (const size of [40, 128]) {
     const name = `effect socket firehose ${size} B`
@@ -434,7 +453,7 @@ const run = async (ours: Ours): Promise<void> => {
       ["Effect Socket on global WebSocket", () => effectSocketGlobal(size, STREAM_COUNT)],
       ["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)]
     ]
-    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3])
+    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3], STREAM_COUNT)
   }
   const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
     const b = samples[candidates.findIndex(([n]) => n === base)]!
