@@ -236,6 +236,8 @@ export class WebSocketImpl {
           if (effect !== undefined) return Effect.andThen(effect, loop)
           continue
         }
+        // the handler is done with every view (it returned): refill in place when the bytes are here
+        if (result._tag === "NeedMore" && this.refillNow()) continue
         return Effect.flatMap(this.dispatch(result), deliver)
       }
     })
@@ -271,6 +273,8 @@ export class WebSocketImpl {
         continue
       }
       if (result._tag === "NeedMore") {
+        // the batch holds owned copies: the slab may be refilled (and compacted) under it
+        if (this.refillNow()) continue
         if (out.length > 0) return Effect.succeed(out)
         return Effect.flatMap(this.readMore(), (message) => this.afterDispatch(out, message))
       }
@@ -377,26 +381,39 @@ export class WebSocketImpl {
     }
   }
 
-  private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
-    // another fiber may have taken the peer's close (or failed the stream) while this one waited
-    if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.closeReceived) return Effect.fail(this.closedError("recv"))
+  /**
+   * Refills the slab without an Effect when it can: from the handshake leftovers, else from the
+   * read-ahead the transport already holds (a busy feed: every read but the ones that wait).
+   * `false` when only `readMore` can go on (a failure or close to report, another fiber's read
+   * outstanding, an empty transport). Call only once the codec said `NeedMore` and the
+   * messages handed out are done with: it may compact the slab.
+   */
+  private refillNow(): boolean {
+    if (this.failure !== undefined || this.closeReceived) return false
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
     if (this.leftover.length > 0) {
       const n = copyInto(rb, this.leftover)
       if (n > 0) {
         this.leftover = this.leftover.subarray(n)
-        return this.step()
+        return true
       }
     }
+    // one transport read at a time: while another fiber's read is outstanding, wait for it
+    if (this.reading) return false
+    const transport = this.transport
+    return transport.readBuffered !== undefined && transport.readBuffered(this.rb) > 0
+  }
+
+  private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
+    if (this.refillNow()) return this.step()
+    // another fiber may have taken the peer's close (or failed the stream) while this one waited
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.closeReceived) return Effect.fail(this.closedError("recv"))
     // one transport read at a time: a second fiber (close() draining while a consumer pulls)
     // waits for the outstanding read, then steps again — the transports keep a single waiter
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
-    // read-ahead the transport already holds (a busy feed: every read but the ones that wait)
-    // comes in without an Effect step; only an empty transport goes through `read` and may park
-    const transport = this.transport
-    if (transport.readBuffered !== undefined && transport.readBuffered(rb) > 0) return this.step()
+    const rb = this.rb
     this.reading = true
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
