@@ -2,13 +2,15 @@
  * `npx node bench/firehose-path.ts PATH [SIZE] [COUNT] [ROUNDS]` — one receive path alone on the
  * loopback firehose (`bench/loopback-server.ts`), for profiling (`npx node --cpu-prof ...`):
  * PATH is `run`, `recv`, `messages`, `ws` or `raw` (a `node:net` client that only counts bytes:
- * the server's ceiling). Prints messages/second per round.
+ * the server's ceiling). Prints messages/second per round, with the main thread's CPU per message
+ * (`process.threadCpuUsage`, connect included). `MAX_READ_SIZE`, `BUFFER_CAPACITY` and
+ * `MAX_BATCH` set those options of ours.
  */
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 import { rawFirehoseRate } from "./raw-client.ts"
+import { type Consumer, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 
 const path = process.argv[2] ?? "run"
@@ -26,55 +28,19 @@ const connectOptions = {
 
 const raw = (): Promise<number> => rawFirehoseRate(ports.ws, size, count, (chunk) => void (touched += chunk[0]!))
 
-const run = (): Promise<number> =>
+const touch = (payload: Uint8Array): void => void (touched += payload[0]!)
+
+const ours = (consume: Consumer) => (): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(url, connectOptions)
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        if (++received === count) elapsed = performance.now() - started
-      }
-    })
-    return count / (elapsed / 1000)
+    return count / ((yield* consume(ws, count, touch)) / 1000)
   })))
 
-const recv = (): Promise<number> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(url, connectOptions)
-    const started = performance.now()
-    let received = 0
-    while (received < count) {
-      const message = yield* ws.recv
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      }
-    }
-    return count / ((performance.now() - started) / 1000)
-  })))
+const run = ours(viaRun)
+const recv = ours(viaRecv)
+const messages = ours(viaMessages)
 
-const messages = (): Promise<number> =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(url, connectOptions)
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
-      for (const message of batch) {
-        if (message._tag === "Binary") {
-          touched += message.payload[0]!
-          if (++received === count) elapsed = performance.now() - started
-        }
-      }
-      return Effect.void
-    })
-    return count / (elapsed / 1000)
-  })))
-
-const ws = (): Promise<number> => wsReceiveRate(url, count, { touch: (data) => void (touched += data[0]!) })
+const ws = (): Promise<number> => wsReceiveRate(url, count, { touch })
 
 const candidates: Record<string, () => Promise<number>> = { run, recv, messages, ws, raw }
 const candidate = candidates[path]

@@ -57,6 +57,7 @@ import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } fr
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
+import { type Consumer, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -146,8 +147,10 @@ const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
 /** The raw ceiling client's touch: a byte of each chunk (it parses no frames). */
 const touchChunk = (chunk: Buffer): void => void (touched += chunk[0]!)
 
-const wsStream: StreamCandidate = (size, count) =>
-  wsReceiveRate(streamUrl(size, count), count, { touch: (data) => void (touched += data[0]!) })
+/** The firehose consumers' touch: a payload's first byte into the sink. */
+const touchFirst = (payload: Uint8Array): void => void (touched += payload[0]!)
+
+const wsStream: StreamCandidate = (size, count) => wsReceiveRate(streamUrl(size, count), count, { touch: touchFirst })
 
 const wsRtt: RttCandidate = (count) =>
   new Promise((resolve, reject) => {
@@ -525,58 +528,17 @@ const oursHttp: HttpCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-/** Our client on the firehose: the zero-copy `recv` loop, reading each payload view. */
-const oursWsStream: StreamCandidate = (size, count) =>
+/** One of our receive paths (`bench/ws-consumers.ts`) on the firehose, each payload's first byte into the sink. */
+const oursFirehose = (consume: Consumer): StreamCandidate => (size, count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    while (received < count) {
-      const message = yield* ws.recv
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      } else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
-    }
-    return count / ((performance.now() - started) / 1000)
-  })))
-
-/** Our client on the firehose through `WebSocket.run`: messages pushed to a handler, many per Effect step. */
-const oursWsRun: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        if (++received === count) elapsed = performance.now() - started
-      }
-    })
-    if (received < count) throw new Error(`firehose closed after ${received} messages`)
+    const elapsed = yield* consume(ws, count, touchFirst)
     return count / (elapsed / 1000)
   })))
 
-/** Our client on the firehose through the `messages` Stream: owned copies, a chunk per pull. */
-const oursWsMessages: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
-      for (const message of batch) {
-        if (message._tag === "Binary") {
-          touched += message.payload[0]!
-          if (++received === count) elapsed = performance.now() - started
-        }
-      }
-      return Effect.void
-    })
-    if (received < count) throw new Error(`firehose closed after ${received} messages`)
-    return count / (elapsed / 1000)
-  })))
+const oursWsStream = oursFirehose(viaRecv)
+const oursWsRun = oursFirehose(viaRun)
+const oursWsMessages = oursFirehose(viaMessages)
 
 /** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
 const oursWsRtt: RttCandidate = (count) =>

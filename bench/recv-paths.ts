@@ -11,13 +11,12 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Stream from "effect/Stream"
 import type * as ReadBuf from "../src/Codec/ReadBuf.ts"
 import { copyInto, type Transport, TypeId } from "../src/Transport/Transport.ts"
 import { open } from "../src/Transport/internal/webSocketStream.ts"
 import type { WebSocket } from "../src/Transport/WebSocket.ts"
-import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
+import { type Consumer, recvLoop, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
 
 const size = Number(process.argv[2] ?? 40)
 const count = Number(process.argv[3] ?? 2_000_000)
@@ -76,62 +75,25 @@ const floorStep = Effect.suspend(() => floorExit)
 const socket = (): Effect.Effect<WebSocket, never, import("effect/Scope").Scope> =>
   open("client", firehose(), { protocol: undefined, upgrade: undefined, leftover: new Uint8Array(0), deflate: undefined }, process.env.MAX_BATCH === undefined ? {} : { maxBatch: Number(process.env.MAX_BATCH) }, undefined) as never
 
-const timed = (body: (ws: WebSocket) => Effect.Effect<number, unknown>) => (): Promise<number> =>
+const touch = (payload: Uint8Array): void => void (touched += payload[0]!)
+
+/** Main-thread CPU ns per message of `consume` over a fresh firehose socket. */
+const timed = (consume: Consumer) => (): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* socket()
     const cpu0 = process.threadCpuUsage()
-    const received = yield* body(ws)
-    if (received !== count) throw new Error(`received ${received} of ${count}`)
+    yield* consume(ws, count, touch)
     const cpu = process.threadCpuUsage(cpu0)
     return ((cpu.user + cpu.system) * 1000) / count
-  })) as Effect.Effect<number>)
+  })))
 
 const all: ReadonlyArray<readonly [string, () => Promise<number>]> = [
-  ["run", timed((ws) => {
-    let received = 0
-    return Effect.as(NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      }
-    }), undefined).pipe(Effect.map(() => received))
-  })],
-  ["recv", timed((ws) => Effect.gen(function*() {
-    let received = 0
-    while (received < count) {
-      const message = yield* ws.recv
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      }
-    }
-    return received
-  }))],
+  ["run", timed(viaRun)],
+  ["recv", timed(viaRecv)],
   // Effect's own floor under the recv loop: the same `yield*` of an `Effect.suspend` that returns
   // a cached success Exit (what recv does with a buffered message), with nothing read or parsed
-  ["floor: yield* suspend(exit)", timed(() => Effect.gen(function*() {
-    let received = 0
-    while (received < count) {
-      const message = yield* floorStep
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      }
-    }
-    return received
-  }))],
-  ["messages", timed((ws) => {
-    let received = 0
-    return Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
-      for (const message of batch) {
-        if (message._tag === "Binary") {
-          touched += message.payload[0]!
-          received++
-        }
-      }
-      return Effect.void
-    }).pipe(Effect.map(() => received))
-  })]
+  ["floor: yield* suspend(exit)", timed(() => recvLoop(floorStep, count, touch))],
+  ["messages", timed(viaMessages)]
 ]
 
 // PATHS=run,recv picks some (for a profile of one)

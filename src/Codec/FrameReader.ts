@@ -222,6 +222,15 @@ class MessageView {
     this.base = buf.byteOffset
   }
 
+  /** Points the view at `buf[start, end)` and returns it (the reader's one way to fill a view). */
+  at(buf: Buffer, start: number, end: number, compressed: boolean): this {
+    this.buf = buf
+    this.start = start
+    this.end = end
+    this.compressed = compressed
+    return this
+  }
+
   get length(): number {
     return this.end - this.start
   }
@@ -632,12 +641,7 @@ export class FrameReader {
             maskInPlace(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end, pos + 2)
           }
           rb.advance(header + len)
-          const m = this.binaryMsg
-          m.buf = buf
-          m.start = start
-          m.end = end
-          m.compressed = false
-          return m
+          return this.binaryMsg.at(buf, start, end, false)
         }
       }
       const opcode = b0 & 0x0f
@@ -701,32 +705,17 @@ export class FrameReader {
       rb.advance(total)
 
       if (opcode === Opcode.Binary && fin) {
-        const m = this.binaryMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = rsv !== 0
-        return m
+        return this.binaryMsg.at(buf, start, end, rsv !== 0)
       }
       if (rsv !== 0 && opcode === Opcode.Text && fin) {
         // deflated: checked as UTF-8 once inflated (`inflated`)
-        const m = this.textMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = true
-        return m
+        return this.textMsg.at(buf, start, end, true)
       }
       if (opcode === Opcode.Text && fin) {
         const ascii = len <= MAX_WORD_ASCII &&
           isAscii(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end)
         if (!ascii && !isCompleteUtf8(buf, start, end)) return this.fail(invalidUtf8(1))
-        const m = this.textMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = false
-        return m
+        return this.textMsg.at(buf, start, end, false)
       }
       if (opcode < 8) {
         if (opcode !== Opcode.Continuation) this.fragCompressed = rsv !== 0
@@ -823,12 +812,7 @@ export class FrameReader {
    */
   inflated(message: Text | Binary, buf: Buffer, start: number, end: number): Text | Binary | InvalidUtf8 {
     if (message._tag === "Text" && !isCompleteUtf8(buf, start, end)) return this.fail(invalidUtf8(1)) as InvalidUtf8
-    const m = message._tag === "Text" ? this.textMsg : this.binaryMsg
-    m.buf = buf
-    m.start = start
-    m.end = end
-    m.compressed = false
-    return m as Text | Binary
+    return (message._tag === "Text" ? this.textMsg : this.binaryMsg).at(buf, start, end, false) as Text | Binary
   }
 
   /**

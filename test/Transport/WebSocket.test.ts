@@ -794,7 +794,7 @@ describe("WebSocket over the memory pair", () => {
       at += writer.encodeCloseInto(frames, at, 1000) as number
       yield* pair.server.write(frames.subarray(0, at))
       const got = yield* Stream.runCollect(WebSocket.messages(client))
-      assert.deepStrictEqual(got, [...payloads.map((payload) => ({ _tag: "Binary", payload })), { _tag: "Close", code: 1000, reason: "" }])
+      assert.deepStrictEqual(got, [...payloads.map((payload) => ({ _tag: "Binary" as const, payload })), { _tag: "Close" as const, code: 1000, reason: "" }])
       yield* pair.server.end()
     }))
 
