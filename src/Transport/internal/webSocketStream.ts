@@ -360,10 +360,11 @@ export class WebSocketImpl {
     this.blockEnd = message.start + length
   }
 
-  private readonly recvDone = () =>
-    Effect.sync(() => {
-      this.receiving = false
-    })
+  private readonly recvDone = () => this.recvDoneEffect
+
+  private readonly recvDoneEffect = Effect.sync(() => {
+    this.receiving = false
+  })
 
   /** Drains the codec; reads only on NeedMore. */
   private step(): Effect.Effect<FrameReader.Message, WebSocketError> {
@@ -481,12 +482,15 @@ export class WebSocketImpl {
   }
 
   /** Frees the read slot and wakes the fibers waiting for it. */
-  private readonly readDone = () =>
-    Effect.sync(() => {
-      this.reading = false
-      const waiters = this.readWaiters.splice(0)
-      for (const wake of waiters) wake(Effect.void)
-    })
+  private readonly readDone = () => this.readDoneEffect
+
+  private readonly readDoneEffect = Effect.sync(() => {
+    this.reading = false
+    // no array per read: waiters are rare (a close draining while a consumer reads)
+    if (this.readWaiters.length === 0) return
+    const waiters = this.readWaiters.splice(0)
+    for (const wake of waiters) wake(Effect.void)
+  })
 
   /** Parks until the outstanding transport read completes. */
   private readonly awaitRead: Effect.Effect<void> = Effect.callback<void>((resume) => {
