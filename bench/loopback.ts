@@ -11,7 +11,8 @@
  *   user takes — `WebSocket.run` (the push loop, `message.payload`), the `recv` loop, and the
  *   `messages` Stream (owned copies, consumed a chunk at a time with `Stream.runForEachArray`) —
  *   vs `ws` vs Effect's `effect/socket` WebSocket (`NodeSocket.layerWebSocket`, i.e. Node's
- *   global WebSocket). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
+ *   global WebSocket), and a raw `node:net` client that only counts bytes (the server's
+ *   ceiling in the same run). Targets (issue #12): run ≥ 3×, recv ≥ 2×, messages ≥ 1.5× `ws`.
  * - Feed firehose: the same firehose read through the reconnecting feeds, the consumer touching
  *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
  *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
@@ -24,7 +25,8 @@
  *   WebSocket (`NodeSocket.layerWebSocket`), beside `ws` touching the same bytes. Target: ≥ 3×
  *   Effect's `Socket` on `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
- *   Ours through `recv` and through `run`. Target: our p50 ≤ 0.9× `ws`'s.
+ *   Ours through `recv` and through `run`, beside a raw `node:net` floor (a pre-masked frame
+ *   written, the echo's byte count awaited: no client work). Target: our p50 ≤ 0.9× `ws`'s.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
  *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
  *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
@@ -55,6 +57,8 @@ import * as Deferred from "effect/Deferred"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
+import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
+import { type Consumer, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -141,9 +145,13 @@ const touch = (bytes: Uint8Array): void => {
   touched = (touched + bytes[0]! + bytes[bytes.length - 1]!) | 0
 }
 const RTT_PAYLOAD = Buffer.alloc(40, 0x62)
+/** The raw ceiling client's touch: a byte of each chunk (it parses no frames). */
+const touchChunk = (chunk: Buffer): void => void (touched += chunk[0]!)
 
-const wsStream: StreamCandidate = (size, count) =>
-  wsReceiveRate(streamUrl(size, count), count, { touch: (data) => void (touched += data[0]!) })
+/** The firehose consumers' touch: a payload's first byte into the sink. */
+const touchFirst = (payload: Uint8Array): void => void (touched += payload[0]!)
+
+const wsStream: StreamCandidate = (size, count) => wsReceiveRate(streamUrl(size, count), count, { touch: touchFirst })
 
 const wsRtt: RttCandidate = (count) =>
   new Promise((resolve, reject) => {
@@ -330,33 +338,52 @@ const effectSocketGlobal = socketFirehose((url) => Effect.provide(Socket.makeWeb
 const alternate = <T>(items: ReadonlyArray<T>, round: number): ReadonlyArray<T> =>
   round % 2 === 0 ? items : [...items].reverse()
 
-/** Every round's rate per candidate (`rates[candidate][round]`), the order alternating between rounds. */
-const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<ReadonlyArray<number>>> => {
-  const rates = question.candidates.map(() => [] as Array<number>)
+/** One candidate's rounds: its rates, and the main-thread CPU time (µs) each round's run took. */
+interface Rounds {
+  readonly rates: ReadonlyArray<number>
+  readonly cpu: ReadonlyArray<number>
+}
+
+/**
+ * Every round's rate per candidate, the order alternating between rounds, with the main
+ * thread's CPU time of each run (`process.threadCpuUsage`: connect and close included, GC
+ * helper threads and the server not) — the work the client did, whatever share of a core the
+ * shared machine gave it.
+ */
+const runRounds = async (question: Question<() => Promise<number>>): Promise<ReadonlyArray<Rounds>> => {
+  const rounds = question.candidates.map(() => ({ rates: [] as Array<number>, cpu: [] as Array<number> }))
   for (let round = 0; round < ROUNDS; round++) {
     for (const i of alternate(question.candidates.map((_, i) => i), round)) {
-      rates[i]!.push(await question.candidates[i]![1]())
+      const cpu0 = process.threadCpuUsage()
+      rounds[i]!.rates.push(await question.candidates[i]![1]())
+      const cpu = process.threadCpuUsage(cpu0)
+      rounds[i]!.cpu.push(cpu.user + cpu.system)
     }
   }
-  return rates
+  return rounds
 }
 
 /**
  * A rate table whose ratios are medians of the per-round ratios against each base (candidates
- * of one round run back to back, so a slow spell of the shared machine hits both sides).
+ * of one round run back to back, so a slow spell of the shared machine hits both sides), and
+ * the client's main-thread CPU per message beside it (its ratio: the base's CPU over ours, so
+ * above 1× is less work than the base), which a busy machine moves much less than the rates.
  */
 const pairedTable = async (
   title: string,
   candidates: ReadonlyArray<readonly [string, () => Promise<number>]>,
-  bases: ReadonlyArray<number>
+  bases: ReadonlyArray<number>,
+  count: number
 ): Promise<void> => {
   const rounds = await runRounds({ name: title, candidates })
-  const ratio = (i: number, base: number) => median(rounds[i]!.map((rate, round) => rate / rounds[base]![round]!))
+  const ratio = (i: number, base: number) => median(rounds[i]!.rates.map((rate, round) => rate / rounds[base]!.rates[round]!))
+  const cpuRatio = (i: number, base: number) => median(rounds[i]!.cpu.map((cpu, round) => rounds[base]!.cpu[round]! / cpu))
+  const cpuPerMessage = (i: number) => (median(rounds[i]!.cpu) * 1000) / count
   print(`### ${title}\n`)
-  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} |`)
-  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} |`)
+  print(`| client | messages/s | ${bases.map((b) => `vs ${candidates[b]![0]} (median of round ratios)`).join(" | ")} | main-thread CPU ns/msg | ${bases.map((b) => `CPU: ${candidates[b]![0]}'s / ours`).join(" | ")} |`)
+  print(`| --- | ---: | ${bases.map(() => "---:").join(" | ")} | ---: | ${bases.map(() => "---:").join(" | ")} |`)
   candidates.forEach(([n], i) =>
-    print(`| ${n} | ${fmtRate(median(rounds[i]!))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} |`))
+    print(`| ${n} | ${fmtRate(median(rounds[i]!.rates))} | ${bases.map((b) => `${ratio(i, b).toFixed(2)}×`).join(" | ")} | ${cpuPerMessage(i).toFixed(0)} | ${bases.map((b) => `${cpuRatio(i, b).toFixed(2)}×`).join(" | ")} |`))
   print("")
 }
 
@@ -409,15 +436,17 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsMessages!(size, STREAM_COUNT)])
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
+    // the server's ceiling in the same run: a client that only counts bytes
+    candidates.push(["raw node:net, counts bytes (ceiling)", () => rawFirehoseRate(ports.ws, size, STREAM_COUNT, touchChunk)])
     // per-round ratios, as the other firehose tables: a slow spell of the shared machine hits both sides
-    await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")])
+    await pairedTable(`${name} (${STREAM_COUNT} messages per round)`, candidates, [candidates.findIndex(([n]) => n === "ws")], STREAM_COUNT)
   }
   for (const size of [40, 128]) {
     const name = `feed firehose ${size} B`
     if (ours.feeds === undefined || (filter !== undefined && !filter.test(name))) continue
     const candidates: Array<readonly [string, () => Promise<number>]> = ours.feeds.map(([n, c]) => [n, () => c(size, STREAM_COUNT)])
     candidates.push(["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)])
-    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1])
+    await pairedTable(`${name}, the consumer touching each payload (${STREAM_COUNT} messages per round)`, candidates, [candidates.length - 1], STREAM_COUNT)
   }
   for (const size of [40, 128]) {
     const name = `effect socket firehose ${size} B`
@@ -428,7 +457,7 @@ const run = async (ours: Ours): Promise<void> => {
       ["Effect Socket on global WebSocket", () => effectSocketGlobal(size, STREAM_COUNT)],
       ["ws (touching each payload)", () => wsStream(size, STREAM_COUNT)]
     ]
-    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3])
+    await pairedTable(`${name}, the consumer touching each frame (${STREAM_COUNT} messages per round)`, candidates, [1, 3], STREAM_COUNT)
   }
   const latencyTable = (title: string, candidates: ReadonlyArray<readonly [string, unknown]>, samples: ReadonlyArray<LatencySample>, base: string) => {
     const b = samples[candidates.findIndex(([n]) => n === base)]!
@@ -447,6 +476,8 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
     candidates.push(["ws", () => wsRtt(RTT_COUNT)])
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
+    // the floor: sockets, kernel and server, no client work (a pre-masked frame, the echo's length awaited)
+    candidates.push(["raw node:net floor", () => rawRoundTrip(ports.ws, (step) => timeSteps(RTT_COUNT, step))])
     latencyTable(`ws round trip 40 B (${RTT_COUNT} per round)`, candidates, await runLatencies({ name: "rtt", candidates }), "ws")
   }
   if (filter === undefined || filter.test("http order entry")) {
@@ -498,58 +529,17 @@ const oursHttp: HttpCandidate = (count) =>
     return yield* timeStepsEffect(count, step)
   })))
 
-/** Our client on the firehose: the zero-copy `recv` loop, reading each payload view. */
-const oursWsStream: StreamCandidate = (size, count) =>
+/** One of our receive paths (`bench/ws-consumers.ts`) on the firehose, each payload's first byte into the sink. */
+const oursFirehose = (consume: Consumer): StreamCandidate => (size, count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    while (received < count) {
-      const message = yield* ws.recv
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        received++
-      } else if (message._tag === "Close") throw new Error(`firehose closed after ${received} messages`)
-    }
-    return count / ((performance.now() - started) / 1000)
-  })))
-
-/** Our client on the firehose through `WebSocket.run`: messages pushed to a handler, many per Effect step. */
-const oursWsRun: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* NexusWebSocket.run(ws, (message) => {
-      if (message._tag === "Binary") {
-        touched += message.payload[0]!
-        if (++received === count) elapsed = performance.now() - started
-      }
-    })
-    if (received < count) throw new Error(`firehose closed after ${received} messages`)
+    const elapsed = yield* consume(ws, count, touchFirst)
     return count / (elapsed / 1000)
   })))
 
-/** Our client on the firehose through the `messages` Stream: owned copies, a chunk per pull. */
-const oursWsMessages: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(streamUrl(size, count))
-    const started = performance.now()
-    let received = 0
-    let elapsed = 0
-    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
-      for (const message of batch) {
-        if (message._tag === "Binary") {
-          touched += message.payload[0]!
-          if (++received === count) elapsed = performance.now() - started
-        }
-      }
-      return Effect.void
-    })
-    if (received < count) throw new Error(`firehose closed after ${received} messages`)
-    return count / (elapsed / 1000)
-  })))
+const oursWsStream = oursFirehose(viaRecv)
+const oursWsRun = oursFirehose(viaRun)
+const oursWsMessages = oursFirehose(viaMessages)
 
 /** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
 const oursWsRtt: RttCandidate = (count) =>

@@ -62,7 +62,7 @@
 import { CloseCode, isValidOnWire } from "./CloseCode.ts"
 import { checkUtf8Prefix, isCompleteUtf8 } from "./internal/frameUtf8.ts"
 import { isAscii, MAX_WORD_ASCII, maskInPlace, wordsOf } from "./internal/frameWords.ts"
-import { allocUnsafe, type Buffer, copyOut, decodeUtf8 } from "./internal/node.ts"
+import { allocUnsafe, type Buffer, bufferView, copyOut, decodeUtf8 } from "./internal/node.ts"
 import { MAX_CONTROL_PAYLOAD, Opcode } from "./internal/opcode.ts"
 import { NeedMore } from "./NeedMore.ts"
 import * as ReadBuf from "./ReadBuf.ts"
@@ -205,6 +205,10 @@ class MessageView {
   end: number
   code: number
   compressed: boolean
+  /** The `buf` that `ab` and `base` describe (the slab changes rarely: cached per buffer). */
+  private viewOf: Buffer
+  private ab: ArrayBufferLike
+  private base: number
 
   constructor(tag: Message["_tag"], buf: Buffer) {
     this._tag = tag
@@ -213,6 +217,18 @@ class MessageView {
     this.end = 0
     this.code = 0
     this.compressed = false
+    this.viewOf = buf
+    this.ab = buf.buffer
+    this.base = buf.byteOffset
+  }
+
+  /** Points the view at `buf[start, end)` and returns it (the reader's one way to fill a view). */
+  at(buf: Buffer, start: number, end: number, compressed: boolean): this {
+    this.buf = buf
+    this.start = start
+    this.end = end
+    this.compressed = compressed
+    return this
   }
 
   get length(): number {
@@ -220,7 +236,14 @@ class MessageView {
   }
 
   get payload(): Buffer {
-    return this.buf.subarray(this.start, this.end)
+    // the view every consumer of a view pays for: `bufferView` skips `subarray`'s `buffer` getter
+    const buf = this.buf
+    if (buf !== this.viewOf) {
+      this.viewOf = buf
+      this.ab = buf.buffer
+      this.base = buf.byteOffset
+    }
+    return bufferView(this.ab, this.base + this.start, this.end - this.start)
   }
 
   get reason(): string {
@@ -466,6 +489,8 @@ export class FrameReader {
   private readonly rb: ReadBuf.ReadBuf
   /** 0x80 when frames must be masked (server), 0 when they must not (client). */
   private readonly maskBit: number
+  /** Largest payload the one-frame binary fast path of `next` takes: 125, or a lower frame or message limit. */
+  private readonly smallMax: number
   /** 0x40 when RSV1 may mark a compressed message (permessage-deflate), else 0. */
   private readonly rsv1: number
   /** The unfinished fragmented message is compressed (its first frame had RSV1). */
@@ -508,6 +533,7 @@ export class FrameReader {
       compactAt
     })
     this.maskBit = role === "server" ? 0x80 : 0
+    this.smallMax = Math.min(125, maxFrameSize, maxMessageSize)
     this.rsv1 = compression ? 0x40 : 0
     this.fragCompressed = false
     this.failure = undefined
@@ -602,6 +628,22 @@ export class FrameReader {
       const avail = rb.end - pos
       if (avail === 0) return NeedMore
       const b0 = buf[pos]!
+      // the feed's common frame first: FIN binary, no RSV, a 7-bit length within the limits, the
+      // mask bit as the role wants it (`^` clears it then; a wrong one makes `len` ≥ 128), whole
+      // in the slab. Everything else, violations included, goes the general way below.
+      if (b0 === 0x82 && avail >= 2 && this.fragOpcode === 0) {
+        const len = buf[pos + 1]! ^ this.maskBit
+        const header = this.maskBit === 0 ? 2 : 6
+        if (len <= this.smallMax && avail >= header + len) {
+          const start = pos + header
+          const end = start + len
+          if (this.maskBit !== 0 && len > 0) {
+            maskInPlace(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end, pos + 2)
+          }
+          rb.advance(header + len)
+          return this.binaryMsg.at(buf, start, end, false)
+        }
+      }
       const opcode = b0 & 0x0f
       // RSV1 marks a compressed message: only with compression on, only on a message's first frame
       const rsv = b0 & 0x70
@@ -663,32 +705,17 @@ export class FrameReader {
       rb.advance(total)
 
       if (opcode === Opcode.Binary && fin) {
-        const m = this.binaryMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = rsv !== 0
-        return m
+        return this.binaryMsg.at(buf, start, end, rsv !== 0)
       }
       if (rsv !== 0 && opcode === Opcode.Text && fin) {
         // deflated: checked as UTF-8 once inflated (`inflated`)
-        const m = this.textMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = true
-        return m
+        return this.textMsg.at(buf, start, end, true)
       }
       if (opcode === Opcode.Text && fin) {
         const ascii = len <= MAX_WORD_ASCII &&
           isAscii(buf, buf === this.wordsBuf ? this.words : this.wordsFor(buf), start, end)
         if (!ascii && !isCompleteUtf8(buf, start, end)) return this.fail(invalidUtf8(1))
-        const m = this.textMsg
-        m.buf = buf
-        m.start = start
-        m.end = end
-        m.compressed = false
-        return m
+        return this.textMsg.at(buf, start, end, false)
       }
       if (opcode < 8) {
         if (opcode !== Opcode.Continuation) this.fragCompressed = rsv !== 0
@@ -785,12 +812,7 @@ export class FrameReader {
    */
   inflated(message: Text | Binary, buf: Buffer, start: number, end: number): Text | Binary | InvalidUtf8 {
     if (message._tag === "Text" && !isCompleteUtf8(buf, start, end)) return this.fail(invalidUtf8(1)) as InvalidUtf8
-    const m = message._tag === "Text" ? this.textMsg : this.binaryMsg
-    m.buf = buf
-    m.start = start
-    m.end = end
-    m.compressed = false
-    return m as Text | Binary
+    return (message._tag === "Text" ? this.textMsg : this.binaryMsg).at(buf, start, end, false) as Text | Binary
   }
 
   /**

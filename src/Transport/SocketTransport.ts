@@ -374,16 +374,9 @@ export class SocketTransport implements Transport {
 
   private readNow(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {
     if (this.destroyed) return Effect.fail(transportError(this.remoteAddress, new TransportClosed({ operation: "read" })))
-    const inbox = this.inbox
-    if (inbox.length > 0) {
-      const n = copyInto(buf, inbox.data())
+    if (this.inbox.length > 0) {
+      const n = this.takeBuffered(buf)
       if (n < 0) return Effect.fail(transportError(this.remoteAddress, new ReadError({ kind: "BufferFull" })))
-      inbox.advance(n)
-      this.bytesRead += n
-      if (this.paused && inbox.length < this.readHighWaterMark) {
-        this.paused = false
-        this.socket?.resume()
-      }
       return Effect.succeed(n)
     }
     if (this.failure !== undefined) {
@@ -404,6 +397,27 @@ export class SocketTransport implements Transport {
         }
       })
     })
+  }
+
+  /** Moves what fits of the (non-empty) inbox into `buf`, resuming the socket below the mark; `-1` when `buf` is full. */
+  private takeBuffered(buf: ReadBuf.ReadBuf): number {
+    const inbox = this.inbox
+    const n = copyInto(buf, inbox.data())
+    if (n < 0) return n
+    inbox.advance(n)
+    this.bytesRead += n
+    if (this.paused && inbox.length < this.readHighWaterMark) {
+      this.paused = false
+      this.socket?.resume()
+    }
+    return n
+  }
+
+  /** See `Transport.readBuffered`: the inbox's bytes, synchronously; `read` reports every other case. */
+  readBuffered(buf: ReadBuf.ReadBuf): number {
+    if (this.destroyed || this.inbox.length === 0) return 0
+    const n = this.takeBuffered(buf)
+    return n < 0 ? 0 : n
   }
 
   read(buf: ReadBuf.ReadBuf): Effect.Effect<number, TransportError> {

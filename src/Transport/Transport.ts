@@ -97,6 +97,14 @@ export interface Transport {
    * Optional: a transport that cannot tell leaves it out, and callers must then assume `"Open"`.
    */
   readonly inboundState?: InboundState | undefined
+  /**
+   * Copies bytes already received into `buf` now, without an Effect and without waiting;
+   * returns the count, or `0` when nothing is buffered or anything else needs `read` (end of
+   * stream, a failure, a closed transport, a full `buf`) — `read` then reports it. Optional:
+   * a reader that drains a busy socket takes its read-ahead this way, one call per slab, with
+   * no Effect step per read.
+   */
+  readBuffered?(buf: ReadBuf): number
 }
 
 /**

@@ -78,6 +78,33 @@ describe("Tcp", () => {
       assert.strictEqual(text(buf), "def")
     }))
 
+  it.live("readBuffered hands over the inbox without an Effect, and 0 when only read can answer", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((socket) => socket.once("data", () => socket.end("abcdef")))
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port })
+      const first = ReadBuf.make({ capacity: 4 })
+      // nothing has arrived yet
+      assert.strictEqual(transport.readBuffered!(first), 0)
+      yield* transport.write(Buffer.from("go"))
+      // the parked read takes what fits; the rest waits in the inbox
+      yield* readAll(transport, first, 1)
+      while ((transport as SocketTransport).buffered < 6 - first.length) yield* Effect.sleep("1 millis")
+      const full = ReadBuf.make({ capacity: 1 })
+      full.filled(1)
+      assert.strictEqual(transport.readBuffered!(full), 0)
+      const rest = ReadBuf.make({ capacity: 16 })
+      const before = transport.bytesRead
+      const n = transport.readBuffered!(rest)
+      assert.deepStrictEqual([n, text(first) + text(rest), transport.bytesRead - before], [6 - first.length, "abcdef", n])
+      // the inbox is empty: the end of stream, and then the destroy, are read's to report
+      while (transport.inboundState === "Open") yield* Effect.sleep("1 millis")
+      assert.strictEqual(transport.readBuffered!(rest), 0)
+      assert.strictEqual(yield* transport.read(rest), 0)
+      yield* transport.destroy()
+      assert.strictEqual(transport.readBuffered!(rest), 0)
+      assert.deepStrictEqual((yield* Effect.flip(transport.read(rest))).reason, new TransportClosed({ operation: "read" }))
+    }))
+
   it.live("grows the ReadBuf when allowed and fails with BufferFull when it is full at maxCapacity", () =>
     Effect.gen(function*() {
       const server = yield* serve(echo)

@@ -781,6 +781,23 @@ describe("WebSocket over the memory pair", () => {
       ])
     }))
 
+  it.effect("messages' payloads over 64 bytes stay their own while the slab is refilled and compacted under them", () =>
+    Effect.gen(function*() {
+      // reads of 997 bytes into a 1 KiB slab: frames torn at every read, the slab compacted and
+      // its ranges reused hundreds of times while earlier payloads are still held
+      const { client, pair } = yield* connected({ memory: { chunkSize: 997, capacity: 1 << 20 }, client: { bufferCapacity: 1024 } })
+      const writer = FrameWriter.make({ role: "server" })
+      const payloads = Array.from({ length: 300 }, (_, i) => Buffer.alloc(65 + (i % 90), i & 0xff))
+      const frames = Buffer.alloc(300 * 160)
+      let at = 0
+      for (const payload of payloads) at += writer.encodeInto(frames, at, FrameWriter.Kind.Binary, payload) as number
+      at += writer.encodeCloseInto(frames, at, 1000) as number
+      yield* pair.server.write(frames.subarray(0, at))
+      const got = yield* Stream.runCollect(WebSocket.messages(client))
+      assert.deepStrictEqual(got, [...payloads.map((payload) => ({ _tag: "Binary" as const, payload })), { _tag: "Close" as const, code: 1000, reason: "" }])
+      yield* pair.server.end()
+    }))
+
   it.effect("messages emits what is buffered as one chunk per pull, at most maxBatch, as owned copies", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()

@@ -47,6 +47,20 @@ export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => 
   return copy
 }
 
+/**
+ * Node's own `Buffer` class for views (`Buffer[Symbol.species]`, what `subarray` constructs;
+ * `ws` takes it the same way).
+ */
+const FastBuffer = (Buffer as unknown as { readonly [Symbol.species]: new(ab: ArrayBufferLike, offset: number, length: number) => Buffer })[Symbol.species]
+
+/**
+ * A `Buffer` view of `length` bytes at `offset` of `ab` (no copy). Cheaper than `subarray` on
+ * Node 24 for a caller that keeps the backing `ArrayBuffer` and offset of its slab: `subarray`
+ * asks the `buffer` getter (a call into C++) and clamps its arguments every time (measured
+ * ~36 ns against ~32 ns per 40 B view).
+ */
+export const bufferView = (ab: ArrayBufferLike, offset: number, length: number): Buffer => new FastBuffer(ab, offset, length)
+
 /** Allocates `size` zeroed bytes. */
 export const alloc = (size: number): Buffer => Buffer.alloc(size)
 

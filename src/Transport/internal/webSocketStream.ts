@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import { CloseCode } from "../../Codec/CloseCode.ts"
 import * as FrameReader from "../../Codec/FrameReader.ts"
+import { bufferView } from "../../Codec/internal/node.ts"
 import * as FrameWriter from "../../Codec/FrameWriter.ts"
 import * as MaskSource from "../../Codec/MaskSource.ts"
 import * as PerMessageDeflate from "../../Codec/PerMessageDeflate.ts"
@@ -66,6 +67,9 @@ const closeReasonOf = (text: string): string => {
 
 /** Payloads up to this size are copied by `slice` (an on-heap array), larger ones into a pooled Buffer. */
 const SMALL_COPY = 64
+
+/** Most bytes `own` copies out of the slab at once for the payloads that follow (what one kept payload can keep alive). */
+const BLOCK_MAX = 64 * 1024
 
 type Waiter = (effect: Effect.Effect<void>) => void
 
@@ -118,6 +122,16 @@ export class WebSocketImpl {
   /** A plain `Uint8Array` over `plainOf` (the reader's slab or join buffer), for `own`'s copies. */
   private plain: Uint8Array
   private plainOf: Uint8Array
+  /**
+   * `own`'s copy of the slab's buffered bytes (client role), which payloads over 64 bytes are
+   * views of: the slab (`blockOf`) bytes `[blockBase, blockEnd)` at `blockOffset` of `blockAb`.
+   * Dropped (`blockOf` = EMPTY) whenever bytes come into the slab, which may reuse the range.
+   */
+  private blockOf: Uint8Array
+  private blockAb: ArrayBufferLike
+  private blockOffset: number
+  private blockBase: number
+  private blockEnd: number
 
   constructor(
     role: "client" | "server",
@@ -180,6 +194,11 @@ export class WebSocketImpl {
     this.exits = []
     this.plain = EMPTY
     this.plainOf = EMPTY
+    this.blockOf = EMPTY
+    this.blockAb = EMPTY.buffer
+    this.blockOffset = 0
+    this.blockBase = 0
+    this.blockEnd = 0
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
@@ -236,6 +255,8 @@ export class WebSocketImpl {
           if (effect !== undefined) return Effect.andThen(effect, loop)
           continue
         }
+        // the handler is done with every view (it returned): refill in place when the bytes are here
+        if (result._tag === "NeedMore" && this.refillNow()) continue
         return Effect.flatMap(this.dispatch(result), deliver)
       }
     })
@@ -271,6 +292,8 @@ export class WebSocketImpl {
         continue
       }
       if (result._tag === "NeedMore") {
+        // the batch holds owned copies: the slab may be refilled (and compacted) under it
+        if (this.refillNow()) continue
         if (out.length > 0) return Effect.succeed(out)
         return Effect.flatMap(this.readMore(), (message) => this.afterDispatch(out, message))
       }
@@ -298,27 +321,50 @@ export class WebSocketImpl {
    * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured for 40 B and 128 B
    * copies on Node 24): up to 64 bytes a `slice` of a plain `Uint8Array` view of the reader's
    * buffer (V8 keeps so small an array on its heap: ~40 ns against ~60 ns for a fresh array
-   * filled with `set`); above, `Buffer.copyBytesFrom` (a pooled copy: ~90 ns against ~300 ns at
-   * 128 B). Either way the copy is the message's own.
+   * filled with `set`). Above, on the client, a `Buffer` view of one copy of the slab's
+   * buffered bytes taken at the first such payload (up to 64 KiB, {@link BLOCK_MAX}): one
+   * memcpy and a view per message, ~60 ns against ~95 ns for `Buffer.copyBytesFrom` each at
+   * 128 B (`bench/recv-paths.ts`) — so a kept payload keeps that copy alive, as a pooled
+   * `Buffer` keeps its pool. A server's slab is unmasked frame by frame, so it (and a payload
+   * outside the slab: joined fragments, inflated bytes) copies each payload on its own. Either
+   * way the payload is the message's own.
    */
   private own(message: FrameReader.Message): FrameReader.OwnedMessage {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
+    const n = message.end - message.start
+    if (n > SMALL_COPY && buf === this.rb.buf && this.role === "client") {
+      if (buf !== this.blockOf || message.start < this.blockBase || message.end > this.blockEnd) this.copyBlock(message)
+      return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
+    }
     if (buf !== this.plainOf) {
       this.plainOf = buf
       this.plain = new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
     }
-    const n = message.end - message.start
     const payload = n <= SMALL_COPY
       ? this.plain.slice(message.start, message.end)
       : Buffer.copyBytesFrom(this.plain, message.start, n)
     return { _tag: message._tag, payload }
   }
 
-  private readonly recvDone = () =>
-    Effect.sync(() => {
-      this.receiving = false
-    })
+  /** Copies the slab from `message`'s payload to the end of what is buffered (at most {@link BLOCK_MAX}) for `own`. */
+  private copyBlock(message: FrameReader.Message): void {
+    const rb = this.rb
+    // the reader resets an emptied slab to 0, so `rb.end` may be before this message
+    const length = Math.max(message.end - message.start, Math.min(BLOCK_MAX, rb.end - message.start))
+    const block = Buffer.copyBytesFrom(rb.buf, message.start, length)
+    this.blockOf = rb.buf
+    this.blockAb = block.buffer
+    this.blockOffset = block.byteOffset
+    this.blockBase = message.start
+    this.blockEnd = message.start + length
+  }
+
+  private readonly recvDone = () => this.recvDoneEffect
+
+  private readonly recvDoneEffect = Effect.sync(() => {
+    this.receiving = false
+  })
 
   /** Drains the codec; reads only on NeedMore. */
   private step(): Effect.Effect<FrameReader.Message, WebSocketError> {
@@ -377,22 +423,42 @@ export class WebSocketImpl {
     }
   }
 
-  private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
-    // another fiber may have taken the peer's close (or failed the stream) while this one waited
-    if (this.failure !== undefined) return Effect.fail(this.failure)
-    if (this.closeReceived) return Effect.fail(this.closedError("recv"))
+  /**
+   * Refills the slab without an Effect when it can: from the handshake leftovers, else from the
+   * read-ahead the transport already holds (a busy feed: every read but the ones that wait).
+   * `false` when only `readMore` can go on (a failure or close to report, another fiber's read
+   * outstanding, an empty transport). Call only once the codec said `NeedMore` and the
+   * messages handed out are done with: it may compact the slab.
+   */
+  private refillNow(): boolean {
+    if (this.failure !== undefined || this.closeReceived) return false
+    // bytes are about to come into the slab, maybe where `own`'s copy was taken from
+    this.blockOf = EMPTY
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
     if (this.leftover.length > 0) {
       const n = copyInto(rb, this.leftover)
       if (n > 0) {
         this.leftover = this.leftover.subarray(n)
-        return this.step()
+        return true
       }
     }
+    // one transport read at a time: while another fiber's read is outstanding, wait for it
+    if (this.reading) return false
+    const transport = this.transport
+    return transport.readBuffered !== undefined && transport.readBuffered(this.rb) > 0
+  }
+
+  private readMore(): Effect.Effect<FrameReader.Message, WebSocketError> {
+    if (this.refillNow()) return this.step()
+    // another fiber may have taken the peer's close (or failed the stream) while this one waited
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.closeReceived) return Effect.fail(this.closedError("recv"))
     // one transport read at a time: a second fiber (close() draining while a consumer pulls)
     // waits for the outstanding read, then steps again — the transports keep a single waiter
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
+    const rb = this.rb
+    this.blockOf = EMPTY
     this.reading = true
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
@@ -416,12 +482,15 @@ export class WebSocketImpl {
   }
 
   /** Frees the read slot and wakes the fibers waiting for it. */
-  private readonly readDone = () =>
-    Effect.sync(() => {
-      this.reading = false
-      const waiters = this.readWaiters.splice(0)
-      for (const wake of waiters) wake(Effect.void)
-    })
+  private readonly readDone = () => this.readDoneEffect
+
+  private readonly readDoneEffect = Effect.sync(() => {
+    this.reading = false
+    // no array per read: waiters are rare (a close draining while a consumer reads)
+    if (this.readWaiters.length === 0) return
+    const waiters = this.readWaiters.splice(0)
+    for (const wake of waiters) wake(Effect.void)
+  })
 
   /** Parks until the outstanding transport read completes. */
   private readonly awaitRead: Effect.Effect<void> = Effect.callback<void>((resume) => {
@@ -584,6 +653,7 @@ export class WebSocketImpl {
     // failed, or another fiber holds the read slot (it will see the end of stream itself)
     if (this.failure !== undefined || this.reading) return Effect.void
     const rb = this.rb
+    this.blockOf = EMPTY
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       rb.clear()
       return Effect.matchEffect(this.transport.read(rb), {
