@@ -37,7 +37,8 @@ interface WsSender {
     options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
   ): Array<Buffer>
 }
-const { Sender } = ws as unknown as { Sender: WsSender }
+/** `ws`'s Sender, typed (shared with the send-write rows). */
+export const { Sender } = ws as unknown as { Sender: WsSender }
 
 const MESSAGES_PER_OP = 100
 

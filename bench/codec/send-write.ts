@@ -26,21 +26,13 @@
 import * as Effect from "effect/Effect"
 import type * as net from "node:net"
 import { Duplex } from "node:stream"
-import * as ws from "ws"
 import type { Candidate, Suite } from "../harness.ts"
 import * as FrameWriter from "../../src/Codec/FrameWriter.ts"
 import * as MaskSource from "../../src/Codec/MaskSource.ts"
 import * as WebSocketSender from "../../src/Transport/internal/webSocketSender.ts"
 import { SocketTransport } from "../../src/Transport/SocketTransport.ts"
-import { TEXT_128 } from "./encode.ts"
+import { Sender, TEXT_128 } from "./encode.ts"
 
-interface WsSender {
-  frame(
-    data: Buffer | string,
-    options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
-  ): Array<Buffer>
-}
-const { Sender } = ws as unknown as { Sender: WsSender }
 
 let sink = 0
 
