@@ -9,22 +9,29 @@ import * as net from "node:net"
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
-/** Dials `port`, sends the upgrade for `path`, and calls `onData` with every byte after the 101 head. */
-const upgraded = (
+/**
+ * Dials `port`, sends the upgrade for `path`, and calls `onData` with every byte after the 101
+ * head (a head split over reads is gathered first). `onError` hears a failed dial.
+ */
+export const upgraded = (
   port: number,
   path: string,
   onOpen: (socket: net.Socket) => void,
-  onData: (chunk: Buffer, socket: net.Socket) => void
+  onData: (chunk: Buffer, socket: net.Socket) => void,
+  onError?: (error: Error) => void
 ): net.Socket => {
   const socket = net.connect({ host: "127.0.0.1", port, noDelay: true })
-  let open = false
+  if (onError !== undefined) socket.once("error", onError)
+  let head: Buffer | undefined = Buffer.alloc(0)
   socket.on("data", (chunk: Buffer) => {
-    if (open) return onData(chunk, socket)
-    const end = chunk.indexOf("\r\n\r\n")
+    if (head === undefined) return onData(chunk, socket)
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
+    const end = head.indexOf("\r\n\r\n")
     if (end < 0) return
-    open = true
+    const rest = head.subarray(end + 4)
+    head = undefined
     onOpen(socket)
-    if (end + 4 < chunk.length) onData(chunk.subarray(end + 4), socket)
+    if (rest.length > 0) onData(rest, socket)
   })
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +

@@ -20,6 +20,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { parseArgs } from "node:util"
 import { median } from "./harness.ts"
+import { upgraded } from "./raw-client.ts"
 
 const { values } = parseArgs({
   options: {
@@ -40,9 +41,6 @@ const FRAME = Buffer.concat([Buffer.from([0x82, 0x80 | PAYLOAD, 0, 0, 0, 0]), Bu
 const FRAMES = Buffer.concat(Array.from({ length: WINDOW }, () => FRAME))
 /** The server's echo: unmasked, 2-byte header. */
 const ECHO_LENGTH = 2 + PAYLOAD
-const UPGRADE = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-
 interface Candidate {
   readonly name: string
   readonly command: ReadonlyArray<string>
@@ -78,23 +76,12 @@ const stopServer = (child: ChildProcess): Promise<void> =>
 /** One connection of the load: counts echoed frames into `counter.n` and keeps WINDOW in flight. */
 const connectLoad = (port: number, counter: { n: number }): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: "127.0.0.1", noDelay: true })
-    let upgraded = false
-    let head = ""
     let partial = 0
-    socket.once("error", reject)
-    socket.on("data", (chunk: Buffer) => {
-      let bytes = chunk.length
-      if (!upgraded) {
-        head += chunk.toString("latin1")
-        const end = head.indexOf("\r\n\r\n")
-        if (end < 0) return
-        upgraded = true
-        bytes = head.length - end - 4
-        socket.write(FRAMES)
-        resolve(socket)
-      }
-      partial += bytes
+    upgraded(port, "/", (socket) => {
+      socket.write(FRAMES)
+      resolve(socket)
+    }, (chunk, socket) => {
+      partial += chunk.length
       const frames = Math.floor(partial / ECHO_LENGTH)
       if (frames === 0) return
       partial -= frames * ECHO_LENGTH
@@ -104,8 +91,7 @@ const connectLoad = (port: number, counter: { n: number }): Promise<net.Socket> 
         const k = Math.min(left, WINDOW)
         socket.write(k === WINDOW ? FRAMES : FRAMES.subarray(0, k * FRAME.length))
       }
-    })
-    socket.once("connect", () => socket.write(UPGRADE))
+    }, reject)
   })
 
 const measure = async (candidate: Candidate): Promise<number> => {
