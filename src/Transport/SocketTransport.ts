@@ -60,6 +60,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import type * as net from "node:net"
+import { getDefaultHighWaterMark } from "node:stream"
 import * as ReadBuf from "../Codec/ReadBuf.ts"
 import {
   type ConnectErrorKind,
@@ -296,7 +297,8 @@ export class SocketTransport implements Transport {
     this.failure = undefined
     this.batching = false
     this.held = NO_BYTES
-    this.writeHighWaterMark = 16 * 1024
+    // Node's own default until `attach` reads the socket's (the same unless the caller set one)
+    this.writeHighWaterMark = getDefaultHighWaterMark(false)
     this.heldStart = -1
     this.heldEnd = -1
     this.lentIssued = 0
