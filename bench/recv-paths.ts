@@ -90,8 +90,10 @@ const timed = (consume: Consumer) => (): Promise<number> =>
 const all: ReadonlyArray<readonly [string, () => Promise<number>]> = [
   ["run", timed(viaRun)],
   ["recv", timed(viaRecv)],
-  // Effect's own floor under the recv loop: the same `yield*` of an `Effect.suspend` that returns
-  // a cached success Exit (what recv does with a buffered message), with nothing read or parsed
+  // recv through a combinator: no iterator shortcut, one Effect step per message (a cached Exit)
+  ["recv via Effect.map", timed((ws, n, t) => recvLoop(Effect.map(ws.recv, (message) => message), n, t))],
+  // Effect's own cost of a step under a `yield*` loop: an `Effect.suspend` that returns a cached
+  // success Exit (what recv through a combinator does with a buffered message), nothing parsed
   ["floor: yield* suspend(exit)", timed(() => recvLoop(floorStep, count, touch))],
   ["messages", timed(viaMessages)]
 ]

@@ -32,8 +32,9 @@
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned
  * too. `run(ws, handler)` is the push form of the same loop: buffered messages go to a
  * synchronous handler many per Effect step (one step per wake-up, not per message), which is
- * what a busy feed wants; `recv` pays one Effect step per message even when it is buffered (it
- * then returns a cached success `Exit`: no read, no allocation), and `messages` one Stream step
+ * what a busy feed wants; `yield* ws.recv` in `Effect.gen` takes a buffered text, binary or
+ * pong message without an Effect step (its iterator hands the view straight to the generator;
+ * through combinators `recv` costs one step, a cached success `Exit`), and `messages` one Stream step
  * per batch of owned copies (`bench/loopback.ts` firehose compares all three with `ws`). A peer's close is echoed (same code and reason, as `ws` does; no
  * payload when it sent none), then the socket is half-closed and `recv` returns the `Close`;
  * later `recv`s fail with `WebSocketClosed`.

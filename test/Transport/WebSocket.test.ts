@@ -109,6 +109,25 @@ const rawUpgrade = (transport: Transport, head: string) =>
     return buf.data().toString("latin1")
   })
 
+/** A client connected over a memory pair whose raw server end answers 101 with `frames` right behind it, in one write. */
+const upgradedWith = (frames: Uint8Array) =>
+  Effect.gen(function*() {
+    const pair = yield* Memory.pair()
+    const connecting = yield* Effect.forkChild(WebSocket.connectOver(pair.client, "ws://memory.test/"))
+    const request = ReadBuf.make({ capacity: 4096 })
+    while (!request.data().toString("latin1").includes("\r\n\r\n")) yield* pair.server.read(request)
+    const key = /Sec-WebSocket-Key: (.+)\r\n/.exec(request.data().toString("latin1"))![1]!
+    yield* pair.server.write(Buffer.concat([
+      Buffer.from(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${Handshake.acceptKey(key)}\r\n\r\n`,
+        "latin1"
+      ),
+      frames
+    ]))
+    return { pair, client: yield* Fiber.join(connecting) }
+  })
+
 const validHead = (extra = "") =>
   "GET /chat HTTP/1.1\r\nHost: memory.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`
@@ -263,20 +282,7 @@ describe("WebSocket over the memory pair", () => {
 
   it.effect("delivers frames the server sends right behind its 101 in one write", () =>
     Effect.gen(function*() {
-      const pair = yield* Memory.pair()
-      const connecting = yield* Effect.forkChild(WebSocket.connectOver(pair.client, "ws://memory.test/"))
-      const request = ReadBuf.make({ capacity: 4096 })
-      while (!request.data().toString("latin1").includes("\r\n\r\n")) yield* pair.server.read(request)
-      const key = /Sec-WebSocket-Key: (.+)\r\n/.exec(request.data().toString("latin1"))![1]!
-      yield* pair.server.write(Buffer.concat([
-        Buffer.from(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            `Sec-WebSocket-Accept: ${Handshake.acceptKey(key)}\r\n\r\n`,
-          "latin1"
-        ),
-        hex("81 05 66 69 72 73 74 82 01 ff")
-      ]))
-      const client = yield* Fiber.join(connecting)
+      const { client } = yield* upgradedWith(hex("81 05 66 69 72 73 74 82 01 ff"))
       assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Text", text: "first" })
       assert.deepStrictEqual(FrameReader.toOwned(yield* client.recv), { _tag: "Binary", payload: new Uint8Array([0xff]) })
     }))
@@ -666,6 +672,37 @@ describe("WebSocket over the memory pair", () => {
       }
       assert.isAtLeast(other, 0)
       assert.isAtMost(other, 8)
+    }))
+
+  it.effect("yield* recv over buffered frames: messages in order, the ping answered, the close echoed, a stored recv never repeats", () =>
+    Effect.gen(function*() {
+      // the 101 and five frames in one write: all of them are buffered when the first recv runs
+      // (binary 01, ping 02, text "three", binary 04, close 1000)
+      const { client, pair } = yield* upgradedWith(hex("82 01 01 89 01 02 81 05 74 68 72 65 65 82 01 04 88 02 03 e8"))
+      const recv = client.recv
+      const seen: Array<FrameReader.OwnedMessage> = []
+      seen.push(FrameReader.toOwned(yield* recv))
+      seen.push(FrameReader.toOwned(yield* recv))
+      // the Effect door on the same socket, between two yield*s, takes the next message
+      seen.push(yield* Effect.map(recv, FrameReader.toOwned))
+      seen.push(FrameReader.toOwned(yield* recv))
+      seen.push(FrameReader.toOwned(yield* recv))
+      assert.deepStrictEqual(seen, [
+        { _tag: "Binary", payload: new Uint8Array([1]) },
+        { _tag: "Ping", payload: new Uint8Array([2]) },
+        { _tag: "Text", text: "three" },
+        { _tag: "Binary", payload: new Uint8Array([4]) },
+        { _tag: "Close", code: 1000, reason: "" }
+      ])
+      // the ping was answered and the close echoed, as on the Effect path
+      assert.deepStrictEqual(yield* readFrames(pair.server, "server", 2), [
+        { _tag: "Pong", payload: new Uint8Array([2]) },
+        { _tag: "Close", code: 1000, reason: "" }
+      ])
+      const error = yield* Effect.flip(recv)
+      assert.strictEqual(error.reason._tag, "WebSocketClosed")
+      // the server's side of the TCP close, which the client's scope waits for
+      yield* pair.server.end()
     }))
 
   it.effect("run hands every message to the handler, pings after their pong, and ends with the peer's close", () =>

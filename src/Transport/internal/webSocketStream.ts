@@ -14,6 +14,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import { SingleShotGen } from "effect/Utils"
 import { CloseCode } from "../../Codec/CloseCode.ts"
 import * as FrameReader from "../../Codec/FrameReader.ts"
 import { bufferView } from "../../Codec/internal/node.ts"
@@ -58,6 +59,13 @@ import { Sender } from "./webSocketSender.ts"
 export const TypeId = "~effect-nexus/Transport/WebSocket" as const
 
 const EMPTY = new Uint8Array(0)
+
+/** An iterator that is done on its first `next`, with a message as its value (its own result, as Effect's `SingleShotGen`). */
+interface Delivered extends Iterator<unknown, FrameReader.Message> {
+  done: true
+  value: FrameReader.Message
+  next(): Delivered
+}
 
 /** Truncates an ASCII diagnostic to what fits in a close frame (123 bytes). */
 const closeReasonOf = (text: string): string => {
@@ -117,6 +125,13 @@ export class WebSocketImpl {
   private eof: boolean
   /** Handshake leftovers that did not fit the slab at once (rare: a tiny slab). */
   private leftover: Uint8Array
+  /**
+   * A reader result `recv`'s iterator took but could not hand over itself (a ping, a close, a
+   * violation, `NeedMore`): the next {@link next} returns it before reading on.
+   */
+  private stashed: FrameReader.ReadResult | undefined
+  /** `recv`'s iterator for a buffered message: done at once, the message as its value (reused). */
+  private readonly delivered: Delivered
   /** One reusable success Exit per reused message view (at most five). */
   private readonly exits: Array<Exit.Success<FrameReader.Message>>
   /** A plain `Uint8Array` over `plainOf` (the reader's slab or join buffer), for `own`'s copies. */
@@ -199,7 +214,18 @@ export class WebSocketImpl {
     this.blockOffset = 0
     this.blockBase = 0
     this.blockEnd = 0
-    this.recv = Effect.suspend(() => this.recvStart())
+    this.stashed = undefined
+    this.delivered = {
+      done: true,
+      value: undefined as unknown as FrameReader.Message,
+      next(): Delivered {
+        return this
+      }
+    }
+    const recv = Effect.suspend(() => this.recvStart())
+    // `yield* ws.recv` asks for this iterator: a buffered message comes back from it at once
+    ;(recv as unknown as { [Symbol.iterator]: () => Iterator<unknown> })[Symbol.iterator] = () => this.recvIterator(recv)
+    this.recv = recv
   }
 
   /**
@@ -214,6 +240,30 @@ export class WebSocketImpl {
   // -------------------------------------------------------------------------------------------
   // Receiving
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * `recv` under `yield*`. A text, binary or pong message the codec already holds completes the
+   * `yield*` at once — no Effect step, the generator resumes with the view — counted against
+   * `maxBatch` as `dispatch` counts it, so the yield after `maxBatch` messages still comes (from
+   * `recvStart`, through the Effect). Anything else is stashed for `next` and the `yield*` goes
+   * through `recv` as an Effect, which then finds it first: a ping is answered, a close echoed,
+   * a violation latched exactly as on the Effect path. Each `yield*` asks afresh, so a stored
+   * `recv` yielded twice gives two messages. Nothing between the iterator and the runtime can
+   * run on this fiber (JavaScript is single-threaded), so interruption sees the same points.
+   */
+  private recvIterator(recv: Effect.Effect<FrameReader.Message, WebSocketError>): Iterator<unknown> {
+    if (this.failure === undefined && !this.closeReceived && this.batch < this.maxBatch && this.stashed === undefined) {
+      const result = this.next()
+      const tag = result._tag
+      if (tag === "Text" || tag === "Binary" || tag === "Pong") {
+        this.batch++
+        this.delivered.value = result
+        return this.delivered
+      }
+      this.stashed = result
+    }
+    return new SingleShotGen(recv)
+  }
 
   private recvStart(): Effect.Effect<FrameReader.Message, WebSocketError> {
     if (this.failure !== undefined) return Effect.fail(this.failure)
@@ -373,6 +423,11 @@ export class WebSocketImpl {
 
   /** The reader's next result, a compressed message inflated (synchronously) on the way. */
   private next(): FrameReader.ReadResult {
+    const stashed = this.stashed
+    if (stashed !== undefined) {
+      this.stashed = undefined
+      return stashed
+    }
     const result = this.reader.next()
     if (this.inflater === undefined || (result._tag !== "Text" && result._tag !== "Binary") || !result.compressed) {
       return result
