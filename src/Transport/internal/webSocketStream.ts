@@ -289,6 +289,15 @@ export class WebSocketImpl {
       if (message._tag === "Close") return effect === undefined ? Effect.void : effect
       return effect === undefined ? loop : Effect.andThen(effect, loop)
     }
+    // the effect a handler returned inside `reader.drain`, run before the loop goes on
+    let pending: Effect.Effect<void, E> | undefined
+    const each = (message: FrameReader.Text | FrameReader.Binary): boolean => {
+      const effect = handler(message)
+      if (effect === undefined) return false
+      pending = effect
+      return true
+    }
+    const reader = this.reader
     const loop: Effect.Effect<void, WebSocketError | E> = Effect.suspend(() => {
       if (this.failure !== undefined) return Effect.fail(this.failure)
       if (this.closeReceived) return Effect.void
@@ -298,6 +307,14 @@ export class WebSocketImpl {
           this.batch = 0
           return Effect.andThen(Effect.yieldNow, loop)
         }
+        // the common frames first, pushed by the codec's own loop; the rest one by one below
+        this.batch += reader.drain(each, this.maxBatch - this.batch)
+        if (pending !== undefined) {
+          const effect = pending
+          pending = undefined
+          return Effect.andThen(effect, loop)
+        }
+        if (this.batch >= this.maxBatch) continue
         const result = this.next()
         if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
           this.batch++
