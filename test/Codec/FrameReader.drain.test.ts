@@ -5,16 +5,18 @@ import { hex } from "../support/bytes.ts"
 
 type Item = FrameReader.OwnedMessage | FrameReader.FrameViolation | "NeedMore"
 
-/** `next()` until NeedMore or a violation, owned copies. */
+/** Records a `next()` result: `"more"` for a message, else whether the stream failed. */
+const record = (r: FrameReader.ReadResult, out: Array<Item>): "more" | boolean => {
+  if (r._tag === "NeedMore") return false
+  out.push("closeCode" in r ? r : FrameReader.toOwned(r))
+  return "closeCode" in r || "more"
+}
+
+/** `next()` until NeedMore or a violation, owned copies; true after a violation. */
 const viaNext = (reader: FrameReader.FrameReader, out: Array<Item>): boolean => {
   while (true) {
-    const r = reader.next()
-    if (r._tag === "NeedMore") return false
-    if ("closeCode" in r) {
-      out.push(r)
-      return true
-    }
-    out.push(FrameReader.toOwned(r))
+    const done = record(reader.next(), out)
+    if (done !== "more") return done
   }
 }
 
@@ -24,13 +26,8 @@ const viaDrain = (reader: FrameReader.FrameReader, out: Array<Item>, max: number
     const n = reader.drain((m) => void out.push(FrameReader.toOwned(m)), max)
     expect(n).toBeLessThanOrEqual(max)
     if (n === max) continue
-    const r = reader.next()
-    if (r._tag === "NeedMore") return false
-    if ("closeCode" in r) {
-      out.push(r)
-      return true
-    }
-    out.push(FrameReader.toOwned(r))
+    const done = record(reader.next(), out)
+    if (done !== "more") return done
   }
 }
 
