@@ -38,8 +38,10 @@
  * compact and be swapped freely; a guarded zero-copy mode is possible future work.
  *
  * Read-side backpressure: when the inbox holds `readHighWaterMark` bytes (default 64 KiB) the
- * socket stops reading (`readStop`), so the kernel window closes and the peer blocks; the next
- * `read` that drains the inbox resumes it. Write-side: `write` waits for `'drain'` when
+ * socket stops reading (`readStop`), so the kernel window closes and the peer blocks; the `read`
+ * that empties the inbox resumes it (not one that leaves bytes: resumed below the mark, a busy
+ * feed's next chunk met the unread rest of the last one, which `ReadBuf` moved to the front to
+ * make room — about one extra copy of every byte on the 40 B firehose). Write-side: `write` waits for `'drain'` when
  * `socket.write` returns `false` (`writeHighWaterMark`, Node's default 64 KiB).
  *
  * The WebSocket sender's two fast writes: `writeNow` (bytes it never reuses, from its send slab)
@@ -408,7 +410,10 @@ export class SocketTransport implements Transport {
     if (n < 0) return n
     inbox.advance(n)
     this.bytesRead += n
-    if (this.paused && inbox.length < this.readHighWaterMark) {
+    // resumed once empty, not as soon as it is below the mark: the next chunk then lands at the
+    // start of an empty inbox, where making room for it moves nothing (resumed below the mark,
+    // the unread rest of the last chunk was moved to the front for nearly every chunk of a feed)
+    if (this.paused && inbox.length === 0) {
       this.paused = false
       this.socket?.resume()
     }
