@@ -532,8 +532,10 @@ export class WebSocketImpl {
     const rb = this.rb
     this.blockOf = EMPTY
     this.reading = true
-    // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
-    // so only an explicit yield bounds the run of messages delivered without giving way
+    // a transport with buffered bytes completes reads synchronously, so only an explicit yield
+    // bounds the run of messages delivered without giving way; a read that must wait for the
+    // peer ("Open": nothing buffered, no end, no failure) gives way, so the batch starts over
+    if (this.transport.inboundState === "Open") this.batch = 0
     const raw = Effect.onExit(this.transport.read(rb), this.readDone)
     const read = this.readTimeout === undefined ? raw : Effect.timeoutOrElse(
       raw,
