@@ -308,7 +308,8 @@ export class WebSocketImpl {
           return Effect.andThen(Effect.yieldNow, loop)
         }
         // the common frames first, pushed by the codec's own loop; the rest one by one below
-        this.batch += reader.drain(each, this.maxBatch - this.batch)
+        // (after a result recv's iterator stashed, which comes first)
+        if (this.stashed === undefined) this.batch += reader.drain(each, this.maxBatch - this.batch)
         if (pending !== undefined) {
           const effect = pending
           pending = undefined
