@@ -118,6 +118,9 @@ const eventOf = (record: SessionFile.RecordView): FeedEvent | undefined => {
   }
 }
 
+/** Index slots of a fast replay's index slab: 32768 (16384 messages). */
+const INDEX_SLAB = 32 * 1024
+
 const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kind === SessionFile.Kind.Reconnecting
 
 /**
@@ -130,8 +133,10 @@ const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kin
 export const make = (file: string, options: Options = {}): Effect.Effect<MarketFeedService, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
     const timing = options.timing ?? "recorded"
-    // one pass at CRC speed: a corrupt or newer file fails the layer, not the stream later
-    yield* SessionLog.check(file, { onTorn: options.onTorn })
+    // the framing only (header, block lengths, the last block whole): a file that is not a
+    // session, is newer, or is torn or cut short is known now; the events check every block's
+    // CRC as they read it, so the file is read once (issue #15: fast replay at the live rate)
+    yield* SessionLog.checkFraming(file, { onTorn: options.onTorn })
     // the topics: the first Subscriptions record (the recorder writes it before any message),
     // looked for among the first records only
     let seen = 0
@@ -146,26 +151,51 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
 
     const fast: Stream.Stream<FeedEvent> = Stream.suspend(() => {
       // every read of the file is decoded in one go: consecutive messages become one run over
-      // the read buffer (no copy, no object per message); state records are rare, collected per
-      // read and entered when its events are emitted
+      // the read buffer, their index written by the reader in bulk (no copy, no object and no
+      // call per message); state records are rare, collected per read and entered when its
+      // events are emitted
       let pending: Array<Supervisor.FeedState> = []
-      const runs = new Messages.RunBuilder()
-      const decoded = SessionLog.records<FeedEvent>(file, (record) => {
-        const kind = record.kind
-        if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
-          return runs.add(record.buf, record.start, record.end, kind === SessionFile.Kind.InText)
+      let index = new Uint32Array(0)
+      let slot = 0
+      const decoded = SessionLog.reads<FeedEvent>(file, (reader, buffer, out) => {
+        let from = slot
+        // the messages from `from` to `slot` as one run (the read's last ends with it: the next
+        // read goes to a new buffer)
+        const seal = (): undefined => {
+          if (slot > from) out.push(new Messages.MessageRun(buffer, index.subarray(from, slot), (slot - from) >> 1))
+          from = slot
+          return undefined
         }
-        if (kind !== SessionFile.Kind.Connected && kind !== SessionFile.Kind.Gap && kind !== SessionFile.Kind.Reconnecting) return undefined
-        runs.seal()
-        if (isStateKind(kind)) {
-          const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
-          if (next !== undefined) pending.push(next)
+        for (;;) {
+          if (slot === index.length) {
+            seal()
+            index = new Uint32Array(INDEX_SLAB)
+            slot = from = 0
+          }
+          slot = reader.readMessages(index, slot, index.length)
+          if (slot === index.length) continue
+          const record = reader.next()
+          if (record._tag === "NeedMore") return seal()
+          if (record._tag !== "Record") return record
+          const kind = record.kind
+          if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
+            // one readMessages left to the general reader (a long length or Δt)
+            index[slot] = record.start
+            index[slot + 1] = record.end * 2 + (kind === SessionFile.Kind.InText ? 1 : 0)
+            slot += 2
+            continue
+          }
+          if (kind !== SessionFile.Kind.Connected && kind !== SessionFile.Kind.Gap && kind !== SessionFile.Kind.Reconnecting) continue
+          seal()
+          if (isStateKind(kind)) {
+            const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
+            if (next !== undefined) pending.push(next)
+          }
+          const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
+          if (event !== undefined) out.push(event)
         }
-        return kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
-      }, { checksums: false, chunkSize: options.chunkSize })
+      }, { chunkSize: options.chunkSize })
       return Stream.mapArrayEffect(decoded, (events) => {
-        // the read's last run ends with it (the next read goes to a new buffer)
-        runs.seal()
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
         pending = []
@@ -178,7 +208,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
       return event === undefined && next === undefined && record.kind !== SessionFile.Kind.End ? undefined : { time: record.time, event, state: next }
-    }, { checksums: false, chunkSize: options.chunkSize }).pipe(
+    }, { chunkSize: options.chunkSize }).pipe(
       Stream.orDie,
       Stream.mapEffect((item) =>
         Effect.gen(function*() {
