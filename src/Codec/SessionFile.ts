@@ -487,21 +487,23 @@ export class SessionReader {
   }
 
   /**
-   * Moves to `target`: copies the {@link pending} bytes to its start and reads from it from now
-   * on; fill it after them and call {@link filled}. The way to feed a file without copying each
+   * Moves to `target`: copies the {@link pending} bytes to `target[at]` (default its start) and
+   * reads from there on; fill it after them (from the offset returned) and call {@link filled}. The way to feed a file without copying each
    * chunk: read straight into the buffer the reader reads. `target` may be the buffer the reader
    * reads now (the pending bytes move to its start). Invalidates the last view.
    */
-  moveTo(target: Buffer): number {
+  moveTo(target: Buffer, at = 0): number {
     const left = this.end - this.pos
-    if (target.byteLength < left) throw new RangeError(`SessionReader.moveTo: the target holds ${target.byteLength} bytes, ${left} are pending`)
-    this.buf.copy(target, 0, this.pos, this.end)
-    this.base += this.pos
-    if (this.blockEnd !== -1) this.blockEnd -= this.pos
+    if (!(at >= 0 && target.byteLength - at >= left)) {
+      throw new RangeError(`SessionReader.moveTo: the target holds ${target.byteLength} bytes, ${left} are pending to go at ${at}`)
+    }
+    this.buf.copy(target, at, this.pos, this.end)
+    this.base += this.pos - at
+    if (this.blockEnd !== -1) this.blockEnd += at - this.pos
     this.buf = target
-    this.pos = 0
-    this.end = left
-    return left
+    this.pos = at
+    this.end = at + left
+    return at + left
   }
 
   /** Says that `n` more bytes were written into the buffer after the pending ones (see {@link moveTo}). */

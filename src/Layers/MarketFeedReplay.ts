@@ -194,7 +194,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize })
+      }, { chunkSize: options.chunkSize, readAhead: true })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending

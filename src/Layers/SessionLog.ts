@@ -116,6 +116,12 @@ export interface ReadOptions {
   readonly chunkSize?: number | undefined
   /** Check every block's CRC-32 while reading (`false` only after {@link check} passed). Default `true`. */
   readonly checksums?: boolean | undefined
+  /**
+   * Keep the next read in flight (`fs.read`, on libuv's thread pool) while a read is decoded and
+   * consumed. Default `false`: reads are synchronous, so a replay paced on `TestClock` never
+   * waits on real I/O; the fast replay reads ahead.
+   */
+  readonly readAhead?: boolean | undefined
 }
 
 /**
@@ -159,43 +165,124 @@ export const reads = <A>(
   options: ReadOptions = {}
 ): Stream.Stream<A, SessionError> =>
   Stream.unwrap(Effect.gen(function*() {
+    // a read in flight (read-ahead) owns the descriptor until it completes: closed then
+    let inflight = false
+    let closing = false
     const fd = yield* Effect.acquireRelease(
       Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
-      (fd) => Effect.sync(() => fs.closeSync(fd))
+      (fd) =>
+        Effect.sync(() => {
+          closing = true
+          if (!inflight) fs.closeSync(fd)
+        })
     )
     const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
     let ended = false
+    /** The violation to fail with once the records before it were pulled. */
+    let failure: SessionError | undefined
     const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
-    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done> = Effect.suspend((): Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done> => {
-      for (;;) {
-        if (ended) return Cause.done()
-        // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
-        // of a straddling record first, then the file's next bytes read straight after them
-        const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
-        const at = reader.moveTo(buffer)
-        let bytesRead: number
-        try {
-          bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
-        } catch (cause) {
-          return Effect.fail(ioError(file, "read", cause))
-        }
-        const out: Array<A> = []
-        if (bytesRead === 0) {
+    const over = (): Effect.Effect<never, SessionError | Cause.Done> => failure === undefined ? Cause.done() : Effect.fail(failure)
+    type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
+    /** Decodes `buffer`'s new bytes (fed already): the batch, `undefined` when it holds nothing, or the failure. */
+    const decoded = (buffer: Buffer, bytesRead: number): Pulled | undefined => {
+      const out: Array<A> = []
+      if (bytesRead === 0) {
+        ended = true
+        const tail = reader.finish()
+        if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+        else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
+      } else {
+        reader.filled(bytesRead)
+        const violation = drain(reader, buffer, out)
+        if (violation !== undefined) {
+          // what came before it in this read is served first; the next pull fails
+          if (out.length === 0) return Effect.fail(invalid(violation))
           ended = true
-          const tail = reader.finish()
-          if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
-          else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
-        } else {
-          reader.filled(bytesRead)
-          const violation = drain(reader, buffer, out)
-          if (violation !== undefined) return Effect.fail(invalid(violation))
+          failure = invalid(violation)
         }
-        if (out.length > 0) return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>)
       }
+      return out.length > 0 ? Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>) : undefined
+    }
+    if (options.readAhead !== true) {
+      const pull: Pulled = Effect.suspend((): Pulled => {
+        for (;;) {
+          if (ended) return over()
+          // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
+          // of a straddling record first, then the file's next bytes read straight after them
+          const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+          const at = reader.moveTo(buffer)
+          let bytesRead: number
+          try {
+            bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+          } catch (cause) {
+            return Effect.fail(ioError(file, "read", cause))
+          }
+          const batch = decoded(buffer, bytesRead)
+          if (batch !== undefined) return batch
+        }
+      })
+      return Stream.fromPull(Effect.succeed(pull))
+    }
+    // read-ahead: the next read is in flight (on libuv's pool) while this one is decoded and
+    // consumed. It goes to a fresh buffer after READ_AHEAD_HEADROOM bytes, where the pending
+    // bytes of a straddling block are put once known (a longer straddle is copied out)
+    let position = 0
+    const start = (): Read => {
+      const read: Read = { buffer: Buffer.allocUnsafe(READ_AHEAD_HEADROOM + chunkSize), done: false, bytes: 0, error: undefined, wake: undefined }
+      inflight = true
+      fs.read(fd, read.buffer, READ_AHEAD_HEADROOM, chunkSize, position, (error, bytes) => {
+        inflight = false
+        if (closing) fs.closeSync(fd)
+        read.done = true
+        read.error = error ?? undefined
+        read.bytes = bytes
+        read.wake?.()
+      })
+      return read
+    }
+    let next: Read | undefined
+    const completed = (read: Read): Effect.Effect<Read> =>
+      read.done ? Effect.succeed(read) : Effect.callback<Read>((resume) => {
+        read.wake = () => resume(Effect.succeed(read))
+      })
+    const step = (read: Read): Pulled => {
+      if (read.error !== undefined) return Effect.fail(ioError(file, "read", read.error))
+      position += read.bytes
+      next = read.bytes === 0 ? undefined : start()
+      let buffer = read.buffer
+      const pending = reader.pending
+      if (pending <= READ_AHEAD_HEADROOM) {
+        reader.moveTo(buffer, READ_AHEAD_HEADROOM - pending)
+      } else {
+        buffer = Buffer.allocUnsafe(pending + read.bytes)
+        read.buffer.copy(buffer, reader.moveTo(buffer), READ_AHEAD_HEADROOM, READ_AHEAD_HEADROOM + read.bytes)
+      }
+      return decoded(buffer, read.bytes) ?? pullAhead
+    }
+    const pullAhead: Pulled = Effect.suspend((): Pulled => {
+      if (ended) return over()
+      if (next === undefined) next = start()
+      return Effect.flatMap(completed(next), step)
     })
-    return Stream.fromPull(Effect.succeed(pull))
+    return Stream.fromPull(Effect.succeed(pullAhead))
   }))
+
+/** A read-ahead read: its buffer, and once `done` its result; `wake` resumes the pull waiting on it. */
+interface Read {
+  readonly buffer: Buffer
+  done: boolean
+  bytes: number
+  error: NodeJS.ErrnoException | undefined
+  wake: (() => void) | undefined
+}
+
+/**
+ * Bytes kept free in front of every read-ahead read for the pending bytes of a block that
+ * straddles two reads: a default block (64 KiB) and its head. A longer straddle (bigger
+ * blocks) is copied into a buffer of its own.
+ */
+const READ_AHEAD_HEADROOM = SessionFile.DEFAULT_BLOCK_SIZE + 64
 
 /**
  * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a
