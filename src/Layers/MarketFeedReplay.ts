@@ -7,15 +7,23 @@
  *
  * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
  * timing a batch of one per message at its time; fast, the consecutive messages of one read of
- * the file as one batch that indexes the read's buffer in place, never reused, so owned), `Gap`
+ * the file as one batch that indexes the read's buffer in place, never reused, so owned; the
+ * reader writes the index in bulk, `SessionReader.readMessages`), `Gap`
  * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
  * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *
- * The file is checked whole when the layer is built (every block's CRC-32: a bad file fails the
- * layer with `SessionError`; a torn last block is dropped), then read again in 256 KiB chunks as
- * the events are consumed, without checking the CRCs a second time. Each run of `events` replays from the start, with times counted from the
+ * The file is read once (issue #15: a fast replay keeps up with the live feed). When the layer
+ * is built its framing is checked (`SessionLog.checkFraming`: the header and version, every
+ * block's length, the last block whole) and its first records are read for the topics: a file
+ * that is not a session, is newer, has an impossible length, or is damaged among its first
+ * records fails the layer with `SessionError`; a torn last block is dropped (and told to
+ * `onTorn`). The events then read the file in 256 KiB chunks, checking each block's CRC-32 as
+ * they reach it (the fast replay keeps its next read in flight meanwhile, `SessionLog.reads`): a
+ * block further on whose body was damaged (its lengths intact) ends the events after those
+ * before it, with the `SessionError` as the stream's defect (`events` has no error channel) —
+ * never a misread message. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
  *
@@ -124,8 +132,8 @@ const INDEX_SLAB = 32 * 1024
 const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kind === SessionFile.Kind.Reconnecting
 
 /**
- * Checks `file` whole (failing with `SessionError` if it cannot be replayed) and returns the
- * replayed feed; see the module doc.
+ * Checks `file`'s framing and first records (failing with `SessionError` if it cannot be
+ * replayed) and returns the replayed feed; see the module doc.
  *
  * @since 0.1.0
  * @category constructors
@@ -176,7 +184,11 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           if (slot === index.length) continue
           const record = reader.next()
           if (record._tag === "NeedMore") return seal()
-          if (record._tag !== "Record") return record
+          if (record._tag !== "Record") {
+            // the messages before a damaged block are served, then the stream fails
+            seal()
+            return record
+          }
           const kind = record.kind
           if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
             // one readMessages left to the general reader (a long length or Δt)

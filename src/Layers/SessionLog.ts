@@ -2,9 +2,12 @@
  * `SessionLog` — session files on disk (issue #15): reading one back as entries, and the one
  * error of recording and replaying, {@link SessionError}. The bytes are `Codec/SessionFile`'s;
  * this module adds the file system (`node:fs`, read in 256 KiB chunks, never the whole file at
- * once) and the Effect error. Reads are synchronous on purpose: a replay under `TestClock` must
- * not depend on when real I/O completes (the clock could move past an event while a read is
- * pending), and a 256 KiB read from the page cache takes a fraction of a millisecond. `docs/replay.md` specifies the format and the rules.
+ * once) and the Effect error. Reads are synchronous by default, on purpose: a replay under
+ * `TestClock` must not depend on when real I/O completes (the clock could move past an event
+ * while a read is pending), and a 256 KiB read from the page cache takes a fraction of a
+ * millisecond. The fast replay, which no clock paces, reads ahead instead (`readAhead`: the
+ * copy of the next 256 KiB happens on libuv's pool while this read is decoded). `docs/replay.md`
+ * specifies the format and the rules.
  *
  * A torn last block (a crash while recording) is dropped and reported to `onTorn`, never
  * misread; a damaged block in the middle, a file from a newer major version or a file that is
