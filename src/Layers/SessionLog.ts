@@ -231,10 +231,11 @@ export const reads = <A>(
     // consumed. It goes to a fresh buffer after READ_AHEAD_HEADROOM bytes, where the pending
     // bytes of a straddling block are put once known (a longer straddle is copied out)
     let position = 0
+    let headroom = READ_AHEAD_HEADROOM
     const start = (): Read => {
-      const read: Read = { buffer: Buffer.allocUnsafe(READ_AHEAD_HEADROOM + chunkSize), done: false, bytes: 0, error: undefined, wake: undefined }
+      const read: Read = { buffer: Buffer.allocUnsafe(headroom + chunkSize), headroom, done: false, bytes: 0, error: undefined, wake: undefined }
       inflight = true
-      fs.read(fd, read.buffer, READ_AHEAD_HEADROOM, chunkSize, position, (error, bytes) => {
+      fs.read(fd, read.buffer, headroom, chunkSize, position, (error, bytes) => {
         inflight = false
         if (closing) fs.closeSync(fd)
         read.done = true
@@ -255,11 +256,13 @@ export const reads = <A>(
       next = read.bytes === 0 ? undefined : start()
       let buffer = read.buffer
       const pending = reader.pending
-      if (pending <= READ_AHEAD_HEADROOM) {
-        reader.moveTo(buffer, READ_AHEAD_HEADROOM - pending)
+      if (pending <= read.headroom) {
+        reader.moveTo(buffer, read.headroom - pending)
       } else {
+        // blocks bigger than the headroom: copied this once, the next reads keep room for them
+        headroom = pending + 1024
         buffer = Buffer.allocUnsafe(pending + read.bytes)
-        read.buffer.copy(buffer, reader.moveTo(buffer), READ_AHEAD_HEADROOM, READ_AHEAD_HEADROOM + read.bytes)
+        read.buffer.copy(buffer, reader.moveTo(buffer), read.headroom, read.headroom + read.bytes)
       }
       return decoded(buffer, read.bytes) ?? pullAhead
     }
@@ -274,6 +277,8 @@ export const reads = <A>(
 /** A read-ahead read: its buffer, and once `done` its result; `wake` resumes the pull waiting on it. */
 interface Read {
   readonly buffer: Buffer
+  /** Where the read's bytes start in `buffer`. */
+  readonly headroom: number
   done: boolean
   bytes: number
   error: NodeJS.ErrnoException | undefined
@@ -281,11 +286,12 @@ interface Read {
 }
 
 /**
- * Bytes kept free in front of every read-ahead read for the pending bytes of a block that
- * straddles two reads: a default block (64 KiB) and its head. A longer straddle (bigger
- * blocks) is copied into a buffer of its own.
+ * Bytes kept free in front of a read-ahead read for the pending bytes of a block that straddles
+ * two reads, at first: a default block (64 KiB), its head and a last record that took it past
+ * the block size (the writer's blocks end past it). A longer straddle is copied into a buffer of
+ * its own, and the headroom grows to it.
  */
-const READ_AHEAD_HEADROOM = SessionFile.DEFAULT_BLOCK_SIZE + 64
+const READ_AHEAD_HEADROOM = SessionFile.DEFAULT_BLOCK_SIZE + 4096
 
 /**
  * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a
