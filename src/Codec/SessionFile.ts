@@ -487,6 +487,25 @@ export class SessionReader {
   }
 
   /**
+   * The bytes that will be {@link pending} once every block held whole is read: the start of the
+   * block that goes on past the bytes fed (0 when they end at a block's end), found from the
+   * block lengths alone, before decoding. A reader reading ahead keeps that much room in front of
+   * the next read. Exact unless a violation or a block failing its CRC at the end comes first.
+   */
+  get pendingAfterBlocks(): number {
+    const buf = this.buf
+    const end = this.end
+    let at = this.blockEnd !== -1 ? this.blockEnd : this.headerDone ? this.pos : this.pos + HEADER_LENGTH
+    while (at < end) {
+      if (!readVarint(buf, at, end)) return end - at
+      const bodyEnd = cursor.offset + 4 + cursor.value
+      if (cursor.value === 0 || bodyEnd > end) return end - at
+      at = bodyEnd
+    }
+    return at === end ? 0 : end - this.pos
+  }
+
+  /**
    * Moves to `target`: copies the {@link pending} bytes to `target[at]` (default its start) and
    * reads from there on; fill it after them (from the offset returned) and call {@link filled}. The way to feed a file without copying each
    * chunk: read straight into the buffer the reader reads. `target` may be the buffer the reader

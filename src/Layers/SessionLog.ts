@@ -187,7 +187,7 @@ export const reads = <A>(
     const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
     const over = (): Effect.Effect<never, SessionError | Cause.Done> => failure === undefined ? Cause.done() : Effect.fail(failure)
     type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
-    /** Decodes `buffer`'s new bytes (fed already): the batch, `undefined` when it holds nothing, or the failure. */
+    /** Decodes `buffer`'s `bytesRead` new bytes (`filled` already): the batch, `undefined` when it holds nothing, or the failure. */
     const decoded = (buffer: Buffer, bytesRead: number): Pulled | undefined => {
       const out: Array<A> = []
       if (bytesRead === 0) {
@@ -196,7 +196,6 @@ export const reads = <A>(
         if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
         else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
       } else {
-        reader.filled(bytesRead)
         const violation = drain(reader, buffer, out)
         if (violation !== undefined) {
           // what came before it in this read is served first; the next pull fails
@@ -221,6 +220,7 @@ export const reads = <A>(
           } catch (cause) {
             return Effect.fail(ioError(file, "read", cause))
           }
+          if (bytesRead > 0) reader.filled(bytesRead)
           const batch = decoded(buffer, bytesRead)
           if (batch !== undefined) return batch
         }
@@ -228,14 +228,14 @@ export const reads = <A>(
       return Stream.fromPull(Effect.succeed(pull))
     }
     // read-ahead: the next read is in flight (on libuv's pool) while this one is decoded and
-    // consumed. It goes to a fresh buffer after READ_AHEAD_HEADROOM bytes, where the pending
-    // bytes of a straddling block are put once known (a longer straddle is copied out)
+    // consumed. It goes to a fresh buffer after room for what this one will leave pending (the
+    // start of the block that straddles the two, known from the block lengths before decoding),
+    // so the pending bytes are put in front of it as in a synchronous read
     let position = 0
-    let headroom = READ_AHEAD_HEADROOM
-    const start = (): Read => {
-      const read: Read = { buffer: Buffer.allocUnsafe(headroom + chunkSize), headroom, done: false, bytes: 0, error: undefined, wake: undefined }
+    const start = (room: number): Read => {
+      const read: Read = { buffer: Buffer.allocUnsafe(room + chunkSize), room, done: false, bytes: 0, error: undefined, wake: undefined }
       inflight = true
-      fs.read(fd, read.buffer, headroom, chunkSize, position, (error, bytes) => {
+      fs.read(fd, read.buffer, room, chunkSize, position, (error, bytes) => {
         inflight = false
         if (closing) fs.closeSync(fd)
         read.done = true
@@ -253,22 +253,26 @@ export const reads = <A>(
     const step = (read: Read): Pulled => {
       if (read.error !== undefined) return Effect.fail(ioError(file, "read", read.error))
       position += read.bytes
-      next = read.bytes === 0 ? undefined : start()
       let buffer = read.buffer
       const pending = reader.pending
-      if (pending <= read.headroom) {
-        reader.moveTo(buffer, read.headroom - pending)
+      if (pending <= read.room) {
+        reader.moveTo(buffer, read.room - pending)
       } else {
-        // blocks bigger than the headroom: copied this once, the next reads keep room for them
-        headroom = pending + 1024
+        // more pending than foreseen (a block whose CRC failed at the end of the last read)
         buffer = Buffer.allocUnsafe(pending + read.bytes)
-        read.buffer.copy(buffer, reader.moveTo(buffer), read.headroom, read.headroom + read.bytes)
+        read.buffer.copy(buffer, reader.moveTo(buffer), read.room, read.room + read.bytes)
+      }
+      if (read.bytes === 0) {
+        next = undefined
+      } else {
+        reader.filled(read.bytes)
+        next = start(reader.pendingAfterBlocks)
       }
       return decoded(buffer, read.bytes) ?? pullAhead
     }
     const pullAhead: Pulled = Effect.suspend((): Pulled => {
       if (ended) return over()
-      if (next === undefined) next = start()
+      if (next === undefined) next = start(0)
       return Effect.flatMap(completed(next), step)
     })
     return Stream.fromPull(Effect.succeed(pullAhead))
@@ -277,21 +281,13 @@ export const reads = <A>(
 /** A read-ahead read: its buffer, and once `done` its result; `wake` resumes the pull waiting on it. */
 interface Read {
   readonly buffer: Buffer
-  /** Where the read's bytes start in `buffer`. */
-  readonly headroom: number
+  /** Where the read's bytes start in `buffer`: room for the bytes pending before them. */
+  readonly room: number
   done: boolean
   bytes: number
   error: NodeJS.ErrnoException | undefined
   wake: (() => void) | undefined
 }
-
-/**
- * Bytes kept free in front of a read-ahead read for the pending bytes of a block that straddles
- * two reads, at first: a default block (64 KiB), its head and a last record that took it past
- * the block size (the writer's blocks end past it). A longer straddle is copied into a buffer of
- * its own, and the headroom grows to it.
- */
-const READ_AHEAD_HEADROOM = SessionFile.DEFAULT_BLOCK_SIZE + 4096
 
 /**
  * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a

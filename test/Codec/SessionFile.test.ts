@@ -193,6 +193,24 @@ describe("SessionFile", () => {
     expect(reader.finish()).toEqual({ _tag: "Complete" })
   })
 
+  it("pendingAfterBlocks foresees, before decoding, what stays pending once the whole blocks are read", () => {
+    fc.assert(
+      fc.property(sessionArb, fc.integer({ min: 1, max: 7 }), fc.array(fc.nat(), { maxLength: 12 }), (entries, flushEvery, cuts) => {
+        const { file } = write(entries, flushEvery)
+        const reader = SessionFile.makeReader()
+        for (const chunk of chop(file, cuts)) {
+          const target = Buffer.alloc(reader.pending + chunk.byteLength)
+          target.set(chunk, reader.moveTo(target))
+          reader.filled(chunk.byteLength)
+          const foreseen = reader.pendingAfterBlocks
+          while (reader.next()._tag === "Record");
+          expect(foreseen).toBe(reader.pending)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
   it("readBlockHead reads a block's length and CRC, and refuses what no block can start with", () => {
     const writer = SessionFile.makeWriter()
     writer.append(Kind.InBinary, 1, new Uint8Array(200).fill(7))
