@@ -487,42 +487,21 @@ export class SessionReader {
   }
 
   /**
-   * The bytes that will be {@link pending} once every block held whole is read: the start of the
-   * block that goes on past the bytes fed (0 when they end at a block's end), found from the
-   * block lengths alone, before decoding. A reader reading ahead keeps that much room in front of
-   * the next read. Exact unless a violation or a block failing its CRC at the end comes first.
-   */
-  get pendingAfterBlocks(): number {
-    const buf = this.buf
-    const end = this.end
-    let at = this.blockEnd !== -1 ? this.blockEnd : this.headerDone ? this.pos : this.pos + HEADER_LENGTH
-    while (at < end) {
-      if (!readVarint(buf, at, end)) return end - at
-      const bodyEnd = cursor.offset + 4 + cursor.value
-      if (cursor.value === 0 || bodyEnd > end) return end - at
-      at = bodyEnd
-    }
-    return at === end ? 0 : end - this.pos
-  }
-
-  /**
-   * Moves to `target`: copies the {@link pending} bytes to `target[at]` (default its start) and
-   * reads from there on; fill it after them (from the offset returned) and call {@link filled}. The way to feed a file without copying each
+   * Moves to `target`: copies the {@link pending} bytes to its start and reads from it from now
+   * on; fill it after them and call {@link filled}. The way to feed a file without copying each
    * chunk: read straight into the buffer the reader reads. `target` may be the buffer the reader
    * reads now (the pending bytes move to its start). Invalidates the last view.
    */
-  moveTo(target: Buffer, at = 0): number {
+  moveTo(target: Buffer): number {
     const left = this.end - this.pos
-    if (!(at >= 0 && target.byteLength - at >= left)) {
-      throw new RangeError(`SessionReader.moveTo: the target holds ${target.byteLength} bytes, ${left} are pending to go at ${at}`)
-    }
-    this.buf.copy(target, at, this.pos, this.end)
-    this.base += this.pos - at
-    if (this.blockEnd !== -1) this.blockEnd += at - this.pos
+    if (target.byteLength < left) throw new RangeError(`SessionReader.moveTo: the target holds ${target.byteLength} bytes, ${left} are pending`)
+    this.buf.copy(target, 0, this.pos, this.end)
+    this.base += this.pos
+    if (this.blockEnd !== -1) this.blockEnd -= this.pos
     this.buf = target
-    this.pos = at
-    this.end = at + left
-    return at + left
+    this.pos = 0
+    this.end = left
+    return left
   }
 
   /** Says that `n` more bytes were written into the buffer after the pending ones (see {@link moveTo}). */

@@ -20,8 +20,7 @@
  * that is not a session, is newer, has an impossible length, or is damaged among its first
  * records fails the layer with `SessionError`; a torn last block is dropped (and told to
  * `onTorn`). The events then read the file in 256 KiB chunks, checking each block's CRC-32 as
- * they reach it (the fast replay keeps its next read in flight meanwhile, `SessionLog.reads`): a
- * block further on whose body was damaged (its lengths intact) ends the events after those
+ * they reach it: a block further on whose body was damaged (its lengths intact) ends the events after those
  * before it, with the `SessionError` as the stream's defect (`events` has no error channel) —
  * never a misread message. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
@@ -206,7 +205,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize, readAhead: true })
+      }, { chunkSize: options.chunkSize })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending

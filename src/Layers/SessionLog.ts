@@ -2,12 +2,12 @@
  * `SessionLog` — session files on disk (issue #15): reading one back as entries, and the one
  * error of recording and replaying, {@link SessionError}. The bytes are `Codec/SessionFile`'s;
  * this module adds the file system (`node:fs`, read in 256 KiB chunks, never the whole file at
- * once) and the Effect error. Reads are synchronous by default, on purpose: a replay under
- * `TestClock` must not depend on when real I/O completes (the clock could move past an event
- * while a read is pending), and a 256 KiB read from the page cache takes a fraction of a
- * millisecond. The fast replay, which no clock paces, reads ahead instead (`readAhead`: the
- * copy of the next 256 KiB happens on libuv's pool while this read is decoded). `docs/replay.md`
- * specifies the format and the rules.
+ * once) and the Effect error. Reads are synchronous on purpose: a replay under `TestClock` must
+ * not depend on when real I/O completes (the clock could move past an event while a read is
+ * pending), and a 256 KiB read from the page cache takes a fraction of a millisecond. (Reading
+ * ahead with `fs.read` on libuv's pool was tried for the fast replay, issue #15: it cost the
+ * main thread more CPU than the synchronous copy it saved, 104–124 ms against 86–89 ms per
+ * 133 MB file on the shared VM.) `docs/replay.md` specifies the format and the rules.
  *
  * A torn last block (a crash while recording) is dropped and reported to `onTorn`, never
  * misread; a damaged block in the middle, a file from a newer major version or a file that is
@@ -119,12 +119,6 @@ export interface ReadOptions {
   readonly chunkSize?: number | undefined
   /** Check every block's CRC-32 while reading (`false` only after {@link check} passed). Default `true`. */
   readonly checksums?: boolean | undefined
-  /**
-   * Keep the next read in flight (`fs.read`, on libuv's thread pool) while a read is decoded and
-   * consumed. Default `false`: reads are synchronous, so a replay paced on `TestClock` never
-   * waits on real I/O; the fast replay reads ahead.
-   */
-  readonly readAhead?: boolean | undefined
 }
 
 /**
@@ -168,16 +162,9 @@ export const reads = <A>(
   options: ReadOptions = {}
 ): Stream.Stream<A, SessionError> =>
   Stream.unwrap(Effect.gen(function*() {
-    // a read in flight (read-ahead) owns the descriptor until it completes: closed then
-    let inflight = false
-    let closing = false
     const fd = yield* Effect.acquireRelease(
       Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
-      (fd) =>
-        Effect.sync(() => {
-          closing = true
-          if (!inflight) fs.closeSync(fd)
-        })
+      (fd) => Effect.sync(() => fs.closeSync(fd))
     )
     const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
@@ -185,109 +172,41 @@ export const reads = <A>(
     /** The violation to fail with once the records before it were pulled. */
     let failure: SessionError | undefined
     const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
-    const over = (): Effect.Effect<never, SessionError | Cause.Done> => failure === undefined ? Cause.done() : Effect.fail(failure)
     type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
-    /** Decodes `buffer`'s `bytesRead` new bytes (`filled` already): the batch, `undefined` when it holds nothing, or the failure. */
-    const decoded = (buffer: Buffer, bytesRead: number): Pulled | undefined => {
-      const out: Array<A> = []
-      if (bytesRead === 0) {
-        ended = true
-        const tail = reader.finish()
-        if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
-        else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
-      } else {
-        const violation = drain(reader, buffer, out)
-        if (violation !== undefined) {
-          // what came before it in this read is served first; the next pull fails
-          if (out.length === 0) return Effect.fail(invalid(violation))
+    const pull: Pulled = Effect.suspend((): Pulled => {
+      for (;;) {
+        if (ended) return failure === undefined ? Cause.done() : Effect.fail(failure)
+        // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
+        // of a straddling record first, then the file's next bytes read straight after them
+        const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+        const at = reader.moveTo(buffer)
+        let bytesRead: number
+        try {
+          bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+        } catch (cause) {
+          return Effect.fail(ioError(file, "read", cause))
+        }
+        const out: Array<A> = []
+        if (bytesRead === 0) {
           ended = true
-          failure = invalid(violation)
-        }
-      }
-      return out.length > 0 ? Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>) : undefined
-    }
-    if (options.readAhead !== true) {
-      const pull: Pulled = Effect.suspend((): Pulled => {
-        for (;;) {
-          if (ended) return over()
-          // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
-          // of a straddling record first, then the file's next bytes read straight after them
-          const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
-          const at = reader.moveTo(buffer)
-          let bytesRead: number
-          try {
-            bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
-          } catch (cause) {
-            return Effect.fail(ioError(file, "read", cause))
+          const tail = reader.finish()
+          if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+          else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
+        } else {
+          reader.filled(bytesRead)
+          const violation = drain(reader, buffer, out)
+          if (violation !== undefined) {
+            // what came before it in this read is served first; the next pull fails
+            if (out.length === 0) return Effect.fail(invalid(violation))
+            ended = true
+            failure = invalid(violation)
           }
-          if (bytesRead > 0) reader.filled(bytesRead)
-          const batch = decoded(buffer, bytesRead)
-          if (batch !== undefined) return batch
         }
-      })
-      return Stream.fromPull(Effect.succeed(pull))
-    }
-    // read-ahead: the next read is in flight (on libuv's pool) while this one is decoded and
-    // consumed. It goes to a fresh buffer after room for what this one will leave pending (the
-    // start of the block that straddles the two, known from the block lengths before decoding),
-    // so the pending bytes are put in front of it as in a synchronous read
-    let position = 0
-    const start = (room: number): Read => {
-      const read: Read = { buffer: Buffer.allocUnsafe(room + chunkSize), room, done: false, bytes: 0, error: undefined, wake: undefined }
-      inflight = true
-      fs.read(fd, read.buffer, room, chunkSize, position, (error, bytes) => {
-        inflight = false
-        if (closing) fs.closeSync(fd)
-        read.done = true
-        read.error = error ?? undefined
-        read.bytes = bytes
-        read.wake?.()
-      })
-      return read
-    }
-    let next: Read | undefined
-    const completed = (read: Read): Effect.Effect<Read> =>
-      read.done ? Effect.succeed(read) : Effect.callback<Read>((resume) => {
-        read.wake = () => resume(Effect.succeed(read))
-      })
-    const step = (read: Read): Pulled => {
-      if (read.error !== undefined) return Effect.fail(ioError(file, "read", read.error))
-      position += read.bytes
-      let buffer = read.buffer
-      const pending = reader.pending
-      if (pending <= read.room) {
-        reader.moveTo(buffer, read.room - pending)
-      } else {
-        // more pending than foreseen (a block whose CRC failed at the end of the last read)
-        buffer = Buffer.allocUnsafe(pending + read.bytes)
-        read.buffer.copy(buffer, reader.moveTo(buffer), read.room, read.room + read.bytes)
+        if (out.length > 0) return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>)
       }
-      if (read.bytes === 0) {
-        next = undefined
-      } else {
-        reader.filled(read.bytes)
-        next = start(reader.pendingAfterBlocks)
-      }
-      return decoded(buffer, read.bytes) ?? pullAhead
-    }
-    const pullAhead: Pulled = Effect.suspend((): Pulled => {
-      if (ended) return over()
-      if (next === undefined) next = start(0)
-      return Effect.flatMap(completed(next), step)
     })
-    return Stream.fromPull(Effect.succeed(pullAhead))
+    return Stream.fromPull(Effect.succeed(pull))
   }))
-
-/** A read-ahead read: its buffer, and once `done` its result; `wake` resumes the pull waiting on it. */
-interface Read {
-  readonly buffer: Buffer
-  /** Where the read's bytes start in `buffer`: room for the bytes pending before them. */
-  readonly room: number
-  done: boolean
-  bytes: number
-  error: NodeJS.ErrnoException | undefined
-  wake: (() => void) | undefined
-}
 
 /**
  * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a

@@ -9,7 +9,7 @@ import * as SessionLog from "../../src/Layers/SessionLog.ts"
 
 // Session files on disk (issue #15): `checkFraming` (the replay's build-time check, without
 // reading the bodies) finds what `check` finds except a damaged body in a middle block, which a
-// checking read finds when it gets there; read-ahead reads the same records as synchronous reads.
+// checking read finds when it gets there, after serving the records before it.
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-session-log-"))
 let n = 0
@@ -47,10 +47,6 @@ const verdict = (check: typeof SessionLog.check, file: string) =>
     return { result, torn }
   })
 
-/** The first payload byte of every binary record, read with `options`. */
-const firstBytes = (file: string, options: SessionLog.ReadOptions) =>
-  Stream.runCollect(SessionLog.records(file, (r) => (r.kind === SessionFile.Kind.InBinary ? r.buf[r.start]! : undefined), options))
-
 describe("SessionLog", () => {
   it.effect("checkFraming gives check's verdict at every truncation point, and for damaged tails, zeros, versions", () =>
     Effect.gen(function*() {
@@ -80,7 +76,7 @@ describe("SessionLog", () => {
       }
     }))
 
-  it.effect("a damaged body in a middle block passes checkFraming; a checking read fails there with the whole error, synchronous or reading ahead", () =>
+  it.effect("a damaged body in a middle block passes checkFraming; a checking read serves what came before it, then fails with the whole error", () =>
     Effect.gen(function*() {
       const { bytes, ends } = session(40, 100, 4)
       const damaged = Buffer.from(bytes)
@@ -92,51 +88,15 @@ describe("SessionLog", () => {
       })
       assert.deepStrictEqual(yield* Effect.flip(SessionLog.check(file)), expected)
       yield* SessionLog.checkFraming(file)
-      for (const readAhead of [false, true]) {
-        for (const chunkSize of [64, 1000, 1 << 20]) {
-          const seen: Array<number> = []
-          const error = yield* Effect.flip(Stream.runForEach(
-            SessionLog.records(file, (r) => (r.kind === SessionFile.Kind.InBinary ? r.buf[r.start]! : undefined), { readAhead, chunkSize }),
-            (b) => Effect.sync(() => seen.push(b))
-          ))
-          assert.deepStrictEqual(error, expected)
-          // the five whole blocks before it, never a record of the damaged one
-          assert.deepStrictEqual(seen, Array.from({ length: 20 }, (_, i) => i), `readAhead ${readAhead}, chunk ${chunkSize}`)
-        }
+      for (const chunkSize of [64, 1000, 1 << 20]) {
+        const seen: Array<number> = []
+        const error = yield* Effect.flip(Stream.runForEach(
+          SessionLog.records(file, (r) => (r.kind === SessionFile.Kind.InBinary ? r.buf[r.start]! : undefined), { chunkSize }),
+          (b) => Effect.sync(() => seen.push(b))
+        ))
+        assert.deepStrictEqual(error, expected)
+        // the five whole blocks before it (those in the failing read too), never a record of the damaged one
+        assert.deepStrictEqual(seen, Array.from({ length: 20 }, (_, i) => i), `chunk ${chunkSize}`)
       }
-    }))
-
-  it.effect("reading ahead reads what synchronous reads read, whatever the chunk and block sizes (blocks past the headroom too)", () =>
-    Effect.gen(function*() {
-      for (const [count, size, perBlock, blockSize] of [[300, 37, 7, undefined], [40, 20_000, 8, 256 * 1024], [3, 1, 1, undefined]] as const) {
-        const { bytes } = session(count, size, perBlock, blockSize)
-        const file = tempFile(Buffer.concat([bytes, bytes.subarray(SessionFile.HEADER_LENGTH, SessionFile.HEADER_LENGTH + 5)]))
-        const expected = Array.from({ length: count }, (_, i) => i & 0xff)
-        for (const chunkSize of [100, 4096, 70_000, 1 << 20]) {
-          const torn: Array<unknown> = []
-          const ahead = yield* firstBytes(file, { readAhead: true, chunkSize, onTorn: (t) => torn.push(t) })
-          assert.deepStrictEqual([...ahead], expected, `${size} B, chunk ${chunkSize}`)
-          assert.deepStrictEqual([...(yield* firstBytes(file, { chunkSize }))], expected)
-          // the torn 5 bytes at the end, as the synchronous read reports them
-          assert.deepStrictEqual(torn, [{ offset: bytes.byteLength, bytes: 5 }])
-        }
-      }
-    }))
-
-  it.effect("reading ahead stops at once when the stream is interrupted, its file closed once the read in flight completes", () =>
-    Effect.gen(function*() {
-      const { bytes } = session(2000, 100, 10)
-      const file = tempFile(bytes)
-      const open = () => fs.readdirSync("/proc/self/fd").length
-      const before = open()
-      for (let i = 0; i < 20; i++) {
-        const taken = yield* Stream.runCollect(
-          SessionLog.records(file, (r) => r.buf[r.start]!, { readAhead: true, chunkSize: 1024 }).pipe(Stream.take(3))
-        )
-        assert.deepStrictEqual([...taken], [0, 1, 2])
-      }
-      // every descriptor closed, by the release or by the read that was in flight
-      for (let i = 0; i < 100 && open() > before; i++) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
-      assert.strictEqual(open(), before)
     }))
 })
