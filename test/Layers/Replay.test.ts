@@ -254,6 +254,34 @@ describe("MarketFeed.layerReplay", () => {
       }
     }).pipe(Effect.scoped))
 
+  it.effect("stop ends the events at once, fast or paced, and every later run of them is empty", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const writer = SessionFile.makeWriter({ blockSize: 4096 })
+      const blocks: Array<Uint8Array> = [SessionFile.header()]
+      for (let i = 0; i < 5000; i++) {
+        writer.append(SessionFile.Kind.InBinary, i * 1000, new Uint8Array(40).fill(i & 0xff))
+        if (writer.isFull) blocks.push(Uint8Array.from(writer.flush()))
+      }
+      writer.appendJson(SessionFile.Kind.End, 5_000_000, {})
+      blocks.push(Uint8Array.from(writer.flush()))
+      fs.writeFileSync(file, Buffer.concat(blocks))
+      for (const timing of ["fast", "recorded"] as const) {
+        yield* Effect.gen(function*() {
+          const feed = yield* MarketFeed.MarketFeed
+          let messages = 0
+          // fast: stopped by the consumer after the first batch; paced: after 10 messages
+          yield* Stream.runForEach(feed.events, (event) =>
+            event._tag === "Messages" && (messages += event.count) >= (timing === "fast" ? 1 : 10) ? feed.stop : Effect.void
+          ).pipe(timing === "recorded" ? advancing : (e) => e)
+          assert.isAtLeast(messages, timing === "fast" ? 1 : 10)
+          assert.isBelow(messages, timing === "fast" ? 2000 : 11)
+          assert.strictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
+          assert.strictEqual((yield* Stream.runCollect(feed.events)).length, 0)
+        }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing, chunkSize: 8192 })))
+      }
+    }))
+
   it.effect("refuses a file from a newer major version with the whole error", () =>
     Effect.gen(function*() {
       const file = tempFile()
