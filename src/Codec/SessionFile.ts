@@ -439,6 +439,10 @@ export type Tail =
   | { readonly _tag: "Complete" }
   | { readonly _tag: "Torn"; readonly offset: number; readonly bytes: number }
 
+/** The message kinds the bulk path reads, as plain numbers. */
+const KIND_IN_TEXT: number = Kind.InText
+const KIND_IN_BINARY: number = Kind.InBinary
+
 const EMPTY = allocUnsafe(0)
 const Complete: Tail = Object.freeze({ _tag: "Complete" as const })
 
@@ -550,11 +554,23 @@ export class SessionReader {
    * replay's fast path: no view, no call per message.
    */
   readMessages(index: Uint32Array, at: number, limit: number): number {
-    if (this.failure !== undefined) return at
-    if (this.blockEnd === -1 && this.enterBlock() !== undefined) return at
+    for (;;) {
+      if (this.failure !== undefined) return at
+      if (this.blockEnd === -1 && this.enterBlock() !== undefined) return at
+      at = this.scanBlock(index, at, limit)
+      // stopped inside the block (another kind, an odd record, the limit): next's turn
+      if (this.blockEnd !== -1) return at
+    }
+  }
+
+  /**
+   * {@link readMessages} inside the current block: the hot loop, kept apart from opening blocks
+   * (a rare branch inside it deoptimized the loop at every block end).
+   */
+  private scanBlock(index: Uint32Array, at: number, limit: number): number {
     const buf = this.buf
+    const blockEnd = this.blockEnd
     let pos = this.pos
-    let blockEnd = this.blockEnd
     let time = this.time
     while (at + 2 <= limit) {
       // length, kind and Δt: a message record of under 16 KiB starts with a 1- or 2-byte
@@ -570,7 +586,7 @@ export class SessionReader {
       const end = p + length
       if (length < 2 || end > blockEnd) break
       const kind = buf[p++]!
-      if (kind !== Kind.InBinary && kind !== Kind.InText) break
+      if (kind !== KIND_IN_BINARY && kind !== KIND_IN_TEXT) break
       let delta = buf[p++]!
       if (delta >= 0x80) {
         if (p >= end) break
@@ -581,16 +597,12 @@ export class SessionReader {
       if (p > end) break
       time += delta
       index[at] = p
-      index[at + 1] = end * 2 + (kind === Kind.InText ? 1 : 0)
+      index[at + 1] = end * 2 + (kind === KIND_IN_TEXT ? 1 : 0)
       at += 2
       pos = end
       if (pos === blockEnd) {
-        this.pos = pos
         this.blockEnd = -1
-        this.time = time
-        if (this.enterBlock() !== undefined) return at
-        pos = this.pos
-        blockEnd = this.blockEnd
+        break
       }
     }
     this.pos = pos
