@@ -10,7 +10,8 @@
  * - `reads + readMessages, no CRC` and `... CRC`: `SessionLog.reads` indexing every message in
  *   bulk, without and with the per-block CRC;
  * - `replay`: `MarketFeedReplay.make(file, { timing: "fast" })` read with `Stream.runForEach`,
- *   each payload's first and last byte read through the batch's index (as `bench/replay.ts`).
+ *   each payload's first and last byte read through the batch's index (as `bench/replay.ts`);
+ *   with `CHUNKS=131072,1048576` also with those read sizes (`chunkSize`).
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -25,6 +26,8 @@ import { median } from "./harness.ts"
 const COUNT = 1_000_000
 const ROUNDS = Number(process.env.ROUNDS ?? 7)
 const CHUNK = SessionLog.DEFAULT_READ_CHUNK
+/** Other read sizes to replay with (`CHUNKS=131072,1048576`), beside the default. */
+const chunks = (process.env.CHUNKS ?? "").split(",").filter((c) => c !== "").map(Number)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-bench-replay-parts-"))
 
 /** The session of bench/replay.ts: `count` binary messages of `size` bytes, 1 ms apart. */
@@ -77,9 +80,9 @@ const bulk = (file: string, checksums: boolean) =>
     }
   }, { checksums })))
 
-const replay = (file: string) =>
+const replay = (file: string, chunkSize?: number) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const feed = yield* MarketFeedReplay.make(file, { timing: "fast" })
+    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", chunkSize })
     let received = 0
     yield* Stream.runForEach(feed.events, (event) => {
       if (event._tag === "Messages") {
@@ -103,7 +106,8 @@ try {
       { name: "read, fresh buffers", run: () => readAll(file, true) },
       { name: "reads + readMessages, no CRC", run: () => bulk(file, false) },
       { name: "reads + readMessages, CRC", run: () => bulk(file, true) },
-      { name: "replay (make + runForEach)", run: () => replay(file) }
+      { name: "replay (make + runForEach)", run: () => replay(file) },
+      ...chunks.map((chunk) => ({ name: `replay, reads of ${chunk / 1024} KiB`, run: () => replay(file, chunk) }))
     ]
     const wall: Array<Array<number>> = parts.map(() => [])
     const cpu: Array<Array<number>> = parts.map(() => [])

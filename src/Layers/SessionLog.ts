@@ -27,7 +27,10 @@ import * as SessionFile from "../Codec/SessionFile.ts"
 /**
  * Bytes read from the file at a time: 256 KiB. In two interleaved A/B runs of the fast replay on
  * the shared VM it beat 1 MiB (median 5.0 and 4.4 M events/s against 3.3 and 2.4); a guess at
- * why: fewer decoded events wait for the consumer at once, so fewer survive a scavenge.
+ * why: fewer decoded events wait for the consumer at once, so fewer survive a scavenge. With
+ * the one-pass replay in `Messages` batches, `CHUNKS=131072,1048576 npm run bench:replay-parts`
+ * printed 128 KiB, 256 KiB and 1 MiB within 5% of each other in main-thread CPU (shared VM,
+ * `bench/runs/replay2-shared/replay-parts.log`): kept.
  *
  * @since 0.1.0
  * @category constants
