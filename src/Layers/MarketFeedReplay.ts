@@ -7,15 +7,22 @@
  *
  * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
  * timing a batch of one per message at its time; fast, the consecutive messages of one read of
- * the file as one batch that indexes the read's buffer in place, never reused, so owned), `Gap`
+ * the file as one batch that indexes the read's buffer in place, never reused, so owned; the
+ * reader writes the index in bulk, `SessionReader.readMessages`), `Gap`
  * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
  * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
  * recording is what it is. Records of other kinds (REST, sent messages) are skipped.
  *
- * The file is checked whole when the layer is built (every block's CRC-32: a bad file fails the
- * layer with `SessionError`; a torn last block is dropped), then read again in 256 KiB chunks as
- * the events are consumed, without checking the CRCs a second time. Each run of `events` replays from the start, with times counted from the
+ * The file is read once (issue #15: a fast replay keeps up with the live feed). When the layer
+ * is built its framing is checked (`SessionLog.checkFraming`: the header and version, every
+ * block's length, the last block whole) and its first records are read for the topics: a file
+ * that is not a session, is newer, has an impossible length, or is damaged among its first
+ * records fails the layer with `SessionError`; a torn last block is dropped (and told to
+ * `onTorn`). The events then read the file in 256 KiB chunks, checking each block's CRC-32 as
+ * they reach it: a block further on whose body was damaged (its lengths intact) ends the events after those
+ * before it, with the `SessionError` as the stream's defect (`events` has no error channel) —
+ * never a misread message. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
  *
@@ -118,11 +125,14 @@ const eventOf = (record: SessionFile.RecordView): FeedEvent | undefined => {
   }
 }
 
+/** Index slots of a fast replay's index slab: 32768 (16384 messages). */
+const INDEX_SLAB = 32 * 1024
+
 const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kind === SessionFile.Kind.Reconnecting
 
 /**
- * Checks `file` whole (failing with `SessionError` if it cannot be replayed) and returns the
- * replayed feed; see the module doc.
+ * Checks `file`'s framing and first records (failing with `SessionError` if it cannot be
+ * replayed) and returns the replayed feed; see the module doc.
  *
  * @since 0.1.0
  * @category constructors
@@ -130,8 +140,10 @@ const isStateKind = (kind: number) => kind === SessionFile.Kind.Connected || kin
 export const make = (file: string, options: Options = {}): Effect.Effect<MarketFeedService, SessionLog.SessionError, Scope.Scope> =>
   Effect.gen(function*() {
     const timing = options.timing ?? "recorded"
-    // one pass at CRC speed: a corrupt or newer file fails the layer, not the stream later
-    yield* SessionLog.check(file, { onTorn: options.onTorn })
+    // the framing only (header, block lengths, the last block whole): a file that is not a
+    // session, is newer, or is torn or cut short is known now; the events check every block's
+    // CRC as they read it, so the file is read once (issue #15: fast replay at the live rate)
+    yield* SessionLog.checkFraming(file, { onTorn: options.onTorn })
     // the topics: the first Subscriptions record (the recorder writes it before any message),
     // looked for among the first records only
     let seen = 0
@@ -141,31 +153,61 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     let topics: ReadonlyArray<string> = first[0]?._tag === "Subscriptions" ? first[0].topics : []
     const state = yield* SubscriptionRef.make<Supervisor.FeedState>({ _tag: "Connecting", attempt: 0 })
     const stopped = yield* Deferred.make<void>()
+    let isStopped = false
     const originNanos = yield* Clock.currentTimeNanos
     const end = SubscriptionRef.set(state, { _tag: "Stopped", reason: "Stopped" })
 
     const fast: Stream.Stream<FeedEvent> = Stream.suspend(() => {
       // every read of the file is decoded in one go: consecutive messages become one run over
-      // the read buffer (no copy, no object per message); state records are rare, collected per
-      // read and entered when its events are emitted
+      // the read buffer, their index written by the reader in bulk (no copy, no object and no
+      // call per message); state records are rare, collected per read and entered when its
+      // events are emitted
       let pending: Array<Supervisor.FeedState> = []
-      const runs = new Messages.RunBuilder()
-      const decoded = SessionLog.records<FeedEvent>(file, (record) => {
-        const kind = record.kind
-        if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
-          return runs.add(record.buf, record.start, record.end, kind === SessionFile.Kind.InText)
+      let index = new Uint32Array(0)
+      let slot = 0
+      const decoded = SessionLog.reads<FeedEvent>(file, (reader, buffer, out) => {
+        let from = slot
+        // the messages from `from` to `slot` as one run (the read's last ends with it: the next
+        // read goes to a new buffer)
+        const seal = (): undefined => {
+          if (slot > from) out.push(new Messages.MessageRun(buffer, index.subarray(from, slot), (slot - from) >> 1))
+          from = slot
+          return undefined
         }
-        if (kind !== SessionFile.Kind.Connected && kind !== SessionFile.Kind.Gap && kind !== SessionFile.Kind.Reconnecting) return undefined
-        runs.seal()
-        if (isStateKind(kind)) {
-          const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
-          if (next !== undefined) pending.push(next)
+        for (;;) {
+          if (slot === index.length) {
+            seal()
+            index = new Uint32Array(INDEX_SLAB)
+            slot = from = 0
+          }
+          slot = reader.readMessages(index, slot, index.length)
+          if (slot === index.length) continue
+          const record = reader.next()
+          if (record._tag === "NeedMore") return seal()
+          if (record._tag !== "Record") {
+            // the messages before a damaged block are served, then the stream fails
+            seal()
+            return record
+          }
+          const kind = record.kind
+          if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
+            // one readMessages left to the general reader (a long length or Δt)
+            index[slot] = record.start
+            index[slot + 1] = record.end * 2 + (kind === SessionFile.Kind.InText ? 1 : 0)
+            slot += 2
+            continue
+          }
+          if (kind !== SessionFile.Kind.Connected && kind !== SessionFile.Kind.Gap && kind !== SessionFile.Kind.Reconnecting) continue
+          seal()
+          if (isStateKind(kind)) {
+            const next = stateOf(SessionFile.decodeEntry(record), Math.floor(record.time / 1000))
+            if (next !== undefined) pending.push(next)
+          }
+          const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
+          if (event !== undefined) out.push(event)
         }
-        return kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
-      }, { checksums: false, chunkSize: options.chunkSize })
+      }, { chunkSize: options.chunkSize })
       return Stream.mapArrayEffect(decoded, (events) => {
-        // the read's last run ends with it (the next read goes to a new buffer)
-        runs.seal()
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
         pending = []
@@ -178,7 +220,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
       return event === undefined && next === undefined && record.kind !== SessionFile.Kind.End ? undefined : { time: record.time, event, state: next }
-    }, { checksums: false, chunkSize: options.chunkSize }).pipe(
+    }, { chunkSize: options.chunkSize }).pipe(
       Stream.orDie,
       Stream.mapEffect((item) =>
         Effect.gen(function*() {
@@ -196,11 +238,22 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     )
 
     return {
-      events: (timing === "fast" ? fast : recorded).pipe(Stream.interruptWhen(Deferred.await(stopped)), Stream.onEnd(end)),
+      // fast, a pull never waits, so `stop` is seen at the next one (a flag: interruptWhen's merge
+      // costs a fiber hand-off per read); paced, it interrupts the wait for the next event
+      events: Stream.suspend(() =>
+        isStopped
+          ? Stream.empty
+          : timing === "fast"
+          ? Stream.takeWhile(fast, () => !isStopped)
+          : Stream.interruptWhen(recorded, Deferred.await(stopped))
+      ).pipe(Stream.onEnd(end)),
       state,
       subscribe: (...added) => Effect.sync(() => void (topics = [...topics, ...added.filter((t) => !topics.includes(t))])),
       unsubscribe: (...removed) => Effect.sync(() => void (topics = topics.filter((t) => !removed.includes(t)))),
       subscriptions: Effect.sync(() => topics),
-      stop: Effect.andThen(Deferred.succeed(stopped, undefined), end)
+      stop: Effect.andThen(
+        Effect.andThen(Effect.sync(() => void (isStopped = true)), Deferred.succeed(stopped, undefined)),
+        end
+      )
     }
   })

@@ -4,7 +4,10 @@
  * this module adds the file system (`node:fs`, read in 256 KiB chunks, never the whole file at
  * once) and the Effect error. Reads are synchronous on purpose: a replay under `TestClock` must
  * not depend on when real I/O completes (the clock could move past an event while a read is
- * pending), and a 256 KiB read from the page cache takes a fraction of a millisecond. `docs/replay.md` specifies the format and the rules.
+ * pending), and a 256 KiB read from the page cache takes a fraction of a millisecond. (Reading
+ * ahead with `fs.read` on libuv's pool was tried for the fast replay, issue #15: it cost the
+ * main thread more CPU than the synchronous copy it saved, 104–124 ms against 86–89 ms per
+ * 133 MB file on the shared VM.) `docs/replay.md` specifies the format and the rules.
  *
  * A torn last block (a crash while recording) is dropped and reported to `onTorn`, never
  * misread; a damaged block in the middle, a file from a newer major version or a file that is
@@ -24,7 +27,10 @@ import * as SessionFile from "../Codec/SessionFile.ts"
 /**
  * Bytes read from the file at a time: 256 KiB. In two interleaved A/B runs of the fast replay on
  * the shared VM it beat 1 MiB (median 5.0 and 4.4 M events/s against 3.3 and 2.4); a guess at
- * why: fewer decoded events wait for the consumer at once, so fewer survive a scavenge.
+ * why: fewer decoded events wait for the consumer at once, so fewer survive a scavenge. With
+ * the one-pass replay in `Messages` batches, `CHUNKS=131072,1048576 npm run bench:replay-parts`
+ * printed 128 KiB, 256 KiB and 1 MiB within 5% of each other in main-thread CPU (shared VM,
+ * `bench/runs/replay2-shared/replay-parts.log`): kept.
  *
  * @since 0.1.0
  * @category constants
@@ -133,6 +139,31 @@ export const records = <A>(
   decode: (record: SessionFile.RecordView) => A | undefined,
   options: ReadOptions = {}
 ): Stream.Stream<A, SessionError> =>
+  reads<A>(file, (reader, _buffer, out) => {
+    for (;;) {
+      const result = reader.next()
+      if (result._tag === "NeedMore") return undefined
+      if (result._tag !== "Record") return result
+      const value = decode(result)
+      if (value !== undefined) out.push(value)
+    }
+  }, options)
+
+/**
+ * The lower door of {@link records}: after every read of `file`, `drain` is handed the reader
+ * (fed with it), the read's buffer (fresh, never reused: what points into it is owned) and the
+ * array to fill; it reads the reader until `NeedMore` (returning `undefined`) or a violation
+ * (returned, and failing the stream). For a reader of many records in bulk
+ * (`SessionReader.readMessages`, the fast replay).
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const reads = <A>(
+  file: string,
+  drain: (reader: SessionFile.SessionReader, buffer: Buffer, out: Array<A>) => SessionFile.Violation | undefined,
+  options: ReadOptions = {}
+): Stream.Stream<A, SessionError> =>
   Stream.unwrap(Effect.gen(function*() {
     const fd = yield* Effect.acquireRelease(
       Effect.try({ try: () => fs.openSync(file, "r"), catch: (cause) => ioError(file, "open", cause) }),
@@ -141,40 +172,40 @@ export const records = <A>(
     const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
     let ended = false
+    /** The violation to fail with once the records before it were pulled. */
+    let failure: SessionError | undefined
     const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
-    /** Decodes what is buffered; a violation fails, `NeedMore` returns the batch. */
-    const drain = (out: Array<A>): SessionError | undefined => {
+    type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
+    const pull: Pulled = Effect.suspend((): Pulled => {
       for (;;) {
-        const result = reader.next()
-        if (result._tag === "NeedMore") return undefined
-        if (result._tag !== "Record") return invalid(result)
-        const value = decode(result)
-        if (value !== undefined) out.push(value)
-      }
-    }
-    const pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done> = Effect.gen(function*() {
-      for (;;) {
-        if (ended) return yield* Cause.done()
+        if (ended) return failure === undefined ? Cause.done() : Effect.fail(failure)
         // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
         // of a straddling record first, then the file's next bytes read straight after them
         const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
         const at = reader.moveTo(buffer)
-        const bytesRead = yield* Effect.try({
-          try: () => fs.readSync(fd, buffer, at, chunkSize, null),
-          catch: (cause) => ioError(file, "read", cause)
-        })
+        let bytesRead: number
+        try {
+          bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+        } catch (cause) {
+          return Effect.fail(ioError(file, "read", cause))
+        }
         const out: Array<A> = []
         if (bytesRead === 0) {
           ended = true
           const tail = reader.finish()
           if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
-          else if (tail._tag !== "Complete") return yield* Effect.fail(invalid(tail))
+          else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
         } else {
           reader.filled(bytesRead)
-          const error = drain(out)
-          if (error !== undefined) return yield* Effect.fail(error)
+          const violation = drain(reader, buffer, out)
+          if (violation !== undefined) {
+            // what came before it in this read is served first; the next pull fails
+            if (out.length === 0) return Effect.fail(invalid(violation))
+            ended = true
+            failure = invalid(violation)
+          }
         }
-        if (out.length > 0) return out as unknown as Arr.NonEmptyReadonlyArray<A>
+        if (out.length > 0) return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>)
       }
     })
     return Stream.fromPull(Effect.succeed(pull))
@@ -223,6 +254,84 @@ export const check = (file: string, options: ReadOptions = {}): Effect.Effect<vo
       ? Effect.void
       : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
   ))
+
+/**
+ * Checks `file`'s framing without reading its bodies: the header and version, the chain of
+ * block lengths (one small read per block: a 133 MB file of 64 KiB blocks is ~2000 reads of 16
+ * bytes) and the last block whole, CRC-32 included — so a file that is not a session, is of a
+ * newer major version, or has an impossible length or a zero-filled gap before more data fails
+ * with `SessionError`, and a torn last block is found (and reported to `onTorn`) exactly as
+ * {@link check} finds it. What it cannot see is a damaged body inside a middle block whose
+ * length is intact: a reader with checksums on (the default of {@link records}) finds that when
+ * it gets there. This is how the fast replay stays one pass over the file (issue #15).
+ *
+ * @since 0.1.0
+ * @category reading
+ */
+export const checkFraming = (file: string, options: Pick<ReadOptions, "onTorn"> = {}): Effect.Effect<void, SessionError> =>
+  Effect.try({
+    try: () => {
+      const fd = fs.openSync(file, "r")
+      try {
+        const size = fs.fstatSync(fd).size
+        const head = Buffer.allocUnsafeSlow(16)
+        const torn = (offset: number) => {
+          options.onTorn?.({ offset, bytes: size - offset })
+          return undefined
+        }
+        // the header through the reader: the same violations as a whole read
+        const reader = SessionFile.makeReader()
+        const headerBytes = fs.readSync(fd, head, 0, SessionFile.HEADER_LENGTH, 0)
+        reader.feed(head.subarray(0, headerBytes))
+        const header = reader.next()
+        if (header._tag !== "NeedMore") return header._tag === "Record" ? undefined : header
+        if (headerBytes < SessionFile.HEADER_LENGTH) {
+          const tail = reader.finish()
+          return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
+        }
+        let offset = SessionFile.HEADER_LENGTH
+        while (offset < size) {
+          const n = fs.readSync(fd, head, 0, 16, offset)
+          const block = SessionFile.readBlockHead(head.subarray(0, n))
+          if (block === undefined) return SessionFile.corruptBlock(offset, "Length")
+          if (block._tag === "NeedMore") return torn(offset)
+          if (block.bodyLength === 0) {
+            // a zero-filled tail is torn; zeros followed by data are corruption
+            return allZero(fd, offset, size) ? torn(offset) : SessionFile.corruptBlock(offset, "Length")
+          }
+          const bodyEnd = offset + block.headLength + block.bodyLength
+          if (bodyEnd > size) return torn(offset)
+          if (bodyEnd === size) {
+            // the last block: torn when its CRC fails (a crash mid-write), as the reader decides
+            const body = Buffer.allocUnsafeSlow(block.bodyLength)
+            const read = fs.readSync(fd, body, 0, block.bodyLength, offset + block.headLength)
+            return read === block.bodyLength && SessionFile.blockChecksum(body) === block.crc ? undefined : torn(offset)
+          }
+          offset = bodyEnd
+        }
+        return undefined
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (cause) => ioError(file, "read", cause)
+  }).pipe(Effect.flatMap((violation) =>
+    violation === undefined
+      ? Effect.void
+      : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
+  ))
+
+/** Whether `fd`'s bytes `[from, size)` are all zero. */
+const allZero = (fd: number, from: number, size: number): boolean => {
+  const buffer = Buffer.allocUnsafeSlow(Math.min(64 * 1024, size - from))
+  for (let at = from; at < size;) {
+    const n = fs.readSync(fd, buffer, 0, Math.min(buffer.byteLength, size - at), at)
+    if (n === 0) return true
+    for (let i = 0; i < n; i++) if (buffer[i] !== 0) return false
+    at += n
+  }
+  return true
+}
 
 /**
  * Every entry of `file`, decoded (`SessionFile.decodeEntry`), as a stream.

@@ -1,5 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { NeedMore } from "../../src/Codec/NeedMore.ts"
 import * as SessionFile from "../../src/Codec/SessionFile.ts"
 import { chop } from "../support/bytes.ts"
 
@@ -102,6 +103,109 @@ describe("SessionFile", () => {
       }),
       { numRuns: 300 }
     )
+  })
+
+  it("readMessages indexes the same received messages as next, leaving every other record, time and violation to next", () => {
+    /** Each record as `next` alone reads it: kind, time (of non-messages) and payload hex. */
+    const label = (kind: number, time: number | undefined, buf: Uint8Array, start: number, end: number) =>
+      `${kind}@${time ?? "-"}:${Buffer.from(buf.subarray(start, end)).toString("hex")}`
+    const plain = (chunks: ReadonlyArray<Uint8Array>) => {
+      const reader = SessionFile.makeReader()
+      const out: Array<string> = []
+      for (const chunk of chunks) {
+        reader.feed(chunk)
+        for (let r = reader.next(); r._tag === "Record"; r = reader.next()) {
+          const message = r.kind === Kind.InText || r.kind === Kind.InBinary
+          out.push(label(r.kind, message ? undefined : r.time, r.buf, r.start, r.end))
+        }
+      }
+      return { out, end: reader.finish() }
+    }
+    /** The same with readMessages first, into an index of `slots` slots (the limit cuts runs). */
+    const bulk = (chunks: ReadonlyArray<Uint8Array>, slots: number) => {
+      const reader = SessionFile.makeReader()
+      const out: Array<string> = []
+      const index = new Uint32Array(slots)
+      for (const chunk of chunks) {
+        // the file reader's way: the chunk read after the pending bytes
+        const target = Buffer.alloc(reader.pending + chunk.byteLength)
+        target.set(chunk, reader.moveTo(target))
+        reader.filled(chunk.byteLength)
+        for (;;) {
+          const at = reader.readMessages(index, 0, slots)
+          for (let i = 0; i < at; i += 2) {
+            const end = index[i + 1]! >>> 1
+            out.push(label(index[i + 1]! & 1 ? Kind.InText : Kind.InBinary, undefined, target, index[i]!, end))
+          }
+          if (at === slots) continue
+          const r = reader.next()
+          if (r._tag !== "Record") break
+          const message = r.kind === Kind.InText || r.kind === Kind.InBinary
+          out.push(label(r.kind, message ? undefined : r.time, r.buf, r.start, r.end))
+        }
+      }
+      return { out, end: reader.finish() }
+    }
+    const messages = fc.array(
+      fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 300 }), fc.oneof(fc.constant(0), fc.nat(20_000), fc.nat(2 ** 40))),
+      { maxLength: 60 }
+    )
+    fc.assert(
+      fc.property(messages, sessionArb, fc.integer({ min: 1, max: 9 }), fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 8 }), (runs, others, flushEvery, cuts, half) => {
+        // message runs between other records, some messages with Δt or length varints of 3 bytes
+        let time = 0
+        const entries: Array<SessionFile.Entry> = []
+        runs.forEach(([text, payload, delta], i) => {
+          time += delta
+          entries.push(text
+            ? { _tag: "Message", time, direction: "In", text: Buffer.from(payload).toString("latin1") }
+            : { _tag: "BinaryMessage", time, direction: "In", payload })
+          const other = others[i]
+          if (other !== undefined && i % 3 === 0) entries.push({ ...other, time } as SessionFile.Entry)
+        })
+        const { file } = write(entries, flushEvery)
+        const chunks = chop(file, cuts)
+        const expected = plain(chunks)
+        expect(expected.end).toEqual({ _tag: "Complete" })
+        expect(bulk(chunks, half * 2)).toEqual(expected)
+      }),
+      { numRuns: 300 }
+    )
+    // a damaged block that more follow: the same violation, after the same records
+    const { file } = write([
+      { _tag: "BinaryMessage", time: 1, direction: "In", payload: Uint8Array.of(1, 2) },
+      { _tag: "BinaryMessage", time: 2, direction: "In", payload: Uint8Array.of(3) }
+    ], 1)
+    const damaged = Buffer.from(file)
+    damaged[SessionFile.HEADER_LENGTH + 6]! ^= 0x01 // the first block's body
+    const expected = plain([damaged])
+    expect(expected.end).toMatchObject({ _tag: "CorruptBlock", fault: "Checksum" })
+    expect(bulk([damaged], 8)).toEqual(expected)
+    // and it is the bulk path that read the run: three short messages in one call, then Complete
+    const reader = SessionFile.makeReader()
+    const three = write([1, 2, 3].map((t): SessionFile.Entry => ({ _tag: "BinaryMessage", time: t, direction: "In", payload: Uint8Array.of(t) })), 2).file
+    reader.feed(three)
+    const index = new Uint32Array(8)
+    expect(reader.readMessages(index, 0, 8)).toBe(6)
+    // [start, end * 2 + isText] of each one-byte binary payload
+    expect([0, 2, 4].map((i) => [three[index[i]!], index[i + 1]! - index[i]! * 2])).toEqual([[1, 2], [2, 2], [3, 2]])
+    expect(reader.next()).toBe(NeedMore)
+    expect(reader.finish()).toEqual({ _tag: "Complete" })
+  })
+
+  it("readBlockHead reads a block's length and CRC, and refuses what no block can start with", () => {
+    const writer = SessionFile.makeWriter()
+    writer.append(Kind.InBinary, 1, new Uint8Array(200).fill(7))
+    const block = Buffer.from(writer.flush())
+    const head = SessionFile.readBlockHead(block)
+    expect(head).toEqual({ _tag: "BlockHead", headLength: 6, bodyLength: block.byteLength - 6, crc: block.readUInt32BE(2) })
+    expect(SessionFile.blockChecksum(block.subarray(6))).toBe(block.readUInt32BE(2))
+    expect(SessionFile.readBlockHead(block.subarray(0, 1))).toBe(NeedMore)
+    expect(SessionFile.readBlockHead(block.subarray(0, 5))).toBe(NeedMore)
+    expect(SessionFile.readBlockHead(Uint8Array.of(0, 0, 0, 0, 0))).toEqual({ _tag: "BlockHead", headLength: 5, bodyLength: 0, crc: 0 })
+    expect(SessionFile.readBlockHead(new Uint8Array(8).fill(0xff))).toBeUndefined()
+    // 16 MiB + 1: over MAX_BLOCK_SIZE
+    expect(SessionFile.readBlockHead(Uint8Array.of(0x81, 0x80, 0x80, 0x08, 0, 0, 0, 0))).toBeUndefined()
   })
 
   it("at every truncation point reads exactly the whole blocks before it and reports the torn rest", () => {

@@ -3,6 +3,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -201,6 +202,84 @@ describe("MarketFeed.layerReplay", () => {
       const all = (yield* SessionLog.readAll(file)).length
       assert.isAbove(all, 0)
       assert.isAtMost(events.length, 7)
+    }))
+
+  it.effect("a damaged body in a middle block: the layer builds, the events before it are served and the stream dies with the whole SessionError, never a misread message", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const writer = SessionFile.makeWriter({ blockSize: 1000 })
+      const blocks: Array<Uint8Array> = [SessionFile.header()]
+      /** Messages written before each block's end. */
+      const counts: Array<number> = [0]
+      for (let i = 0; i < 200; i++) {
+        writer.append(SessionFile.Kind.InBinary, i * 10, new Uint8Array(50).fill(i))
+        if (writer.isFull) {
+          blocks.push(Uint8Array.from(writer.flush()))
+          counts.push(i + 1)
+        }
+      }
+      writer.appendJson(SessionFile.Kind.End, 2000, {})
+      blocks.push(Uint8Array.from(writer.flush()))
+      /** The file with a payload byte of block `b`'s body flipped (its lengths intact: only its CRC can tell), and the error. */
+      const damage = (b: number) => {
+        const offset = blocks.slice(0, b).reduce((sum, block) => sum + block.byteLength, 0)
+        const bytes = Buffer.concat(blocks)
+        bytes[offset + 30]! ^= 0x01
+        fs.writeFileSync(file, bytes)
+        return new SessionLog.SessionError({
+          file,
+          reason: new SessionLog.SessionFileInvalid({ violation: SessionFile.corruptBlock(offset, "Checksum") })
+        })
+      }
+      // among the first records (read when the layer is built, for the topics): the layer fails
+      const early = damage(2)
+      assert.deepStrictEqual(yield* Effect.flip(Layer.build(MarketFeed.layerReplay(file, { timing: "fast" }))), early)
+      // past them (block 8, after the first 64 messages): found when the events get there
+      const expected = damage(8)
+      for (const timing of ["fast", "recorded"] as const) {
+        for (const chunkSize of [256, 1 << 20]) {
+          const seen: Array<number> = []
+          const exit = yield* Effect.gen(function*() {
+            const feed = yield* MarketFeed.MarketFeed
+            return yield* Effect.exit(Stream.runForEach(feed.events, (event) =>
+              Effect.sync(() => {
+                if (event._tag === "Messages") for (let i = 0; i < event.count; i++) seen.push(event.bytes[event.start(i)]!)
+              })
+            ))
+          }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing, chunkSize })), timing === "recorded" ? advancing : (e) => e)
+          assert.deepStrictEqual(exit, Exit.die(expected), `${timing}, chunk ${chunkSize}`)
+          // the seven whole blocks before it (each of its messages once, in order), none after
+          assert.deepStrictEqual(seen, Array.from({ length: counts[7]! }, (_, i) => i), `${timing}, chunk ${chunkSize}`)
+        }
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("stop ends the events at once, fast or paced, and every later run of them is empty", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const writer = SessionFile.makeWriter({ blockSize: 4096 })
+      const blocks: Array<Uint8Array> = [SessionFile.header()]
+      for (let i = 0; i < 5000; i++) {
+        writer.append(SessionFile.Kind.InBinary, i * 1000, new Uint8Array(40).fill(i & 0xff))
+        if (writer.isFull) blocks.push(Uint8Array.from(writer.flush()))
+      }
+      writer.appendJson(SessionFile.Kind.End, 5_000_000, {})
+      blocks.push(Uint8Array.from(writer.flush()))
+      fs.writeFileSync(file, Buffer.concat(blocks))
+      for (const timing of ["fast", "recorded"] as const) {
+        yield* Effect.gen(function*() {
+          const feed = yield* MarketFeed.MarketFeed
+          let messages = 0
+          // fast: stopped by the consumer after the first batch; paced: after 10 messages
+          yield* Stream.runForEach(feed.events, (event) =>
+            event._tag === "Messages" && (messages += event.count) >= (timing === "fast" ? 1 : 10) ? feed.stop : Effect.void
+          ).pipe(timing === "recorded" ? advancing : (e) => e)
+          assert.isAtLeast(messages, timing === "fast" ? 1 : 10)
+          assert.isBelow(messages, timing === "fast" ? 2000 : 11)
+          assert.strictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Stopped")
+          assert.strictEqual((yield* Stream.runCollect(feed.events)).length, 0)
+        }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing, chunkSize: 8192 })))
+      }
     }))
 
   it.effect("refuses a file from a newer major version with the whole error", () =>

@@ -3,7 +3,8 @@
  * of consecutive text and binary messages as one owned buffer and an index of where each
  * payload lies in it, so a busy feed costs the consumer no allocation per message. Written once
  * here for `MarketFeed` (the live feed fills runs from its push loop, {@link FeedEvents}) and
- * `MarketFeedReplay` (runs over the file's read buffers, {@link RunBuilder}).
+ * `MarketFeedReplay` (a {@link MessageRun} over each read buffer of the file, its index written
+ * by the session reader in bulk).
  *
  * Index layout: two `Uint32` per message, its payload's start in `bytes` and `end * 2 + isText`
  * (so a run's buffer stays below 2 GiB: a live run is at most one slab, a replayed one one read
@@ -225,65 +226,6 @@ export class FeedEvents<E> {
     run.bytes = this.slab.subarray(this.runStart, this.pos)
     run.index = this.index.subarray(this.indexStart, this.indexPos)
     this.runStart = this.pos
-    this.indexStart = this.indexPos
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The replay: runs over the file's read buffers
-// ---------------------------------------------------------------------------------------------
-
-/** Index entries of a replay index slab: 32768 (16384 messages). */
-const REPLAY_INDEX_SIZE = 32 * 1024
-
-/**
- * Builds runs over buffers that are never written again (the replay's reads): no copy, only
- * the index. {@link add} returns the new run when a message starts one (the caller queues it
- * where the message belongs), `undefined` when the message joined the current run; {@link seal}
- * ends the run (before another event, and at the end of every read).
- */
-export class RunBuilder {
-  private run: MessageRun | undefined
-  private index: Uint32Array
-  private indexPos: number
-  private indexStart: number
-
-  constructor() {
-    this.run = undefined
-    this.index = EMPTY_INDEX
-    this.indexPos = 0
-    this.indexStart = 0
-  }
-
-  /** Adds `bytes[start, end)`; the run it starts, or `undefined` when it joined the current one. */
-  add(bytes: Buffer, start: number, end: number, text: boolean): MessageRun | undefined {
-    let run = this.run
-    let started: MessageRun | undefined
-    if (run === undefined || run.bytes !== bytes || this.indexPos === this.index.length) {
-      this.seal()
-      if (this.indexPos === this.index.length) {
-        this.index = new Uint32Array(REPLAY_INDEX_SIZE)
-        this.indexPos = 0
-        this.indexStart = 0
-      }
-      run = new MessageRun(bytes, EMPTY_INDEX, 0)
-      this.run = run
-      started = run
-    }
-    run.count++
-    const at = this.indexPos
-    this.index[at] = start
-    this.index[at + 1] = end * 2 + (text ? 1 : 0)
-    this.indexPos = at + 2
-    return started
-  }
-
-  /** Ends the current run, if any. */
-  seal(): void {
-    const run = this.run
-    if (run === undefined) return
-    this.run = undefined
-    run.index = this.index.subarray(this.indexStart, this.indexPos)
     this.indexStart = this.indexPos
   }
 }

@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import fc from "fast-check"
 import { Buffer } from "node:buffer"
 import type * as FrameReader from "../../../src/Codec/FrameReader.ts"
-import { FeedEvents, type Messages, RunBuilder } from "../../../src/Layers/internal/messages.ts"
+import { FeedEvents, type Messages } from "../../../src/Layers/internal/messages.ts"
 
 /** Lets queued microtasks and forked fibers run. */
 const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
@@ -135,24 +135,4 @@ describe("FeedEvents", () => {
       assert.deepStrictEqual(flatten(yield* events.batch.take), [{ text: true, bytes: Buffer.from("kept").toString("hex") }])
       assert.deepStrictEqual(yield* Effect.flip(events.batch.take), "done" as never)
     }))
-})
-
-describe("RunBuilder", () => {
-  it("indexes messages in place, one run per buffer, and a seal ends the run", () => {
-    const a = Buffer.from("xxhelloyyworld")
-    const b = Buffer.from("zzbye")
-    const runs = new RunBuilder()
-    const first = runs.add(a, 2, 7, true)
-    assert.isUndefined(runs.add(a, 9, 14, false))
-    const second = runs.add(b, 2, 5, true)
-    runs.seal()
-    const third = runs.add(b, 0, 2, false)
-    runs.seal()
-    assert.deepStrictEqual([first, second, third].map((run) => run === undefined ? undefined : [...run]), [
-      [{ _tag: "Text", text: "hello" }, { _tag: "Binary", payload: a.subarray(9, 14) }],
-      [{ _tag: "Text", text: "bye" }],
-      [{ _tag: "Binary", payload: b.subarray(0, 2) }]
-    ])
-    assert.strictEqual(first!.bytes, a)
-  })
 })
