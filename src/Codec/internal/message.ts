@@ -10,7 +10,7 @@
  */
 import type { FieldList } from "./fields.ts"
 import * as Http from "./http.ts"
-import { type Buffer, copyOut, decodeLatin1, decodeUtf8 } from "./node.ts"
+import { type Buffer, copyOut, copyOutPair, decodeLatin1, decodeUtf8 } from "./node.ts"
 import type { StartLine } from "./startLine.ts"
 
 // Module-local bindings of the shared byte values: V8 folds a module's own `const` into the
@@ -204,6 +204,21 @@ export class HttpMessage {
     return copyOut(this.buf, this.bodyStart, this.bodyEnd)
   }
 
+  /**
+   * An owned copy of the header fields and the body in one allocation (a small one carved from
+   * `copyOut`'s shared pool), whose headers become strings only when asked for: building them
+   * here (two latin1 strings and a pair per field) costs ~0.85 µs for a 7-field response, about
+   * eight times the copy. `withBody` false copies the fields only (a head whose body is streamed).
+   */
+  copyOwned(withBody = true): OwnedMessage {
+    const count = this.headerCount
+    const o = this.fieldOffsets
+    const headStart = count === 0 ? 0 : this.base + o[0]!
+    const headEnd = count === 0 ? 0 : this.base + o[count * 4 - 1]!
+    const bytes = copyOutPair(this.buf, headStart, headEnd, this.bodyStart, withBody ? this.bodyEnd : this.bodyStart)
+    return new OwnedMessage(bytes, headEnd - headStart, o.slice(0, count * 4), count, count === 0 ? 0 : o[0]!)
+  }
+
   /** The body decoded as UTF-8 (invalid sequences become U+FFFD); an owned string. */
   bodyText(): string {
     return decodeUtf8(this.buf.subarray(this.bodyStart, this.bodyEnd))
@@ -227,5 +242,63 @@ export class HttpMessage {
       ])
     }
     return out
+  }
+}
+
+const EMPTY_BODY = new Uint8Array(0)
+
+/**
+ * An owned copy of a message's header fields and body (`HttpMessage.copyOwned`): safe to keep
+ * after the reader moves on. The body is a plain `Uint8Array` view of the copy; the headers are
+ * decoded from it on first use, once.
+ */
+export class OwnedMessage {
+  /** The body's bytes (a view into memory that may be shared with other copies: read it through `byteOffset`/`byteLength`). */
+  readonly body: Uint8Array
+  /** Number of header fields. */
+  readonly headerCount: number
+  private readonly bytes: Buffer
+  /** Field offsets into `bytes` plus `shift`, four per field. */
+  private readonly offsets: Array<number>
+  private readonly shift: number
+  private list: Array<[string, string]> | undefined
+
+  constructor(bytes: Buffer, headLength: number, offsets: Array<number>, count: number, shift: number) {
+    this.bytes = bytes
+    const bodyLength = bytes.length - headLength
+    this.body = bodyLength === 0 ? EMPTY_BODY : new Uint8Array(bytes.buffer, bytes.byteOffset + headLength, bodyLength)
+    this.headerCount = count
+    this.offsets = offsets
+    this.shift = shift
+    this.list = undefined
+  }
+
+  /** All headers as `[name, value]` pairs in wire order; decoded on the first call, the same array after. */
+  headers(): Array<[string, string]> {
+    if (this.list !== undefined) return this.list
+    const o = this.offsets
+    const d = this.shift
+    const out: Array<[string, string]> = []
+    for (let i = 0; i < this.headerCount; i++) {
+      out.push([
+        decodeLatin1(this.bytes, o[i * 4]! - d, o[i * 4 + 1]! - d),
+        decodeLatin1(this.bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
+      ])
+    }
+    return (this.list = out)
+  }
+
+  /** The first value of header `name` (case-insensitive), or `undefined`; reads the copy, builds no list. */
+  header(name: string): string | undefined {
+    const o = this.offsets
+    const d = this.shift
+    const n = name.length
+    for (let i = 0; i < this.headerCount; i++) {
+      const s = o[i * 4]! - d
+      if (o[i * 4 + 1]! - d - s === n && nameEquals(this.bytes, s, name)) {
+        return decodeLatin1(this.bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
+      }
+    }
+    return undefined
   }
 }

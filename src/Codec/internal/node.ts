@@ -48,6 +48,31 @@ export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => 
 }
 
 /**
+ * Copies `src[aStart, aEnd)` followed by `src[bStart, bEnd)` into one owned `Buffer` (the two
+ * ranges back to back), carved from {@link copyOut}'s shared pool when small: one allocation
+ * for a message's head fields and its body.
+ */
+export const copyOutPair = (src: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): Buffer => {
+  const a = aEnd - aStart
+  const size = a + bEnd - bStart
+  if (size > COPY_POOL_MAX) {
+    const copy = Buffer.allocUnsafeSlow(size)
+    src.copy(copy, 0, aStart, aEnd)
+    src.copy(copy, a, bStart, bEnd)
+    return copy
+  }
+  if (copyPoolOffset + size > COPY_POOL_SIZE) {
+    copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
+    copyPoolOffset = 0
+  }
+  const at = copyPoolOffset
+  if (a > 0) src.copy(copyPool, at, aStart, aEnd)
+  if (bEnd > bStart) src.copy(copyPool, at + a, bStart, bEnd)
+  copyPoolOffset = (at + size + 7) & ~7
+  return new FastBuffer(copyPool.buffer, copyPool.byteOffset + at, size)
+}
+
+/**
  * Node's own `Buffer` class for views (`Buffer[Symbol.species]`, what `subarray` constructs;
  * `ws` takes it the same way).
  */
