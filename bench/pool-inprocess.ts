@@ -9,7 +9,8 @@
  * `NexusHttpClient` (`execute` + `text`), whose pools are handed the same canned `connect` at
  * run time (`NexusHttpClient.Options` has no `connect`; the bench passes one past the type).
  * `CONNECTIONS` (default 8) slots and callers, `REQUESTS` (default 200 000) per round, `ROUNDS`
- * (default 5); prints µs per request (wall, one core) per round and the median.
+ * (default 5); prints µs per request (wall, one core) per round and the median. `ONLY=i` runs
+ * row `i` alone (for `--cpu-prof`).
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -128,13 +129,14 @@ const round = (once: Once) =>
     return us
   })
 
+const ONLY = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY)
 const samples = rows.map(() => [] as Array<number>)
 for (let r = 0; r < ROUNDS; r++) {
   const order = rows.map((_, i) => i)
   if (r % 2 === 1) order.reverse()
-  for (const i of order) samples[i]!.push(await Effect.runPromise(round(rows[i]![1])))
+  for (const i of order) if (ONLY === undefined || ONLY === i) samples[i]!.push(await Effect.runPromise(round(rows[i]![1])))
 }
 console.log(`pool in-process — node ${process.version}, ${CONNECTIONS} slots/callers, ${REQUESTS} requests × ${ROUNDS} rounds; µs per request\n`)
 console.log("| client | rounds | median |")
 console.log("| --- | --- | ---: |")
-rows.forEach(([name], i) => console.log(`| ${name} | ${samples[i]!.map((x) => x.toFixed(2)).join(" ")} | ${median(samples[i]!).toFixed(2)} |`))
+rows.forEach(([name], i) => samples[i]!.length > 0 && console.log(`| ${name} | ${samples[i]!.map((x) => x.toFixed(2)).join(" ")} | ${median(samples[i]!).toFixed(2)} |`))
