@@ -9,7 +9,9 @@
  * `NexusHttpClient` (`execute` + `text`), whose pools are handed the same canned `connect` at
  * run time (`NexusHttpClient.Options` has no `connect`; the bench passes one past the type).
  * `CONNECTIONS` (default 8) slots and callers, `REQUESTS` (default 200 000) per round, `ROUNDS`
- * (default 5); prints µs per request (wall, one core) per round and the median. `ONLY=i` runs
+ * (default 5); prints the main thread's CPU µs per request (`process.threadCpuUsage`: what other
+ * jobs on a shared machine take is not counted, and GC helper threads are not either) per round
+ * and the median. `ONLY=i` runs
  * row `i` alone (for `--cpu-prof`).
  */
 import * as Effect from "effect/Effect"
@@ -122,9 +124,10 @@ const round = (once: Once) =>
     })
     // one request per caller first, so the HttpClient's pool is open
     yield* Effect.all(Array.from({ length: CONNECTIONS }, () => one), { concurrency: "unbounded", discard: true })
-    const t0 = performance.now()
+    const cpu0 = process.threadCpuUsage()
     yield* Effect.all(Array.from({ length: CONNECTIONS }, () => caller), { concurrency: "unbounded", discard: true })
-    const us = ((performance.now() - t0) * 1000) / (perCaller * CONNECTIONS)
+    const cpu = process.threadCpuUsage(cpu0)
+    const us = (cpu.user + cpu.system) / (perCaller * CONNECTIONS)
     yield* Scope.close(scope, Exit.void)
     return us
   })
@@ -136,7 +139,7 @@ for (let r = 0; r < ROUNDS; r++) {
   if (r % 2 === 1) order.reverse()
   for (const i of order) if (ONLY === undefined || ONLY === i) samples[i]!.push(await Effect.runPromise(round(rows[i]![1])))
 }
-console.log(`pool in-process — node ${process.version}, ${CONNECTIONS} slots/callers, ${REQUESTS} requests × ${ROUNDS} rounds; µs per request\n`)
+console.log(`pool in-process — node ${process.version}, ${CONNECTIONS} slots/callers, ${REQUESTS} requests × ${ROUNDS} rounds; main-thread CPU µs per request\n`)
 console.log("| client | rounds | median |")
 console.log("| --- | --- | ---: |")
 rows.forEach(([name], i) => samples[i]!.length > 0 && console.log(`| ${name} | ${samples[i]!.map((x) => x.toFixed(2)).join(" ")} | ${median(samples[i]!).toFixed(2)} |`))
