@@ -7,7 +7,8 @@
  * share or the server's, which `bench:pool` includes and which make its numbers noisy on a
  * shared machine. Rows: `ClientPool.request`, `withSlot` + `send`, and Effect's `HttpClient` on
  * `NexusHttpClient` (`execute` + `text`), whose pools are handed the same canned `connect` at
- * run time (`NexusHttpClient.Options` has no `connect`; the bench passes one past the type).
+ * run time (`NexusHttpClient.Options` has no `connect`; the bench passes one past the type);
+ * then two floor rows, Effect's HttpClient machinery around a runner with a ready response.
  * `CONNECTIONS` (default 8) slots and callers, `REQUESTS` (default 200 000) per round, `ROUNDS`
  * (default 5); prints the main thread's CPU µs per request (`process.threadCpuUsage`: what other
  * jobs on a shared machine take is not counted, and GC helper threads are not either) per round
@@ -22,6 +23,8 @@ import * as Scope from "effect/Scope"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as NexusHttpClient from "../src/Layers/NexusHttpClient.ts"
+import * as ClientWrapper from "../src/Layers/internal/clientWrapper.ts"
+import { NexusResponse } from "../src/Layers/internal/nexusResponse.ts"
 import type { ReadBuf } from "../src/Codec/ReadBuf.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import { copyInto, type Transport, TypeId } from "../src/Transport/Transport.ts"
@@ -106,6 +109,33 @@ const rows: ReadonlyArray<readonly [string, Once]> = [
       }))]
 ]
 
+/**
+ * The floor of Effect's own HttpClient machinery, no pool and no I/O: `execute` + `text` through
+ * NexusHttpClient's wrapper (`HttpClient.makeWith`, the span's ids, the trace headers) and
+ * through `HttpClient.make`, each around a runner that answers at once with a ready response.
+ */
+const cannedResponse = (req: HttpClientRequest.HttpClientRequest) =>
+  Effect.succeed(
+    new NexusResponse(req, "http://canned:80/api/v3/order", {
+      status: 200,
+      copy: { headers: () => [] },
+      body: CANNED_BODY
+    })
+  )
+const CANNED_BODY = new Uint8Array(Buffer.from(ORDER_RESPONSE_BODY))
+const viaWrapper = ClientWrapper.make((req) => cannedResponse(req))
+const viaMake = HttpClient.make((req) => cannedResponse(req))
+const executeText = (client: HttpClient.HttpClient) =>
+  Effect.flatMap(client.execute(request), (response) =>
+    Effect.map(response.text, (text) => {
+      if (text.length !== BODY_LENGTH) throw new Error("bad body")
+    }))
+const floorRows: ReadonlyArray<readonly [string, Once]> = [
+  ["floor: HttpClient.makeWith + wrapper, canned response", () => executeText(viaWrapper)],
+  ["floor: HttpClient.make, canned response", () => executeText(viaMake)]
+]
+const allRows = [...rows, ...floorRows]
+
 const connect = Effect.flatMap(Effect.sync(cannedTransport), (t) => HttpConnection.make(t))
 
 const round = (once: Once) =>
@@ -133,13 +163,13 @@ const round = (once: Once) =>
   })
 
 const ONLY = process.env.ONLY === undefined ? undefined : Number(process.env.ONLY)
-const samples = rows.map(() => [] as Array<number>)
+const samples = allRows.map(() => [] as Array<number>)
 for (let r = 0; r < ROUNDS; r++) {
-  const order = rows.map((_, i) => i)
+  const order = allRows.map((_, i) => i)
   if (r % 2 === 1) order.reverse()
-  for (const i of order) if (ONLY === undefined || ONLY === i) samples[i]!.push(await Effect.runPromise(round(rows[i]![1])))
+  for (const i of order) if (ONLY === undefined || ONLY === i) samples[i]!.push(await Effect.runPromise(round(allRows[i]![1])))
 }
 console.log(`pool in-process — node ${process.version}, ${CONNECTIONS} slots/callers, ${REQUESTS} requests × ${ROUNDS} rounds; main-thread CPU µs per request\n`)
 console.log("| client | rounds | median |")
 console.log("| --- | --- | ---: |")
-rows.forEach(([name], i) => samples[i]!.length > 0 && console.log(`| ${name} | ${samples[i]!.map((x) => x.toFixed(2)).join(" ")} | ${median(samples[i]!).toFixed(2)} |`))
+allRows.forEach(([name], i) => samples[i]!.length > 0 && console.log(`| ${name} | ${samples[i]!.map((x) => x.toFixed(2)).join(" ")} | ${median(samples[i]!).toFixed(2)} |`))
