@@ -48,28 +48,30 @@ export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => 
 }
 
 /**
- * Copies `src[aStart, aEnd)` followed by `src[bStart, bEnd)` into one owned `Buffer` (the two
- * ranges back to back), carved from {@link copyOut}'s shared pool when small: one allocation
- * for a message's head fields and its body.
+ * Copies a message's head bytes `src[headStart, headEnd)` and, right after them, its body
+ * `src[bodyStart, bodyEnd)` into owned memory (carved from {@link copyOut}'s shared pool when
+ * small), and returns the body as a plain `Uint8Array` view: the head lies just before it in
+ * the same buffer (`byteOffset - (headEnd - headStart)`). One copy and one typed array for both.
  */
-export const copyOutPair = (src: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): Buffer => {
-  const a = aEnd - aStart
-  const size = a + bEnd - bStart
+export const copyOutHeadBody = (src: Buffer, headStart: number, headEnd: number, bodyStart: number, bodyEnd: number): Uint8Array => {
+  const head = headEnd - headStart
+  const body = bodyEnd - bodyStart
+  const size = head + body
   if (size > COPY_POOL_MAX) {
     const copy = Buffer.allocUnsafeSlow(size)
-    src.copy(copy, 0, aStart, aEnd)
-    src.copy(copy, a, bStart, bEnd)
-    return copy
+    src.copy(copy, 0, headStart, headEnd)
+    src.copy(copy, head, bodyStart, bodyEnd)
+    return new Uint8Array(copy.buffer, copy.byteOffset + head, body)
   }
   if (copyPoolOffset + size > COPY_POOL_SIZE) {
     copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
     copyPoolOffset = 0
   }
   const at = copyPoolOffset
-  if (a > 0) src.copy(copyPool, at, aStart, aEnd)
-  if (bEnd > bStart) src.copy(copyPool, at + a, bStart, bEnd)
+  if (head > 0) src.copy(copyPool, at, headStart, headEnd)
+  if (body > 0) src.copy(copyPool, at + head, bodyStart, bodyEnd)
   copyPoolOffset = (at + size + 7) & ~7
-  return new FastBuffer(copyPool.buffer, copyPool.byteOffset + at, size)
+  return new Uint8Array(copyPool.buffer, copyPool.byteOffset + at + head, body)
 }
 
 /**

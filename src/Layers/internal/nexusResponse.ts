@@ -215,6 +215,9 @@ export class NexusResponse extends Inspectable.Class implements HttpClientRespon
 
   get text(): Effect.Effect<string, HttpClientError.HttpClientError> {
     if (this.cachedText !== undefined) return Effect.succeed(this.cachedText)
+    const body = this.owned.body
+    // an owned copy: one step that decodes it, instead of the bytes' Effect and a map over it
+    if (body instanceof Uint8Array) return Effect.sync(() => (this.cachedText ??= utf8(body)))
     return Effect.map(this.bytes, (body) => (this.cachedText ??= utf8(body)))
   }
 
