@@ -35,7 +35,7 @@ const run = (once: Effect.Effect<unknown, unknown>) =>
     yield* Effect.all(Array.from({ length: CONNECTIONS }, () => caller), { concurrency: "unbounded", discard: true })
     const cpu = process.cpuUsage(cpu0)
     const n = perCaller * CONNECTIONS
-    return `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} req/s, ${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU/request`
+    return `${(n / ((performance.now() - t0) / 1000)).toFixed(0)} req/s, ${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU/request (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)})`
   })
 
 const program = Effect.scoped(Effect.gen(function*() {

@@ -15,7 +15,7 @@ const request = HttpClientRequest.post(`http://127.0.0.1:8080/api/v3/order`).pip
   HttpClientRequest.setHeaders({ "x-a": "1", "content-type": "application/json" }),
   HttpClientRequest.bodyText("{}", "application/json"))
 const body = new Uint8Array(10)
-const runner = (req: any) => Effect.succeed(new NexusResponse(req, "x", { status: 200, headers: [["a", "b"]], body }))
+const runner = (req: any) => Effect.succeed(new NexusResponse(req, "x", { status: 200, copy: { headers: () => [["a", "b"]] }, body }))
 const viaMake = HttpClient.make((req) => runner(req))
 const viaWrap = ClientWrapper.make((req) => runner(req))
 const raw = Effect.suspend(() => runner(request))

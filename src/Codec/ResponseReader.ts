@@ -31,7 +31,7 @@
  * @since 0.1.0
  */
 import * as ChunkedDecoder from "./ChunkedDecoder.ts"
-import { HttpMessage, type ParsedMessage } from "./internal/message.ts"
+import { HttpMessage, type OwnedMessage as InternalOwnedMessage, type ParsedMessage } from "./internal/message.ts"
 import { MessageReader, Phase } from "./internal/messageReader.ts"
 import { type Buffer, decodeLatin1 } from "./internal/node.ts"
 import {
@@ -91,6 +91,15 @@ export type Options = ReaderOptions
 
 /** Reader defaults: buffer 32 KiB, head 16 KiB, 64 header fields, body 16 MiB. */
 export { DEFAULT_BUFFER_CAPACITY, DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADERS }
+
+/**
+ * An owned copy of a response's header fields and body (`Response.copyOwned()`), valid after the
+ * reader moves on; its headers are decoded on first use.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OwnedMessage = InternalOwnedMessage
 
 /**
  * One parsed response. Header lookup is case-insensitive; iteration (`for (const [name, value]

@@ -167,6 +167,8 @@ class Origin {
    * function it returns is called: the pool is not evicted under a streamed body.
    */
   readonly retain: () => () => void
+  /** Ends one use of the origin (a request's, counted by `Origins.use`). */
+  readonly done: () => void
   constructor(origin: string, now: number, release: (entry: Origin) => void) {
     this.origin = origin
     this.ready = Deferred.makeUnsafe<ClientPool.ClientPool, ExchangeError>()
@@ -175,6 +177,7 @@ class Origin {
     this.inFlight = 0
     this.lastUsed = now
     this.evicted = false
+    this.done = () => release(this)
     this.retain = () => {
       this.inFlight++
       let released = false
@@ -215,16 +218,25 @@ class Origins {
   }
 
   /**
-   * Runs `f` with the pool of `origin`, opening it on first use. The origin counts as in use
-   * from the first synchronous step to the end of `f`, however it ends, so it is never evicted
-   * under a request.
+   * Runs `f` with the pool of `origin`, opening it on first use, in the uninterruptible region
+   * whose `restore` it is handed (one mask for the whole request: `f` restores interruption
+   * around its I/O only). The origin counts as in use from the first synchronous step until `f`
+   * calls `done`, which it must do exactly once however it ends, so the origin is never evicted
+   * under a request. A failure to get the pool (the client closed, the pool's build failed)
+   * fails through `mapError`.
    */
-  use<A>(
+  use<A, E>(
     origin: string,
-    f: (pool: ClientPool.ClientPool, retain: () => () => void) => Effect.Effect<A, ExchangeError>
-  ): Effect.Effect<A, ExchangeError> {
+    f: (
+      pool: ClientPool.ClientPool,
+      retain: () => () => void,
+      done: () => void,
+      restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
+    ) => Effect.Effect<A, E>,
+    mapError: (error: ExchangeError) => E
+  ): Effect.Effect<A, E> {
     return Effect.uninterruptibleMask((restore) => {
-      if (this.closed) return Effect.fail(new ClientClosed({ origin }))
+      if (this.closed) return Effect.fail(mapError(new ClientClosed({ origin })))
       let entry = this.entries.get(origin)
       if (entry === undefined) {
         entry = new Origin(origin, this.now(), this.releaseEntry)
@@ -240,10 +252,14 @@ class Origins {
       }
       const held = entry
       // an open pool (every request but an origin's first few) needs no step to be reached
-      const run = held.pool !== undefined
-        ? f(held.pool, held.retain)
-        : Effect.flatMap(Deferred.await(held.ready), (pool) => f(pool, held.retain))
-      return Effect.onExit(restore(run), () => Effect.sync(() => this.release(held)))
+      if (held.pool !== undefined) return f(held.pool, held.retain, held.done, restore)
+      return Effect.matchCauseEffect(restore(Deferred.await(held.ready)), {
+        onFailure: (cause) => {
+          held.done()
+          return Effect.failCause(Cause.map(cause, mapError))
+        },
+        onSuccess: (pool) => f(pool, held.retain, held.done, restore)
+      })
     })
   }
 
@@ -487,59 +503,70 @@ interface Exchange {
 }
 
 /**
- * One exchange on a leased slot: the lease is a scope of its own, closed at once when the
- * response is complete (its copy taken first), or handed to the response's pending body. The
- * keep-alive race — a reused connection that died under an idempotent request (or under any
- * request none of whose bytes went out) before any response byte — is retried once on another
- * slot, as `ClientPool.request` does on the same one.
+ * One exchange on a leased slot, run inside `Origins.use`'s uninterruptible region (`restore`
+ * opens it to interruption around the lease and the I/O only): the lease is a scope of its own,
+ * closed at once when the response is complete (its copy taken first), or handed to the
+ * response's pending body. `done` ends the origin's use as the exchange ends, however it ends.
+ * The keep-alive race — a reused connection that died under an idempotent request (or under
+ * any request none of whose bytes went out) before any response byte — is retried once on
+ * another slot, as `ClientPool.request` does on the same one. Failures leave as
+ * `HttpClientError`s ({@link toClientError}).
  */
 const exchange = (
   pool: ClientPool.ClientPool,
   retain: () => () => void,
+  done: () => void,
+  restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
   out: Outgoing,
   href: string,
   original: HttpClientRequest.HttpClientRequest,
   context: Exchange,
   retry: boolean
-): Effect.Effect<HttpClientResponse.HttpClientResponse, ExchangeError> =>
-  Effect.uninterruptibleMask((restore) => {
-    const lease = Scope.makeUnsafe()
-    let slot: ClientPool.Slot | undefined
-    let reused = false
-    let readBefore = 0
-    const send = Effect.flatMap(Scope.provide(pool.acquire, lease), (leased) => {
-      slot = leased
-      const connection = leased.connection
-      reused = connection.requestCount > 0
-      readBefore = connection.transport.bytesRead
-      const request = out.build(leased.writer)
-      return connection.open(request, leased.reader, out.options)
-    })
-    return Effect.matchCauseEffect(restore(send), {
-      onSuccess: (response) => {
-        const leased = slot!
-        if (!leased.reader.bodyPending) {
-          const owned = own(response)
-          return Effect.as(Scope.close(lease, Exit.void), new NexusResponse(out.request, href, owned))
-        }
-        const pending = new PendingBody(leased.connection, lease, retain(), context.run, context.maxBodySize)
-        // tracked as `HttpClient.make` tracks a response (scope, GC, redirects), still uninterruptible
-        return Effect.orDie(track(original, new NexusResponse(out.request, href, own(response, pending)), pending.onAbort))
-      },
-      onFailure: (cause) => {
-        // however the exchange ended — a failure, an interruption, a defect — the lease goes back
-        // (a poisoned connection is ejected and healed by the pool)
-        const closed = Scope.close(lease, Exit.void)
-        const error = Cause.hasInterrupts(cause) ? undefined : Option.getOrUndefined(Cause.findErrorOption(cause))
-        const again = retry && error !== undefined && error._tag === "HttpError" && reused && slot !== undefined &&
-          slot.connection.transport.bytesRead === readBefore &&
-          ClientPool.isRetryable(out.request.method, error)
-        return again
-          ? Effect.andThen(closed, restore(exchange(pool, retain, out, href, original, context, false)))
-          : Effect.andThen(closed, Effect.failCause(cause))
-      }
-    })
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> => {
+  const lease = Scope.makeUnsafe()
+  let slot: ClientPool.Slot | undefined
+  let reused = false
+  let readBefore = 0
+  const send = Effect.flatMap(Scope.provide(pool.acquire, lease), (leased) => {
+    slot = leased
+    const connection = leased.connection
+    reused = connection.requestCount > 0
+    readBefore = connection.transport.bytesRead
+    const request = out.build(leased.writer)
+    return connection.open(request, leased.reader, out.options)
   })
+  return Effect.matchCauseEffect(restore(send), {
+    onSuccess: (response) => {
+      const leased = slot!
+      if (!leased.reader.bodyPending) {
+        const result = new NexusResponse(out.request, href, own(response))
+        // the origin's use ends after the lease is back, so an eviction never closes a pool under it
+        return Effect.map(Scope.close(lease, Exit.void), () => {
+          done()
+          return result
+        })
+      }
+      const pending = new PendingBody(leased.connection, lease, retain(), context.run, context.maxBodySize)
+      done()
+      // tracked as `HttpClient.make` tracks a response (scope, GC, redirects), still uninterruptible
+      return Effect.orDie(track(original, new NexusResponse(out.request, href, own(response, pending)), pending.onAbort))
+    },
+    onFailure: (cause) => {
+      // however the exchange ended — a failure, an interruption, a defect — the lease goes back
+      // (a poisoned connection is ejected and healed by the pool)
+      const closed = Scope.close(lease, Exit.void)
+      const error = Cause.hasInterrupts(cause) ? undefined : Option.getOrUndefined(Cause.findErrorOption(cause))
+      const again = retry && error !== undefined && error._tag === "HttpError" && reused && slot !== undefined &&
+        slot.connection.transport.bytesRead === readBefore &&
+        ClientPool.isRetryable(out.request.method, error)
+      if (again) return Effect.andThen(closed, exchange(pool, retain, done, restore, out, href, original, context, false))
+      return Effect.flatMap(closed, () => {
+        done()
+        return Effect.failCause(Cause.map(cause, (error) => toClientError(out.request, error)))
+      })
+    }
+  })
+}
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -589,8 +616,9 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
     if (typeof where === "string") return Effect.fail(invalidUrl(request, where))
     const { origin, path, href } = where
     const send = (out: Outgoing) =>
-      Effect.mapError(
-        origins.use(origin, (pool, retain) => exchange(pool, retain, out, href, original, context, true)),
+      origins.use(
+        origin,
+        (pool, retain, done, restore) => exchange(pool, retain, done, restore, out, href, original, context, true),
         (error) => toClientError(request, error)
       )
     const out = outgoing(request, path, inline)

@@ -135,6 +135,27 @@ describe("RequestWriter headers", () => {
     ).toBe(`POST /api/v3/order ${HEAD_TAIL}Content-Type: application/json\r\nX-Req: 7\r\nContent-Length: 2\r\n\r\n{}`)
   })
 
+  it("writes a header repeated over requests the same way once its line is remembered, and checks a changed value again", () => {
+    const w = RequestWriter.make({ host: "h" })
+    const send = (value: string) => w.get("/").header("X-Key", value).header("X-Trace", value + "!").finish()
+    for (let i = 0; i < 4; i++) expect(wire(send("abc"))).toBe("GET / HTTP/1.1\r\nHost: h\r\nX-Key: abc\r\nX-Trace: abc!\r\n\r\n")
+    expect(send("a\r\nX-Evil: 1")).toEqual({
+      _tag: "CrlfInjection",
+      field: "header value",
+      index: 1,
+      message: "header value holds CR at index 1"
+    })
+    expect(wire(send("abd"))).toBe("GET / HTTP/1.1\r\nHost: h\r\nX-Key: abd\r\nX-Trace: abd!\r\n\r\n")
+    expect(wire(send("abc"))).toBe("GET / HTTP/1.1\r\nHost: h\r\nX-Key: abc\r\nX-Trace: abc!\r\n\r\n")
+  })
+
+  it("reports RequestTooLarge for a remembered header line that no longer fits", () => {
+    const w = RequestWriter.make({ host: "h", capacity: 64 })
+    for (let i = 0; i < 3; i++) wire(w.get("/").header("X-Key", "0123456789").finish())
+    const built = w.get("/" + "p".repeat(20)).header("X-Key", "0123456789").finish()
+    expect(built._tag).toBe("RequestTooLarge")
+  })
+
   it("writes a query then headers in one request", () => {
     expect(wire(RequestWriter.make({ host: "h" }).delete("/order").query("id", "42").header("X-A", "b").finish()))
       .toBe("DELETE /order?id=42 HTTP/1.1\r\nHost: h\r\nX-A: b\r\n\r\n")

@@ -61,6 +61,42 @@ describe("ResponseReader framing", () => {
     expect(reader.next()).toBe(NeedMore)
   })
 
+  it("copyOwned keeps the headers and body after the reader parses the next response, chunked bodies included", () => {
+    const reader = ResponseReader.make()
+    reader.feed(bytes(
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Rate:  1 \r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    ))
+    const first = reader.next()
+    if (first._tag !== "Response") throw new Error(first._tag)
+    const owned = first.copyOwned()
+    const headOnly = first.copyOwned(false)
+    reader.feed(bytes("HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nX-Other: zzzzzzzzzzzzzzzzzzzzzz\r\n\r\nnope"))
+    const second = reader.next()
+    if (second._tag !== "Response") throw new Error(second._tag)
+    const secondOwned = second.copyOwned()
+    const expected = [["Content-Type", "text/plain"], ["X-Rate", "1"], ["Transfer-Encoding", "chunked"]]
+    expect(owned.headers()).toEqual(expected)
+    expect(owned.headers()).toBe(owned.headers())
+    expect(owned.header("x-RATE")).toBe("1")
+    expect(owned.header("x-missing")).toBeUndefined()
+    expect(owned.headerCount).toBe(3)
+    expect(Buffer.from(owned.body).toString()).toBe("abcde")
+    expect(headOnly.headers()).toEqual(expected)
+    expect(headOnly.body.length).toBe(0)
+    expect(secondOwned.headers()).toEqual([["Content-Length", "4"], ["X-Other", "zzzzzzzzzzzzzzzzzzzzzz"]])
+    expect(Buffer.from(secondOwned.body).toString()).toBe("nope")
+  })
+
+  it("copyOwned of a response without header fields or body is empty", () => {
+    const reader = ResponseReader.make()
+    reader.feed(bytes("HTTP/1.1 204 No Content\r\n\r\n"))
+    const response = reader.next()
+    if (response._tag !== "Response") throw new Error(response._tag)
+    const owned = response.copyOwned()
+    expect(owned.headers()).toEqual([])
+    expect(owned.body.length).toBe(0)
+  })
+
   it("reads through spare()/filled() and grows the buffer for a body larger than the initial capacity", () => {
     const body = "x".repeat(100_000)
     const wire = bytes(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`)

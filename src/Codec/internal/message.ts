@@ -10,7 +10,7 @@
  */
 import type { FieldList } from "./fields.ts"
 import * as Http from "./http.ts"
-import { type Buffer, copyOut, decodeLatin1, decodeUtf8 } from "./node.ts"
+import { asBuffer, type Buffer, copyOut, copyOutHeadBody, decodeLatin1, decodeUtf8 } from "./node.ts"
 import type { StartLine } from "./startLine.ts"
 
 // Module-local bindings of the shared byte values: V8 folds a module's own `const` into the
@@ -204,6 +204,21 @@ export class HttpMessage {
     return copyOut(this.buf, this.bodyStart, this.bodyEnd)
   }
 
+  /**
+   * An owned copy of the header fields and the body in one allocation (a small one carved from
+   * `copyOut`'s shared pool), whose headers become strings only when asked for: building them
+   * here (two latin1 strings and a pair per field) costs ~0.85 µs for a 7-field response, about
+   * eight times the copy. `withBody` false copies the fields only (a head whose body is streamed).
+   */
+  copyOwned(withBody = true): OwnedMessage {
+    const count = this.headerCount
+    const o = this.fieldOffsets
+    const headStart = count === 0 ? 0 : this.base + o[0]!
+    const headEnd = count === 0 ? 0 : this.base + o[count * 4 - 1]!
+    const body = copyOutHeadBody(this.buf, headStart, headEnd, this.bodyStart, withBody ? this.bodyEnd : this.bodyStart)
+    return new OwnedMessage(body, headEnd - headStart, o.slice(0, count * 4), count, count === 0 ? 0 : o[0]!)
+  }
+
   /** The body decoded as UTF-8 (invalid sequences become U+FFFD); an owned string. */
   bodyText(): string {
     return decodeUtf8(this.buf.subarray(this.bodyStart, this.bodyEnd))
@@ -227,5 +242,69 @@ export class HttpMessage {
       ])
     }
     return out
+  }
+}
+
+/**
+ * An owned copy of a message's header fields and body (`HttpMessage.copyOwned`): safe to keep
+ * after the reader moves on. The body is a plain `Uint8Array` over the copy, the header bytes
+ * lie just before it in the same memory and are decoded on first use, once.
+ */
+export class OwnedMessage {
+  /** The body's bytes (a view into memory that may be shared with other copies: read it through `byteOffset`/`byteLength`). */
+  readonly body: Uint8Array
+  /** Number of header fields. */
+  readonly headerCount: number
+  /** Length of the header bytes before `body`. */
+  private readonly headLength: number
+  /** Field offsets into the header bytes plus `shift`, four per field. */
+  private readonly offsets: Array<number>
+  private readonly shift: number
+  private list: Array<[string, string]> | undefined
+
+  constructor(body: Uint8Array, headLength: number, offsets: Array<number>, count: number, shift: number) {
+    this.body = body
+    this.headerCount = count
+    this.headLength = headLength
+    this.offsets = offsets
+    this.shift = shift
+    this.list = undefined
+  }
+
+  /** The header bytes, a view made when first asked for. */
+  private head(): Buffer {
+    const body = this.body
+    return asBuffer(new Uint8Array(body.buffer, body.byteOffset - this.headLength, this.headLength))
+  }
+
+  /** All headers as `[name, value]` pairs in wire order; decoded on the first call, the same array after. */
+  headers(): Array<[string, string]> {
+    if (this.list !== undefined) return this.list
+    const bytes = this.head()
+    const o = this.offsets
+    const d = this.shift
+    const out: Array<[string, string]> = []
+    for (let i = 0; i < this.headerCount; i++) {
+      out.push([
+        decodeLatin1(bytes, o[i * 4]! - d, o[i * 4 + 1]! - d),
+        decodeLatin1(bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
+      ])
+    }
+    return (this.list = out)
+  }
+
+  /** The first value of header `name` (case-insensitive), or `undefined`; builds no list. */
+  header(name: string): string | undefined {
+    const o = this.offsets
+    const d = this.shift
+    const n = name.length
+    const bytes = this.head()
+    for (let i = 0; i < this.headerCount; i++) {
+      const s = o[i * 4]! - d
+      if (o[i * 4 + 1]! - d - s === n && nameEquals(bytes, s, name)) {
+        return decodeLatin1(bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
+      }
+    }
+    return undefined
   }
 }

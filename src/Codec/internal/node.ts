@@ -48,6 +48,33 @@ export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => 
 }
 
 /**
+ * Copies a message's head bytes `src[headStart, headEnd)` and, right after them, its body
+ * `src[bodyStart, bodyEnd)` into owned memory (carved from {@link copyOut}'s shared pool when
+ * small), and returns the body as a plain `Uint8Array` view: the head lies just before it in
+ * the same buffer (`byteOffset - (headEnd - headStart)`). One copy and one typed array for both.
+ */
+export const copyOutHeadBody = (src: Buffer, headStart: number, headEnd: number, bodyStart: number, bodyEnd: number): Uint8Array => {
+  const head = headEnd - headStart
+  const body = bodyEnd - bodyStart
+  const size = head + body
+  if (size > COPY_POOL_MAX) {
+    const copy = Buffer.allocUnsafeSlow(size)
+    src.copy(copy, 0, headStart, headEnd)
+    src.copy(copy, head, bodyStart, bodyEnd)
+    return new Uint8Array(copy.buffer, copy.byteOffset + head, body)
+  }
+  if (copyPoolOffset + size > COPY_POOL_SIZE) {
+    copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
+    copyPoolOffset = 0
+  }
+  const at = copyPoolOffset
+  if (head > 0) src.copy(copyPool, at, headStart, headEnd)
+  if (body > 0) src.copy(copyPool, at + head, bodyStart, bodyEnd)
+  copyPoolOffset = (at + size + 7) & ~7
+  return new Uint8Array(copyPool.buffer, copyPool.byteOffset + at + head, body)
+}
+
+/**
  * Node's own `Buffer` class for views (`Buffer[Symbol.species]`, what `subarray` constructs;
  * `ws` takes it the same way).
  */

@@ -123,16 +123,17 @@ export class PendingBody {
 /** An owned copy of a complete response's head and body; the reader may be reused after it. */
 export interface Owned {
   readonly status: number
-  readonly headers: ReadonlyArray<[string, string]>
+  /** The header fields (an `OwnedMessage`: decoded on first use). */
+  readonly copy: { headers(): ReadonlyArray<readonly [string, string]> }
   readonly body: Uint8Array | PendingBody
 }
 
 /** Copies a complete response (or the head of a streamed one, with its pending body). */
-export const own = (response: Response, pending?: PendingBody): Owned => ({
-  status: response.status,
-  headers: response.headers(),
-  body: pending ?? response.copyBody()
-})
+export const own = (response: Response, pending?: PendingBody): Owned => {
+  if (pending !== undefined) return { status: response.status, copy: response.copyOwned(false), body: pending }
+  const copy = response.copyOwned(true)
+  return { status: response.status, copy, body: copy.body }
+}
 
 const decodeError = (response: NexusResponse, cause: unknown, description?: string) =>
   new HttpClientError.HttpClientError({
@@ -174,7 +175,7 @@ export class NexusResponse extends Inspectable.Class implements HttpClientRespon
   get headers(): Headers.Headers {
     if (this.cachedHeaders !== undefined) return this.cachedHeaders
     const record: Record<string, string> = {}
-    for (const [name, value] of this.owned.headers) {
+    for (const [name, value] of this.owned.copy.headers()) {
       const key = name.toLowerCase()
       const before = record[key]
       record[key] = before === undefined ? value : `${before}, ${value}`
@@ -185,7 +186,7 @@ export class NexusResponse extends Inspectable.Class implements HttpClientRespon
   get cookies(): Cookies.Cookies {
     if (this.cachedCookies !== undefined) return this.cachedCookies
     const lines: Array<string> = []
-    for (const [name, value] of this.owned.headers) if (name.toLowerCase() === "set-cookie") lines.push(value)
+    for (const [name, value] of this.owned.copy.headers()) if (name.toLowerCase() === "set-cookie") lines.push(value)
     return (this.cachedCookies = lines.length === 0 ? Cookies.empty : Cookies.fromSetCookie(lines))
   }
 
@@ -214,6 +215,9 @@ export class NexusResponse extends Inspectable.Class implements HttpClientRespon
 
   get text(): Effect.Effect<string, HttpClientError.HttpClientError> {
     if (this.cachedText !== undefined) return Effect.succeed(this.cachedText)
+    const body = this.owned.body
+    // an owned copy: one step that decodes it, instead of the bytes' Effect and a map over it
+    if (body instanceof Uint8Array) return Effect.sync(() => (this.cachedText ??= utf8(body)))
     return Effect.map(this.bytes, (body) => (this.cachedText ??= utf8(body)))
   }
 
