@@ -132,6 +132,12 @@ export class WebSocketImpl {
   private blockOffset: number
   private blockBase: number
   private blockEnd: number
+  /**
+   * Bumped whenever bytes come into the slab (which may move or overwrite what was buffered):
+   * a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is the bytes
+   * the messages parsed from that range hold, as long as the count has not moved.
+   */
+  refills: number
 
   constructor(
     role: "client" | "server",
@@ -199,6 +205,7 @@ export class WebSocketImpl {
     this.blockOffset = 0
     this.blockBase = 0
     this.blockEnd = 0
+    this.refills = 0
     this.recv = Effect.suspend(() => this.recvStart())
   }
 
@@ -347,6 +354,16 @@ export class WebSocketImpl {
     return { _tag: message._tag, payload }
   }
 
+  /**
+   * How far the bytes of `buf` are buffered, for a consumer that copies them a block at a time
+   * (`MarketFeed`'s runs): the slab's end when `buf` is the slab of a client (whose frames are
+   * never rewritten in place), else `-1` (joined fragments, inflated bytes, a server's slab,
+   * unmasked frame by frame: copy each payload on its own). Valid while {@link refills} stays.
+   */
+  bufferedEnd(buf: Uint8Array): number {
+    return buf === this.rb.buf && this.role === "client" ? this.rb.end : -1
+  }
+
   /** Copies the slab from `message`'s payload to the end of what is buffered (at most {@link BLOCK_MAX}) for `own`. */
   private copyBlock(message: FrameReader.Message): void {
     const rb = this.rb
@@ -434,6 +451,7 @@ export class WebSocketImpl {
     if (this.failure !== undefined || this.closeReceived) return false
     // bytes are about to come into the slab, maybe where `own`'s copy was taken from
     this.blockOf = EMPTY
+    this.refills++
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
     if (this.leftover.length > 0) {
@@ -459,6 +477,7 @@ export class WebSocketImpl {
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
     const rb = this.rb
     this.blockOf = EMPTY
+    this.refills++
     this.reading = true
     // `batch` is not reset here: a transport with buffered bytes completes reads synchronously,
     // so only an explicit yield bounds the run of messages delivered without giving way
