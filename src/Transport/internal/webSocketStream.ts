@@ -325,22 +325,22 @@ export class WebSocketImpl {
   }
 
   /**
-   * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured for 40 B and 128 B
-   * copies on Node 24): up to 64 bytes a `slice` of a plain `Uint8Array` view of the reader's
-   * buffer (V8 keeps so small an array on its heap: ~40 ns against ~60 ns for a fresh array
-   * filled with `set`). Above, on the client, a `Buffer` view of one copy of the slab's
-   * buffered bytes taken at the first such payload (up to 64 KiB, {@link BLOCK_MAX}): one
-   * memcpy and a view per message, ~60 ns against ~95 ns for `Buffer.copyBytesFrom` each at
-   * 128 B (`bench/recv-paths.ts`) — so a kept payload keeps that copy alive, as a pooled
+   * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured on Node 24,
+   * `bench/recv-paths.ts`): on the client, a `Buffer` view of one copy of the slab's buffered
+   * bytes taken at the first payload after a refill (up to 64 KiB, {@link BLOCK_MAX}): one memcpy
+   * and a view per message, ~60 ns against ~95 ns for `Buffer.copyBytesFrom` each at 128 B, and
+   * at 40 B 80–93 ns per message of the stream against 111–115 ns for the on-heap `slice` of
+   * each payload it replaced there — so a kept payload keeps that copy alive, as a pooled
    * `Buffer` keeps its pool. A server's slab is unmasked frame by frame, so it (and a payload
-   * outside the slab: joined fragments, inflated bytes) copies each payload on its own. Either
-   * way the payload is the message's own.
+   * outside the slab: joined fragments, inflated bytes) copies each payload on its own: up to
+   * 64 bytes a `slice` of a plain `Uint8Array` view (V8 keeps so small an array on its heap),
+   * above a `Buffer.copyBytesFrom`. Either way the payload is the message's own.
    */
   private own(message: FrameReader.Message): FrameReader.OwnedMessage {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
     const n = message.end - message.start
-    if (n > SMALL_COPY && buf === this.rb.buf && this.role === "client") {
+    if (buf === this.rb.buf && this.role === "client") {
       if (buf !== this.blockOf || message.start < this.blockBase || message.end > this.blockEnd) this.copyBlock(message)
       return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
     }
