@@ -42,7 +42,6 @@ import * as Layer from "effect/Layer"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Socket from "effect/socket/Socket"
-import * as Stream from "effect/Stream"
 import { Client as UndiciClient } from "undici"
 import WebSocket from "ws"
 import * as RequestWriter from "../src/Codec/RequestWriter.ts"
@@ -50,12 +49,10 @@ import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import type { WebSocketError } from "../src/Transport/WebSocket.ts"
-import * as Feed from "../src/Reconnect/Feed.ts"
-import * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as NexusSocket from "../src/Layers/NexusSocket.ts"
-import * as Deferred from "effect/Deferred"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
+import { sink, viaFeed, viaMarketFeed } from "./feed-consumers.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
 import { type Consumer, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
@@ -502,7 +499,7 @@ const run = async (ours: Ours): Promise<void> => {
     print(`added over the floor's p50: undici ${(undici - floor).toFixed(1)} µs` +
       (ourSample === undefined ? "" : `, effect-nexus ${(ourSample.p50 - floor).toFixed(1)} µs (target ≤ ${((undici - floor) / 2).toFixed(1)} µs)`))
   }
-  if (firehoses > 0 && touched === 0) throw new Error("no payload was read")
+  if (firehoses > 0 && touched === 0 && sink.touched === 0) throw new Error("no payload was read")
   ports.stop()
 }
 
@@ -580,53 +577,15 @@ const oursWsRttRun: RttCandidate = (count) =>
     return summarize(times, performance.now() - started, count)
   })))
 
-/** `Reconnect/Feed` on the firehose: a synchronous handler on the supervisor's push loop. */
-const oursFeed: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const done = yield* Deferred.make<number>()
-    let received = 0
-    let started = 0
-    yield* Feed.make({
-      url: streamUrl(size, count),
-      onConnect: () => Effect.sync(() => void (started = performance.now())),
-      onMessage: (message) => {
-        touch(message.payload)
-        if (++received === count) Deferred.doneUnsafe(done, Effect.succeed(performance.now() - started))
-      }
-    })
-    const elapsed = yield* Deferred.await(done)
-    return count / (elapsed / 1000)
-  })))
+/** `Reconnect/Feed` on the firehose (`bench/feed-consumers.ts`): a synchronous handler on the supervisor's push loop. */
+const oursFeed: StreamCandidate = (size, count) => viaFeed(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
 
 /**
- * `Layers/MarketFeed` on the firehose: `Messages` events (each a batch's payloads in one owned
- * buffer) through its bounded queue, read as chunks; every payload's first and last byte read
- * through the batch's index, as the API hands them out.
+ * `Layers/MarketFeed` on the firehose (`bench/feed-consumers.ts`): `Messages` events read as
+ * chunks, every payload's first and last byte read through the batch's index.
  */
 const oursMarketFeed: StreamCandidate = (size, count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const feed = yield* MarketFeed.make({ url: streamUrl(size, count) })
-    const pull = yield* Stream.toPull(feed.events)
-    let received = 0
-    let started = 0
-    while (received < count) {
-      const chunk = yield* pull
-      for (const event of chunk) {
-        if (event._tag === "Connected") started = performance.now()
-        else if (event._tag === "Messages") {
-          const bytes = event.bytes
-          for (let i = 0; i < event.count; i++) {
-            if (event.isText(i)) continue
-            touched = (touched + bytes[event.start(i)]! + bytes[event.end(i) - 1]!) | 0
-            received++
-          }
-        }
-      }
-    }
-    const elapsed = performance.now() - started
-    yield* feed.stop
-    return count / (elapsed / 1000)
-  })))
+  viaMarketFeed(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
 
 await run({
   http: oursHttp,

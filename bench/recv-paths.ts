@@ -4,7 +4,8 @@
  * (64 KiB chunks of SIZE-byte binary frames, torn at chunk edges as a socket tears them, each
  * `read` copying what fits into the reader's slab, as the socket transport's inbox does). The
  * same consumer as `bench/loopback.ts` (a byte of each payload into a sink). Prints ns per
- * message per path, the paths interleaved round by round, and the median of the rounds. One
+ * message per path (`feedEvents`: `MarketFeed`'s owned runs on the push loop), the paths
+ * interleaved round by round, and the median of the rounds. One
  * process, one thread doing the work: the numbers do not depend on a second core being free,
  * and they are the main thread's CPU time (`process.threadCpuUsage`), not wall time: a shared
  * machine that takes the core away for a while does not count.
@@ -12,9 +13,11 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as ReadBuf from "../src/Codec/ReadBuf.ts"
+import { FeedEvents } from "../src/Layers/internal/messages.ts"
 import { copyInto, type Transport, TypeId } from "../src/Transport/Transport.ts"
 import { open } from "../src/Transport/internal/webSocketStream.ts"
 import type { WebSocket } from "../src/Transport/WebSocket.ts"
+import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
 import { type Consumer, recvLoop, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
 
@@ -87,6 +90,32 @@ const timed = (consume: Consumer) => (): Promise<number> =>
     return ((cpu.user + cpu.system) * 1000) / count
   })))
 
+/**
+ * `MarketFeed`'s events queue on the push loop (its owned `Messages` runs, the bounded batch at
+ * its default 4096), taken by a second fiber that reads each payload's first and last byte
+ * through the run's index, as `bench/loopback.ts` does: the copy and queue over `run`'s cost.
+ */
+const viaFeedEvents: Consumer = (ws, count) =>
+  Effect.gen(function*() {
+    const events = new FeedEvents<never>(4096)
+    yield* Effect.forkChild(NexusWebSocket.run(ws, (message) => {
+      if (message._tag === "Binary" || message._tag === "Text") return events.message(message, ws)
+    }))
+    const started = performance.now()
+    let received = 0
+    while (received < count) {
+      for (const run of yield* events.batch.take) {
+        const bytes = run.bytes
+        for (let i = 0; i < run.count; i++) {
+          if (run.isText(i)) continue
+          touched = (touched + bytes[run.start(i)]! + bytes[run.end(i) - 1]!) | 0
+          received++
+        }
+      }
+    }
+    return performance.now() - started
+  }) as Effect.Effect<number, never>
+
 const all: ReadonlyArray<readonly [string, () => Promise<number>]> = [
   ["run", timed(viaRun)],
   ["recv", timed(viaRecv)],
@@ -95,7 +124,8 @@ const all: ReadonlyArray<readonly [string, () => Promise<number>]> = [
   // Effect's own cost of a step under a `yield*` loop: an `Effect.suspend` that returns a cached
   // success Exit (what recv through a combinator does with a buffered message), nothing parsed
   ["floor: yield* suspend(exit)", timed(() => recvLoop(floorStep, count, touch))],
-  ["messages", timed(viaMessages)]
+  ["messages", timed(viaMessages)],
+  ["feedEvents", timed(viaFeedEvents)]
 ]
 
 // PATHS=run,recv picks some (for a profile of one)

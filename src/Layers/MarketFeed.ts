@@ -180,7 +180,7 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
       maxSessionLifetime: options.maxSessionLifetime,
       onConnect: (_ws, info) => emit({ _tag: "Connected", session: info.session, renewal: info.renewal }),
       onGap: (gap) => emit({ _tag: "Gap", gap }),
-      onMessage: (message) => events.message(message)
+      onMessage: (message, ws) => events.message(message, ws)
     })
     // ending first lets a handler parked on a full batch go, so the supervisor stops at once
     const stop = Effect.andThen(end, supervisor.stop)

@@ -367,9 +367,9 @@ export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
  * emitted) or once the socket is closed (our own closing handshake, run from another fiber, may
  * consume the peer's close; the stream then just ends). Each pull emits a chunk: every message
  * already buffered (up to `maxBatch`), so a busy feed costs one Stream step per batch, not per
- * message. The copies are owned — valid for ever, whatever is read next (a binary or pong
- * payload over 64 bytes is a `Buffer` over a copy it shares with the payloads read with it, up
- * to 64 KiB, as Node's own small buffers share a pool: keeping it keeps that copy). Pings are
+ * message. The copies are owned — valid for ever, whatever is read next (on a client, a binary
+ * or pong payload is a `Buffer` over a copy it shares with the payloads read with it, up to
+ * 64 KiB, as Node's own small buffers share a pool: keeping it keeps that copy). Pings are
  * answered when `autoPong` is on. Run it on one fiber.
  *
  * @since 0.1.0

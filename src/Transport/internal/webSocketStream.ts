@@ -147,6 +147,12 @@ export class WebSocketImpl {
   private blockOffset: number
   private blockBase: number
   private blockEnd: number
+  /**
+   * Bumped whenever bytes come into the slab (which may move or overwrite what was buffered):
+   * a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is the bytes
+   * the messages parsed from that range hold, as long as the count has not moved.
+   */
+  refills: number
 
   constructor(
     role: "client" | "server",
@@ -214,6 +220,7 @@ export class WebSocketImpl {
     this.blockOffset = 0
     this.blockBase = 0
     this.blockEnd = 0
+    this.refills = 0
     this.stashed = undefined
     this.delivered = {
       done: true,
@@ -386,22 +393,22 @@ export class WebSocketImpl {
   }
 
   /**
-   * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured for 40 B and 128 B
-   * copies on Node 24): up to 64 bytes a `slice` of a plain `Uint8Array` view of the reader's
-   * buffer (V8 keeps so small an array on its heap: ~40 ns against ~60 ns for a fresh array
-   * filled with `set`). Above, on the client, a `Buffer` view of one copy of the slab's
-   * buffered bytes taken at the first such payload (up to 64 KiB, {@link BLOCK_MAX}): one
-   * memcpy and a view per message, ~60 ns against ~95 ns for `Buffer.copyBytesFrom` each at
-   * 128 B (`bench/recv-paths.ts`) — so a kept payload keeps that copy alive, as a pooled
+   * `FrameReader.toOwned`, cheaper for binary and pong payloads (measured on Node 24,
+   * `bench/recv-paths.ts`): on the client, a `Buffer` view of one copy of the slab's buffered
+   * bytes taken at the first payload after a refill (up to 64 KiB, {@link BLOCK_MAX}): one memcpy
+   * and a view per message, ~60 ns against ~95 ns for `Buffer.copyBytesFrom` each at 128 B, and
+   * at 40 B 80–93 ns per message of the stream against 111–115 ns for the on-heap `slice` of
+   * each payload it replaced there — so a kept payload keeps that copy alive, as a pooled
    * `Buffer` keeps its pool. A server's slab is unmasked frame by frame, so it (and a payload
-   * outside the slab: joined fragments, inflated bytes) copies each payload on its own. Either
-   * way the payload is the message's own.
+   * outside the slab: joined fragments, inflated bytes) copies each payload on its own: up to
+   * 64 bytes a `slice` of a plain `Uint8Array` view (V8 keeps so small an array on its heap),
+   * above a `Buffer.copyBytesFrom`. Either way the payload is the message's own.
    */
   private own(message: FrameReader.Message): FrameReader.OwnedMessage {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
     const n = message.end - message.start
-    if (n > SMALL_COPY && buf === this.rb.buf && this.role === "client") {
+    if (buf === this.rb.buf && this.role === "client") {
       if (buf !== this.blockOf || message.start < this.blockBase || message.end > this.blockEnd) this.copyBlock(message)
       return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
     }
@@ -413,6 +420,16 @@ export class WebSocketImpl {
       ? this.plain.slice(message.start, message.end)
       : Buffer.copyBytesFrom(this.plain, message.start, n)
     return { _tag: message._tag, payload }
+  }
+
+  /**
+   * How far the bytes of `buf` are buffered, for a consumer that copies them a block at a time
+   * (`MarketFeed`'s runs): the slab's end when `buf` is the slab of a client (whose frames are
+   * never rewritten in place), else `-1` (joined fragments, inflated bytes, a server's slab,
+   * unmasked frame by frame: copy each payload on its own). Valid while {@link refills} stays.
+   */
+  bufferedEnd(buf: Uint8Array): number {
+    return buf === this.rb.buf && this.role === "client" ? this.rb.end : -1
   }
 
   /** Copies the slab from `message`'s payload to the end of what is buffered (at most {@link BLOCK_MAX}) for `own`. */
@@ -507,6 +524,7 @@ export class WebSocketImpl {
     if (this.failure !== undefined || this.closeReceived) return false
     // bytes are about to come into the slab, maybe where `own`'s copy was taken from
     this.blockOf = EMPTY
+    this.refills++
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
     if (this.leftover.length > 0) {
@@ -532,6 +550,7 @@ export class WebSocketImpl {
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
     const rb = this.rb
     this.blockOf = EMPTY
+    this.refills++
     this.reading = true
     // a transport with buffered bytes completes reads synchronously, so only an explicit yield
     // bounds the run of messages delivered without giving way; a read that must wait for the

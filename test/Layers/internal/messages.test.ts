@@ -1,11 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import fc from "fast-check"
 import { Buffer } from "node:buffer"
 import type * as FrameReader from "../../../src/Codec/FrameReader.ts"
 import { FeedEvents, type Messages } from "../../../src/Layers/internal/messages.ts"
+import * as Memory from "../../../src/Transport/Memory.ts"
+import * as WebSocket from "../../../src/Transport/WebSocket.ts"
 
 /** Lets queued microtasks and forked fibers run. */
 const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
@@ -136,3 +140,75 @@ describe("FeedEvents", () => {
       assert.deepStrictEqual(yield* Effect.flip(events.batch.take), "done" as never)
     }))
 })
+
+/** An unmasked server frame: `fin`, `opcode`, a 7- or 16-bit length. */
+const frame = (fin: boolean, opcode: number, payload: Uint8Array): Buffer =>
+  Buffer.concat([
+    payload.byteLength < 126
+      ? Buffer.from([(fin ? 0x80 : 0) | opcode, payload.byteLength])
+      : Buffer.from([(fin ? 0x80 : 0) | opcode, 126, payload.byteLength >> 8, payload.byteLength & 0xff]),
+    payload
+  ])
+
+const wireItem = fc.oneof(
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant("Binary" as const), bytes: fc.uint8Array({ maxLength: 300 }), fragments: fc.constant(1) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("Text" as const), bytes: fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)), fragments: fc.constant(1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("Binary" as const), bytes: fc.uint8Array({ minLength: 2, maxLength: 600 }), fragments: fc.integer({ min: 2, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("Ping" as const), bytes: fc.uint8Array({ maxLength: 125 }), fragments: fc.constant(1) }) }
+)
+
+describe("FeedEvents over a WebSocket's push loop", () => {
+  it.live("copies a block of the socket's slab at a time, yet every payload is its own bytes, across refills, compactions, fragments and pings, and a taken run never changes", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.array(wireItem, { minLength: 1, maxLength: 300 }),
+          fc.integer({ min: 1, max: 700 }),
+          fc.integer({ min: 64, max: 2048 }),
+          fc.integer({ min: 1, max: 64 }),
+          (items, chunkSize, bufferCapacity, bufferSize) =>
+            Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+              const pair = yield* Memory.pair({ chunkSize })
+              const [client, server] = yield* Effect.all([
+                WebSocket.connectOver(pair.client, "ws://memory.test/feed", { bufferCapacity, compactAt: 0.25, closeTimeout: 1 }),
+                // its closing handshake, at the scope's end, gets no answer: do not wait for one
+                WebSocket.accept(pair.server, { closeTimeout: 1 })
+              ], { concurrency: 2 })
+              const events = new FeedEvents<never>(bufferSize)
+              const expected: Array<unknown> = []
+              const wire: Array<Buffer> = []
+              for (const item of items) {
+                if (item.kind === "Ping") {
+                  wire.push(frame(true, 0x9, item.bytes))
+                  continue
+                }
+                expected.push({ text: item.kind === "Text", bytes: Buffer.from(item.bytes).toString("hex") })
+                const step = Math.ceil(item.bytes.byteLength / item.fragments)
+                for (let at = 0, first = true; first || at < item.bytes.byteLength; at += step, first = false) {
+                  const last = at + step >= item.bytes.byteLength
+                  wire.push(frame(last, first ? (item.kind === "Text" ? 0x1 : 0x2) : 0x0, item.bytes.subarray(at, at + step)))
+                }
+              }
+              wire.push(frame(true, 0x8, Uint8Array.of(0x03, 0xe8)))
+              // the server's socket end writes the frames as they are (the pongs and close echo pile up unread)
+              yield* Effect.forkChild(server.transport.write(Buffer.concat(wire)))
+              yield* Effect.forkChild(Effect.andThen(
+                WebSocket.run(client, (message) => {
+                  if (message._tag === "Text" || message._tag === "Binary") return events.message(message, client)
+                }),
+                Effect.sync(() => events.batch.end(Cause.Done()))
+              ))
+              const taken: Array<[Messages, unknown]> = []
+              yield* Stream.runForEachArray(Stream.fromPull(Effect.succeed(events.batch.take)), (runs) =>
+                Effect.sync(() => {
+                  for (const run of runs) taken.push([run, flatten([run])])
+                }))
+              assert.deepStrictEqual(taken.flatMap(([, copy]) => copy as Array<unknown>), expected)
+              for (const [run, copy] of taken) assert.deepStrictEqual(flatten([run]), copy)
+            })))
+        ),
+        { numRuns: 40 }
+      )
+    ))
+})
+
