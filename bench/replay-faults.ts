@@ -12,29 +12,14 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as os from "node:os"
-import * as SessionFile from "../src/Codec/SessionFile.ts"
 import * as MarketFeedReplay from "../src/Layers/MarketFeedReplay.ts"
 import type { FeedEvent } from "../src/Layers/MarketFeed.ts"
+import { writeBenchSession } from "./bench-session.ts"
 const COUNT = 1_000_000
 const size = Number(process.argv[2] ?? 128)
 const rounds = Number(process.argv[3] ?? 5)
 const file = path.join(os.tmpdir(), `nexus-replay-faults-${size}.nxs`)
-if (!fs.existsSync(file)) {
-  const fd = fs.openSync(file, "w")
-  const writer = SessionFile.makeWriter()
-  fs.writeSync(fd, SessionFile.header())
-  writer.appendJson(SessionFile.Kind.Meta, 0, { startedAt: Date.now(), source: "bench" })
-  writer.appendJson(SessionFile.Kind.Connected, 0, { session: 1, renewal: false })
-  const payload = new Uint8Array(size).fill(0x61)
-  for (let i = 0; i < COUNT; i++) {
-    payload[0] = i & 0xff
-    writer.append(SessionFile.Kind.InBinary, 1000 + i * 1000, payload)
-    if (writer.isFull) fs.writeSync(fd, writer.flush())
-  }
-  writer.appendJson(SessionFile.Kind.End, 1000 + COUNT * 1000, {})
-  fs.writeSync(fd, writer.flush())
-  fs.closeSync(fd)
-}
+if (!fs.existsSync(file)) writeBenchSession(file, size, COUNT)
 let touched = 0
 const { PerformanceObserver } = await import("node:perf_hooks")
 let gcs: Record<string, number> = {}

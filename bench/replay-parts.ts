@@ -18,9 +18,9 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as SessionFile from "../src/Codec/SessionFile.ts"
 import * as MarketFeedReplay from "../src/Layers/MarketFeedReplay.ts"
 import * as SessionLog from "../src/Layers/SessionLog.ts"
+import { writeBenchSession } from "./bench-session.ts"
 import { median } from "./harness.ts"
 
 const COUNT = 1_000_000
@@ -30,23 +30,10 @@ const CHUNK = SessionLog.DEFAULT_READ_CHUNK
 const chunks = (process.env.CHUNKS ?? "").split(",").filter((c) => c !== "").map(Number)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-bench-replay-parts-"))
 
-/** The session of bench/replay.ts: `count` binary messages of `size` bytes, 1 ms apart. */
+/** The session of bench/replay.ts: `COUNT` binary messages of `size` bytes, 1 ms apart. */
 const writeSession = (size: number): string => {
   const file = path.join(dir, `session-${size}.nxs`)
-  const fd = fs.openSync(file, "w")
-  const writer = SessionFile.makeWriter()
-  fs.writeSync(fd, SessionFile.header())
-  writer.appendJson(SessionFile.Kind.Meta, 0, { startedAt: Date.now(), source: "bench" })
-  writer.appendJson(SessionFile.Kind.Connected, 0, { session: 1, renewal: false })
-  const payload = new Uint8Array(size).fill(0x61)
-  for (let i = 0; i < COUNT; i++) {
-    payload[0] = i & 0xff
-    writer.append(SessionFile.Kind.InBinary, 1000 + i * 1000, payload)
-    if (writer.isFull) fs.writeSync(fd, writer.flush())
-  }
-  writer.appendJson(SessionFile.Kind.End, 1000 + COUNT * 1000, {})
-  fs.writeSync(fd, writer.flush())
-  fs.closeSync(fd)
+  writeBenchSession(file, size, COUNT)
   return file
 }
 

@@ -26,10 +26,10 @@ import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as SessionFile from "../src/Codec/SessionFile.ts"
 import type * as MarketFeed from "../src/Layers/MarketFeed.ts"
 import * as MarketFeedReplay from "../src/Layers/MarketFeedReplay.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
+import { writeBenchSession } from "./bench-session.ts"
 import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 
@@ -39,29 +39,10 @@ const SIZES = [40, 128]
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-bench-replay-"))
 
-/** Writes a session of `count` binary messages of `size` bytes, 1 ms apart; returns its path and size. */
+/** Writes the bench session of `count` binary messages of `size` bytes; returns its path and size. */
 const writeSession = (size: number, count: number): { file: string; bytes: number } => {
   const file = path.join(dir, `session-${size}.nxs`)
-  const fd = fs.openSync(file, "w")
-  const writer = SessionFile.makeWriter()
-  let bytes = 0
-  const put = (b: Uint8Array) => {
-    fs.writeSync(fd, b)
-    bytes += b.byteLength
-  }
-  put(SessionFile.header())
-  writer.appendJson(SessionFile.Kind.Meta, 0, { startedAt: Date.now(), source: "bench" })
-  writer.appendJson(SessionFile.Kind.Connected, 0, { session: 1, renewal: false })
-  const payload = new Uint8Array(size).fill(0x61)
-  for (let i = 0; i < count; i++) {
-    payload[0] = i & 0xff
-    writer.append(SessionFile.Kind.InBinary, 1000 + i * 1000, payload)
-    if (writer.isFull) put(writer.flush())
-  }
-  writer.appendJson(SessionFile.Kind.End, 1000 + count * 1000, {})
-  put(writer.flush())
-  fs.closeSync(fd)
-  return { file, bytes }
+  return { file, bytes: writeBenchSession(file, size, count) }
 }
 
 /** Every consumer reads each payload's first and last byte into this sink. */
