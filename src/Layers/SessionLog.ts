@@ -174,7 +174,6 @@ export const reads = <A>(
     let ended = false
     /** The violation to fail with once the records before it were pulled. */
     let failure: SessionError | undefined
-    const invalid = (violation: SessionFile.Violation) => new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
     type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
     const pull: Pulled = Effect.suspend((): Pulled => {
       for (;;) {
@@ -194,15 +193,15 @@ export const reads = <A>(
           ended = true
           const tail = reader.finish()
           if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
-          else if (tail._tag !== "Complete") return Effect.fail(invalid(tail))
+          else if (tail._tag !== "Complete") return Effect.fail(invalidFile(file, tail))
         } else {
           reader.filled(bytesRead)
           const violation = drain(reader, buffer, out)
           if (violation !== undefined) {
             // what came before it in this read is served first; the next pull fails
-            if (out.length === 0) return Effect.fail(invalid(violation))
+            if (out.length === 0) return Effect.fail(invalidFile(file, violation))
             ended = true
-            failure = invalid(violation)
+            failure = invalidFile(file, violation)
           }
         }
         if (out.length > 0) return Effect.succeed(out as unknown as Arr.NonEmptyReadonlyArray<A>)
@@ -210,6 +209,27 @@ export const reads = <A>(
     })
     return Stream.fromPull(Effect.succeed(pull))
   }))
+
+/** The `SessionError` of a file that is not a replayable session. */
+const invalidFile = (file: string, violation: SessionFile.Violation): SessionError =>
+  new SessionError({ file, reason: new SessionFileInvalid({ violation }) })
+
+/**
+ * Runs `scan` synchronously over `file` opened for reading (closed after, however it ends),
+ * failing with `SessionError` for an I/O error or for the violation `scan` returns.
+ */
+const scanFile = (file: string, scan: (fd: number) => SessionFile.Violation | undefined): Effect.Effect<void, SessionError> =>
+  Effect.try({
+    try: () => {
+      const fd = fs.openSync(file, "r")
+      try {
+        return scan(fd)
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (cause) => ioError(file, "read", cause)
+  }).pipe(Effect.flatMap((violation) => violation === undefined ? Effect.void : Effect.fail(invalidFile(file, violation))))
 
 /**
  * Checks `file` whole — header, version, every block's length and CRC-32 — without decoding a
@@ -219,41 +239,29 @@ export const reads = <A>(
  * @category reading
  */
 export const check = (file: string, options: ReadOptions = {}): Effect.Effect<void, SessionError> =>
-  Effect.try({
-    try: () => {
-      const fd = fs.openSync(file, "r")
-      try {
-        const reader = SessionFile.makeReader()
-        const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
-        // no view outlives a read here: one buffer for every read (grown for a straddling block
-        // bigger than a read), so checking a big file does not allocate its size in fresh memory
-        let buffer = Buffer.allocUnsafeSlow(chunkSize)
-        for (;;) {
-          if (buffer.byteLength < reader.pending + chunkSize) buffer = Buffer.allocUnsafeSlow(reader.pending + chunkSize)
-          const at = reader.moveTo(buffer)
-          const bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
-          if (bytesRead === 0) break
-          reader.filled(bytesRead)
-          for (;;) {
-            const result = reader.skipBlock()
-            if (result === true) continue
-            if (result._tag === "NeedMore") break
-            return result
-          }
-        }
-        const tail = reader.finish()
-        if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
-        return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
-      } finally {
-        fs.closeSync(fd)
+  scanFile(file, (fd) => {
+    const reader = SessionFile.makeReader()
+    const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
+    // no view outlives a read here: one buffer for every read (grown for a straddling block
+    // bigger than a read), so checking a big file does not allocate its size in fresh memory
+    let buffer = Buffer.allocUnsafeSlow(chunkSize)
+    for (;;) {
+      if (buffer.byteLength < reader.pending + chunkSize) buffer = Buffer.allocUnsafeSlow(reader.pending + chunkSize)
+      const at = reader.moveTo(buffer)
+      const bytesRead = fs.readSync(fd, buffer, at, chunkSize, null)
+      if (bytesRead === 0) break
+      reader.filled(bytesRead)
+      for (;;) {
+        const result = reader.skipBlock()
+        if (result === true) continue
+        if (result._tag === "NeedMore") break
+        return result
       }
-    },
-    catch: (cause) => ioError(file, "read", cause)
-  }).pipe(Effect.flatMap((violation) =>
-    violation === undefined
-      ? Effect.void
-      : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
-  ))
+    }
+    const tail = reader.finish()
+    if (tail._tag === "Torn") options.onTorn?.({ offset: tail.offset, bytes: tail.bytes })
+    return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
+  })
 
 /**
  * Checks `file`'s framing without reading its bodies: the header and version, the chain of
@@ -269,57 +277,45 @@ export const check = (file: string, options: ReadOptions = {}): Effect.Effect<vo
  * @category reading
  */
 export const checkFraming = (file: string, options: Pick<ReadOptions, "onTorn"> = {}): Effect.Effect<void, SessionError> =>
-  Effect.try({
-    try: () => {
-      const fd = fs.openSync(file, "r")
-      try {
-        const size = fs.fstatSync(fd).size
-        const head = Buffer.allocUnsafeSlow(16)
-        const torn = (offset: number) => {
-          options.onTorn?.({ offset, bytes: size - offset })
-          return undefined
-        }
-        // the header through the reader: the same violations as a whole read
-        const reader = SessionFile.makeReader()
-        const headerBytes = fs.readSync(fd, head, 0, SessionFile.HEADER_LENGTH, 0)
-        reader.feed(head.subarray(0, headerBytes))
-        const header = reader.next()
-        if (header._tag !== "NeedMore") return header._tag === "Record" ? undefined : header
-        if (headerBytes < SessionFile.HEADER_LENGTH) {
-          const tail = reader.finish()
-          return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
-        }
-        let offset = SessionFile.HEADER_LENGTH
-        while (offset < size) {
-          const n = fs.readSync(fd, head, 0, 16, offset)
-          const block = SessionFile.readBlockHead(head.subarray(0, n))
-          if (block === undefined) return SessionFile.corruptBlock(offset, "Length")
-          if (block._tag === "NeedMore") return torn(offset)
-          if (block.bodyLength === 0) {
-            // a zero-filled tail is torn; zeros followed by data are corruption
-            return allZero(fd, offset, size) ? torn(offset) : SessionFile.corruptBlock(offset, "Length")
-          }
-          const bodyEnd = offset + block.headLength + block.bodyLength
-          if (bodyEnd > size) return torn(offset)
-          if (bodyEnd === size) {
-            // the last block: torn when its CRC fails (a crash mid-write), as the reader decides
-            const body = Buffer.allocUnsafeSlow(block.bodyLength)
-            const read = fs.readSync(fd, body, 0, block.bodyLength, offset + block.headLength)
-            return read === block.bodyLength && SessionFile.blockChecksum(body) === block.crc ? undefined : torn(offset)
-          }
-          offset = bodyEnd
-        }
-        return undefined
-      } finally {
-        fs.closeSync(fd)
+  scanFile(file, (fd) => {
+    const size = fs.fstatSync(fd).size
+    const head = Buffer.allocUnsafeSlow(16)
+    const torn = (offset: number) => {
+      options.onTorn?.({ offset, bytes: size - offset })
+      return undefined
+    }
+    // the header through the reader: the same violations as a whole read
+    const reader = SessionFile.makeReader()
+    const headerBytes = fs.readSync(fd, head, 0, SessionFile.HEADER_LENGTH, 0)
+    reader.feed(head.subarray(0, headerBytes))
+    const header = reader.next()
+    if (header._tag !== "NeedMore") return header._tag === "Record" ? undefined : header
+    if (headerBytes < SessionFile.HEADER_LENGTH) {
+      const tail = reader.finish()
+      return tail._tag === "Torn" || tail._tag === "Complete" ? undefined : tail
+    }
+    let offset = SessionFile.HEADER_LENGTH
+    while (offset < size) {
+      const n = fs.readSync(fd, head, 0, 16, offset)
+      const block = SessionFile.readBlockHead(head.subarray(0, n))
+      if (block === undefined) return SessionFile.corruptBlock(offset, "Length")
+      if (block._tag === "NeedMore") return torn(offset)
+      if (block.bodyLength === 0) {
+        // a zero-filled tail is torn; zeros followed by data are corruption
+        return allZero(fd, offset, size) ? torn(offset) : SessionFile.corruptBlock(offset, "Length")
       }
-    },
-    catch: (cause) => ioError(file, "read", cause)
-  }).pipe(Effect.flatMap((violation) =>
-    violation === undefined
-      ? Effect.void
-      : Effect.fail(new SessionError({ file, reason: new SessionFileInvalid({ violation }) }))
-  ))
+      const bodyEnd = offset + block.headLength + block.bodyLength
+      if (bodyEnd > size) return torn(offset)
+      if (bodyEnd === size) {
+        // the last block: torn when its CRC fails (a crash mid-write), as the reader decides
+        const body = Buffer.allocUnsafeSlow(block.bodyLength)
+        const read = fs.readSync(fd, body, 0, block.bodyLength, offset + block.headLength)
+        return read === block.bodyLength && SessionFile.blockChecksum(body) === block.crc ? undefined : torn(offset)
+      }
+      offset = bodyEnd
+    }
+    return undefined
+  })
 
 /** Whether `fd`'s bytes `[from, size)` are all zero. */
 const allZero = (fd: number, from: number, size: number): boolean => {
