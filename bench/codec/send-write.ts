@@ -180,26 +180,21 @@ const binarySuite = (size: number, masked: boolean): Suite => {
   }
 }
 
+/** 128 B text sends, masked (client→server, 8-byte header) or not (server→client, 4 bytes). */
+const textSuite = (masked: boolean): Suite => ({
+  name: `send + write text 128 B ${masked ? "client→server masked" : "server→client unmasked"}`,
+  messagesPerOp: 100,
+  candidates: [
+    checked(oursSender(masked, FrameWriter.Kind.Text, TEXT_128, 100), 100, (masked ? 8 : 4) + 128),
+    checked(wsSend(masked, 1, TEXT_128, 100), 100, (masked ? 8 : 4) + 128)
+  ],
+  target: 2
+})
+
 /** The suites of this file: ours first, ws second, then the gathered model where it applies. */
 export const suites: ReadonlyArray<Suite> = [
   ...[128, 1024, 4096, 16384, 65536].map((size) => binarySuite(size, false)),
   binarySuite(128, true),
-  {
-    name: "send + write text 128 B client→server masked",
-    messagesPerOp: 100,
-    candidates: [
-      checked(oursSender(true, FrameWriter.Kind.Text, TEXT_128, 100), 100, 8 + 128),
-      checked(wsSend(true, 1, TEXT_128, 100), 100, 8 + 128)
-    ],
-    target: 2
-  },
-  {
-    name: "send + write text 128 B server→client unmasked",
-    messagesPerOp: 100,
-    candidates: [
-      checked(oursSender(false, FrameWriter.Kind.Text, TEXT_128, 100), 100, 4 + 128),
-      checked(wsSend(false, 1, TEXT_128, 100), 100, 4 + 128)
-    ],
-    target: 2
-  }
+  textSuite(true),
+  textSuite(false)
 ]
