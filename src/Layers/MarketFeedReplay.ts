@@ -153,7 +153,6 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     let topics: ReadonlyArray<string> = first[0]?._tag === "Subscriptions" ? first[0].topics : []
     const state = yield* SubscriptionRef.make<Supervisor.FeedState>({ _tag: "Connecting", attempt: 0 })
     const stopped = yield* Deferred.make<void>()
-    let isStopped = false
     const originNanos = yield* Clock.currentTimeNanos
     const end = SubscriptionRef.set(state, { _tag: "Stopped", reason: "Stopped" })
 
@@ -238,22 +237,19 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     )
 
     return {
-      // fast, a pull never waits, so `stop` is seen at the next one (a flag: interruptWhen's merge
+      // fast, a pull never waits, so `stop` is seen at the next one (`stopped` looked at: interruptWhen's merge
       // costs a fiber hand-off per read); paced, it interrupts the wait for the next event
       events: Stream.suspend(() =>
-        isStopped
+        Deferred.isDoneUnsafe(stopped)
           ? Stream.empty
           : timing === "fast"
-          ? Stream.takeWhile(fast, () => !isStopped)
+          ? Stream.takeWhile(fast, () => !Deferred.isDoneUnsafe(stopped))
           : Stream.interruptWhen(recorded, Deferred.await(stopped))
       ).pipe(Stream.onEnd(end)),
       state,
       subscribe: (...added) => Effect.sync(() => void (topics = [...topics, ...added.filter((t) => !topics.includes(t))])),
       unsubscribe: (...removed) => Effect.sync(() => void (topics = topics.filter((t) => !removed.includes(t)))),
       subscriptions: Effect.sync(() => topics),
-      stop: Effect.andThen(
-        Effect.andThen(Effect.sync(() => void (isStopped = true)), Deferred.succeed(stopped, undefined)),
-        end
-      )
+      stop: Effect.andThen(Deferred.succeed(stopped, undefined), end)
     }
   })

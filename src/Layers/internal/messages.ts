@@ -19,6 +19,11 @@ import type * as FrameReader from "../../Codec/FrameReader.ts"
 import { WebSocketImpl } from "../../Transport/internal/webSocketStream.ts"
 import { Batch } from "./batch.ts"
 
+/** One message of a batch, owned: `Text` with its string, or `Binary` with a view of the batch's bytes. */
+export type OwnedDataMessage =
+  | { readonly _tag: "Text"; readonly text: string }
+  | { readonly _tag: "Binary"; readonly payload: Uint8Array }
+
 /**
  * Consecutive text and binary messages of the feed, in order, owned: `bytes` and every payload
  * in it stay valid for ever (nothing is written over them), whatever is read next. Message `i`
@@ -26,11 +31,6 @@ import { Batch } from "./batch.ts"
  * bytes through `start`/`end` allocates nothing; `text(i)`, `payload(i)`, `message(i)` and the
  * iterator each allocate their result. `bytes` may hold other bytes between the payloads.
  */
-/** One message of a batch, owned: `Text` with its string, or `Binary` with a view of the batch's bytes. */
-export type OwnedDataMessage =
-  | { readonly _tag: "Text"; readonly text: string }
-  | { readonly _tag: "Binary"; readonly payload: Uint8Array }
-
 export interface Messages extends Iterable<OwnedDataMessage> {
   readonly _tag: "Messages"
   /** How many messages (at least 1). */
