@@ -52,7 +52,8 @@
  *   propagation headers, 4xx/5xx span status; tested side by side with `make`) at a fraction
  *   of its cost (`bench/http-client-wrapper.ts`): a per-client URL cache, no `AbortController` and no response tracking for a body
  *   already copied. A body still on the wire goes through `make` itself for its tracking
- *   (`withScope`, garbage collection, `followRedirects`). See docs/httpclient.md.
+ *   (`withScope`, garbage collection, `followRedirects`; tracing off there, but `make`'s
+ *   per-request cost is paid on top of the wrapper's). See docs/httpclient.md.
  *
  * @since 0.1.0
  */
