@@ -382,6 +382,14 @@ export class FrameWriter {
   }
 
   /**
+   * Bytes {@link encodeInto} writes for a text or binary message of `n` payload bytes (UTF-8 bytes
+   * for text): one header in front, or one per fragment above `fragmentSize`.
+   */
+  frameLength(n: number): number {
+    return n > this.fragmentSize ? this.fragmentedLength(n) : headerLength(n, this.masked) + n
+  }
+
+  /**
    * Writes at `dst[offset]` only the header of one unfragmented, unmasked text or binary frame
    * of `length` payload bytes — for a server that hands the payload to the socket itself, behind
    * the header (a gathered write, no copy). Returns the header length or `BufferTooSmall`.

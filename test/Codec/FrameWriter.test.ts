@@ -492,6 +492,10 @@ describe("FrameWriter properties", () => {
           expect(a).toBe(b)
           expect(hex(buf.data())).toBe(hex(dst.subarray(1, 1 + b)))
           const bytes = typeof payload === "string" ? Buffer.from(payload) : Buffer.from(payload)
+          // frameLength is exact: the frames fit a buffer of that size, and not one byte less
+          expect(make().frameLength(bytes.length)).toBe(b)
+          expect(make().encodeInto(Buffer.alloc(b), 0, kind, payload)).toBe(b)
+          expect(make().encodeInto(Buffer.alloc(b - 1), 0, kind, payload)).toMatchObject({ _tag: "BufferTooSmall", needed: b })
           const message = parseMessage(buf.data(), masked)
           expect(message.opcode).toBe(kind)
           expect(message.payload).toEqual(bytes)
@@ -501,5 +505,18 @@ describe("FrameWriter properties", () => {
       ),
       { numRuns: 300 }
     )
+  })
+
+  it("frameLength counts each header form at its length boundaries, masked and not", () => {
+    for (const masked of [false, true]) {
+      const writer = masked
+        ? FrameWriter.make({ role: "client", maskSource: MaskSource.seeded(1) })
+        : FrameWriter.make({ role: "server" })
+      const key = masked ? 4 : 0
+      for (const [n, header] of [[0, 2], [125, 2], [126, 4], [65535, 4], [65536, 10]] as const) {
+        expect(writer.frameLength(n)).toBe(n + header + key)
+        expect(writer.encodeInto(Buffer.alloc(n + header + key), 0, Kind.Binary, Buffer.alloc(n))).toBe(n + header + key)
+      }
+    }
   })
 })

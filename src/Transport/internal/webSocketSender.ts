@@ -163,7 +163,7 @@ export class Sender {
   frame(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     if (payload.length >= this.threshold && kind < 8) return this.compressed(kind, payload)
     // bytes that cannot fit a slab skip the attempt (and the BufferTooSmall it would build)
-    if (typeof payload !== "string" && payload.length > this.slabSize - FrameWriter.MAX_HEADER_SIZE) {
+    if (typeof payload !== "string" && this.writer.frameLength(payload.length) > this.slabSize) {
       return this.large(kind, payload)
     }
     let n = this.writer.encodeInto(this.slab, this.at, kind, payload)
@@ -222,23 +222,17 @@ export class Sender {
     return Effect.fail(wsError(this.address, new InvalidMessage({ detail })))
   }
 
-  /** The `n` bytes just encoded at `at`, as the region handed to the transport. */
-  private take(n: number): Uint8Array {
+  /** Claims the `n` bytes just encoded at `at` for the transport; returns where they start. */
+  private claim(n: number): number {
     const at = this.at
     this.at = at + n
-    return this.slab.subarray(at, at + n)
+    return at
   }
 
   /** Writes the `n` bytes just encoded at `at` (no view made unless the write needs one). */
   private writeSlab(n: number): Effect.Effect<void, WebSocketError> {
-    const at = this.at
-    this.at = at + n
+    const at = this.claim(n)
     return this.write(this.slab, at, at + n)
-  }
-
-  private freshSlab(): void {
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize)
-    this.at = 0
   }
 
   /**
@@ -248,8 +242,8 @@ export class Sender {
    */
   private nextSlab(): void {
     // while a write is in flight, queued frames still sit in the slab, not yet handed over
-    if (!this.writing && this.release !== undefined && this.release()) this.at = 0
-    else this.freshSlab()
+    if (this.writing || this.release === undefined || !this.release()) this.slab = Buffer.allocUnsafeSlow(this.slabSize)
+    this.at = 0
   }
 
   /** A message that does not fit a slab: gathered when it can be, else framed into a buffer of its own. */
@@ -276,7 +270,8 @@ export class Sender {
       this.nextSlab()
       h = this.writer.encodeHeaderInto(this.slab, 0, kind, payload.length) as number
     }
-    const wait = lend([this.take(h), payload])
+    const at = this.claim(h)
+    const wait = lend([this.slab.subarray(at, at + h), payload])
     if (wait === undefined) return Effect.void
     this.writing = true
     return this.track(wait)
@@ -285,8 +280,7 @@ export class Sender {
   /** A message larger than a slab, framed into a buffer of its own. */
   private frameAlone(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
     const length = typeof payload === "string" ? Buffer.byteLength(payload) : payload.length
-    const frames = this.writer.fragmentSize >= length ? 1 : Math.ceil(length / this.writer.fragmentSize)
-    const dst = Buffer.allocUnsafe(length + frames * FrameWriter.MAX_HEADER_SIZE)
+    const dst = Buffer.allocUnsafe(kind < 8 ? this.writer.frameLength(length) : FrameWriter.MAX_HEADER_SIZE + length)
     const written = this.writer.encodeInto(dst, 0, kind, payload)
     if (typeof written !== "number") return this.invalid(written.message)
     return this.write(dst, 0, written)
