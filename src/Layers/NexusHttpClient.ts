@@ -540,7 +540,16 @@ const exchange = (
     onSuccess: (response) => {
       const leased = slot!
       if (!leased.reader.bodyPending) {
-        const result = new NexusResponse(out.request, href, own(response))
+        let result: NexusResponse
+        try {
+          result = new NexusResponse(out.request, href, own(response))
+        } catch (defect) {
+          // a throw while taking the copy (out of memory, a bug) still gives the lease and the origin back
+          return Effect.flatMap(Scope.close(lease, Exit.void), () => {
+            done()
+            return Effect.die(defect)
+          })
+        }
         // the origin's use ends after the lease is back, so an eviction never closes a pool under it
         return Effect.map(Scope.close(lease, Exit.void), () => {
           done()
@@ -549,8 +558,13 @@ const exchange = (
       }
       const pending = new PendingBody(leased.connection, lease, retain(), context.run, context.maxBodySize)
       done()
-      // tracked as `HttpClient.make` tracks a response (scope, GC, redirects), still uninterruptible
-      return Effect.orDie(track(original, new NexusResponse(out.request, href, own(response, pending)), pending.onAbort))
+      try {
+        // tracked as `HttpClient.make` tracks a response (scope, GC, redirects), still uninterruptible
+        return Effect.orDie(track(original, new NexusResponse(out.request, href, own(response, pending)), pending.onAbort))
+      } catch (defect) {
+        // the body is still on the connection: giving it up poisons the slot and returns the lease
+        return Effect.andThen(pending.giveUp, Effect.die(defect))
+      }
     },
     onFailure: (cause) => {
       // however the exchange ended — a failure, an interruption, a defect — the lease goes back

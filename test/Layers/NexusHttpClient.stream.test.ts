@@ -7,6 +7,7 @@ import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as http from "node:http"
 import type * as net from "node:net"
+import { HttpMessage } from "../../src/Codec/internal/message.ts"
 import * as NexusHttpClient from "../../src/Layers/NexusHttpClient.ts"
 import { client, until } from "../support/nexusHttpClient.ts"
 
@@ -206,6 +207,29 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
         yield* until(() => origin.writtenAtClose !== undefined, "the abandoned connection closed")
         assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
         assert.strictEqual(origin.accepted, 2)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("a throw while the response is taken over (its owned copy) dies the request and still gives back the slot and the origin", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        // "/" arrives whole (the first branch); 8 × 64 KiB is still on the wire when the head is read
+        for (const [bufferBodyUpTo, path] of [[undefined, "/"], [0, "/stream?chunks=8&size=65536"]] as const) {
+          const http = yield* client({ connections: 1, bufferBodyUpTo })
+          const copyOwned = HttpMessage.prototype.copyOwned
+          HttpMessage.prototype.copyOwned = function() {
+            HttpMessage.prototype.copyOwned = copyOwned
+            throw new Error("injected: copyOwned failed")
+          }
+          const exit = yield* Effect.exit(http.get(`${origin.url}${path}`)).pipe(
+            Effect.ensuring(Effect.sync(() => (HttpMessage.prototype.copyOwned = copyOwned)))
+          )
+          assert.isTrue(Exit.isFailure(exit) && Exit.hasDies(exit), `the request died (bufferBodyUpTo ${bufferBodyUpTo})`)
+          // the one slot is back: the next request gets it rather than waiting out the acquire timeout
+          assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
+        }
+        // the buffered body's connection was reused; the streamed one was abandoned and healed
+        assert.strictEqual(origin.accepted, 3)
       }).pipe(Effect.scoped)
     ))
 
