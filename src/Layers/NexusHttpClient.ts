@@ -624,10 +624,7 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
 
   const inline: HttpConnection.OpenOptions = { bufferUpTo }
   const context: Exchange = { run, maxBodySize: options.maxBodySize ?? ResponseReader.DEFAULT_MAX_BODY_SIZE }
-  const targets = new WeakMap<URL, Target | string>()
-  return ClientWrapper.make((request, url, original) => {
-    let where = targets.get(url)
-    if (where === undefined) targets.set(url, where = target(url))
+  return ClientWrapper.make((request, _url, original, where) => {
     if (typeof where === "string") return Effect.fail(invalidUrl(request, where))
     const { origin, path, href } = where
     const send = (out: Outgoing) =>
@@ -638,7 +635,7 @@ export const make: (options?: Options) => Effect.Effect<HttpClient.HttpClient, n
       )
     const out = outgoing(request, path, inline)
     return out instanceof Outgoing ? send(out) : Effect.flatMap(out, send)
-  })
+  }, target)
 })
 
 /** Where a URL's request goes: its origin's pool, the request target, the response's `url`. */

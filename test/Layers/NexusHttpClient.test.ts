@@ -161,6 +161,20 @@ describe("NexusHttpClient over node:http", () => {
       }).pipe(Effect.scoped)
     ))
 
+  it.live("URL params and a hash are read afresh per request (not from the plain URL's cache entry); the hash is never sent", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 1 })
+        const base = HttpClientRequest.get(`${origin.url}/echo`)
+        yield* http.execute(base)
+        const a = yield* http.execute(base.pipe(HttpClientRequest.setUrlParam("symbol", "BTC/USDT")))
+        yield* http.execute(base.pipe(HttpClientRequest.setUrlParam("symbol", "ETH"), HttpClientRequest.setHash("top")))
+        yield* http.execute(base)
+        assert.deepStrictEqual(origin.seen.map((s) => s.url), ["/echo", "/echo?symbol=BTC%2FUSDT", "/echo?symbol=ETH", "/echo"])
+        assert.strictEqual(a.url, `${origin.url}/echo?symbol=BTC%2FUSDT`)
+      }).pipe(Effect.scoped)
+    ))
+
   it.live("a chunked body, repeated headers, Set-Cookie and a urlencoded body are read as undici's client presents them", () =>
     withOrigin((origin) =>
       Effect.gen(function*() {
