@@ -354,7 +354,10 @@ class Builder implements QueryPhase {
    * a character again. A client sends the same few headers with every request (API keys,
    * `User-Agent`, `Content-Type`): checking and copying them one character at a time cost
    * ~130 ns per header. A value that changes every time (a trace header) is never cached.
-   * At most {@link MAX_CACHED_HEADERS} names.
+   * At most {@link MAX_CACHED_HEADERS} names. Headers known when the writer is made belong in
+   * `defaultHeaders` (written once into {@link lineTail}, no lookup at all); this cache is for
+   * callers that cannot declare them up front — Effect's `HttpClient`, whose requests each carry
+   * their own headers.
    */
   readonly lines: Map<string, string | CachedLine>
 
