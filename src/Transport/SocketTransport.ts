@@ -62,7 +62,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
 import type * as net from "node:net"
-import { getDefaultHighWaterMark } from "node:stream"
 import * as ReadBuf from "../Codec/ReadBuf.ts"
 import {
   type ConnectErrorKind,
@@ -271,8 +270,6 @@ export class SocketTransport implements Transport {
   private held: Uint8Array
   private heldStart: number
   private heldEnd: number
-  /** The socket's `writableHighWaterMark`, read once at `attach`. */
-  private writeHighWaterMark: number
   /** `writeBorrowed` calls so far, and how many of their write callbacks have fired. */
   private lentIssued: number
   private lentDone: number
@@ -299,8 +296,6 @@ export class SocketTransport implements Transport {
     this.failure = undefined
     this.batching = false
     this.held = NO_BYTES
-    // Node's own default until `attach` reads the socket's (the same unless the caller set one)
-    this.writeHighWaterMark = getDefaultHighWaterMark(false)
     this.heldStart = -1
     this.heldEnd = -1
     this.lentIssued = 0
@@ -325,7 +320,6 @@ export class SocketTransport implements Transport {
   /** Wires the socket's events; call once, right after creating the socket. */
   attach(socket: net.Socket): void {
     this.socket = socket
-    this.writeHighWaterMark = socket.writableHighWaterMark
     socket.on("end", () => {
       this.eof = true
       this.wake()
@@ -403,7 +397,7 @@ export class SocketTransport implements Transport {
     })
   }
 
-  /** Moves what fits of the (non-empty) inbox into `buf`, resuming the socket below the mark; `-1` when `buf` is full. */
+  /** Moves what fits of the (non-empty) inbox into `buf`, resuming a paused socket once the inbox is empty; `-1` when `buf` is full. */
   private takeBuffered(buf: ReadBuf.ReadBuf): number {
     const inbox = this.inbox
     const n = copyInto(buf, inbox.data())
@@ -509,7 +503,7 @@ export class SocketTransport implements Transport {
       this.heldStart = start
     }
     this.heldEnd = end
-    if (socket.writableLength + end - this.heldStart < this.writeHighWaterMark) return undefined
+    if (socket.writableLength + end - this.heldStart < socket.writableHighWaterMark) return undefined
     return this.flushHeld(socket) ? undefined : this.awaitDrain(socket)
   }
 
