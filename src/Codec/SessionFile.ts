@@ -546,7 +546,7 @@ export class SessionReader {
   /**
    * Reads the run of received messages (`InText`/`InBinary` records) that starts here into
    * `index` from slot `at`, two slots per message: its payload's start in the buffer the reader
-   * reads and `end * 2 + (text ? 1 : 0)` (so that buffer must stay below 2 GiB). The run goes on
+   * reads and {@link indexWord}`(end, text)` (so that buffer must stay below 2 GiB). The run goes on
    * across the blocks held whole in the buffer (each one's CRC checked as {@link next} would)
    * and stops before a record of another kind, a damaged record, a block not yet whole, or at
    * slot `limit`; returns the slot after the last message written. The record it stopped at is
@@ -597,7 +597,7 @@ export class SessionReader {
       if (p > end) break
       time += delta
       index[at] = p
-      index[at + 1] = end * 2 + (kind === KIND_IN_TEXT ? 1 : 0)
+      index[at + 1] = indexWord(end, kind === KIND_IN_TEXT)
       at += 2
       pos = end
       if (pos === blockEnd) {
@@ -679,21 +679,19 @@ export class SessionReader {
     const buf = this.buf
     const start = this.pos
     if (start === this.end) return NeedMore
-    if (!readVarint(buf, start, this.end)) {
-      return this.end - start >= 8 ? this.fail(corrupt(this.base + start, "Length")) : NeedMore
-    }
-    const length = cursor.value
-    const bodyStart = cursor.offset + 4
-    if (length === 0) {
+    const head = readBlockHead(buf, start, this.end)
+    if (head === undefined) return this.fail(corrupt(this.base + start, "Length"))
+    if (head._tag === "NeedMore") return NeedMore
+    if (head.bodyLength === 0) {
       // a zero-filled tail (space the file system allocated but the crash never filled) is torn;
       // zeros followed by data are corruption
       for (let i = start; i < this.end; i++) if (buf[i] !== 0) return this.fail(corrupt(this.base + start, "Length"))
       return NeedMore
     }
-    if (length > MAX_BLOCK_SIZE) return this.fail(corrupt(this.base + start, "Length"))
-    const bodyEnd = bodyStart + length
+    const bodyStart = start + head.headLength
+    const bodyEnd = bodyStart + head.bodyLength
     if (bodyEnd > this.end) return NeedMore
-    if (this.checksums && buf.readUInt32BE(cursor.offset) !== crc32(buf.subarray(bodyStart, bodyEnd))) {
+    if (this.checksums && head.crc !== crc32(buf.subarray(bodyStart, bodyEnd))) {
       // the last bytes we have: torn if the file ends here (finish), corrupt if more follow
       return bodyEnd === this.end ? NeedMore : this.fail(corrupt(this.base + start, "Checksum"))
     }
@@ -739,26 +737,57 @@ export interface BlockHead {
 }
 
 /**
- * Reads the head of the block that starts at `bytes[0]` without its body, for walking a file's
- * chain of blocks by their lengths (`SessionLog.checkFraming`): the head, `NeedMore` when
- * `bytes` end inside it, or `undefined` when no block can start so (a length varint over 8
- * bytes or a length over {@link MAX_BLOCK_SIZE}). A length of 0 is returned as it is: a
- * zero-filled tail if only zeros follow, corruption otherwise; the caller decides, as the reader does.
+ * Reads the head of the block that starts at `bytes[start]` (bytes up to `end`) without its
+ * body: the head, `NeedMore` when the bytes end inside it, or `undefined` when no block can
+ * start so (a length varint over 8 bytes or a length over {@link MAX_BLOCK_SIZE}). A length of
+ * 0 is returned as it is: a zero-filled tail if only zeros follow, corruption otherwise; the
+ * caller decides. The reader opens every block through it, and `SessionLog.checkFraming` walks
+ * a file's chain of blocks by it, so both frame a file by the same rules.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const readBlockHead = (bytes: Uint8Array): BlockHead | NeedMore | undefined => {
-  if (!readVarint(bytes, 0, bytes.byteLength)) return bytes.byteLength >= 8 ? undefined : NeedMore
+export const readBlockHead = (
+  bytes: Uint8Array,
+  start: number = 0,
+  end: number = bytes.byteLength
+): BlockHead | NeedMore | undefined => {
+  if (!readVarint(bytes, start, end)) return end - start >= 8 ? undefined : NeedMore
   const bodyLength = cursor.value
   if (bodyLength > MAX_BLOCK_SIZE) return undefined
-  const headLength = cursor.offset + 4
-  if (bodyLength === 0) return { _tag: "BlockHead", headLength, bodyLength, crc: 0 }
-  if (bytes.byteLength < headLength) return NeedMore
   const at = cursor.offset
+  const headLength = at + 4 - start
+  if (bodyLength === 0) return { _tag: "BlockHead", headLength, bodyLength, crc: 0 }
+  if (end - start < headLength) return NeedMore
   const crc = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
   return { _tag: "BlockHead", headLength, bodyLength, crc }
 }
+
+/**
+ * The second slot of a message's entry in a message index ({@link SessionReader.readMessages}
+ * writes them, `Messages` batches read them): its payload's end and whether it is text, in one
+ * `Uint32` as `end * 2 + (text ? 1 : 0)`; the first slot is the payload's start.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const indexWord = (end: number, text: boolean): number => end * 2 + (text ? 1 : 0)
+
+/**
+ * The payload's end of an {@link indexWord}.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const indexEnd = (word: number): number => word >>> 1
+
+/**
+ * Whether an {@link indexWord}'s message is text.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const indexIsText = (word: number): boolean => (word & 1) === 1
 
 /**
  * The CRC-32 of a block body as the writer records it (zlib's, IEEE).

@@ -192,7 +192,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           if (kind === SessionFile.Kind.InBinary || kind === SessionFile.Kind.InText) {
             // one readMessages left to the general reader (a long length or Δt)
             index[slot] = record.start
-            index[slot + 1] = record.end * 2 + (kind === SessionFile.Kind.InText ? 1 : 0)
+            index[slot + 1] = SessionFile.indexWord(record.end, kind === SessionFile.Kind.InText)
             slot += 2
             continue
           }
