@@ -789,12 +789,8 @@ export class FrameReader {
         }
         m = this.textMsg
       }
-      m.buf = buf
-      m.start = start
-      m.end = stop
-      m.compressed = false
       count++
-      if (each(m as Text | Binary) === true) break
+      if (each(m.at(buf, start, stop, false) as Text | Binary) === true) break
     }
     return count
   }
