@@ -27,12 +27,19 @@
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
  *   Ours through `recv` and through `run`, beside a raw `node:net` floor (a pre-masked frame
  *   written, the echo's byte count awaited: no client work). Target: our p50 ≤ 0.9× `ws`'s.
+ *   Twice: on the machine as it is, and with one core kept busy by a spinning child process
+ *   (started before the rounds, stopped by its pid after). On an idle 2-core VM each round trip
+ *   waits for the other process to wake from idle (`bench/process-wakeup.ts`: 75–110 µs here),
+ *   which every client pays alike, the floor too; with a core busy no core goes idle, the
+ *   wake-up is a context switch, and the clients' own work shows — what a box whose cores
+ *   busy-poll sees.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
  *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
  *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
  *   pre-built request bytes and waits for the known response length (no parsing). Target: the
  *   latency we add on top of the floor's p50 is at most half of what `undici.request` adds.
  */
+import { spawn } from "node:child_process"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -128,6 +135,19 @@ const httpBase = `http://127.0.0.1:${ports.http}`
 // ---------------------------------------------------------------------------------------------
 // WebSocket candidates
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs `f` while a child process spins on one core, so no core of a 2-core VM goes idle between
+ * a round trip's steps (no wake-up from idle); the child is stopped by its pid however `f` ends.
+ */
+const withBusyCore = async <A>(f: () => Promise<A>): Promise<A> => {
+  const spinner = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" })
+  try {
+    return await f()
+  } finally {
+    process.kill(spinner.pid!)
+  }
+}
 
 /** Connects to the firehose, receives `count` messages of `size` bytes, returns messages/second. */
 type StreamCandidate = (size: number, count: number) => Promise<number>
@@ -472,7 +492,7 @@ const run = async (ours: Ours): Promise<void> => {
     })
     print("")
   }
-  if (filter === undefined || filter.test("ws round trip")) {
+  const rttCandidates = () => {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
     if (ours.wsRtt !== undefined) candidates.push(["effect-nexus recv", () => ours.wsRtt!(RTT_COUNT)])
     if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
@@ -480,7 +500,16 @@ const run = async (ours: Ours): Promise<void> => {
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
     // the floor: sockets, kernel and server, no client work (a pre-masked frame, the echo's length awaited)
     candidates.push(["raw node:net floor", () => rawRoundTrip(ports.ws, (step) => timeSteps(RTT_COUNT, step))])
+    return candidates
+  }
+  if (filter === undefined || filter.test("ws round trip")) {
+    const candidates = rttCandidates()
     latencyTable(`ws round trip 40 B (${RTT_COUNT} per round)`, candidates, await runLatencies({ name: "rtt", candidates }), "ws")
+  }
+  if (filter === undefined || filter.test("ws round trip, a core kept busy")) {
+    const candidates = rttCandidates()
+    const samples = await withBusyCore(() => runLatencies({ name: "rtt-busy", candidates }))
+    latencyTable(`ws round trip 40 B, a core kept busy (${RTT_COUNT} per round)`, candidates, samples, "ws")
   }
   if (filter === undefined || filter.test("http order entry")) {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
