@@ -138,19 +138,21 @@ export class WebSocketImpl {
   private plain: Uint8Array
   private plainOf: Uint8Array
   /**
-   * `own`'s copy of the slab's buffered bytes (client role), which payloads over 64 bytes are
-   * views of: the slab (`blockOf`) bytes `[blockBase, blockEnd)` at `blockOffset` of `blockAb`.
-   * Dropped (`blockOf` = EMPTY) whenever bytes come into the slab, which may reuse the range.
+   * `own`'s copy of the slab's buffered bytes (client role), which its payloads are views of:
+   * the slab (`blockOf`) bytes `[blockBase, blockEnd)` at `blockOffset` of `blockAb`, taken when
+   * {@link refills} was `blockRefills` — stale once it moved.
    */
   private blockOf: Uint8Array
   private blockAb: ArrayBufferLike
   private blockOffset: number
   private blockBase: number
   private blockEnd: number
+  private blockRefills: number
   /**
-   * Bumped whenever bytes come into the slab (which may move or overwrite what was buffered):
-   * a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is the bytes
-   * the messages parsed from that range hold, as long as the count has not moved.
+   * Bumped whenever bytes are about to come into the slab (which may move or overwrite what was
+   * buffered): a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is
+   * the bytes the messages parsed from that range hold, as long as the count has not moved. The
+   * one mark of a stale block, for `own` and for `MarketFeed`'s runs alike.
    */
   refills: number
 
@@ -220,6 +222,7 @@ export class WebSocketImpl {
     this.blockOffset = 0
     this.blockBase = 0
     this.blockEnd = 0
+    this.blockRefills = -1
     this.refills = 0
     this.stashed = undefined
     this.delivered = {
@@ -408,8 +411,12 @@ export class WebSocketImpl {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
     const n = message.end - message.start
-    if (buf === this.rb.buf && this.role === "client") {
-      if (buf !== this.blockOf || message.start < this.blockBase || message.end > this.blockEnd) this.copyBlock(message)
+    const buffered = this.bufferedEnd(buf)
+    if (buffered >= 0) {
+      if (
+        this.blockRefills !== this.refills || buf !== this.blockOf || message.start < this.blockBase ||
+        message.end > this.blockEnd
+      ) this.copyBlock(message, buffered)
       return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
     }
     if (buf !== this.plainOf) {
@@ -432,13 +439,14 @@ export class WebSocketImpl {
     return buf === this.rb.buf && this.role === "client" ? this.rb.end : -1
   }
 
-  /** Copies the slab from `message`'s payload to the end of what is buffered (at most {@link BLOCK_MAX}) for `own`. */
-  private copyBlock(message: FrameReader.Message): void {
+  /** Copies the slab from `message`'s payload to `buffered`, the end of what it holds (at most {@link BLOCK_MAX}), for `own`. */
+  private copyBlock(message: FrameReader.Message, buffered: number): void {
     const rb = this.rb
-    // the reader resets an emptied slab to 0, so `rb.end` may be before this message
-    const length = Math.max(message.end - message.start, Math.min(BLOCK_MAX, rb.end - message.start))
+    // the reader resets an emptied slab to 0, so `buffered` may be before this message
+    const length = Math.max(message.end - message.start, Math.min(BLOCK_MAX, buffered - message.start))
     const block = Buffer.copyBytesFrom(rb.buf, message.start, length)
     this.blockOf = rb.buf
+    this.blockRefills = this.refills
     this.blockAb = block.buffer
     this.blockOffset = block.byteOffset
     this.blockBase = message.start
@@ -522,8 +530,7 @@ export class WebSocketImpl {
    */
   private refillNow(): boolean {
     if (this.failure !== undefined || this.closeReceived) return false
-    // bytes are about to come into the slab, maybe where `own`'s copy was taken from
-    this.blockOf = EMPTY
+    // bytes are about to come into the slab, maybe where a block was copied from
     this.refills++
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
@@ -549,7 +556,6 @@ export class WebSocketImpl {
     // waits for the outstanding read, then steps again — the transports keep a single waiter
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
     const rb = this.rb
-    this.blockOf = EMPTY
     this.refills++
     this.reading = true
     // a transport with buffered bytes completes reads synchronously, so only an explicit yield
@@ -747,7 +753,7 @@ export class WebSocketImpl {
     // failed, or another fiber holds the read slot (it will see the end of stream itself)
     if (this.failure !== undefined || this.reading) return Effect.void
     const rb = this.rb
-    this.blockOf = EMPTY
+    this.refills++
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       rb.clear()
       return Effect.matchEffect(this.transport.read(rb), {
