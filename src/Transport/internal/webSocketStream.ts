@@ -138,10 +138,12 @@ export class WebSocketImpl {
   private plain: Uint8Array
   private plainOf: Uint8Array
   /**
-   * `own`'s copy of the slab's buffered bytes (client role), which its payloads are views of:
-   * the slab (`blockOf`) bytes `[blockBase, blockEnd)` at `blockOffset` of `blockAb`, taken when
-   * {@link refills} was `blockRefills` — stale once it moved.
+   * The last owned copy of the slab's buffered bytes (client role, {@link blockAt}), which the
+   * payloads `own` and `MarketFeed`'s runs hand out are views of: the slab (`blockOf`) bytes
+   * `[blockBase, blockEnd)` as `block` (at `blockOffset` of `blockAb`), taken when
+   * {@link refills} was `blockRefills` — stale once it moved. Never written again.
    */
+  block: Buffer
   private blockOf: Uint8Array
   private blockAb: ArrayBufferLike
   private blockOffset: number
@@ -150,11 +152,11 @@ export class WebSocketImpl {
   private blockRefills: number
   /**
    * Bumped whenever bytes are about to come into the slab (which may move or overwrite what was
-   * buffered): a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is
-   * the bytes the messages parsed from that range hold, as long as the count has not moved. The
-   * one mark of a stale block, for `own` and for `MarketFeed`'s runs alike.
+   * buffered): a copy of the slab's buffered bytes taken at one count ({@link blockAt}) is
+   * the bytes the messages parsed from that range hold, as long as the count has not moved: the
+   * one mark of a stale block.
    */
-  refills: number
+  private refills: number
 
   constructor(
     role: "client" | "server",
@@ -217,6 +219,7 @@ export class WebSocketImpl {
     this.exits = []
     this.plain = EMPTY
     this.plainOf = EMPTY
+    this.block = Buffer.alloc(0)
     this.blockOf = EMPTY
     this.blockAb = EMPTY.buffer
     this.blockOffset = 0
@@ -411,14 +414,8 @@ export class WebSocketImpl {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
     const n = message.end - message.start
-    const buffered = this.bufferedEnd(buf)
-    if (buffered >= 0) {
-      if (
-        this.blockRefills !== this.refills || buf !== this.blockOf || message.start < this.blockBase ||
-        message.end > this.blockEnd
-      ) this.copyBlock(message, buffered)
-      return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
-    }
+    const at = this.blockAt(buf, message.start, message.end)
+    if (at >= 0) return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + at, n) }
     if (buf !== this.plainOf) {
       this.plainOf = buf
       this.plain = new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
@@ -430,27 +427,29 @@ export class WebSocketImpl {
   }
 
   /**
-   * How far the bytes of `buf` are buffered, for a consumer that copies them a block at a time
-   * (`MarketFeed`'s runs): the slab's end when `buf` is the slab of a client (whose frames are
-   * never rewritten in place), else `-1` (joined fragments, inflated bytes, a server's slab,
-   * unmasked frame by frame: copy each payload on its own). Valid while {@link refills} stays.
+   * Where the payload `buf[start, end)` of a message just read lies in {@link block}, for a
+   * consumer that keeps owned payloads a block at a time (`own`, `MarketFeed`'s runs): when the
+   * block does not hold it, the block is taken afresh — one copy of the slab from `start` to the
+   * end of what it buffers (at most {@link BLOCK_MAX}), which the messages parsed next are read
+   * from too. `-1` when `buf` is not a client's slab (joined fragments, inflated bytes, a
+   * server's slab, unmasked frame by frame): copy that payload on its own.
    */
-  bufferedEnd(buf: Uint8Array): number {
-    return buf === this.rb.buf && this.role === "client" ? this.rb.end : -1
-  }
-
-  /** Copies the slab from `message`'s payload to `buffered`, the end of what it holds (at most {@link BLOCK_MAX}), for `own`. */
-  private copyBlock(message: FrameReader.Message, buffered: number): void {
+  blockAt(buf: Uint8Array, start: number, end: number): number {
     const rb = this.rb
-    // the reader resets an emptied slab to 0, so `buffered` may be before this message
-    const length = Math.max(message.end - message.start, Math.min(BLOCK_MAX, buffered - message.start))
-    const block = Buffer.copyBytesFrom(rb.buf, message.start, length)
-    this.blockOf = rb.buf
-    this.blockRefills = this.refills
-    this.blockAb = block.buffer
-    this.blockOffset = block.byteOffset
-    this.blockBase = message.start
-    this.blockEnd = message.start + length
+    if (buf !== rb.buf || this.role !== "client") return -1
+    if (this.blockRefills !== this.refills || buf !== this.blockOf || start < this.blockBase || end > this.blockEnd) {
+      // the reader resets an emptied slab to 0, so `rb.end` may be before this message
+      const length = Math.max(end - start, Math.min(BLOCK_MAX, rb.end - start))
+      const block = Buffer.copyBytesFrom(rb.buf, start, length)
+      this.block = block
+      this.blockOf = buf
+      this.blockRefills = this.refills
+      this.blockAb = block.buffer
+      this.blockOffset = block.byteOffset
+      this.blockBase = start
+      this.blockEnd = start + length
+    }
+    return start - this.blockBase
   }
 
   private readonly recvDone = () => this.recvDoneEffect
