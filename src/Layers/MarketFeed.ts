@@ -4,9 +4,10 @@
  * subscriptions while the feed runs. Layers from options and from the environment (the test
  * layer over a scripted in-memory exchange is `MarketFeedTest.layer` in `effect-nexus/testing`).
  *
- * Messages come a batch at a time: a {@link Messages} event holds every text and binary message
- * the push loop handed over since the last event, their payloads copied once into one owned
- * buffer with an index (`count`, `start(i)`, `end(i)`, `isText(i)`, `text(i)`, `payload(i)`, or
+ * Messages come a batch at a time: a {@link Messages} event holds the text and binary messages
+ * the push loop handed over since the last event (a new batch where the socket's slab was
+ * refilled), their payloads copied once, a block of the socket's buffered bytes at a time, into
+ * owned memory with an index (`count`, `start(i)`, `end(i)`, `isText(i)`, `text(i)`, `payload(i)`, or
  * `for (const message of event)` for owned messages one by one). Reading the bytes through the
  * index allocates nothing per message; the buffer is never written again, so what you keep stays
  * valid. `Connected` and `Gap` sit between the batches in order. Every event queued since the

@@ -261,6 +261,7 @@ export class OwnedMessage {
   private readonly offsets: Array<number>
   private readonly shift: number
   private list: Array<[string, string]> | undefined
+  private headView: Buffer | undefined
 
   constructor(body: Uint8Array, headLength: number, offsets: Array<number>, count: number, shift: number) {
     this.body = body
@@ -269,12 +270,14 @@ export class OwnedMessage {
     this.offsets = offsets
     this.shift = shift
     this.list = undefined
+    this.headView = undefined
   }
 
-  /** The header bytes, a view made when first asked for. */
+  /** The header bytes, a view made when first asked for and kept. */
   private head(): Buffer {
+    if (this.headView !== undefined) return this.headView
     const body = this.body
-    return asBuffer(new Uint8Array(body.buffer, body.byteOffset - this.headLength, this.headLength))
+    return (this.headView = asBuffer(new Uint8Array(body.buffer, body.byteOffset - this.headLength, this.headLength)))
   }
 
   /** All headers as `[name, value]` pairs in wire order; decoded on the first call, the same array after. */
@@ -295,16 +298,11 @@ export class OwnedMessage {
 
   /** The first value of header `name` (case-insensitive), or `undefined`; builds no list. */
   header(name: string): string | undefined {
+    const bytes = this.head()
     const o = this.offsets
     const d = this.shift
-    const n = name.length
-    const bytes = this.head()
-    for (let i = 0; i < this.headerCount; i++) {
-      const s = o[i * 4]! - d
-      if (o[i * 4 + 1]! - d - s === n && nameEquals(bytes, s, name)) {
-        return decodeLatin1(bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
-      }
-    }
-    return undefined
+    // the offsets are `shift` past the head's first byte: `findField` reads `bytes[-shift + o]`
+    const i = findField(bytes, -d, o, this.headerCount, name, 0)
+    return i === -1 ? undefined : decodeLatin1(bytes, o[i * 4 + 2]! - d, o[i * 4 + 3]! - d)
   }
 }

@@ -30,48 +30,36 @@ let copyPoolOffset = 0
  * beat `set` of a subarray. So the copy's `.buffer` is the pool, shared with other copies, and a
  * kept copy keeps its pool alive.
  */
-export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => {
-  const size = end - start
-  if (size > COPY_POOL_MAX) {
-    const copy = new Uint8Array(size)
-    src.copy(copy, 0, start, end)
-    return copy
-  }
-  if (copyPoolOffset + size > COPY_POOL_SIZE) {
-    copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
-    copyPoolOffset = 0
-  }
-  src.copy(copyPool, copyPoolOffset, start, end)
-  const copy = new Uint8Array(copyPool.buffer, copyPool.byteOffset + copyPoolOffset, size)
-  copyPoolOffset = (copyPoolOffset + size + 7) & ~7
-  return copy
-}
+export const copyOut = (src: Buffer, start: number, end: number): Uint8Array => copyOutHeadBody(src, start, start, start, end)
 
 /**
  * Copies a message's head bytes `src[headStart, headEnd)` and, right after them, its body
  * `src[bodyStart, bodyEnd)` into owned memory (carved from {@link copyOut}'s shared pool when
  * small), and returns the body as a plain `Uint8Array` view: the head lies just before it in
- * the same buffer (`byteOffset - (headEnd - headStart)`). One copy and one typed array for both.
+ * the same buffer (`byteOffset - (headEnd - headStart)`). One copy and one typed array for both;
+ * an empty head is {@link copyOut}.
  */
 export const copyOutHeadBody = (src: Buffer, headStart: number, headEnd: number, bodyStart: number, bodyEnd: number): Uint8Array => {
   const head = headEnd - headStart
   const body = bodyEnd - bodyStart
   const size = head + body
+  let into: Buffer
+  let at: number
   if (size > COPY_POOL_MAX) {
-    const copy = Buffer.allocUnsafeSlow(size)
-    src.copy(copy, 0, headStart, headEnd)
-    src.copy(copy, head, bodyStart, bodyEnd)
-    return new Uint8Array(copy.buffer, copy.byteOffset + head, body)
+    into = Buffer.allocUnsafeSlow(size)
+    at = 0
+  } else {
+    if (copyPoolOffset + size > COPY_POOL_SIZE) {
+      copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
+      copyPoolOffset = 0
+    }
+    into = copyPool
+    at = copyPoolOffset
+    copyPoolOffset = (at + size + 7) & ~7
   }
-  if (copyPoolOffset + size > COPY_POOL_SIZE) {
-    copyPool = Buffer.allocUnsafeSlow(COPY_POOL_SIZE)
-    copyPoolOffset = 0
-  }
-  const at = copyPoolOffset
-  if (head > 0) src.copy(copyPool, at, headStart, headEnd)
-  if (body > 0) src.copy(copyPool, at + head, bodyStart, bodyEnd)
-  copyPoolOffset = (at + size + 7) & ~7
-  return new Uint8Array(copyPool.buffer, copyPool.byteOffset + at + head, body)
+  if (head > 0) src.copy(into, at, headStart, headEnd)
+  if (body > 0) src.copy(into, at + head, bodyStart, bodyEnd)
+  return new Uint8Array(into.buffer, into.byteOffset + at + head, body)
 }
 
 /**

@@ -103,12 +103,13 @@ export const single = (bytes: Buffer, start: number, end: number, text: boolean)
   new MessageRun(bytes, Uint32Array.of(start, end * 2 + (text ? 1 : 0)), 1)
 
 // ---------------------------------------------------------------------------------------------
-// The live feed: runs copied into slabs from the push loop
+// The live feed: runs over the socket's blocks (or copied into slabs) from the push loop
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Bytes of a live slab: 64 KiB (a run is at most one slab; a message bigger than that gets a
- * slab of its own size). Like Node's `Buffer` pool, a kept run keeps its slab alive.
+ * Bytes of a slab for payloads the socket keeps no block of: 64 KiB (a run is at most one slab
+ * or block; a message bigger than that gets a slab of its own size). Like Node's `Buffer` pool,
+ * a kept run keeps its slab (or block) alive.
  */
 const SLAB_SIZE = 64 * 1024
 /** Index entries of a live index slab: 8192 (4096 messages). */
@@ -123,92 +124,87 @@ const SMALL_COPY = 64
 
 /**
  * `MarketFeed`'s events queue: the {@link Batch} of events with the current run of messages
- * growing at its tail. {@link message} copies a message's payload into the run (no allocation
+ * growing at its tail. {@link message} indexes a message's payload into the run (no allocation
  * per message), {@link event} queues a `Connected` or `Gap` after the run; the run is sealed
- * when the consumer takes the batch, when another event comes, or when a slab is full.
- * `bufferSize` counts messages, as it counted message events.
+ * when the consumer takes the batch, when another event comes, when its index slab is full, or
+ * when a payload lies in other owned bytes than the run's. `bufferSize` counts messages, as it
+ * counted message events.
  *
- * The copy is taken a block at a time: at a payload in a client socket's slab, everything the
- * slab holds from there on (up to the slab's room) is copied in one `Buffer#copy`, and the
- * payloads parsed from that range afterwards are indexed where the block put them, with no copy
- * of their own, for as long as no bytes came into the socket's slab (its `refills`). One large
- * copy into fresh memory costs a fraction of many small ones (measured on the loopback firehose,
- * 128 B: ~40–50 ns less per message, `bench/owned-path.ts`); the frame headers and any bytes
- * parsed later that are not data messages ride along unindexed, between the payloads.
+ * The copy is taken a block at a time, by the socket (`WebSocketImpl.blockAt`, the block
+ * `messages` hands out views of): at a payload in a client socket's slab, everything the slab
+ * buffers from there on is copied in one `Buffer#copy`, and the payloads parsed from that range
+ * afterwards are indexed where the block put them, with no copy of their own. One large copy
+ * into fresh memory costs a fraction of many small ones (measured on the loopback firehose,
+ * 128 B: ~40–50 ns less per message, `bench/owned-path.ts`); the frame headers between the
+ * payloads ride along unindexed. A payload the socket keeps no block of (joined fragments,
+ * inflated bytes, a server's slab, another transport) is copied on its own into a slab here.
  */
 export class FeedEvents<E> {
   readonly batch: Batch<Messages | E, Cause.Done>
   private run: MessageRun | undefined
-  private slab: Buffer
-  private slabView: DataView
-  /** Where the next copy goes in `slab`. */
-  private pos: number
-  /** Where the current run's bytes start in `slab`, and one past its last payload. */
+  /** The owned bytes the current run's payloads lie in (a socket's block or {@link slab}), from `runStart` to `runEnd`. */
+  private runBytes: Buffer
   private runStart: number
   private runEnd: number
   private index: Uint32Array
   private indexPos: number
   private indexStart: number
-  /** The last source buffer and its `DataView` (the reader's slab: the same one message after message). */
+  /** Where payloads without a block are copied one by one, and where the next one goes. */
+  private slab: Buffer
+  private slabView: DataView
+  private pos: number
+  /** The last source buffer copied from and its `DataView`. */
   private source: Buffer
   private sourceView: DataView
-  /** The connection of the last message and its slab's bookkeeping, when it is our WebSocket. */
+  /** The connection of the last message, and it again when it is our WebSocket. */
   private conn: unknown
-  private buffered: WebSocketImpl | undefined
-  /** The last block: `blockOf[blockBase, blockEnd)` copied to `slab` at `blockAt`, at `blockRefills` of `blockSource`. */
-  private blockOf: Buffer
-  private blockSource: WebSocketImpl | undefined
-  private blockRefills: number
-  private blockBase: number
-  private blockEnd: number
-  private blockAt: number
+  private socket: WebSocketImpl | undefined
 
   constructor(highWaterMark: number) {
     this.batch = new Batch(highWaterMark, () => this.seal())
     this.run = undefined
-    this.slab = EMPTY_BYTES
-    this.slabView = new DataView(EMPTY_BYTES.buffer, 0, 0)
-    this.pos = 0
+    this.runBytes = EMPTY_BYTES
     this.runStart = 0
     this.runEnd = 0
     this.index = EMPTY_INDEX
     this.indexPos = 0
     this.indexStart = 0
+    this.slab = EMPTY_BYTES
+    this.slabView = new DataView(EMPTY_BYTES.buffer, 0, 0)
+    this.pos = 0
     this.source = EMPTY_BYTES
     this.sourceView = this.slabView
     this.conn = undefined
-    this.buffered = undefined
-    this.blockOf = EMPTY_BYTES
-    this.blockSource = undefined
-    this.blockRefills = 0
-    this.blockBase = 0
-    this.blockEnd = 0
-    this.blockAt = 0
+    this.socket = undefined
   }
 
   /**
    * Appends a text or binary message (a view, copied here) read from `conn` (the push loop's
-   * connection: copies a block at a time when it is our WebSocket); the Effect to wait on at the
+   * connection: its block is taken when it is our WebSocket); the Effect to wait on at the
    * mark, else `undefined`.
    */
   message(message: FrameReader.Text | FrameReader.Binary, conn?: unknown): Effect.Effect<void> | undefined {
     if (this.batch.isEnded) return undefined
     if (conn !== this.conn) {
       this.conn = conn
-      this.buffered = conn instanceof WebSocketImpl ? conn : undefined
+      this.socket = conn instanceof WebSocketImpl ? conn : undefined
     }
     const buf = message.buf
     const start = message.start
     const end = message.end
-    const source = this.buffered
-    const at = buf === this.blockOf && source === this.blockSource && source!.refills === this.blockRefills &&
-        start >= this.blockBase && end <= this.blockEnd
-      ? this.blockAt + start - this.blockBase
-      : this.copy(buf, start, end, source)
+    const socket = this.socket
+    let at = socket === undefined ? -1 : socket.blockAt(buf, start, end)
+    let bytes: Buffer
+    if (at >= 0) {
+      bytes = socket!.block
+    } else {
+      at = this.copy(buf, start, end)
+      bytes = this.slab
+    }
     const run = this.run
     let wait: Effect.Effect<void> | undefined
-    if (run === undefined || this.indexPos === this.index.length) {
-      wait = this.open()
+    if (run === undefined || bytes !== this.runBytes || this.indexPos === this.index.length) {
+      wait = this.open(bytes, at)
     } else {
       run.count++
       wait = this.batch.add(1)
@@ -228,27 +224,16 @@ export class FeedEvents<E> {
     return this.batch.offer(event, 1)
   }
 
-  /**
-   * Copies `buf[start, end)` into the slab (a fresh one, sealing the run, when it does not fit)
-   * with, from a client socket's slab, the bytes buffered behind it (the next block); where it
-   * went.
-   */
-  private copy(buf: Buffer, start: number, end: number, source: WebSocketImpl | undefined): number {
+  /** Copies `buf[start, end)` into the slab (a fresh one when it does not fit); where it went. */
+  private copy(buf: Buffer, start: number, end: number): number {
     const size = end - start
     if (this.pos + size > this.slab.byteLength) {
-      this.seal()
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size))
       this.slabView = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.byteLength)
       this.pos = 0
-      this.runStart = 0
-      this.runEnd = 0
-      // a block is where it lies in its slab
-      this.blockOf = EMPTY_BYTES
     }
     const at = this.pos
-    const buffered = source === undefined ? -1 : source.bufferedEnd(buf)
-    const length = buffered > end ? Math.min(buffered - start, this.slab.byteLength - at) : size
-    if (length <= SMALL_COPY) {
+    if (size <= SMALL_COPY) {
       if (buf !== this.source) {
         this.source = buf
         this.sourceView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
@@ -257,35 +242,28 @@ export class FeedEvents<E> {
       const to = this.slabView
       let i = 0
       // BigInt64 moves eight bytes exactly (a Float64 round trip may rewrite a NaN's bits)
-      for (; i + 8 <= length; i += 8) to.setBigInt64(at + i, from.getBigInt64(start + i, true), true)
-      for (; i < length; i++) to.setUint8(at + i, from.getUint8(start + i))
+      for (; i + 8 <= size; i += 8) to.setBigInt64(at + i, from.getBigInt64(start + i, true), true)
+      for (; i < size; i++) to.setUint8(at + i, from.getUint8(start + i))
     } else {
-      buf.copy(this.slab, at, start, start + length)
+      buf.copy(this.slab, at, start, end)
     }
-    if (length > size) {
-      this.blockOf = buf
-      this.blockSource = source
-      this.blockRefills = source!.refills
-      this.blockBase = start
-      this.blockEnd = start + length
-      this.blockAt = at
-    } else {
-      // the block is no longer the slab's tail: what it holds is copied again, so the payloads
-      // of a run only ever go forward in its slab (a run's bytes end at its last payload)
-      this.blockOf = EMPTY_BYTES
-    }
-    this.pos = at + length
+    this.pos = at + size
     return at
   }
 
-  /** Starts a run (in a fresh index slab when the current one is full) and queues it. */
-  private open(): Effect.Effect<void> | undefined {
+  /**
+   * Starts a run at `bytes[at]` (in a fresh index slab when the current one is full) and
+   * queues it, sealing the one before.
+   */
+  private open(bytes: Buffer, at: number): Effect.Effect<void> | undefined {
     this.seal()
     if (this.indexPos === this.index.length) {
       this.index = new Uint32Array(INDEX_SLAB_SIZE)
       this.indexPos = 0
       this.indexStart = 0
     }
+    this.runBytes = bytes
+    this.runStart = at
     const run = new MessageRun(EMPTY_BYTES, EMPTY_INDEX, 1)
     this.run = run
     return this.batch.offer(run, 1)
@@ -296,9 +274,8 @@ export class FeedEvents<E> {
     const run = this.run
     if (run === undefined) return
     this.run = undefined
-    run.bytes = this.slab.subarray(this.runStart, this.runEnd)
+    run.bytes = this.runBytes.subarray(this.runStart, this.runEnd)
     run.index = this.index.subarray(this.indexStart, this.indexPos)
-    this.runStart = this.runEnd
     this.indexStart = this.indexPos
   }
 }

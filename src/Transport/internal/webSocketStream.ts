@@ -138,21 +138,25 @@ export class WebSocketImpl {
   private plain: Uint8Array
   private plainOf: Uint8Array
   /**
-   * `own`'s copy of the slab's buffered bytes (client role), which payloads over 64 bytes are
-   * views of: the slab (`blockOf`) bytes `[blockBase, blockEnd)` at `blockOffset` of `blockAb`.
-   * Dropped (`blockOf` = EMPTY) whenever bytes come into the slab, which may reuse the range.
+   * The last owned copy of the slab's buffered bytes (client role, {@link blockAt}), which the
+   * payloads `own` and `MarketFeed`'s runs hand out are views of: the slab (`blockOf`) bytes
+   * `[blockBase, blockEnd)` as `block` (at `blockOffset` of `blockAb`), taken when
+   * {@link refills} was `blockRefills` — stale once it moved. Never written again.
    */
+  block: Buffer
   private blockOf: Uint8Array
   private blockAb: ArrayBufferLike
   private blockOffset: number
   private blockBase: number
   private blockEnd: number
+  private blockRefills: number
   /**
-   * Bumped whenever bytes come into the slab (which may move or overwrite what was buffered):
-   * a copy of the slab's buffered bytes taken at one count ({@link bufferedEnd}) is the bytes
-   * the messages parsed from that range hold, as long as the count has not moved.
+   * Bumped whenever bytes are about to come into the slab (which may move or overwrite what was
+   * buffered): a copy of the slab's buffered bytes taken at one count ({@link blockAt}) is
+   * the bytes the messages parsed from that range hold, as long as the count has not moved: the
+   * one mark of a stale block.
    */
-  refills: number
+  private refills: number
 
   constructor(
     role: "client" | "server",
@@ -215,11 +219,13 @@ export class WebSocketImpl {
     this.exits = []
     this.plain = EMPTY
     this.plainOf = EMPTY
+    this.block = Buffer.alloc(0)
     this.blockOf = EMPTY
     this.blockAb = EMPTY.buffer
     this.blockOffset = 0
     this.blockBase = 0
     this.blockEnd = 0
+    this.blockRefills = -1
     this.refills = 0
     this.stashed = undefined
     this.delivered = {
@@ -408,10 +414,8 @@ export class WebSocketImpl {
     if (message._tag === "Text" || message._tag === "Close") return FrameReader.toOwned(message)
     const buf = message.buf
     const n = message.end - message.start
-    if (buf === this.rb.buf && this.role === "client") {
-      if (buf !== this.blockOf || message.start < this.blockBase || message.end > this.blockEnd) this.copyBlock(message)
-      return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + message.start - this.blockBase, n) }
-    }
+    const at = this.blockAt(buf, message.start, message.end)
+    if (at >= 0) return { _tag: message._tag, payload: bufferView(this.blockAb, this.blockOffset + at, n) }
     if (buf !== this.plainOf) {
       this.plainOf = buf
       this.plain = new Uint8Array(buf.buffer, buf.byteOffset, buf.length)
@@ -423,26 +427,29 @@ export class WebSocketImpl {
   }
 
   /**
-   * How far the bytes of `buf` are buffered, for a consumer that copies them a block at a time
-   * (`MarketFeed`'s runs): the slab's end when `buf` is the slab of a client (whose frames are
-   * never rewritten in place), else `-1` (joined fragments, inflated bytes, a server's slab,
-   * unmasked frame by frame: copy each payload on its own). Valid while {@link refills} stays.
+   * Where the payload `buf[start, end)` of a message just read lies in {@link block}, for a
+   * consumer that keeps owned payloads a block at a time (`own`, `MarketFeed`'s runs): when the
+   * block does not hold it, the block is taken afresh — one copy of the slab from `start` to the
+   * end of what it buffers (at most {@link BLOCK_MAX}), which the messages parsed next are read
+   * from too. `-1` when `buf` is not a client's slab (joined fragments, inflated bytes, a
+   * server's slab, unmasked frame by frame): copy that payload on its own.
    */
-  bufferedEnd(buf: Uint8Array): number {
-    return buf === this.rb.buf && this.role === "client" ? this.rb.end : -1
-  }
-
-  /** Copies the slab from `message`'s payload to the end of what is buffered (at most {@link BLOCK_MAX}) for `own`. */
-  private copyBlock(message: FrameReader.Message): void {
+  blockAt(buf: Uint8Array, start: number, end: number): number {
     const rb = this.rb
-    // the reader resets an emptied slab to 0, so `rb.end` may be before this message
-    const length = Math.max(message.end - message.start, Math.min(BLOCK_MAX, rb.end - message.start))
-    const block = Buffer.copyBytesFrom(rb.buf, message.start, length)
-    this.blockOf = rb.buf
-    this.blockAb = block.buffer
-    this.blockOffset = block.byteOffset
-    this.blockBase = message.start
-    this.blockEnd = message.start + length
+    if (buf !== rb.buf || this.role !== "client") return -1
+    if (this.blockRefills !== this.refills || buf !== this.blockOf || start < this.blockBase || end > this.blockEnd) {
+      // the reader resets an emptied slab to 0, so `rb.end` may be before this message
+      const length = Math.max(end - start, Math.min(BLOCK_MAX, rb.end - start))
+      const block = Buffer.copyBytesFrom(rb.buf, start, length)
+      this.block = block
+      this.blockOf = buf
+      this.blockRefills = this.refills
+      this.blockAb = block.buffer
+      this.blockOffset = block.byteOffset
+      this.blockBase = start
+      this.blockEnd = start + length
+    }
+    return start - this.blockBase
   }
 
   private readonly recvDone = () => this.recvDoneEffect
@@ -522,8 +529,7 @@ export class WebSocketImpl {
    */
   private refillNow(): boolean {
     if (this.failure !== undefined || this.closeReceived) return false
-    // bytes are about to come into the slab, maybe where `own`'s copy was taken from
-    this.blockOf = EMPTY
+    // bytes are about to come into the slab, maybe where a block was copied from
     this.refills++
     const rb = this.rb
     if (rb.start > 0 && (rb.spareLength === 0 || rb.start >= rb.capacity * rb.compactAt)) rb.compact()
@@ -549,7 +555,6 @@ export class WebSocketImpl {
     // waits for the outstanding read, then steps again — the transports keep a single waiter
     if (this.reading) return Effect.andThen(this.awaitRead, this.recv)
     const rb = this.rb
-    this.blockOf = EMPTY
     this.refills++
     this.reading = true
     // a transport with buffered bytes completes reads synchronously, so only an explicit yield
@@ -747,7 +752,7 @@ export class WebSocketImpl {
     // failed, or another fiber holds the read slot (it will see the end of stream itself)
     if (this.failure !== undefined || this.reading) return Effect.void
     const rb = this.rb
-    this.blockOf = EMPTY
+    this.refills++
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       rb.clear()
       return Effect.matchEffect(this.transport.read(rb), {

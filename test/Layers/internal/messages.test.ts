@@ -210,5 +210,31 @@ describe("FeedEvents over a WebSocket's push loop", () => {
         { numRuns: 40 }
       )
     ))
+
+  it.live("a run over a client's slab is the socket's block, the copy `messages` reads too: one copy a refill, and a run ends where the slab was refilled", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pair = yield* Memory.pair({ chunkSize: 64 * 1024 })
+      const [client, server] = yield* Effect.all([
+        WebSocket.connectOver(pair.client, "ws://memory.test/feed", { bufferCapacity: 1024, closeTimeout: 1 }),
+        WebSocket.accept(pair.server, { closeTimeout: 1 })
+      ], { concurrency: 2 })
+      const sent = Array.from({ length: 40 }, (_, i) => Buffer.alloc(100, i))
+      yield* server.transport.write(Buffer.concat([...sent.map((bytes) => frame(true, 0x2, bytes)), frame(true, 0x8, Uint8Array.of(0x03, 0xe8))]))
+      const events = new FeedEvents<never>(1 << 30)
+      const blocks: Array<Buffer> = []
+      const socket = client as unknown as { readonly block: Buffer }
+      yield* WebSocket.run(client, (message) => {
+        if (message._tag !== "Binary") return
+        const wait = events.message(message, client)
+        if (blocks.at(-1) !== socket.block) blocks.push(socket.block)
+        return wait
+      })
+      const runs = (yield* events.batch.take) as ReadonlyArray<Messages>
+      // 40 frames of 102 bytes through a 1 KiB slab: several refills, one block and one run each
+      assert.isAbove(blocks.length, 1)
+      assert.strictEqual(runs.length, blocks.length)
+      runs.forEach((run, i) => assert.strictEqual(run.bytes.buffer, blocks[i]!.buffer))
+      assert.deepStrictEqual(flatten(runs), sent.map((bytes) => ({ text: false, bytes: bytes.toString("hex") })))
+    })))
 })
 
