@@ -7,8 +7,8 @@
  * by the session reader in bulk).
  *
  * Index layout: two `Uint32` per message, its payload's start in `bytes` and `end * 2 + isText`
- * (so a run's buffer stays below 2 GiB: a live run is at most one slab, a replayed one one read
- * of the file).
+ * (`SessionFile.indexWord`, the layout `SessionReader.readMessages` writes; so a run's buffer
+ * stays below 2 GiB: a live run is at most one slab, a replayed one one read of the file).
  *
  * @internal
  */
@@ -16,6 +16,7 @@ import { Buffer } from "node:buffer"
 import type * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import type * as FrameReader from "../../Codec/FrameReader.ts"
+import { indexEnd, indexIsText, indexWord } from "../../Codec/SessionFile.ts"
 import { WebSocketImpl } from "../../Transport/internal/webSocketStream.ts"
 import { Batch } from "./batch.ts"
 
@@ -72,21 +73,21 @@ export class MessageRun implements Messages {
   }
 
   end(i: number): number {
-    return this.index[2 * i + 1]! >>> 1
+    return indexEnd(this.index[2 * i + 1]!)
   }
 
   isText(i: number): boolean {
-    return (this.index[2 * i + 1]! & 1) === 1
+    return indexIsText(this.index[2 * i + 1]!)
   }
 
   text(i: number): string {
     const start = this.index[2 * i]!
-    const end = this.index[2 * i + 1]! >>> 1
+    const end = indexEnd(this.index[2 * i + 1]!)
     return start === end ? "" : this.bytes.toString("utf8", start, end)
   }
 
   payload(i: number): Buffer {
-    return this.bytes.subarray(this.index[2 * i]!, this.index[2 * i + 1]! >>> 1)
+    return this.bytes.subarray(this.index[2 * i]!, indexEnd(this.index[2 * i + 1]!))
   }
 
   message(i: number): OwnedDataMessage {
@@ -100,7 +101,7 @@ export class MessageRun implements Messages {
 
 /** One message's index entry: `[start, end * 2 + isText]`, as a run of its own (the replay's paced path). */
 export const single = (bytes: Buffer, start: number, end: number, text: boolean): MessageRun =>
-  new MessageRun(bytes, Uint32Array.of(start, end * 2 + (text ? 1 : 0)), 1)
+  new MessageRun(bytes, Uint32Array.of(start, indexWord(end, text)), 1)
 
 // ---------------------------------------------------------------------------------------------
 // The live feed: runs over the socket's blocks (or copied into slabs) from the push loop
@@ -212,7 +213,7 @@ export class FeedEvents<E> {
     const runStart = this.runStart
     const i = this.indexPos
     this.index[i] = at - runStart
-    this.index[i + 1] = (at + end - start - runStart) * 2 + (message._tag === "Text" ? 1 : 0)
+    this.index[i + 1] = indexWord(at + end - start - runStart, message._tag === "Text")
     this.indexPos = i + 2
     this.runEnd = at + end - start
     return wait
