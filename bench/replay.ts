@@ -12,6 +12,9 @@
  *   usual door; a `Messages` event holds every message of one read of the file, every block's
  *   CRC checked as it is read), each payload read through the batch's index.
  * - `replay, runForEachArray`: the same, read an array of events at a time.
+ * - `replay (reuseBuffers)`, both consumers: the same with `reuseBuffers: true` — the file read
+ *   into two buffers in turn, each batch lent until the next pull (read in place here, so like
+ *   with like with the live handler's views).
  * - `live WebSocket.run`: our client on `bench/loopback-server.ts`'s firehose (a child process,
  *   the other core) streaming 1M binary messages of the same size, pushed to a handler that
  *   reads the view's bytes in place.
@@ -48,10 +51,10 @@ const writeSession = (size: number, count: number): { file: string; bytes: numbe
 /** Every consumer reads each payload's first and last byte into this sink. */
 let touched = 0
 
-const replayRate = (file: string, arrays: boolean): Promise<number> =>
+const replayRate = (file: string, arrays: boolean, reuseBuffers = false): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const t0 = performance.now()
-    const feed = yield* MarketFeedReplay.make(file, { timing: "fast" })
+    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", reuseBuffers })
     let received = 0
     // each payload as the API hands it out: through the batch's index into its owned buffer
     const touchAll = (event: MarketFeed.FeedEvent) => {
@@ -103,21 +106,27 @@ try {
     const candidates = [
       { name: "replay (MarketFeed.layerReplay, fast), runForEach", run: () => replayRate(file, false) },
       { name: "replay (MarketFeed.layerReplay, fast), runForEachArray", run: () => replayRate(file, true) },
-      { name: "live WebSocket.run (loopback firehose)", run: () => liveRate(size) }
+      { name: "live WebSocket.run (loopback firehose)", run: () => liveRate(size) },
+      { name: "replay (fast, reuseBuffers: batches lent until the next pull), runForEach", run: () => replayRate(file, false, true) },
+      { name: "replay (fast, reuseBuffers), runForEachArray", run: () => replayRate(file, true, true) }
     ]
     const samples: Array<Array<number>> = candidates.map(() => [])
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0]
+      const order = round % 2 === 0 ? [0, 3, 1, 4, 2] : [2, 4, 1, 3, 0]
       for (const i of order) samples[i]!.push(await candidates[i]!.run())
     }
     const ratios = samples[0]!.map((r, i) => r / samples[2]![i]!)
     const arrayRatios = samples[1]!.map((r, i) => r / samples[2]![i]!)
+    const lentRatios = samples[3]!.map((r, i) => r / samples[2]![i]!)
+    const lentArrayRatios = samples[4]!.map((r, i) => r / samples[2]![i]!)
     console.log(`\n### ${size} B binary messages — file ${bytes} bytes for ${size * COUNT} payload bytes: ${(bytes / (size * COUNT)).toFixed(3)}× raw`)
     console.log("| candidate | median msg/s | rounds |")
     console.log("| --- | --- | --- |")
     candidates.forEach((c, i) => console.log(`| ${c.name} | ${fmt(median(samples[i]!))} | ${samples[i]!.map(fmt).join(", ")} |`))
     console.log(`\nreplay (runForEach) / live, median of per-round ratios: ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`)
     console.log(`replay (runForEachArray) / live, median of per-round ratios: ${median(arrayRatios).toFixed(2)}× (rounds: ${arrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log(`replay (reuseBuffers, runForEach) / live, median of per-round ratios: ${median(lentRatios).toFixed(2)}× (rounds: ${lentRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log(`replay (reuseBuffers, runForEachArray) / live, median of per-round ratios: ${median(lentArrayRatios).toFixed(2)}× (rounds: ${lentArrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
     fs.rmSync(file)
   }
   if (touched === 0) console.log("(no payload byte was non-zero)")

@@ -7,8 +7,9 @@
  *
  * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
  * timing a batch of one per message at its time; fast, the consecutive messages of one read of
- * the file as one batch that indexes the read's buffer in place, never reused, so owned; the
- * reader writes the index in bulk, `SessionReader.readMessages`), `Gap`
+ * the file as one batch that indexes the read's buffer in place, never reused, so owned — or,
+ * with `reuseBuffers`, lent until the next pull; the reader writes the index in bulk,
+ * `SessionReader.readMessages`), `Gap`
  * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
  * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
  * and ends `Stopped` with the session. `subscribe`/`unsubscribe` change only the topic list: the
@@ -67,6 +68,18 @@ export interface Options {
   readonly onTorn?: SessionLog.ReadOptions["onTorn"]
   /** Bytes read from the file at a time (the events of one read come as one array). Default `SessionLog.DEFAULT_READ_CHUNK`. */
   readonly chunkSize?: number | undefined
+  /**
+   * With `timing: "fast"`, read the file into two buffers in turn (`SessionLog.ReadsOptions`)
+   * and reuse the batches' index memory: a `Messages` batch is then **lent**, its `bytes`, its
+   * index and every `payload(i)` view valid only until the stream is pulled again — copy what you
+   * keep (`text(i)` is a fresh string; `Buffer.from(payload(i))` a copy). It saves the fresh
+   * memory that is about a third of a fast replay's time at 128 B (`bench:replay`), and suits a
+   * consumer that reads each batch in place (`Stream.runForEach`, `runForEachArray`); a
+   * combinator that pulls ahead of the consumer (`Stream.buffer`, `merge`, `mapEffect` with
+   * concurrency) must not sit between this stream and the reads. Default `false`: every batch
+   * is owned for ever. No effect with recorded timing (a batch of one per message, owned).
+   */
+  readonly reuseBuffers?: boolean | undefined
 }
 
 /** The events other than messages. */
@@ -162,9 +175,24 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       // call per message); state records are rare, collected per read and entered when its
       // events are emitted
       let pending: Array<Supervisor.FeedState> = []
-      let index = new Uint32Array(0)
+      let index: Uint32Array = new Uint32Array(0)
       let slot = 0
+      // with reuseBuffers: the index slab filled before this one, and the read that last wrote
+      // it (reused only once neither this read's runs nor the last's point into it)
+      const reuse = options.reuseBuffers === true
+      let spare: Uint32Array | undefined
+      let spareRead = 0
+      let read = 0
+      const nextIndex = (): Uint32Array => {
+        const next = reuse && spare !== undefined && spareRead <= read - 2 ? spare : new Uint32Array(INDEX_SLAB)
+        if (reuse) {
+          spare = index
+          spareRead = read
+        }
+        return next
+      }
       const decoded = SessionLog.reads<FeedEvent>(file, (reader, buffer, out) => {
+        read++
         let from = slot
         // the messages from `from` to `slot` as one run (the read's last ends with it: the next
         // read goes to a new buffer)
@@ -176,7 +204,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
         for (;;) {
           if (slot === index.length) {
             seal()
-            index = new Uint32Array(INDEX_SLAB)
+            index = nextIndex()
             slot = from = 0
           }
           slot = reader.readMessages(index, slot, index.length)
@@ -205,7 +233,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize })
+      }, { chunkSize: options.chunkSize, reuseBuffers: reuse })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending

@@ -37,6 +37,8 @@ import * as SessionFile from "../Codec/SessionFile.ts"
  */
 export const DEFAULT_READ_CHUNK = 256 * 1024
 
+const EMPTY_BUFFER = Buffer.alloc(0)
+
 /**
  * The file's bytes are not a readable session: not a session file, a newer major version, or
  * a damaged block that is not the last (`violation` says which, and where).
@@ -150,11 +152,28 @@ export const records = <A>(
   }, options)
 
 /**
+ * Options of {@link reads}: those of {@link records}, and whether the read buffers are reused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadsOptions extends ReadOptions {
+  /**
+   * Read the file into two buffers in turn instead of a fresh one per read: no fresh memory
+   * for the kernel to fault in and the GC to sweep (a third to half of a fast replay's time at
+   * 128 B messages, `bench:replay`), but what points into a read's buffer is valid only until
+   * the stream is pulled again after the pull that delivered it (read N's buffer is written by
+   * read N + 2). Default `false`: every read's buffer is fresh and never written again.
+   */
+  readonly reuseBuffers?: boolean | undefined
+}
+
+/**
  * The lower door of {@link records}: after every read of `file`, `drain` is handed the reader
- * (fed with it), the read's buffer (fresh, never reused: what points into it is owned) and the
- * array to fill; it reads the reader until `NeedMore` (returning `undefined`) or a violation
- * (returned, and failing the stream). For a reader of many records in bulk
- * (`SessionReader.readMessages`, the fast replay).
+ * (fed with it), the read's buffer (fresh, never reused, so what points into it is owned —
+ * unless `reuseBuffers`) and the array to fill; it reads the reader until `NeedMore` (returning
+ * `undefined`) or a violation (returned, and failing the stream). For a reader of many records
+ * in bulk (`SessionReader.readMessages`, the fast replay).
  *
  * @since 0.1.0
  * @category reading
@@ -162,7 +181,7 @@ export const records = <A>(
 export const reads = <A>(
   file: string,
   drain: (reader: SessionFile.SessionReader, buffer: Buffer, out: Array<A>) => SessionFile.Violation | undefined,
-  options: ReadOptions = {}
+  options: ReadsOptions = {}
 ): Stream.Stream<A, SessionError> =>
   Stream.unwrap(Effect.gen(function*() {
     const fd = yield* Effect.acquireRelease(
@@ -172,15 +191,27 @@ export const reads = <A>(
     const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
     let ended = false
+    // with reuseBuffers, the two buffers read into in turn
+    const reused = options.reuseBuffers === true ? [EMPTY_BUFFER, EMPTY_BUFFER] : undefined
+    let turn = 0
     /** The violation to fail with once the records before it were pulled. */
     let failure: SessionError | undefined
     type Pulled = Effect.Effect<Arr.NonEmptyReadonlyArray<A>, SessionError | Cause.Done>
     const pull: Pulled = Effect.suspend((): Pulled => {
       for (;;) {
         if (ended) return failure === undefined ? Cause.done() : Effect.fail(failure)
-        // a fresh buffer per read, never reused (views into it stay valid): the pending bytes
-        // of a straddling record first, then the file's next bytes read straight after them
-        const buffer = Buffer.allocUnsafe(reader.pending + chunkSize)
+        // a fresh buffer per read, never reused (views into it stay valid), or the other of the
+        // two reused ones: the pending bytes of a straddling record first (moved out of the last
+        // read's buffer), then the file's next bytes read straight after them
+        const size = reader.pending + chunkSize
+        let buffer: Buffer
+        if (reused === undefined) buffer = Buffer.allocUnsafe(size)
+        else {
+          turn ^= 1
+          // grown to at least twice its size: a block straddling many small reads grows it a few times, not every read
+          if (reused[turn]!.byteLength < size) reused[turn] = Buffer.allocUnsafeSlow(Math.max(size, 2 * reused[turn]!.byteLength))
+          buffer = reused[turn]!
+        }
         const at = reader.moveTo(buffer)
         let bytesRead: number
         try {

@@ -184,6 +184,59 @@ describe("MarketFeed.layerReplay", () => {
       }
     }))
 
+  it.effect("fast with reuseBuffers: batches lent until the next pull, read in place, in two buffers; owned batches never share one", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const writer = SessionFile.makeWriter()
+      const blocks: Array<Uint8Array> = [SessionFile.header()]
+      const expected: Array<string> = []
+      // 40000 messages: the index slab (16384 messages) is filled and taken again twice
+      for (let i = 0; i < 40_000; i++) {
+        if (i % 5 === 0) {
+          writer.appendText(SessionFile.Kind.InText, i, `t${i}`)
+          expected.push(`t${i}`)
+        } else {
+          const bytes = Uint8Array.from({ length: 1 + (i % 97) }, (_, j) => (i * 7 + j) & 0xff)
+          writer.append(SessionFile.Kind.InBinary, i, bytes)
+          expected.push(Buffer.from(bytes).toString("hex"))
+        }
+        if (i === 20_000) {
+          writer.appendJson(SessionFile.Kind.Gap, i, { connectedForMicros: 10, at: 1 })
+          expected.push("gap clean")
+        }
+        if (writer.isFull) blocks.push(Uint8Array.from(writer.flush()))
+      }
+      writer.appendJson(SessionFile.Kind.End, 40_000, {})
+      blocks.push(Uint8Array.from(writer.flush()))
+      fs.writeFileSync(file, Buffer.concat(blocks))
+      for (const reuseBuffers of [true, false]) {
+        for (const chunkSize of [1000, 64 * 1024]) {
+          const seen: Array<string> = []
+          const buffers = new Set<ArrayBufferLike>()
+          let batches = 0
+          yield* Effect.gen(function*() {
+            // each batch read when it is handed out, as the lent contract allows
+            yield* Stream.runForEach((yield* MarketFeed.MarketFeed).events, (event) =>
+              Effect.sync(() => {
+                if (event._tag !== "Messages") return void seen.push(...labels(event))
+                batches++
+                buffers.add(event.bytes.buffer)
+                for (let i = 0; i < event.count; i++) {
+                  seen.push(event.isText(i) ? event.text(i) : event.payload(i).toString("hex"))
+                }
+              }))
+          }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", chunkSize, reuseBuffers })))
+          assert.deepStrictEqual(seen, expected, `reuseBuffers ${reuseBuffers}, chunk ${chunkSize}`)
+          assert.isAbove(batches, 20)
+          // lent: the reads go to two buffers in turn (each grown a few times while a 64 KiB block
+          // straddles many 1000-byte reads); owned: every read has its own buffer, so only the
+          // batches one read was split into (at the gap, at the two full index slabs) share one
+          if (reuseBuffers) assert.isAtMost(buffers.size, chunkSize === 1000 ? 16 : 2, `chunk ${chunkSize}`)
+          else assert.isAtLeast(buffers.size, batches - 3, `chunk ${chunkSize}`)
+        }
+      }
+    }))
+
   it.effect("drops a torn last block (a crash while recording) and replays what came before", () =>
     Effect.gen(function*() {
       const file = tempFile()
