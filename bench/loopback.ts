@@ -62,7 +62,7 @@ import { median } from "./harness.ts"
 import { sink, viaFeed, viaMarketFeed } from "./feed-consumers.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
-import { type Consumer, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
+import { type Consumer, viaMessages, viaMessagesLent, viaRecv, viaRun } from "./ws-consumers.ts"
 import { wsReceiveRate } from "./ws-receive.ts"
 import { ORDER_BODY as ORDER_RESPONSE_BODY, ORDER_RESPONSE } from "./codec/http-parse.ts"
 
@@ -432,6 +432,7 @@ interface Ours {
   readonly wsRun?: StreamCandidate
   readonly wsStream?: StreamCandidate
   readonly wsMessages?: StreamCandidate
+  readonly wsMessagesLent?: StreamCandidate
   readonly wsRttRun?: RttCandidate
   /** The feed firehose: name → candidate, in table order. */
   readonly feeds?: ReadonlyArray<readonly [string, StreamCandidate]>
@@ -453,6 +454,9 @@ const run = async (ours: Ours): Promise<void> => {
     if (ours.wsRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRun!(size, STREAM_COUNT)])
     if (ours.wsStream !== undefined) candidates.push(["effect-nexus recv", () => ours.wsStream!(size, STREAM_COUNT)])
     if (ours.wsMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsMessages!(size, STREAM_COUNT)])
+    if (ours.wsMessagesLent !== undefined) {
+      candidates.push(["effect-nexus messages (lent)", () => ours.wsMessagesLent!(size, STREAM_COUNT)])
+    }
     candidates.push(["ws", () => wsStream(size, STREAM_COUNT)])
     candidates.push(["effect/socket", () => effectStream(size, STREAM_COUNT)])
     // the server's ceiling in the same run: a client that only counts bytes
@@ -571,6 +575,7 @@ const oursFirehose = (consume: Consumer): StreamCandidate => (size, count) =>
 const oursWsStream = oursFirehose(viaRecv)
 const oursWsRun = oursFirehose(viaRun)
 const oursWsMessages = oursFirehose(viaMessages)
+const oursWsMessagesLent = oursFirehose(viaMessagesLent)
 
 /** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
 const oursWsRtt: RttCandidate = (count) =>
@@ -621,6 +626,7 @@ await run({
   wsRun: oursWsRun,
   wsStream: oursWsStream,
   wsMessages: oursWsMessages,
+  wsMessagesLent: oursWsMessagesLent,
   wsRtt: oursWsRtt,
   wsRttRun: oursWsRttRun,
   socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),

@@ -19,7 +19,7 @@ import { open } from "../src/Transport/internal/webSocketStream.ts"
 import type { WebSocket } from "../src/Transport/WebSocket.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import { median } from "./harness.ts"
-import { type Consumer, recvLoop, viaMessages, viaRecv, viaRun } from "./ws-consumers.ts"
+import { type Consumer, recvLoop, viaMessages, viaMessagesLent, viaRecv, viaRun } from "./ws-consumers.ts"
 
 const size = Number(process.argv[2] ?? 40)
 const count = Number(process.argv[3] ?? 2_000_000)
@@ -125,6 +125,7 @@ const all: ReadonlyArray<readonly [string, () => Promise<number>]> = [
   // success Exit (what recv through a combinator does with a buffered message), nothing parsed
   ["floor: yield* suspend(exit)", timed(() => recvLoop(floorStep, count, touch))],
   ["messages", timed(viaMessages)],
+  ["messages lent", timed(viaMessagesLent)],
   ["feedEvents", timed(viaFeedEvents)]
 ]
 

@@ -12,7 +12,7 @@
  *   usual door; a `Messages` event holds every message of one read of the file, every block's
  *   CRC checked as it is read), each payload read through the batch's index.
  * - `replay, runForEachArray`: the same, read an array of events at a time.
- * - `replay (reuseBuffers)`, both consumers: the same with `reuseBuffers: true` — the file read
+ * - `replay (lent)`, both consumers: the same with `lent: true` — the file read
  *   into two buffers in turn, each batch lent until the next pull (read in place here, so like
  *   with like with the live handler's views).
  * - `live WebSocket.run`: our client on `bench/loopback-server.ts`'s firehose (a child process,
@@ -51,10 +51,10 @@ const writeSession = (size: number, count: number): { file: string; bytes: numbe
 /** Every consumer reads each payload's first and last byte into this sink. */
 let touched = 0
 
-const replayRate = (file: string, arrays: boolean, reuseBuffers = false): Promise<number> =>
+const replayRate = (file: string, arrays: boolean, lent = false): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const t0 = performance.now()
-    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", reuseBuffers })
+    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", lent })
     let received = 0
     // each payload as the API hands it out: through the batch's index into its owned buffer
     const touchAll = (event: MarketFeed.FeedEvent) => {
@@ -107,8 +107,8 @@ try {
       { name: "replay (MarketFeed.layerReplay, fast), runForEach", run: () => replayRate(file, false) },
       { name: "replay (MarketFeed.layerReplay, fast), runForEachArray", run: () => replayRate(file, true) },
       { name: "live WebSocket.run (loopback firehose)", run: () => liveRate(size) },
-      { name: "replay (fast, reuseBuffers: batches lent until the next pull), runForEach", run: () => replayRate(file, false, true) },
-      { name: "replay (fast, reuseBuffers), runForEachArray", run: () => replayRate(file, true, true) }
+      { name: "replay (fast, lent: batches lent until the next pull), runForEach", run: () => replayRate(file, false, true) },
+      { name: "replay (fast, lent), runForEachArray", run: () => replayRate(file, true, true) }
     ]
     const samples: Array<Array<number>> = candidates.map(() => [])
     for (let round = 0; round < ROUNDS; round++) {
@@ -125,8 +125,8 @@ try {
     candidates.forEach((c, i) => console.log(`| ${c.name} | ${fmt(median(samples[i]!))} | ${samples[i]!.map(fmt).join(", ")} |`))
     console.log(`\nreplay (runForEach) / live, median of per-round ratios: ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`)
     console.log(`replay (runForEachArray) / live, median of per-round ratios: ${median(arrayRatios).toFixed(2)}× (rounds: ${arrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
-    console.log(`replay (reuseBuffers, runForEach) / live, median of per-round ratios: ${median(lentRatios).toFixed(2)}× (rounds: ${lentRatios.map((r) => r.toFixed(2)).join(", ")})`)
-    console.log(`replay (reuseBuffers, runForEachArray) / live, median of per-round ratios: ${median(lentArrayRatios).toFixed(2)}× (rounds: ${lentArrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log(`replay (lent, runForEach) / live, median of per-round ratios: ${median(lentRatios).toFixed(2)}× (rounds: ${lentRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log(`replay (lent, runForEachArray) / live, median of per-round ratios: ${median(lentArrayRatios).toFixed(2)}× (rounds: ${lentArrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
     fs.rmSync(file)
   }
   if (touched === 0) console.log("(no payload byte was non-zero)")

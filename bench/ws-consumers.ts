@@ -66,11 +66,16 @@ export const recvLoop = (
 export const viaRecv: Consumer = (ws, count, touch) => recvLoop(ws.recv, count, touch)
 
 /** The `messages` Stream: owned copies, a chunk per pull (`Stream.runForEachArray`). */
-export const viaMessages: Consumer = (ws, count, touch) =>
+export const viaMessages: Consumer = (ws, count, touch) => messagesLoop(ws, count, touch, false)
+
+/** The `messages` Stream with `{ lent: true }`: each chunk's payloads views until the next pull, read in place. */
+export const viaMessagesLent: Consumer = (ws, count, touch) => messagesLoop(ws, count, touch, true)
+
+const messagesLoop = (ws: WebSocket, count: number, touch: (payload: Uint8Array) => void, lent: boolean) =>
   Effect.suspend(() => {
     const counter = counting(count, touch)
     return Effect.map(
-      Stream.runForEachArray(NexusWebSocket.messages(ws), (batch) => {
+      Stream.runForEachArray(NexusWebSocket.messages(ws, { lent }), (batch) => {
         for (const message of batch) counter.take(message as { readonly _tag: string; readonly payload: Uint8Array })
         return Effect.void
       }),

@@ -19,7 +19,10 @@
  * silent reallocation past the limit.
  *
  * Views returned by `data()` and `spare()` stay valid until the next `advance`, `compact`,
- * `reserve` or `write`.
+ * `reserve` or `write`. With `swapOnCompact` set, compaction copies the unconsumed tail into a
+ * second slab and swaps the two instead of moving bytes within one: what was read before a
+ * compaction stays intact until the one after it, so a consumer lent views of consumed bytes
+ * keeps them across one compaction (the cost: a second slab of the same capacity).
  *
  * @since 0.1.0
  */
@@ -58,6 +61,10 @@ export class ReadBuf {
   readonly maxCapacity: number
   /** Compaction threshold as a fraction of the capacity. */
   readonly compactAt: number
+  /** Compact into a second slab and swap, leaving the old one's bytes as they were (see the module doc). Default `false`. */
+  swapOnCompact = false
+  /** The slab swapped out by the last compaction under `swapOnCompact`, reused by the next one. */
+  private other: Buffer | undefined = undefined
 
   constructor(capacity: number, maxCapacity: number, compactAt: number) {
     if (!Number.isInteger(capacity) || capacity <= 0) {
@@ -126,7 +133,16 @@ export class ReadBuf {
   /** Moves the unconsumed bytes to the front of the slab so the whole tail is spare. */
   compact(): void {
     if (this.start === 0) return
-    this.buf.copyWithin(0, this.start, this.end)
+    if (this.swapOnCompact) {
+      const old = this.buf
+      let next = this.other
+      if (next === undefined || next.length !== old.length) next = allocUnsafe(old.length)
+      old.copy(next, 0, this.start, this.end)
+      this.other = old
+      this.buf = next
+    } else {
+      this.buf.copyWithin(0, this.start, this.end)
+    }
     this.end -= this.start
     this.start = 0
   }

@@ -8,7 +8,7 @@
  * What is served: every recorded message (text and binary) in `Messages` batches (with recorded
  * timing a batch of one per message at its time; fast, the consecutive messages of one read of
  * the file as one batch that indexes the read's buffer in place, never reused, so owned — or,
- * with `reuseBuffers`, lent until the next pull; the reader writes the index in bulk,
+ * with `lent: true`, lent until the next pull; the reader writes the index in bulk,
  * `SessionReader.readMessages`), `Gap`
  * (its error rebuilt as the package's error of the same tag and fields, or a plain `{ _tag,
  * message }` value for a foreign one) and `Connected`; the `state` follows the recorded `Connected` and `Reconnecting` records
@@ -79,7 +79,7 @@ export interface Options {
    * concurrency) must not sit between this stream and the reads. Default `false`: every batch
    * is owned for ever. No effect with recorded timing (a batch of one per message, owned).
    */
-  readonly reuseBuffers?: boolean | undefined
+  readonly lent?: boolean | undefined
 }
 
 /** The events other than messages. */
@@ -177,9 +177,9 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       let pending: Array<Supervisor.FeedState> = []
       let index: Uint32Array = new Uint32Array(0)
       let slot = 0
-      // with reuseBuffers: the index slab filled before this one, and the read that last wrote
+      // with lent: the index slab filled before this one, and the read that last wrote
       // it (reused only once neither this read's runs nor the last's point into it)
-      const reuse = options.reuseBuffers === true
+      const reuse = options.lent === true
       let spare: Uint32Array | undefined
       let spareRead = 0
       let read = 0
@@ -233,7 +233,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize, reuseBuffers: reuse })
+      }, { chunkSize: options.chunkSize, lent: reuse })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending

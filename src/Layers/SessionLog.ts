@@ -159,19 +159,20 @@ export const records = <A>(
  */
 export interface ReadsOptions extends ReadOptions {
   /**
-   * Read the file into two buffers in turn instead of a fresh one per read: no fresh memory
+   * Lend the reads: read the file into two buffers in turn instead of a fresh one per read (the
+   * library's one name for "valid until a later pull, copy what you keep"): no fresh memory
    * for the kernel to fault in and the GC to sweep (a third to half of a fast replay's time at
    * 128 B messages, `bench:replay`), but what points into a read's buffer is valid only until
    * the stream is pulled again after the pull that delivered it (read N's buffer is written by
    * read N + 2). Default `false`: every read's buffer is fresh and never written again.
    */
-  readonly reuseBuffers?: boolean | undefined
+  readonly lent?: boolean | undefined
 }
 
 /**
  * The lower door of {@link records}: after every read of `file`, `drain` is handed the reader
  * (fed with it), the read's buffer (fresh, never reused, so what points into it is owned —
- * unless `reuseBuffers`) and the array to fill; it reads the reader until `NeedMore` (returning
+ * unless `lent`) and the array to fill; it reads the reader until `NeedMore` (returning
  * `undefined`) or a violation (returned, and failing the stream). For a reader of many records
  * in bulk (`SessionReader.readMessages`, the fast replay).
  *
@@ -191,8 +192,8 @@ export const reads = <A>(
     const reader = SessionFile.makeReader({ checksums: options.checksums })
     const chunkSize = options.chunkSize ?? DEFAULT_READ_CHUNK
     let ended = false
-    // with reuseBuffers, the two buffers read into in turn
-    const reused = options.reuseBuffers === true ? [EMPTY_BUFFER, EMPTY_BUFFER] : undefined
+    // with lent, the two buffers read into in turn
+    const reused = options.lent === true ? [EMPTY_BUFFER, EMPTY_BUFFER] : undefined
     let turn = 0
     /** The violation to fail with once the records before it were pulled. */
     let failure: SessionError | undefined

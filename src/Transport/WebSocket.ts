@@ -363,6 +363,17 @@ export const run = <E = never>(
 export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
 
 /**
+ * Options of {@link messages}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MessagesOptions {
+  /** Lend each chunk's binary and pong payloads until the next pull instead of copying them (see {@link messages}). Default `false`. */
+  readonly lent?: boolean | undefined
+}
+
+/**
  * The received messages as a `Stream` of owned copies, ending after the peer's `Close` (which is
  * emitted) or once the socket is closed (our own closing handshake, run from another fiber, may
  * consume the peer's close; the stream then just ends). Each pull emits a chunk: every message
@@ -372,14 +383,24 @@ export type Outgoing = string | Uint8Array | FrameReader.OwnedMessage
  * 64 KiB, as Node's own small buffers share a pool: keeping it keeps that copy). Pings are
  * answered when `autoPong` is on. Run it on one fiber.
  *
+ * With `{ lent: true }` the chunks are **lent**: a binary or pong payload is a view of the
+ * socket's read buffer, not a copy, valid only until the stream is pulled again (a chunk then
+ * ends where that buffer would be refilled) — copy what you keep (`Buffer.from(payload)`); a
+ * text message's string is still its own. For a consumer that reads each chunk in place
+ * (`Stream.runForEach`, `runForEachArray`), with no combinator that pulls ahead (`Stream.buffer`,
+ * `merge`, concurrent `mapEffect`) in between. Default `false`: owned.
+ *
  * @since 0.1.0
  * @category streams
  */
-export const messages = (socket: WebSocket): Stream.Stream<FrameReader.OwnedMessage, WebSocketError> =>
+export const messages = (
+  socket: WebSocket,
+  options?: MessagesOptions
+): Stream.Stream<FrameReader.OwnedMessage, WebSocketError> =>
   Stream.fromPull(Effect.sync(() => {
     let done = false
     const pull: Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> = socket instanceof WebSocketImpl
-      ? socket.pullOwned()
+      ? socket.pullOwned(options?.lent === true)
       : Effect.map(socket.recv, (message) => [FrameReader.toOwned(message)])
     const onSuccess = (batch: Array<FrameReader.OwnedMessage>) => {
       if (batch[batch.length - 1]!._tag === "Close") done = true

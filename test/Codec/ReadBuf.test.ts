@@ -45,6 +45,31 @@ describe("ReadBuf", () => {
     expect(buf.capacity).toBe(16)
   })
 
+  it("swapOnCompact: a compaction swaps slabs, leaving the bytes read before it intact until the next one", () => {
+    const buf = ReadBuf.make({ capacity: 8 })
+    buf.swapOnCompact = true
+    expect(buf.write(Uint8Array.of(1, 2, 3, 4, 5, 6))).toBe(true)
+    const lent = buf.buf.subarray(0, 4)
+    buf.advance(4)
+    const first = buf.buf
+    expect(buf.write(Uint8Array.of(7, 8, 9, 10))).toBe(true) // needs the head: compacts
+    expect(buf.buf).not.toBe(first)
+    expect([...buf.data()]).toEqual([5, 6, 7, 8, 9, 10])
+    expect([...lent]).toEqual([1, 2, 3, 4])
+    // the next compaction reuses the first slab
+    buf.advance(5)
+    buf.compact()
+    expect(buf.buf).toBe(first)
+    expect([...buf.data()]).toEqual([10])
+    // without it, compaction moves bytes within the one slab
+    const plain = ReadBuf.make({ capacity: 8 })
+    plain.write(Uint8Array.of(1, 2, 3, 4, 5, 6))
+    const view = plain.buf.subarray(0, 4)
+    plain.advance(4)
+    plain.compact()
+    expect([...view]).toEqual([5, 6, 3, 4])
+  })
+
   it("rejects invalid options", () => {
     expect(() => ReadBuf.make({ capacity: 0 })).toThrow(RangeError)
     expect(() => ReadBuf.make({ capacity: 8, maxCapacity: 4 })).toThrow(RangeError)

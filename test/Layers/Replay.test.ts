@@ -184,7 +184,7 @@ describe("MarketFeed.layerReplay", () => {
       }
     }))
 
-  it.effect("fast with reuseBuffers: batches lent until the next pull, read in place, in two buffers; owned batches never share one", () =>
+  it.effect("fast with lent: batches lent until the next pull, read in place, in two buffers; owned batches never share one", () =>
     Effect.gen(function*() {
       const file = tempFile()
       const writer = SessionFile.makeWriter()
@@ -209,7 +209,7 @@ describe("MarketFeed.layerReplay", () => {
       writer.appendJson(SessionFile.Kind.End, 40_000, {})
       blocks.push(Uint8Array.from(writer.flush()))
       fs.writeFileSync(file, Buffer.concat(blocks))
-      for (const reuseBuffers of [true, false]) {
+      for (const lent of [true, false]) {
         for (const chunkSize of [1000, 64 * 1024]) {
           const seen: Array<string> = []
           const buffers = new Set<ArrayBufferLike>()
@@ -225,13 +225,13 @@ describe("MarketFeed.layerReplay", () => {
                   seen.push(event.isText(i) ? event.text(i) : event.payload(i).toString("hex"))
                 }
               }))
-          }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", chunkSize, reuseBuffers })))
-          assert.deepStrictEqual(seen, expected, `reuseBuffers ${reuseBuffers}, chunk ${chunkSize}`)
+          }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing: "fast", chunkSize, lent })))
+          assert.deepStrictEqual(seen, expected, `lent ${lent}, chunk ${chunkSize}`)
           assert.isAbove(batches, 20)
           // lent: the reads go to two buffers in turn (each grown a few times while a 64 KiB block
           // straddles many 1000-byte reads); owned: every read has its own buffer, so only the
           // batches one read was split into (at the gap, at the two full index slabs) share one
-          if (reuseBuffers) assert.isAtMost(buffers.size, chunkSize === 1000 ? 16 : 2, `chunk ${chunkSize}`)
+          if (lent) assert.isAtMost(buffers.size, chunkSize === 1000 ? 16 : 2, `chunk ${chunkSize}`)
           else assert.isAtLeast(buffers.size, batches - 3, `chunk ${chunkSize}`)
         }
       }

@@ -836,6 +836,64 @@ describe("WebSocket over the memory pair", () => {
       yield* pair.server.end()
     }))
 
+  it.effect("messages with lent: payloads are views of the read slab, right when their chunk comes, through torn frames and a compacted slab; owned ones are copies", () =>
+    Effect.gen(function*() {
+      const writer = FrameWriter.make({ role: "server" })
+      // every size from 0 to 154 bytes, a fragmented message (joined: copied) and a pong among them
+      const payloads = Array.from({ length: 300 }, (_, i) => Buffer.alloc(i % 155, i & 0xff))
+      const frames = Buffer.alloc(300 * 160 + 1024)
+      let at = 0
+      for (const [i, payload] of payloads.entries()) {
+        at += writer.encodeInto(frames, at, FrameWriter.Kind.Binary, payload) as number
+        if (i === 150) {
+          at += hex("02 02 0a 0b 80 02 0c 0d").copy(frames, at)
+          at += writer.encodeInto(frames, at, FrameWriter.Kind.Pong, Buffer.from("pp")) as number
+        }
+      }
+      at += writer.encodeCloseInto(frames, at, 1000) as number
+      const expected = [
+        ...payloads.slice(0, 151).map((p) => `Binary ${p.toString("hex")}`),
+        "Binary 0a0b0c0d",
+        `Pong ${Buffer.from("pp").toString("hex")}`,
+        ...payloads.slice(151).map((p) => `Binary ${p.toString("hex")}`),
+        "Close"
+      ]
+      for (const lent of [true, false]) {
+        // reads of 997 bytes into a 1 KiB slab: frames torn at every read, the slab compacted
+        // and its ranges reused hundreds of times
+        const { client, pair } = yield* connected({ memory: { chunkSize: 997, capacity: 1 << 20 }, client: { bufferCapacity: 1024 } })
+        yield* pair.server.write(frames.subarray(0, at))
+        const seen: Array<string> = []
+        const kept: Array<Uint8Array> = []
+        const buffers = new Set<ArrayBufferLike>()
+        let chunks = 0
+        yield* Stream.runForEachArray(WebSocket.messages(client, { lent }), (chunk) =>
+          Effect.sync(() => {
+            chunks++
+            for (const message of chunk) {
+              if (message._tag === "Binary" || message._tag === "Pong") {
+                // read when its chunk is handed out: a lent view must still hold its bytes
+                seen.push(`${message._tag} ${Buffer.from(message.payload).toString("hex")}`)
+                kept.push(message.payload)
+                if (message.payload.length > 64) buffers.add(message.payload.buffer)
+              } else seen.push(message._tag)
+            }
+          }))
+        assert.deepStrictEqual(seen, expected, `lent ${lent}`)
+        assert.isAbove(chunks, 20)
+        if (lent) {
+          // views of the 1 KiB slab (and of the one it swaps with at a compaction), not copies
+          assert.isAtMost(buffers.size, 2)
+          for (const buffer of buffers) assert.strictEqual(buffer.byteLength, 1024)
+        } else {
+          // owned copies keep their bytes after the slab was refilled under them 300 times
+          const after = kept.map((payload) => Buffer.from(payload).toString("hex"))
+          assert.deepStrictEqual(after, seen.filter((s) => s !== "Close").map((s) => s.split(" ")[1]))
+        }
+        yield* pair.server.end()
+      }
+    }))
+
   it.effect("messages emits what is buffered as one chunk per pull, at most maxBatch, as owned copies", () =>
     Effect.gen(function*() {
       const pair = yield* Memory.pair()

@@ -351,51 +351,69 @@ export class WebSocketImpl {
    * that read brought behind it. A ping or close ends the batch (after its pong or echo); a
    * violation met behind buffered messages is left latched in the reader, so those messages are
    * delivered first and the next pull fails. Yields once after `maxBatch` messages, as `recv`.
+   *
+   * `lent` (`messages(socket, { lent: true })`): binary and pong payloads in the slab are views
+   * of it, not copies, valid until the next pull — the batch then ends where the slab would be
+   * refilled, so no slab byte a view points at is written before the consumer pulls again; the
+   * compaction the reader does at a torn frame (to fit the whole frame) swaps slabs
+   * (`ReadBuf.swapOnCompact`) rather than moving bytes under the views. Payloads outside the slab (joined fragments,
+   * inflated bytes: buffers the reader reuses) are still copied.
    */
-  pullOwned(): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
+  pullOwned(lent: boolean): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
     return Effect.suspend(() => {
       if (this.failure !== undefined) return Effect.fail(this.failure)
       if (this.closeReceived) return Effect.fail(this.closedError("recv"))
       if (this.batch >= this.maxBatch) {
         this.batch = 0
-        return Effect.andThen(Effect.yieldNow, this.pullOwned())
+        return Effect.andThen(Effect.yieldNow, this.pullOwned(lent))
       }
-      return this.fillOwned([])
+      // the reader may compact the slab at a torn frame, behind views already in the batch
+      if (lent) this.rb.swapOnCompact = true
+      return this.fillOwned([], lent)
     })
   }
 
-  private fillOwned(out: Array<FrameReader.OwnedMessage>): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
+  private fillOwned(out: Array<FrameReader.OwnedMessage>, lent: boolean): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
     while (this.batch < this.maxBatch) {
       const result = this.next()
       if (result._tag === "Text" || result._tag === "Binary" || result._tag === "Pong") {
         this.batch++
-        out.push(this.own(result))
+        out.push(lent ? this.lend(result) : this.own(result))
         continue
       }
       if (result._tag === "NeedMore") {
-        // the batch holds owned copies: the slab may be refilled (and compacted) under it
-        if (this.refillNow()) continue
+        // owned copies let the slab be refilled (and compacted) under the batch; lent views do not
+        if ((!lent || out.length === 0) && this.refillNow()) continue
         if (out.length > 0) return Effect.succeed(out)
-        return Effect.flatMap(this.readMore(), (message) => this.afterDispatch(out, message))
+        return Effect.flatMap(this.readMore(), (message) => this.afterDispatch(out, message, lent))
       }
       if (result._tag !== "Ping" && result._tag !== "Close" && out.length > 0) {
         // a violation stays latched in the reader: the next pull reports it
         return Effect.succeed(out)
       }
-      return Effect.flatMap(this.dispatch(result), (message) => this.afterDispatch(out, message))
+      return Effect.flatMap(this.dispatch(result), (message) => this.afterDispatch(out, message, lent))
     }
     return Effect.succeed(out)
   }
 
   private afterDispatch(
     out: Array<FrameReader.OwnedMessage>,
-    message: FrameReader.Message
+    message: FrameReader.Message,
+    lent: boolean
   ): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
-    out.push(this.own(message))
+    out.push(lent ? this.lend(message) : this.own(message))
     // after a ping or close, hand over what we have; after data, drain what the read brought
     return message._tag === "Text" || message._tag === "Binary" || message._tag === "Pong"
-      ? this.fillOwned(out)
+      ? this.fillOwned(out, lent)
       : Effect.succeed(out)
+  }
+
+  /** A message for a lent batch: a binary or pong payload in the slab as a view of it (valid until the slab is refilled), else as {@link own}. */
+  private lend(message: FrameReader.Message): FrameReader.OwnedMessage {
+    if ((message._tag === "Binary" || message._tag === "Pong") && message.buf === this.rb.buf) {
+      return { _tag: message._tag, payload: message.payload }
+    }
+    return this.own(message)
   }
 
   /**
