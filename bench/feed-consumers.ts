@@ -17,9 +17,9 @@ export const sink = { touched: 0 }
  * `Layers/MarketFeed`: `Messages` events (each a batch's payloads in one owned buffer) through
  * its bounded queue, read as chunks; every payload's bytes read through the batch's index.
  */
-export const viaMarketFeed = (url: string, count: number): Promise<number> =>
+export const viaMarketFeed = (url: string, count: number, lent = false): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const feed = yield* MarketFeed.make({ url })
+    const feed = yield* MarketFeed.make({ url, lent })
     const pull = yield* Stream.toPull(feed.events)
     let received = 0
     let started = 0
@@ -41,6 +41,9 @@ export const viaMarketFeed = (url: string, count: number): Promise<number> =>
     yield* feed.stop
     return elapsed
   })))
+
+/** The same with `lent: true`: each batch read in place before the next pull, as the contract allows. */
+export const viaMarketFeedLent = (url: string, count: number): Promise<number> => viaMarketFeed(url, count, true)
 
 /** `Reconnect/Feed`: a synchronous handler on the supervisor's push loop, each payload a view. */
 export const viaFeed = (url: string, count: number): Promise<number> =>

@@ -2,21 +2,28 @@
  * `npx node [V8 flags] bench/feed-gc.ts PATH [SIZE] [COUNT] [ROUNDS]` — one reconnecting feed
  * alone on the loopback firehose (`bench/loopback-server.ts` in a child process), with the
  * counters that explain an owned copy's cost: PATH is `marketfeed` (`Messages` batches, owned
- * copies) or `feed` (views, no copy). Per round: messages/second, the main thread's CPU per
+ * copies), `marketfeed-lent` (the batches lent: copied into reused memory) or `feed` (views, no
+ * copy). Per round: messages/second, the main thread's CPU per
  * message (`process.threadCpuUsage`), this process's minor page faults per 1000 messages
  * (`process.resourceUsage`), and the garbage collections (`PerformanceObserver` `gc` entries):
  * how many scavenges and mark-compacts, and their total pause.
  */
 import { PerformanceObserver } from "node:perf_hooks"
 import { constants } from "node:perf_hooks"
-import { sink, viaFeed, viaMarketFeed } from "./feed-consumers.ts"
+import { sink, viaFeed, viaMarketFeed, viaMarketFeedLent } from "./feed-consumers.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 
 const path = process.argv[2] ?? "marketfeed"
 const size = Number(process.argv[3] ?? 128)
 const count = Number(process.argv[4] ?? 2_000_000)
 const rounds = Number(process.argv[5] ?? 3)
-const consumer = path === "marketfeed" ? viaMarketFeed : path === "feed" ? viaFeed : undefined
+const consumer = path === "marketfeed"
+  ? viaMarketFeed
+  : path === "marketfeed-lent"
+  ? viaMarketFeedLent
+  : path === "feed"
+  ? viaFeed
+  : undefined
 if (consumer === undefined) throw new Error(`unknown path ${path}`)
 const servers = await startLoopbackServers()
 const url = `ws://127.0.0.1:${servers.ws}/stream?size=${size}&count=${count}`

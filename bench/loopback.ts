@@ -17,7 +17,8 @@
  *   each message's payload (its first and last byte, kept in a sink) as a `ws` listener reading
  *   `data` does: `Reconnect/Feed` (a handler on the supervisor's push loop), `Layers/MarketFeed`
  *   (`Messages` batches — payloads copied once into one owned buffer with an index — through its
- *   bounded queue, read as a Stream of chunks, each payload read through the index) and `WebSocket.run`,
+ *   bounded queue, read as a Stream of chunks, each payload read through the index; owned, and
+ *   with `lent: true`, the batches valid until the next pull) and `WebSocket.run`,
  *   beside `ws` touching the same bytes. Target: Feed and MarketFeed ≥ 2× `ws`.
  * - Effect Socket firehose: the same firehose through Effect's `Socket` interface (`reader.pull`,
  *   batches of owned frames, each touched): `Layers/NexusSocket` vs Effect's own `Socket` on `ws`
@@ -59,7 +60,7 @@ import type { WebSocketError } from "../src/Transport/WebSocket.ts"
 import * as NexusSocket from "../src/Layers/NexusSocket.ts"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
-import { sink, viaFeed, viaMarketFeed } from "./feed-consumers.ts"
+import { sink, viaFeed, viaMarketFeed, viaMarketFeedLent } from "./feed-consumers.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 import { rawFirehoseRate, rawRoundTrip } from "./raw-client.ts"
 import { type Consumer, viaMessages, viaMessagesLent, viaRecv, viaRun } from "./ws-consumers.ts"
@@ -621,6 +622,10 @@ const oursFeed: StreamCandidate = (size, count) => viaFeed(streamUrl(size, count
 const oursMarketFeed: StreamCandidate = (size, count) =>
   viaMarketFeed(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
 
+/** The same with `lent: true`: batches valid until the next pull, their memory reused. */
+const oursMarketFeedLent: StreamCandidate = (size, count) =>
+  viaMarketFeedLent(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
+
 await run({
   http: oursHttp,
   wsRun: oursWsRun,
@@ -630,5 +635,10 @@ await run({
   wsRtt: oursWsRtt,
   wsRttRun: oursWsRttRun,
   socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),
-  feeds: [["effect-nexus Feed", oursFeed], ["effect-nexus MarketFeed", oursMarketFeed], ["effect-nexus run", oursWsRun]]
+  feeds: [
+    ["effect-nexus Feed", oursFeed],
+    ["effect-nexus MarketFeed", oursMarketFeed],
+    ["effect-nexus MarketFeed (lent)", oursMarketFeedLent],
+    ["effect-nexus run", oursWsRun]
+  ]
 })

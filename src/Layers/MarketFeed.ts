@@ -10,7 +10,8 @@
  * owned memory with an index (`count`, `start(i)`, `end(i)`, `isText(i)`, `text(i)`, `payload(i)`, or
  * `for (const message of event)` for owned messages one by one). Reading the bytes through the
  * index allocates nothing per message; the buffer is never written again, so what you keep stays
- * valid. `Connected` and `Gap` sit between the batches in order. Every event queued since the
+ * valid (with `lent: true` it is reused once you pull again: see {@link BaseOptions.lent}).
+ * `Connected` and `Gap` sit between the batches in order. Every event queued since the
  * last pull is one chunk of the stream: a busy feed costs the consumer one pull per batch.
  *
  * The events queue is bounded (`bufferSize`, default 4096 messages and other events): once it
@@ -133,6 +134,21 @@ export interface BaseOptions {
   readonly maxSessionLifetime?: Duration.Input | undefined
   /** Events buffered for a slow consumer before the feed waits. Default 4096. */
   readonly bufferSize?: number | undefined
+  /**
+   * Lend the `Messages` batches instead of owning them: a batch's `bytes`, and every
+   * `payload(i)` view of them, are valid only until the stream is pulled again, and their
+   * memory is then reused for later batches — copy what you keep (`text(i)` is a fresh string;
+   * `Buffer.from(payload(i))` a copy). The payloads are still copied out of the socket a block
+   * at a time, but into memory reused from batch to batch rather than fresh memory, which at 128 B
+   * was a third of the feed's CPU (the copy, its allocation, and the mark-compacts V8 spends on
+   * it; "`MarketFeed` with lent batches" in `bench/RESULTS.md`). For a consumer that reads each
+   * chunk in place (`Stream.runForEach`, `runForEachArray`, `Stream.toPull`); a combinator that
+   * pulls ahead of it (`Stream.buffer`, `merge`, `grouped`, `mapEffect` with concurrency) must
+   * not sit between the events and the reads. The same name and contract as
+   * `WebSocket.messages(socket, { lent: true })` and `layerReplay(file, { lent: true })`.
+   * Default `false`: owned, valid for ever.
+   */
+  readonly lent?: boolean | undefined
 }
 
 /**
@@ -153,7 +169,7 @@ export const make = (options: Options): Effect.Effect<MarketFeedService, never, 
   Effect.gen(function*() {
     // the push loop's handler copies into the current run without an Effect step below the
     // mark; the stream takes everything queued per pull
-    const events = new FeedEvents<Exclude<FeedEvent, Messages>>(options.bufferSize ?? DEFAULT_BUFFER_SIZE)
+    const events = new FeedEvents<Exclude<FeedEvent, Messages>>(options.bufferSize ?? DEFAULT_BUFFER_SIZE, options.lent === true)
     const emit = (event: Exclude<FeedEvent, Messages>): Effect.Effect<void> => events.event(event) ?? Effect.void
     const end = Effect.sync(() => events.batch.end(Cause.Done()))
     // the shared TlsConfig and proxy rules, unless the options name their own; built once here, so

@@ -16,17 +16,24 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 100; i++) yield* Effect.yieldNow
 })
 
+/** Reads the feed's events on a fiber of its own, each batch when it is handed out (as a lent batch must be), into `seen`. */
+const readEvents = (feed: MarketFeed.MarketFeedService) =>
+  Effect.gen(function*() {
+    const seen: Array<string> = []
+    const reader = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
+      Effect.sync(() => {
+        if (event._tag === "Messages") for (const message of event) seen.push(message._tag === "Text" ? message.text : message._tag)
+        else seen.push(event._tag === "Connected" ? `connected ${event.session}` : event._tag)
+      })))
+    return { reader, seen }
+  })
+
 describe("MarketFeed on the test layer", () => {
   it.effect("delivers Connected, messages and Gap events in order, and re-sends subscriptions after a drop", () =>
     Effect.gen(function*() {
       const feed = yield* MarketFeed.MarketFeed
       const exchange = yield* TestFeedPeer
-      const seen: Array<string> = []
-      const reader = yield* Effect.forkChild(Stream.runForEach(feed.events, (event) =>
-        Effect.sync(() => {
-          if (event._tag === "Messages") for (const message of event) seen.push(message._tag === "Text" ? message.text : message._tag)
-          else seen.push(event._tag === "Connected" ? `connected ${event.session}` : event._tag)
-        })))
+      const { reader, seen } = yield* readEvents(feed)
       yield* settle
       yield* exchange.publish("q1")
       yield* settle
@@ -44,6 +51,31 @@ describe("MarketFeed on the test layer", () => {
       yield* feed.stop
       yield* Fiber.join(reader)
     }).pipe(Effect.provide(MarketFeedTest.layer({ subscriptions: ["t1"] }))))
+
+  it.effect("lent: the same events, each batch read when it comes, across a drop and a reconnect", () =>
+    Effect.gen(function*() {
+      const feed = yield* MarketFeed.MarketFeed
+      const exchange = yield* TestFeedPeer
+      const { reader, seen } = yield* readEvents(feed)
+      yield* settle
+      for (let i = 0; i < 50; i++) yield* exchange.publish(`a${i}`)
+      yield* settle
+      yield* exchange.dropAll
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* settle
+      for (let i = 0; i < 50; i++) yield* exchange.publish(`b${i}`)
+      yield* settle
+      assert.deepStrictEqual(seen, [
+        "connected 1",
+        ...Array.from({ length: 50 }, (_, i) => `a${i}`),
+        "Gap",
+        "connected 2",
+        ...Array.from({ length: 50 }, (_, i) => `b${i}`)
+      ])
+      yield* feed.stop
+      yield* Fiber.join(reader)
+    }).pipe(Effect.provide(MarketFeedTest.layer({ subscriptions: ["t1"], lent: true }))))
 
   it.effect("stop does not wait for a consumer that stopped reading; queued events stay readable, then the stream ends", () =>
     Effect.gen(function*() {

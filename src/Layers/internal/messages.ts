@@ -123,6 +123,94 @@ const INDEX_SLAB_SIZE = 8 * 1024
  */
 const SMALL_COPY = 64
 
+/** Bytes of a {@link LentBlocks} slab: 256 KiB (four of the socket's largest blocks). */
+const LENT_SLAB_SIZE = 256 * 1024
+
+/**
+ * The memory of `MarketFeed`'s lent runs (`lent: true`): the socket copies each block
+ * (`WebSocketImpl.blockCopy`) into the current slab here, one after another, instead of into
+ * fresh memory. A slab that filled up is retired with the number of the last batch that holds
+ * one of its blocks, and is reused once the consumer takes a later batch than that — it asks
+ * for the next batch only when it is done with the one before (the lent contract: valid until
+ * the next pull). So the fresh memory, and the mark-compacts V8 spends on it at 128 B (19–31 a
+ * 10 M-message round, `bench/feed-gc.ts`), go; the one memcpy per block stays.
+ */
+class LentBlocks {
+  private slab: Buffer = EMPTY_BYTES
+  private pos = 0
+  /** The number of the last batch holding a block of the current slab. */
+  private slabLast = 0
+  /** The block {@link copy} returned last (in the current slab). */
+  private lastBlock: Buffer = EMPTY_BYTES
+  private readonly retired: Array<Buffer> = []
+  private readonly retiredLast: Array<number> = []
+  private readonly free: Array<Buffer> = []
+  /** Batches handed to the consumer so far: the number of the batch being filled. */
+  private taken = 0
+
+  /** `WebSocketImpl.blockCopy`: `src[start, start + length)` copied into the current slab. */
+  readonly copy = (src: Buffer, start: number, length: number): Buffer => {
+    if (this.pos + length > this.slab.byteLength) this.nextSlab(length)
+    const at = this.pos
+    src.copy(this.slab, at, start, start + length)
+    this.pos = at + length
+    const block = this.slab.subarray(at, at + length)
+    this.lastBlock = block
+    return block
+  }
+
+  /**
+   * A message in `block` (the socket's current block) is queued in the batch being filled. That
+   * block is the last one copied — in the current slab — as `FeedEvents` makes a socket it
+   * leaves take its next block afresh; a block in another slab is looked for among the retired
+   * ones all the same.
+   */
+  mark(block: Buffer): void {
+    if (block === this.lastBlock) {
+      this.slabLast = this.taken
+      return
+    }
+    const retired = this.retired
+    for (let i = retired.length - 1; i >= 0; i--) {
+      if (retired[i]!.buffer === block.buffer) {
+        this.retiredLast[i] = this.taken
+        return
+      }
+    }
+  }
+
+  /** A batch is handed to the consumer: the slabs only batches before the last one held are free. */
+  took(): void {
+    const retired = this.retired
+    const last = this.retiredLast
+    let kept = 0
+    for (let i = 0; i < retired.length; i++) {
+      if (last[i]! < this.taken) {
+        // a slab of its own (a message over the slab size) is left to the GC
+        if (retired[i]!.byteLength === LENT_SLAB_SIZE) this.free.push(retired[i]!)
+      } else {
+        retired[kept] = retired[i]!
+        last[kept++] = last[i]!
+      }
+    }
+    retired.length = kept
+    last.length = kept
+    this.taken++
+  }
+
+  private nextSlab(length: number): void {
+    if (this.slab.byteLength > 0) {
+      this.retired.push(this.slab)
+      this.retiredLast.push(this.slabLast)
+    }
+    this.slab = length <= LENT_SLAB_SIZE && this.free.length > 0
+      ? this.free.pop()!
+      : Buffer.allocUnsafeSlow(Math.max(LENT_SLAB_SIZE, length))
+    this.pos = 0
+    this.slabLast = this.taken
+  }
+}
+
 /**
  * `MarketFeed`'s events queue: the {@link Batch} of events with the current run of messages
  * growing at its tail. {@link message} indexes a message's payload into the run (no allocation
@@ -160,9 +248,15 @@ export class FeedEvents<E> {
   /** The connection of the last message, and it again when it is our WebSocket. */
   private conn: unknown
   private socket: WebSocketImpl | undefined
+  /** Where the sockets copy their blocks when the runs are lent (`MarketFeed`'s `lent`). */
+  private readonly lent: LentBlocks | undefined
 
-  constructor(highWaterMark: number) {
-    this.batch = new Batch(highWaterMark, () => this.seal())
+  constructor(highWaterMark: number, lent = false) {
+    this.lent = lent ? new LentBlocks() : undefined
+    this.batch = new Batch(highWaterMark, () => {
+      this.seal()
+      if (this.lent !== undefined) this.lent.took()
+    })
     this.run = undefined
     this.runBytes = EMPTY_BYTES
     this.runStart = 0
@@ -187,8 +281,12 @@ export class FeedEvents<E> {
   message(message: FrameReader.Text | FrameReader.Binary, conn?: unknown): Effect.Effect<void> | undefined {
     if (this.batch.isEnded) return undefined
     if (conn !== this.conn) {
+      // lent: the socket left takes its next block afresh, so the one socket whose current block
+      // a message may still come from is the one that copied last, into the current slab
+      if (this.lent !== undefined && this.socket !== undefined) this.socket.forgetBlock()
       this.conn = conn
       this.socket = conn instanceof WebSocketImpl ? conn : undefined
+      if (this.socket !== undefined && this.lent !== undefined) this.socket.blockCopy = this.lent.copy
     }
     const buf = message.buf
     const start = message.start
@@ -198,6 +296,7 @@ export class FeedEvents<E> {
     let bytes: Buffer
     if (at >= 0) {
       bytes = socket!.block
+      if (this.lent !== undefined) this.lent.mark(bytes)
     } else {
       at = this.copy(buf, start, end)
       bytes = this.slab

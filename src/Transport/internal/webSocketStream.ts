@@ -141,7 +141,8 @@ export class WebSocketImpl {
    * The last owned copy of the slab's buffered bytes (client role, {@link blockAt}), which the
    * payloads `own` and `MarketFeed`'s runs hand out are views of: the slab (`blockOf`) bytes
    * `[blockBase, blockEnd)` as `block` (at `blockOffset` of `blockAb`), taken when
-   * {@link refills} was `blockRefills` — stale once it moved. Never written again.
+   * {@link refills} was `blockRefills` — stale once it moved. Never written again, unless
+   * {@link blockCopy} says otherwise.
    */
   block: Buffer
   private blockOf: Uint8Array
@@ -150,6 +151,13 @@ export class WebSocketImpl {
   private blockBase: number
   private blockEnd: number
   private blockRefills: number
+  /**
+   * Where {@link blockAt} copies a block (the copy of `src[start, start + length)`) instead of
+   * into fresh memory: `MarketFeed`'s lent runs, which hand blocks out until the consumer pulls
+   * again and then reuse their memory. Set by the socket's one block consumer; `undefined`
+   * (fresh memory, never written again) by default.
+   */
+  blockCopy: ((src: Buffer, start: number, length: number) => Buffer) | undefined
   /**
    * Bumped whenever bytes are about to come into the slab (which may move or overwrite what was
    * buffered): a copy of the slab's buffered bytes taken at one count ({@link blockAt}) is
@@ -220,6 +228,7 @@ export class WebSocketImpl {
     this.plain = EMPTY
     this.plainOf = EMPTY
     this.block = Buffer.alloc(0)
+    this.blockCopy = undefined
     this.blockOf = EMPTY
     this.blockAb = EMPTY.buffer
     this.blockOffset = 0
@@ -452,13 +461,20 @@ export class WebSocketImpl {
    * from too. `-1` when `buf` is not a client's slab (joined fragments, inflated bytes, a
    * server's slab, unmasked frame by frame): copy that payload on its own.
    */
+  /** Makes the next {@link blockAt} take a block afresh (through {@link blockCopy}), as after a refill. */
+  forgetBlock(): void {
+    this.blockRefills = -1
+  }
+
   blockAt(buf: Uint8Array, start: number, end: number): number {
     const rb = this.rb
     if (buf !== rb.buf || this.role !== "client") return -1
     if (this.blockRefills !== this.refills || buf !== this.blockOf || start < this.blockBase || end > this.blockEnd) {
       // the reader resets an emptied slab to 0, so `rb.end` may be before this message
       const length = Math.max(end - start, Math.min(BLOCK_MAX, rb.end - start))
-      const block = Buffer.copyBytesFrom(rb.buf, start, length)
+      const block = this.blockCopy === undefined
+        ? Buffer.copyBytesFrom(rb.buf, start, length)
+        : this.blockCopy(rb.buf, start, length)
       this.block = block
       this.blockOf = buf
       this.blockRefills = this.refills

@@ -158,7 +158,7 @@ const wireItem = fc.oneof(
 )
 
 describe("FeedEvents over a WebSocket's push loop", () => {
-  it.live("copies a block of the socket's slab at a time, yet every payload is its own bytes, across refills, compactions, fragments and pings, and a taken run never changes", () =>
+  it.live("copies a block of the socket's slab at a time, yet every payload is its own bytes, across refills, compactions, fragments and pings, and a taken run never changes (owned) or holds until the next pull (lent)", () =>
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(
@@ -166,7 +166,8 @@ describe("FeedEvents over a WebSocket's push loop", () => {
           fc.integer({ min: 1, max: 700 }),
           fc.integer({ min: 64, max: 2048 }),
           fc.integer({ min: 1, max: 64 }),
-          (items, chunkSize, bufferCapacity, bufferSize) =>
+          fc.boolean(),
+          (items, chunkSize, bufferCapacity, bufferSize, lent) =>
             Effect.runPromise(Effect.scoped(Effect.gen(function*() {
               const pair = yield* Memory.pair({ chunkSize })
               const [client, server] = yield* Effect.all([
@@ -174,7 +175,7 @@ describe("FeedEvents over a WebSocket's push loop", () => {
                 // its closing handshake, at the scope's end, gets no answer: do not wait for one
                 WebSocket.accept(pair.server, { closeTimeout: 1 })
               ], { concurrency: 2 })
-              const events = new FeedEvents<never>(bufferSize)
+              const events = new FeedEvents<never>(bufferSize, lent)
               const expected: Array<unknown> = []
               const wire: Array<Buffer> = []
               for (const item of items) {
@@ -204,7 +205,8 @@ describe("FeedEvents over a WebSocket's push loop", () => {
                   for (const run of runs) taken.push([run, flatten([run])])
                 }))
               assert.deepStrictEqual(taken.flatMap(([, copy]) => copy as Array<unknown>), expected)
-              for (const [run, copy] of taken) assert.deepStrictEqual(flatten([run]), copy)
+              // owned runs never change; lent ones are valid only until the next pull
+              if (!lent) for (const [run, copy] of taken) assert.deepStrictEqual(flatten([run]), copy)
             })))
         ),
         { numRuns: 40 }
@@ -235,6 +237,46 @@ describe("FeedEvents over a WebSocket's push loop", () => {
       assert.strictEqual(runs.length, blocks.length)
       runs.forEach((run, i) => assert.strictEqual(run.bytes.buffer, blocks[i]!.buffer))
       assert.deepStrictEqual(flatten(runs), sent.map((bytes) => ({ text: false, bytes: bytes.toString("hex") })))
+    })))
+  it.live("lent runs reuse their memory once the consumer pulls again, and hold while it waits before reading: 4.9 MB through a few slabs", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const sent = Array.from({ length: 48_000 }, (_, i) => Buffer.alloc(100, i & 0xff).fill(i >> 8, 0, 1))
+      const wire = Buffer.concat([...sent.map((bytes) => frame(true, 0x2, bytes)), frame(true, 0x8, Uint8Array.of(0x03, 0xe8))])
+      const expected = sent.map((bytes) => bytes.toString("hex"))
+      for (const lent of [true, false]) {
+        const pair = yield* Memory.pair({ chunkSize: 8 * 1024, capacity: 4 << 20 })
+        const [client, server] = yield* Effect.all([
+          WebSocket.connectOver(pair.client, "ws://memory.test/feed", { closeTimeout: 1 }),
+          WebSocket.accept(pair.server, { closeTimeout: 1 })
+        ], { concurrency: 2 })
+        yield* Effect.forkChild(server.transport.write(wire))
+        // batches of up to 4000 messages (~400 KB): each spans more than one 256 KiB slab
+        const events = new FeedEvents<never>(4000, lent)
+        yield* Effect.forkChild(Effect.andThen(
+          WebSocket.run(client, (message) => {
+            if (message._tag === "Binary") return events.message(message, client)
+          }),
+          Effect.sync(() => events.batch.end(Cause.Done()))
+        ))
+        const seen: Array<string> = []
+        const memory = new Set<ArrayBufferLike>()
+        let batches = 0
+        yield* Stream.runForEachArray(Stream.fromPull(Effect.succeed(events.batch.take)), (runs) =>
+          // the producer runs while this batch is held (until it waits for room): a lent batch
+          // must still hold its bytes
+          Effect.andThen(Effect.repeat(settle, { times: 20 }), Effect.sync(() => {
+            batches++
+            for (const run of runs as ReadonlyArray<Messages>) {
+              memory.add(run.bytes.buffer)
+              for (let i = 0; i < run.count; i++) seen.push(run.payload(i).toString("hex"))
+            }
+          })))
+        assert.deepStrictEqual(seen, expected, `lent ${lent}`)
+        assert.isAbove(batches, 10)
+        // lent: a few 256 KiB slabs used in turn; owned: a fresh block (at most 64 KiB) per refill
+        if (lent) assert.isAtMost(memory.size, 6)
+        else assert.isAbove(memory.size, 30)
+      }
     })))
 })
 
