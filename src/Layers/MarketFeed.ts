@@ -139,9 +139,9 @@ export interface BaseOptions {
    * `payload(i)` view of them, are valid only until the stream is pulled again, and their
    * memory is then reused for later batches — copy what you keep (`text(i)` is a fresh string;
    * `Buffer.from(payload(i))` a copy). The payloads are still copied out of the socket a block
-   * at a time, but into memory reused from batch to batch rather than fresh memory, which at 128 B
-   * was a third of the feed's CPU (the copy, its allocation, and the mark-compacts V8 spends on
-   * it; "`MarketFeed` with lent batches" in `bench/RESULTS.md`). For a consumer that reads each
+   * at a time, but into memory reused from batch to batch rather than fresh memory: at 128 B
+   * the fresh memory's allocation and the mark-compacts V8 spends on it were about a fifth of
+   * the owned feed's CPU ("`MarketFeed` with lent batches" in `bench/RESULTS.md`). For a consumer that reads each
    * chunk in place (`Stream.runForEach`, `runForEachArray`, `Stream.toPull`); a combinator that
    * pulls ahead of it (`Stream.buffer`, `merge`, `grouped`, `mapEffect` with concurrency) must
    * not sit between the events and the reads. The same name and contract as
