@@ -5,7 +5,7 @@
  *
  * Messages reach `onMessage` through the stream's push loop (`WebSocket.run`): every message
  * already buffered is handed over in the same Effect step when the handler returns nothing, with
- * a yield after the stream's `maxBatch` (default 256) for fairness; a handler that returns an
+ * a yield after the stream's `maxBatch` (default 1024) for fairness; a handler that returns an
  * Effect is waited for before the next message. Messages are the stream's zero-copy views (valid
  * until the handler returns, or its Effect ends; copy with `FrameReader.toOwned` what you keep). Pings are answered by the stream (`autoPong`)
  * and, like pongs, not shown to the handler. A close from the server ends the session cleanly

@@ -26,7 +26,7 @@
  *
  * **Receiving.** `recv` is for one fiber at a time. It drains the codec synchronously and
  * suspends only when it needs bytes (one `Transport.read` per wake-up, not per frame). For
- * fairness, after `maxBatch` messages (default 256) delivered without suspending, the next `recv`
+ * fairness, after `maxBatch` messages (default 1024) delivered without suspending, the next `recv`
  * yields (`Effect.yieldNow`) once, so a feed that lands thousands of frames in one read cannot
  * starve other fibers or the event loop. Pings are answered with a pong carrying the same
  * payload before `recv` returns them (`autoPong`, default on, like `ws`); pongs are returned

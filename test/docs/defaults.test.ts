@@ -11,7 +11,7 @@ const table = (rows: string) => `| option | default |\n| --- | --- |\n${rows}\n`
 describe("the defaults checker", () => {
   it("accepts a default stated as its constant holds it: sizes, durations, counts, schedules, literals", () => {
     const page = [
-      table("| `maxBatch` | 256 (`WebSocket.DEFAULT_MAX_BATCH`) |\n| `bufferCapacity` | 8 KiB (`WebSocket.DEFAULT_BUFFER_CAPACITY`) |"),
+      table("| `maxBatch` | 1024 (`WebSocket.DEFAULT_MAX_BATCH`) |\n| `bufferCapacity` | 8 KiB (`WebSocket.DEFAULT_BUFFER_CAPACITY`) |"),
       table("| `closeTimeout` | 5 s (`WebSocket.DEFAULT_CLOSE_TIMEOUT`) |\n| `autoPong` | `true` |"),
       table("| `acquireSchedule` | `Backoff.acquire`: 1 ms doubling to 1 s, 20 retries (`Backoff.ACQUIRE_DEFAULTS`) |"),
       "`maxIdleTimeout` (10 min, `HttpConnection.DEFAULT_MAX_IDLE_TIMEOUT`) and a pool of\n4 (`ClientPool.DEFAULT_CONNECTIONS`) connections, default 1 s (`ClientPool.DEFAULT_HEALTH_CHECK_INTERVAL`).",
@@ -23,7 +23,7 @@ describe("the defaults checker", () => {
 
   it("reports a table row whose number differs from its constant (the maxBatch drift of issue #10)", () => {
     assert.deepStrictEqual(checkPage("x.md", table("| `maxBatch` | 64 (`WebSocket.DEFAULT_MAX_BATCH`) |")), [
-      "x.md:1, table row 1 (`maxBatch`): states {\"_tag\":\"Number\",\"value\":64} but `WebSocket.DEFAULT_MAX_BATCH` is 256: \"64 (`WebSocket.DEFAULT_MAX_BATCH`)\""
+      "x.md:1, table row 1 (`maxBatch`): states {\"_tag\":\"Number\",\"value\":64} but `WebSocket.DEFAULT_MAX_BATCH` is 1024: \"64 (`WebSocket.DEFAULT_MAX_BATCH`)\""
     ])
   })
 

@@ -41,7 +41,7 @@ export interface StreamOptions {
   readonly autoPong?: boolean | undefined
   /** Ping every `interval`; fail when nothing arrives for `timeout`. Default: off. */
   readonly heartbeat?: { readonly interval: Duration.Input; readonly timeout: Duration.Input } | undefined
-  /** Messages `recv` / `run` deliver without suspending before they yield once. Default 256. */
+  /** Messages `recv` / `run` deliver without suspending before they yield once. Default 1024 (`DEFAULT_MAX_BATCH`). */
   readonly maxBatch?: number | undefined
 }
 
@@ -175,12 +175,16 @@ export const compressionOf = (option: boolean | CompressionOptions | undefined):
   option === true ? {} : option === false || option === undefined ? undefined : option
 
 /**
- * Default messages delivered before `recv` / `run` yields: 256. Measured with
- * `bench/loopback.ts` firehose (40 B messages, `run`): 64 cost about a fifth of the throughput
- * against 1024, while 256 messages are still only tens of microseconds of handler time — far
- * shorter than the whole 64 KiB chunk `ws` delivers in one synchronous burst.
+ * Default messages delivered before `recv` / `run` yields: 1024. The yield is one turn of the
+ * event loop (Effect's scheduler runs yielded fibers from `setImmediate`), a few microseconds
+ * that a consumer on another fiber (`messages`, `MarketFeed`) also pays as its wake-up: two
+ * back-to-back pairs of `bench:loopback` firehose runs (2 M messages a round, 2026-12-04,
+ * "The fairness bound at 1024" in `bench/RESULTS.md`) put 1024 ahead of 256 on every path, by
+ * 0.3–0.7× ws for `MarketFeed` with lent batches. 1024 messages are still well under 100 µs of
+ * handler time at the feed rates measured — shorter than the whole 64 KiB chunk `ws` delivers
+ * in one synchronous burst (1600 messages of 40 B).
  */
-export const DEFAULT_MAX_BATCH = 256
+export const DEFAULT_MAX_BATCH = 1024
 
 /**
  * What the server learned from the upgrade request.
