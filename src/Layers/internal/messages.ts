@@ -125,6 +125,12 @@ const SMALL_COPY = 64
 
 /** Bytes of a {@link LentBlocks} slab: 256 KiB (four of the socket's largest blocks). */
 const LENT_SLAB_SIZE = 256 * 1024
+/**
+ * Free slabs {@link LentBlocks} keeps for reuse: 16 (4 MiB). A burst that needed more (a slow
+ * consumer with a large `bufferSize` of large messages) leaves the rest to the GC, so the memory
+ * a burst took is not held for the feed's lifetime.
+ */
+const LENT_FREE_MAX = 16
 
 /**
  * The memory of `MarketFeed`'s lent runs (`lent: true`): the socket copies each block
@@ -186,8 +192,9 @@ class LentBlocks {
     let kept = 0
     for (let i = 0; i < retired.length; i++) {
       if (last[i]! < this.taken) {
-        // a slab of its own (a message over the slab size) is left to the GC
-        if (retired[i]!.byteLength === LENT_SLAB_SIZE) this.free.push(retired[i]!)
+        // a slab of its own (a message over the slab size), or one past the free list's bound,
+        // is left to the GC
+        if (retired[i]!.byteLength === LENT_SLAB_SIZE && this.free.length < LENT_FREE_MAX) this.free.push(retired[i]!)
       } else {
         retired[kept] = retired[i]!
         last[kept++] = last[i]!
