@@ -225,6 +225,31 @@ describe("permessage-deflate: the three ways to consume, over a Memory pair", ()
       assert.deepStrictEqual(viaRun, texts.slice(30, 60))
       assert.deepStrictEqual(Array.from(viaStream), texts.slice(60).map((text) => ({ _tag: "Text" as const, text })))
     }))
+
+  it.live("messages with lent: inflated binary payloads are copies of their own, whole after the stream ends", () =>
+    Effect.gen(function*() {
+      const pair = yield* Memory.pair()
+      const [client, server] = yield* Effect.all([
+        WebSocket.connectOver(pair.client, "ws://memory.test/", { compression: true }),
+        WebSocket.accept(pair.server, { compression: { threshold: 0 } })
+      ], { concurrency: 2 })
+      const sent = Array.from({ length: 60 }, (_, i) => Buffer.from(orderBook(i)))
+      yield* Effect.forEach(sent, (bytes) => server.sendBinary(bytes), { discard: true })
+      const kept: Array<Uint8Array> = []
+      const seen: Array<string> = []
+      yield* Stream.runForEachArray(Stream.take(WebSocket.messages(client, { lent: true }), 60), (chunk) =>
+        Effect.sync(() => {
+          for (const message of chunk) {
+            if (message._tag !== "Binary") continue
+            seen.push(Buffer.from(message.payload).toString("hex"))
+            kept.push(message.payload)
+          }
+        }))
+      const expected = sent.map((bytes) => bytes.toString("hex"))
+      assert.deepStrictEqual(seen, expected)
+      // not views of the read slab (it holds the compressed bytes): kept, they stay whole
+      assert.deepStrictEqual(kept.map((payload) => Buffer.from(payload).toString("hex")), expected)
+    }))
 })
 
 describe("permessage-deflate: a ws client against our server", () => {
