@@ -185,7 +185,10 @@ class LentBlocks {
     }
   }
 
-  /** A batch is handed to the consumer: the slabs only batches before the last one held are free. */
+  /**
+   * A batch is handed to the consumer, which asked for it once done with the one before: every
+   * retired slab whose last batch is older than the one being handed out is free.
+   */
   took(): void {
     const retired = this.retired
     const last = this.retiredLast
