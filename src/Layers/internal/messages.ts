@@ -146,8 +146,6 @@ class LentBlocks {
   private pos = 0
   /** The number of the last batch holding a block of the current slab. */
   private slabLast = 0
-  /** The block {@link copy} returned last (in the current slab). */
-  private lastBlock: Buffer = EMPTY_BYTES
   private readonly retired: Array<Buffer> = []
   private readonly retiredLast: Array<number> = []
   private readonly free: Array<Buffer> = []
@@ -160,29 +158,17 @@ class LentBlocks {
     const at = this.pos
     src.copy(this.slab, at, start, start + length)
     this.pos = at + length
-    const block = this.slab.subarray(at, at + length)
-    this.lastBlock = block
-    return block
+    return this.slab.subarray(at, at + length)
   }
 
   /**
-   * A message in `block` (the socket's current block) is queued in the batch being filled. That
-   * block is the last one copied — in the current slab — as `FeedEvents` makes a socket it
-   * leaves take its next block afresh; a block in another slab is looked for among the retired
-   * ones all the same.
+   * A message in the socket's current block is queued in the batch being filled. That block is
+   * the last one {@link copy} made, so it lies in the current slab: `FeedEvents` makes a socket
+   * it leaves take its next block afresh (`WebSocketImpl.forgetBlock`), so no other socket's
+   * block is current.
    */
-  mark(block: Buffer): void {
-    if (block === this.lastBlock) {
-      this.slabLast = this.taken
-      return
-    }
-    const retired = this.retired
-    for (let i = retired.length - 1; i >= 0; i--) {
-      if (retired[i]!.buffer === block.buffer) {
-        this.retiredLast[i] = this.taken
-        return
-      }
-    }
+  mark(): void {
+    this.slabLast = this.taken
   }
 
   /**
@@ -306,7 +292,7 @@ export class FeedEvents<E> {
     let bytes: Buffer
     if (at >= 0) {
       bytes = socket!.block
-      if (this.lent !== undefined) this.lent.mark(bytes)
+      if (this.lent !== undefined) this.lent.mark()
     } else {
       at = this.copy(buf, start, end)
       bytes = this.slab

@@ -278,5 +278,47 @@ describe("FeedEvents over a WebSocket's push loop", () => {
         else assert.isAbove(memory.size, 30)
       }
     })))
+  it.live("lent: a socket the feed left takes a fresh block when it comes back, so its old block's slab can be reused meanwhile", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const connect = Effect.fn(function*(sent: ReadonlyArray<Buffer>) {
+        const pair = yield* Memory.pair({ chunkSize: 64 * 1024, capacity: 4 << 20 })
+        const [client, server] = yield* Effect.all([
+          WebSocket.connectOver(pair.client, "ws://memory.test/feed", { closeTimeout: 1 }),
+          WebSocket.accept(pair.server, { closeTimeout: 1 })
+        ], { concurrency: 2 })
+        yield* server.transport.write(Buffer.concat(sent.map((bytes) => frame(true, 0x2, bytes))))
+        return client
+      })
+      const fromA = [Buffer.alloc(100, 0xa1), Buffer.alloc(100, 0xa2)]
+      const fromB = Array.from({ length: 6000 }, (_, i) => Buffer.alloc(100, i & 0xff))
+      const a = yield* connect(fromA)
+      const b = yield* connect(fromB)
+      const events = new FeedEvents<never>(1 << 30, true)
+      const seen: Array<string> = []
+      // what a consumer reads of each batch when it is handed out
+      const take = Effect.map(events.batch.take, (runs) => {
+        for (const run of runs as ReadonlyArray<Messages>) {
+          for (let i = 0; i < run.count; i++) seen.push(run.payload(i).toString("hex"))
+        }
+      })
+      const deliver = Effect.fn(function*(socket: WebSocket.WebSocket) {
+        const message = yield* socket.recv
+        assert.strictEqual(message._tag, "Binary")
+        events.message(message as FrameReader.Binary, socket)
+      })
+      // A's first message: a block of both its buffered messages, in the first slab
+      yield* deliver(a)
+      yield* take
+      // B's 600 KB, a batch taken every 100 messages: the first slab is retired, freed, reused
+      for (let i = 0; i < fromB.length; i++) {
+        yield* deliver(b)
+        if (i % 100 === 99) yield* take
+      }
+      // A's second message is still buffered behind the first (no refill): it must not be read
+      // from A's old block, whose slab now holds B's bytes
+      yield* deliver(a)
+      yield* take
+      assert.deepStrictEqual(seen, [fromA[0]!, ...fromB, fromA[1]!].map((bytes) => bytes.toString("hex")))
+    })))
 })
 
