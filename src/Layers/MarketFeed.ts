@@ -141,10 +141,10 @@ export interface BaseOptions {
    * `Buffer.from(payload(i))` a copy). The payloads are still copied out of the socket a block
    * at a time, but into memory reused from batch to batch rather than fresh memory: at 128 B
    * the fresh memory's allocation and the mark-compacts V8 spends on it were about a fifth of
-   * the owned feed's CPU ("`MarketFeed` with lent batches" in `bench/RESULTS.md`). For a consumer that reads each
-   * chunk in place (`Stream.runForEach`, `runForEachArray`, `Stream.toPull`); a combinator that
-   * pulls ahead of it (`Stream.buffer`, `merge`, `grouped`, `mapEffect` with concurrency) must
-   * not sit between the events and the reads. The same name and contract as
+   * the owned feed's CPU ("`MarketFeed` with lent batches" in `bench/RESULTS.md`). For a
+   * consumer that reads each chunk in place (`Stream.runForEach`, `runForEachArray`,
+   * `Stream.toPull`); a combinator that pulls ahead of it (`Stream.buffer`, `merge`, `grouped`,
+   * `mapEffect` with concurrency) must not sit between the events and the reads. The same name and contract as
    * `WebSocket.messages(socket, { lent: true })` and `layerReplay(file, { lent: true })`.
    * Default `false`: owned, valid for ever.
    */

@@ -179,13 +179,13 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       let slot = 0
       // with lent: the index slab filled before this one, and the read that last wrote
       // it (reused only once neither this read's runs nor the last's point into it)
-      const reuse = options.lent === true
+      const lent = options.lent === true
       let spare: Uint32Array | undefined
       let spareRead = 0
       let read = 0
       const nextIndex = (): Uint32Array => {
-        const next = reuse && spare !== undefined && spareRead <= read - 2 ? spare : new Uint32Array(INDEX_SLAB)
-        if (reuse) {
+        const next = lent && spare !== undefined && spareRead <= read - 2 ? spare : new Uint32Array(INDEX_SLAB)
+        if (lent) {
           spare = index
           spareRead = read
         }
@@ -233,7 +233,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize, lent: reuse })
+      }, { chunkSize: options.chunkSize, lent })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending

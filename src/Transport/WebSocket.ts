@@ -387,9 +387,10 @@ export interface MessagesOptions {
  * socket's read buffer, not a copy, valid only until the stream is pulled again or the socket
  * is read by another call (`recv`, or `close` from another fiber, which reads until the peer's
  * close) — a chunk ends where that buffer would be refilled; copy what you keep
- * (`Buffer.from(payload)`); a text message's string is still its own. For a consumer that reads each chunk in place
- * (`Stream.runForEach`, `runForEachArray`), with no combinator that pulls ahead (`Stream.buffer`,
- * `merge`, concurrent `mapEffect`) in between. Default `false`: owned.
+ * (`Buffer.from(payload)`); a text message's string is still its own. For a consumer that
+ * reads each chunk in place (`Stream.runForEach`, `runForEachArray`), with no combinator that
+ * pulls ahead (`Stream.buffer`, `merge`, concurrent `mapEffect`) in between. Default `false`:
+ * owned.
  *
  * @since 0.1.0
  * @category streams

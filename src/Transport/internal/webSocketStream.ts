@@ -365,8 +365,8 @@ export class WebSocketImpl {
    * of it, not copies, valid until the next pull — the batch then ends where the slab would be
    * refilled, so no slab byte a view points at is written before the consumer pulls again; the
    * compaction the reader does at a torn frame (to fit the whole frame) swaps slabs
-   * (`ReadBuf.swapOnCompact`) rather than moving bytes under the views. Payloads outside the slab (joined fragments,
-   * inflated bytes: buffers the reader reuses) are still copied.
+   * (`ReadBuf.swapOnCompact`) rather than moving bytes under the views. Payloads outside the
+   * slab (joined fragments, inflated bytes: buffers the reader reuses) are still copied.
    */
   pullOwned(lent: boolean): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
     return Effect.suspend(() => {
@@ -453,6 +453,11 @@ export class WebSocketImpl {
     return { _tag: message._tag, payload }
   }
 
+  /** Makes the next {@link blockAt} take a block afresh (through {@link blockCopy}), as after a refill. */
+  forgetBlock(): void {
+    this.blockRefills = -1
+  }
+
   /**
    * Where the payload `buf[start, end)` of a message just read lies in {@link block}, for a
    * consumer that keeps owned payloads a block at a time (`own`, `MarketFeed`'s runs): when the
@@ -461,11 +466,6 @@ export class WebSocketImpl {
    * from too. `-1` when `buf` is not a client's slab (joined fragments, inflated bytes, a
    * server's slab, unmasked frame by frame): copy that payload on its own.
    */
-  /** Makes the next {@link blockAt} take a block afresh (through {@link blockCopy}), as after a refill. */
-  forgetBlock(): void {
-    this.blockRefills = -1
-  }
-
   blockAt(buf: Uint8Array, start: number, end: number): number {
     const rb = this.rb
     if (buf !== rb.buf || this.role !== "client") return -1
