@@ -196,14 +196,20 @@ describe("permessage-deflate: our client against a ws server", () => {
     }))
 })
 
+/** Our client and server over a Memory pair, compression agreed, every message compressed. */
+const compressedPair = Effect.gen(function*() {
+  const pair = yield* Memory.pair()
+  const [client, server] = yield* Effect.all([
+    WebSocket.connectOver(pair.client, "ws://memory.test/", { compression: true }),
+    WebSocket.accept(pair.server, { compression: { threshold: 0 } })
+  ], { concurrency: 2 })
+  return { client, server }
+})
+
 describe("permessage-deflate: the three ways to consume, over a Memory pair", () => {
   it.live("run, recv and messages all hand over inflated messages, batches included", () =>
     Effect.gen(function*() {
-      const pair = yield* Memory.pair()
-      const [client, server] = yield* Effect.all([
-        WebSocket.connectOver(pair.client, "ws://memory.test/", { compression: true }),
-        WebSocket.accept(pair.server, { compression: { threshold: 0 } })
-      ], { concurrency: 2 })
+      const { client, server } = yield* compressedPair
       const texts = Array.from({ length: 90 }, (_, i) => orderBook(i))
       // one burst: the client's reader meets many compressed frames per read
       yield* Effect.forEach(texts, (text) => server.sendText(text), { discard: true })
@@ -228,11 +234,7 @@ describe("permessage-deflate: the three ways to consume, over a Memory pair", ()
 
   it.live("messages with lent: inflated binary payloads are copies of their own, whole after the stream ends", () =>
     Effect.gen(function*() {
-      const pair = yield* Memory.pair()
-      const [client, server] = yield* Effect.all([
-        WebSocket.connectOver(pair.client, "ws://memory.test/", { compression: true }),
-        WebSocket.accept(pair.server, { compression: { threshold: 0 } })
-      ], { concurrency: 2 })
+      const { client, server } = yield* compressedPair
       const sent = Array.from({ length: 60 }, (_, i) => Buffer.from(orderBook(i)))
       yield* Effect.forEach(sent, (bytes) => server.sendBinary(bytes), { discard: true })
       const kept: Array<Uint8Array> = []
