@@ -179,8 +179,9 @@ export const compressionOf = (option: boolean | CompressionOptions | undefined):
  * event loop (Effect's scheduler runs yielded fibers from `setImmediate`), a few microseconds
  * that a consumer on another fiber (`messages`, `MarketFeed`) also pays as its wake-up: two
  * back-to-back pairs of `bench:loopback` firehose runs (2 M messages a round, 2026-12-04,
- * "The fairness bound at 1024" in `bench/RESULTS.md`) put 1024 ahead of 256 on every path, by
- * 0.3–0.7× ws for `MarketFeed` with lent batches. 1024 messages are still well under 100 µs of
+ * "The fairness bound at 1024" in `bench/RESULTS.md`) put 1024 ahead of 256 in both pairs on
+ * `run`, `recv`, `messages` and the lent `MarketFeed` (by 0.2–0.7× ws), within the noise on
+ * `Feed` and the owned `MarketFeed`. 1024 messages are still well under 100 µs of
  * handler time at the feed rates measured — shorter than the whole 64 KiB chunk `ws` delivers
  * in one synchronous burst (1600 messages of 40 B).
  */
