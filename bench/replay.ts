@@ -15,14 +15,19 @@
  * - `replay (lent)`, both consumers: the same with `lent: true` — the file read
  *   into two buffers in turn, each batch lent until the next pull (read in place here, so like
  *   with like with the live handler's views).
+ * - `replay (checksums: false)`, owned and lent, `runForEach`: the same without the blocks'
+ *   CRC-32 (`MarketFeedReplay.Options.checksums`: a file `SessionLog.check` passed once, replayed
+ *   many times); the framing and the last block's CRC are still checked when the feed is built.
  * - `live WebSocket.run`: our client on `bench/loopback-server.ts`'s firehose (a child process,
  *   the other core) streaming 1M binary messages of the same size, pushed to a handler that
  *   reads the view's bytes in place.
  *
  * The session file holds 1M binary messages of the size, 1 ms apart (a Δt of 1000 µs: 2 bytes),
  * with the recorder's Meta and End records, written by `SessionFile`'s writer in 64 KiB blocks.
- * Reported: messages/s medians over `ROUNDS` rounds (default 5), the median of the per-round
- * ratios replay/live, and file bytes / payload bytes. Run: `npm run bench:replay`.
+ * Reported: messages/s medians over `ROUNDS` rounds (default 11), the median of the per-round
+ * ratios replay/live, and file bytes / payload bytes. Each candidate starts from a collected heap
+ * (`gc()`: the npm script runs with `--expose-gc`), so none pays for the last one's garbage; the
+ * rounds are short (a million messages), so there are many. Run: `npm run bench:replay`.
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -37,7 +42,7 @@ import { median } from "./harness.ts"
 import { startLoopbackServers } from "./loopback-peer.ts"
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000)
-const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const ROUNDS = Number(process.env.ROUNDS ?? 11)
 const SIZES = [40, 128]
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nexus-bench-replay-"))
@@ -51,10 +56,10 @@ const writeSession = (size: number, count: number): { file: string; bytes: numbe
 /** Every consumer reads each payload's first and last byte into this sink. */
 let touched = 0
 
-const replayRate = (file: string, arrays: boolean, lent = false): Promise<number> =>
+const replayRate = (file: string, arrays: boolean, lent = false, checksums = true): Promise<number> =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const t0 = performance.now()
-    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", lent })
+    const feed = yield* MarketFeedReplay.make(file, { timing: "fast", lent, checksums })
     let received = 0
     // each payload as the API hands it out: through the batch's index into its owned buffer
     const touchAll = (event: MarketFeed.FeedEvent) => {
@@ -108,25 +113,36 @@ try {
       { name: "replay (MarketFeed.layerReplay, fast), runForEachArray", run: () => replayRate(file, true) },
       { name: "live WebSocket.run (loopback firehose)", run: () => liveRate(size) },
       { name: "replay (fast, lent: batches lent until the next pull), runForEach", run: () => replayRate(file, false, true) },
-      { name: "replay (fast, lent), runForEachArray", run: () => replayRate(file, true, true) }
+      { name: "replay (fast, lent), runForEachArray", run: () => replayRate(file, true, true) },
+      { name: "replay (fast, checksums: false), runForEach", run: () => replayRate(file, false, false, false) },
+      { name: "replay (fast, lent, checksums: false), runForEach", run: () => replayRate(file, false, true, false) }
     ]
     const samples: Array<Array<number>> = candidates.map(() => [])
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 3, 1, 4, 2] : [2, 4, 1, 3, 0]
-      for (const i of order) samples[i]!.push(await candidates[i]!.run())
+      // live in the middle, the replays around it, the order reversed every other round
+      const order = round % 2 === 0 ? [0, 3, 5, 2, 1, 4, 6] : [6, 4, 1, 2, 5, 3, 0]
+      for (const i of order) {
+        // each candidate from a collected heap: the last one's garbage is not its bill
+        ;(globalThis as { gc?: () => void }).gc?.()
+        samples[i]!.push(await candidates[i]!.run())
+      }
     }
-    const ratios = samples[0]!.map((r, i) => r / samples[2]![i]!)
-    const arrayRatios = samples[1]!.map((r, i) => r / samples[2]![i]!)
-    const lentRatios = samples[3]!.map((r, i) => r / samples[2]![i]!)
-    const lentArrayRatios = samples[4]!.map((r, i) => r / samples[2]![i]!)
+    const live = samples[2]!
+    const ratioLine = (label: string, i: number) => {
+      const ratios = samples[i]!.map((r, round) => r / live[round]!)
+      console.log(`${label} / live, median of per-round ratios: ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`)
+    }
     console.log(`\n### ${size} B binary messages — file ${bytes} bytes for ${size * COUNT} payload bytes: ${(bytes / (size * COUNT)).toFixed(3)}× raw`)
     console.log("| candidate | median msg/s | rounds |")
     console.log("| --- | --- | --- |")
     candidates.forEach((c, i) => console.log(`| ${c.name} | ${fmt(median(samples[i]!))} | ${samples[i]!.map(fmt).join(", ")} |`))
-    console.log(`\nreplay (runForEach) / live, median of per-round ratios: ${median(ratios).toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`)
-    console.log(`replay (runForEachArray) / live, median of per-round ratios: ${median(arrayRatios).toFixed(2)}× (rounds: ${arrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
-    console.log(`replay (lent, runForEach) / live, median of per-round ratios: ${median(lentRatios).toFixed(2)}× (rounds: ${lentRatios.map((r) => r.toFixed(2)).join(", ")})`)
-    console.log(`replay (lent, runForEachArray) / live, median of per-round ratios: ${median(lentArrayRatios).toFixed(2)}× (rounds: ${lentArrayRatios.map((r) => r.toFixed(2)).join(", ")})`)
+    console.log("")
+    ratioLine("replay (runForEach)", 0)
+    ratioLine("replay (runForEachArray)", 1)
+    ratioLine("replay (lent, runForEach)", 3)
+    ratioLine("replay (lent, runForEachArray)", 4)
+    ratioLine("replay (checksums: false, runForEach)", 5)
+    ratioLine("replay (lent, checksums: false, runForEach)", 6)
     fs.rmSync(file)
   }
   if (touched === 0) console.log("(no payload byte was non-zero)")

@@ -21,7 +21,7 @@
  * that is not a session, is newer, has an impossible length, or is damaged among its first
  * records fails the layer with `SessionError`; a torn last block is dropped (and told to
  * `onTorn`). The events then read the file in 256 KiB chunks, checking each block's CRC-32 as
- * they reach it: a block further on whose body was damaged (its lengths intact) ends the events after those
+ * they reach it (unless `checksums: false`, for a file checked once): a block further on whose body was damaged (its lengths intact) ends the events after those
  * before it, with the `SessionError` as the stream's defect (`events` has no error channel) —
  * never a misread message. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
@@ -80,6 +80,18 @@ export interface Options {
    * is owned for ever. No effect with recorded timing (a batch of one per message, owned).
    */
   readonly lent?: boolean | undefined
+  /**
+   * Check the CRC-32 of every block as the events reach it. `false` skips it, for a file
+   * replayed many times that `SessionLog.check` passed once: the CRC is about half of a fast
+   * replay's main-thread CPU at 128 B (`bench:replay-parts`: `check` ~32 ms of `replay`'s ~66 ms
+   * per million messages; zlib's `crc32` at ~4 GB/s). What still holds with `false`: the framing is
+   * checked when the layer is built (`SessionLog.checkFraming`: header, version, every block's
+   * length, the last block's CRC), so a torn last block is still found and dropped, and a file
+   * with a torn last block is replayed with every CRC checked whatever this says. What is lost:
+   * a middle block's body damaged in place with its lengths intact (a bad copy, bit rot) is
+   * replayed as it reads, where `true` ends the events at it. Default `true`.
+   */
+  readonly checksums?: boolean | undefined
 }
 
 /** The events other than messages. */
@@ -156,7 +168,15 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     // the framing only (header, block lengths, the last block whole): a file that is not a
     // session, is newer, or is torn or cut short is known now; the events check every block's
     // CRC as they read it, so the file is read once (issue #15: fast replay at the live rate)
-    yield* SessionLog.checkFraming(file, { onTorn: options.onTorn })
+    let torn = false
+    yield* SessionLog.checkFraming(file, {
+      onTorn: (tail) => {
+        torn = true
+        options.onTorn?.(tail)
+      }
+    })
+    // skipped only for a file whose last block checked out: the reads then need no CRC to drop a tail
+    const checksums = options.checksums !== false || torn
     // the topics: the first Subscriptions record (the recorder writes it before any message),
     // looked for among the first records only
     let seen = 0
@@ -233,7 +253,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
           const event = kind === SessionFile.Kind.Reconnecting ? undefined : controlEventOf(record)
           if (event !== undefined) out.push(event)
         }
-      }, { chunkSize: options.chunkSize, lent })
+      }, { chunkSize: options.chunkSize, lent, checksums })
       return Stream.mapArrayEffect(decoded, (events) => {
         if (pending.length === 0) return Effect.succeed(events)
         const states = pending
@@ -247,7 +267,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
       const next = isStateKind(record.kind) ? stateOf(SessionFile.decodeEntry(record), 0) : undefined
       // the End record is kept for its time: the stream ends when the recorded session did
       return event === undefined && next === undefined && record.kind !== SessionFile.Kind.End ? undefined : { time: record.time, event, state: next }
-    }, { chunkSize: options.chunkSize }).pipe(
+    }, { chunkSize: options.chunkSize, checksums }).pipe(
       Stream.orDie,
       Stream.mapEffect((item) =>
         Effect.gen(function*() {

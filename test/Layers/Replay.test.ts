@@ -97,6 +97,55 @@ const recordFeed = (file: string) =>
     ))
   )
 
+/**
+ * Writes nothing yet: the blocks of a session of 200 binary messages of 50 bytes (message `i`'s
+ * bytes all `i`) in blocks of ~1000 bytes and an End record, the messages written before each
+ * block's end (`counts`), and `damage(b)`, which writes the file to `file` with a payload byte
+ * of block `b`'s body flipped (its lengths intact: only its CRC can tell) and returns the error
+ * a checked read fails with.
+ */
+const blockSession = (file: string) => {
+  const writer = SessionFile.makeWriter({ blockSize: 1000 })
+  const blocks: Array<Uint8Array> = [SessionFile.header()]
+  const counts: Array<number> = [0]
+  for (let i = 0; i < 200; i++) {
+    writer.append(SessionFile.Kind.InBinary, i * 10, new Uint8Array(50).fill(i))
+    if (writer.isFull) {
+      blocks.push(Uint8Array.from(writer.flush()))
+      counts.push(i + 1)
+    }
+  }
+  writer.appendJson(SessionFile.Kind.End, 2000, {})
+  blocks.push(Uint8Array.from(writer.flush()))
+  counts.push(200)
+  const damage = (b: number) => {
+    const offset = blocks.slice(0, b).reduce((sum, block) => sum + block.byteLength, 0)
+    const bytes = Buffer.concat(blocks)
+    bytes[offset + 30]! ^= 0x01
+    fs.writeFileSync(file, bytes)
+    return new SessionLog.SessionError({
+      file,
+      reason: new SessionLog.SessionFileInvalid({ violation: SessionFile.corruptBlock(offset, "Checksum") })
+    })
+  }
+  return { blocks, counts, damage }
+}
+
+/** Replays `file` through `MarketFeed.layerReplay`, collecting each message's first byte, and the events' exit. */
+const replayFirstBytes = (file: string, options: Parameters<typeof MarketFeed.layerReplay>[1]) =>
+  Effect.gen(function*() {
+    const seen: Array<number> = []
+    const exit = yield* Effect.gen(function*() {
+      const feed = yield* MarketFeed.MarketFeed
+      return yield* Effect.exit(Stream.runForEach(feed.events, (event) =>
+        Effect.sync(() => {
+          if (event._tag === "Messages") for (let i = 0; i < event.count; i++) seen.push(event.bytes[event.start(i)]!)
+        })
+      ))
+    }).pipe(Effect.provide(MarketFeed.layerReplay(file, options)), options?.timing === "recorded" ? advancing : (e) => e)
+    return { exit, seen }
+  })
+
 describe("MarketFeed.layerReplay", () => {
   it.effect("serves the recorded events at their recorded times, gaps and reconnects included", () =>
     Effect.gen(function*() {
@@ -260,30 +309,7 @@ describe("MarketFeed.layerReplay", () => {
   it.effect("a damaged body in a middle block: the layer builds, the events before it are served and the stream dies with the whole SessionError, never a misread message", () =>
     Effect.gen(function*() {
       const file = tempFile()
-      const writer = SessionFile.makeWriter({ blockSize: 1000 })
-      const blocks: Array<Uint8Array> = [SessionFile.header()]
-      /** Messages written before each block's end. */
-      const counts: Array<number> = [0]
-      for (let i = 0; i < 200; i++) {
-        writer.append(SessionFile.Kind.InBinary, i * 10, new Uint8Array(50).fill(i))
-        if (writer.isFull) {
-          blocks.push(Uint8Array.from(writer.flush()))
-          counts.push(i + 1)
-        }
-      }
-      writer.appendJson(SessionFile.Kind.End, 2000, {})
-      blocks.push(Uint8Array.from(writer.flush()))
-      /** The file with a payload byte of block `b`'s body flipped (its lengths intact: only its CRC can tell), and the error. */
-      const damage = (b: number) => {
-        const offset = blocks.slice(0, b).reduce((sum, block) => sum + block.byteLength, 0)
-        const bytes = Buffer.concat(blocks)
-        bytes[offset + 30]! ^= 0x01
-        fs.writeFileSync(file, bytes)
-        return new SessionLog.SessionError({
-          file,
-          reason: new SessionLog.SessionFileInvalid({ violation: SessionFile.corruptBlock(offset, "Checksum") })
-        })
-      }
+      const { counts, damage } = blockSession(file)
       // among the first records (read when the layer is built, for the topics): the layer fails
       const early = damage(2)
       assert.deepStrictEqual(yield* Effect.flip(Layer.build(MarketFeed.layerReplay(file, { timing: "fast" }))), early)
@@ -291,19 +317,32 @@ describe("MarketFeed.layerReplay", () => {
       const expected = damage(8)
       for (const timing of ["fast", "recorded"] as const) {
         for (const chunkSize of [256, 1 << 20]) {
-          const seen: Array<number> = []
-          const exit = yield* Effect.gen(function*() {
-            const feed = yield* MarketFeed.MarketFeed
-            return yield* Effect.exit(Stream.runForEach(feed.events, (event) =>
-              Effect.sync(() => {
-                if (event._tag === "Messages") for (let i = 0; i < event.count; i++) seen.push(event.bytes[event.start(i)]!)
-              })
-            ))
-          }).pipe(Effect.provide(MarketFeed.layerReplay(file, { timing, chunkSize })), timing === "recorded" ? advancing : (e) => e)
+          const { exit, seen } = yield* replayFirstBytes(file, { timing, chunkSize })
           assert.deepStrictEqual(exit, Exit.die(expected), `${timing}, chunk ${chunkSize}`)
           // the seven whole blocks before it (each of its messages once, in order), none after
           assert.deepStrictEqual(seen, Array.from({ length: counts[7]! }, (_, i) => i), `${timing}, chunk ${chunkSize}`)
         }
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("checksums: false replays a middle block damaged in place as it reads, but a torn last block is still dropped", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const { blocks, counts, damage } = blockSession(file)
+      for (const timing of ["fast", "recorded"] as const) {
+        // a middle block's body: no CRC read, so all 200 messages come, the damaged one as it reads
+        damage(8)
+        const middle = yield* replayFirstBytes(file, { timing, checksums: false })
+        assert.deepStrictEqual(middle.exit, Exit.void, timing)
+        assert.strictEqual(middle.seen.length, 200, timing)
+        // the last block's body (a crash mid-write): found when the layer is built, and the
+        // replay then checks every CRC, so the block's messages are never served
+        damage(blocks.length - 1)
+        const torn: Array<{ offset: number; bytes: number }> = []
+        const tail = yield* replayFirstBytes(file, { timing, checksums: false, onTorn: (t) => torn.push(t) })
+        assert.deepStrictEqual(tail.exit, Exit.void, timing)
+        assert.deepStrictEqual(torn, [{ offset: blocks.slice(0, -1).reduce((sum, b) => sum + b.byteLength, 0), bytes: blocks.at(-1)!.byteLength }], timing)
+        assert.deepStrictEqual(tail.seen, Array.from({ length: counts.at(-2)! }, (_, i) => i), timing)
       }
     }).pipe(Effect.scoped))
 
