@@ -33,12 +33,15 @@
  *   waits for the other process to wake from idle (`bench/process-wakeup.ts`: 75–110 µs here),
  *   which every client pays alike, the floor too; with a core busy no core goes idle, the
  *   wake-up is a context switch, and the clients' own work shows — what a box whose cores
- *   busy-poll sees.
+ *   busy-poll sees. Ours twice more with `busyPoll: "1 millis"` (`SocketOptions.busyPoll`):
+ *   the client keeps its event loop polling while it waits, so only the server's wake-up is
+ *   left — at the cost of the client's core kept busy while it waits.
  * - HTTP order entry on one keep-alive connection, sequentially: p50/p99 and requests/second.
  *   Ours vs `undici` (Client.request), `node:http` with a keep-alive Agent, `fetch`, Effect's
  *   HttpClient (`@effect/platform-node` undici layer) and a raw `node:net` floor that writes
- *   pre-built request bytes and waits for the known response length (no parsing). Target: the
- *   latency we add on top of the floor's p50 is at most half of what `undici.request` adds.
+ *   pre-built request bytes and waits for the known response length (no parsing); ours again
+ *   with `busyPoll: "1 millis"`. Target: the latency we add on top of the floor's p50 is at
+ *   most half of what `undici.request` adds.
  */
 import { spawn } from "node:child_process"
 import * as http from "node:http"
@@ -57,6 +60,7 @@ import * as ResponseReader from "../src/Codec/ResponseReader.ts"
 import * as HttpConnection from "../src/Transport/HttpConnection.ts"
 import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import type { WebSocketError } from "../src/Transport/WebSocket.ts"
+import type { SocketOptions } from "../src/Transport/SocketTransport.ts"
 import * as NexusSocket from "../src/Layers/NexusSocket.ts"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
@@ -77,6 +81,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const STREAM_COUNT = Number(process.env.STREAM_COUNT ?? 2_000_000)
 const RTT_COUNT = Number(process.env.RTT_COUNT ?? 5_000)
 const HTTP_COUNT = Number(process.env.HTTP_COUNT ?? 5_000)
+/** The `busyPoll` budget of the busy-polling rows: a millisecond, ten times an idle VM's round trip. */
+const BUSY_POLL = "1 millis"
 const WARMUP_FRACTION = 0.1
 
 const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -441,6 +447,8 @@ interface Ours {
   readonly socket?: StreamCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
+  /** The same three with `busyPoll` on (`SocketOptions.busyPoll`: the client polls while it waits). */
+  readonly busyPoll?: { readonly wsRtt: RttCandidate; readonly wsRttRun: RttCandidate; readonly http: HttpCandidate }
 }
 
 /** Runs every question; `ours` supplies our candidates. */
@@ -501,6 +509,10 @@ const run = async (ours: Ours): Promise<void> => {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
     if (ours.wsRtt !== undefined) candidates.push(["effect-nexus recv", () => ours.wsRtt!(RTT_COUNT)])
     if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
+    if (ours.busyPoll !== undefined) {
+      candidates.push([`effect-nexus recv, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.wsRtt(RTT_COUNT)])
+      candidates.push([`effect-nexus run, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.wsRttRun(RTT_COUNT)])
+    }
     candidates.push(["ws", () => wsRtt(RTT_COUNT)])
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
     // the floor: sockets, kernel and server, no client work (a pre-masked frame, the echo's length awaited)
@@ -519,6 +531,7 @@ const run = async (ours: Ours): Promise<void> => {
   if (filter === undefined || filter.test("http order entry")) {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
     if (ours.http !== undefined) candidates.push(["effect-nexus", () => ours.http!(HTTP_COUNT)])
+    if (ours.busyPoll !== undefined) candidates.push([`effect-nexus, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.http(HTTP_COUNT)])
     candidates.push(["raw node:net floor", () => rawFloor(HTTP_COUNT)])
     candidates.push(["undici Client.request", () => undiciRequest(HTTP_COUNT)])
     candidates.push(["node:http keep-alive Agent", () => nodeHttp(HTTP_COUNT)])
@@ -541,10 +554,10 @@ const run = async (ours: Ours): Promise<void> => {
 // Ours
 // ---------------------------------------------------------------------------------------------
 
-/** The order request through `RequestWriter` (built per request) over one `HttpConnection`. */
-const oursHttp: HttpCandidate = (count) =>
+/** The order request through `RequestWriter` (built per request) over one `HttpConnection` dialed with `options`. */
+const oursHttpWith = (options: SocketOptions): HttpCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const connection = yield* HttpConnection.connect(httpBase)
+    const connection = yield* HttpConnection.connect(httpBase, options)
     const writer = RequestWriter.make({
       host: `127.0.0.1:${ports.http}`,
       defaultHeaders: ORDER_DEFAULT_HEADERS
@@ -578,10 +591,10 @@ const oursWsRun = oursFirehose(viaRun)
 const oursWsMessages = oursFirehose(viaMessages)
 const oursWsMessagesLent = oursFirehose(viaMessagesLent)
 
-/** Our client on the echo server: send 40 B, `recv` its echo, sequentially. */
-const oursWsRtt: RttCandidate = (count) =>
+/** Our client on the echo server (dialed with `options`): send 40 B, `recv` its echo, sequentially. */
+const oursWsRttWith = (options: SocketOptions): RttCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`)
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
     const step = Effect.flatMap(ws.sendBinary(RTT_PAYLOAD), () => ws.recv)
     return yield* timeStepsEffect(count, step)
   })))
@@ -590,9 +603,9 @@ const oursWsRtt: RttCandidate = (count) =>
  * Our client on the echo server through `run`: the handler sends the next 40 B as the echo
  * arrives, timing each round trip (no Effect fiber per step: the push loop drives it).
  */
-const oursWsRttRun: RttCandidate = (count) =>
+const oursWsRttRunWith = (options: SocketOptions): RttCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`)
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
     const warm = Math.floor(count * WARMUP_FRACTION)
     const times = new Float64Array(count)
     let i = -warm
@@ -627,13 +640,18 @@ const oursMarketFeedLent: StreamCandidate = (size, count) =>
   viaMarketFeedLent(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
 
 await run({
-  http: oursHttp,
+  http: oursHttpWith({}),
+  busyPoll: {
+    wsRtt: oursWsRttWith({ busyPoll: BUSY_POLL }),
+    wsRttRun: oursWsRttRunWith({ busyPoll: BUSY_POLL }),
+    http: oursHttpWith({ busyPoll: BUSY_POLL })
+  },
   wsRun: oursWsRun,
   wsStream: oursWsStream,
   wsMessages: oursWsMessages,
   wsMessagesLent: oursWsMessagesLent,
-  wsRtt: oursWsRtt,
-  wsRttRun: oursWsRttRun,
+  wsRtt: oursWsRttWith({}),
+  wsRttRun: oursWsRttRunWith({}),
   socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),
   feeds: [
     ["effect-nexus Feed", oursFeed],

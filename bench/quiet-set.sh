@@ -25,5 +25,5 @@ run() {
 run loopback 'ROUNDS=3 npm run -s bench:loopback -- "firehose|round trip"'
 run server 'npm run -s bench:server -- --seconds 3 --rounds 3'
 run codec-send 'npm run -s bench:codec -- send'
-run replay 'ROUNDS=3 npm run -s bench:replay'
+run replay 'npm run -s bench:replay'
 run pool 'ROUNDS=3 REQUESTS=20000 npm run -s bench:pool'

@@ -63,6 +63,7 @@ export const connect: (options: ConnectOptions) => Effect.Effect<Transport, Tran
   return yield* dial<TransportError>({
     address,
     readHighWaterMark: options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK,
+    busyPoll: options.busyPoll,
     connectTimeout: options.connectTimeout,
     open: (transport) => net.connect(socketOptions(transport, options)),
     readyEvent: "connect",

@@ -356,6 +356,7 @@ export const connect: (
     return yield* Socket.dial<TransportError>({
       address,
       readHighWaterMark: options.readHighWaterMark ?? Socket.DEFAULT_READ_HIGH_WATER_MARK,
+      busyPoll: options.busyPoll,
       connectTimeout: options.connectTimeout,
       open: (transport) =>
         Socket.applySocketOptions(

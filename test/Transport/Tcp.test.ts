@@ -78,6 +78,43 @@ describe("Tcp", () => {
       assert.strictEqual(text(buf), "def")
     }))
 
+  it.live("busyPoll keeps the event loop polling while a read waits, for at most its budget, and stops once the read is answered or interrupted; off by default", () =>
+    Effect.gen(function*() {
+      // each byte comes back 80 ms after it was sent
+      const server = yield* serve((socket) => socket.on("data", (chunk) => setTimeout(() => socket.write(chunk), 80)))
+      /** The event loop's utilization (`performance.eventLoopUtilization`) over `effect`: ~1 while it polls, ~0 while it sleeps. */
+      const utilization = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.gen(function*() {
+          const before = performance.eventLoopUtilization()
+          yield* effect
+          return performance.eventLoopUtilization(before).utilization
+        })
+      /** One echo awaited with `busyPoll`: the loop's utilization during the wait. */
+      const wait = (busyPoll: Duration.Input | undefined) =>
+        Effect.scoped(Effect.gen(function*() {
+          const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port, busyPoll })
+          yield* transport.write(Buffer.from("x"))
+          const buf = ReadBuf.make()
+          const busy = yield* utilization(transport.read(buf))
+          assert.strictEqual(text(buf), "x")
+          return busy
+        }))
+      assert.isBelow(yield* wait(undefined), 0.3, "off: the loop sleeps in the poll")
+      assert.isAbove(yield* wait("10 seconds"), 0.7, "on: it polls the whole wait")
+      assert.isBelow(yield* wait("10 millis"), 0.5, "a 10 ms budget of an 80 ms wait")
+      const idle = utilization(Effect.sleep("60 millis"))
+      // answered: no read waits, so the polling ended with it
+      const transport = yield* Tcp.connect({ host: "127.0.0.1", port: server.port, busyPoll: "10 seconds" })
+      yield* transport.write(Buffer.from("y"))
+      yield* transport.read(ReadBuf.make())
+      assert.isBelow(yield* idle, 0.3, "after an answered read")
+      // interrupted while it waits: the polling ends with the wait
+      const reader = yield* Effect.forkChild(transport.read(ReadBuf.make()))
+      yield* Effect.sleep("10 millis")
+      yield* Fiber.interrupt(reader)
+      assert.isBelow(yield* idle, 0.3, "after an interrupted read")
+    }))
+
   it.live("readBuffered hands over the inbox without an Effect, and 0 when only read can answer", () =>
     Effect.gen(function*() {
       const server = yield* serve((socket) => socket.once("data", () => socket.end("abcdef")))

@@ -366,6 +366,25 @@ describe("WebSocket client against a ws server", () => {
       yield* eventually(() => peer.open() === 0)
     }))
 
+  it.live("busyPoll reaches the socket of a ws:// and a wss:// dial: the event loop polls while recv waits, and sleeps without it", () =>
+    Effect.gen(function*() {
+      /** The event loop's utilization while `recv` waits 60 ms for a message that does not come: ~1 polling, ~0 asleep. */
+      const waiting = (url: (port: number) => string, options: WebSocket.ConnectOptions, secure = false) =>
+        Effect.scoped(Effect.gen(function*() {
+          const peer = yield* wsServer({ secure })
+          const socket = yield* WebSocket.connect(url(peer.port), options)
+          const before = performance.eventLoopUtilization()
+          yield* Effect.timeoutOption(socket.recv, "60 millis")
+          return performance.eventLoopUtilization(before).utilization
+        }))
+      assert.isAbove(yield* waiting((port) => `ws://127.0.0.1:${port}/`, { busyPoll: "10 seconds" }), 0.7)
+      assert.isBelow(yield* waiting((port) => `ws://127.0.0.1:${port}/`, {}), 0.3)
+      if (hasOpenssl) {
+        const tls = Tls.TlsConfig.makeUnsafe({ ca: [ca!.caPem] })
+        assert.isAbove(yield* waiting((port) => `wss://127.0.0.1:${port}/`, { tls, busyPoll: "10 seconds" }, true), 0.7)
+      }
+    }))
+
   it.live.skipIf(!hasProcNetTcp)("keepAlive turns TCP keep-alive on with its initial delay, for ws:// and wss://; it is off by default", () =>
     Effect.gen(function*() {
       // one server per connection, so the client socket is the only one connected to its port

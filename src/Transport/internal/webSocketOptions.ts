@@ -97,7 +97,7 @@ export interface ConnectOverOptions extends StreamOptions {
 
 /**
  * How {@link connect} reaches the server: `Dial.Options` (`tls`, `servername`, `proxy`,
- * `noDelay`, TCP `keepAlive`, `family`, `lookup`, `writeHighWaterMark`), each honoured for
+ * `noDelay`, TCP `keepAlive`, `busyPoll`, `family`, `lookup`, `writeHighWaterMark`), each honoured for
  * `ws:` and `wss:`, direct or through a proxy. The dial's `connectTimeout` is the WebSocket's
  * (it bounds dial and handshake together) and its read high-water mark is `maxReadSize`.
  *
