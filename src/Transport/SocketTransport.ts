@@ -146,6 +146,22 @@ export const DEFAULT_CONNECT_TIMEOUT: Duration.Duration = Duration.seconds(10)
 
 type Resume = (effect: Effect.Effect<number, TransportError>) => void
 
+/**
+ * The transports whose waiting read busy-polls (`SocketOptions.busyPoll`), and whether a turn is
+ * scheduled. A pending `setImmediate` keeps libuv's poll from sleeping (its timeout is 0 while an
+ * immediate waits), so every event-loop turn polls the sockets; one turn serves every polling
+ * transport, and schedules the next while any of them still polls.
+ */
+const pollers = new Set<SocketTransport>()
+let pollScheduled = false
+
+const pollTurn = (): void => {
+  const now = performance.now()
+  for (const transport of pollers) if (!transport.stillPolling(now)) pollers.delete(transport)
+  if (pollers.size > 0) setImmediate(pollTurn)
+  else pollScheduled = false
+}
+
 const errorCode = (cause: unknown): string | undefined => {
   if (typeof cause !== "object" || cause === null) return undefined
   const code = (cause as { code?: unknown }).code
@@ -295,8 +311,6 @@ export class SocketTransport implements Transport {
   private readonly busyPollMs: number
   /** While busy-polling: the `performance.now()` the current wait stops polling at. */
   private pollUntil: number
-  /** A `poll` turn is scheduled. */
-  private polling: boolean
 
   constructor(remoteAddress: string, readHighWaterMark: number, busyPoll: Duration.Input | undefined = undefined) {
     this.remoteAddress = remoteAddress
@@ -324,7 +338,6 @@ export class SocketTransport implements Transport {
     this.lentWaiters = []
     this.busyPollMs = busyPoll === undefined ? 0 : Duration.toMillis(Duration.fromInputUnsafe(busyPoll))
     this.pollUntil = 0
-    this.polling = false
   }
 
   /** Bytes received from the socket that no `read` has taken yet (bounded by the read high-water mark plus one chunk). */
@@ -421,21 +434,18 @@ export class SocketTransport implements Transport {
     })
   }
 
-  /**
-   * Busy-polling (`SocketOptions.busyPoll`): a `setImmediate` pending keeps libuv's poll from
-   * sleeping (its timeout is 0 while immediates wait), so each turn polls the sockets; a turn
-   * schedules the next while the read still waits and its time is not up.
-   */
+  /** Busy-polling (`SocketOptions.busyPoll`): this read polls until its budget is spent (see {@link pollTurn}). */
   private startPolling(): void {
     this.pollUntil = performance.now() + this.busyPollMs
-    if (this.polling) return
-    this.polling = true
-    setImmediate(this.poll)
+    pollers.add(this)
+    if (pollScheduled) return
+    pollScheduled = true
+    setImmediate(pollTurn)
   }
 
-  private readonly poll = (): void => {
-    if (this.waiter !== undefined && !this.destroyed && performance.now() < this.pollUntil) setImmediate(this.poll)
-    else this.polling = false
+  /** @internal Still busy-polling at `now`: a read waits, the socket is open and the budget is not spent. */
+  stillPolling(now: number): boolean {
+    return this.waiter !== undefined && !this.destroyed && now < this.pollUntil
   }
 
   /** Moves what fits of the (non-empty) inbox into `buf`, resuming a paused socket once the inbox is empty; `-1` when `buf` is full. */

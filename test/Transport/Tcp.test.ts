@@ -113,6 +113,13 @@ describe("Tcp", () => {
       yield* Effect.sleep("10 millis")
       yield* Fiber.interrupt(reader)
       assert.isBelow(yield* idle, 0.3, "after an interrupted read")
+      // two reads polling at once: the polling lasts until the later one is answered
+      const early = yield* serve((socket) => socket.on("data", (chunk) => setTimeout(() => socket.write(chunk), 10)))
+      const both = yield* Effect.forEach([early.port, server.port], (port) =>
+        Tcp.connect({ host: "127.0.0.1", port, busyPoll: "10 seconds" }))
+      yield* Effect.forEach(both, (t) => t.write(Buffer.from("z")), { discard: true })
+      const busy = yield* utilization(Effect.forEach(both, (t) => t.read(ReadBuf.make()), { concurrency: 2 }))
+      assert.isAbove(busy, 0.7, "two reads, answered 10 ms and 80 ms later")
     }))
 
   it.live("readBuffered hands over the inbox without an Effect, and 0 when only read can answer", () =>
