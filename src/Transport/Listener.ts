@@ -37,6 +37,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
@@ -74,6 +75,12 @@ export interface Options {
   readonly noDelay?: boolean | undefined
   /** The transport's read high-water mark per connection. Default 64 KiB (`Tcp.DEFAULT_READ_HIGH_WATER_MARK`). */
   readonly readHighWaterMark?: number | undefined
+  /**
+   * Busy-poll while a connection's read waits (`SocketOptions.busyPoll`): for a server that must
+   * answer within microseconds and has a core to spare; one event-loop turn serves every polling
+   * connection. Default off.
+   */
+  readonly busyPoll?: Duration.Input | undefined
   /** Sees every failed accept (`ListenError` operation `"accept"`). Default: counted only. */
   readonly onAcceptError?: ((error: ListenFailure) => void) | undefined
 }
@@ -170,7 +177,8 @@ export const listen = <E, R>(
     const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     const socketOptions: Tcp.FromNetSocketOptions = {
       noDelay: options.noDelay ?? true,
-      readHighWaterMark: options.readHighWaterMark
+      readHighWaterMark: options.readHighWaterMark,
+      busyPoll: options.busyPoll
     }
     const fibers = yield* FiberSet.make<unknown, never>()
     const run = yield* FiberSet.runtime(fibers)<Exclude<R, Scope.Scope>>()

@@ -98,6 +98,8 @@ export interface FromNetSocketOptions {
   readonly readHighWaterMark?: number | undefined
   /** Disables Nagle's algorithm (`TCP_NODELAY`). Default `true`. */
   readonly noDelay?: boolean | undefined
+  /** Busy-poll while a read waits (`SocketOptions.busyPoll`). Default off. */
+  readonly busyPoll?: Duration.Input | undefined
 }
 
 /**
@@ -120,7 +122,7 @@ export const fromNetSocket = (
     Effect.suspend(() => {
       const address = options.remoteAddress ??
         formatAddress(socket.remoteAddress ?? "unknown", socket.remotePort ?? 0)
-      const transport = new SocketTransport(address, options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK)
+      const transport = new SocketTransport(address, options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK, options.busyPoll)
       transport.attach(socket)
       socket.setNoDelay(options.noDelay ?? true)
       feedFromData(transport, socket)

@@ -51,6 +51,26 @@ const rawClient = (port: number, send?: string) =>
   })
 
 describe("Listener", () => {
+  it.live("busyPoll reaches the accepted connections: the event loop polls while a handler's read waits, and sleeps without it", () =>
+    Effect.gen(function*() {
+      /** The event loop's utilization while a connected client stays silent for 60 ms and the handler reads. */
+      const waiting = (options: Listener.Options) =>
+        Effect.scoped(Effect.gen(function*() {
+          const reading = yield* Deferred.make<void>()
+          const listener = yield* Listener.listen((transport) =>
+            Effect.andThen(Deferred.succeed(reading, undefined), transport.read(ReadBuf.make())), options)
+          const client = yield* Effect.promise(() => rawClient(listener.port))
+          yield* Deferred.await(reading)
+          const before = performance.eventLoopUtilization()
+          yield* Effect.sleep("60 millis")
+          const busy = performance.eventLoopUtilization(before).utilization
+          client.socket.destroy()
+          return busy
+        }))
+      assert.isAbove(yield* waiting({ busyPoll: "10 seconds" }), 0.7)
+      assert.isBelow(yield* waiting({}), 0.3)
+    }))
+
   it.live("runs the handler for every connection in its own fiber, and counts them", () =>
     Effect.scoped(Effect.gen(function*() {
       const listener = yield* Listener.listen(echo)
