@@ -29,6 +29,8 @@ const forbidden = (transport: Transport): void => {
   WebSocket.connectOver(transport, url, { noDelay: false })
   // @ts-expect-error keepAlive is a socket option
   WebSocket.connectOver(transport, url, { keepAlive: "30 seconds" })
+  // @ts-expect-error busyPoll is a socket option
+  WebSocket.connectOver(transport, url, { busyPoll: "1 millis" })
   // @ts-expect-error maxReadSize is the socket's read high-water mark
   WebSocket.connectOver(transport, url, { maxReadSize: 1024 })
   // @ts-expect-error family is a socket option
@@ -45,6 +47,7 @@ const forbidden = (transport: Transport): void => {
     proxy,
     noDelay: false,
     keepAlive: "30 seconds",
+    busyPoll: "1 millis",
     maxReadSize: 1024,
     family: 4,
     writeHighWaterMark: 1024,
