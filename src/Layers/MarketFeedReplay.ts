@@ -21,9 +21,10 @@
  * that is not a session, is newer, has an impossible length, or is damaged among its first
  * records fails the layer with `SessionError`; a torn last block is dropped (and told to
  * `onTorn`). The events then read the file in 256 KiB chunks, checking each block's CRC-32 as
- * they reach it (unless `checksums: false`, for a file checked once): a block further on whose body was damaged (its lengths intact) ends the events after those
- * before it, with the `SessionError` as the stream's defect (`events` has no error channel) —
- * never a misread message. Each run of `events` replays from the start, with times counted from the
+ * they reach it (unless `checksums: false`, for a file checked once): a block further on whose
+ * body was damaged (its lengths intact) ends the events after those before it, with the
+ * `SessionError` as the stream's defect (`events` has no error channel) — never a misread
+ * message. Each run of `events` replays from the start, with times counted from the
  * moment the layer was built; paced by the recording, it ends when the recorded session ended
  * (its `End` record), not at its last event.
  *
@@ -167,7 +168,8 @@ export const make = (file: string, options: Options = {}): Effect.Effect<MarketF
     const timing = options.timing ?? "recorded"
     // the framing only (header, block lengths, the last block whole): a file that is not a
     // session, is newer, or is torn or cut short is known now; the events check every block's
-    // CRC as they read it, so the file is read once (issue #15: fast replay at the live rate)
+    // CRC as they read it (unless told not to), so the file is read once (issue #15: fast
+    // replay at the live rate)
     let torn = false
     yield* SessionLog.checkFraming(file, {
       onTorn: (tail) => {
