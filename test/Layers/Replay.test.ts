@@ -98,11 +98,11 @@ const recordFeed = (file: string) =>
   )
 
 /**
- * Writes nothing yet: the blocks of a session of 200 binary messages of 50 bytes (message `i`'s
- * bytes all `i`) in blocks of ~1000 bytes and an End record, the messages written before each
- * block's end (`counts`), and `damage(b)`, which writes the file to `file` with a payload byte
- * of block `b`'s body flipped (its lengths intact: only its CRC can tell) and returns the error
- * a checked read fails with.
+ * A session of 200 binary messages of 50 bytes (message `i`'s bytes all `i`) and an End record,
+ * as `blocks` of ~1000 bytes (the header first), the messages written before each block's end
+ * (`counts`), and `damage(b)`: writes the session to `file` with a payload byte of block `b`'s
+ * body flipped (its lengths intact: only its CRC can tell) and returns the error a checked read
+ * fails with.
  */
 const blockSession = (file: string) => {
   const writer = SessionFile.makeWriter({ blockSize: 1000 })
