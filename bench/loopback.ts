@@ -26,7 +26,8 @@
  *   WebSocket (`NodeSocket.layerWebSocket`), beside `ws` touching the same bytes. Target: ≥ 3×
  *   Effect's `Socket` on `ws`.
  * - WebSocket round trip: one 40 B binary message out, its echo back, sequentially; p50/p99.
- *   Ours through `recv` and through `run`, beside a raw `node:net` floor (a pre-masked frame
+ *   Ours through `recv`, `run`, the `messages` Stream and `Reconnect/Feed` (the next 40 B sent
+ *   from `onMessage`), beside a raw `node:net` floor (a pre-masked frame
  *   written, the echo's byte count awaited: no client work). Target: our p50 ≤ 0.9× `ws`'s.
  *   Twice: on the machine as it is, and with one core kept busy by a spinning child process
  *   (started before the rounds, stopped by its pid after). On an idle 2-core VM each round trip
@@ -48,8 +49,10 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as Socket from "effect/socket/Socket"
@@ -62,6 +65,7 @@ import * as NexusWebSocket from "../src/Transport/WebSocket.ts"
 import type { WebSocketError } from "../src/Transport/WebSocket.ts"
 import type { SocketOptions } from "../src/Transport/SocketTransport.ts"
 import * as NexusSocket from "../src/Layers/NexusSocket.ts"
+import * as Feed from "../src/Reconnect/Feed.ts"
 import { makeOrderBuilder, ORDER_BODY, ORDER_DEFAULT_HEADERS, ORDER_HEADERS } from "./codec/http-build.ts"
 import { median } from "./harness.ts"
 import { sink, viaFeed, viaMarketFeed, viaMarketFeedLent } from "./feed-consumers.ts"
@@ -441,14 +445,23 @@ interface Ours {
   readonly wsMessages?: StreamCandidate
   readonly wsMessagesLent?: StreamCandidate
   readonly wsRttRun?: RttCandidate
+  readonly wsRttMessages?: RttCandidate
+  /** `Reconnect/Feed` on the echo server: the next 40 B sent from `onMessage`. */
+  readonly feedRtt?: RttCandidate
   /** The feed firehose: name → candidate, in table order. */
   readonly feeds?: ReadonlyArray<readonly [string, StreamCandidate]>
   /** Effect's `Socket` interface on the firehose. */
   readonly socket?: StreamCandidate
   readonly wsRtt?: RttCandidate
   readonly http?: HttpCandidate
-  /** The same three with `busyPoll` on (`SocketOptions.busyPoll`: the client polls while it waits). */
-  readonly busyPoll?: { readonly wsRtt: RttCandidate; readonly wsRttRun: RttCandidate; readonly http: HttpCandidate }
+  /** The same with `busyPoll` on (`SocketOptions.busyPoll`: the client polls while it waits). */
+  readonly busyPoll?: {
+    readonly wsRtt: RttCandidate
+    readonly wsRttRun: RttCandidate
+    readonly wsRttMessages: RttCandidate
+    readonly feedRtt: RttCandidate
+    readonly http: HttpCandidate
+  }
 }
 
 /** Runs every question; `ours` supplies our candidates. */
@@ -509,9 +522,13 @@ const run = async (ours: Ours): Promise<void> => {
     const candidates: Array<readonly [string, () => Promise<LatencySample>]> = []
     if (ours.wsRtt !== undefined) candidates.push(["effect-nexus recv", () => ours.wsRtt!(RTT_COUNT)])
     if (ours.wsRttRun !== undefined) candidates.push(["effect-nexus run", () => ours.wsRttRun!(RTT_COUNT)])
+    if (ours.wsRttMessages !== undefined) candidates.push(["effect-nexus messages", () => ours.wsRttMessages!(RTT_COUNT)])
+    if (ours.feedRtt !== undefined) candidates.push(["effect-nexus Feed", () => ours.feedRtt!(RTT_COUNT)])
     if (ours.busyPoll !== undefined) {
       candidates.push([`effect-nexus recv, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.wsRtt(RTT_COUNT)])
       candidates.push([`effect-nexus run, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.wsRttRun(RTT_COUNT)])
+      candidates.push([`effect-nexus messages, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.wsRttMessages(RTT_COUNT)])
+      candidates.push([`effect-nexus Feed, busyPoll ${BUSY_POLL}`, () => ours.busyPoll!.feedRtt(RTT_COUNT)])
     }
     candidates.push(["ws", () => wsRtt(RTT_COUNT)])
     candidates.push(["effect/socket", () => effectRtt(RTT_COUNT)])
@@ -625,6 +642,67 @@ const oursWsRttRunWith = (options: SocketOptions): RttCandidate => (count) =>
     return summarize(times, performance.now() - started, count)
   })))
 
+/**
+ * Our client on the echo server through the `messages` Stream (`Stream.runForEachArray`): each
+ * chunk's echo timed, the next 40 B sent from the handler, so the Stream's pulls drive it.
+ */
+const oursWsRttMessagesWith = (options: SocketOptions): RttCandidate => (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
+    const warm = Math.floor(count * WARMUP_FRACTION)
+    const times = new Float64Array(count)
+    let i = -warm
+    let t0 = performance.now()
+    let started = t0
+    yield* ws.sendBinary(RTT_PAYLOAD)
+    // the last echo ends the stream with a failure of our own, caught below
+    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (chunk): Effect.Effect<void, WebSocketError | "enough"> => {
+      let echoes = 0
+      for (const message of chunk) if (message._tag === "Binary") echoes++
+      if (echoes === 0) return Effect.void
+      const now = performance.now()
+      if (i >= 0) times[i] = (now - t0) * 1000
+      if (++i === 0) started = now
+      if (i === count) return Effect.fail("enough" as const)
+      t0 = performance.now()
+      return ws.sendBinary(RTT_PAYLOAD)
+    }).pipe(Effect.catchIf((e): e is "enough" => e === "enough", () => Effect.void))
+    return summarize(times, performance.now() - started, count)
+  })))
+
+/**
+ * `Reconnect/Feed` on the echo server (its socket dialed with `options`): `onConnect` sends the
+ * first 40 B, `onMessage` times each echo and sends the next on the connection it came on.
+ */
+const oursFeedRttWith = (options: SocketOptions): RttCandidate => (count) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const done = yield* Deferred.make<LatencySample>()
+    const warm = Math.floor(count * WARMUP_FRACTION)
+    const times = new Float64Array(count)
+    let i = -warm
+    let t0 = 0
+    let started = 0
+    yield* Feed.make({
+      url: `${wsBase}/echo`,
+      socket: options,
+      onConnect: (ws) =>
+        Effect.suspend(() => {
+          t0 = started = performance.now()
+          return ws.sendBinary(RTT_PAYLOAD)
+        }),
+      onMessage: (message, ws) => {
+        if (message._tag !== "Binary" || i >= count) return
+        const now = performance.now()
+        if (i >= 0) times[i] = (now - t0) * 1000
+        if (++i === 0) started = now
+        if (i === count) return void Deferred.doneUnsafe(done, Effect.succeed(summarize(times, now - started, count)))
+        t0 = performance.now()
+        return ws.sendBinary(RTT_PAYLOAD)
+      }
+    })
+    return yield* Deferred.await(done)
+  })))
+
 /** `Reconnect/Feed` on the firehose (`bench/feed-consumers.ts`): a synchronous handler on the supervisor's push loop. */
 const oursFeed: StreamCandidate = (size, count) => viaFeed(streamUrl(size, count), count).then((elapsed) => count / (elapsed / 1000))
 
@@ -644,6 +722,8 @@ await run({
   busyPoll: {
     wsRtt: oursWsRttWith({ busyPoll: BUSY_POLL }),
     wsRttRun: oursWsRttRunWith({ busyPoll: BUSY_POLL }),
+    wsRttMessages: oursWsRttMessagesWith({ busyPoll: BUSY_POLL }),
+    feedRtt: oursFeedRttWith({ busyPoll: BUSY_POLL }),
     http: oursHttpWith({ busyPoll: BUSY_POLL })
   },
   wsRun: oursWsRun,
@@ -652,6 +732,8 @@ await run({
   wsMessagesLent: oursWsMessagesLent,
   wsRtt: oursWsRttWith({}),
   wsRttRun: oursWsRttRunWith({}),
+  wsRttMessages: oursWsRttMessagesWith({}),
+  feedRtt: oursFeedRttWith({}),
   socket: socketFirehose((url) => NexusSocket.makeWebSocket(url)),
   feeds: [
     ["effect-nexus Feed", oursFeed],
