@@ -617,29 +617,52 @@ const oursWsRttWith = (options: SocketOptions): RttCandidate => (count) =>
   })))
 
 /**
+ * The clock of `count` sequential round trips driven from a handler (the echo's handler sends
+ * the next): `sent` before each send, `echoed` as each echo arrives (`true` once the last is in;
+ * the first `WARMUP_FRACTION` are not kept), then `sample`.
+ */
+const roundTrips = (count: number) => {
+  const times = new Float64Array(count)
+  let i = -Math.floor(count * WARMUP_FRACTION)
+  let t0 = 0
+  let started = 0
+  let ended = 0
+  return {
+    sent: (): void => void (t0 = performance.now()),
+    echoed: (): boolean => {
+      const now = performance.now()
+      if (i >= 0) times[i] = (now - t0) * 1000
+      if (++i === 0) started = now
+      if (i < count) return false
+      ended = now
+      return true
+    },
+    sample: (): LatencySample => summarize(times, ended - started, count)
+  }
+}
+
+/** The failure a handler ends its loop with once the last echo is in, and its catch. */
+const ENOUGH = "enough" as const
+const untilEnough = <A, E, R>(loop: Effect.Effect<A, E | typeof ENOUGH, R>) =>
+  Effect.catchIf(loop, (e): e is typeof ENOUGH => e === ENOUGH, () => Effect.void)
+
+/**
  * Our client on the echo server through `run`: the handler sends the next 40 B as the echo
  * arrives, timing each round trip (no Effect fiber per step: the push loop drives it).
  */
 const oursWsRttRunWith = (options: SocketOptions): RttCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
-    const warm = Math.floor(count * WARMUP_FRACTION)
-    const times = new Float64Array(count)
-    let i = -warm
-    let t0 = performance.now()
-    let started = t0
+    const clock = roundTrips(count)
+    clock.sent()
     yield* ws.sendBinary(RTT_PAYLOAD)
-    // the last echo ends the loop with a failure of our own, caught below
-    yield* NexusWebSocket.run<WebSocketError | "enough">(ws, (message) => {
+    yield* untilEnough(NexusWebSocket.run<WebSocketError | typeof ENOUGH>(ws, (message) => {
       if (message._tag !== "Binary") return
-      const now = performance.now()
-      if (i >= 0) times[i] = (now - t0) * 1000
-      if (++i === 0) started = now
-      if (i === count) return Effect.fail("enough" as const)
-      t0 = performance.now()
+      if (clock.echoed()) return Effect.fail(ENOUGH)
+      clock.sent()
       return ws.sendBinary(RTT_PAYLOAD)
-    }).pipe(Effect.catchIf((e): e is "enough" => e === "enough", () => Effect.void))
-    return summarize(times, performance.now() - started, count)
+    }))
+    return clock.sample()
   })))
 
 /**
@@ -649,25 +672,16 @@ const oursWsRttRunWith = (options: SocketOptions): RttCandidate => (count) =>
 const oursWsRttMessagesWith = (options: SocketOptions): RttCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
-    const warm = Math.floor(count * WARMUP_FRACTION)
-    const times = new Float64Array(count)
-    let i = -warm
-    let t0 = performance.now()
-    let started = t0
+    const clock = roundTrips(count)
+    clock.sent()
     yield* ws.sendBinary(RTT_PAYLOAD)
-    // the last echo ends the stream with a failure of our own, caught below
-    yield* Stream.runForEachArray(NexusWebSocket.messages(ws), (chunk): Effect.Effect<void, WebSocketError | "enough"> => {
-      let echoes = 0
-      for (const message of chunk) if (message._tag === "Binary") echoes++
-      if (echoes === 0) return Effect.void
-      const now = performance.now()
-      if (i >= 0) times[i] = (now - t0) * 1000
-      if (++i === 0) started = now
-      if (i === count) return Effect.fail("enough" as const)
-      t0 = performance.now()
+    yield* untilEnough(Stream.runForEachArray(NexusWebSocket.messages(ws), (chunk): Effect.Effect<void, WebSocketError | typeof ENOUGH> => {
+      if (!chunk.some((message) => message._tag === "Binary")) return Effect.void
+      if (clock.echoed()) return Effect.fail(ENOUGH)
+      clock.sent()
       return ws.sendBinary(RTT_PAYLOAD)
-    }).pipe(Effect.catchIf((e): e is "enough" => e === "enough", () => Effect.void))
-    return summarize(times, performance.now() - started, count)
+    }))
+    return clock.sample()
   })))
 
 /**
@@ -677,26 +691,23 @@ const oursWsRttMessagesWith = (options: SocketOptions): RttCandidate => (count) 
 const oursFeedRttWith = (options: SocketOptions): RttCandidate => (count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const done = yield* Deferred.make<LatencySample>()
-    const warm = Math.floor(count * WARMUP_FRACTION)
-    const times = new Float64Array(count)
-    let i = -warm
-    let t0 = 0
-    let started = 0
+    const clock = roundTrips(count)
+    let finished = false
     yield* Feed.make({
       url: `${wsBase}/echo`,
       socket: options,
       onConnect: (ws) =>
         Effect.suspend(() => {
-          t0 = started = performance.now()
+          clock.sent()
           return ws.sendBinary(RTT_PAYLOAD)
         }),
       onMessage: (message, ws) => {
-        if (message._tag !== "Binary" || i >= count) return
-        const now = performance.now()
-        if (i >= 0) times[i] = (now - t0) * 1000
-        if (++i === 0) started = now
-        if (i === count) return void Deferred.doneUnsafe(done, Effect.succeed(summarize(times, now - started, count)))
-        t0 = performance.now()
+        if (message._tag !== "Binary" || finished) return
+        if (clock.echoed()) {
+          finished = true
+          return void Deferred.doneUnsafe(done, Effect.succeed(clock.sample()))
+        }
+        clock.sent()
         return ws.sendBinary(RTT_PAYLOAD)
       }
     })
