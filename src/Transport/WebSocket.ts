@@ -401,8 +401,10 @@ export const messages = (
 ): Stream.Stream<FrameReader.OwnedMessage, WebSocketError> =>
   Stream.fromPull(Effect.sync(() => {
     let done = false
+    const lent = options?.lent === true
+    if (lent && socket instanceof WebSocketImpl) socket.lendSlab()
     const pull: Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> = socket instanceof WebSocketImpl
-      ? socket.pullOwned(options?.lent === true)
+      ? socket.pullOwned(lent)
       : Effect.map(socket.recv, (message) => [FrameReader.toOwned(message)])
     const onSuccess = (batch: Array<FrameReader.OwnedMessage>) => {
       if (batch[batch.length - 1]!._tag === "Close") done = true

@@ -365,8 +365,9 @@ export class WebSocketImpl {
    * of it, not copies, valid until the next pull — the batch then ends where the slab would be
    * refilled, so no slab byte a view points at is written before the consumer pulls again; the
    * compaction the reader does at a torn frame (to fit the whole frame) swaps slabs
-   * (`ReadBuf.swapOnCompact`) rather than moving bytes under the views. Payloads outside the
-   * slab (joined fragments, inflated bytes: buffers the reader reuses) are still copied.
+   * (`ReadBuf.swapOnCompact`, which {@link lendSlab} sets) rather than moving bytes under the
+   * views. Payloads outside the slab (joined fragments, inflated bytes: buffers the reader
+   * reuses) are still copied.
    */
   pullOwned(lent: boolean): Effect.Effect<Array<FrameReader.OwnedMessage>, WebSocketError> {
     return Effect.suspend(() => {
@@ -376,8 +377,6 @@ export class WebSocketImpl {
         this.batch = 0
         return Effect.andThen(Effect.yieldNow, this.pullOwned(lent))
       }
-      // the reader may compact the slab at a torn frame, behind views already in the batch
-      if (lent) this.rb.swapOnCompact = true
       return this.fillOwned([], lent)
     })
   }
@@ -415,6 +414,15 @@ export class WebSocketImpl {
     return message._tag === "Text" || message._tag === "Binary" || message._tag === "Pong"
       ? this.fillOwned(out, lent)
       : Effect.succeed(out)
+  }
+
+  /**
+   * Readies the read slab for lent views (`messages(socket, { lent: true })`, once per stream):
+   * the reader may compact the slab at a torn frame behind views already handed out, so from now
+   * on it compacts by swapping slabs (`ReadBuf.swapOnCompact`).
+   */
+  lendSlab(): void {
+    this.rb.swapOnCompact = true
   }
 
   /** A message for a lent batch: a binary or pong payload in the slab as a view of it (valid until the slab is refilled), else as {@link own}. */
