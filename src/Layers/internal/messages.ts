@@ -16,6 +16,7 @@ import { Buffer } from "node:buffer"
 import type * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import type * as FrameReader from "../../Codec/FrameReader.ts"
+import { bufferView } from "../../Codec/internal/node.ts"
 import { indexEnd, indexIsText, indexWord } from "../../Codec/SessionFile.ts"
 import { WebSocketImpl } from "../../Transport/internal/webSocketStream.ts"
 import { Batch } from "./batch.ts"
@@ -143,6 +144,8 @@ const LENT_FREE_MAX = 16
  */
 class LentBlocks {
   private slab: Buffer = EMPTY_BYTES
+  /** The current slab's `ArrayBuffer` (the slab is one of its own, at offset 0), for its block views. */
+  private slabAb: ArrayBufferLike = EMPTY_BYTES.buffer
   private pos = 0
   /** The number of the last batch holding a block of the current slab. */
   private slabLast = 0
@@ -158,7 +161,7 @@ class LentBlocks {
     const at = this.pos
     src.copy(this.slab, at, start, start + length)
     this.pos = at + length
-    return this.slab.subarray(at, at + length)
+    return bufferView(this.slabAb, at, length)
   }
 
   /**
@@ -202,6 +205,7 @@ class LentBlocks {
     this.slab = length <= LENT_SLAB_SIZE && this.free.length > 0
       ? this.free.pop()!
       : Buffer.allocUnsafeSlow(Math.max(LENT_SLAB_SIZE, length))
+    this.slabAb = this.slab.buffer
     this.pos = 0
     this.slabLast = this.taken
   }
