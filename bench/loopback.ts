@@ -647,42 +647,42 @@ const untilEnough = <A, E, R>(loop: Effect.Effect<A, E | typeof ENOUGH, R>) =>
   Effect.catchIf(loop, (e): e is typeof ENOUGH => e === ENOUGH, () => Effect.void)
 
 /**
- * Our client on the echo server through `run`: the handler sends the next 40 B as the echo
- * arrives, timing each round trip (no Effect fiber per step: the push loop drives it).
+ * Our client on the echo server (dialed with `options`), the round trips driven from a
+ * receiving loop: it sends the first 40 B, then `loop` runs with `echo`, the handler's answer to
+ * each echo (time it, send the next, or end the loop once the last is in).
  */
-const oursWsRttRunWith = (options: SocketOptions): RttCandidate => (count) =>
+const handlerRtt = (
+  options: SocketOptions,
+  loop: (
+    ws: NexusWebSocket.WebSocket,
+    echo: () => Effect.Effect<void, WebSocketError | typeof ENOUGH>
+  ) => Effect.Effect<void, WebSocketError | typeof ENOUGH>
+): RttCandidate =>
+(count) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
     const clock = roundTrips(count)
-    clock.sent()
-    yield* ws.sendBinary(RTT_PAYLOAD)
-    yield* untilEnough(NexusWebSocket.run<WebSocketError | typeof ENOUGH>(ws, (message) => {
-      if (message._tag !== "Binary") return
+    const echo = () => {
       if (clock.echoed()) return Effect.fail(ENOUGH)
       clock.sent()
       return ws.sendBinary(RTT_PAYLOAD)
-    }))
+    }
+    clock.sent()
+    yield* ws.sendBinary(RTT_PAYLOAD)
+    yield* untilEnough(loop(ws, echo))
     return clock.sample()
   })))
 
-/**
- * Our client on the echo server through the `messages` Stream (`Stream.runForEachArray`): each
- * chunk's echo timed, the next 40 B sent from the handler, so the Stream's pulls drive it.
- */
-const oursWsRttMessagesWith = (options: SocketOptions): RttCandidate => (count) =>
-  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const ws = yield* NexusWebSocket.connect(`${wsBase}/echo`, options)
-    const clock = roundTrips(count)
-    clock.sent()
-    yield* ws.sendBinary(RTT_PAYLOAD)
-    yield* untilEnough(Stream.runForEachArray(NexusWebSocket.messages(ws), (chunk): Effect.Effect<void, WebSocketError | typeof ENOUGH> => {
-      if (!chunk.some((message) => message._tag === "Binary")) return Effect.void
-      if (clock.echoed()) return Effect.fail(ENOUGH)
-      clock.sent()
-      return ws.sendBinary(RTT_PAYLOAD)
-    }))
-    return clock.sample()
-  })))
+/** Through `run`: the handler answers each echo (no Effect fiber per step: the push loop drives it). */
+const oursWsRttRunWith = (options: SocketOptions): RttCandidate =>
+  handlerRtt(options, (ws, echo) =>
+    NexusWebSocket.run<WebSocketError | typeof ENOUGH>(ws, (message) => message._tag === "Binary" ? echo() : undefined))
+
+/** Through the `messages` Stream (`Stream.runForEachArray`): each chunk holding an echo answered, so the Stream's pulls drive it. */
+const oursWsRttMessagesWith = (options: SocketOptions): RttCandidate =>
+  handlerRtt(options, (ws, echo) =>
+    Stream.runForEachArray(NexusWebSocket.messages(ws), (chunk) =>
+      chunk.some((message) => message._tag === "Binary") ? echo() : Effect.void))
 
 /**
  * `Reconnect/Feed` on the echo server (its socket dialed with `options`): `onConnect` sends the
