@@ -16,6 +16,16 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 100; i++) yield* Effect.yieldNow
 })
 
+/** The peer drops every connection, then the TestClock moves 100 ms so that the feed reconnects. */
+const dropAndReconnect = (exchange: { readonly dropAll: Effect.Effect<void> }) =>
+  Effect.gen(function*() {
+    yield* settle
+    yield* exchange.dropAll
+    yield* settle
+    yield* TestClock.adjust("100 millis")
+    yield* settle
+  })
+
 /** Reads the feed's events on a fiber of its own, each batch when it is handed out (as a lent batch must be), into `seen`. */
 const readEvents = (feed: MarketFeed.MarketFeedService) =>
   Effect.gen(function*() {
@@ -36,11 +46,7 @@ describe("MarketFeed on the test layer", () => {
       const { reader, seen } = yield* readEvents(feed)
       yield* settle
       yield* exchange.publish("q1")
-      yield* settle
-      yield* exchange.dropAll
-      yield* settle
-      yield* TestClock.adjust("100 millis")
-      yield* settle
+      yield* dropAndReconnect(exchange)
       yield* exchange.publish("q2")
       yield* settle
       assert.deepStrictEqual(seen, ["connected 1", "q1", "Gap", "connected 2", "q2"])
@@ -59,11 +65,7 @@ describe("MarketFeed on the test layer", () => {
       const { reader, seen } = yield* readEvents(feed)
       yield* settle
       for (let i = 0; i < 50; i++) yield* exchange.publish(`a${i}`)
-      yield* settle
-      yield* exchange.dropAll
-      yield* settle
-      yield* TestClock.adjust("100 millis")
-      yield* settle
+      yield* dropAndReconnect(exchange)
       for (let i = 0; i < 50; i++) yield* exchange.publish(`b${i}`)
       yield* settle
       assert.deepStrictEqual(seen, [
