@@ -863,6 +863,9 @@ describe("WebSocket over the memory pair", () => {
         // and its ranges reused hundreds of times
         const { client, pair } = yield* connected({ memory: { chunkSize: 997, capacity: 1 << 20 }, client: { bufferCapacity: 1024 } })
         yield* pair.server.write(frames.subarray(0, at))
+        // the peer's end behind the close: a reader that lost its place fails at the end of input
+        // (a torn frame never completed) instead of waiting for bytes that will not come
+        yield* pair.server.end()
         const seen: Array<string> = []
         const kept: Array<Uint8Array> = []
         const buffers = new Set<ArrayBufferLike>()
@@ -890,7 +893,6 @@ describe("WebSocket over the memory pair", () => {
           const after = kept.map((payload) => Buffer.from(payload).toString("hex"))
           assert.deepStrictEqual(after, seen.filter((s) => s !== "Close").map((s) => s.split(" ")[1]))
         }
-        yield* pair.server.end()
       }
     }))
 
