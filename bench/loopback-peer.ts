@@ -8,6 +8,8 @@ import { spawn } from "node:child_process"
 export interface LoopbackServers {
   readonly ws: number
   readonly http: number
+  /** The child's process id (for reading its CPU time from `/proc`). */
+  readonly pid: number
   readonly stop: () => void
 }
 
@@ -20,6 +22,7 @@ export const startLoopbackServers = (): Promise<LoopbackServers> => {
       const ports = JSON.parse(line.toString()) as { ws: number; http: number }
       resolve({
         ...ports,
+        pid: child.pid!,
         stop: () => {
           child.stdin.end()
           child.kill()

@@ -17,9 +17,14 @@
  *    with `connections` per origin and warmed by one request per caller before the clock starts.
  *    Target (issue #11): on NexusHttpClient ≥ 2× `undici Pool.request` and ≥ 4× layerUndici.
  *
+ * Each row also gives this process's CPU time per request in the timed window (user + system,
+ * and the system part alone): on loopback the kernel's share — the write that also runs the
+ * server socket's receive and wakes the server — bounds every client, the floor included.
+ *
  * `ROUNDS` (default 5) rounds, candidates in alternating order; medians of the rounds.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { readFileSync } from "node:fs"
 import * as net from "node:net"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -86,8 +91,45 @@ const leaseCosts = (): Promise<ReadonlyArray<readonly [string, number]>> =>
 // 2. Requests per second
 // ---------------------------------------------------------------------------------------------
 
-/** Runs `connections` concurrent callers until `REQUESTS` responses; returns requests/second. */
-type RateCandidate = (connections: number) => Promise<number>
+/** One candidate's round: its requests/second and this process's CPU time per request. */
+interface RateSample {
+  readonly rate: number
+  /** User + system CPU µs per request, of this (the client's) process; the server's not counted. */
+  readonly cpu: number
+  /** The system (kernel) part of `cpu`: the socket syscalls and loopback's TCP work. */
+  readonly sys: number
+  /** The server process's CPU µs per request in the same window (`/proc`, 10 ms ticks). */
+  readonly server: number
+}
+
+/** The server child's user + system CPU time in µs, from `/proc/PID/stat` (Linux; NaN elsewhere). */
+const serverCpu = (): number => {
+  try {
+    const fields = readFileSync(`/proc/${ports.pid}/stat`, "latin1").split(") ")[1]!.split(" ")
+    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Runs `connections` concurrent callers until `REQUESTS` responses. */
+type RateCandidate = (connections: number) => Promise<RateSample>
+
+/** Starts the wall clock and the CPU clock for `requests`; the returned function stops both. */
+const stopwatch = (requests: number): () => RateSample => {
+  const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const server0 = serverCpu()
+  return () => {
+    const cpu = process.cpuUsage(cpu0)
+    return {
+      rate: requests / ((performance.now() - t0) / 1000),
+      cpu: (cpu.user + cpu.system) / requests,
+      sys: cpu.system / requests,
+      server: (serverCpu() - server0) / requests
+    }
+  }
+}
 
 const ours: RateCandidate = (connections) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -102,9 +144,9 @@ const ours: RateCandidate = (connections) =>
         check(response.body.length)
       }
     })
-    const t0 = performance.now()
+    const stop = stopwatch(perCaller * connections)
     yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
-    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+    return stop()
   })))
 
 const oursLease: RateCandidate = (connections) =>
@@ -122,9 +164,9 @@ const oursLease: RateCandidate = (connections) =>
     const caller = Effect.gen(function*() {
       for (let i = 0; i < perCaller; i++) yield* once
     })
-    const t0 = performance.now()
+    const stop = stopwatch(perCaller * connections)
     yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
-    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+    return stop()
   })))
 
 /**
@@ -148,9 +190,9 @@ const effectHttpClient = (
       for (let i = 0; i < perCaller; i++) yield* once
     })
     yield* Effect.all(Array.from({ length: connections }, () => once), { concurrency: "unbounded", discard: true })
-    const t0 = performance.now()
+    const stop = stopwatch(perCaller * connections)
     yield* Effect.all(Array.from({ length: connections }, () => caller), { concurrency: "unbounded", discard: true })
-    return (perCaller * connections) / ((performance.now() - t0) / 1000)
+    return stop()
   })))
 
 const nexusHttpClient = effectHttpClient((connections) => NexusHttpClient.layer({ connections }))
@@ -167,11 +209,11 @@ const undiciRequest: RateCandidate = async (connections) => {
       check((await response.body.text()).length)
     }
   }
-  const t0 = performance.now()
+  const stop = stopwatch(perCaller * connections)
   await Promise.all(Array.from({ length: connections }, caller))
-  const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+  const sample = stop()
   await pool.close()
-  return rate
+  return sample
 }
 
 const undiciDispatch: RateCandidate = async (connections) => {
@@ -195,11 +237,11 @@ const undiciDispatch: RateCandidate = async (connections) => {
   const caller = async () => {
     for (let i = 0; i < perCaller; i++) await once()
   }
-  const t0 = performance.now()
+  const stop = stopwatch(perCaller * connections)
   await Promise.all(Array.from({ length: connections }, caller))
-  const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+  const sample = stop()
   await pool.close()
-  return rate
+  return sample
 }
 
 const rawFloor: RateCandidate = (connections) =>
@@ -207,13 +249,13 @@ const rawFloor: RateCandidate = (connections) =>
     const request = Buffer.from(makeOrderBuilder()())
     const perCaller = Math.ceil(REQUESTS / connections)
     let done = 0
-    let t0 = 0
+    let stop: () => RateSample
     const sockets: Array<net.Socket> = []
     const finish = () => {
       if (++done < connections) return
-      const rate = (perCaller * connections) / ((performance.now() - t0) / 1000)
+      const sample = stop()
       for (const s of sockets) s.destroy()
-      resolve(rate)
+      resolve(sample)
     }
     let connected = 0
     for (let c = 0; c < connections; c++) {
@@ -231,7 +273,7 @@ const rawFloor: RateCandidate = (connections) =>
       })
       socket.on("connect", () => {
         if (++connected < connections) return
-        t0 = performance.now()
+        stop = stopwatch(perCaller * connections)
         for (const s of sockets) s.write(request)
       })
     }
@@ -255,22 +297,31 @@ const rateCandidates: ReadonlyArray<readonly [string, RateCandidate]> = [
   ["Effect HttpClient on NodeHttpClient.layerUndici", undiciHttpClient]
 ]
 for (const connections of [1, 4, 8]) {
-  const samples = rateCandidates.map(() => [] as Array<number>)
+  const samples = rateCandidates.map(() => [] as Array<RateSample>)
   for (let round = 0; round < ROUNDS; round++) {
     const order = rateCandidates.map((_, i) => i)
     if (round % 2 === 1) order.reverse()
     for (const i of order) samples[i]!.push(await rateCandidates[i]![1](connections))
   }
-  const rates = samples.map(median)
+  const rates = samples.map((rounds) => median(rounds.map((s) => s.rate)))
+  const cpus = samples.map((rounds) => median(rounds.map((s) => s.cpu)))
+  const syss = samples.map((rounds) => median(rounds.map((s) => s.sys)))
+  const servers = samples.map((rounds) => median(rounds.map((s) => s.server)))
   const undiciBest = Math.max(rates[2]!, rates[3]!)
   console.log(`\n### order entry, ${connections} connection(s), ${connections} concurrent caller(s), ${REQUESTS} requests per round\n`)
-  console.log("| client | requests/s | vs undici's fastest | vs floor |")
-  console.log("| --- | ---: | ---: | ---: |")
+  console.log("| client | requests/s | vs undici's fastest | vs floor | client CPU µs/request | of it, kernel | server CPU µs/request |")
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
   rateCandidates.forEach(([name], i) =>
-    console.log(`| ${name} | ${fmt(rates[i]!)} | ${(rates[i]! / undiciBest).toFixed(2)}× | ${(rates[i]! / rates[4]!).toFixed(2)}× |`)
+    console.log(
+      `| ${name} | ${fmt(rates[i]!)} | ${(rates[i]! / undiciBest).toFixed(2)}× | ${(rates[i]! / rates[4]!).toFixed(2)}× | ${
+        cpus[i]!.toFixed(1)
+      } | ${syss[i]!.toFixed(1)} | ${servers[i]!.toFixed(1)} |`
+    )
   )
   // the issue's targets, as medians of the in-round ratios (each round runs every candidate once)
-  const ratio = (a: number, b: number) => median(samples[a]!.map((x, round) => x / samples[b]![round]!)).toFixed(2)
+  const ratio = (a: number, b: number) =>
+    median(samples[a]!.map((x, round) => x.rate / samples[b]![round]!.rate)).toFixed(2)
   console.log(`\nEffect HttpClient on NexusHttpClient: ${ratio(5, 2)}× undici Pool.request, ${ratio(5, 6)}× on layerUndici (medians of in-round ratios)`)
+  console.log(`effect-nexus request: ${ratio(0, 2)}× undici Pool.request; the raw node:net floor: ${ratio(4, 2)}× (medians of in-round ratios)`)
 }
 ports.stop()
