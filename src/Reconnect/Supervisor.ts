@@ -374,30 +374,46 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
         for (;;) {
           const fiber = yield* Effect.forkChild(deliver(conn))
           if (lifetime === undefined) return yield* Fiber.join(fiber)
-          const ended = yield* Effect.raceFirst(
-            Effect.map(Fiber.await(fiber), (exit) => ({ exit })),
-            Effect.as(Effect.sleep(lifetime), undefined)
-          )
-          if (ended !== undefined) return yield* ended.exit
-          // renew: the old connection keeps delivering while the new one connects and subscribes
-          const next = yield* Scope.make()
-          const opened = yield* Effect.exit(Effect.onInterrupt(open(next, true), () => Scope.close(next, Exit.void)))
-          if (Exit.isFailure(opened)) {
-            yield* Scope.close(next, opened)
-            // could not renew now: keep the old connection and try again after another lifetime
-            const exit = yield* Effect.raceFirst(Fiber.await(fiber), Effect.as(Effect.sleep(lifetime), undefined))
-            if (exit !== undefined) return yield* exit
-            yield* Fiber.interrupt(fiber)
-            continue
+          let renewed: { readonly conn: Conn; readonly scope: Scope.Closeable } | undefined
+          while (renewed === undefined) {
+            const ended = yield* Effect.raceFirst(
+              Effect.map(Fiber.await(fiber), (exit) => ({ exit })),
+              Effect.as(Effect.sleep(lifetime), undefined)
+            )
+            if (ended !== undefined) return yield* ended.exit
+            // renew: the old connection keeps delivering while the new one connects and subscribes
+            const next = yield* Scope.make()
+            const opened = yield* Effect.exit(Effect.onInterrupt(open(next, true), () => Scope.close(next, Exit.void)))
+            if (Exit.isFailure(opened)) {
+              // could not renew now: keep the old connection (still delivering, untouched) and
+              // try again after another lifetime
+              yield* Scope.close(next, opened)
+              continue
+            }
+            renewed = { conn: opened.value, scope: next }
           }
+          const { conn: fresh, scope: next } = renewed
           // the switch is atomic: no interruption between closing the old and adopting the new
-          yield* Effect.uninterruptible(Effect.gen(function*() {
+          const failed = yield* Effect.uninterruptible(Effect.gen(function*() {
+            // the old connection may have ended by itself while the new one connected: a handler
+            // failure there is the application's and stops the feed, as it would without renewal
+            // (or while being interrupted: the handler runs uninterruptibly)
             yield* Fiber.interrupt(fiber)
+            const exit = yield* Fiber.await(fiber)
+            if (Exit.isFailure(exit)) {
+              const error = Cause.findErrorOption(exit.cause)
+              if (error._tag === "Some" && error.value instanceof HandlerFailed) {
+                yield* Scope.close(next, Exit.void)
+                return Exit.fail(error.value)
+              }
+            }
             const old = active
             active = next
             if (old !== undefined) yield* Scope.close(old, Exit.void)
+            return undefined
           }))
-          conn = opened.value
+          if (failed !== undefined) return yield* failed
+          conn = fresh
         }
       })
 

@@ -343,6 +343,39 @@ describe.each(modes)("Supervisor reading with %s", (m) => {
       assert.strictEqual((yield* SubscriptionRef.get(feed.state))._tag, "Connected")
     }))
 
+  it.effect("a handler failure on the old connection while a renewal connects stops the feed", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      const { feed } = yield* start(server, {
+        maxSessionLifetime: "1 hour",
+        // the renewal's onConnect takes a while (auth, a snapshot): the old connection keeps delivering
+        onConnect: (conn, info) =>
+          Effect.andThen(
+            info.renewal ? Effect.sleep("1 second") : Effect.void,
+            Effect.sync(() => void conn.sent.push(`auth session=${info.session} renewal=${info.renewal}`))
+          )
+      })
+      const first = server.conns[0]!
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual(server.conns.length, 2) // the renewal dialed, its onConnect is running
+      yield* server.push(first, "poison")
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* SubscriptionRef.get(feed.state), { _tag: "Stopped", reason: "HandlerFailed" })
+      assert.deepStrictEqual(yield* Effect.exit(feed.await), Exit.fail("handler refused poison"))
+    }))
+
+  it.effect("a renewal that failed is tried again after one more lifetime", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      yield* start(server, { maxSessionLifetime: "1 hour" })
+      server.refuse(1)
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(server.log, ["conn1@0", "refused@3600000"])
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(server.log, ["conn1@0", "refused@3600000", "conn2@7200000"])
+    }))
+
   it.effect("stop and closing the scope end the feed and close its connection", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
