@@ -1,12 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { TestClock } from "effect/testing"
 import * as MarketFeed from "../../src/Layers/MarketFeed.ts"
 import * as MarketFeedTest from "../../src/Testing/MarketFeedTest.ts"
+import * as TestPeers from "../../src/Testing/TestPeers.ts"
 import { TestFeedPeer } from "../../src/Testing/TestPeers.ts"
 import * as Backoff from "../../src/Transport/Backoff.ts"
 import * as Memory from "../../src/Transport/Memory.ts"
@@ -93,6 +96,33 @@ describe("MarketFeed on the test layer", () => {
       const rest = yield* Stream.runCollect(feed.events)
       assert.deepStrictEqual(rest.map((e) => e._tag === "Messages" ? [...e] : e._tag), ["Connected", [{ _tag: "Text", text: "q1" }]])
     }).pipe(Effect.provide(MarketFeedTest.layer({ bufferSize: 2 }))))
+
+  it.effect("a renewal while the buffer is full and the consumer is behind: both waiting producers are let go, delivery moves on", () =>
+    Effect.gen(function*() {
+      // the feed in a scope of our own: with the bug its close never returns, so it is awaited with a bound
+      const scope = yield* Scope.make()
+      const exchange = yield* Scope.provide(TestPeers.makeFeedPeer(), scope)
+      const feed = yield* Scope.provide(
+        MarketFeed.make({ url: "wss://exchange.test/ws", dial: exchange.dial, bufferSize: 2, maxSessionLifetime: "1 hour" }),
+        scope
+      )
+      yield* settle
+      // nobody reads yet: Connected and q1 fill the queue, the old connection's push loop waits for room
+      yield* exchange.publish("q1")
+      yield* settle
+      // the renewal connects while the old connection waits; its Connected waits for room too
+      yield* TestClock.adjust("1 hour")
+      yield* settle
+      const { seen } = yield* readEvents(feed)
+      yield* settle
+      yield* exchange.publish("q2")
+      yield* settle
+      assert.strictEqual(exchange.open, 1) // the old connection was closed, delivery moved to the new one
+      assert.deepStrictEqual(seen, ["connected 1", "q1", "connected 2", "q2"])
+      const closed = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+      yield* settle
+      assert.isDefined(closed.pollUnsafe(), "closing the feed's scope returns")
+    }))
 
   it.effect("the events stream ends when a finite schedule gives up", () =>
     Effect.gen(function*() {

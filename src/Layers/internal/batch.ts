@@ -24,7 +24,7 @@ import * as Effect from "effect/Effect"
 
 type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
-/** One producer, one consumer; see the module doc. */
+/** One consumer; one producer at a time, or two during a feed renewal (see `parkedOffers`); see the module doc. */
 export class Batch<A, E> {
   private readonly highWaterMark: number
   private items: Array<A>
@@ -32,7 +32,12 @@ export class Batch<A, E> {
   private ended: boolean
   private error: E | undefined
   private parkedTake: Resume<Arr.NonEmptyReadonlyArray<A>, E> | undefined
-  private parkedOffer: Resume<void, never> | undefined
+  /**
+   * Producers waiting for room. Usually one (the push loop), but a feed's renewal runs a second
+   * producer (the new connection's `onConnect` event) beside the old connection's push loop, and
+   * both may wait at once: each must be let go.
+   */
+  private readonly parkedOffers: Set<Resume<void, never>>
   private wakeQueued: boolean
   private readonly seal: (() => void) | undefined
   /** Waits until the consumer took the batch (or the batch ended). */
@@ -48,14 +53,12 @@ export class Batch<A, E> {
     this.ended = false
     this.error = undefined
     this.parkedTake = undefined
-    this.parkedOffer = undefined
+    this.parkedOffers = new Set()
     this.wakeQueued = false
     this.room = Effect.callback<void>((resume) => {
       if (this.ended || this.weight < this.highWaterMark) return resume(Effect.void)
-      this.parkedOffer = resume
-      return Effect.sync(() => {
-        if (this.parkedOffer === resume) this.parkedOffer = undefined
-      })
+      this.parkedOffers.add(resume)
+      return Effect.sync(() => void this.parkedOffers.delete(resume))
     })
     this.take = Effect.callback((resume) => {
       if (this.items.length > 0) return resume(Effect.succeed(this.takeAll()))
@@ -126,9 +129,9 @@ export class Batch<A, E> {
   }
 
   private releaseOffer(): void {
-    const resume = this.parkedOffer
-    if (resume === undefined) return
-    this.parkedOffer = undefined
-    resume(Effect.void)
+    if (this.parkedOffers.size === 0) return
+    const parked = [...this.parkedOffers]
+    this.parkedOffers.clear()
+    for (const resume of parked) resume(Effect.void)
   }
 }
