@@ -368,7 +368,7 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
      * One connected stretch: delivers, renewing the connection every `lifetime` if set. Ends
      * with `undefined` (clean close) or fails with the session's error.
      */
-    const session = (firstConn: Conn) =>
+    const session = (firstConn: Conn, since: number) =>
       Effect.gen(function*() {
         let conn = firstConn
         for (;;) {
@@ -394,25 +394,38 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
           }
           const { conn: fresh, scope: next } = renewed
           // the switch is atomic: no interruption between closing the old and adopting the new
-          const failed = yield* Effect.uninterruptible(Effect.gen(function*() {
-            // the old connection may have ended by itself while the new one connected: a handler
-            // failure there is the application's and stops the feed, as it would without renewal
-            // (or while being interrupted: the handler runs uninterruptibly)
+          const outcome = yield* Effect.uninterruptible(Effect.gen(function*() {
+            // the old connection may have ended by itself while the new one connected (or while
+            // being interrupted: the handler runs uninterruptibly)
             yield* Fiber.interrupt(fiber)
             const exit = yield* Fiber.await(fiber)
+            let endedBySelf = Exit.isSuccess(exit)
+            let error: unknown
             if (Exit.isFailure(exit)) {
-              const error = Cause.findErrorOption(exit.cause)
-              if (error._tag === "Some" && error.value instanceof HandlerFailed) {
+              const failure = Cause.findErrorOption(exit.cause)
+              // a handler failure there is the application's and stops the feed, as it would
+              // without renewal
+              if (failure._tag === "Some" && failure.value instanceof HandlerFailed) {
                 yield* Scope.close(next, Exit.void)
-                return Exit.fail(error.value)
+                return { failed: Exit.fail(failure.value) } as const
+              }
+              if (failure._tag === "Some" || !Cause.hasInterruptsOnly(exit.cause)) {
+                endedBySelf = true
+                error = Cause.squash(exit.cause)
               }
             }
             const old = active
             active = next
             if (old !== undefined) yield* Scope.close(old, Exit.void)
-            return undefined
+            return { failed: undefined, endedBySelf, error } as const
           }))
-          if (failed !== undefined) return yield* failed
+          if (outcome.failed !== undefined) return yield* outcome.failed
+          // the old connection ended (cleanly or not) before the switch: what was published
+          // between its end and the new connection's subscribe reached neither, so it is a gap
+          if (outcome.endedBySelf && options.onGap !== undefined) {
+            const at = yield* Clock.currentTimeMillis
+            yield* options.onGap({ error: outcome.error, connectedFor: Duration.millis(at - since), at })
+          }
           conn = fresh
         }
       })
@@ -435,7 +448,7 @@ export const make = <Conn, Msg, Sub, E, EH, R>(
         if (Exit.isSuccess(opened)) {
           const since = yield* Clock.currentTimeMillis
           yield* SubscriptionRef.set(state, { _tag: "Connected", since, sessions })
-          const ended = yield* Effect.exit(session(opened.value))
+          const ended = yield* Effect.exit(session(opened.value, since))
           live = undefined
           yield* closeActive
           const at = yield* Clock.currentTimeMillis

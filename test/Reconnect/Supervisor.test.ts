@@ -365,6 +365,31 @@ describe.each(modes)("Supervisor reading with %s", (m) => {
       assert.deepStrictEqual(yield* Effect.exit(feed.await), Exit.fail("handler refused poison"))
     }))
 
+  it.effect("the old connection dropping while a renewal connects is reported as a gap", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      const { gaps, received } = yield* start(server, {
+        maxSessionLifetime: "1 hour",
+        onConnect: (conn, info) =>
+          Effect.andThen(
+            info.renewal ? Effect.sleep("1 second") : Effect.void,
+            Effect.sync(() => void conn.sent.push(`auth session=${info.session} renewal=${info.renewal}`))
+          )
+      })
+      const first = server.conns[0]!
+      yield* TestClock.adjust("1 hour")
+      const second = server.conns[1]!
+      // the old connection drops before the new one is subscribed: what the exchange publishes
+      // meanwhile reaches neither
+      yield* server.push(first, { fail: "reset" })
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      yield* server.push(second, "b")
+      yield* settle
+      assert.deepStrictEqual(received, ["2:b"])
+      assert.deepStrictEqual(gaps.map((g) => g.error), ["reset"])
+    }))
+
   it.effect("a renewal that failed is tried again after one more lifetime", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
