@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import * as http from "node:http"
 import type * as net from "node:net"
@@ -356,6 +357,31 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
         ))
         assert.include(short.message, "the stream ended after 3 of the 10 bytes announced")
         assert.strictEqual(origin.upload, undefined, "no upload ever completed on the server")
+        assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("a body given up before its end fails every later read with a DecodeError, never an empty success (as undici's)", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 2, bufferBodyUpTo: 0 })
+        const bodyLength = (response: { readonly stream: Stream.Stream<Uint8Array, HttpClientError.HttpClientError> }) =>
+          Effect.map(Stream.runCollect(response.stream), (chunks) => chunks.reduce((n, chunk) => n + chunk.length, 0))
+        // a collect that timed out gave the body up: reading it again must not succeed with ""
+        const timedOut = yield* http.get(`${origin.url}/stall`)
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(Effect.timeout(timedOut.text, "50 millis"))))
+        const again = yield* Effect.exit(timedOut.text)
+        assert.isTrue(Exit.isFailure(again), `text after the body was given up: ${JSON.stringify(again)}`)
+        assert.strictEqual((yield* Effect.flip(timedOut.json)).reason._tag, "DecodeError")
+        // HttpClient.withScope: the scope closed before the body was read
+        const scoped = HttpClient.withScope(http)
+        for (const read of ["text", "stream"] as const) {
+          const response = yield* Effect.scoped(scoped.get(`${origin.url}/stream?chunks=64&size=65536`))
+          const body: Effect.Effect<unknown, HttpClientError.HttpClientError> = read === "text" ? response.text : bodyLength(response)
+          const exit = yield* Effect.exit(body)
+          assert.isTrue(Exit.isFailure(exit), `${read} after the request's scope closed: ${JSON.stringify(exit)}`)
+          assert.strictEqual((yield* Effect.flip(body)).reason._tag, "DecodeError")
+        }
         assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
       }).pipe(Effect.scoped)
     ))

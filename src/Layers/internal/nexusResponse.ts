@@ -34,7 +34,7 @@ import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as UrlParams from "effect/http/UrlParams"
 import type { Response } from "../../Codec/ResponseReader.ts"
-import type * as HttpConnection from "../../Transport/HttpConnection.ts"
+import * as HttpConnection from "../../Transport/HttpConnection.ts"
 
 /** Why a pending body could not be read: the connection's error, or the body past `maxBodySize`. */
 type BodyFault = HttpConnection.HttpError | { readonly _tag: "BodyTooLarge"; readonly message: string }
@@ -52,6 +52,8 @@ export class PendingBody {
   private readonly maxBodySize: number
   /** Whether the lease was given back (the body ended, failed or was given up). */
   private finished: boolean
+  /** Whether the body was read to its end (not given up before it). */
+  private ended: boolean
   /** Whether a consumer took the body (`stream`, or a collecting accessor). */
   taken: boolean
   /** The whole body, once collected; shared by every collecting accessor. */
@@ -72,6 +74,7 @@ export class PendingBody {
     this.run = run
     this.maxBodySize = maxBodySize
     this.finished = false
+    this.ended = false
     this.taken = false
     this.collected = Effect.runSync(Effect.cached(Effect.suspend(() => this.collect())))
     this.onAbort = () => void this.run(this.giveUp)
@@ -88,11 +91,27 @@ export class PendingBody {
     return Effect.andThen(this.connection.abandon, Scope.close(this.lease, Exit.void))
   })
 
-  /** The next chunk, as an owned copy, or `undefined` at the end (the lease given back then). */
+  /**
+   * The next chunk, as an owned copy, or `undefined` at the end (the lease given back then). Once
+   * the lease is back the connection is never touched again: a body given up before its end
+   * fails with `BodyAbandoned` rather than reading as ended (empty).
+   */
   readonly next: Effect.Effect<Uint8Array | undefined, HttpConnection.HttpError> = Effect.onError(
-    Effect.flatMap(Effect.suspend(() => this.connection.pull), (view) => {
-      if (view !== undefined) return Effect.succeed(Uint8Array.prototype.slice.call(view) as Uint8Array)
-      return Effect.as(this.giveUp, undefined)
+    Effect.suspend(() => {
+      if (this.finished) {
+        return this.ended ? Effect.succeed(undefined) : Effect.fail(
+          new HttpConnection.HttpError({
+            address: this.connection.remoteAddress,
+            reason: new HttpConnection.BodyAbandoned(),
+            requestSent: true
+          })
+        )
+      }
+      return Effect.flatMap(this.connection.pull, (view) => {
+        if (view !== undefined) return Effect.succeed(Uint8Array.prototype.slice.call(view) as Uint8Array)
+        this.ended = true
+        return Effect.as(this.giveUp, undefined)
+      })
     }),
     () => this.giveUp
   )
