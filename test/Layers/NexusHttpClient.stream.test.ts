@@ -75,6 +75,12 @@ const startOrigin = (): Promise<Origin> =>
         res.write(Buffer.alloc(10, 1))
         return
       }
+      if (url.pathname === "/pieces") {
+        // a small chunked body in two writes 20 ms apart: not complete with its head, so collected
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.write("part one, ")
+        return void setTimeout(() => res.end("part two"), 20)
+      }
       if (url.pathname === "/stall") {
         origin.stalled = req.socket
         res.writeHead(200, { "content-length": "1000" })
@@ -383,6 +389,17 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
           assert.strictEqual((yield* Effect.flip(body)).reason._tag, "DecodeError")
         }
         assert.strictEqual(yield* (yield* http.get(`${origin.url}/`)).text, "ok")
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("arrayBuffer of a body collected from several reads is exactly the body, not the shared memory it was joined into", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 1 })
+        for (let i = 0; i < 3; i++) {
+          const buffer = yield* (yield* http.get(`${origin.url}/pieces`)).arrayBuffer
+          assert.strictEqual(Buffer.from(buffer).toString("latin1"), "part one, part two")
+        }
       }).pipe(Effect.scoped)
     ))
 })

@@ -226,10 +226,12 @@ export class NexusResponse extends Inspectable.Class implements HttpClientRespon
 
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.HttpClientError> {
     return Effect.map(this.bytes, (body) =>
-      // an owned copy holds its whole buffer; anything else is sliced to the body
+      // an owned copy holds its whole buffer; anything else is copied out to the body — with
+      // Uint8Array's slice: a collected body is a Buffer (Buffer.concat, often carved from Node's
+      // shared pool), whose own `slice` is a view of that memory, not a copy
       body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
         ? body.buffer
-        : body.slice().buffer as ArrayBuffer)
+        : (Uint8Array.prototype.slice.call(body) as Uint8Array).buffer as ArrayBuffer)
   }
 
   get text(): Effect.Effect<string, HttpClientError.HttpClientError> {
