@@ -571,8 +571,11 @@ const exchange = (
       // (a poisoned connection is ejected and healed by the pool)
       const closed = Scope.close(lease, Exit.void)
       const error = Cause.hasInterrupts(cause) ? undefined : Option.getOrUndefined(Cause.findErrorOption(cause))
+      // a Stream body is pulled as it is sent: once any request byte went out it may be a
+      // one-shot source (a Readable, a queue) that a second run would send truncated
       const again = retry && error !== undefined && error._tag === "HttpError" && reused && slot !== undefined &&
         slot.connection.transport.bytesRead === readBefore &&
+        (out.request.body._tag !== "Stream" || !error.requestSent) &&
         ClientPool.isRetryable(out.request.method, error)
       if (again) return Effect.andThen(closed, exchange(pool, retain, done, restore, out, href, original, context, false))
       return Effect.flatMap(closed, () => {

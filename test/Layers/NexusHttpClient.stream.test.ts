@@ -69,6 +69,19 @@ const startOrigin = (): Promise<Origin> =>
         origin.resets++
         return void req.socket.resetAndDestroy()
       }
+      if (url.pathname === "/flaky-upload") {
+        if (served > 1 && origin.resets === 0) {
+          // a reused connection dies under an upload once part of its body has arrived
+          origin.resets++
+          return void req.once("data", () => req.socket.resetAndDestroy())
+        }
+        let length = 0
+        req.on("data", (chunk: Buffer) => (length += chunk.length))
+        return void req.on("end", () => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify({ length }))
+        })
+      }
       if (url.pathname === "/moved") {
         // a redirect whose body stays on the wire: 10 bytes of 1000, then nothing
         res.writeHead(302, { location: "/", "content-length": "1000" })
@@ -400,6 +413,30 @@ describe("NexusHttpClient streamed bodies over node:http", () => {
           const buffer = yield* (yield* http.get(`${origin.url}/pieces`)).arrayBuffer
           assert.strictEqual(Buffer.from(buffer).toString("latin1"), "part one, part two")
         }
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("the keep-alive race never sends a Stream body again after part of it went out: a one-shot source is not re-sent truncated", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client({ connections: 1 })
+        assert.strictEqual((yield* http.get(`${origin.url}/flaky-upload`)).status, 200)
+        // a body read from a source that can be read once (a Node Readable, a queue, an iterator)
+        const source = (async function*() {
+          for (let i = 0; i < 5; i++) {
+            yield new Uint8Array(1000).fill(i)
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+        })()
+        const body = Stream.fromAsyncIterable({ [Symbol.asyncIterator]: () => source }, (error) => error)
+        const exit = yield* Effect.exit(Effect.flatMap(
+          http.execute(HttpClientRequest.put(`${origin.url}/flaky-upload`).pipe(HttpClientRequest.bodyStream(body))),
+          (response) => response.json
+        ))
+        assert.strictEqual(origin.resets, 1, "the first attempt was reset under its body")
+        // either the failure is reported, or the server got the whole body: never a short one as a success
+        if (Exit.isSuccess(exit)) assert.deepStrictEqual(exit.value, { length: 5000 })
+        else assert.strictEqual(Exit.findErrorOption(exit).pipe((error) => error._tag === "Some" && NexusHttpClient.requestSent(error.value)), true)
       }).pipe(Effect.scoped)
     ))
 })
