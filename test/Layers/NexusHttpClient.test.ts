@@ -89,6 +89,12 @@ const startOrigin = (keepAliveSeconds = 60): Promise<Origin> =>
             res.writeHead(200, { "content-type": "text/plain" })
             res.write("part one, ")
             return void setImmediate(() => res.end("part two"))
+          case "/bom": {
+            // JSON as some servers send it: UTF-8 with a byte order mark
+            const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ id: 7, name: "nexus" }))])
+            res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": bytes.length })
+            return void res.end(bytes)
+          }
           case "/form": {
             const form = "a=1&b=two+words"
             res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" })
@@ -158,6 +164,18 @@ describe("NexusHttpClient over node:http", () => {
         assert.strictEqual(Buffer.concat(streamed as Array<Uint8Array>).toString(), '{"id":7,"name":"nexus"}')
         assert.deepStrictEqual(origin.seen.map((s) => `${s.method} ${s.url}`), ["GET /json?x=1"])
         assert.strictEqual(origin.seen[0]!.headers.host, `127.0.0.1:${origin.port}`)
+      }).pipe(Effect.scoped)
+    ))
+
+  it.live("a UTF-8 byte order mark is not part of text, so json and schemaBodyJson decode the body (as undici's TextDecoder)", () =>
+    withOrigin((origin) =>
+      Effect.gen(function*() {
+        const http = yield* client()
+        const response = yield* http.get(`${origin.url}/bom`)
+        assert.strictEqual(yield* response.text, `{"id":7,"name":"nexus"}`)
+        assert.deepStrictEqual(yield* response.json, { id: 7, name: "nexus" })
+        assert.deepStrictEqual(yield* HttpClientResponse.schemaBodyJson(Thing)(response), { id: 7, name: "nexus" })
+        assert.strictEqual((yield* response.arrayBuffer).byteLength, 26, "the bytes keep it")
       }).pipe(Effect.scoped)
     ))
 

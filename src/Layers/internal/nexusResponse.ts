@@ -159,7 +159,11 @@ const decodeError = (response: NexusResponse, cause: unknown, description?: stri
     reason: new HttpClientError.DecodeError({ request: response.request, response, cause, description })
   })
 
-const utf8 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")
+/** UTF-8 as `TextDecoder` decodes it (undici's `text`): a leading byte order mark is not part of the text. */
+const utf8 = (bytes: Uint8Array): string => {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0
+  return Buffer.from(bytes.buffer, bytes.byteOffset + bom, bytes.byteLength - bom).toString("utf8")
+}
 
 /**
  * An `HttpClientResponse` over an {@link Owned} response: status and headers in memory, the body
