@@ -110,6 +110,13 @@ export class WebSocketImpl {
   private batch: number
   /** A recv is parked on (or continuing after) a transport read. */
   private receiving: boolean
+  /**
+   * `run` push loops in progress. A loop owns reading even while it is not parked on a read (its
+   * handler's Effect is running, e.g. a consumer's backpressure), so `close` leaves reading to it
+   * as to a parked `recv`: the loop's handler then sees the messages before the peer's close, and
+   * the close itself, instead of `close` discarding them.
+   */
+  private running: number
   /** A transport read is outstanding (reads are serialized across fibers). */
   private reading: boolean
   private readonly readWaiters: Array<Waiter>
@@ -214,6 +221,7 @@ export class WebSocketImpl {
       : Duration.fromInputUnsafe(options.closeTimeout)
     this.batch = 0
     this.receiving = false
+    this.running = 0
     this.reading = false
     this.readWaiters = []
     this.failure = undefined
@@ -350,8 +358,17 @@ export class WebSocketImpl {
         return Effect.flatMap(this.dispatch(result), deliver)
       }
     })
-    return loop
+    return Effect.suspend(() => {
+      this.running++
+      return Effect.onExit(loop, this.runDone)
+    })
   }
+
+  private readonly runDone = () => this.runDoneEffect
+
+  private readonly runDoneEffect = Effect.sync(() => {
+    this.running--
+  })
 
   /**
    * The batch behind `messages`: every text, binary and pong message already buffered, up to
@@ -751,7 +768,7 @@ export class WebSocketImpl {
         this.sender.close(code, reason),
         Effect.suspend(() => {
           this.state = "closing"
-          if (this.receiving) return Deferred.await(this.peerClosed)
+          if (this.receiving || this.running > 0) return Deferred.await(this.peerClosed)
           return this.drainUntilClose()
         })
       )
@@ -760,7 +777,7 @@ export class WebSocketImpl {
         Effect.andThen(
           this.transport.end(),
           // decided after the handshake: a fiber parked in recv owns reading
-          Effect.suspend(() => (this.receiving ? Effect.void : this.drainUntilEof()))
+          Effect.suspend(() => (this.receiving || this.running > 0 ? Effect.void : this.drainUntilEof()))
         )
       )
       return Effect.timeoutOrElse(full, {
