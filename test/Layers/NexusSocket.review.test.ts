@@ -27,7 +27,7 @@ const url = (path: string) => `ws://127.0.0.1:${peer.port}${path}`
 
 type Item = string | Array<number>
 
-const shape = (error: Socket.SocketError) =>
+const shape = (error: Socket.SocketError): { readonly _tag: string; readonly code?: number; readonly closeReason?: string | undefined } =>
   error.reason._tag === "SocketCloseError"
     ? { _tag: error.reason._tag, code: error.reason.code, closeReason: error.reason.closeReason }
     : { _tag: error.reason._tag }
