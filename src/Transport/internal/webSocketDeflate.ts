@@ -166,6 +166,15 @@ export class Deflater {
   }
 
   /**
+   * The compressor keeps its window from message to message (context takeover): every message
+   * it deflated must reach the peer, in order, or the peer inflates the next ones against a
+   * history it never saw.
+   */
+  get keepsContext(): boolean {
+    return !this.resetEach
+  }
+
+  /**
    * Deflates `data` with a sync flush into `out` and returns the length without the trailing
    * `00 00 ff ff` (RFC 7692 §7.2.1), or a string naming zlib's error.
    */

@@ -54,6 +54,9 @@ const EMPTY = Buffer.alloc(0)
 
 type Waiter = (effect: Effect.Effect<void, WebSocketError>) => void
 
+/** The waiter of a queued frame whose send was interrupted but which must still be written. */
+const ignoreOutcome: Waiter = () => {}
+
 /** What a {@link Sender} is made with. */
 export interface SenderOptions {
   readonly role: "client" | "server"
@@ -197,13 +200,13 @@ export class Sender {
         const dst = Buffer.allocUnsafe(n.needed)
         const written = this.writer.encodeCompressedInto(dst, 0, kind, deflated)
         if (typeof written !== "number") return this.invalid(written.message)
-        return this.write(dst, 0, written)
+        return this.write(dst, 0, written, deflater.keepsContext)
       }
       this.nextSlab()
       n = this.writer.encodeCompressedInto(this.slab, 0, kind, deflated)
       if (typeof n !== "number") return this.invalid(n.message)
     }
-    return this.writeSlab(n)
+    return this.writeSlab(n, deflater.keepsContext)
   }
 
   /** Encodes and writes a close frame, and marks it sent (no state checks). */
@@ -230,9 +233,9 @@ export class Sender {
   }
 
   /** Writes the `n` bytes just encoded at `at` (no view made unless the write needs one). */
-  private writeSlab(n: number): Effect.Effect<void, WebSocketError> {
+  private writeSlab(n: number, mustWrite: boolean = false): Effect.Effect<void, WebSocketError> {
     const at = this.claim(n)
-    return this.write(this.slab, at, at + n)
+    return this.write(this.slab, at, at + n, mustWrite)
   }
 
   /**
@@ -242,13 +245,13 @@ export class Sender {
    */
   private nextSlab(): void {
     // while a write is in flight, queued frames still sit in the slab, not yet handed over
-    if (this.writing || this.release === undefined || !this.release()) this.slab = Buffer.allocUnsafeSlow(this.slabSize)
+    if (this.writing || this.pending.length > 0 || this.release === undefined || !this.release()) this.slab = Buffer.allocUnsafeSlow(this.slabSize)
     this.at = 0
   }
 
   /** A message that does not fit a slab: gathered when it can be, else framed into a buffer of its own. */
   private large(kind: FrameWriter.Kind, payload: string | Uint8Array): Effect.Effect<void, WebSocketError> {
-    return this.lend === undefined || this.writing || typeof payload === "string" || kind >= 8 ||
+    return this.lend === undefined || this.writing || this.pending.length > 0 || typeof payload === "string" || kind >= 8 ||
         payload.length > this.writer.fragmentSize
       ? this.frameAlone(kind, payload)
       : this.gathered(kind, payload, this.lend)
@@ -288,10 +291,12 @@ export class Sender {
 
   /**
    * Writes `buffer[start, end)` now when the slot is free; otherwise joins the next group write.
-   * Any failure poisons.
+   * Any failure poisons. A send interrupted while it waits takes its frame out of the group,
+   * unless `mustWrite`: a message deflated with context takeover is already in the compressor's
+   * window, so it stays queued and is written (the interrupted send just stops waiting for it).
    */
-  private write(buffer: Uint8Array, start: number, end: number): Effect.Effect<void, WebSocketError> {
-    if (!this.writing) {
+  private write(buffer: Uint8Array, start: number, end: number, mustWrite: boolean = false): Effect.Effect<void, WebSocketError> {
+    if (!this.writing && this.pending.length === 0) {
       // the synchronous path: accepted at once, the send is done with no write to wait on
       const wait = this.writeSync === undefined
         ? this.transport.write(buffer.subarray(start, end))
@@ -304,10 +309,20 @@ export class Sender {
     return Effect.callback<void, WebSocketError>((resume) => {
       this.pending.push(bytes)
       this.waiters.push(resume)
-      // interrupted while waiting: the frame leaves the group, unwritten
+      // frames left queued by interrupted sends (`mustWrite`) and no write in flight: this send
+      // carries them and its own
+      if (!this.writing) {
+        this.writing = true
+        this.releaseWrite()
+      }
+      // interrupted while waiting: the frame leaves the group, unwritten — unless the peer's
+      // inflater needs it (context takeover), then it stays, with a waiter that nobody awaits
       return Effect.sync(() => {
         const i = this.waiters.indexOf(resume)
-        if (i >= 0) {
+        if (i < 0) return
+        if (mustWrite) {
+          this.waiters[i] = ignoreOutcome
+        } else {
           this.waiters.splice(i, 1)
           this.pending.splice(i, 1)
         }
@@ -340,24 +355,33 @@ export class Sender {
       this.writing = false
       return
     }
-    const chunks = this.pending
-    this.pending = []
-    this.waiters = []
     if (this.failure !== undefined) {
+      this.pending = []
+      this.waiters = []
       this.writing = false
       const poisoned = Effect.fail(this.poisoned())
       for (const wake of waiters) wake(poisoned)
       return
     }
+    // the carrier is a send still waiting; frames whose sends were interrupted but must be
+    // written (`mustWrite`) wait for the next send to carry them
+    const carrier = waiters.findIndex((wake) => wake !== ignoreOutcome)
+    if (carrier < 0) {
+      this.writing = false
+      return
+    }
+    const chunks = this.pending
+    this.pending = []
+    this.waiters = []
     const merged = chunks.length === 1 ? chunks : mergeAdjacent(chunks)
     const write = this.track(merged.length === 1 ? this.transport.write(merged[0]!) : this.transport.writev(merged))
     if (waiters.length === 1) return waiters[0]!(write)
-    waiters[0]!(Effect.onExit(write, (exit) =>
+    waiters[carrier]!(Effect.onExit(write, (exit) =>
       Effect.sync(() => {
         // the others share the write's outcome; an interrupted carrier is their poisoning, not theirs to report as an interrupt
         const error = exit._tag === "Failure" ? Cause.findError(exit.cause) : undefined
         const outcome = error === undefined ? exit : Effect.fail(error._tag === "Success" ? error.success : this.poisoned())
-        for (let i = 1; i < waiters.length; i++) waiters[i]!(outcome)
+        for (let i = 0; i < waiters.length; i++) if (i !== carrier) waiters[i]!(outcome)
       })))
   }
 }
