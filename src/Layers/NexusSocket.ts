@@ -21,7 +21,8 @@
  * **Closes and errors** map to `SocketError` reasons as Effect's implementation on `ws` does:
  * - a close frame from the peer (or its answer to ours) fails `pull` with `SocketCloseError`
  *   carrying its code (1005 when it had none) and reason, after the messages before it are read;
- * - the peer ending the stream without a close frame, or a reset: `SocketCloseError` code 1006;
+ * - the peer ending the stream without a close frame, or a reset, or our close left unanswered
+ *   for `closeTimeout`: `SocketCloseError` code 1006;
  * - closing the reader's scope fails a parked `pull` with `SocketCloseError` 1006 and runs the
  *   closing handshake with 1000 (bounded by `closeTimeout`), as Effect's release sends `close(1000)`;
  * - a protocol violation by the peer (the stream sent it 1002, 1007 or 1009), a heartbeat or read
@@ -102,6 +103,10 @@ const readFailure = (error: WebSocket.WebSocketError): Socket.SocketError => {
     case "ReadError":
       // ws reports both as a close with 1006 (no error event)
       return closeError(CloseCode.Abnormal, "")
+    case "WebSocketTimeout":
+      // our close never answered: ws's close timer destroys the socket, a close with 1006 too
+      if (error.reason.operation === "close") return closeError(CloseCode.Abnormal, "")
+      return new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: error }) })
     default:
       return new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: error }) })
   }

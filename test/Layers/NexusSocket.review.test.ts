@@ -3,12 +3,15 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Socket from "effect/socket/Socket"
-import type { WebSocket as WsClient } from "ws"
+import { type ClientOptions as WsClientOptions, WebSocket as WsClient } from "ws"
 import { afterAll, beforeAll } from "vitest"
 import * as NexusSocket from "../../src/Layers/NexusSocket.ts"
 import { closeWs, type ListeningWs, listenWs } from "../support/wsServer.ts"
 
-/** `/three`: sends three 100-byte binary messages at once; `ws` answers a close with its echo. */
+/**
+ * `/three`: sends three 100-byte binary messages at once; `ws` answers a close with its echo.
+ * `/deaf`: stops reading once connected, so a close is never answered.
+ */
 let peer: ListeningWs
 
 beforeAll(async () => {
@@ -18,6 +21,8 @@ beforeAll(async () => {
     if (url.pathname === "/three") {
       for (let i = 0; i < 3; i++) ws.send(Buffer.alloc(100, i))
     }
+    // never reads again: our close frame is never answered
+    if (url.pathname === "/deaf") ws.pause()
   })
 })
 
@@ -65,6 +70,28 @@ describe("NexusSocket review", () => {
         items: [0, 1, 2].map((i) => new Array(100).fill(i)),
         error: { _tag: "SocketCloseError", code: 1000, closeReason: "bye" }
       }
+      assert.deepStrictEqual(theirs, want, "Effect's Socket on ws")
+      assert.deepStrictEqual(ours, want, "NexusSocket")
+    }))
+
+  it.live("a CloseEvent the peer never answers: the reader fails with SocketCloseError 1006 once closeTimeout runs out, as on ws", () =>
+    Effect.gen(function*() {
+      const run = (socket: Socket.Socket) =>
+        Effect.scoped(Effect.gen(function*() {
+          const reader = yield* socket.reader
+          const writer = yield* socket.writer
+          yield* writer.write(new Socket.CloseEvent(1000))
+          return shape(yield* Effect.flip(reader.pull))
+        }))
+      // Effect's Socket on a ws client whose close timeout is as short as ours
+      const theirs = yield* run(yield* Socket.fromWebSocket(
+        Effect.acquireRelease(
+          Effect.sync(() => new WsClient(url("/deaf"), { closeTimeout: 200 } as unknown as WsClientOptions) as unknown as globalThis.WebSocket),
+          (ws) => Effect.sync(() => ws.close(1000))
+        )
+      ))
+      const ours = yield* run(yield* NexusSocket.makeWebSocket(url("/deaf"), { closeTimeout: "200 millis" }))
+      const want = { _tag: "SocketCloseError", code: 1006, closeReason: "" }
       assert.deepStrictEqual(theirs, want, "Effect's Socket on ws")
       assert.deepStrictEqual(ours, want, "NexusSocket")
     }))
