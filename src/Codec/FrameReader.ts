@@ -395,8 +395,9 @@ export interface InvalidUtf8 {
 }
 
 /**
- * A compressed message whose payload zlib cannot inflate (not raw deflate, or a final block
- * where the stream must go on); `detail` is zlib's message. Close code 1007, as `ws` sends.
+ * A compressed message whose payload zlib cannot inflate (not raw deflate, or a reference back
+ * past what the stream holds); `detail` is zlib's message. Close code 1007, as `ws` sends. (A
+ * deflate stream that ends in a BFINAL block is not this: the next message starts a new one.)
  */
 export interface InvalidCompressedData {
   readonly _tag: "InvalidCompressedData"

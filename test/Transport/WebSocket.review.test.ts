@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { randomBytes } from "node:crypto"
+import * as zlib from "node:zlib"
 import * as Memory from "../../src/Transport/Memory.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 
@@ -80,5 +81,21 @@ describe("WebSocket review", () => {
       const got: Array<Exit.Exit<string, WebSocket.WebSocketError>> = []
       for (let i = 0; i < 2; i++) got.push(Exit.map(yield* Effect.exit(server.recv), (m) => (m._tag === "Binary" ? m.payload.toString("latin1") : m._tag)))
       assert.deepStrictEqual(got, [Exit.succeed(text), Exit.succeed(again)])
+    }))
+
+  it.effect("permessage-deflate: messages whose deflate stream ends with a BFINAL block (RFC 7692 §7.2.3.4) all arrive, none as an empty one", () =>
+    Effect.gen(function*() {
+      const { client, pair } = yield* connected({ client: { compression: true }, server: { compression: true } })
+      // RFC 7692 §7.2.3.4: "Hello" in a block with BFINAL set, then the 0x00 the RFC pads with
+      const rfc = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]
+      // a whole raw deflate stream (Z_FINISH: ends with a final block), as zlib.deflateRawSync makes
+      const finished = [...zlib.deflateRawSync(Buffer.from("World"))]
+      // and a sync-flushed message after them, as every other peer sends
+      const flushed = [...zlib.deflateRawSync(Buffer.from("again"), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4)]
+      const frame = (payload: Array<number>) => [0xc1, payload.length, ...payload]
+      yield* pair.server.write(Buffer.from([...frame(rfc), ...frame(rfc), ...frame(finished), ...frame(finished), ...frame(flushed)]))
+      const got: Array<Exit.Exit<string, WebSocket.WebSocketError>> = []
+      for (let i = 0; i < 5; i++) got.push(Exit.map(yield* Effect.exit(client.recv), (m) => (m._tag === "Text" ? m.text() : m._tag)))
+      assert.deepStrictEqual(got, ["Hello", "Hello", "World", "World", "again"].map((text) => Exit.succeed(text)))
     }))
 })

@@ -99,13 +99,20 @@ export class Inflater {
    */
   inflate(data: Uint8Array, start: number, end: number): number | InflateFailure {
     if (this.out.length > RETAIN_OUTPUT) this.out = Buffer.allocUnsafe(INITIAL_OUTPUT)
-    let n = this.feed(data, start, end - start, 0)
-    if (typeof n === "number") n = this.feed(TRAILER, 0, 4, n)
+    let n = this.feed(data, start, end - start, 0, true)
+    if (typeof n === "number") n = this.feed(TRAILER, 0, 4, n, false)
     if (this.resetEach && typeof n === "number") this.handle.reset()
     return n
   }
 
-  private feed(input: Uint8Array, inOff: number, inLen: number, at: number): number | InflateFailure {
+  /**
+   * Inflates `input[inOff, inOff + inLen)` into `out` from `at`. A deflate stream may end inside
+   * a message (a block with BFINAL set, RFC 7692 §7.2.3.4): zlib then takes no more input until
+   * it is reset, so it is reset — a raw deflate stream that follows starts with an empty window —
+   * and the rest of the message (the RFC example's 0x00, or a new stream) goes on into the fresh
+   * stream (`message`); the rest of the trailer is dropped (nothing of the message is in it).
+   */
+  private feed(input: Uint8Array, inOff: number, inLen: number, at: number, message: boolean): number | InflateFailure {
     const state = this.state
     while (true) {
       const room = this.out.length - at
@@ -115,6 +122,14 @@ export class Inflater {
       const availIn = state[1]!
       at += room - availOut
       if (at > this.max) return { _tag: "TooBig", length: at }
+      if (availOut !== 0 && availIn !== 0) {
+        // room left and input left: only the end of the stream stops a sync-flushed inflate
+        this.handle.reset()
+        if (!message) return at
+        inOff += inLen - availIn
+        inLen = availIn
+        continue
+      }
       if (availOut !== 0) return at
       // output full: grow (never past max + 1, enough to see the limit passed) and go on
       inOff += inLen - availIn
