@@ -98,4 +98,25 @@ describe("WebSocket review", () => {
       for (let i = 0; i < 5; i++) got.push(Exit.map(yield* Effect.exit(client.recv), (m) => (m._tag === "Text" ? m.text() : m._tag)))
       assert.deepStrictEqual(got, ["Hello", "Hello", "World", "World", "again"].map((text) => Exit.succeed(text)))
     }))
+
+  it.effect("closes that cross while our close frame waits for the transport: the stream ends closed, not closing", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* connected({ memory: { capacity: 1024 } })
+      const parked = yield* Effect.forkChild(client.recv)
+      yield* Effect.yieldNow
+      // the pipe is full: our close frame waits behind this write
+      const big = yield* Effect.forkChild(client.sendBinary(Buffer.alloc(10_000)))
+      yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(client.close())
+      yield* Effect.yieldNow
+      assert.strictEqual(client.state, "open")
+      // the server closes on its own; its close reaches our parked recv before our frame is written
+      yield* server.close()
+      yield* Fiber.join(big)
+      const peer = yield* Fiber.join(parked)
+      assert.strictEqual(peer._tag, "Close")
+      yield* Fiber.join(closing)
+      assert.strictEqual(server.state, "closed")
+      assert.strictEqual(client.state, "closed")
+    }))
 })

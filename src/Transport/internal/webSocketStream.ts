@@ -767,7 +767,8 @@ export class WebSocketImpl {
       const handshake = Effect.andThen(
         this.sender.close(code, reason),
         Effect.suspend(() => {
-          this.state = "closing"
+          // the peer's close may have arrived while our frame was being written (state "closed")
+          if (this.state === "open") this.state = "closing"
           if (this.receiving || this.running > 0) return Deferred.await(this.peerClosed)
           return this.drainUntilClose()
         })
