@@ -56,7 +56,7 @@ const closeWhileBackpressured = (socket: Socket.Socket) =>
     }
   }))
 
-describe("NexusSocket review", () => {
+describe("NexusSocket closing, beside Effect's Socket on ws", () => {
   it.live("a CloseEvent written while the reader is backpressured: every message, then the peer's close code", () =>
     Effect.gen(function*() {
       const theirs = yield* closeWhileBackpressured(

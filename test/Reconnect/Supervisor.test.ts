@@ -82,6 +82,16 @@ const settle = Effect.gen(function*() {
  */
 const modes = ["receive", "run"] as const
 
+/**
+ * An `onConnect` whose renewal takes a second (auth, a snapshot) while the old connection keeps
+ * delivering; a first connection's is immediate.
+ */
+const slowRenewalConnect: Supervisor.Handlers<Conn, string, string, string, string, never>["onConnect"] = (conn, info) =>
+  Effect.andThen(
+    info.renewal ? Effect.sleep("1 second") : Effect.void,
+    Effect.sync(() => void conn.sent.push(`auth session=${info.session} renewal=${info.renewal}`))
+  )
+
 const start = (
   server: Effect.Success<typeof makeServer>,
   overrides: Partial<Supervisor.Handlers<Conn, string, string, string, string, never>> = {}
@@ -348,12 +358,7 @@ describe.each(modes)("Supervisor reading with %s", (m) => {
       const server = yield* makeServer
       const { feed } = yield* start(server, {
         maxSessionLifetime: "1 hour",
-        // the renewal's onConnect takes a while (auth, a snapshot): the old connection keeps delivering
-        onConnect: (conn, info) =>
-          Effect.andThen(
-            info.renewal ? Effect.sleep("1 second") : Effect.void,
-            Effect.sync(() => void conn.sent.push(`auth session=${info.session} renewal=${info.renewal}`))
-          )
+        onConnect: slowRenewalConnect
       })
       const first = server.conns[0]!
       yield* TestClock.adjust("1 hour")
@@ -370,11 +375,7 @@ describe.each(modes)("Supervisor reading with %s", (m) => {
       const server = yield* makeServer
       const { gaps, received } = yield* start(server, {
         maxSessionLifetime: "1 hour",
-        onConnect: (conn, info) =>
-          Effect.andThen(
-            info.renewal ? Effect.sleep("1 second") : Effect.void,
-            Effect.sync(() => void conn.sent.push(`auth session=${info.session} renewal=${info.renewal}`))
-          )
+        onConnect: slowRenewalConnect
       })
       const first = server.conns[0]!
       yield* TestClock.adjust("1 hour")

@@ -14,23 +14,8 @@ import * as Memory from "../../src/Transport/Memory.ts"
 import { ConnectionPoisoned, type Transport, TypeId as TransportTypeId } from "../../src/Transport/Transport.ts"
 import * as WebSocket from "../../src/Transport/WebSocket.ts"
 import { hex } from "../support/bytes.ts"
+import { connected } from "../support/webSocketPair.ts"
 
-/** A client and a server WebSocket over one memory pair. */
-const connected = (
-  options: {
-    readonly memory?: Memory.Options
-    readonly client?: WebSocket.ConnectOptions
-    readonly server?: WebSocket.AcceptOptions
-  } = {}
-) =>
-  Effect.gen(function*() {
-    const pair = yield* Memory.pair(options.memory)
-    const [client, server] = yield* Effect.all([
-      WebSocket.connectOver(pair.client, "ws://memory.test/feed?x=1", options.client),
-      WebSocket.accept(pair.server, options.server)
-    ], { concurrency: 2 })
-    return { pair, client, server }
-  })
 
 /** Everything the peer has sent so far, parsed as frames of the given role's reader. */
 const readFrames = (transport: Transport, role: "client" | "server", count: number) =>
