@@ -280,6 +280,10 @@ export const header = (): Uint8Array => Uint8Array.of(...MAGIC, MAJOR_VERSION, M
 export class SessionWriter {
   private buf: Buffer
   private tail: number
+  /** Where the current block's headroom starts (its body {@link BLOCK_HEADROOM} bytes later). */
+  private blockStart: number
+  /** Where the first block closed since the last `flush` starts, -1 when none was. */
+  private first: number
   private lastTime: number
   private readonly blockSize: number
   /** Records appended since the writer was made. */
@@ -289,13 +293,15 @@ export class SessionWriter {
     this.blockSize = blockSize
     this.buf = allocUnsafe(BLOCK_HEADROOM + blockSize + 1024)
     this.tail = BLOCK_HEADROOM
+    this.blockStart = 0
+    this.first = -1
     this.lastTime = 0
     this.records = 0
   }
 
-  /** Whether the current block has reached the block size: time to `flush`. */
+  /** Whether the current block has reached the block size (or a record had to start a block of its own): time to `flush`. */
   get isFull(): boolean {
-    return this.tail - BLOCK_HEADROOM >= this.blockSize
+    return this.first !== -1 || this.tail - this.blockStart - BLOCK_HEADROOM >= this.blockSize
   }
 
   /** Whether the current block holds no record. */
@@ -334,16 +340,34 @@ export class SessionWriter {
     this.tail = at + body.byteLength
   }
 
-  /** Closes the block: its bytes (length, CRC, body), valid until the next append; empty when no record was appended. */
+  /**
+   * Closes the block: its bytes (length, CRC, body), valid until the next append; empty when no
+   * record was appended. A record that would have taken the block past {@link MAX_BLOCK_SIZE}
+   * started a block of its own: then the bytes are those blocks, one after the other.
+   */
   flush(): Uint8Array {
     if (this.isEmpty) return new Uint8Array(0)
-    const body = this.buf.subarray(BLOCK_HEADROOM, this.tail)
-    const start = BLOCK_HEADROOM - 4 - varintLength(body.byteLength)
-    writeVarint(this.buf, start, body.byteLength)
-    this.buf.writeUInt32BE(crc32(body), BLOCK_HEADROOM - 4)
-    const block = this.buf.subarray(start, this.tail)
+    if (this.tail > this.blockStart + BLOCK_HEADROOM) this.seal()
+    else this.tail = this.blockStart
+    const blocks = this.buf.subarray(this.first, this.tail)
     this.tail = BLOCK_HEADROOM
-    return block
+    this.blockStart = 0
+    this.first = -1
+    return blocks
+  }
+
+  /** Writes the current block's length and CRC in front of its body, right against the block before it. */
+  private seal(): void {
+    const bodyStart = this.blockStart + BLOCK_HEADROOM
+    const body = this.buf.subarray(bodyStart, this.tail)
+    const start = bodyStart - 4 - varintLength(body.byteLength)
+    writeVarint(this.buf, start, body.byteLength)
+    this.buf.writeUInt32BE(crc32(body), bodyStart - 4)
+    if (this.first === -1) this.first = start
+    else if (start > this.blockStart) {
+      this.buf.copyWithin(this.blockStart, start, this.tail)
+      this.tail -= start - this.blockStart
+    }
   }
 
   /** Writes a record's length, kind and time delta; returns where its payload goes. */
@@ -351,12 +375,20 @@ export class SessionWriter {
     if (!(timeMicros >= 0)) throw new RangeError(`SessionWriter: time must be a non-negative number of microseconds, got ${timeMicros}`)
     const time = Math.floor(timeMicros)
     const delta = time > this.lastTime ? time - this.lastTime : 0
-    if (delta > 0) this.lastTime = time
     const length = 1 + varintLength(delta) + payloadLength
     if (length > MAX_BLOCK_SIZE - 8) {
       throw new RangeError(`SessionWriter: a record of ${payloadLength} bytes exceeds the ${MAX_BLOCK_SIZE}-byte block limit`)
     }
-    const needed = this.tail + varintLength(length) + length
+    if (delta > 0) this.lastTime = time
+    const recordLength = varintLength(length) + length
+    const bodyStart = this.blockStart + BLOCK_HEADROOM
+    if (this.tail > bodyStart && this.tail - bodyStart + recordLength > MAX_BLOCK_SIZE) {
+      // the block would be longer than a reader accepts: it ends here, the record starts the next
+      this.seal()
+      this.blockStart = this.tail
+      this.tail += BLOCK_HEADROOM
+    }
+    const needed = this.tail + recordLength
     if (needed > this.buf.byteLength) {
       const grown = allocUnsafe(Math.max(needed, this.buf.byteLength * 2))
       this.buf.copy(grown, 0, 0, this.tail)

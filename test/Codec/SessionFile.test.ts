@@ -193,6 +193,30 @@ describe("SessionFile", () => {
     expect(reader.finish()).toEqual({ _tag: "Complete" })
   })
 
+  it("never writes a block longer than MAX_BLOCK_SIZE: a big record after others, or a block size of MAX_BLOCK_SIZE, still reads back", () => {
+    const big = new Uint8Array(SessionFile.MAX_BLOCK_SIZE - 10).fill(3) // the largest record the writer takes
+    const cases = {
+      bigAfterSmall: (writer: SessionFile.SessionWriter) => {
+        writer.appendText(Kind.InText, 1, "x".repeat(100))
+        writer.append(Kind.InBinary, 2, big)
+        return 2
+      },
+      maxBlockSize: (writer: SessionFile.SessionWriter) => {
+        let records = 0
+        while (!writer.isFull) writer.append(Kind.InBinary, records, new Uint8Array(1000).fill(records++ & 0xff))
+        return records
+      }
+    }
+    for (const [name, fill] of Object.entries(cases)) {
+      const writer = SessionFile.makeWriter(name === "maxBlockSize" ? { blockSize: SessionFile.MAX_BLOCK_SIZE } : {})
+      const records = fill(writer)
+      const file = Buffer.concat([SessionFile.header(), writer.flush()])
+      const { entries, end } = read([file])
+      expect(end, name).toEqual({ _tag: "Complete" })
+      expect(entries.length, name).toBe(records)
+    }
+  })
+
   it("readBlockHead reads a block's length and CRC, and refuses what no block can start with", () => {
     const writer = SessionFile.makeWriter()
     writer.append(Kind.InBinary, 1, new Uint8Array(200).fill(7))
