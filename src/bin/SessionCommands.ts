@@ -23,7 +23,14 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
+import * as Url from "../Codec/Url.ts"
 import * as Flags from "./Flags.ts"
+
+/** Whether `url` is one a feed can connect to: an absolute `ws://` or `wss://` URL. */
+const isFeedUrl = (url: string): boolean => {
+  const parsed = Url.parse(url)
+  return parsed._tag === "ParsedUrl" && (parsed.scheme === "ws" || parsed.scheme === "wss")
+}
 
 /**
  * The `record` subcommand.
@@ -32,7 +39,12 @@ import * as Flags from "./Flags.ts"
  * @category commands
  */
 export const record = Command.make("record", {
-  url: Argument.String("url").pipe(Argument.withDescription("ws:// or wss:// URL of the feed")),
+  // checked here: the supervised feed retries whatever fails, so a URL that can never connect
+  // would be retried (and the file truncated) until --duration or Ctrl-C
+  url: Argument.String("url").pipe(
+    Argument.withDescription("ws:// or wss:// URL of the feed"),
+    Argument.filter(isFeedUrl, (url) => `Expected a ws:// or wss:// URL, got "${url}"`)
+  ),
   out: Flag.String("out").pipe(Flag.withMetavar("FILE"), Flag.withDescription("The session file to write (truncated)")),
   duration: Flags.duration("duration").pipe(
     Flag.withDescription("Stop after DURATION (500ms, 60s, 5m); default: until Ctrl-C"),

@@ -63,6 +63,18 @@ describe("effect-nexus record / replay", () => {
     assert.match(lines.at(-1)!, new RegExp(`^\\d+ records \\(${final![1]} messages\\) over 1\\.\\d{3} s, \\d+ bytes$`))
   }, 30_000)
 
+  it("record with a URL that can never connect (not a URL, not ws/wss) is one line on stderr and exit 2, the file untouched", async () => {
+    const file = path.join(dir, "kept.nxs")
+    fs.writeFileSync(file, "yesterday's session")
+    for (const url of ["notaurl", "http://127.0.0.1:1/"]) {
+      const result = await run(["record", url, "--out", file, "--duration", "1s"])
+      assert.strictEqual(result.code, 2, `${url}: ${JSON.stringify(result)}`)
+      assert.strictEqual(result.stdout, "", url)
+      assert.match(result.stderr, /^effect-nexus: .*url.*\n$/i, url)
+      assert.strictEqual(fs.readFileSync(file, "utf8"), "yesterday's session", url)
+    }
+  }, 30_000)
+
   it("replay of a file from a newer format version is one line on stderr and exit 1", async () => {
     const file = path.join(dir, "newer.nxs")
     fs.writeFileSync(file, Uint8Array.of(0x4e, 0x58, 0x53, 0x46, 3, 1, 0, 0))
