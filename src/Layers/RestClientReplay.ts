@@ -137,8 +137,8 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ClientP
 
     // the slots: a real pool over in-memory connections to an origin answering from the recording
     const serve: HttpServe.Handler = (request) =>
-      Effect.suspend(() => {
-        const body = Buffer.from(request.body, "utf8")
+      Effect.suspend((): Effect.Effect<HttpServe.Response> => {
+        const body = request.bodyBytes
         const x = Exchanges.match(exchanges, request.method, request.target, body)
         if (x === undefined) return Effect.succeed({ status: 404, body: miss(request.method, request.target, body).message })
         const recorded = x.answer
@@ -147,7 +147,7 @@ export const make = (file: string, options: Options = {}): Effect.Effect<ClientP
         return Effect.as(wait(x), {
           status: recorded.status,
           headers: recorded.headers.filter(([n]) => !FRAMING.has(n.toLowerCase())),
-          body: Buffer.from(recorded.body).toString("utf8")
+          body: recorded.body
         })
       })
     const slots = yield* ClientPool.make({

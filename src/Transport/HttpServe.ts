@@ -40,12 +40,15 @@ export interface Request {
   readonly headers: ReadonlyArray<[string, string]>
   /** The body decoded as UTF-8 (de-chunked when it came chunked); `""` when there is none. */
   readonly body: string
+  /** The same body's bytes as they came (de-chunked), for a body that is not text; an owned copy. */
+  readonly bodyBytes: Uint8Array
   /** The `connection` option of {@link serve} (default 0): which connection it came on. */
   readonly connection: number
 }
 
 /**
- * What the handler answers; `Content-Length` is added from `body` (default `""`).
+ * What the handler answers; `Content-Length` is added from `body` (default `""`): text, sent as
+ * UTF-8, or bytes, sent as they are.
  *
  * @since 0.1.0
  * @category models
@@ -53,7 +56,7 @@ export interface Request {
 export interface Response {
   readonly status: number
   readonly headers?: ReadonlyArray<readonly [string, string]> | undefined
-  readonly body?: string | undefined
+  readonly body?: string | Uint8Array | undefined
 }
 
 /**
@@ -112,11 +115,12 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
         target: result.target,
         headers: result.headers(),
         body: result.bodyText(),
+        bodyBytes: result.copyBody(),
         connection: options.connection ?? 0
       }
       options.onRequest?.(request)
       const response = yield* handler(request)
-      const body = encoder.encode(response.body ?? "")
+      const body = typeof response.body === "object" ? response.body : encoder.encode(response.body ?? "")
       const head = {
         status: response.status,
         headers: [...(response.headers ?? []), ["Content-Length", String(body.length)] as const]

@@ -525,6 +525,36 @@ describe("RestClient.layerReplay", () => {
     }))
 })
 
+describe("RestClient.layerReplay, bodies that are not UTF-8", () => {
+  it.effect("slots match a binary request body and answer the recorded binary response body byte for byte, as request does", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const requestBody = Uint8Array.of(0x08, 0x96, 0x01, 0xff, 0x00) // a protobuf-ish body
+      const responseBody = Uint8Array.of(0x1f, 0x8b, 0x08, 0x00, 0xc3, 0xff, 0x80) // a gzip-ish body
+      const writer = SessionFile.makeWriter()
+      SessionFile.encodeEntry(writer, { _tag: "Request", time: 10, id: 1, method: "POST", target: "/api/v3/bin", headers: [], body: requestBody })
+      SessionFile.encodeEntry(writer, {
+        _tag: "Response", time: 20, id: 1, status: 200, headers: [["Content-Type", "application/octet-stream"]], body: responseBody
+      })
+      SessionFile.encodeEntry(writer, { _tag: "Request", time: 30, id: 2, method: "GET", target: "/api/v3/gz", headers: [], body: new Uint8Array(0) })
+      SessionFile.encodeEntry(writer, { _tag: "Response", time: 40, id: 2, status: 200, headers: [["Content-Encoding", "gzip"]], body: responseBody })
+      SessionFile.encodeEntry(writer, { _tag: "End", time: 50 })
+      fs.writeFileSync(file, Buffer.concat([SessionFile.header(), writer.flush()]))
+      yield* Effect.gen(function*() {
+        const rest = yield* RestClient.RestClient
+        const viaRequest = yield* rest.request((w) => w.post("/bin").body(requestBody).finish())
+        assert.deepStrictEqual([viaRequest.status, [...viaRequest.body]], [200, [...responseBody]])
+        // a text request, a binary response (a gzip body recorded as it came)
+        const gz = yield* rest.withSlot((slot) => Effect.map(slot.send(slot.writer.get("/gz").finish()), (r) => [r.status, [...r.copyBody()]] as const))
+        assert.deepStrictEqual(gz, [200, [...responseBody]])
+        // a binary request body
+        const viaSlot = yield* rest.withSlot((slot) =>
+          Effect.map(slot.send(slot.writer.post("/bin").body(requestBody).finish()), (r) => [r.status, [...r.copyBody()]] as const))
+        assert.deepStrictEqual(viaSlot, [200, [...responseBody]])
+      }).pipe(Effect.provide(RestClient.layerReplay(file, { basePath: "/api/v3", timing: "fast" })))
+    }))
+})
+
 describe("RestClient.layerReplay, calls that never reached the wire", () => {
   it.effect("a call interrupted while waiting for a connection is replayed by its time: it waits again; another time is a miss", () =>
     Effect.gen(function*() {

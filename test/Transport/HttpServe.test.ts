@@ -43,12 +43,13 @@ describe("HttpServe", () => {
       const second = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n\r\nPOST /order hello"
       assert.strictEqual(yield* readText(client, first.length + second.length), first + second)
       assert.deepStrictEqual(seen, [
-        { method: "GET", target: "/a?x=1", headers: [["Host", "origin.test"]], body: "", connection: 7 },
+        { method: "GET", target: "/a?x=1", headers: [["Host", "origin.test"]], body: "", bodyBytes: new Uint8Array(0), connection: 7 },
         {
           method: "POST",
           target: "/order",
           headers: [["Host", "origin.test"], ["Content-Length", "5"]],
           body: "hello",
+          bodyBytes: Buffer.from("hello"),
           connection: 7
         }
       ])
