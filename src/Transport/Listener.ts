@@ -12,7 +12,9 @@
  *
  * Rules:
  * - **Lifetimes.** A connection's socket is destroyed when its handler ends (the connection's
- *   scope closes), whatever the outcome. The listener lives in the scope it was made in.
+ *   scope closes), whatever the outcome — once what the handler wrote has left Node's buffer
+ *   (the transport is ended first; at most {@link DEFAULT_FLUSH_TIMEOUT}), unless shutdown
+ *   interrupted it. The listener lives in the scope it was made in.
  * - **Shutdown** when that scope closes: stop accepting (the listening socket is closed), then
  *   interrupt every handler — each connection's scope closes, so its finalizers run (this is
  *   where `WebSocketServer` has already said 1001 "going away") and its socket is destroyed —
@@ -37,8 +39,9 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as net from "node:net"
@@ -188,7 +191,10 @@ export const listen = <E, R>(
     let address = formatAddress(host, options.port ?? 0)
 
     const serveOne = (socket: net.Socket) =>
-      Effect.scoped(Effect.flatMap(Tcp.fromNetSocket(socket, socketOptions), handler)).pipe(
+      Effect.scoped(Effect.flatMap(Tcp.fromNetSocket(socket, socketOptions), (transport) =>
+        Effect.onExit(handler(transport), (exit) =>
+          // shutdown interrupts: torn down at once; otherwise what the handler wrote goes out first
+          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? Effect.void : flushWrites(transport, socket)))).pipe(
         Effect.catchCause((cause) =>
           Effect.sync(() => {
             // interruption is the shutdown's doing, not the handler's failure
@@ -283,3 +289,39 @@ export const listen = <E, R>(
   })
 
 const ignore = (): void => {}
+
+/**
+ * How long a connection whose handler ended may take to hand its last written bytes to the
+ * kernel before its socket is destroyed: 5 s.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const DEFAULT_FLUSH_TIMEOUT: Duration.Duration = Duration.seconds(5)
+
+/**
+ * Ends the transport (FIN behind what was written) and waits, up to {@link DEFAULT_FLUSH_TIMEOUT},
+ * until Node's buffer of the socket is empty: a write the transport reported done may still sit
+ * there behind a full kernel buffer (it is under the high-water mark), and destroying the socket
+ * would discard it — the tail of an HTTP answer to a client that half-closed, say.
+ */
+const flushWrites = (transport: Transport, socket: net.Socket): Effect.Effect<void> =>
+  Effect.andThen(
+    transport.end(),
+    Effect.callback<void>((resume) => {
+      if (socket.destroyed || socket.writableLength === 0) return resume(Effect.void)
+      const done = () => {
+        cleanup()
+        resume(Effect.void)
+      }
+      const cleanup = () => {
+        socket.off("finish", done)
+        socket.off("close", done)
+        socket.off("error", done)
+      }
+      socket.once("finish", done)
+      socket.once("close", done)
+      socket.once("error", done)
+      return Effect.sync(cleanup)
+    }).pipe(Effect.timeout(DEFAULT_FLUSH_TIMEOUT), Effect.ignore)
+  )

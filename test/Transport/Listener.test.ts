@@ -188,3 +188,43 @@ describe("HttpServe.listen", () => {
       assert.deepStrictEqual([first, second], [answer("1 GET /a") + answer("1 GET /b"), answer("2 GET /c")])
     })))
 })
+
+describe("HttpServe.listen, the last answer", () => {
+  /**
+   * A client that pipelines two requests, half-closes, and reads slowly (a pause after every
+   * chunk), as `printf ... | nc` behind a slow link does; resolves with the bytes it got.
+   */
+  const slowPipelined = (port: number, requests: string) =>
+    new Promise<number>((resolve) => {
+      const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true })
+      let received = 0
+      socket.on("data", (chunk) => {
+        received += chunk.length
+        socket.pause()
+        setTimeout(() => socket.resume(), 3)
+      })
+      socket.on("error", () => {})
+      socket.on("close", () => resolve(received))
+      socket.once("connect", () => socket.end(requests))
+    })
+
+  it.live("reaches a client that half-closed after its requests, even when the socket's buffer still held it as the handler returned", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // more than the loopback's kernel buffers take, so the first answer waits for 'drain';
+      // the second (under Node's 64 KiB high-water mark) is queued behind a full kernel buffer
+      const big = "a".repeat(8 * 1024 * 1024)
+      const small = "b".repeat(60_000)
+      const listener = yield* HttpServe.listen((request) =>
+        Effect.succeed({ status: 200, body: request.target === "/big" ? big : small })
+      )
+      const answer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`.length + body.length
+      const expected = answer(big) + answer(small)
+      const requests = "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\n\r\n"
+      // whether the kernel buffer is full at that moment is timing: try until it was (a few
+      // rounds before the fix), or 200 times
+      for (let round = 0; round < 40; round++) {
+        const got = yield* Effect.promise(() => Promise.all(Array.from({ length: 5 }, () => slowPipelined(listener.port, requests))))
+        assert.deepStrictEqual(got, got.map(() => expected), `round ${round}`)
+      }
+    })), { timeout: 60_000 })
+})
