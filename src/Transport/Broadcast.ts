@@ -12,7 +12,8 @@
  * - `publish*` is synchronous and never waits: the message is encoded once (UTF-8 for text)
  *   and queued for every subscriber; each subscriber's writer fiber sends what is queued, in
  *   order, with the socket's backpressure.
- * - A subscriber whose queue already holds `capacity` messages (default
+ * - A subscriber that already has `capacity` messages waiting (queued, or taken by its writer
+ *   and not yet sent — the one being sent aside; default
  *   {@link DEFAULT_CAPACITY}) is a slow consumer, and the caller's `slowConsumer` policy
  *   applies (there is no default: the choice is the application's): `"drop"` skips this message
  *   for it (counted in `dropped`; it stays subscribed and gets the next ones once its queue
@@ -113,6 +114,11 @@ interface Outbound {
 interface Subscriber {
   readonly socket: WebSocket.WebSocket
   readonly queue: Queue.Queue<Outbound>
+  /**
+   * Messages taken for it and not yet sent, the one in flight aside: the queue's and those of
+   * the writer's current batch (`takeAll` empties the queue, so its size alone does not bound them).
+   */
+  waiting: number
 }
 
 /**
@@ -153,6 +159,7 @@ export const make = (options: Options): Broadcast => {
       for (;;) {
         const batch = yield* Queue.takeAll(queue)
         for (const message of batch) {
+          subscriber.waiting--
           yield* message.text ? socket.sendText(message.data) : socket.sendBinary(message.data)
           stats.delivered++
         }
@@ -167,7 +174,8 @@ export const make = (options: Options): Broadcast => {
     stats.published++
     let took = 0
     for (const subscriber of subscribers) {
-      if (Queue.offerUnsafe(subscriber.queue, message)) {
+      if (subscriber.waiting < capacity && Queue.offerUnsafe(subscriber.queue, message)) {
+        subscriber.waiting++
         took++
         continue
       }
@@ -190,7 +198,7 @@ export const make = (options: Options): Broadcast => {
     subscribe: (socket) =>
       Effect.gen(function*() {
         const queue = yield* Queue.bounded<Outbound>(capacity)
-        const subscriber: Subscriber = { socket, queue }
+        const subscriber: Subscriber = { socket, queue, waiting: 0 }
         subscribers.add(subscriber)
         yield* Effect.addFinalizer(() => Effect.sync(() => unsubscribe(subscriber)))
         yield* Effect.forkScoped(writer(subscriber))

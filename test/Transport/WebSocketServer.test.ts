@@ -302,4 +302,29 @@ describe("Broadcast", () => {
       assert.deepStrictEqual(last._tag === "Close" ? [last.code, last.reason] : last._tag, [1013, "slow consumer"])
       assert.isTrue(frames.slice(0, -1).every((f) => f._tag === "Text" || f._tag === "Ping"))
     })), { timeout: 60_000 })
+
+  it.live("holds at most capacity messages for a stuck subscriber besides the one it is sending, even when they were queued together", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const capacity = 4
+      const group = Broadcast.make({ capacity, slowConsumer: "drop" })
+      const server = yield* WebSocketServer.serve((socket) => Effect.andThen(group.subscribe(socket), Effect.forever(socket.recv)))
+      const stuck = yield* Effect.promise(() => raw(server.port, UPGRADE()))
+      stuck.socket.pause()
+      yield* eventually(() => group.size === 1)
+      // one message bigger than the loopback's buffers, which the writer cannot finish sending,
+      // queued with three more in one go: the subscriber's queue is full
+      let took = group.publishBinary(new Uint8Array(16 * 1024 * 1024))
+      for (let i = 0; i < capacity - 1; i++) took += group.publishText(`queued ${i}`)
+      assert.strictEqual(took, capacity)
+      yield* Effect.sleep("50 millis")
+      // while the big one is in flight, the subscriber may hold `capacity` more, and no more
+      for (let i = 0; i < 2 * capacity; i++) {
+        took += group.publishText(`later ${i}`)
+        yield* Effect.sleep("2 millis")
+      }
+      assert.strictEqual(group.stats.delivered, 0)
+      assert.strictEqual(took - group.stats.delivered, 1 + capacity)
+      assert.strictEqual(group.stats.dropped, 3 * capacity - took)
+      stuck.socket.destroy()
+    })))
 })
