@@ -7,7 +7,10 @@
  * - One request at a time per connection, answered in order; pipelined requests already
  *   buffered are parsed after the answer to the one before (RFC 9112 §9.3.2).
  * - A malformed request (any `RequestReader` violation) destroys the connection without an
- *   answer; the client closing its side ends the loop after the last answer.
+ *   answer; the client closing its side ends the loop after the last answer, and so does a
+ *   request with `Connection: close` (or HTTP/1.0 without keep-alive): its answer is the last,
+ *   then our side is ended (RFC 9112 §9.6).
+ * - A `HEAD` request gets the handler's head with the `Content-Length` of its body, and no body.
  * - Transport failures end the loop quietly: `serve` never fails. A response the codec refuses
  *   to write (a CR/LF in a header, an invalid token) is the handler's bug and dies with the
  *   codec's message.
@@ -90,6 +93,8 @@ export const INITIAL_RESPONSE_BUFFER = 16 * 1024
 
 const encoder = new TextEncoder()
 
+const NO_BODY = new Uint8Array(0)
+
 /**
  * Serves HTTP/1.1 on one connected transport until the client closes it or sends a malformed
  * request (see the module doc). Never fails; dies only when the handler's response cannot be
@@ -110,6 +115,7 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
         continue
       }
       if (result._tag !== "Request") return yield* transport.destroy()
+      const keepAlive = result.keepAlive
       const request: Request = {
         method: result.method,
         target: result.target,
@@ -125,9 +131,11 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
         status: response.status,
         headers: [...(response.headers ?? []), ["Content-Length", String(body.length)] as const]
       }
-      const need = HttpWrite.responseLength(head, body)
+      // a HEAD answer is the GET's head without its content (RFC 9110 §9.3.2)
+      const content = request.method === "HEAD" ? NO_BODY : body
+      const need = HttpWrite.responseLength(head, content)
       if (need > out.length) out = Buffer.alloc(need)
-      const length = HttpWrite.writeResponse(out, 0, head, body)
+      const length = HttpWrite.writeResponse(out, 0, head, content)
       if (typeof length !== "number") {
         return yield* Effect.die(
           new Error(`HttpServe.serve: the handler's ${response.status} response cannot be written: ${length.message}`)
@@ -135,6 +143,8 @@ export const serve = (transport: Transport, handler: Handler, options: Options =
       }
       // a fresh copy: the socket may hold the bytes after write returns
       yield* transport.write(Buffer.from(out.subarray(0, length)))
+      // `Connection: close`, or HTTP/1.0 without keep-alive: the last answer (RFC 9112 §9.6)
+      if (!keepAlive) return yield* transport.end()
     }
   }).pipe(Effect.ignore)
 

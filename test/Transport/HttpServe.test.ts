@@ -141,4 +141,30 @@ describe("HttpServe", () => {
       const exit = yield* Fiber.await(serving)
       assert.isTrue(Exit.isSuccess(exit))
     }))
+
+  it.effect("answers HEAD with the head of the GET answer and no body, so the next answer on the connection is not corrupted", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* Memory.pair()
+      yield* Effect.forkChild(HttpServe.serve(server, (request) => Effect.succeed(ok(`${request.method} body`))))
+      yield* client.write(bytes("HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"))
+      // RFC 9110 §9.3.2: a HEAD response carries no content; its Content-Length is the GET's
+      const head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\n"
+      const get = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nGET body"
+      assert.strictEqual(yield* readText(client, head.length + get.length), head + get)
+    }))
+
+  it.effect("closes its side after answering a request that asked for Connection: close, and after an HTTP/1.0 one", () =>
+    Effect.gen(function*() {
+      for (const request of ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"]) {
+        const { client, server } = yield* Memory.pair()
+        const serving = yield* Effect.forkChild(HttpServe.serve(server, () => Effect.succeed(ok("bye"))))
+        yield* client.write(bytes(request))
+        const answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nbye"
+        assert.strictEqual(yield* readText(client, answer.length), answer)
+        // RFC 9112 §9.6: the server closes after that answer; the client has not ended its side
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+        assert.strictEqual(client.inboundState, "Ended", request)
+        assert.isDefined(serving.pollUnsafe(), request)
+      }
+    }))
 })
