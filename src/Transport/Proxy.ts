@@ -155,10 +155,17 @@ export const fromUrl = (url: string): Effect.Effect<Proxy, TransportError> =>
     if (parsed.hostname === "") return invalid("the proxy URL has no host")
     const host = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname
     const port = parsed.port !== "" ? Number(parsed.port) : protocol === "http" ? 80 : 1080
-    const credentials = parsed.username === "" && parsed.password === ""
-      ? undefined
-      : { username: decodeURIComponent(parsed.username), password: Redacted.make(decodeURIComponent(parsed.password)) }
-    return Effect.succeed(make({ protocol, host, port, credentials }))
+    if (parsed.username === "" && parsed.password === "") return Effect.succeed(make({ protocol, host, port }))
+    let username: string
+    let password: string
+    try {
+      username = decodeURIComponent(parsed.username)
+      password = decodeURIComponent(parsed.password)
+    } catch {
+      // WHATWG keeps a "%" not followed by two hex digits; decoding it throws (URIError)
+      return invalid("the proxy credentials are not valid percent-encoding (write \"%\" as %25)")
+    }
+    return Effect.succeed(make({ protocol, host, port, credentials: { username, password: Redacted.make(password) } }))
   })
 
 const isProxy = (option: ProxyOption): option is Proxy => ProxyTypeId in option

@@ -113,6 +113,22 @@ describe("Proxy rules", () => {
       assert.notInclude(garbage.message, "hunter2")
     }))
 
+  it.effect("fromUrl: credentials that are not valid percent-encoding are InvalidProxyUrl, not a defect", () =>
+    Effect.gen(function*() {
+      // WHATWG keeps a lone "%" in the userinfo, so these parse as URLs; decoding them must not throw
+      for (const url of ["http://alice:100%@proxy.corp:3128", "http://al%zzice:pw@proxy.corp:3128"]) {
+        const exit = yield* Effect.exit(Proxy.fromUrl(url))
+        assert.isTrue(exit._tag === "Failure" && exit.cause.reasons.every((reason) => reason._tag === "Fail"), `${url} died`)
+        const error = yield* Effect.flip(Proxy.fromUrl(url))
+        assert.deepStrictEqual([error.address, error.reason._tag, error.reason._tag === "ProxyError" && error.reason.kind], [
+          "proxy",
+          "ProxyError",
+          "InvalidProxyUrl"
+        ])
+        assert.notInclude(error.message, "100%")
+      }
+    }))
+
   it("writes CONNECT in authority form with Host and Basic credentials; IPv6 in brackets", () => {
     const credentials = { username: "alice", password: Redacted.make("s3cret") }
     assert.strictEqual(
