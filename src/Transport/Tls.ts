@@ -185,8 +185,12 @@ export interface TlsConfig {
   readonly sessions: SessionCache
 }
 
+/**
+ * PEM text may have anything before its first `-----BEGIN` line (a bundle's comments, a blank
+ * line, a BOM); DER is one ASN.1 SEQUENCE, so it starts with 0x30 and is never mistaken for it.
+ */
 const isPem = (bytes: Uint8Array): boolean =>
-  bytes.length >= 10 && Buffer.from(bytes.buffer, bytes.byteOffset, 10).toString("latin1") === "-----BEGIN"
+  bytes[0] !== 0x30 && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes("-----BEGIN", 0, "latin1")
 
 /**
  * Converts a DER certificate to PEM text (base64 in 64-column lines between the markers).

@@ -76,6 +76,17 @@ describe.skipIf(!hasOpenssl)("Tls", () => {
       yield* Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config })
     }))
 
+  it.live("accepts the CA as PEM bytes that do not start with the BEGIN line (a bundle's comments, a blank line)", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serve()
+      // the layout of Mozilla's cacert.pem and certifi's bundle: text before the first certificate;
+      // the same text as a string is accepted, so as bytes (what readFileSync returns) it must be too
+      for (const text of [`## Bundle of CA Root Certificates\n##\n\n${caPem}`, `\n${caPem}`, caPem.replace(/\n/g, "\r\n")]) {
+        const config = yield* Tls.TlsConfig.make({ ca: [Buffer.from(text, "latin1")], useSystemRoots: false })
+        yield* Effect.scoped(Tls.connect({ host: "127.0.0.1", port, servername: "localhost", config }))
+      }
+    }))
+
   it.live("fails with HostnameMismatch when the certificate does not cover the name", () =>
     Effect.gen(function*() {
       const { port } = yield* serve()
