@@ -23,7 +23,7 @@ import * as Redacted from "effect/Redacted"
 import * as net from "node:net"
 import * as ReadBuf from "../Codec/ReadBuf.ts"
 import * as Proxy from "./Proxy.ts"
-import type { Transport, TransportError } from "./Transport.ts"
+import { ConnectError, formatAddress, type Transport, type TransportError, transportError } from "./Transport.ts"
 
 /**
  * The meaning of each SOCKS5 reply code (RFC 1928 §6), and 255 for a method refusal.
@@ -91,7 +91,9 @@ export const connectRequest = (host: string, port: number): Uint8Array => {
 /**
  * Runs the SOCKS5 greeting, authentication and CONNECT on `transport` (connected to `proxy`) for
  * `host:port`. On success the transport is the tunnel. Errors name the target and carry a
- * `ProxyError` with the proxy's address (`TunnelRefused`, `Closed`, `MalformedResponse`).
+ * `ProxyError` with the proxy's address (`TunnelRefused`, `Closed`, `MalformedResponse`;
+ * `InvalidProxyUrl` for a user name or password over RFC 1929's 255 bytes), or a `ConnectError`
+ * kind `"Other"` for a host name over 255 bytes; nothing is sent in either case.
  *
  * @since 0.1.0
  * @category constructors
@@ -120,6 +122,28 @@ export const tunnel = (
       })
 
     const credentials = proxy.credentials
+    // one length byte each: longer fields cannot be sent, and a wrapped length would desync the exchange
+    if (net.isIP(target.host) === 0 && Buffer.byteLength(target.host, "utf8") > 255) {
+      return yield* Effect.fail(transportError(
+        formatAddress(target.host, target.port),
+        new ConnectError({
+          kind: "Other",
+          cause: new RangeError(`SOCKS5 host names are at most 255 bytes, got ${Buffer.byteLength(target.host, "utf8")}`)
+        })
+      ))
+    }
+    if (credentials !== undefined) {
+      const user = Buffer.byteLength(credentials.username, "utf8")
+      const pass = Buffer.byteLength(Redacted.value(credentials.password), "utf8")
+      if (user > 255 || pass > 255) {
+        return yield* fail({
+          kind: "InvalidProxyUrl",
+          cause: new RangeError(
+            `SOCKS5 user names and passwords are at most 255 bytes (RFC 1929); the ${user > 255 ? `user name has ${user}` : `password has ${pass}`}`
+          )
+        })
+      }
+    }
     yield* send(Buffer.from(credentials === undefined ? [0x05, 0x01, 0x00] : [0x05, 0x02, 0x00, 0x02]))
     const choice = yield* need(2)
     if (choice[0] !== 0x05) return yield* malformed(`not a SOCKS5 server (version byte ${choice[0]})`)

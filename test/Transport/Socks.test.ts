@@ -122,6 +122,49 @@ describe("Dial through a scripted SOCKS5 server", () => {
     }))
 })
 
+describe("SOCKS5 fields longer than one length byte", () => {
+  it.live("a password over 255 bytes (RFC 1929's limit) is a typed error before anything is sent, never a wrapped length byte", () =>
+    Effect.gen(function*() {
+      // answers the greeting with username/password and keeps every byte that follows it
+      let after = Buffer.alloc(0)
+      const server = yield* serve((socket) => {
+        let greeted = false
+        socket.on("data", (chunk: Buffer) => {
+          if (!greeted) {
+            greeted = true
+            return void socket.write(Buffer.from([5, 2]))
+          }
+          after = Buffer.concat([after, chunk])
+          socket.end(Buffer.from([1, 1]))
+        })
+      })
+      const password = "p".repeat(300)
+      const error = yield* Effect.flip(
+        Dial.connect(target, { proxy: socksAt(server.port, { username: "alice", password: Redacted.make(password) }) })
+      )
+      // what went out (if anything) must be a well-formed RFC 1929 request: 01 ULEN user PLEN pass
+      if (after.length > 0) {
+        const ulen = after[1]!
+        const plen = after[2 + ulen]!
+        assert.strictEqual(3 + ulen + plen, after.length, `PLEN says ${plen} but ${after.length - 3 - ulen} password bytes were sent`)
+      }
+      assert.strictEqual(error.reason._tag, "ProxyError")
+      assert.notInclude(error.message, password)
+      assert.notInclude(error.message, "authentication failed")
+    }))
+
+  it.live("a host name over 255 bytes fails the dial with a TransportError, not a defect", () =>
+    Effect.gen(function*() {
+      const server = yield* scriptedSocks(0, 0)
+      const host = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(63)}.test`
+      const exit = yield* Effect.exit(Dial.connect({ host, port: 443, secure: false }, { proxy: socksAt(server.port) }))
+      assert.isTrue(exit._tag === "Failure" && exit.cause.reasons.every((reason) => reason._tag === "Fail"), "the dial died")
+      const error = yield* Effect.flip(Dial.connect({ host, port: 443, secure: false }, { proxy: socksAt(server.port) }))
+      assert.strictEqual(error._tag, "TransportError")
+      assert.include(error.message, "255 bytes")
+    }))
+})
+
 // ---------------------------------------------------------------------------------------------
 // dante-server
 // ---------------------------------------------------------------------------------------------
