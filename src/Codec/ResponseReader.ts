@@ -34,6 +34,7 @@ import * as ChunkedDecoder from "./ChunkedDecoder.ts"
 import { HttpMessage, type OwnedMessage as InternalOwnedMessage, type ParsedMessage } from "./internal/message.ts"
 import { MessageReader, Phase } from "./internal/messageReader.ts"
 import { type Buffer, decodeLatin1 } from "./internal/node.ts"
+import type { StartLine } from "./internal/startLine.ts"
 import {
   DEFAULT_BUFFER_CAPACITY,
   DEFAULT_MAX_BODY_SIZE,
@@ -187,6 +188,11 @@ export class ResponseReader extends MessageReader {
     this.streaming = false
     this.remaining = 0
     this.delivered = 0
+  }
+
+  /** A 2xx answer to `CONNECT` opens a tunnel: its `Content-Length` and `Transfer-Encoding` are ignored (RFC 9110 §9.3.6). */
+  protected override framingFields(line: StartLine): boolean {
+    return !(this.expectConnect && line.status >= 200 && line.status < 300)
   }
 
   /**

@@ -157,6 +157,24 @@ describe("Dial through a scripted proxy", () => {
       assert.strictEqual(yield* readText(transport, 7), "through")
     }))
 
+  it.live("a 2xx CONNECT answer's Content-Length / Transfer-Encoding are ignored, as RFC 9110 §9.3.6 requires of a client", () =>
+    Effect.gen(function*() {
+      // "A client MUST ignore any Content-Length or Transfer-Encoding header fields received in a
+      // successful response to CONNECT": whatever they say, the tunnel is open after the head
+      for (const fields of ["Content-Length: 0\r\nTransfer-Encoding: chunked", "Content-Length: none", "Transfer-Encoding: identity"]) {
+        const proxy = yield* scripted((socket) => {
+          socket.write(`HTTP/1.1 200 Connection established\r\n${fields}\r\n\r\n`)
+          socket.on("data", (chunk) => socket.write(chunk))
+        })
+        const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+          const transport = yield* Dial.connect({ host: "target.test", port: 9, secure: false }, { proxy: proxyAt(proxy.port) })
+          yield* transport.write(Buffer.from("through"))
+          return yield* readText(transport, 7)
+        })))
+        assert.deepStrictEqual(exit._tag === "Success" ? exit.value : String(exit.cause), "through", fields)
+      }
+    }))
+
   it.live("a 403 is TunnelRefused with the proxy's status, reason and address", () =>
     Effect.gen(function*() {
       const proxy = yield* scripted((socket) => socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))

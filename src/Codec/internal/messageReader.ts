@@ -203,6 +203,15 @@ export class MessageReader {
    * Parses the head at `rb.start`. Returns `undefined` once complete (`headLength`, `line` and
    * `fields` are then set), otherwise `NeedMore` or a (latched) violation.
    */
+  /**
+   * Whether the head after `line` frames a body, so its `Content-Length`, `Transfer-Encoding` and
+   * `Connection` fields are parsed and checked: yes, unless a reader knows better (a 2xx answer to
+   * `CONNECT`, whose framing fields a client must ignore, RFC 9110 §9.3.6).
+   */
+  protected framingFields(_line: StartLine): boolean {
+    return true
+  }
+
   protected readHead(request: boolean): NeedMore | ReaderViolation | undefined {
     const rb = this.rb
     const skip = leadingEmptyLines(rb.buf, rb.start, rb.end)
@@ -229,7 +238,7 @@ export class MessageReader {
     if (typeof p !== "number") return this.fail(p)
     if (p === INCOMPLETE) return this.headIncomplete(start, end)
     const fields = this.fields
-    const q = parseFields(buf, p, bound, start, fields, this.maxHeaders, true, this.slabWords())
+    const q = parseFields(buf, p, bound, start, fields, this.maxHeaders, this.framingFields(line), this.slabWords())
     if (typeof q !== "number") return this.fail(q)
     if (q === INCOMPLETE) {
       fields.reset()
