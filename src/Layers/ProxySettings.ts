@@ -3,12 +3,12 @@
  * (`Proxy.Rules`), so every client layer of an application follows the same proxy settings. Pass
  * it as the `proxy` option of `Dial.connect` / `HttpConnection.connect`.
  *
- * Environment (`layerConfig`), the conventional variables curl and undici read, upper case
- * first, then lower case:
- * - `HTTPS_PROXY` / `https_proxy` — proxy for `https:` and `wss:` endpoints, `http://[user:password@]host[:port]`
+ * Environment (`layerConfig`), the conventional variables curl and undici read, lower case
+ * first, then upper case, as both do (undici's `EnvHttpProxyAgent`: `http_proxy ?? HTTP_PROXY`):
+ * - `https_proxy` / `HTTPS_PROXY` — proxy for `https:` and `wss:` endpoints, `http://[user:password@]host[:port]`
  *   or `socks5h://[user:password@]host[:port]`.
- * - `HTTP_PROXY` / `http_proxy` — proxy for `http:` and `ws:` endpoints.
- * - `NO_PROXY` / `no_proxy` — comma- or space-separated hosts that go direct (`*`, `example.com`,
+ * - `http_proxy` / `HTTP_PROXY` — proxy for `http:` and `ws:` endpoints.
+ * - `no_proxy` / `NO_PROXY` — comma- or space-separated hosts that go direct (`*`, `example.com`,
  *   `.example.com`, `10.0.0.1`, `host:8443`; see `Proxy` for the matching rules).
  *
  * Credentials in a proxy URL become `Redacted` at once; a URL that does not parse or is not
@@ -59,9 +59,9 @@ const proxyOf = (url: Option.Option<string>): Effect.Effect<Proxy.Proxy | undefi
  */
 export const fromConfig: Effect.Effect<Proxy.Rules, TransportError | Config.ConfigError> = Effect.gen(function*() {
   const env = yield* Config.all({
-    https: firstOf("HTTPS_PROXY", "https_proxy"),
-    http: firstOf("HTTP_PROXY", "http_proxy"),
-    noProxy: firstOf("NO_PROXY", "no_proxy")
+    https: firstOf("https_proxy", "HTTPS_PROXY"),
+    http: firstOf("http_proxy", "HTTP_PROXY"),
+    noProxy: firstOf("no_proxy", "NO_PROXY")
   })
   const https = yield* proxyOf(env.https)
   const http = yield* proxyOf(env.http)
